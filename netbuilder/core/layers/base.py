@@ -1,0 +1,161 @@
+"""The declarative layer contract: every layer type is one `LayerSpec` subclass.
+
+A spec knows its parameters (type, default, limits), its shape rule, its parameter
+count and FLOPs, how to build its torch module and how to write it as code. The
+palette, inspector, summary, validation, compile and code export are generated
+from these specs, so adding a layer touches only its spec and its test row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+if TYPE_CHECKING:  # torch is imported lazily: start-up and the Qt-free core stay light
+    from torch import nn
+
+Shape = tuple[int, ...]
+"""A tensor shape without the batch dimension, e.g. (32, 26, 26)."""
+
+
+class ShapeError(ValueError):
+    """A layer cannot accept its inputs; the message is for the user and says why and the fix."""
+
+
+class ParamError(ValueError):
+    """A parameter value is outside its type or limits; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One editable parameter of a layer, with its type, default and limits."""
+
+    name: str
+    kind: type  # int, float, bool or str (str params always have choices)
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    shown: bool = False  # shown on the node on the canvas as a key parameter
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` as this parameter's type, or raise ParamError saying why not."""
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise ParamError(f"{self.label} must be true or false, not {value!r}")
+        if self.kind is str:
+            if value in self.choices:
+                return value
+            raise ParamError(f"{self.label} must be one of {', '.join(self.choices)}, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(f"{self.label} must be a number, not {value!r}")
+        if self.kind is int:
+            if float(value) != int(value):
+                raise ParamError(f"{self.label} must be a whole number, not {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ParamError(f"{self.label} must be a finite number")
+        if self.min is not None and value < self.min:
+            raise ParamError(f"{self.label} must be at least {_fmt(self.min)}, not {_fmt(value)}")
+        if self.max is not None and value > self.max:
+            raise ParamError(f"{self.label} must be at most {_fmt(self.max)}, not {_fmt(value)}")
+        return value
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def format_shape(shape: Shape) -> str:
+    """(32, 26, 26) -> '32×26×26', the way shapes are shown to users."""
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+class LayerSpec:
+    """Base of all layer specs. Subclasses set the class attributes and override the rules."""
+
+    type_id: ClassVar[str]  # stored in project files: never rename, add to `aliases` instead
+    title: ClassVar[str]  # shown in the palette and on nodes
+    category: ClassVar[str]
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    aliases: ClassVar[tuple[str, ...]] = ()
+    name_prefix: ClassVar[str] = ""  # default node names: conv1, conv2, ...
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1  # None: a merge node taking any number of inputs
+    has_output: ClassVar[bool] = True
+
+    # --- parameters -------------------------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def normalize_params(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with `values`, each coerced; unknown names or bad values raise ParamError."""
+        unknown = set(values) - {p.name for p in self.params}
+        if unknown:
+            raise ParamError(f"{self.title} has no parameter {', '.join(sorted(unknown))}")
+        return {p.name: p.coerce(values.get(p.name, p.default)) for p in self.params}
+
+    def summary(self, p: dict[str, Any]) -> str:
+        """Key parameters shown on the node, e.g. '32, 3×3, same'."""
+        return ", ".join(_show(p[q.name]) for q in self.params if q.shown)
+
+    # --- the shape rule and costs ----------------------------------------------------------
+    def infer_shape(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
+        return 0
+
+    def flops(self, p: dict[str, Any], in_shapes: Sequence[Shape], out_shape: Shape) -> int:
+        """Forward floating-point operations for one sample (a multiply-add counts as 2)."""
+        return 0
+
+    accepts_token_ids: ClassVar[bool] = False  # only Embedding reads integer token ids
+
+    def outputs_token_ids(self, p: dict[str, Any]) -> bool:
+        return False
+
+    # --- torch and code ----------------------------------------------------------------------
+    def build(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> "nn.Module | None":
+        """The torch module holding this layer's weights, or None for a pure function."""
+        return None
+
+    def code(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> str | None:
+        """Constructor expression for `build`'s module, e.g. 'nn.Conv2d(1, 32, kernel_size=3)'."""
+        return None
+
+    def apply(self, p: dict[str, Any], module: Any, inputs: Sequence[Any]) -> Any:
+        """Forward of this node on tensors (or torch.fx proxies when compiling)."""
+        return module(inputs[0])
+
+    def forward_code(self, p: dict[str, Any], module: str, inputs: Sequence[str]) -> str:
+        """`apply` written as a Python expression over the argument names given."""
+        return f"{module}({inputs[0]})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def kwargs_code(p: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """', k=v' for each entry of `p` that differs from torch's own default, for readable code."""
+    parts = [f", {k}={v!r}" for k, v in p.items() if k in defaults and defaults[k] != v]
+    return "".join(parts)

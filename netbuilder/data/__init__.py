@@ -1,0 +1,1 @@
+"""Qt-free datasets: built-in digits, MNIST-style IDX files, image folders, CSV and text CSV."""
