@@ -7,6 +7,7 @@ from these specs, so adding a layer touches only its spec and its test row.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
@@ -30,7 +31,7 @@ class Param:
     """One editable parameter of a layer, with its type, default and limits."""
 
     name: str
-    kind: type  # int, float, bool or str (str params always have choices)
+    kind: type  # int, float, bool, str (always with choices) or tuple (a shape such as 1×28×28)
     default: Any
     min: float | None = None
     max: float | None = None
@@ -48,10 +49,18 @@ class Param:
             if isinstance(value, bool):
                 return value
             raise ParamError(f"{self.label} must be true or false, not {value!r}")
-        if self.kind is str:
+        if self.kind is str or (self.choices and value in self.choices):
             if value in self.choices:
                 return value
             raise ParamError(f"{self.label} must be one of {', '.join(self.choices)}, not {value!r}")
+        if self.kind is tuple:
+            return self._coerce_shape(value)
+        if isinstance(value, str) and self.kind is int:
+            try:
+                value = int(value.strip())
+            except ValueError:
+                words = f" or one of {', '.join(self.choices)}" if self.choices else ""
+                raise ParamError(f"{self.label} must be a whole number{words}, not {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{self.label} must be a number, not {value!r}")
         if self.kind is int:
@@ -67,6 +76,22 @@ class Param:
         if self.max is not None and value > self.max:
             raise ParamError(f"{self.label} must be at most {_fmt(self.max)}, not {_fmt(value)}")
         return value
+
+
+    def _coerce_shape(self, value: Any) -> tuple[int, ...]:
+        if isinstance(value, str):
+            parts = [s for s in re.split(r"[\s,x×*()\[\]]+", value.strip()) if s]
+            try:
+                value = [int(s) for s in parts]
+            except ValueError:
+                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {value!r}") from None
+        if not isinstance(value, (list, tuple)) or not value or len(value) > 4:
+            raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {value!r}")
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise ParamError(f"{self.label} must be whole numbers, not {value!r}")
+        if any(v < (self.min or 1) or v > (self.max or 1_000_000) for v in value):
+            raise ParamError(f"each size in {self.label} must be between {_fmt(self.min or 1)} and {_fmt(self.max or 1_000_000)}")
+        return tuple(value)
 
 
 def _fmt(number: float) -> str:
@@ -130,21 +155,32 @@ class LayerSpec:
         return False
 
     # --- torch and code ----------------------------------------------------------------------
-    def build(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> "nn.Module | None":
-        """The torch module holding this layer's weights, or None for a pure function."""
-        return None
-
+    # A spec writes its module and its forward as code; compiling evaluates that same code, so
+    # exported PyTorch source and the compiled model cannot drift apart (docs/decisions.md).
     def code(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> str | None:
-        """Constructor expression for `build`'s module, e.g. 'nn.Conv2d(1, 32, kernel_size=3)'."""
+        """Constructor of the module holding this layer's weights, e.g. 'nn.Conv2d(1, 32, 3)';
+        None for a pure function of its inputs (Add, Concat)."""
         return None
-
-    def apply(self, p: dict[str, Any], module: Any, inputs: Sequence[Any]) -> Any:
-        """Forward of this node on tensors (or torch.fx proxies when compiling)."""
-        return module(inputs[0])
 
     def forward_code(self, p: dict[str, Any], module: str, inputs: Sequence[str]) -> str:
-        """`apply` written as a Python expression over the argument names given."""
+        """This node's forward as a Python expression over the module and input names given."""
         return f"{module}({inputs[0]})"
+
+    def build(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> "nn.Module | None":
+        source = self.code(p, in_shapes)
+        if source is None:
+            return None
+        from torch import nn
+
+        return eval(source, {"__builtins__": {}, "nn": nn})  # noqa: S307 - our own code over validated numbers
+
+    def apply(self, p: dict[str, Any], module: Any, inputs: Sequence[Any]) -> Any:
+        """Forward on tensors, or on torch.fx proxies while compiling."""
+        import torch
+
+        names = [f"x{i}" for i in range(len(inputs))]
+        scope = {"__builtins__": {}, "torch": torch, "module": module, **dict(zip(names, inputs))}
+        return eval(self.forward_code(p, "module", names), scope)  # noqa: S307 - see build()
 
 
 def _show(value: Any) -> str:
@@ -152,10 +188,6 @@ def _show(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, tuple):
+        return format_shape(value)
     return str(value)
-
-
-def kwargs_code(p: dict[str, Any], defaults: dict[str, Any]) -> str:
-    """', k=v' for each entry of `p` that differs from torch's own default, for readable code."""
-    parts = [f", {k}={v!r}" for k, v in p.items() if k in defaults and defaults[k] != v]
-    return "".join(parts)

@@ -1,0 +1,210 @@
+"""Undoable edits of a Graph. The GUI wraps each in a QUndoCommand; undo is testable without Qt.
+
+Every command can be done, undone and redone any number of times and leaves the graph exactly
+as it was before when undone (including the order of edges into merge nodes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .graph import Edge, Graph, GraphError, Node
+from .layers import get_spec
+
+
+class Command:
+    text = ""
+
+    def do(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+    def undo(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class AddNode(Command):
+    """Adds a layer with default (or given) parameters and a fresh readable name."""
+
+    type_id: str
+    position: tuple[float, float] = (0.0, 0.0)
+    params: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    node: Node | None = None  # set on first do(), reused on redo so ids stay stable
+
+    def __post_init__(self) -> None:
+        self.text = f"Add {get_spec(self.type_id).title}"
+
+    def do(self, graph: Graph) -> None:
+        if self.node is None:
+            spec = get_spec(self.type_id)
+            self.node = Node(graph.new_id(), spec.type_id, self.name or graph.unique_name(spec.name_prefix),
+                             spec.normalize_params(self.params), self.position)
+        graph.insert_node(self.node)
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_node(self.node.id)
+
+
+@dataclass
+class RemoveNodes(Command):
+    """Removes nodes together with every edge touching them, as one undo step."""
+
+    node_ids: list[str]
+    removed: list[Node] = field(default_factory=list)
+    removed_edges: list[tuple[int, Edge]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.text = "Delete" if len(self.node_ids) != 1 else "Delete layer"
+
+    def do(self, graph: Graph) -> None:
+        edges = graph.edges_of(self.node_ids)
+        self.removed_edges = [(graph.edges.index(e), e) for e in edges]
+        for edge in reversed(edges):
+            graph.delete_edge(edge)
+        self.removed = [graph.delete_node(node_id) for node_id in self.node_ids]
+
+    def undo(self, graph: Graph) -> None:
+        for node in self.removed:
+            graph.insert_node(node)
+        for index, edge in sorted(self.removed_edges, key=lambda pair: pair[0]):
+            graph.insert_edge(edge, index)
+
+
+@dataclass
+class Connect(Command):
+    source: str
+    target: str
+    text: str = "Connect"
+
+    def do(self, graph: Graph) -> None:
+        graph.insert_edge(Edge(self.source, self.target))
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_edge(Edge(self.source, self.target))
+
+
+@dataclass
+class Disconnect(Command):
+    edge: Edge
+    index: int = -1
+    text: str = "Disconnect"
+
+    def do(self, graph: Graph) -> None:
+        self.index = graph.delete_edge(self.edge)
+
+    def undo(self, graph: Graph) -> None:
+        graph.insert_edge(self.edge, self.index)
+
+
+@dataclass
+class SetParams(Command):
+    """Changes some parameters of one node; values are checked against the spec's limits first."""
+
+    node_id: str
+    changes: dict[str, Any]
+    before: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.text = "Change " + ", ".join(name.replace("_", " ") for name in self.changes)
+
+    def do(self, graph: Graph) -> None:
+        node = graph.nodes[self.node_id]
+        self.before = dict(node.params)
+        graph.replace_params(self.node_id, {**node.params, **self.changes})
+
+    def undo(self, graph: Graph) -> None:
+        graph.replace_params(self.node_id, self.before)
+
+
+@dataclass
+class Rename(Command):
+    node_id: str
+    name: str
+    before: str = ""
+    text: str = "Rename"
+
+    def do(self, graph: Graph) -> None:
+        self.before = graph.nodes[self.node_id].name
+        graph.rename(self.node_id, self.name)
+
+    def undo(self, graph: Graph) -> None:
+        graph.rename(self.node_id, self.before)
+
+
+@dataclass
+class MoveNodes(Command):
+    """One drag of one or more nodes: old and new positions by node id."""
+
+    moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]
+    text: str = "Move"
+
+    def do(self, graph: Graph) -> None:
+        for node_id, (_, new) in self.moves.items():
+            graph.move(node_id, new)
+
+    def undo(self, graph: Graph) -> None:
+        for node_id, (old, _) in self.moves.items():
+            graph.move(node_id, old)
+
+
+@dataclass
+class Group(Command):
+    """Several commands as one undo step (paste, replacing an edge, auto-layout).
+
+    If one part fails, the parts already done are undone and the error is raised, so a
+    failed group leaves the graph untouched.
+    """
+
+    text: str
+    parts: list[Command]
+
+    def do(self, graph: Graph) -> None:
+        done: list[Command] = []
+        try:
+            for part in self.parts:
+                part.do(graph)
+                done.append(part)
+        except GraphError:
+            for part in reversed(done):
+                part.undo(graph)
+            raise
+
+    def undo(self, graph: Graph) -> None:
+        for part in reversed(self.parts):
+            part.undo(graph)
+
+
+def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:
+    """The selected nodes and the edges between them, as plain data for the clipboard."""
+    chosen = set(node_ids)
+    return {
+        "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": dict(n.params),
+                   "position": list(n.position)} for n in graph.nodes.values() if n.id in chosen],
+        "edges": [[e.source, e.target] for e in graph.edges if e.source in chosen and e.target in chosen],
+    }
+
+
+def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0)) -> Group:
+    """A command adding copies of a fragment's nodes (fresh ids and names) with their inner edges."""
+    new_ids: dict[str, str] = {}
+    taken_ids: set[str] = set()
+    taken_names: list[str] = []
+    parts: list[Command] = []
+    for item in fragment["nodes"]:
+        spec = get_spec(item["type"])
+        node_id = next(f"n{i}" for i in range(len(graph.nodes) + 1, 10**9)
+                       if f"n{i}" not in graph.nodes and f"n{i}" not in taken_ids)
+        taken_ids.add(node_id)
+        new_ids[item["id"]] = node_id
+        name = graph.unique_name(spec.name_prefix, taken_names)
+        taken_names.append(name)
+        x, y = item["position"]
+        node = Node(node_id, spec.type_id, name, spec.normalize_params(item["params"]), (x + offset[0], y + offset[1]))
+        parts.append(AddNode(spec.type_id, node=node))
+    parts += [Connect(new_ids[s], new_ids[t]) for s, t in fragment["edges"]]
+    return Group("Paste", parts)
+
+
+def pasted_ids(command: Group) -> list[str]:
+    return [part.node.id for part in command.parts if isinstance(part, AddNode)]

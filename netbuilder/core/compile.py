@@ -1,0 +1,70 @@
+"""Graph -> a real torch `nn.Module` (a torch.fx GraphModule).
+
+Submodules are named after the nodes, so `state_dict` keys read like `conv1.weight` and stay
+stable across edits of other nodes. The forward is straight-line generated code (`model.code`)
+with no per-call interpretation of the graph.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .analysis import Analysis, analyze
+from .graph import Graph
+
+if TYPE_CHECKING:
+    import torch.fx
+
+
+class CompileError(ValueError):
+    """The graph has problems; `problems` lists them, the message summarises them for the user."""
+
+    def __init__(self, analysis: Analysis):
+        self.problems = analysis.errors
+        listed = "\n".join(f"• {p.message}" for p in self.problems[:10])
+        more = f"\n… and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
+        super().__init__(f"The network cannot be built yet:\n{listed}{more}")
+
+
+def input_nodes(graph: Graph, analysis: Analysis) -> list[str]:
+    """The Input nodes in the order the compiled model takes them as arguments."""
+    return [node_id for node_id in analysis.order if graph.nodes[node_id].type_id == "input"]
+
+
+def output_node(graph: Graph) -> str:
+    return next(node_id for node_id, node in graph.nodes.items() if node.type_id == "output")
+
+
+def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.GraphModule":
+    """Build the model; raises CompileError listing the problems when the graph is not valid."""
+    import torch
+    import torch.fx
+
+    analysis = analysis or analyze(graph)
+    if not analysis.ok:
+        raise CompileError(analysis)
+    root = torch.nn.Module()
+    fx_graph = torch.fx.Graph()
+    tracer = torch.fx.proxy.GraphAppendingTracer(fx_graph)
+    values: dict[str, torch.fx.Proxy] = {}
+    for node_id in analysis.order:
+        node, info = graph.nodes[node_id], analysis.info[node_id]
+        if node.type_id == "input":
+            values[node_id] = torch.fx.Proxy(fx_graph.placeholder(node.name), tracer)
+            continue
+        module = node.spec.build(node.params, info.in_shapes)
+        call = None
+        if module is not None:
+            root.add_module(node.name, module)
+            call = _module_caller(tracer, node.name)
+        inputs = [values[source] for source in graph.inputs_of(node_id)]
+        values[node_id] = node.spec.apply(node.params, call, inputs)
+    fx_graph.output(values[output_node(graph)].node)
+    model = torch.fx.GraphModule(root, fx_graph, class_name="Net")
+    model.eval()
+    return model
+
+
+def _module_caller(tracer, name: str):
+    def call(*args):
+        return tracer.create_proxy("call_module", name, args, {})
+    return call

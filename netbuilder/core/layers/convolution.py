@@ -1,0 +1,114 @@
+"""Convolutions over images (Conv2d) and over sequences (Conv1d)."""
+from __future__ import annotations
+
+import math
+
+from .base import LayerSpec, Param, ShapeError, format_shape
+from .registry import register
+from .shape_math import resolve_padding, window_output
+
+_CONV_PARAMS = (
+    Param("filters", int, 32, min=1, max=65536, shown=True, help="output channels"),
+    Param("kernel_size", int, 3, min=1, max=64, shown=True),
+    Param("stride", int, 1, min=1, max=64),
+    Param("padding", int, "valid", min=0, max=64, choices=("valid", "same"), shown=True,
+          help="valid: none; same: keep the size (stride 1); or a number of pixels"),
+    Param("dilation", int, 1, min=1, max=64),
+    Param("groups", int, 1, min=1, max=65536, help="filters and input channels must both divide by it"),
+    Param("bias", bool, True),
+)
+
+
+class _Conv(LayerSpec):
+    category = "Convolution"
+    name_prefix = "conv"
+    params = _CONV_PARAMS
+    torch_class: str
+    spatial_rank: int
+
+    def _channels(self, shape) -> int:
+        raise NotImplementedError
+
+    def _check(self, p, shape) -> tuple[int, list[int]]:
+        channels = self._channels(shape)
+        if channels % p["groups"] or p["filters"] % p["groups"]:
+            raise ShapeError(f"groups {p['groups']} must divide both the {channels} input channels "
+                             f"and the {p['filters']} filters")
+        pad = resolve_padding(p["padding"], p["kernel_size"], p["stride"], p["dilation"])
+        axes = ("height", "width") if self.spatial_rank == 2 else ("length",)
+        return pad, [window_output(size, p["kernel_size"], p["stride"], pad, p["dilation"], axis)
+                     for size, axis in zip(self._spatial(shape), axes)]
+
+    def _spatial(self, shape) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def param_count(self, p, in_shapes):
+        channels = self._channels(in_shapes[0])
+        weights = p["filters"] * (channels // p["groups"]) * p["kernel_size"] ** self.spatial_rank
+        return weights + (p["filters"] if p["bias"] else 0)
+
+    def flops(self, p, in_shapes, out_shape):
+        positions = math.prod(out_shape) // p["filters"]
+        per_output = (self._channels(in_shapes[0]) // p["groups"]) * p["kernel_size"] ** self.spatial_rank
+        return 2 * per_output * p["filters"] * positions
+
+    def code(self, p, in_shapes):
+        pad, _ = self._check(p, in_shapes[0])
+        args = [str(self._channels(in_shapes[0])), str(p["filters"]), f"kernel_size={p['kernel_size']}"]
+        args += [f"{k}={p[k]}" for k, default in (("stride", 1), ("dilation", 1), ("groups", 1)) if p[k] != default]
+        if pad:
+            args.append(f"padding={pad}")
+        if not p["bias"]:
+            args.append("bias=False")
+        return f"nn.{self.torch_class}({', '.join(args)})"
+
+
+@register
+class Conv2d(_Conv):
+    type_id = "conv2d"
+    title = "Conv2d"
+    description = "2-D convolution over images C×H×W (Keras Conv2D)."
+    torch_class = "Conv2d"
+    spatial_rank = 2
+
+    def _channels(self, shape):
+        return shape[0]
+
+    def _spatial(self, shape):
+        return shape[1:]
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        if len(shape) != 3:
+            raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}"
+                             + (": use Conv1d for sequences" if len(shape) == 2 else
+                                ": use an image Input, or Reshape to C×H×W"))
+        _, (height, width) = self._check(p, shape)
+        return (p["filters"], height, width)
+
+
+@register
+class Conv1d(_Conv):
+    type_id = "conv1d"
+    title = "Conv1d"
+    description = "1-D convolution along the time axis of a sequence T×F (Keras Conv1D); gives T'×filters."
+    torch_class = "Conv1d"
+    spatial_rank = 1
+
+    def _channels(self, shape):
+        return shape[1]
+
+    def _spatial(self, shape):
+        return shape[:1]
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        if len(shape) != 2:
+            raise ShapeError(f"needs a sequence T×F but receives {format_shape(shape)}"
+                             + (": use Conv2d for images" if len(shape) == 3 else ""))
+        _, (length,) = self._check(p, shape)
+        return (length, p["filters"])
+
+    def forward_code(self, p, module, inputs):
+        # torch convolves channels-first; sequences here are time-first like Keras and LSTMs
+        return f"{module}({inputs[0]}.transpose(1, 2)).transpose(1, 2)"

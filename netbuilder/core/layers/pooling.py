@@ -1,0 +1,78 @@
+"""Pooling: max and average over image windows, and global average pooling."""
+from __future__ import annotations
+
+import math
+
+from .base import LayerSpec, Param, ShapeError, format_shape
+from .registry import register
+from .shape_math import window_output
+
+
+def _require_image(shape) -> None:
+    if len(shape) != 3:
+        raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}")
+
+
+class _Pool2d(LayerSpec):
+    category = "Pooling"
+    name_prefix = "pool"
+    params = (
+        Param("pool_size", int, 2, min=1, max=64, shown=True),
+        Param("stride", int, 2, min=1, max=64, help="usually equal to the pool size"),
+        Param("padding", int, 0, min=0, max=32, help="at most half the pool size"),
+    )
+    torch_class: str
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        _require_image(shape)
+        if 2 * p["padding"] > p["pool_size"]:
+            raise ShapeError(f"padding {p['padding']} is more than half the pool size {p['pool_size']}")
+        channels, height, width = shape
+        return (channels,
+                window_output(height, p["pool_size"], p["stride"], p["padding"], 1, "height"),
+                window_output(width, p["pool_size"], p["stride"], p["padding"], 1, "width"))
+
+    def flops(self, p, in_shapes, out_shape):
+        return math.prod(out_shape) * p["pool_size"] ** 2
+
+    def code(self, p, in_shapes):
+        extra = "" if p["stride"] == p["pool_size"] else f", stride={p['stride']}"
+        extra += f", padding={p['padding']}" if p["padding"] else ""
+        return f"nn.{self.torch_class}({p['pool_size']}{extra})"
+
+
+@register
+class MaxPool2d(_Pool2d):
+    type_id = "maxpool2d"
+    title = "MaxPool2d"
+    description = "Keeps the largest value in each window (Keras MaxPooling2D)."
+    torch_class = "MaxPool2d"
+
+
+@register
+class AvgPool2d(_Pool2d):
+    type_id = "avgpool2d"
+    title = "AvgPool2d"
+    description = "Averages each window (Keras AveragePooling2D)."
+    torch_class = "AvgPool2d"
+
+
+@register
+class GlobalAvgPool(LayerSpec):
+    type_id = "global_avg_pool"
+    title = "GlobalAvgPool"
+    category = "Pooling"
+    description = "Averages each channel over the whole image: C×H×W becomes C (Keras GlobalAveragePooling2D)."
+    name_prefix = "gap"
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        _require_image(shape)
+        return shape[:1]
+
+    def flops(self, p, in_shapes, out_shape):
+        return math.prod(in_shapes[0])
+
+    def code(self, p, in_shapes):
+        return "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())"

@@ -1,0 +1,104 @@
+"""Layers that only rearrange or merge tensors: Flatten, Reshape, Add, Concat."""
+from __future__ import annotations
+
+import math
+
+from .base import LayerSpec, Param, ShapeError, format_shape
+from .registry import register
+
+
+@register
+class Flatten(LayerSpec):
+    type_id = "flatten"
+    title = "Flatten"
+    category = "Core"
+    description = "Turns C×H×W (or any shape) into one vector, e.g. before Dense."
+    name_prefix = "flatten"
+
+    def infer_shape(self, p, in_shapes):
+        return (math.prod(in_shapes[0]),)
+
+    def code(self, p, in_shapes):
+        return "nn.Flatten()"
+
+
+@register
+class Reshape(LayerSpec):
+    type_id = "reshape"
+    title = "Reshape"
+    category = "Core"
+    description = "Gives the same values a new shape with the same number of elements, e.g. 784 -> 28×28."
+    name_prefix = "reshape"
+    params = (Param("target_shape", tuple, (28, 28), min=1, shown=True),)
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        target = p["target_shape"]
+        if math.prod(shape) != math.prod(target):
+            raise ShapeError(f"{format_shape(shape)} = {math.prod(shape):,} values cannot become "
+                             f"{format_shape(target)} = {math.prod(target):,} values")
+        return target
+
+    def code(self, p, in_shapes):
+        unflatten = f"nn.Unflatten(1, {p['target_shape']!r})"
+        return unflatten if len(in_shapes[0]) == 1 else f"nn.Sequential(nn.Flatten(), {unflatten})"
+
+
+def _describe_all(shapes) -> str:
+    return ", ".join(format_shape(s) for s in shapes)
+
+
+@register
+class Add(LayerSpec):
+    type_id = "add"
+    title = "Add"
+    category = "Merge"
+    description = "Adds its inputs element by element (residual / skip connections); shapes must match."
+    name_prefix = "add"
+    min_inputs = 2
+    max_inputs = None
+
+    def infer_shape(self, p, in_shapes):
+        if len(set(in_shapes)) != 1:
+            raise ShapeError(f"needs inputs of one shape but receives {_describe_all(in_shapes)}")
+        return in_shapes[0]
+
+    def flops(self, p, in_shapes, out_shape):
+        return (len(in_shapes) - 1) * math.prod(out_shape)
+
+    def forward_code(self, p, module, inputs):
+        return " + ".join(inputs)
+
+
+@register
+class Concat(LayerSpec):
+    type_id = "concat"
+    title = "Concat"
+    category = "Merge"
+    description = "Joins its inputs along an axis (0 = channels of images, features of vectors)."
+    name_prefix = "concat"
+    min_inputs = 2
+    max_inputs = None
+    params = (Param("axis", int, 0, min=-4, max=3, shown=True,
+                    help="axis without the batch: 0 is the first (channels), -1 the last"),)
+
+    def _axis(self, p, rank: int) -> int:
+        if not -rank <= p["axis"] < rank:
+            raise ShapeError(f"axis {p['axis']} does not exist for inputs with {rank} axes")
+        return p["axis"] % rank
+
+    def infer_shape(self, p, in_shapes):
+        ranks = {len(s) for s in in_shapes}
+        if len(ranks) != 1:
+            raise ShapeError(f"needs inputs with the same number of axes but receives {_describe_all(in_shapes)}")
+        axis = self._axis(p, ranks.pop())
+        others = {s[:axis] + s[axis + 1:] for s in in_shapes}
+        if len(others) != 1:
+            raise ShapeError(f"inputs must match on every axis but {p['axis']}; they are {_describe_all(in_shapes)}")
+        first = in_shapes[0]
+        return (*first[:axis], sum(s[axis] for s in in_shapes), *first[axis + 1:])
+
+    def forward_code(self, p, module, inputs):
+        # every axis is shifted by one in torch because of the batch dimension
+        dim = p["axis"] + 1 if p["axis"] >= 0 else p["axis"]
+        return f"torch.cat(({', '.join(inputs)},), dim={dim})"
