@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
+
+# One normalisation for every 28×28-style image (MNIST, the built-in digits, image folders and
+# the drawing canvas), so a model trained on one source can classify samples from another.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+# What a blank (black) pixel becomes after normalisation; augmentation pads with it.
+MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
 
 InputKind = Literal["image", "vector", "sequence", "tokens"]
 Task = Literal["classification", "regression"]
@@ -35,6 +43,7 @@ class Dataset:
     task: Task = "classification"
     vocabulary: list[str] | None = None  # token id -> word, for text datasets
     source: str = ""  # where it came from, shown to the user
+    notes: list[str] = field(default_factory=list)  # what the user should know, e.g. skipped files
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -60,3 +69,33 @@ def cache_dir() -> Path:
         path = Path(user_cache_dir("netbuilder"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def normalize_unit_images(images: torch.Tensor) -> torch.Tensor:
+    """Images with values in [0, 1] -> the normalised values every image model here is trained on."""
+    return (images - MNIST_MEAN) / MNIST_STD
+
+
+def train_val_split(count: int, val_fraction: float, seed: int,
+                    groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled indices of the training and validation samples.
+
+    With `groups` (e.g. class labels) each group is split on its own, so every class with at
+    least two samples appears on both sides.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"The validation fraction must be at least 0 and below 1, not {val_fraction}.")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        groups = np.zeros(count, dtype=np.int64)
+    train_parts, val_parts = [], []
+    for group in np.unique(groups):
+        members = rng.permutation(np.flatnonzero(groups == group))
+        val_count = round(len(members) * val_fraction)
+        if val_fraction > 0 and len(members) >= 2:
+            val_count = min(max(val_count, 1), len(members) - 1)
+        val_parts.append(members[:val_count])
+        train_parts.append(members[val_count:])
+    train = rng.permutation(np.concatenate(train_parts)) if train_parts else np.zeros(0, np.int64)
+    val = rng.permutation(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
+    return train.astype(np.int64), val.astype(np.int64)
