@@ -193,8 +193,7 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
     parts: list[Command] = []
     for item in fragment["nodes"]:
         spec = get_spec(item["type"])
-        node_id = next(f"n{i}" for i in range(len(graph.nodes) + 1, 10**9)
-                       if f"n{i}" not in graph.nodes and f"n{i}" not in taken_ids)
+        node_id = graph.new_id(taken_ids)
         taken_ids.add(node_id)
         new_ids[item["id"]] = node_id
         name = graph.unique_name(spec.name_prefix, taken_names)

@@ -84,8 +84,9 @@ class Graph:
     def node_named(self, name: str) -> Node | None:
         return next((n for n in self.nodes.values() if n.name == name), None)
 
-    def new_id(self) -> str:
-        return next(f"n{i}" for i in itertools.count(len(self.nodes) + 1) if f"n{i}" not in self.nodes)
+    def new_id(self, taken: Iterable[str] = ()) -> str:
+        used = set(self.nodes) | set(taken)
+        return next(f"n{i}" for i in itertools.count(len(self.nodes) + 1) if f"n{i}" not in used)
 
     def unique_name(self, prefix: str, taken: Iterable[str] = ()) -> str:
         used = {n.name for n in self.nodes.values()} | set(taken)

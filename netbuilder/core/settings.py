@@ -1,0 +1,62 @@
+"""Training settings stored in a project file: plain, validated data (the trainer reads them)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .layers.base import Param, ParamError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "one_cycle")
+
+# The limits live with the fields so that the project loader and the GUI refuse the same values.
+SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
+    Param("optimizer", str, "adam", choices=OPTIMIZERS),
+    Param("learning_rate", float, 1e-3, min=1e-7, max=10.0),
+    Param("batch_size", int, 64, min=1, max=65536),
+    Param("epochs", int, 3, min=1, max=10000),
+    Param("weight_decay", float, 0.0, min=0.0, max=1.0),
+    Param("momentum", float, 0.9, min=0.0, max=0.999),
+    Param("nesterov", bool, False),
+    Param("schedule", str, "constant", choices=SCHEDULES),
+    Param("validation_split", float, 0.1, min=0.0, max=0.9,
+          help="fraction of training data held out when the dataset has no validation set"),
+    Param("early_stopping_patience", int, 0, min=0, max=1000, help="epochs without improvement; 0 = off"),
+    Param("seed", int, 0, min=0, max=2**31 - 1),
+    Param("device", str, "auto", choices=("auto", "cpu", "cuda")),
+    Param("precision", str, "fp32", choices=("fp32", "fast"), help="fast: bfloat16 autocast where supported"),
+    Param("augment", bool, False),
+)}
+
+
+@dataclass
+class TrainingSettings:
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    schedule: str = "constant"
+    validation_split: float = 0.1
+    early_stopping_patience: int = 0
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    augment: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingSettings":
+        """Settings from plain data; unknown keys or bad values raise ParamError naming them."""
+        unknown = set(data) - set(SETTING_LIMITS)
+        if unknown:
+            raise ParamError(f"unknown training setting {', '.join(sorted(unknown))}")
+        return cls(**{name: SETTING_LIMITS[name].coerce(value) for name, value in data.items()})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> "TrainingSettings":
+        return TrainingSettings.from_dict({**self.to_dict(), **changes})
+
+
