@@ -156,8 +156,8 @@ class Group(Command):
     failed group leaves the graph untouched.
     """
 
-    text: str
     parts: list[Command]
+    text: str = "Edit"
 
     def do(self, graph: Graph) -> None:
         done: list[Command] = []
@@ -202,7 +202,7 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
         node = Node(node_id, spec.type_id, name, spec.normalize_params(item["params"]), (x + offset[0], y + offset[1]))
         parts.append(AddNode(spec.type_id, node=node))
     parts += [Connect(new_ids[s], new_ids[t]) for s, t in fragment["edges"]]
-    return Group("Paste", parts)
+    return Group(parts, "Paste")
 
 
 def pasted_ids(command: Group) -> list[str]:
