@@ -1,17 +1,14 @@
-"""Test-wide setup: Qt without a screen, and a private cache folder so tests never touch the user's."""
+"""Shared test set-up: keep every test's downloads and caches out of the user's real cache."""
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")
-def private_cache_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("netbuilder-cache")
+def isolated_cache_dir(tmp_path_factory):
     previous = os.environ.get("NETBUILDER_CACHE_DIR")
-    os.environ["NETBUILDER_CACHE_DIR"] = str(folder)
-    yield folder
+    os.environ["NETBUILDER_CACHE_DIR"] = str(tmp_path_factory.mktemp("netbuilder-cache"))
+    yield
     if previous is None:
         os.environ.pop("NETBUILDER_CACHE_DIR", None)
     else:
