@@ -1,14 +1,17 @@
-"""Shared test set-up: keep every test's downloads and caches out of the user's real cache."""
+"""Test-wide setup: Qt without a screen, and a private cache folder so tests never touch the user's."""
 import os
 
-import pytest
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
-def isolated_cache_dir(tmp_path_factory):
+def private_cache_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("netbuilder-cache")
     previous = os.environ.get("NETBUILDER_CACHE_DIR")
-    os.environ["NETBUILDER_CACHE_DIR"] = str(tmp_path_factory.mktemp("netbuilder-cache"))
-    yield
+    os.environ["NETBUILDER_CACHE_DIR"] = str(folder)
+    yield folder
     if previous is None:
         os.environ.pop("NETBUILDER_CACHE_DIR", None)
     else:
