@@ -15,6 +15,7 @@ class Dense(LayerSpec):
     description = ("Fully connected layer (nn.Linear, Keras Dense). On a sequence T×F it applies "
                    "to every time step.")
     name_prefix = "fc"
+    aliases = ("linear",)  # PyTorch's name, for hand-written project files
     params = (Param("units", int, 64, min=1, max=1_000_000, shown=True), Param("bias", bool, True))
 
     def infer_shape(self, p, in_shapes):

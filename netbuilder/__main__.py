@@ -1,0 +1,82 @@
+"""Command line: `netbuilder [PROJECT]` opens the app; subcommands do headless work.
+
+Qt and torch are imported only by the commands that need them, so `summary` stays quick.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from .core.analysis import analyze
+    from .core.project import ProjectFileError, load_project
+    from .core.summary import summary_text
+
+    try:
+        project = load_project(args.project)
+    except ProjectFileError as error:
+        print(f"netbuilder: {error}", file=sys.stderr)
+        return 2
+    analysis = analyze(project.graph)
+    print(summary_text(project.graph, analysis, title=f"{project.name} ({args.project})"))
+    return 0 if analysis.ok else 1
+
+
+def _export_code(args: argparse.Namespace) -> int:
+    from .core.codegen import to_python
+    from .core.compile import CompileError
+    from .core.project import ProjectFileError, load_project, write_atomic
+    from pathlib import Path
+
+    try:
+        project = load_project(args.project)
+        source = to_python(project.graph, title=project.name)
+    except (ProjectFileError, CompileError) as error:
+        print(f"netbuilder: {error}", file=sys.stderr)
+        return 2
+    if args.out:
+        write_atomic(Path(args.out), source.encode("utf-8"))
+    else:
+        print(source, end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The headless commands; `netbuilder [PROJECT]` without one opens the app."""
+    parser = argparse.ArgumentParser(prog="netbuilder", description="Design, train and try neural networks.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    summary = commands.add_parser("summary", help="print the layer table and problems of a project")
+    summary.add_argument("project")
+    summary.set_defaults(handler=_summary)
+    export = commands.add_parser("export-code", help="write the network as a standalone PyTorch .py file")
+    export.add_argument("project")
+    export.add_argument("--out", help="file to write (default: print)")
+    export.set_defaults(handler=_export_code)
+    return parser
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netbuilder", epilog=f"headless commands: {', '.join(COMMANDS)} "
+                                     "(netbuilder COMMAND --help)")
+    parser.add_argument("project", nargs="?", help="project file (.nbproj) to open")
+    parser.add_argument("--screenshot", metavar="PNG", help="open the window, save a screenshot and exit")
+    return parser
+
+
+COMMANDS = ("summary", "export-code")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    args = _gui_parser().parse_args(argv)
+    from .gui.app import run_gui
+
+    return run_gui(args.project, args.screenshot)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Graph -> a standalone, readable PyTorch file with `class Net(nn.Module)`.
+
+Loaded with the compiled model's `state_dict`, the exported Net gives identical outputs:
+both come from the same spec code strings and use the node names as attribute names.
+"""
+from __future__ import annotations
+
+from .analysis import Analysis, analyze
+from .compile import CompileError, input_nodes, output_node
+from .graph import Graph
+from .layers import format_shape
+
+
+def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net") -> str:
+    """The source of a module defining `Net`; raises CompileError when the graph has problems."""
+    analysis = analysis or analyze(graph)
+    if not analysis.ok:
+        raise CompileError(analysis)
+    inputs = input_nodes(graph, analysis)
+    names = {node_id: node.name for node_id, node in graph.nodes.items()}
+    init_lines, forward_lines = [], []
+    for node_id in analysis.order:
+        node, info = graph.nodes[node_id], analysis.info[node_id]
+        if node.type_id in ("input", "output"):
+            continue
+        constructor = node.spec.code(node.params, info.in_shapes)
+        if constructor is not None:
+            init_lines.append(f"        self.{node.name} = {constructor}")
+        expression = node.spec.forward_code(node.params, f"self.{node.name}",
+                                            [names[s] for s in graph.inputs_of(node_id)])
+        forward_lines.append(f"        {node.name} = {expression}  # {format_shape(info.shape)}")
+    result = names[graph.inputs_of(output_node(graph))[0]]
+    signature = ", ".join(names[i] for i in inputs)
+    shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
+    example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
+    return "\n".join([
+        f'"""{title}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
+        "import torch",
+        "from torch import nn",
+        "",
+        "",
+        "class Net(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        *(init_lines or ["        pass"]),
+        "",
+        f"    def forward(self, {signature}):",
+        f"        # {shapes} (N = batch size)",
+        *forward_lines,
+        f"        return {result}",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    model = Net()",
+        f"    print(model({example_inputs}).shape)",
+        "",
+    ])
+
+
+def _example_input(graph: Graph, analysis: Analysis, node_id: str) -> str:
+    info = analysis.info[node_id]
+    dims = ", ".join(str(d) for d in (2, *info.shape))
+    return f"torch.zeros({dims}, dtype=torch.long)" if info.token_ids else f"torch.randn({dims})"

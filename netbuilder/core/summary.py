@@ -1,0 +1,50 @@
+"""A text summary of a network like Keras's model.summary(), with its problems."""
+from __future__ import annotations
+
+from .analysis import Analysis, analyze
+from .graph import Graph
+from .layers import format_shape
+
+HEADERS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
+
+
+def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, int | None, int | None]]:
+    """One row per node in data-flow order (unreachable nodes last); None where unknown."""
+    ordered = analysis.order + [n for n in graph.nodes if n not in analysis.order]
+    rows = []
+    for node_id in ordered:
+        node, info = graph.nodes[node_id], analysis.info.get(node_id)
+        shape = format_shape(info.shape) if info else "?"
+        rows.append((node.name, node.spec.title, shape, info.params if info else None, info.flops if info else None))
+    return rows
+
+
+def human_count(value: int) -> str:
+    """12_345_678 -> '12.3 M', for FLOPs where exact digits do not help."""
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:.1f} {suffix}"
+    return str(value)
+
+
+def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = "") -> str:
+    analysis = analysis or analyze(graph)
+    cells = [HEADERS] + [(name, kind, shape, "?" if params is None else f"{params:,}",
+                          "?" if flops is None else human_count(flops))
+                         for name, kind, shape, params, flops in summary_rows(graph, analysis)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
+    line = "─" * (sum(widths) + 2 * (len(widths) - 1))
+
+    def render(row) -> str:
+        return "  ".join(cell.rjust(w) if i >= 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+
+    out = ([title] if title else []) + [render(HEADERS), line] + [render(r) for r in cells[1:]] + [line]
+    out.append(f"Total params: {analysis.total_params:,}")
+    out.append(f"Forward FLOPs per sample: {human_count(analysis.total_flops)} ({analysis.total_flops:,})")
+    if any(graph.nodes[n].type_id in ("lstm", "gru", "simple_rnn") for n in graph.nodes):
+        out.append("Note: PyTorch recurrent layers keep two bias vectors per gate; Keras shows fewer parameters.")
+    if analysis.problems:
+        out.append("")
+        out.append(f"Problems ({len(analysis.errors)} errors, {len(analysis.problems) - len(analysis.errors)} warnings):")
+        out += [f"  {p.severity}: {p.message}" for p in analysis.problems]
+    return "\n".join(out)
