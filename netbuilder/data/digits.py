@@ -1,0 +1,365 @@
+"""Built-in handwriting digits: the data the app trains on when no MNIST files are at hand.
+
+Each digit is written, not typeset: a pen follows one of several shapes people use for that
+digit (open and closed 4, 7 with and without a bar, 1 with and without a flag, looped and plain
+2, ...) through jittered control points, with the writer's own slant, proportions, pen width and
+pressure, overshooting or stopping short at the stroke ends. The picture is then elastically
+distorted (Simard et al. 2003) and normalised exactly as MNIST was (`normalize_digit`).
+
+Generation is seeded and deterministic: work is cut into fixed chunks whose seeds come from the
+dataset seed and the chunk number, so the result does not depend on how many processes share it.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from netbuilder.data.base import Dataset, DataError, cache_dir
+from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit, standardize
+
+# Bump whenever the pictures change, so caches of older versions are not reused.
+GENERATOR_VERSION = 1
+CLASS_NAMES = [str(digit) for digit in range(10)]
+
+Progress = Callable[[int, int], None]  # (samples done, samples in all)
+
+_CHUNK_SIZE = 500
+_CANVAS = 64  # render size; normalize_digit shrinks it to MNIST's 20×20 box with anti-aliasing
+_DIGIT_HEIGHT = 44  # nominal pen-trajectory height on the canvas
+_SAMPLES_PER_SEGMENT = 6  # points of the smooth curve between two control points
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(centre_x: float, centre_y: float, radius_x: float, radius_y: float,
+         start_degrees: float, end_degrees: float, points: int) -> Stroke:
+    """Control points along an elliptic arc; angles run clockwise on screen from 3 o'clock."""
+    angles = np.radians(np.linspace(start_degrees, end_degrees, points))
+    return [(centre_x + radius_x * math.cos(a), centre_y + radius_y * math.sin(a)) for a in angles]
+
+
+# Control points per allograph, in units of the digit's height: x to the right, y downwards from
+# the top (0) to the baseline (1). A point written twice is a corner (the pen turns sharply).
+# Each allograph is (how common it is, its strokes).
+_ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
+    0: [
+        (3.0, [_arc(0.0, 0.5, 0.32, 0.5, -75, -75 - 385, 11)]),  # anticlockwise, closing with overlap
+        (1.0, [_arc(0.0, 0.5, 0.32, 0.5, -105, -105 + 375, 11)]),  # clockwise
+        (1.0, [_arc(0.0, 0.5, 0.34, 0.5, -60, -60 - 345, 10)]),  # left a little open at the top
+    ],
+    1: [
+        (6.0, [[(0.0, 0.0), (0.0, 0.5), (0.0, 1.0)]]),
+        (2.0, [[(-0.22, 0.24), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)]]),  # flag
+        (0.7, [[(-0.22, 0.24), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)],
+               [(-0.2, 1.0), (0.2, 1.0)]]),  # flag and base
+    ],
+    2: [
+        (3.0, [[(-0.27, 0.22), (-0.12, 0.03), (0.1, 0.0), (0.27, 0.15), (0.24, 0.38), (0.02, 0.66),
+                (-0.28, 1.0), (-0.28, 1.0), (0.0, 0.97), (0.3, 1.0)]]),
+        (2.0, [[(-0.27, 0.22), (-0.12, 0.03), (0.1, 0.0), (0.27, 0.15), (0.24, 0.38), (0.02, 0.66),
+                (-0.2, 0.88), (-0.28, 0.98), (-0.33, 0.88), (-0.26, 0.8), (-0.14, 0.86), (-0.03, 0.97),
+                (0.3, 1.0)]]),  # looped
+        (1.0, [[(-0.25, 0.15), (-0.05, 0.0), (0.2, 0.05), (0.25, 0.3), (0.05, 0.62), (-0.25, 0.95),
+                (-0.1, 0.9), (0.1, 0.96), (0.32, 0.92)]]),  # round bottom, wavy base
+        (0.5, [[(-0.27, 0.04), (0.25, 0.02), (0.25, 0.02), (-0.28, 1.0), (-0.28, 1.0), (0.3, 1.0)]]),  # Z-like
+    ],
+    3: [
+        (2.0, [[(-0.25, 0.14), (-0.03, 0.0), (0.2, 0.06), (0.22, 0.26), (0.02, 0.44), (-0.09, 0.47),
+                (-0.09, 0.47), (0.14, 0.52), (0.27, 0.72), (0.18, 0.94), (-0.05, 1.0), (-0.28, 0.88)]]),
+        (2.0, [[(-0.25, 0.14), (-0.03, 0.0), (0.2, 0.06), (0.2, 0.27), (-0.02, 0.46), (0.2, 0.56),
+                (0.27, 0.76), (0.15, 0.95), (-0.07, 1.0), (-0.28, 0.87)]]),  # smooth waist
+        (0.7, [[(-0.25, 0.02), (0.22, 0.02), (0.22, 0.02), (-0.02, 0.4), (0.2, 0.53), (0.26, 0.78),
+                (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)]]),  # flat top
+    ],
+    4: [
+        (3.0, [[(-0.22, 0.0), (-0.25, 0.3), (-0.26, 0.6), (-0.26, 0.6), (0.02, 0.6), (0.3, 0.57)],
+               [(0.12, 0.05), (0.12, 0.5), (0.1, 1.0)]]),  # open, upright arm
+        (2.0, [[(-0.05, 0.0), (-0.18, 0.32), (-0.3, 0.62), (-0.3, 0.62), (0.0, 0.62), (0.3, 0.6)],
+               [(0.14, 0.15), (0.13, 0.55), (0.12, 1.0)]]),  # open, leaning arm
+        (1.5, [[(0.12, 0.0), (-0.1, 0.3), (-0.3, 0.64), (-0.3, 0.64), (0.0, 0.64), (0.3, 0.63)],
+               [(0.12, 0.0), (0.12, 0.5), (0.12, 1.0)]]),  # closed
+        (1.0, [[(-0.2, 0.0), (-0.24, 0.3), (-0.14, 0.56), (0.06, 0.6), (0.3, 0.52)],
+               [(0.16, 0.05), (0.15, 0.5), (0.12, 1.0)]]),  # rounded cup
+    ],
+    5: [
+        (3.0, [[(-0.15, 0.02), (-0.2, 0.45), (-0.2, 0.45), (0.05, 0.38), (0.25, 0.5), (0.27, 0.75),
+                (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)],
+               [(-0.15, 0.02), (0.26, 0.0)]]),  # bar added last
+        (1.5, [[(0.26, 0.0), (-0.15, 0.02), (-0.15, 0.02), (-0.2, 0.45), (-0.2, 0.45), (0.05, 0.38),
+                (0.25, 0.5), (0.27, 0.75), (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)]]),  # one stroke
+        (1.0, [[(-0.15, 0.02), (-0.2, 0.42), (0.05, 0.4), (0.24, 0.55), (0.22, 0.82), (0.02, 1.0),
+                (-0.25, 0.93)],
+               [(-0.15, 0.02), (0.24, 0.02)]]),  # rounded waist
+    ],
+    6: [
+        (3.0, [[(0.2, 0.0), (-0.05, 0.15), (-0.22, 0.45), (-0.25, 0.75), (-0.1, 0.97), (0.12, 0.98),
+                (0.25, 0.78), (0.15, 0.58), (-0.05, 0.55), (-0.22, 0.7)]]),
+        (2.0, [[(0.12, 0.0), (-0.08, 0.3), (-0.2, 0.65), (-0.12, 0.95), (0.08, 0.98), (0.2, 0.82),
+                (0.12, 0.66), (-0.08, 0.66), (-0.19, 0.78)]]),  # straight stem, small loop
+    ],
+    7: [
+        (4.0, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.1, 0.45), (-0.05, 1.0)]]),
+        (1.5, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.1, 0.45), (-0.05, 1.0)],
+               [(-0.08, 0.5), (0.26, 0.47)]]),  # barred
+        (1.0, [[(-0.3, 0.16), (-0.28, 0.02), (-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.06, 0.5),
+                (-0.06, 1.0)]]),  # hooked start
+        (1.0, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.06, 0.4), (0.0, 0.7), (0.0, 1.0)]]),  # curved stem
+    ],
+    8: [
+        (3.0, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.18, 0.3), (0.0, 0.45), (0.2, 0.62),
+                (0.22, 0.85), (0.0, 1.0), (-0.22, 0.88), (-0.2, 0.65), (0.0, 0.48), (0.18, 0.3),
+                (0.2, 0.1), (0.02, 0.0)]]),
+        (1.0, [[(-0.2, 0.08), (0.0, 0.0), (0.2, 0.1), (0.18, 0.3), (0.0, 0.45), (-0.2, 0.62),
+                (-0.22, 0.85), (0.0, 1.0), (0.22, 0.88), (0.2, 0.65), (0.0, 0.48), (-0.18, 0.3),
+                (-0.2, 0.1), (-0.02, 0.0)]]),  # mirrored
+        (1.5, [_arc(0.0, 0.24, 0.18, 0.24, -90, -90 - 370, 9),
+               _arc(0.0, 0.73, 0.23, 0.27, -90, -90 + 370, 9)]),  # two rings
+    ],
+    9: [
+        (3.0, [[(0.2, 0.15), (0.0, 0.0), (-0.2, 0.1), (-0.22, 0.3), (-0.02, 0.45), (0.18, 0.35),
+                (0.22, 0.05), (0.22, 0.05), (0.2, 0.5), (0.15, 1.0)]]),
+        (2.0, [[(0.2, 0.15), (0.0, 0.0), (-0.2, 0.1), (-0.22, 0.3), (-0.02, 0.45), (0.2, 0.3),
+                (0.2, 0.55), (0.13, 1.0)]]),  # stem flows out of the loop
+        (1.0, [[(0.2, 0.15), (0.0, 0.0), (-0.2, 0.1), (-0.22, 0.3), (-0.02, 0.45), (0.18, 0.35),
+                (0.22, 0.05), (0.22, 0.05), (0.2, 0.5), (0.12, 0.85), (-0.05, 1.0), (-0.2, 0.92)]]),  # tail
+        (1.0, [_arc(0.0, 0.24, 0.2, 0.24, 0, -370, 9),
+               [(0.2, 0.08), (0.2, 0.55), (0.15, 1.0)]]),  # ring and stem
+    ],
+}
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One allograph as arrays: all control points, where each stroke starts, and which noise
+    each point takes (the two copies of a corner point move together)."""
+
+    points: np.ndarray  # (P, 2) float64
+    stroke_bounds: tuple[tuple[int, int], ...]
+    noise_index: np.ndarray  # (P,) int
+    noise_count: int
+
+
+def _compile_shape(strokes: list[Stroke]) -> _Shape:
+    points, bounds, noise_index = [], [], []
+    for stroke in strokes:
+        start = len(points)
+        for i, point in enumerate(stroke):
+            corner_copy = i > 0 and point == stroke[i - 1]
+            noise_index.append(noise_index[-1] if corner_copy else (noise_index[-1] + 1 if noise_index else 0))
+            points.append(point)
+        bounds.append((start, len(points)))
+    return _Shape(np.array(points, np.float64), tuple(bounds), np.array(noise_index), noise_index[-1] + 1)
+
+
+_SHAPES = {digit: [_compile_shape(strokes) for _, strokes in variants] for digit, variants in _ALLOGRAPHS.items()}
+_SHAPE_WEIGHTS = {digit: np.array([weight for weight, _ in variants]) / sum(weight for weight, _ in variants)
+                  for digit, variants in _ALLOGRAPHS.items()}
+
+
+def _catmull_rom_basis(samples: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
+    return 0.5 * np.hstack([-t**3 + 2 * t**2 - t, 3 * t**3 - 5 * t**2 + 2, -3 * t**3 + 4 * t**2 + t, t**3 - t**2])
+
+
+_BASIS = _catmull_rom_basis(_SAMPLES_PER_SEGMENT)  # (S, 4)
+
+
+def _smooth_curve(control: np.ndarray) -> np.ndarray:
+    """A Catmull-Rom curve through the control points (n, 2) -> dense points."""
+    padded = np.vstack([2 * control[0] - control[1], control, 2 * control[-1] - control[-2]])
+    windows = np.stack([padded[:-3], padded[1:-2], padded[2:-1], padded[3:]], axis=1)  # (n-1, 4, 2)
+    curve = np.einsum("sk,nkd->nsd", _BASIS, windows).reshape(-1, 2)
+    return np.vstack([curve, control[-1:]])
+
+
+def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
+    """One handwritten digit as a uint8 28×28 image."""
+    shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
+    jitter = rng.uniform(0.015, 0.045)
+    points = shape.points + rng.normal(0.0, jitter, (shape.noise_count, 2))[shape.noise_index]
+
+    # The writer's proportions: where the waist sits (y**gamma moves it) and how wide they write.
+    points[:, 1] = np.clip(points[:, 1], 0.0, None) ** math.exp(rng.normal(0.0, 0.15))
+    points[:, 0] *= math.exp(rng.normal(0.0, 0.15))
+    slant = math.tan(math.radians(rng.normal(8.0, 12.0)))
+    angle = math.radians(rng.normal(0.0, 5.0))
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    transform = np.array([[cos_a, -sin_a], [sin_a, cos_a]]) @ np.array([[1.0, -slant], [0.0, 1.0]])
+    points = points @ transform.T
+
+    curves = []
+    for start, end in shape.stroke_bounds:
+        control = points[start:end].copy()
+        # Pens overshoot or stop short of where the writer aimed at both ends of a stroke.
+        for tip, inner in ((0, 1), (-1, -2)):
+            direction = control[tip] - control[inner]
+            control[tip] += direction * rng.normal(0.05, 0.15)
+        curves.append(_smooth_curve(control))
+
+    everything = np.vstack(curves)
+    low, high = everything.min(axis=0), everything.max(axis=0)
+    extent = np.maximum(high - low, 1e-3)
+    pen_width = float(np.clip(rng.lognormal(math.log(2.4), 0.3), 1.2, 6.0))  # in final 28×28 pixels
+    thickness = max(1, round(pen_width * _DIGIT_HEIGHT / 20))
+    margin = 8 + thickness
+    scale = min(thickness * 20 / pen_width / extent[1], (_CANVAS - 2 * margin) / extent[0],
+                (_CANVAS - 2 * margin) / extent[1])
+    offset = (_CANVAS - (high - low) * scale) / 2 - low * scale
+
+    canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+    pressure_swing = rng.uniform(0.0, 0.35)
+    for curve in curves:
+        pixels = np.round((curve * scale + offset) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+        pieces = max(1, (len(pixels) - 1) // 4)
+        phase, cycles = rng.uniform(0.0, 2 * math.pi), rng.uniform(0.5, 2.0)
+        bounds = np.linspace(0, len(pixels) - 1, pieces + 1).astype(int)
+        for i in range(pieces):
+            pressure = 1.0 + pressure_swing * math.sin(phase + 2 * math.pi * cycles * i / pieces)
+            cv2.polylines(canvas, [pixels[bounds[i]:bounds[i + 1] + 1]], False, 255,
+                          max(1, round(thickness * pressure)), cv2.LINE_AA, 4)
+
+    canvas = _elastic(canvas, rng)
+    return np.round(normalize_digit(canvas) * 255.0).astype(np.uint8)
+
+
+def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Simard-style elastic distortion: a smooth random displacement field (random vectors on a
+    coarse grid, interpolated) moves the ink by a few pixels, differently in each region."""
+    strength = rng.uniform(0.0, 3.0)
+    field = cv2.resize(rng.normal(0.0, strength, (2, 5, 5)).astype(np.float32).transpose(1, 2, 0),
+                       (_CANVAS, _CANVAS), interpolation=cv2.INTER_CUBIC)
+    grid = np.indices((_CANVAS, _CANVAS), dtype=np.float32)
+    return cv2.remap(image, grid[1] + field[..., 0], grid[0] + field[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT)
+
+
+def _render_chunk(seed: int, chunk: int, labels: np.ndarray) -> np.ndarray:
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
+    return np.stack([_render_digit(int(label), rng) for label in labels])
+
+
+def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
+                    workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`count` handwritten digits: uint8 images (count, 28, 28) and int64 labels (count,).
+
+    Every class gets count // 10 samples or one more, in shuffled order. The same `count` and
+    `seed` always give the same bytes, whatever `workers` (processes; default: one per CPU).
+    """
+    if count < 0:
+        raise ValueError(f"count must be at least 0, not {count}")
+    label_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    labels = label_rng.permutation(np.arange(count, dtype=np.int64) % 10)
+    chunks = [labels[start:start + _CHUNK_SIZE] for start in range(0, count, _CHUNK_SIZE)]
+    images = np.zeros((count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    workers = min(workers or os.cpu_count() or 1, len(chunks))
+    done = 0
+
+    def store(index: int, rendered: np.ndarray) -> None:
+        nonlocal done
+        images[index * _CHUNK_SIZE:index * _CHUNK_SIZE + len(rendered)] = rendered
+        done += len(rendered)
+        if progress is not None:
+            progress(done, count)
+
+    if workers <= 1:
+        for index, chunk_labels in enumerate(chunks):
+            store(index, _render_chunk(seed, index, chunk_labels))
+    else:
+        # fork starts workers in milliseconds; elsewhere (Windows, macOS) spawn is the safe choice.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
+            for index, future in enumerate(futures):
+                store(index, future.result())
+    return images, labels
+
+
+def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
+                progress: Progress | None = None) -> Dataset:
+    """The built-in digits as a dataset, generated once and then read from the cache.
+
+    Images are float32 (N, 1, 28, 28), standardised with the MNIST mean and deviation. The
+    training set uses seed 2·seed and the validation set 2·seed + 1, so they never share a sample.
+    """
+    if train_size < 1 or val_size < 0:
+        raise DataError(f"The built-in digits need at least 1 training sample and no negative validation "
+                        f"size, not {train_size} and {val_size}.")
+    if seed < 0:
+        raise DataError(f"The seed of the built-in digits must be 0 or more, not {seed}.")
+    path = cache_dir() / f"digits-v{GENERATOR_VERSION}-{train_size}-{val_size}-seed{seed}.npz"
+    arrays = _read_cache(path, train_size, val_size)
+    notes = []
+    if arrays is None:
+        def report(done: int, _total: int, before: int = 0) -> None:
+            if progress is not None:
+                progress(before + done, train_size + val_size)
+
+        train_images, train_labels = generate_digits(train_size, 2 * seed, progress=report)
+        val_images, val_labels = generate_digits(
+            val_size, 2 * seed + 1, progress=lambda done, total: report(done, total, train_size))
+        arrays = {"train_images": train_images, "train_labels": train_labels,
+                  "val_images": val_images, "val_labels": val_labels}
+        try:
+            _write_cache(path, arrays)
+        except OSError as error:
+            notes.append(f"The generated digits could not be kept in {path} ({error.strerror or error}); "
+                         "they will be generated again next time.")
+    return Dataset(
+        name="digits", kind="image",
+        train_x=_as_model_input(arrays["train_images"]), train_y=torch.from_numpy(arrays["train_labels"]),
+        val_x=_as_model_input(arrays["val_images"]), val_y=torch.from_numpy(arrays["val_labels"]),
+        class_names=list(CLASS_NAMES),
+        source=f"built-in handwriting digits (generator version {GENERATOR_VERSION}, seed {seed})",
+        notes=notes,
+    )
+
+
+def _as_model_input(images: np.ndarray) -> torch.Tensor:
+    return standardize(torch.from_numpy(images).float().div_(255.0)).unsqueeze(1)
+
+
+def _read_cache(path: Path, train_size: int, val_size: int) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing, damaged or not what was asked for
+    (then the digits are simply generated again)."""
+    expected = {"train_images": (np.uint8, (train_size, IMAGE_SIZE, IMAGE_SIZE)),
+                "train_labels": (np.int64, (train_size,)),
+                "val_images": (np.uint8, (val_size, IMAGE_SIZE, IMAGE_SIZE)),
+                "val_labels": (np.int64, (val_size,))}
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in expected}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    for name, (dtype, shape) in expected.items():
+        if arrays[name].dtype != dtype or arrays[name].shape != shape:
+            return None
+    for labels in (arrays["train_labels"], arrays["val_labels"]):
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            return None
+    return arrays
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write all arrays to `path` atomically: a reader sees the old file or the whole new one."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
+    try:
+        with handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,54 @@
+"""MNIST-style preprocessing, shared by the built-in digits and the drawing canvas.
+
+MNIST digits were made by fitting each handwritten digit into a 20×20 box (keeping its aspect
+ratio, with anti-aliasing) and then moving it so its centre of mass sits at the centre of a
+28×28 image. A model trained on MNIST reads a drawing well only if the drawing goes through the
+same steps, so the canvas and the digit generator both call `normalize_digit`.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from netbuilder.data.base import normalize_unit_images as standardize  # noqa: F401  (x - mean) / std
+
+IMAGE_SIZE = 28
+DIGIT_BOX = 20
+# Pixels fainter than this (anti-aliasing fringes, scanner dust) do not decide the bounding box.
+INK_THRESHOLD = 0.1
+
+
+def normalize_digit(image: np.ndarray) -> np.ndarray:
+    """A grayscale image of any size (white ink on black) -> float32 28×28 in [0, 1], MNIST-style.
+
+    uint8 images are read as 0-255 and float images as 0-1 (values outside are clipped). The
+    ink's bounding box is scaled to fit 20×20 keeping its aspect ratio, then placed so its centre
+    of mass lands on pixel (14, 14), as in MNIST; a digit so lopsided that this would push ink
+    off the image is moved only as far as keeps all of it inside. An image with no ink gives zeros.
+    """
+    ink = _unit_float(image)
+    x, y, width, height = cv2.boundingRect((ink > INK_THRESHOLD).astype(np.uint8))
+    result = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    if width == 0 or height == 0:
+        return result
+    scale = DIGIT_BOX / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    digit = cv2.resize(ink[y:y + height, x:x + width], size, interpolation=interpolation)
+    moments = cv2.moments(digit)
+    if moments["m00"] <= 0:
+        return result
+    centre_x, centre_y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+    left = min(max(round(IMAGE_SIZE / 2 - centre_x), 0), IMAGE_SIZE - size[0])
+    top = min(max(round(IMAGE_SIZE / 2 - centre_y), 0), IMAGE_SIZE - size[1])
+    result[top:top + size[1], left:left + size[0]] = np.clip(digit, 0.0, 1.0)
+    return result
+
+
+def _unit_float(image: np.ndarray) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"normalize_digit needs a 2-D grayscale image, not an array of shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    return np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 1.0)
