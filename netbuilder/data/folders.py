@@ -1,0 +1,106 @@
+"""Image folders: one subfolder per class, the folder names are the class names."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .base import DataError, Dataset, normalize_unit_images, train_val_split
+from .download import Progress
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
+_PROGRESS_EVERY = 200  # images between progress reports
+
+
+def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, color: bool = False,
+                      val_fraction: float = 0.2, seed: int = 0, skip_unreadable: bool = False,
+                      progress: Progress | None = None) -> Dataset:
+    """Every image under `folder`/<class>/, resized to `size` (height, width), grey unless `color`.
+
+    Values are scaled to [0, 1] and normalised like MNIST, so grey digit images match the
+    drawing canvas. Each class is split on its own into training and validation (`val_fraction`,
+    shuffled by `seed`). An unreadable image is a DataError naming it, or, with
+    `skip_unreadable`, left out and counted in the dataset's notes.
+    """
+    folder = Path(folder)
+    height, width = (size, size) if isinstance(size, int) else size
+    if height < 1 or width < 1:
+        raise DataError(f"The image size must be positive, not {height}×{width}.")
+    files_by_class = _files_by_class(folder)
+    total = sum(len(files) for files in files_by_class.values())
+    images, labels, unreadable = [], [], []
+    done = 0
+    for label, files in enumerate(files_by_class.values()):
+        for path in files:
+            image = _read_image(path, color)
+            if image is None:
+                if not skip_unreadable:
+                    raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
+                                    f"{path.suffix.lower()}). Remove it, or choose to skip unreadable images.")
+                unreadable.append(path)
+            else:
+                images.append(_resize(image, height, width))
+                labels.append(label)
+            done += 1
+            if progress and (done % _PROGRESS_EVERY == 0 or done == total):
+                progress(done, total, f"Reading images from {folder.name}")
+    labels = np.asarray(labels, dtype=np.int64)
+    empty = [name for index, name in enumerate(files_by_class) if not np.any(labels == index)]
+    if empty:
+        raise DataError(f'No readable image in the class folder "{empty[0]}" of {folder}.')
+    pixels = torch.from_numpy(np.stack(images))
+    pixels = pixels.permute(0, 3, 1, 2) if color else pixels.unsqueeze(1)
+    x = normalize_unit_images(pixels.to(torch.float32).div_(255.0))
+    y = torch.from_numpy(labels)
+    train, val = train_val_split(len(y), val_fraction, seed, groups=labels)
+    notes = []
+    if unreadable:
+        notes.append(f"Skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)}, "
+                     f"e.g. {unreadable[0].relative_to(folder).as_posix()}.")
+    return Dataset(name=folder.name, kind="image", train_x=x[train], train_y=y[train], val_x=x[val],
+                   val_y=y[val], class_names=list(files_by_class), source=str(folder), notes=notes)
+
+
+def _files_by_class(folder: Path) -> dict[str, list[Path]]:
+    if not folder.is_dir():
+        raise DataError(f"{folder}: is not a folder.")
+    class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
+    files_by_class = {}
+    for class_folder in class_folders:
+        files = sorted(path for path in class_folder.iterdir()
+                       if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f'The class folder "{class_folder.name}" in {folder} holds no images '
+                            f'({", ".join(IMAGE_SUFFIXES)}). Add images or remove the folder.')
+        files_by_class[class_folder.name] = files
+    if len(files_by_class) < 2:
+        raise DataError(f"{folder}: an image dataset needs one subfolder per class, at least two, each "
+                        f"holding that class's images (found {len(files_by_class)} class folder"
+                        f"{'s' * (len(files_by_class) != 1)}).")
+    return files_by_class
+
+
+def _read_image(path: Path, color: bool) -> np.ndarray | None:
+    """Pixels as uint8 (H, W) or RGB (H, W, 3), or None if unreadable.
+
+    np.fromfile + imdecode because cv2.imread cannot open non-ASCII paths on Windows.
+    """
+    try:
+        encoded = np.fromfile(path, dtype=np.uint8)
+        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
+    except (OSError, cv2.error):
+        return None
+    if image is None:
+        return None
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if color else image
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] >= height and image.shape[1] >= width
+    # INTER_AREA averages when shrinking (no aliasing); it degrades to nearest when enlarging.
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
