@@ -51,7 +51,7 @@ class RemoveNodes(Command):
     """Removes nodes together with every edge touching them, as one undo step."""
 
     node_ids: list[str]
-    removed: list[Node] = field(default_factory=list)
+    removed: list[tuple[int, Node]] = field(default_factory=list)
     removed_edges: list[tuple[int, Edge]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -65,8 +65,8 @@ class RemoveNodes(Command):
         self.removed = [graph.delete_node(node_id) for node_id in self.node_ids]
 
     def undo(self, graph: Graph) -> None:
-        for node in self.removed:
-            graph.insert_node(node)
+        for index, node in reversed(self.removed):
+            graph.insert_node(node, index)
         for index, edge in sorted(self.removed_edges, key=lambda pair: pair[0]):
             graph.insert_edge(edge, index)
 

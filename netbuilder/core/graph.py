@@ -130,21 +130,29 @@ class Graph:
         for listener in list(self.listeners):
             listener(event)
 
-    def insert_node(self, node: Node) -> None:
+    def insert_node(self, node: Node, index: int | None = None) -> None:
+        """Add `node`, at `index` in the node order when given (undo puts nodes back where they were)."""
         if node.id in self.nodes:
             raise GraphError(f"node id {node.id} already exists")
         problem = name_problem(node.name)
         if problem or self.node_named(node.name):
             raise GraphError(problem or f'the name "{node.name}" is already used')
-        self.nodes[node.id] = node
+        if index is None or index >= len(self.nodes):
+            self.nodes[node.id] = node
+        else:
+            items = list(self.nodes.items())
+            items.insert(index, (node.id, node))
+            self.nodes = dict(items)
         self._emit("node_added", node=node)
 
-    def delete_node(self, node_id: str) -> Node:
+    def delete_node(self, node_id: str) -> tuple[int, Node]:
+        """Remove an unconnected node; returns its place in the node order and the node."""
         if any(e.source == node_id or e.target == node_id for e in self.edges):
             raise GraphError("remove a node's edges before the node")
+        index = list(self.nodes).index(node_id)
         node = self.nodes.pop(node_id)
         self._emit("node_removed", node=node)
-        return node
+        return index, node
 
     def insert_edge(self, edge: Edge, index: int | None = None) -> None:
         problem = self.connection_problem(edge.source, edge.target)

@@ -80,11 +80,9 @@ class Param:
 
     def _coerce_shape(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
-            parts = [s for s in re.split(r"[\s,x×*()\[\]]+", value.strip()) if s]
-            try:
-                value = [int(s) for s in parts]
-            except ValueError:
-                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {value!r}") from None
+            if not _SHAPE_TEXT.fullmatch(value):
+                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {value!r}")
+            value = [int(s) for s in re.findall(r"\d+", value)]
         if not isinstance(value, (list, tuple)) or not value or len(value) > 4:
             raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {value!r}")
         if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
@@ -92,6 +90,9 @@ class Param:
         if any(v < (self.min or 1) or v > (self.max or 1_000_000) for v in value):
             raise ParamError(f"each size in {self.label} must be between {_fmt(self.min or 1)} and {_fmt(self.max or 1_000_000)}")
         return tuple(value)
+
+
+_SHAPE_TEXT = re.compile(r"\s*[(\[]?\s*\d+(\s*[,x×*]\s*\d+)*\s*,?\s*[)\]]?\s*")
 
 
 def _fmt(number: float) -> str:
