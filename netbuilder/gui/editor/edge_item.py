@@ -1,0 +1,110 @@
+"""A connection on the canvas: a cubic Bézier from an output port to an input port, labelled
+at its middle with the shape of the tensor flowing through it (e.g. 32×26×26)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainterPath, QPainterPathStroker, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem
+
+from ...core.graph import Edge
+from .. import style
+from .node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
+
+_LABEL_POINTS = 8.0
+_LABEL_PADDING_X, _LABEL_PADDING_Y = 5.0, 2.0
+_LABEL_MIN_SCALE = 0.4  # below this zoom labels are unreadable clutter
+_PEN = QPen(style.EDGE, 1.6)
+_SELECTED_PEN = QPen(style.SELECTION, 2.4)
+_HIT_WIDTH = 10.0  # clicking within 5 px of the curve selects it
+_SKIP_MIN_SPAN = 2 * NODE_WIDTH  # spans this wide likely pass other nodes of the row
+_SKIP_LANE_RISE = NODE_HEIGHT / 2 + 28  # from port height to the lane: clears the cards' tops
+_SKIP_TURN = 30.0  # horizontal run of each turn into and out of the lane
+for _pen in (_PEN, _SELECTED_PEN):
+    _pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """The curve from an output at `start` to an input at `end`. It leaves and enters horizontally;
+    a long edge between nodes on about the same row (a skip connection) would hide behind the
+    nodes between them, so it climbs to a lane above them instead."""
+    path = QPainterPath(start)
+    if end.x() - start.x() > _SKIP_MIN_SPAN and abs(end.y() - start.y()) < NODE_HEIGHT:
+        lane = min(start.y(), end.y()) - _SKIP_LANE_RISE
+        path.cubicTo(QPointF(start.x() + _SKIP_TURN, start.y()), QPointF(start.x() + _SKIP_TURN / 2, lane),
+                     QPointF(start.x() + _SKIP_TURN * 1.5, lane))
+        path.lineTo(QPointF(end.x() - _SKIP_TURN * 1.5, lane))
+        path.cubicTo(QPointF(end.x() - _SKIP_TURN / 2, lane), QPointF(end.x() - _SKIP_TURN, end.y()), end)
+        return path
+    bend = max(40.0, abs(end.x() - start.x()) * 0.5)
+    path.cubicTo(QPointF(start.x() + bend, start.y()), QPointF(end.x() - bend, end.y()), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """One edge of the graph; the scene keeps its ends and its label up to date."""
+
+    def __init__(self, edge: Edge, source: NodeItem, target: NodeItem):
+        super().__init__()
+        self.edge = edge
+        self.source = source
+        self.target = target
+        self.label = ""
+        self._label_text = QStaticText()
+        self._label_text.setTextFormat(Qt.TextFormat.PlainText)
+        self._label_rect = QRectF()
+        self._path = QPainterPath()
+        self._bounds = QRectF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)  # under the nodes: a curve passing behind a card stays readable
+        self.update_path()
+
+    def update_path(self) -> None:
+        """Follow the ports after either node moved."""
+        self.prepareGeometryChange()
+        start = self.source.output_port.scenePos()
+        end = self.target.input_port.scenePos()
+        self._path = wire_path(start, end)
+        self._place_label()
+
+    def set_label(self, text: str) -> None:
+        if text == self.label:
+            return
+        self.prepareGeometryChange()
+        self.label = text
+        self._label_text.setText(text)
+        self.setToolTip(f"{text} per sample" if text else "")
+        self._place_label()
+
+    def _place_label(self) -> None:
+        if self.label:
+            size = QFontMetricsF(style.ui_font(_LABEL_POINTS)).size(0, self.label)
+            middle = self._path.pointAtPercent(0.5)
+            width, height = size.width() + 2 * _LABEL_PADDING_X, size.height() + 2 * _LABEL_PADDING_Y
+            self._label_rect = QRectF(middle.x() - width / 2, middle.y() - height / 2, width, height)
+        else:
+            self._label_rect = QRectF()
+        self._bounds = self._path.boundingRect().adjusted(-2, -2, 2, 2).united(self._label_rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(_HIT_WIDTH)
+        shape = stroker.createStroke(self._path)
+        if self.label:
+            shape.addRect(self._label_rect)
+        return shape
+
+    def paint(self, painter, option, widget=None) -> None:
+        painter.setPen(_SELECTED_PEN if self.isSelected() else _PEN)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if not self.label or option.levelOfDetailFromTransform(painter.worldTransform()) < _LABEL_MIN_SCALE:
+            return
+        painter.setPen(_SELECTED_PEN if self.isSelected() else Qt.PenStyle.NoPen)
+        painter.setBrush(style.LABEL_BACKGROUND)
+        painter.drawRoundedRect(self._label_rect, 4, 4)
+        painter.setFont(style.ui_font(_LABEL_POINTS))
+        painter.setPen(style.LABEL_TEXT)
+        painter.drawStaticText(self._label_rect.topLeft() + QPointF(_LABEL_PADDING_X, _LABEL_PADDING_Y), self._label_text)

@@ -1,0 +1,169 @@
+"""A layer on the canvas: a rounded card with a coloured header (its category), its name,
+key parameters and parameter count; red or amber when the analysis finds a problem.
+
+The node's `position` in the core is the card's top-left corner in scene coordinates.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from ...core.analysis import NodeInfo, Problem
+from ...core.graph import Node
+from ...core.layers import format_shape
+from .. import style
+from .port_item import PortItem
+
+if TYPE_CHECKING:
+    from .edge_item import EdgeItem
+
+NODE_WIDTH = 140.0  # leaves 90 px between auto-layout columns (230 apart) for shape labels
+NODE_HEIGHT = 82.0
+NODE_SIZE = QSizeF(NODE_WIDTH, NODE_HEIGHT)
+HEADER_HEIGHT = 22.0
+CORNER_RADIUS = 6.0
+TEXT_MARGIN = 10.0
+_TEXT_WIDTH = NODE_WIDTH - 2 * TEXT_MARGIN
+_TEXT_DETAIL_MIN_SCALE = 0.35  # below this zoom the text would be unreadable: skip drawing it
+
+# font sizes in points; fonts are made on first use, since QFont needs the QApplication
+_TITLE_POINTS, _NAME_POINTS, _DETAIL_POINTS = 9.0, 9.5, 8.5
+
+_CARD = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+_BOUNDS = _CARD.adjusted(-2, -2, 2, 2)  # room for the selection outline
+
+
+def _card_paths() -> tuple[QPainterPath, QPainterPath]:
+    card = QPainterPath()
+    card.addRoundedRect(_CARD, CORNER_RADIUS, CORNER_RADIUS)
+    below_header = QPainterPath()
+    below_header.addRect(QRectF(0, HEADER_HEIGHT, NODE_WIDTH, NODE_HEIGHT))
+    return card, card.subtracted(below_header)
+
+
+_CARD_PATH, _HEADER_PATH = _card_paths()
+_BORDER_PENS = {"ok": QPen(style.NODE_BORDER, 1.0), "warning": QPen(style.WARNING, 1.5),
+                "error": QPen(style.ERROR, 2.0)}
+_BODY_COLOURS = {"ok": style.NODE_BODY, "warning": style.WARNING_TINT, "error": style.ERROR_TINT}
+_FOOTER_COLOURS = {"ok": style.TEXT_DIM, "warning": style.WARNING, "error": style.ERROR}
+_SELECTION_PEN = QPen(style.SELECTION, 2.0)
+
+
+def _static_text(text: str) -> QStaticText:
+    static = QStaticText(text)
+    static.setTextFormat(Qt.TextFormat.PlainText)
+    return static
+
+
+class NodeItem(QGraphicsItem):
+    """One node of the graph. The scene keeps it in sync with the core; it never edits the core.
+
+    Text is laid out once per change into QStaticText objects, so painting allocates nothing.
+    """
+
+    def __init__(self, node: Node):
+        super().__init__()
+        self.node_id = node.id
+        spec = node.spec
+        self.edges: list[EdgeItem] = []
+        self.input_port = PortItem(self, "input", QPointF(0, NODE_HEIGHT / 2)) if spec.max_inputs != 0 else None
+        self.output_port = PortItem(self, "output", QPointF(NODE_WIDTH, NODE_HEIGHT / 2)) if spec.has_output else None
+        self._header_colour = QColor(style.category_colour(spec.category))
+        self._title = _static_text(spec.title)
+        self._name = _static_text("")
+        self._summary = _static_text("")
+        self._footer = _static_text("")
+        self.state = "ok"
+        self.footer_text = ""
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setZValue(1)
+        self.setPos(QPointF(*node.position))
+        self.show_node(node)
+
+    @property
+    def ports(self) -> list[PortItem]:
+        return [port for port in (self.input_port, self.output_port) if port is not None]
+
+    # --- content ---------------------------------------------------------------------------------
+    def show_node(self, node: Node) -> None:
+        """Name and key parameters, after a rename or a parameter change."""
+        self._name.setText(_elided(node.name, style.ui_font(_NAME_POINTS)))
+        self._summary.setText(_elided(node.spec.summary(node.params), style.ui_font(_DETAIL_POINTS)))
+        self.update()
+
+    def show_analysis(self, node: Node, info: NodeInfo | None, problems: Iterable[Problem]) -> None:
+        """Parameter count, output shape and problems; repaints only when something changed."""
+        problems = list(problems)
+        severities = {p.severity for p in problems}
+        state = "error" if "error" in severities else "warning" if severities else "ok"
+        if problems:
+            footer = problems[0].message if len(problems) == 1 else f"{len(problems)} problems"
+            tooltip = "\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in problems)
+        else:
+            footer = _param_count_text(info.params) if info else ""
+            tooltip = _describe(node, info)
+        if state != self.state or footer != self.footer_text:
+            self.state, self.footer_text = state, footer
+            self._footer.setText(_elided(footer, style.ui_font(_DETAIL_POINTS)))
+            self.update()
+        if tooltip != self.toolTip():
+            self.setToolTip(tooltip)
+
+    # --- geometry and painting ---------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return _BOUNDS
+
+    def shape(self) -> QPainterPath:
+        return _CARD_PATH
+
+    def paint(self, painter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        painter.setPen(_BORDER_PENS[self.state])
+        painter.setBrush(_BODY_COLOURS[self.state])
+        painter.drawPath(_CARD_PATH)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._header_colour)
+        painter.drawPath(_HEADER_PATH)
+        if self.isSelected():
+            painter.setPen(_SELECTION_PEN)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(_CARD.adjusted(-1, -1, 1, 1), CORNER_RADIUS + 1, CORNER_RADIUS + 1)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < _TEXT_DETAIL_MIN_SCALE:
+            return
+        painter.setFont(style.ui_font(_TITLE_POINTS, bold=True))
+        painter.setPen(style.HEADER_TEXT)
+        painter.drawStaticText(QPointF(TEXT_MARGIN, 4), self._title)
+        painter.setFont(style.ui_font(_NAME_POINTS))
+        painter.setPen(style.TEXT_PRIMARY)
+        painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 5), self._name)
+        painter.setFont(style.ui_font(_DETAIL_POINTS))
+        painter.setPen(style.TEXT_SECONDARY)
+        painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 23), self._summary)
+        painter.setPen(_FOOTER_COLOURS[self.state])
+        painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 40), self._footer)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        return super().itemChange(change, value)
+
+
+def _elided(text: str, font) -> str:
+    return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, _TEXT_WIDTH)
+
+
+def _param_count_text(count: int) -> str:
+    return f"{count:,} param" + ("" if count == 1 else "s")
+
+
+def _describe(node: Node, info: NodeInfo | None) -> str:
+    title = f'{node.spec.title} "{node.name}"'
+    if info is None:
+        return title
+    inputs = ", ".join(format_shape(s) for s in info.in_shapes)
+    arrow = f"{inputs} → " if inputs else ""
+    return f"{title}\n{arrow}{format_shape(info.shape)}\n{_param_count_text(info.params)}, {info.flops:,} FLOPs"

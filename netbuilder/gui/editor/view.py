@@ -1,0 +1,195 @@
+"""The window onto the canvas: zoom, pan, rubber-band selection and layer drops from the palette."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView
+
+from .. import style
+from .node_item import NodeItem
+from .scene import GraphScene
+
+LAYER_MIME_TYPE = "application/x-netbuilder-layer"
+"""Palette drags carry this mime type; the data is the layer's type_id encoded as UTF-8."""
+
+MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+GRID_STEP = 20.0
+MAJOR_GRID_EVERY = 5
+_FIT_MARGIN = 40.0
+_STACK_OFFSET = 30.0  # layers added at the centre step aside from ones already there
+# cosmetic (width 0) pens: grid lines stay one pixel wide at every zoom
+_MINOR_PEN = QPen(style.GRID_MINOR, 0)
+_MAJOR_PEN = QPen(style.GRID_MAJOR, 0)
+
+
+class GraphView(QGraphicsView):
+    """Shows a GraphScene on a dark grid.
+
+    Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
+    left drag on empty space selects with a rubber band. Delete/Backspace delete the selection.
+    Drops of LAYER_MIME_TYPE add that layer where dropped; other drops (e.g. project files)
+    are ignored here so the main window can take them.
+    """
+
+    def __init__(self, scene: GraphScene, parent=None):
+        super().__init__(scene, parent)
+        self.graph_scene = scene
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._space_held = False
+        self._pan_from: QPointF | None = None
+        self.centerOn(0, 0)
+
+    # --- zoom ---------------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, zoom: float) -> None:
+        """Zoom to `zoom` (clamped to 0.1-4) around the anchor (the cursor for wheel zooms)."""
+        factor = min(MAX_ZOOM, max(MIN_ZOOM, zoom)) / self.zoom
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.set_zoom(self.zoom * math.pow(1.2, steps))
+        event.accept()
+
+    def zoom_to_fit(self) -> None:
+        """Show every node, at most at 100% so small graphs stay at their natural size."""
+        area = self.graph_scene.itemsBoundingRect()
+        if area.isEmpty():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        self.fitInView(area.adjusted(-_FIT_MARGIN, -_FIT_MARGIN, _FIT_MARGIN, _FIT_MARGIN),
+                       Qt.AspectRatioMode.KeepAspectRatio)
+        if not MIN_ZOOM <= self.zoom <= 1.0:
+            self.set_zoom(min(1.0, self.zoom))
+        self.centerOn(area.center())
+
+    # --- pan: middle button, or left button while space is held -------------------------------------
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.graph_scene.delete_selected()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self.viewport().unsetCursor()
+            event.accept()
+        else:
+            super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self._space_held):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+            event.accept()
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            if self._space_held:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
+
+    # --- drops from the palette ----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        self._accept_layer_drag(event)
+
+    def dragMoveEvent(self, event) -> None:
+        self._accept_layer_drag(event)
+
+    def dropEvent(self, event) -> None:
+        type_id = self._dragged_layer(event)
+        if type_id is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.graph_scene.add_layer(type_id, self.mapToScene(event.position().toPoint()))
+        self.setFocus()
+
+    def _accept_layer_drag(self, event) -> None:
+        if self._dragged_layer(event) is None:
+            event.ignore()
+        else:
+            event.acceptProposedAction()
+
+    @staticmethod
+    def _dragged_layer(event) -> str | None:
+        data = event.mimeData()
+        if not data.hasFormat(LAYER_MIME_TYPE):
+            return None
+        return bytes(data.data(LAYER_MIME_TYPE)).decode("utf-8")
+
+    def add_layer_at_center(self, type_id: str) -> str:
+        """Add a layer in the middle of the visible area (palette double-click) and return its id;
+        it steps down-right past layers already there, so repeated adds do not pile up."""
+        centre = self.mapToScene(self.viewport().rect().center())
+        while any(isinstance(item, NodeItem) for item in self.graph_scene.items(centre)):
+            centre += QPointF(_STACK_OFFSET, _STACK_OFFSET)
+        return self.graph_scene.add_layer(type_id, centre)
+
+    # --- background ------------------------------------------------------------------------------------
+    def drawBackground(self, painter, rect: QRectF) -> None:
+        painter.fillRect(rect, style.CANVAS_BACKGROUND)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)  # crisp one-pixel lines
+        if self.zoom >= 0.5:  # the fine grid would turn into a grey haze further out
+            self._draw_grid(painter, rect, GRID_STEP, _MINOR_PEN)
+        self._draw_grid(painter, rect, GRID_STEP * MAJOR_GRID_EVERY, _MAJOR_PEN)
+        painter.restore()
+
+    @staticmethod
+    def _draw_grid(painter, rect: QRectF, step: float, pen: QPen) -> None:
+        left = math.floor(rect.left() / step) * step
+        top = math.floor(rect.top() / step) * step
+        lines = [QLineF(x, rect.top(), x, rect.bottom()) for x in _steps(left, rect.right(), step)]
+        lines += [QLineF(rect.left(), y, rect.right(), y) for y in _steps(top, rect.bottom(), step)]
+        painter.setPen(pen)
+        painter.drawLines(lines)
+
+
+def _steps(start: float, stop: float, step: float):
+    value = start
+    while value <= stop:
+        yield value
+        value += step
