@@ -1,0 +1,276 @@
+"""CSV files: numeric features with a label column, or short texts with a label."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .base import DataError, Dataset, Task, train_val_split
+
+Scaling = Literal["standard", "minmax", "none"]
+
+PADDING, UNKNOWN = "<pad>", "<unk>"  # token ids 0 and 1
+# Integer labels with at most this many distinct values are taken as classes, not quantities.
+_MAX_INTEGER_CLASSES = 20
+_DELIMITERS = ",;\t"
+_WORD = re.compile(r"\w+(?:'\w+)*")
+
+
+@dataclass
+class _Table:
+    name: str  # the file name, for messages
+    header: list[str]
+    rows: list[list[str]]
+    row_numbers: list[int]  # line in the file where each row starts
+    decimal_comma: bool
+
+    def column(self, wanted: str | None, role: str, default: int | None) -> int:
+        """Index of the column named `wanted` (exact, else ignoring case), or `default`."""
+        if wanted is None and default is not None:
+            return default
+        for matches in (lambda name: name == wanted, lambda name: name.lower() == str(wanted).lower()):
+            for index, name in enumerate(self.header):
+                if matches(name):
+                    return index
+        raise DataError(f'{self.name}: there is no {role} column "{wanted}"; the columns are '
+                        f'{", ".join(self.header)}.')
+
+    def where(self, row: int) -> str:
+        return f"{self.name} row {self.row_numbers[row]}"
+
+    def number(self, cell: str, row: int, column: int) -> float:
+        value = _parse_number(cell, self.decimal_comma)
+        if value is None:
+            if not cell.strip():
+                raise DataError(f"{self.where(row)}: the value in column {self.header[column]} is missing; "
+                                f"fill it in or remove the row.")
+            raise DataError(f"{self.where(row)}: '{cell.strip()}' is not a number in column {self.header[column]}.")
+        return value
+
+    def labels(self, column: int) -> list[str]:
+        labels = [cells[column].strip() for cells in self.rows]
+        for row, label in enumerate(labels):
+            if not label:
+                raise DataError(f"{self.where(row)}: the label ({self.header[column]}) is missing.")
+        return labels
+
+    def label_numbers(self, labels: list[str]) -> list[float] | None:
+        """The labels as numbers, or None if any is not a number."""
+        numbers = [_parse_number(label, self.decimal_comma) for label in labels]
+        return None if None in numbers else numbers
+
+
+def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | None = None,
+             scaling: Scaling = "standard", val_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Numeric features and one label column (by name; the last one by default).
+
+    Without `task`, labels that are not numbers, or are whole numbers with few distinct values,
+    make a classification; other numbers a regression. Features are scaled with statistics
+    of the training split only: "standard" (z-score), "minmax" (to [0, 1]) or "none".
+    """
+    if scaling not in ("standard", "minmax", "none"):
+        raise DataError(f'Unknown scaling "{scaling}"; choose standard, minmax or none.')
+    if task not in (None, "classification", "regression"):
+        raise DataError(f'Unknown task "{task}"; choose classification or regression.')
+    table = _read_table(Path(path))
+    if len(table.header) < 2:
+        raise DataError(f"{table.name}: needs at least one feature column besides the label column.")
+    label_index = table.column(label_column, "label", default=len(table.header) - 1)
+    feature_indices = [index for index in range(len(table.header)) if index != label_index]
+    features = np.array([[table.number(cells[index], row, index) for index in feature_indices]
+                         for row, cells in enumerate(table.rows)], dtype=np.float64).reshape(-1, len(feature_indices))
+    labels = table.labels(label_index)
+    numbers = table.label_numbers(labels)
+    task = task or _guess_task(numbers)
+    if task == "regression":
+        if numbers is None:
+            row = next(row for row, label in enumerate(labels) if _parse_number(label, table.decimal_comma) is None)
+            raise DataError(f"{table.where(row)}: the label '{labels[row]}' is not a number, so it "
+                            f"cannot be a regression target; choose classification.")
+        targets = torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)
+        class_names, groups = [], None
+    else:
+        class_names, groups = _classes(table, label_index, labels, numbers)
+        targets = torch.from_numpy(groups)
+    train, val = train_val_split(len(table.rows), val_fraction, seed, groups=groups)
+    x = torch.from_numpy(_scale(features, features[train], scaling)).to(torch.float32)
+    return Dataset(name=Path(path).stem, kind="vector", train_x=x[train], train_y=targets[train],
+                   val_x=x[val], val_y=targets[val], class_names=class_names, task=task, source=str(path))
+
+
+def _classes(table: _Table, column: int, labels: list[str],
+             numbers: list[float] | None) -> tuple[list[str], np.ndarray]:
+    """Class names in sorted order (numerically for numbers, so 2 < 10) and each row's class index."""
+    keys = numbers if numbers is not None else labels
+    distinct = sorted(set(keys))
+    if len(distinct) < 2:
+        raise DataError(f"{table.name}: every row has the label '{labels[0]}' in column "
+                        f"{table.header[column]}; a classification needs at least two classes.")
+    index_of = {key: index for index, key in enumerate(distinct)}
+    return [_class_name(key) for key in distinct], np.array([index_of[key] for key in keys], dtype=np.int64)
+
+
+def _guess_task(numbers: list[float] | None) -> Task:
+    if numbers is None:
+        return "classification"
+    distinct = set(numbers)
+    few = len(distinct) <= min(_MAX_INTEGER_CLASSES, max(2, len(numbers) // 2))
+    return "classification" if few and all(value.is_integer() for value in distinct) else "regression"
+
+
+def _class_name(key: str | float) -> str:
+    if isinstance(key, float):
+        return str(int(key)) if key.is_integer() else repr(key)
+    return key
+
+
+def _scale(features: np.ndarray, train_features: np.ndarray, scaling: Scaling) -> np.ndarray:
+    if scaling == "none" or len(train_features) == 0:
+        return features
+    if scaling == "standard":
+        offset, spread = train_features.mean(axis=0), train_features.std(axis=0)
+    else:
+        offset = train_features.min(axis=0)
+        spread = train_features.max(axis=0) - offset
+    spread[spread == 0] = 1.0  # a constant column stays constant instead of dividing by zero
+    return (features - offset) / spread
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words; an apostrophe inside a word keeps it whole ("don't")."""
+    return _WORD.findall(text.lower())
+
+
+def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: str = "label",
+                  max_words: int = 10000, sequence_length: int = 100, val_fraction: float = 0.2,
+                  seed: int = 0) -> Dataset:
+    """Texts with class labels, as token ids (N, sequence_length) for an Embedding.
+
+    The vocabulary is the `max_words` most frequent words of the training texts, after
+    id 0 (padding) and 1 (unknown word); `Dataset.vocabulary` lists all of them. A text keeps
+    its first `sequence_length` words; shorter texts are padded in front, so a recurrent
+    layer's last step comes right after the words.
+    """
+    if max_words < 1 or sequence_length < 1:
+        raise DataError(f"The number of words ({max_words}) and the sequence length ({sequence_length}) "
+                        f"must both be at least 1.")
+    table = _read_table(Path(path))
+    text_index = table.column(text_column, "text", default=None)
+    label_index = table.column(label_column, "label", default=None)
+    texts = [tokenize(cells[text_index]) for cells in table.rows]
+    labels = table.labels(label_index)
+    class_names, groups = _classes(table, label_index, labels, table.label_numbers(labels))
+    train, val = train_val_split(len(texts), val_fraction, seed, groups=groups)
+
+    counts = Counter(word for row in train for word in texts[row])
+    words = sorted(counts, key=lambda word: (-counts[word], word))[:max_words]
+    vocabulary = [PADDING, UNKNOWN, *words]
+    token_ids = {word: index for index, word in enumerate(vocabulary)}
+    encoded = np.zeros((len(texts), sequence_length), dtype=np.int64)
+    for row, words_of_text in enumerate(texts):
+        ids = [token_ids.get(word, 1) for word in words_of_text[:sequence_length]]
+        if ids:
+            encoded[row, sequence_length - len(ids):] = ids
+    x, y = torch.from_numpy(encoded), torch.from_numpy(groups)
+    return Dataset(name=Path(path).stem, kind="tokens", train_x=x[train], train_y=y[train], val_x=x[val],
+                   val_y=y[val], class_names=class_names, vocabulary=vocabulary,
+                   source=str(path))
+
+
+def looks_like_text_csv(path: str | Path, sample_rows: int = 200) -> bool:
+    """Whether some column holds free text (mostly non-numeric values with spaces) rather than numbers."""
+    table = _read_table(Path(path), max_rows=sample_rows)
+    for index in range(len(table.header)):
+        values = [cells[index].strip() for cells in table.rows]
+        wordy = sum(" " in value and _parse_number(value, table.decimal_comma) is None for value in values)
+        if values and wordy * 2 > len(values):
+            return True
+    return False
+
+
+def _read_table(path: Path, max_rows: int | None = None) -> _Table:
+    text = _read_text(path)
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(_DELIMITERS, key=first_line.count)
+    records = _records(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), path.name)
+    try:
+        header_number, header = next(records)
+    except StopIteration:
+        raise DataError(f"{path.name}: is empty; a CSV file needs a header row and data rows.") from None
+    header = [name.strip() for name in header]
+    # A first row of numbers is data, not names: name the columns by position instead.
+    if all(_parse_number(name, delimiter == ";") is not None for name in header):
+        rows, row_numbers = [header], [header_number]
+        header = [f"column {index + 1}" for index in range(len(header))]
+    else:
+        rows, row_numbers = [], []
+    for number, cells in records:
+        if max_rows is not None and len(rows) >= max_rows:
+            break
+        while len(cells) > len(header) and not cells[-1].strip():
+            cells.pop()  # a trailing delimiter is harmless
+        if len(cells) != len(header):
+            raise DataError(f"{path.name} row {number}: has {len(cells)} value{'s' * (len(cells) != 1)} "
+                            f"but the header has {len(header)} columns.")
+        rows.append(cells)
+        row_numbers.append(number)
+    if not rows:
+        raise DataError(f"{path.name}: has a header but no data rows.")
+    return _Table(path.name, header, rows, row_numbers, decimal_comma=delimiter == ";")
+
+
+def _records(reader, file_name: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) for every non-blank row, turning the csv module's errors into DataErrors.
+
+    A row's number is the line where it starts, as a text editor shows it.
+    """
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataError(f"{file_name} row {start}: cannot be read as CSV ({error}); check its quotes.") from None
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error}).") from error
+    if b"\0" in raw[:65536]:
+        raise DataError(f"{path.name}: is not a CSV text file (it contains binary data).")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Spreadsheets on Windows export in their local code page; cp1252 covers Western Europe, and
+    # latin-1 decodes anything, so numbers are read even if a few letters come out wrong.
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _parse_number(text: str, decimal_comma: bool) -> float | None:
+    """The finite number written in `text`, or None; with `decimal_comma`, "3,5" is 3.5."""
+    text = text.strip()
+    if decimal_comma:
+        text = text.replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
