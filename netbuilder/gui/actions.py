@@ -1,0 +1,137 @@
+"""The main window's actions, menus and toolbar. Each action calls one MainWindow method."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QStyle, QToolBar
+
+from ..core.project import load_template, template_names
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+Shortcut = QKeySequence.StandardKey | str
+
+
+def _icon(window: "MainWindow", theme: str, fallback: QStyle.StandardPixmap | None) -> QIcon:
+    standard = window.style().standardIcon(fallback) if fallback is not None else QIcon()
+    return QIcon.fromTheme(theme, standard)
+
+
+def _action(window: "MainWindow", text: str, slot: Callable[[], object], shortcuts: tuple[Shortcut, ...] = (),
+            tip: str = "", icon: tuple[str, QStyle.StandardPixmap | None] | None = None) -> QAction:
+    action = QAction(text, window)
+    keys: list[QKeySequence] = []
+    for shortcut in shortcuts:
+        keys += QKeySequence.keyBindings(shortcut) if isinstance(shortcut, QKeySequence.StandardKey) else [QKeySequence(shortcut)]
+    action.setShortcuts(list(dict.fromkeys(keys)))
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(f"{tip} ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else tip)
+    if icon:
+        action.setIcon(_icon(window, *icon))
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+class WindowActions:
+    """Every command of the window, as attributes, so menus, toolbar and tests share them."""
+
+    def __init__(self, window: "MainWindow"):
+        sp = QStyle.StandardPixmap
+        std = QKeySequence.StandardKey
+        self.new = _action(window, "&New", window.new_project, (std.New,), "Start an empty network",
+                           ("document-new", sp.SP_FileIcon))
+        self.open = _action(window, "&Open…", window.open_project, (std.Open,), "Open a project file",
+                            ("document-open", sp.SP_DialogOpenButton))
+        self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project",
+                            ("document-save", sp.SP_DialogSaveButton))
+        self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
+                               "Save the project under a new name", ("document-save-as", None))
+        self.export_code = _action(window, "&Export PyTorch Code…", window.export_code, ("Ctrl+E",),
+                                   "Write the network as a standalone PyTorch .py file",
+                                   ("document-export", sp.SP_FileDialogDetailedView))
+        self.quit = _action(window, "&Quit", window.close, (std.Quit, "Ctrl+Q"), "Close netbuilder",
+                            ("application-exit", None))
+
+        stack = window.document.undo_stack
+        self.undo = stack.createUndoAction(window, "&Undo")
+        self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
+        self.undo.setIcon(_icon(window, "edit-undo", sp.SP_ArrowBack))
+        self.redo = stack.createRedoAction(window, "&Redo")
+        self.redo.setShortcuts(list(dict.fromkeys([*QKeySequence.keyBindings(std.Redo), QKeySequence("Ctrl+Shift+Z")])))
+        self.redo.setIcon(_icon(window, "edit-redo", sp.SP_ArrowForward))
+
+        self.cut = _action(window, "Cu&t", window.cut, (std.Cut,), "Cut the selected layers", ("edit-cut", None))
+        self.copy = _action(window, "&Copy", window.copy, (std.Copy,), "Copy the selected layers",
+                            ("edit-copy", None))
+        self.paste = _action(window, "&Paste", window.paste, (std.Paste,), "Paste layers", ("edit-paste", None))
+        self.duplicate = _action(window, "D&uplicate", window.duplicate, ("Ctrl+D",),
+                                 "Duplicate the selected layers with their connections", ("edit-copy", None))
+        self.delete = _action(window, "&Delete", window.delete_selected, (std.Delete,),
+                              "Delete the selected layers and their connections",
+                              ("edit-delete", sp.SP_TrashIcon))
+        self.select_all = _action(window, "Select &All", window.select_all, (std.SelectAll,), "Select every layer",
+                                  ("edit-select-all", None))
+
+        self.auto_layout = _action(window, "&Auto-layout", window.auto_layout, ("Ctrl+L",),
+                                   "Arrange the layers left to right in data-flow order",
+                                   ("view-grid", sp.SP_FileDialogListView))
+        self.zoom_to_fit = _action(window, "Zoom to &Fit", window.zoom_to_fit, ("F",),
+                                   "Show the whole network", ("zoom-fit-best", sp.SP_TitleBarMaxButton))
+        self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete)
+
+    def set_selection_size(self, count: int) -> None:
+        for action in self.selection_dependent:
+            action.setEnabled(count > 0)
+
+
+def build_menus(window: "MainWindow", actions: WindowActions) -> None:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([actions.new, actions.open])
+    window.recent_menu = file_menu.addMenu("Open &Recent")
+    window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
+    templates = file_menu.addMenu("&Templates")
+    for name in template_names():
+        action = templates.addAction(load_template(name).name)
+        action.setStatusTip(f"Open the {name} template as a new, unsaved project")
+        action.triggered.connect(lambda _checked=False, name=name: window.open_template(name))
+    window.templates_menu = templates
+    file_menu.addSeparator()
+    file_menu.addActions([actions.save, actions.save_as])
+    file_menu.addSeparator()
+    file_menu.addAction(actions.export_code)
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.addActions([actions.undo, actions.redo])
+    edit_menu.addSeparator()
+    edit_menu.addActions([actions.cut, actions.copy, actions.paste, actions.duplicate, actions.delete])
+    edit_menu.addSeparator()
+    edit_menu.addAction(actions.select_all)
+
+    view_menu = bar.addMenu("&View")
+    view_menu.addActions([actions.auto_layout, actions.zoom_to_fit])
+    view_menu.addSeparator()
+    window.panels_menu = view_menu.addMenu("&Panels")
+
+
+def build_toolbar(window: "MainWindow", actions: WindowActions) -> QToolBar:
+    toolbar = window.addToolBar("Main")
+    toolbar.setObjectName("main_toolbar")  # saveState() needs it
+    toolbar.setMovable(False)
+    toolbar.setIconSize(QSize(20, 20))
+    toolbar.addActions([actions.new, actions.open, actions.save])
+    toolbar.addSeparator()
+    toolbar.addActions([actions.undo, actions.redo])
+    toolbar.addSeparator()
+    toolbar.addActions([actions.delete, actions.auto_layout, actions.zoom_to_fit])
+    toolbar.addSeparator()
+    toolbar.addAction(actions.export_code)
+    for action in (actions.auto_layout, actions.zoom_to_fit, actions.export_code):
+        toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    return toolbar

@@ -1,0 +1,131 @@
+"""Starting the GUI: the application object, the error handler and the first window."""
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from . import style
+from .recovery import app_data_dir
+
+FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
+_log = logging.getLogger("netbuilder")
+
+
+def log_file() -> Path:
+    return app_data_dir() / "logs" / "netbuilder.log"
+
+
+class ErrorReporter:
+    """sys.excepthook for the GUI: logs the traceback, shows the user a short message instead.
+
+    Exceptions raised in Qt slots reach sys.excepthook; without this they would print to a
+    console the user usually does not see and the action would silently do nothing.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._showing = False
+
+    def __call__(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        details = "".join(traceback.format_exception(kind, error, tb))
+        where = self._log(details)
+        if self._showing:  # an error while the message box is open: logged, not stacked
+            return
+        self._showing = True
+        try:
+            QMessageBox.critical(QApplication.activeWindow(), "Something went wrong",
+                                 f"netbuilder hit an unexpected problem and the last action may be incomplete:\n\n"
+                                 f"{kind.__name__}: {error}\n\n{where}"
+                                 "Your project is autosaved every 30 seconds while it has unsaved changes.")
+        finally:
+            self._showing = False
+
+    def _log(self, details: str) -> str:
+        try:
+            if not _log.handlers:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handler = RotatingFileHandler(self.path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
+                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+                _log.addHandler(handler)
+            _log.error("unexpected exception\n%s", details)
+            return f"The details were written to {self.path} (please include them in a bug report).\n\n"
+        except OSError:
+            sys.stderr.write(details)
+            return ""
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion in the canvas's dark colours, so panels and canvas read as one tool."""
+    app.setStyle("Fusion")
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    palette = QPalette()
+    colours = {
+        role.Window: QColor("#26282c"), role.WindowText: style.TEXT_PRIMARY,
+        role.Base: QColor("#1f2023"), role.AlternateBase: QColor("#24262a"),
+        role.ToolTipBase: style.LABEL_BACKGROUND, role.ToolTipText: style.TEXT_PRIMARY,
+        role.PlaceholderText: style.TEXT_DIM, role.Text: style.TEXT_PRIMARY,
+        role.Button: QColor("#2f3136"), role.ButtonText: style.TEXT_PRIMARY, role.BrightText: style.ERROR,
+        role.Light: QColor("#3a3d44"), role.Midlight: QColor("#33363c"), role.Mid: QColor("#2a2c31"),
+        role.Dark: QColor("#18191c"), role.Shadow: QColor("#111214"),
+        role.Highlight: style.SELECTION.darker(140), role.HighlightedText: style.HEADER_TEXT,
+        role.Link: style.SELECTION,
+    }
+    for colour_role, colour in colours.items():
+        palette.setColor(colour_role, colour)
+    for colour_role in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(group.Disabled, colour_role, style.TEXT_DIM)
+    app.setPalette(palette)
+
+
+def run_gui(project_path: str | None = None, screenshot: str | None = None) -> int:
+    """Open the main window with `project_path` (or, with none, the CNN template or a crash recovery).
+
+    With `screenshot`, save an image of the laid-out window to that PNG and return without
+    entering the event loop (for documentation and smoke tests).
+    """
+    from PySide6.QtCore import QCoreApplication
+
+    from .main_window import MainWindow
+
+    QCoreApplication.setApplicationName("netbuilder")
+    QCoreApplication.setOrganizationName("netbuilder")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    sys.excepthook = ErrorReporter(log_file())
+
+    window = MainWindow(remember_layout=screenshot is None)
+    recovered = screenshot is None and project_path is None and window.recover_unsaved_work()
+    if not recovered and not (project_path and window.open_path(Path(project_path))):
+        from ..core.project import load_template
+
+        window.set_project(load_template(FIRST_TEMPLATE), None, "template")
+    window.show()
+    if screenshot:
+        return _save_screenshot(app, window, Path(screenshot))
+    return app.exec()
+
+
+def _save_screenshot(app: QApplication, window, path: Path) -> int:
+    window.resize(1400, 900)
+    for _ in range(3):  # docks settle over a few layout passes
+        app.processEvents()
+    window.view.zoom_to_fit()
+    # a selected layer shows what the inspector offers, rather than an empty panel
+    editable = [n.id for n in window.document.graph.nodes.values() if n.spec.params and n.type_id != "input"]
+    window.scene.select_nodes(editable[:1])
+    app.processEvents()
+    if not window.grab().save(str(path)):
+        print(f"Cannot write the screenshot to {path}", file=sys.stderr)
+        return 1
+    window.close()
+    return 0

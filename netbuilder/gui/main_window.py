@@ -1,0 +1,428 @@
+"""The main window: the canvas in the centre, docked panels around it, files, clipboard and autosave."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
+                               QWidget)
+
+from ..core.graph import GraphError
+from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
+                            project_from_dict, save_project, write_atomic)
+from .actions import WindowActions, build_menus, build_toolbar
+from .document import Document
+from .editor.scene import GraphScene
+from .editor.view import GraphView
+from .panels.inspector import InspectorPanel
+from .panels.palette import LayerPalette
+from .panels.problems import ProblemsPanel
+from .panels.summary import SummaryPanel, human_count
+from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
+
+FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
+PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
+MAX_RECENT_FILES = 8
+DEFAULT_SIZE = (1400, 900)
+
+
+def app_settings() -> QSettings:
+    """Window layout and recent files; an INI file so tests can redirect it with QSettings.setPath."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "netbuilder", "netbuilder")
+
+
+def project_file_in(mime: QMimeData) -> Path | None:
+    """The first local project file among dragged URLs, if any."""
+    for url in mime.urls() if mime.hasUrls() else []:
+        if url.isLocalFile() and url.toLocalFile().endswith(SUFFIX):
+            return Path(url.toLocalFile())
+    return None
+
+
+class _ProjectFileDrops(QObject):
+    """Lets project files dropped on the canvas open, although the canvas itself takes layer drops."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and project_file_in(event.mimeData()):
+            event.acceptProposedAction()
+            return True
+        if event.type() == QEvent.Type.Drop and project_file_in(event.mimeData()):
+            event.acceptProposedAction()
+            self.window.open_dropped(project_file_in(event.mimeData()))
+            return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    """One project per window. `recovery_dir` and `remember_layout` exist for tests and screenshots."""
+
+    def __init__(self, document: Document | None = None, *, recovery_dir: Path | None = None,
+                 remember_layout: bool = True, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document or Document()
+        self.remember_layout = remember_layout
+        self.origin = ""  # how an unsaved project began ("template", "recovered"), shown in the title
+        self.recovery_dir = recovery_dir or default_recovery_dir()
+        self.setWindowIcon(self.style().standardIcon(self.style().StandardPixmap.SP_ComputerIcon))
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.scene = GraphScene(self.document)
+        self.view = GraphView(self.scene)
+        self.setCentralWidget(self.view)
+        self.view.viewport().installEventFilter(_ProjectFileDrops(self))
+
+        self.layer_palette = LayerPalette()
+        self.inspector = InspectorPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.problems = ProblemsPanel(self.document)
+        self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
+        self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.summary_dock.raise_()
+
+        self.window_actions = WindowActions(self)
+        build_menus(self, self.window_actions)
+        build_toolbar(self, self.window_actions)
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.window_actions.set_selection_size(0)
+        self.status_summary = QLabel()
+        self.statusBar().addPermanentWidget(self.status_summary)
+
+        self.scene.selection_changed_ids.connect(self._selection_changed)
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
+        self.summary.nodes_selected.connect(self.scene.select_nodes)
+        self.problems.node_clicked.connect(self.show_node)
+        self.problems.count_changed.connect(self._show_problem_count)
+        self.document.file_state_changed.connect(self._file_state_changed)
+        self.document.analysis_changed.connect(self._show_analysis_summary)
+
+        self._autosave = AutosaveSession(self.recovery_dir)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._autosave_timer.start()
+
+        self._zoomed_once = False
+        self._restore_layout()
+        self._file_state_changed()
+        self._show_analysis_summary()
+        self._show_problem_count(len(self.document.analysis.problems))
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # --- layout and title -------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        settings = app_settings()
+        if self.remember_layout and settings.value("window/geometry") is not None:
+            self.restoreGeometry(settings.value("window/geometry"))
+            self.restoreState(settings.value("window/state"))
+            return
+        self.resize(*DEFAULT_SIZE)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.summary_dock], [230], Qt.Orientation.Vertical)
+
+    def _save_layout(self) -> None:
+        if self.remember_layout:
+            settings = app_settings()
+            settings.setValue("window/geometry", self.saveGeometry())
+            settings.setValue("window/state", self.saveState())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._zoomed_once:
+            self._zoomed_once = True
+            QTimer.singleShot(0, self.view.zoom_to_fit)  # after the docks have their sizes
+
+    def _file_state_changed(self) -> None:
+        document = self.document
+        origin = f" ({self.origin})" if self.origin and document.path is None else ""
+        self.setWindowTitle(f"{document.title}{origin}[*] — netbuilder")
+        self.setWindowModified(document.modified)
+        if not document.modified:
+            self._autosave.discard()
+
+    def _show_analysis_summary(self) -> None:
+        analysis = self.document.analysis
+        errors = len(analysis.errors)
+        state = f"{errors} error{'s' * (errors != 1)}" if errors else "ready to train"
+        self.status_summary.setText(f"{len(self.document.graph.nodes)} layers · {analysis.total_params:,} params · "
+                                    f"{human_count(analysis.total_flops)} FLOPs · {state}")
+
+    def _show_problem_count(self, count: int) -> None:
+        self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")
+
+    def _selection_changed(self, node_ids: list[str]) -> None:
+        self.inspector.show_selection(node_ids)
+        self.summary.select_ids(node_ids)
+        self.window_actions.set_selection_size(len(node_ids))
+
+    def show_node(self, node_id: str) -> None:
+        """Select a layer and bring it into view (from the problems list)."""
+        if node_id in self.document.graph.nodes:
+            self.scene.select_nodes([node_id])
+            self.view.centerOn(self.scene.node_item(node_id))
+
+    # --- files ------------------------------------------------------------------------------------
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    def _last_folder(self) -> str:
+        if self.document.path:
+            return str(self.document.path.parent)
+        return str(app_settings().value("files/last_folder", str(Path.home())))
+
+    def maybe_save(self) -> bool:
+        """Ask to save unsaved changes; False when the user cancels (or the save failed)."""
+        if not self.document.modified:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {self.document.title} before closing it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def set_project(self, project: Project, path: Path | None, origin: str = "") -> None:
+        self.origin = origin
+        self.document.replace_project(project, path)
+        self.view.zoom_to_fit()
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.set_project(Project(), None, "new")
+            self.statusBar().showMessage("New project: drag layers from the Layers panel onto the canvas", 8000)
+
+    def open_template(self, name: str) -> None:
+        if self.maybe_save():
+            self.set_project(load_template(name), None, "template")
+
+    def open_project(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_folder(), PROJECT_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def open_dropped(self, path: Path) -> None:
+        if self.maybe_save():
+            self.open_path(path)
+
+    def open_path(self, path: Path) -> bool:
+        """Open a project file; on an error, say what is wrong and keep the current project."""
+        try:
+            project = load_project(path)
+        except ProjectFileError as error:
+            self._warn("Cannot open project", str(error))
+            return False
+        self.set_project(project, Path(path).resolve())
+        self._remember_file(Path(path).resolve())
+        self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggested = Path(self._last_folder()) / f"{_file_stem(self.document.project.name)}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.document.path or suggested),
+                                              PROJECT_FILTER)
+        if not path:
+            return False
+        path = Path(path)
+        return self._save_to(path if path.suffix == SUFFIX else path.with_name(path.name + SUFFIX))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            save_project(self.document.project, path)
+        except OSError as error:
+            self._warn("Cannot save project", f"Cannot save {path.name}: {error.strerror or error}")
+            return False
+        self.document.mark_saved(path.resolve())
+        self._remember_file(path.resolve())
+        self.statusBar().showMessage(f"Saved {path.name}", 5000)
+        return True
+
+    def _remember_file(self, path: Path) -> None:
+        settings = app_settings()
+        recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
+        settings.setValue("files/recent", recent[:MAX_RECENT_FILES])
+        settings.setValue("files/last_folder", str(path.parent))
+
+    @staticmethod
+    def recent_files() -> list[str]:
+        value = app_settings().value("files/recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, path=path: self._open_recent(Path(path)))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    def _open_recent(self, path: Path) -> None:
+        if not self.maybe_save():
+            return
+        if not self.open_path(path) and not path.exists():
+            app_settings().setValue("files/recent", [p for p in self.recent_files() if p != str(path)])
+
+    def export_code(self) -> bool:
+        """Write the network as standalone PyTorch source; a network with errors is refused, listing them."""
+        from ..core.codegen import to_python
+        from ..core.compile import CompileError
+
+        try:
+            source = to_python(self.document.graph, self.document.analysis)
+        except CompileError as error:
+            self._warn("Cannot export PyTorch code", f"{error}\n\nFix these in the Problems panel, then export again.")
+            return False
+        stem = _file_stem(self.document.path.stem if self.document.path else self.document.project.name)
+        path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", str(Path(self._last_folder()) / f"{stem}.py"),
+                                              "Python files (*.py)")
+        if not path:
+            return False
+        path = Path(path) if path.endswith(".py") else Path(path + ".py")
+        try:
+            write_atomic(path, source.encode("utf-8"))
+        except OSError as error:
+            self._warn("Cannot export PyTorch code", f"Cannot write {path.name}: {error.strerror or error}")
+            return False
+        self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        return True
+
+    # --- autosave and recovery ----------------------------------------------------------------------
+    def autosave(self) -> None:
+        if not self.document.modified:
+            return
+        try:
+            self._autosave.save(self.document.project, self.document.path)
+        except OSError as error:
+            self.statusBar().showMessage(f"Autosave failed: {error.strerror or error}", 10000)
+
+    def recover_unsaved_work(self, ask: Callable[[Recovery], bool] | None = None) -> bool:
+        """Offer each crash leftover, newest first, until one is recovered; declined ones are deleted."""
+        for recovery in find_recoveries(self.recovery_dir):
+            if (ask or self._ask_to_recover)(recovery):
+                self.set_project(recovery.project, recovery.original_path, "recovered")
+                self.document.undo_stack.resetClean()  # recovered changes are not saved anywhere yet
+                self.autosave()
+                recovery.discard()
+                return True
+            recovery.discard()
+        return False
+
+    def _ask_to_recover(self, recovery: Recovery) -> bool:
+        answer = QMessageBox.question(
+            self, "Recover unsaved changes",
+            f"netbuilder did not close normally. Unsaved changes to {recovery.title} were autosaved at "
+            f"{recovery.saved_at:%H:%M on %d %b %Y}.\n\nRecover them? (No deletes them.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self._save_layout()
+        self._autosave_timer.stop()
+        self._autosave.close()
+        event.accept()
+
+    # --- drops ------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if project_file_in(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = project_file_in(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.open_dropped(path)
+
+    # --- editing ----------------------------------------------------------------------------------
+    def copy(self) -> None:
+        fragment = self.scene.copy_selected()
+        if not fragment["nodes"]:
+            return
+        mime = QMimeData()
+        mime.setData(FRAGMENT_MIME_TYPE, json.dumps(fragment).encode("utf-8"))
+        QGuiApplication.clipboard().setMimeData(mime)
+        count = len(fragment["nodes"])
+        self.statusBar().showMessage(f"Copied {count} layer{'s' * (count != 1)}", 3000)
+
+    def cut(self) -> None:
+        self.copy()
+        self.scene.delete_selected()
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(FRAGMENT_MIME_TYPE):
+            self.statusBar().showMessage("The clipboard holds no netbuilder layers", 4000)
+            return
+        try:
+            fragment = json.loads(bytes(mime.data(FRAGMENT_MIME_TYPE)).decode("utf-8"))
+            _check_fragment(fragment)
+            self.scene.paste(fragment)
+        except (ValueError, GraphError, ProjectFileError) as error:
+            self.statusBar().showMessage(f"Cannot paste: {error}", 6000)
+
+    def duplicate(self) -> None:
+        self.scene.duplicate_selected()
+
+    def delete_selected(self) -> None:
+        self.scene.delete_selected()
+
+    def select_all(self) -> None:
+        self.scene.select_all()
+
+    def auto_layout(self) -> None:
+        self.scene.auto_layout()
+        self.view.zoom_to_fit()
+
+    def zoom_to_fit(self) -> None:
+        self.view.zoom_to_fit()
+
+
+def _check_fragment(fragment: object) -> None:
+    """Clipboard data comes from outside: read it with the project loader's checks before pasting."""
+    if not isinstance(fragment, dict) or not isinstance(fragment.get("nodes"), list) \
+            or not isinstance(fragment.get("edges"), list):
+        raise ValueError("the clipboard data is not a set of layers")
+    edges = [{"source": e[0], "target": e[1]} if isinstance(e, list) and len(e) == 2 else e
+             for e in fragment["edges"]]
+    project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges},
+                      "clipboard")
+
+
+def _file_stem(name: str) -> str:
+    """A project name as a file name: 'CNN digits' -> 'cnn_digits'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "network"

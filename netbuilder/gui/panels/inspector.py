@@ -1,0 +1,390 @@
+"""The inspector: the selected layer's name, parameters (typed widgets from its spec), shape and costs.
+
+Every committed edit pushes one core command (Rename or SetParams) on the document's undo stack;
+a refused value keeps the widget as typed and shows the reason beside it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
+                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QStyle, QVBoxLayout, QWidget)
+
+from ...core.commands import Rename, SetParams
+from ...core.graph import GraphError
+from ...core.layers import Param, ParamError, format_shape
+from .. import style
+from ..document import Document
+from .summary import human_count
+
+_INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+_ERROR_STYLE = f"color: {style.ERROR.name()};"
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return format_shape(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class _WheelOnlyWhenFocused(QObject):
+    """Scrolling the inspector must not change the spin box or combo box under the mouse."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+_wheel_guard = _WheelOnlyWhenFocused()
+
+
+def _guard_wheel(widget: QWidget) -> QWidget:
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_wheel_guard)
+    return widget
+
+
+class ParamField:
+    """One parameter's widget: `show` displays a value; the user's committed edits call `on_commit`
+    with the raw value (a number, bool or text), which the caller checks against the Param."""
+
+    def __init__(self, param: Param, widget: QWidget, on_commit: Callable[[Any], None]):
+        self.param = param
+        self.widget = widget
+        self.on_commit = on_commit
+        widget.setToolTip(param.help)
+
+    def show(self, value: Any) -> None:
+        self.widget.blockSignals(True)
+        try:
+            self._set(value)
+        finally:
+            self.widget.blockSignals(False)
+
+    def _set(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+class _IntField(ParamField):
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        box = _guard_wheel(QSpinBox())
+        box.setRange(int(max(param.min, -_INT_LIMIT)) if param.min is not None else -_INT_LIMIT,
+                     int(min(param.max, _INT_LIMIT)) if param.max is not None else _INT_LIMIT)
+        box.setKeyboardTracking(False)  # valueChanged then means arrows, Enter or leaving the box
+        box.setGroupSeparatorShown(True)
+        box.setAccelerated(True)
+        super().__init__(param, box, on_commit)
+        box.valueChanged.connect(on_commit)
+        box.editingFinished.connect(lambda: on_commit(box.value()))
+
+    def _set(self, value: Any) -> None:
+        self.widget.setValue(value)
+
+
+class _FloatSpinField(ParamField):
+    """A bounded fraction such as a dropout rate."""
+
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        box = _guard_wheel(QDoubleSpinBox())
+        box.setDecimals(4)
+        box.setRange(param.min, param.max)
+        box.setSingleStep(0.05 if param.max - param.min <= 1 else 0.1)
+        box.setKeyboardTracking(False)
+        super().__init__(param, box, on_commit)
+        box.valueChanged.connect(on_commit)
+        box.editingFinished.connect(lambda: on_commit(box.value()))
+
+    def _set(self, value: Any) -> None:
+        self.widget.setValue(value)
+
+
+class _TextField(ParamField):
+    """Free text parsed on commit: shapes like 1×28×28 and floats of any magnitude such as eps 1e-5."""
+
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        edit = QLineEdit()
+        super().__init__(param, edit, on_commit)
+        edit.editingFinished.connect(lambda: on_commit(self._parse(edit.text())))
+
+    def _parse(self, text: str) -> Any:
+        if self.param.kind is float:
+            try:
+                return float(text)
+            except ValueError:
+                return text  # Param.coerce refuses it with a message naming the parameter
+        return text
+
+    def _set(self, value: Any) -> None:
+        self.widget.setText(_show_value(value))
+
+
+class _BoolField(ParamField):
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        box = QCheckBox()
+        super().__init__(param, box, on_commit)
+        box.toggled.connect(on_commit)
+
+    def _set(self, value: Any) -> None:
+        self.widget.setChecked(value)
+
+
+class _ChoiceField(ParamField):
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        combo = _guard_wheel(QComboBox())
+        combo.addItems(param.choices)
+        super().__init__(param, combo, on_commit)
+        combo.currentTextChanged.connect(on_commit)
+
+    def _set(self, value: Any) -> None:
+        self.widget.setCurrentText(value)
+
+
+class _NumberOrChoiceField(ParamField):
+    """An int that may also be a word, e.g. padding: valid, same or a number of pixels."""
+
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        combo = _guard_wheel(QComboBox())
+        combo.setEditable(True)
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        combo.addItems(param.choices)
+        super().__init__(param, combo, on_commit)
+        combo.lineEdit().setToolTip(param.help)
+        combo.activated.connect(lambda _index: on_commit(combo.currentText()))
+        combo.lineEdit().editingFinished.connect(lambda: on_commit(combo.currentText()))
+
+    def _set(self, value: Any) -> None:
+        self.widget.setEditText(str(value))
+
+
+def make_param_field(param: Param, on_commit: Callable[[Any], None]) -> ParamField:
+    """The widget that suits `param`: spin boxes within its limits, check box, combo box or text."""
+    if param.kind is bool:
+        return _BoolField(param, on_commit)
+    if param.kind is int and param.choices:
+        return _NumberOrChoiceField(param, on_commit)
+    if param.choices:
+        return _ChoiceField(param, on_commit)
+    if param.kind is int:
+        return _IntField(param, on_commit)
+    if param.kind is float and param.min is not None and param.max is not None and (param.min == 0 or param.min >= 1e-3):
+        return _FloatSpinField(param, on_commit)
+    return _TextField(param, on_commit)
+
+
+def _error_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(_ERROR_STYLE)
+    label.hide()
+    return label
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+class InspectorPanel(QWidget):
+    """Shows one layer; `show_selection(ids)` follows the canvas selection."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.node_id: str | None = None
+        self.problem_messages: list[str] = []
+        self.fields: dict[str, ParamField] = {}
+        self.errors: dict[str, QLabel] = {}
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        self._scroll = scroll
+        document.analysis_changed.connect(self.refresh)
+        document.project_replaced.connect(lambda: self.show_node(None))
+        self.show_node(None)
+
+    # --- what is shown --------------------------------------------------------------------------
+    def show_selection(self, node_ids: list[str]) -> None:
+        self.show_node(node_ids[0] if len(node_ids) == 1 else None, selected=len(node_ids))
+
+    def show_node(self, node_id: str | None, selected: int = 0) -> None:
+        if node_id is not None and node_id not in self.document.graph.nodes:
+            node_id = None
+        self.node_id = node_id
+        self.fields, self.errors, self.problem_messages = {}, {}, []
+        page = QWidget()
+        self._page = QVBoxLayout(page)
+        self._page.setContentsMargins(10, 8, 10, 8)
+        if node_id is None:
+            self._build_placeholder(selected)
+        else:
+            self._build_node_page()
+        self._page.addStretch(1)
+        self._scroll.setWidget(page)  # deletes the previous page and its widgets
+        if node_id is not None:
+            self.refresh()
+
+    def _build_placeholder(self, selected: int) -> None:
+        text = (f"{selected} layers selected: select one to edit it." if selected > 1 else
+                "Select a layer on the canvas to see and edit its settings.\n\n"
+                "Add layers by dragging them from the Layers panel or double-clicking them.")
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        label.setEnabled(False)
+        self._page.addWidget(label)
+
+    def _build_node_page(self) -> None:
+        node = self.document.graph.nodes[self.node_id]
+        spec = node.spec
+        title = _heading(spec.title)
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        title.setFont(font)
+        description = QLabel(spec.description)
+        description.setWordWrap(True)
+        description.setEnabled(False)
+        self._page.addWidget(title)
+        self._page.addWidget(description)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.name_edit = QLineEdit()
+        self.name_edit.setToolTip("Also the attribute name in exported PyTorch code")
+        self.name_edit.editingFinished.connect(self._commit_name)
+        form.addRow("name", self._with_error("name", self.name_edit))
+        for param in spec.params:
+            field = make_param_field(param, lambda value, name=param.name: self._commit_param(name, value))
+            self.fields[param.name] = field
+            form.addRow(param.label, self._with_error(param.name, field.widget))
+        self._page.addLayout(form)
+
+        self._page.addWidget(_heading("Output"))
+        info_form = QFormLayout()
+        self.info_labels = {key: QLabel() for key in ("input", "shape", "params", "flops")}
+        for key, label in self.info_labels.items():
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            info_form.addRow({"input": "input shape", "shape": "output shape", "params": "parameters",
+                              "flops": "FLOPs"}[key], label)
+        self._page.addLayout(info_form)
+
+        self.problems_heading = _heading("Problems")
+        self.problems_box = QVBoxLayout()
+        self._page.addWidget(self.problems_heading)
+        self._page.addLayout(self.problems_box)
+
+    def _with_error(self, key: str, widget: QWidget) -> QWidget:
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(widget)
+        self.errors[key] = _error_label()
+        column.addWidget(self.errors[key])
+        return holder
+
+    def refresh(self) -> None:
+        """Show the node's current values, shape, costs and problems (after any edit, undo or redo)."""
+        if self.node_id is None:
+            return
+        node = self.document.graph.nodes.get(self.node_id)
+        if node is None:
+            self.show_node(None)
+            return
+        self.name_edit.setText(node.name)
+        for name, field in self.fields.items():
+            field.show(node.params[name])
+        for label in self.errors.values():
+            label.hide()
+        info = self.document.analysis.info.get(self.node_id)
+        self.info_labels["input"].setText(", ".join(format_shape(s) for s in info.in_shapes) or "none"
+                                          if info else "—")
+        self.info_labels["shape"].setText(format_shape(info.shape) if info else "— (see problems)")
+        self.info_labels["params"].setText(f"{info.params:,}" if info else "—")
+        self.info_labels["flops"].setText(f"{human_count(info.flops)} ({info.flops:,})" if info else "—")
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        while self.problems_box.count():
+            self.problems_box.takeAt(0).widget().deleteLater()
+        problems = self.document.analysis.problems_of(self.node_id)
+        self.problems_heading.setVisible(bool(problems))
+        self.problem_messages = [p.message for p in problems]
+        for problem in problems:
+            icon = (QStyle.StandardPixmap.SP_MessageBoxCritical if problem.severity == "error"
+                    else QStyle.StandardPixmap.SP_MessageBoxWarning)
+            badge = QLabel()
+            badge.setPixmap(self.style().standardIcon(icon).pixmap(16, 16))
+            badge.setAlignment(Qt.AlignmentFlag.AlignTop)
+            message = QLabel(problem.message)
+            message.setWordWrap(True)
+            message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            row = QWidget()
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            line.addWidget(badge)
+            line.addWidget(message, 1)
+            self.problems_box.addWidget(row)
+
+    def error_text(self, key: str) -> str:
+        """The refusal shown beside the name (key 'name') or a parameter's widget, '' when none."""
+        label = self.errors[key]
+        return label.text() if not label.isHidden() else ""
+
+    # --- edits ------------------------------------------------------------------------------------
+    def _refuse(self, key: str, reason: str) -> None:
+        self.errors[key].setText(reason)
+        self.errors[key].show()
+
+    def _commit_name(self) -> None:
+        node = self.document.graph.nodes.get(self.node_id)
+        name = self.name_edit.text().strip()
+        if node is None or name == node.name:
+            self.errors["name"].hide()
+            return
+        try:
+            self.document.push(Rename(self.node_id, name))
+        except GraphError as error:
+            self._refuse("name", str(error))
+
+    def _commit_param(self, name: str, raw: Any) -> None:
+        node = self.document.graph.nodes.get(self.node_id)
+        if node is None:
+            return
+        try:
+            value = node.spec.param(name).coerce(raw)
+        except ParamError as error:
+            self._refuse(name, str(error))
+            return
+        if value == node.params[name]:
+            self.errors[name].hide()
+            self.fields[name].show(value)  # e.g. '1x28x28' is shown as 1×28×28
+            return
+        try:
+            self.document.push(SetParams(self.node_id, {name: value}))
+        except (ParamError, GraphError) as error:
+            self._refuse(name, str(error))
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    from ...core.project import load_template
+
+    app = QApplication([])
+    document = Document(load_template("2-cnn"))
+    panel = InspectorPanel(document)
+    panel.show_node(next(n.id for n in document.graph.nodes.values() if n.type_id == "conv2d"))
+    panel.resize(320, 640)
+    panel.show()
+    app.exec()

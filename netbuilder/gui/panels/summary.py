@@ -1,0 +1,158 @@
+"""The model summary table, like Keras `model.summary()`: one row per layer in data-flow order."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from ...core.layers import format_shape
+from ..document import Document
+
+NODE_ROLE = Qt.ItemDataRole.UserRole
+COLUMNS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
+_NUMERIC = (3, 4)
+
+
+def human_count(count: int) -> str:
+    """1234567 -> '1.23 M': large counts at a glance (exact values are in tooltips)."""
+    for threshold, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if count >= threshold:
+            return f"{count / threshold:.3g} {suffix}"
+    return str(count)
+
+
+def weights_size(params: int) -> str:
+    """Memory taken by `params` float32 weights, e.g. '1.6 MB'."""
+    size = params * 4
+    for threshold, unit in ((2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
+        if size >= threshold:
+            return f"{size / threshold:.1f} {unit}"
+    return f"{size} bytes"
+
+
+class SummaryPanel(QWidget):
+    """Layer, type, output shape, parameters and FLOPs of every node, with a totals row.
+
+    Selecting rows emits `nodes_selected` so the canvas can select the same layers.
+    """
+
+    nodes_selected = Signal(list)
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        for column in _NUMERIC:
+            self.table.horizontalHeaderItem(column).setTextAlignment(
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.totals = QLabel(self)
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addWidget(self.totals)
+        self.table.itemSelectionChanged.connect(self._report_selection)
+        document.analysis_changed.connect(self.refresh)
+        self.refresh()
+
+    def node_ids(self) -> list[str]:
+        """The node of each layer row, top to bottom (the totals row has none)."""
+        ids = (self.table.item(row, 0).data(NODE_ROLE) for row in range(self.table.rowCount()))
+        return [node_id for node_id in ids if node_id]
+
+    def row_texts(self, node_id: str) -> list[str]:
+        row = self.node_ids().index(node_id)
+        return [self.table.item(row, column).text() for column in range(len(COLUMNS))]
+
+    def refresh(self) -> None:
+        graph, analysis = self.document.graph, self.document.analysis
+        selected = set(self._selected_ids())
+        # nodes on cycles have no place in the data-flow order; list them last so none is hidden
+        ids = analysis.order + [n for n in graph.nodes if n not in analysis.order]
+        error_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(ids) + 1)
+        for row, node_id in enumerate(ids):
+            node, info = graph.nodes[node_id], analysis.info.get(node_id)
+            problems = analysis.problems_of(node_id)
+            cells = [node.name, node.spec.title,
+                     format_shape(info.shape) if info else "—",
+                     f"{info.params:,}" if info else "—",
+                     human_count(info.flops) if info else "—"]
+            for column, text in enumerate(cells):
+                item = self._item(text, column)
+                item.setData(NODE_ROLE, node_id)
+                if problems:
+                    item.setToolTip("\n".join(p.message for p in problems))
+                elif column == 4 and info:
+                    item.setToolTip(f"{info.flops:,} floating-point operations per sample")
+                self.table.setItem(row, column, item)
+            if not info:
+                self.table.item(row, 2).setIcon(error_icon)
+        self._set_totals_row(len(ids), len(graph.nodes))
+        self.table.blockSignals(False)
+        self.select_ids(selected & set(graph.nodes))
+        self.totals.setText(f"Total params: {analysis.total_params:,} ({weights_size(analysis.total_params)} "
+                            f"of float32 weights) · {human_count(analysis.total_flops)} FLOPs per sample")
+
+    def _set_totals_row(self, row: int, layers: int) -> None:
+        analysis = self.document.analysis
+        cells = ["Total", f"{layers} layer{'s' * (layers != 1)}", "", f"{analysis.total_params:,}",
+                 human_count(analysis.total_flops)]
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for column, text in enumerate(cells):
+            item = self._item(text, column)
+            item.setFont(bold)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.table.setItem(row, column, item)
+
+    @staticmethod
+    def _item(text: str, column: int) -> QTableWidgetItem:
+        item = QTableWidgetItem(text)
+        if column in _NUMERIC:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return item
+
+    def select_ids(self, node_ids) -> None:
+        """Mirror the canvas selection without echoing it back as a new selection."""
+        wanted = set(node_ids)
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        for row, node_id in enumerate(self.node_ids()):
+            if node_id in wanted:
+                for column in range(len(COLUMNS)):
+                    self.table.item(row, column).setSelected(True)
+        self.table.blockSignals(False)
+
+    def _selected_ids(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        ids = [self.table.item(row, 0).data(NODE_ROLE) for row in rows]
+        return [node_id for node_id in ids if node_id]
+
+    def _report_selection(self) -> None:
+        self.nodes_selected.emit(self._selected_ids())
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    from ...core.project import load_template
+
+    app = QApplication([])
+    panel = SummaryPanel(Document(load_template("2-cnn")))
+    panel.resize(640, 420)
+    panel.show()
+    app.exec()
