@@ -35,10 +35,12 @@ def normalize_digit(image: np.ndarray) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     digit = cv2.resize(ink[y:y + height, x:x + width], size, interpolation=interpolation)
-    moments = cv2.moments(digit)
-    if moments["m00"] <= 0:
+    mass = float(digit.sum())
+    if mass <= 0:
         return result
-    centre_x, centre_y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+    # (cv2.moments would take a 2-pixel-wide image for a list of points, so numpy does it.)
+    centre_x = float(digit.sum(axis=0) @ np.arange(size[0])) / mass
+    centre_y = float(digit.sum(axis=1) @ np.arange(size[1])) / mass
     left = min(max(round(IMAGE_SIZE / 2 - centre_x), 0), IMAGE_SIZE - size[0])
     top = min(max(round(IMAGE_SIZE / 2 - centre_y), 0), IMAGE_SIZE - size[1])
     result[top:top + size[1], left:left + size[0]] = np.clip(digit, 0.0, 1.0)

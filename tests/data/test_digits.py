@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import torch
+
+from netbuilder.data import digits
+from netbuilder.data.base import MNIST_BACKGROUND, DataError
+from netbuilder.data.digits import generate_digits, load_digits
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_other_digits():
+    images, labels = generate_digits(200, seed=1, workers=1)
+    again_images, again_labels = generate_digits(200, seed=1, workers=1)
+    other_images, _ = generate_digits(200, seed=2, workers=1)
+    assert images.tobytes() == again_images.tobytes() and labels.tobytes() == again_labels.tobytes()
+    assert (images != other_images).any(axis=(1, 2)).mean() > 0.9
+
+
+def test_the_digits_do_not_depend_on_the_number_of_processes():
+    one_images, one_labels = generate_digits(1100, seed=3, workers=1)
+    two_images, two_labels = generate_digits(1100, seed=3, workers=2)
+    np.testing.assert_array_equal(one_images, two_images)
+    np.testing.assert_array_equal(one_labels, two_labels)
+
+
+def test_digits_are_mnist_shaped_uint8_images_with_balanced_labels():
+    images, labels = generate_digits(205, seed=4, workers=1)
+    assert images.shape == (205, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (205,) and labels.dtype == np.int64
+    assert sorted(np.bincount(labels, minlength=10)) == [20] * 5 + [21] * 5
+    assert images.reshape(205, -1).max(axis=1).min() > 200  # every digit has solid ink
+    box_rows = images.any(axis=2)
+    box_cols = images.any(axis=1)
+    heights = 28 - box_rows.argmax(axis=1) - box_rows[:, ::-1].argmax(axis=1)
+    widths = 28 - box_cols.argmax(axis=1) - box_cols[:, ::-1].argmax(axis=1)
+    assert (np.maximum(heights, widths) == 20).all()
+
+
+def test_digits_look_like_their_labels():
+    """A nearest-class-mean classifier fitted on one seed recognises another seed's digits, which
+    fails if images and labels were paired up wrongly or the classes looked alike."""
+    train_images, train_labels = generate_digits(1000, seed=5)
+    test_images, test_labels = generate_digits(500, seed=6)
+    means = np.stack([train_images[train_labels == digit].reshape(-1, 784).mean(axis=0) for digit in range(10)])
+    distances = ((test_images.reshape(-1, 1, 784).astype(np.float64) - means) ** 2).sum(axis=2)
+    assert (distances.argmin(axis=1) == test_labels).mean() > 0.6
+
+
+def test_no_digits_is_an_empty_set():
+    images, labels = generate_digits(0)
+    assert images.shape == (0, 28, 28) and labels.shape == (0,)
+
+
+def test_generation_reports_its_progress_up_to_the_total():
+    reports = []
+    generate_digits(1200, seed=0, progress=lambda done, total: reports.append((done, total)), workers=1)
+    assert reports[-1] == (1200, 1200)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+
+
+def test_load_digits_gives_a_standardised_image_dataset(cache):
+    dataset = load_digits(train_size=300, val_size=100, seed=0)
+    assert dataset.name == "digits" and dataset.kind == "image"
+    assert dataset.class_names == [str(digit) for digit in range(10)]
+    assert dataset.train_x.shape == (300, 1, 28, 28) and dataset.train_x.dtype == torch.float32
+    assert dataset.val_x.shape == (100, 1, 28, 28)
+    assert dataset.train_y.dtype == torch.int64 and set(dataset.train_y.tolist()) == set(range(10))
+    assert dataset.train_x.min().item() == pytest.approx(MNIST_BACKGROUND)
+    train_set = {sample.numpy().tobytes() for sample in dataset.train_x}
+    assert not any(sample.numpy().tobytes() in train_set for sample in dataset.val_x)
+
+
+def test_a_second_load_reads_the_cache(cache, monkeypatch):
+    first = load_digits(train_size=200, val_size=50, seed=1)
+    assert len(list(cache.glob("digits-*.npz"))) == 1
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("the digits were generated again instead of read from the cache")
+
+    monkeypatch.setattr(digits, "generate_digits", no_generation)
+    second = load_digits(train_size=200, val_size=50, seed=1)
+    assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_y, second.val_y)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut short", "wrong arrays"])
+def test_a_damaged_cache_file_is_generated_again(cache, damage):
+    first = load_digits(train_size=200, val_size=50, seed=2)
+    [path] = cache.glob("digits-*.npz")
+    if damage == "garbage":
+        path.write_bytes(b"not a numpy archive at all")
+    elif damage == "cut short":
+        path.write_bytes(path.read_bytes()[:5000])
+    else:
+        np.savez(path, train_images=np.zeros((3, 5, 5), np.uint8))
+    second = load_digits(train_size=200, val_size=50, seed=2)
+    assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_x, second.val_x)
+    with np.load(path, allow_pickle=False) as repaired:
+        assert repaired["train_images"].shape == (200, 28, 28)
+
+
+def test_a_cache_that_cannot_be_written_leaves_a_note_not_an_error(cache, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(digits, "_write_cache", disk_full)
+    dataset = load_digits(train_size=100, val_size=20, seed=3)
+    assert len(dataset.train_x) == 100
+    assert any("No space left on device" in note and str(cache) in note for note in dataset.notes)
+
+
+def test_load_reports_progress_over_both_sets(cache):
+    reports = []
+    load_digits(train_size=600, val_size=100, seed=4, progress=lambda done, total: reports.append((done, total)))
+    assert reports[-1] == (700, 700)
+    assert [done for done, _ in reports] == sorted(done for done, _ in reports)
+
+
+@pytest.mark.parametrize("sizes", [dict(train_size=0), dict(val_size=-1), dict(seed=-1)])
+def test_impossible_sizes_or_seeds_are_refused_with_a_message(cache, sizes):
+    with pytest.raises(DataError, match="built-in digits"):
+        load_digits(**sizes)
