@@ -1,0 +1,372 @@
+"""The main window end to end: palette drops, wiring, inspector edits, undo, files, clipboard, export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from netbuilder.core.commands import AddNode, Connect
+from netbuilder.core.graph import Edge
+from netbuilder.core.project import load_template, project_to_dict, save_project, template_names
+from netbuilder.gui.document import Document
+from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, MainWindow
+
+Button = QMessageBox.StandardButton
+
+
+class Dialogs:
+    """Stands in for the modal dialogs: records warnings, answers questions and file choices."""
+
+    def __init__(self, monkeypatch):
+        self.warnings: list[str] = []
+        self.questions: list[str] = []
+        self.answer = Button.Discard
+        self.chosen_file = ""
+        monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: self.warnings.append(text))
+        monkeypatch.setattr(QMessageBox, "question", self._question)
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (self.chosen_file, ""))
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (self.chosen_file, ""))
+
+    def _question(self, parent, title, text, *args):
+        self.questions.append(text)
+        return self.answer
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    return Dialogs(monkeypatch)
+
+
+@pytest.fixture
+def settings_dir(tmp_path):
+    """Window layout and recent files go to a temporary INI file, never the user's settings."""
+    folder = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, settings_dir, dialogs):
+    def make(document: Document | None = None) -> MainWindow:
+        window = MainWindow(document or Document(), recovery_dir=tmp_path / "recovery")
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+    return make
+
+
+def add(window: MainWindow, type_id: str, x: float = 0.0, name: str | None = None, **params) -> str:
+    command = AddNode(type_id, (x, 0.0), params, name)
+    window.document.push(command)
+    return command.node.id
+
+
+def wire(window: MainWindow, *node_ids: str) -> None:
+    for source, target in zip(node_ids, node_ids[1:]):
+        window.document.push(Connect(source, target))
+
+
+def build_cnn(window: MainWindow) -> dict[str, str]:
+    ids = {"input": add(window, "input"), "conv": add(window, "conv2d", 230, filters=32, kernel_size=3),
+           "flatten": add(window, "flatten", 460), "dense": add(window, "dense", 690, units=10),
+           "output": add(window, "output", 920)}
+    wire(window, *ids.values())
+    return ids
+
+
+def drop_on_canvas(window: MainWindow, mime: QMimeData, at: QPoint) -> None:
+    """Deliver a drag's enter and drop events to the canvas, as Qt does when a drag ends there."""
+    viewport = window.view.viewport()
+    enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime,
+                                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_a_conv2d_dragged_from_the_palette_lands_where_dropped(make_window):
+    window = make_window()
+    at = window.view.viewport().rect().center() + QPoint(50, 30)
+
+    drop_on_canvas(window, window.layer_palette.mime_data_for("conv2d"), at)
+
+    (node,) = window.document.graph.nodes.values()
+    assert node.type_id == "conv2d"
+    assert window.scene.node_item(node.id).sceneBoundingRect().contains(window.view.mapToScene(at))
+    assert window.scene.selected_node_ids() == [node.id]
+    assert window.inspector.node_id == node.id  # the inspector follows the selection
+
+
+def test_editing_conv_filters_in_the_inspector_updates_shapes_and_counts_and_undoes(make_window):
+    window = make_window()
+    ids = build_cnn(window)
+    graph, summary = window.document.graph, window.summary
+    conv_to_flatten = window.scene.edge_item(Edge(ids["conv"], ids["flatten"]))
+    assert conv_to_flatten.label == "32×26×26"
+    assert summary.row_texts(ids["dense"])[2:4] == ["10", f"{32 * 26 * 26 * 10 + 10:,}"]
+    steps = window.document.undo_stack.count()
+
+    window.scene.select_nodes([ids["conv"]])
+    filters = window.inspector.fields["filters"].widget
+    filters.setValue(8)
+    filters.editingFinished.emit()
+
+    assert graph.nodes[ids["conv"]].params["filters"] == 8
+    assert window.document.undo_stack.count() == steps + 1  # one committed edit, one undo step
+    assert conv_to_flatten.label == "8×26×26"
+    assert summary.row_texts(ids["flatten"])[2] == "5408"
+    assert summary.row_texts(ids["dense"])[3] == f"{8 * 26 * 26 * 10 + 10:,}"
+    assert window.inspector.info_labels["shape"].text() == "8×26×26"
+
+    assert window.window_actions.undo.text() == "&Undo Change filters"
+    window.window_actions.undo.trigger()
+    assert graph.nodes[ids["conv"]].params["filters"] == 32
+    assert filters.value() == 32
+    assert summary.row_texts(ids["dense"])[3] == f"{32 * 26 * 26 * 10 + 10:,}"
+    window.window_actions.redo.trigger()
+    assert filters.value() == 8
+    assert conv_to_flatten.label == "8×26×26"
+
+
+def test_undo_and_redo_walk_back_through_every_state(make_window):
+    window = make_window()
+    states = [project_to_dict(window.document.project)]
+    for index, type_id in enumerate(["input", "conv2d", "flatten"]):
+        add(window, type_id, 230 * index)
+        states.append(project_to_dict(window.document.project))
+    ids = list(window.document.graph.nodes)
+    for source, target in zip(ids, ids[1:]):
+        wire(window, source, target)
+        states.append(project_to_dict(window.document.project))
+
+    for state in reversed(states[:-1]):
+        window.window_actions.undo.trigger()
+        assert project_to_dict(window.document.project) == state
+    assert not window.window_actions.undo.isEnabled()
+    for state in states[1:]:
+        window.window_actions.redo.trigger()
+        assert project_to_dict(window.document.project) == state
+
+
+def test_an_invalid_wire_is_refused_with_the_reason_in_the_status_bar(make_window):
+    """Flatten -> Conv2d would give the conv a second input (and make a cycle)."""
+    window = make_window()
+    ids = build_cnn(window)
+    before = list(window.document.graph.edges)
+
+    window.scene.begin_wire(window.scene.node_item(ids["flatten"]).output_port)
+    window.scene.end_wire(window.scene.node_item(ids["conv"]).input_port.scenePos())
+
+    assert window.document.graph.edges == before
+    assert window.statusBar().currentMessage() == ('Cannot connect: Conv2d "conv1" already has its input: '
+                                                   "disconnect it first")
+
+
+def test_a_dense_fed_an_image_is_listed_as_a_problem_and_clicking_it_selects_the_layer(make_window, qtbot):
+    window = make_window()
+    image, dense = add(window, "input"), add(window, "dense", 230, name="fc1")
+    wire(window, image, dense)
+
+    messages = window.problems.messages()
+    assert any('Dense "fc1" needs a flat input but receives 1×28×28' in m and "insert Flatten" in m
+               for m in messages)
+    assert window.problems_dock.windowTitle() == f"Problems ({len(messages)})"
+    window.problems_dock.raise_()
+    qtbot.waitUntil(window.problems.list.isVisible)
+    row = next(i for i, m in enumerate(messages) if "fc1" in m)
+    item_rect = window.problems.list.visualItemRect(window.problems.list.item(row))
+    qtbot.mouseClick(window.problems.list.viewport(), Qt.MouseButton.LeftButton, pos=item_rect.center())
+
+    assert window.scene.selected_node_ids() == [dense]
+    assert any("needs a flat input" in m for m in window.inspector.problem_messages)
+
+
+def test_save_and_reopen_gives_the_identical_graph(make_window, dialogs, tmp_path):
+    window = make_window()
+    build_cnn(window)
+    dialogs.chosen_file = str(tmp_path / "my net")  # the suffix is added
+
+    assert window.window_actions.save.isEnabled()
+    window.window_actions.save.trigger()
+
+    saved = tmp_path / "my net.nbproj"
+    assert saved.exists() and not window.document.modified
+    assert window.windowTitle().startswith("my net.nbproj[*]") and not window.isWindowModified()
+    reopened = make_window()
+    assert reopened.open_path(saved)
+    assert project_to_dict(reopened.document.project) == project_to_dict(window.document.project)
+    assert reopened.recent_files()[0] == str(saved.resolve())
+
+
+def test_the_title_marks_unsaved_changes(make_window):
+    window = make_window()
+    assert not window.isWindowModified()
+    add(window, "input")
+    assert window.isWindowModified() and "[*]" in window.windowTitle()
+    window.window_actions.undo.trigger()
+    assert not window.isWindowModified()
+
+
+def test_opening_a_malformed_file_shows_the_error_and_keeps_the_project(make_window, dialogs, tmp_path):
+    window = make_window()
+    build_cnn(window)
+    before = project_to_dict(window.document.project)
+    broken = tmp_path / "broken.nbproj"
+    broken.write_text('{"format": "netbuilder-project", "version": 1, "nodes": [', encoding="utf-8")
+    dialogs.chosen_file = str(broken)
+
+    window.window_actions.open.trigger()
+
+    assert dialogs.warnings == ["broken.nbproj is damaged: it is not valid JSON at line 1, column 58"]
+    assert project_to_dict(window.document.project) == before
+    assert window.document.modified
+
+
+@pytest.mark.parametrize("answer, closes, saved", [(Button.Cancel, False, False), (Button.Discard, True, False),
+                                                   (Button.Save, True, True)])
+def test_closing_with_unsaved_changes_asks(make_window, dialogs, tmp_path, answer, closes, saved):
+    window = make_window()
+    add(window, "input")
+    dialogs.answer = answer
+    dialogs.chosen_file = str(tmp_path / "kept.nbproj")
+
+    assert window.close() is closes
+    assert len(dialogs.questions) == 1 and "Save the changes" in dialogs.questions[0]
+    assert (tmp_path / "kept.nbproj").exists() is saved
+
+
+def test_closing_an_unchanged_project_does_not_ask(make_window, dialogs):
+    window = make_window()
+    assert window.close()
+    assert dialogs.questions == []
+
+
+def test_the_templates_menu_opens_each_template(make_window):
+    window = make_window()
+    actions = window.templates_menu.actions()
+    assert [a.text() for a in actions] == [load_template(name).name for name in template_names()]
+    for action, name in zip(actions, template_names()):
+        action.trigger()
+        assert project_to_dict(window.document.project) == project_to_dict(load_template(name))
+        assert window.document.path is None and not window.document.modified
+        assert window.windowTitle().startswith(f"{action.text()} (template)")
+        assert window.document.analysis.ok
+
+
+def test_export_writes_python_that_compiles(make_window, dialogs, tmp_path):
+    window = make_window()
+    window.open_template("2-cnn")
+    dialogs.chosen_file = str(tmp_path / "cnn")
+
+    assert window.export_code()
+
+    source = (tmp_path / "cnn.py").read_text(encoding="utf-8")
+    compile(source, "cnn.py", "exec")
+    assert "class Net(nn.Module)" in source and "self.conv1 = nn.Conv2d(1, 32" in source
+
+
+def test_export_of_a_network_with_errors_lists_them_and_writes_nothing(make_window, dialogs, tmp_path):
+    window = make_window()
+    wire(window, add(window, "input"), add(window, "dense", 230, name="fc1"))
+    dialogs.chosen_file = str(tmp_path / "net.py")
+
+    assert not window.export_code()
+
+    (message,) = dialogs.warnings
+    assert "cannot be built" in message and 'Dense "fc1" needs a flat input' in message
+    assert "no Output layer" in message
+    assert not (tmp_path / "net.py").exists()
+
+
+def test_copy_and_paste_go_through_the_clipboard_as_one_undo_step(make_window):
+    window = make_window()
+    ids = build_cnn(window)
+    window.scene.select_nodes([ids["conv"], ids["flatten"]])
+
+    window.window_actions.copy.trigger()
+    assert QGuiApplication.clipboard().mimeData().hasFormat(FRAGMENT_MIME_TYPE)
+    window.window_actions.paste.trigger()
+
+    graph = window.document.graph
+    assert len(graph.nodes) == 7
+    pasted = window.scene.selected_node_ids()
+    assert len(pasted) == 2 and Edge(*pasted) in graph.edges
+    window.window_actions.undo.trigger()
+    assert len(graph.nodes) == 5
+
+
+def test_cut_removes_the_selection_and_paste_brings_it_back(make_window):
+    window = make_window()
+    ids = build_cnn(window)
+    window.scene.select_nodes([ids["dense"]])
+    window.window_actions.cut.trigger()
+    assert ids["dense"] not in window.document.graph.nodes
+    window.window_actions.paste.trigger()
+    assert [n.type_id for n in window.document.graph.nodes.values()].count("dense") == 1
+
+
+def test_pasting_foreign_clipboard_data_is_refused_with_a_message(make_window):
+    window = make_window()
+    mime = QMimeData()
+    mime.setData(FRAGMENT_MIME_TYPE, json.dumps({"nodes": [{"id": "a", "type": "warp_drive", "name": "x",
+                                                            "params": {}, "position": [0, 0]}],
+                                                 "edges": []}).encode())
+    QGuiApplication.clipboard().setMimeData(mime)
+
+    window.window_actions.paste.trigger()
+
+    assert window.document.graph.nodes == {}
+    assert "unknown layer type 'warp_drive'" in window.statusBar().currentMessage()
+
+
+def test_edit_actions_follow_the_selection(make_window):
+    window = make_window()
+    ids = build_cnn(window)
+    assert not window.window_actions.delete.isEnabled()
+    window.window_actions.select_all.trigger()
+    assert set(window.scene.selected_node_ids()) == set(ids.values())
+    assert window.window_actions.delete.isEnabled()
+    window.window_actions.duplicate.trigger()
+    assert len(window.document.graph.nodes) == 10
+    window.window_actions.delete.trigger()
+    assert len(window.document.graph.nodes) == 5
+
+
+def test_clicking_a_summary_row_selects_the_layer(make_window, qtbot):
+    window = make_window()
+    ids = build_cnn(window)
+    table = window.summary.table
+    row = window.summary.node_ids().index(ids["flatten"])
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.model().index(row, 0)).center())
+    assert window.scene.selected_node_ids() == [ids["flatten"]]
+
+
+def test_a_project_file_dropped_on_the_canvas_opens(make_window, tmp_path):
+    window = make_window()
+    path = tmp_path / "dropped.nbproj"
+    save_project(load_template("1-mlp"), path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+
+    drop_on_canvas(window, mime, window.view.viewport().rect().center())
+
+    assert window.document.path == path.resolve()
+    assert window.document.project.name == load_template("1-mlp").name
+
+
+def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
+    window = make_window()
+    window.resize(760, 540)  # within the offscreen screen (800×600), which geometry is kept inside
+    window.palette_dock.close()
+    assert window.close()
+
+    again = make_window()
+    assert (again.width(), again.height()) == (760, 540)
+    assert not again.palette_dock.isVisible()
+    assert any(settings_dir.rglob("*.ini"))
