@@ -270,7 +270,7 @@ def test_a_node_with_an_error_turns_red_with_the_problem_as_tooltip(qtbot):
     item = scene.node_item(dense.id)
 
     assert item.state == "error"
-    assert "Flatten" in item.toolTip()
+    assert "Flatten" in item.tooltip_text()
     flatten = graph.add("flatten")
     graph.chain(source, flatten)
     document.refresh()

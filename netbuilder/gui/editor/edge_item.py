@@ -2,7 +2,9 @@
 at its middle with the shape of the tensor flowing through it (e.g. 32×26×26)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from functools import lru_cache
+
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFontMetricsF, QPainterPath, QPainterPathStroker, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -40,6 +42,11 @@ def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
     return path
 
 
+@lru_cache(maxsize=4096)
+def _label_size(text: str) -> QSizeF:
+    return QFontMetricsF(style.ui_font(_LABEL_POINTS)).size(0, text)
+
+
 class EdgeItem(QGraphicsItem):
     """One edge of the graph; the scene keeps its ends and its label up to date."""
 
@@ -53,6 +60,7 @@ class EdgeItem(QGraphicsItem):
         self._label_text.setTextFormat(Qt.TextFormat.PlainText)
         self._label_rect = QRectF()
         self._path = QPainterPath()
+        self._middle = QPointF()
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)  # under the nodes: a curve passing behind a card stays readable
@@ -64,21 +72,28 @@ class EdgeItem(QGraphicsItem):
         start = self.source.output_port.scenePos()
         end = self.target.input_port.scenePos()
         self._path = wire_path(start, end)
+        self._middle = self._path.pointAtPercent(0.5)
         self._place_label()
 
     def set_label(self, text: str) -> None:
         if text == self.label:
             return
+        self._label_text.setText(text)
+        if text and self.label and _label_size(text) == _label_size(self.label):
+            self.label = text  # same size (28×28 -> 32×32): the cheap path, no re-indexing
+            self.update(self._label_rect)
+            return
         self.prepareGeometryChange()
         self.label = text
-        self._label_text.setText(text)
-        self.setToolTip(f"{text} per sample" if text else "")
         self._place_label()
+
+    def tooltip_text(self) -> str:
+        return f"{self.label} per sample" if self.label else "No shape: an upstream layer has a problem"
 
     def _place_label(self) -> None:
         if self.label:
-            size = QFontMetricsF(style.ui_font(_LABEL_POINTS)).size(0, self.label)
-            middle = self._path.pointAtPercent(0.5)
+            size = _label_size(self.label)
+            middle = self._middle
             width, height = size.width() + 2 * _LABEL_PADDING_X, size.height() + 2 * _LABEL_PADDING_Y
             self._label_rect = QRectF(middle.x() - width / 2, middle.y() - height / 2, width, height)
         else:

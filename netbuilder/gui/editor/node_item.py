@@ -5,7 +5,7 @@ The node's `position` in the core is the card's top-left corner in scene coordin
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPen, QStaticText
@@ -66,7 +66,10 @@ class NodeItem(QGraphicsItem):
 
     def __init__(self, node: Node):
         super().__init__()
+        self.node = node  # the core's object: edits change it in place, the scene calls show_*()
         self.node_id = node.id
+        self.info: NodeInfo | None = None
+        self.problems: list[Problem] = []
         spec = node.spec
         self.edges: list[EdgeItem] = []
         self.input_port = PortItem(self, "input", QPointF(0, NODE_HEIGHT / 2)) if spec.max_inputs != 0 else None
@@ -82,36 +85,45 @@ class NodeItem(QGraphicsItem):
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
         self.setPos(QPointF(*node.position))
-        self.show_node(node)
+        self.show_node()
 
     @property
     def ports(self) -> list[PortItem]:
         return [port for port in (self.input_port, self.output_port) if port is not None]
 
     # --- content ---------------------------------------------------------------------------------
-    def show_node(self, node: Node) -> None:
+    def show_node(self) -> None:
         """Name and key parameters, after a rename or a parameter change."""
-        self._name.setText(_elided(node.name, style.ui_font(_NAME_POINTS)))
-        self._summary.setText(_elided(node.spec.summary(node.params), style.ui_font(_DETAIL_POINTS)))
+        self._name.setText(_elided(self.node.name, style.ui_font(_NAME_POINTS)))
+        self._summary.setText(_elided(self.node.spec.summary(self.node.params), style.ui_font(_DETAIL_POINTS)))
         self.update()
 
-    def show_analysis(self, node: Node, info: NodeInfo | None, problems: Iterable[Problem]) -> None:
-        """Parameter count, output shape and problems; repaints only when something changed."""
-        problems = list(problems)
+    def show_analysis(self, info: NodeInfo | None, problems: list[Problem]) -> None:
+        """Parameter count and problems; repaints only when what is drawn changed."""
+        self.info, self.problems = info, problems
         severities = {p.severity for p in problems}
         state = "error" if "error" in severities else "warning" if severities else "ok"
         if problems:
             footer = problems[0].message if len(problems) == 1 else f"{len(problems)} problems"
-            tooltip = "\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in problems)
         else:
             footer = _param_count_text(info.params) if info else ""
-            tooltip = _describe(node, info)
         if state != self.state or footer != self.footer_text:
             self.state, self.footer_text = state, footer
             self._footer.setText(_elided(footer, style.ui_font(_DETAIL_POINTS)))
             self.update()
-        if tooltip != self.toolTip():
-            self.setToolTip(tooltip)
+
+    def tooltip_text(self) -> str:
+        """The problems in full, or the shapes, parameter count and FLOPs. Written when the
+        tooltip is asked for: setting tooltips on every analysis would cost more than the analysis."""
+        if self.problems:
+            return "\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in self.problems)
+        title = f'{self.node.spec.title} "{self.node.name}"'
+        if self.info is None:
+            return title
+        inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
+        arrow = f"{inputs} → " if inputs else ""
+        return (f"{title}\n{arrow}{format_shape(self.info.shape)}\n"
+                f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
 
     # --- geometry and painting ---------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
@@ -158,12 +170,3 @@ def _elided(text: str, font) -> str:
 
 def _param_count_text(count: int) -> str:
     return f"{count:,} param" + ("" if count == 1 else "s")
-
-
-def _describe(node: Node, info: NodeInfo | None) -> str:
-    title = f'{node.spec.title} "{node.name}"'
-    if info is None:
-        return title
-    inputs = ", ".join(format_shape(s) for s in info.in_shapes)
-    arrow = f"{inputs} → " if inputs else ""
-    return f"{title}\n{arrow}{format_shape(info.shape)}\n{_param_count_text(info.params)}, {info.flops:,} FLOPs"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
 from ...core.commands import (AddNode, Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes,
                               copy_fragment, paste_fragment, pasted_ids)
@@ -251,6 +251,15 @@ class GraphScene(QGraphicsScene):
                     return port
         return None
 
+    def helpEvent(self, event) -> None:
+        """Tooltips of nodes and edges are written on demand (see NodeItem.tooltip_text)."""
+        under = self.items(event.scenePos())
+        if under and isinstance(under[0], (NodeItem, EdgeItem)):
+            QToolTip.showText(event.screenPos(), under[0].tooltip_text(), event.widget())
+            event.accept()
+        else:
+            super().helpEvent(event)
+
     # --- keeping items in sync with the core --------------------------------------------------------
     def _rebuild(self) -> None:
         """Drop every item and build them again from the document's current graph."""
@@ -285,7 +294,7 @@ class GraphScene(QGraphicsScene):
         elif kind == "edge_removed":
             self._remove_edge_item(edge)
         elif kind in ("params_changed", "node_renamed"):
-            self._nodes[node.id].show_node(node)
+            self._nodes[node.id].show_node()
         elif kind == "nodes_moved":
             self._nodes[node.id].setPos(QPointF(*node.position))
 
@@ -316,13 +325,12 @@ class GraphScene(QGraphicsScene):
     def _show_analysis(self) -> None:
         """Refresh counts, shapes and problem colours; items repaint only where something changed."""
         analysis = self.document.analysis
-        graph = self.document.graph
         problems: dict[str, list] = {}
         for problem in analysis.problems:
             if problem.node_id is not None:
                 problems.setdefault(problem.node_id, []).append(problem)
         for node_id, item in self._nodes.items():
-            item.show_analysis(graph.nodes[node_id], analysis.info.get(node_id), problems.get(node_id, ()))
+            item.show_analysis(analysis.info.get(node_id), problems.get(node_id, []))
         for edge, item in self._edges.items():
             info = analysis.info.get(edge.source)
             item.set_label(format_shape(info.shape) if info else "")
