@@ -1,6 +1,7 @@
 """Validation and shape inference: what every node outputs, costs, and what is wrong with it."""
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,15 +55,26 @@ def describe(node: Node) -> str:
     return f'{node.spec.title} "{node.name}"'
 
 
+def adjacency(graph: Graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Sources and targets of every node, built once: per-node edge scans would be quadratic."""
+    incoming: dict[str, list[str]] = {node_id: [] for node_id in graph.nodes}
+    outgoing: dict[str, list[str]] = {node_id: [] for node_id in graph.nodes}
+    for edge in graph.edges:
+        incoming[edge.target].append(edge.source)
+        outgoing[edge.source].append(edge.target)
+    return incoming, outgoing
+
+
 def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
     """Kahn's order of the nodes (ties in insertion order) and the set of nodes on cycles."""
-    pending = {node_id: len(graph.inputs_of(node_id)) for node_id in graph.nodes}
-    ready = [node_id for node_id, count in pending.items() if count == 0]
+    incoming, outgoing = adjacency(graph)
+    pending = {node_id: len(sources) for node_id, sources in incoming.items()}
+    ready = deque(node_id for node_id, count in pending.items() if count == 0)
     order: list[str] = []
     while ready:
-        current = ready.pop(0)
+        current = ready.popleft()
         order.append(current)
-        for target in graph.outputs_of(current):
+        for target in outgoing[current]:
             pending[target] -= 1
             if pending[target] == 0:
                 ready.append(target)
@@ -72,6 +84,7 @@ def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
 def analyze(graph: Graph) -> Analysis:
     """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node."""
     order, cyclic = topological_order(graph)
+    incoming, outgoing = adjacency(graph)
     result = Analysis(order=order)
     add = result.problems.append
     for node_id in sorted(cyclic):
@@ -86,7 +99,7 @@ def analyze(graph: Graph) -> Analysis:
 
     for node_id in order:
         node = graph.nodes[node_id]
-        sources = graph.inputs_of(node_id)
+        sources = incoming[node_id]
         problem = _wiring_problem(graph, node, sources)
         if problem:
             add(Problem(problem, node_id))
@@ -100,7 +113,7 @@ def analyze(graph: Graph) -> Analysis:
             add(Problem(f"{describe(node)} {error}", node_id))
             continue
         result.info[node_id] = info
-        if not node.spec.has_output or graph.outputs_of(node_id) or node.type_id == "input":
+        if not node.spec.has_output or outgoing[node_id] or node.type_id == "input":
             continue
         add(Problem(f"{describe(node)} feeds nothing, so it does not affect the prediction", node_id, "warning"))
 
