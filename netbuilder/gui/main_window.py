@@ -113,10 +113,10 @@ class MainWindow(QMainWindow):
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
         self._autosave = AutosaveSession(self.recovery_dir)
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
-        self._autosave_timer.timeout.connect(self.autosave)
-        self._autosave_timer.start()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
 
         self._zoomed_once = False
         self._restore_layout()
@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_layout()
-        self._autosave_timer.stop()
+        self.autosave_timer.stop()
         self._autosave.close()
         event.accept()
 
