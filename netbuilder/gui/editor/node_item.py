@@ -95,22 +95,34 @@ class NodeItem(QGraphicsItem):
     def show_node(self) -> None:
         """Name and key parameters, after a rename or a parameter change."""
         self._name.setText(_elided(self.node.name, style.ui_font(_NAME_POINTS)))
-        self._summary.setText(_elided(self.node.spec.summary(self.node.params), style.ui_font(_DETAIL_POINTS)))
-        self.update()
+        self._lay_out_details()
 
     def show_analysis(self, info: NodeInfo | None, problems: list[Problem]) -> None:
         """Parameter count and problems; repaints only when what is drawn changed."""
         self.info, self.problems = info, problems
         severities = {p.severity for p in problems}
         state = "error" if "error" in severities else "warning" if severities else "ok"
-        if problems:
-            footer = problems[0].message if len(problems) == 1 else f"{len(problems)} problems"
+        if len(problems) == 1:
+            # messages name their node ('Add "add1" needs ...'); on the node itself that is noise
+            footer = problems[0].message.removeprefix(f'{self.node.spec.title} "{self.node.name}" ')
+        elif problems:
+            footer = f"{len(problems)} problems: see the tooltip"
         else:
             footer = _param_count_text(info.params) if info else ""
         if state != self.state or footer != self.footer_text:
             self.state, self.footer_text = state, footer
-            self._footer.setText(_elided(footer, style.ui_font(_DETAIL_POINTS)))
-            self.update()
+            self._lay_out_details()
+
+    def _lay_out_details(self) -> None:
+        """The two rows under the name: key parameters and parameter count, or the problem."""
+        font = style.ui_font(_DETAIL_POINTS)
+        if self.state == "ok":
+            first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
+        else:
+            first, second = _two_lines(self.footer_text, font)
+        self._summary.setText(first)
+        self._footer.setText(second)
+        self.update()
 
     def tooltip_text(self) -> str:
         """The problems in full, or the shapes, parameter count and FLOPs. Written when the
@@ -152,7 +164,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(style.TEXT_PRIMARY)
         painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 5), self._name)
         painter.setFont(style.ui_font(_DETAIL_POINTS))
-        painter.setPen(style.TEXT_SECONDARY)
+        painter.setPen(style.TEXT_SECONDARY if self.state == "ok" else _FOOTER_COLOURS[self.state])
         painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 23), self._summary)
         painter.setPen(_FOOTER_COLOURS[self.state])
         painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 40), self._footer)
@@ -166,6 +178,19 @@ class NodeItem(QGraphicsItem):
 
 def _elided(text: str, font) -> str:
     return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, _TEXT_WIDTH)
+
+
+def _two_lines(text: str, font) -> tuple[str, str]:
+    """`text` wrapped at a space into two lines of the text width, the second elided."""
+    metrics = QFontMetricsF(font)
+    words = text.split(" ")
+    for count in range(1, len(words) + 1):
+        if metrics.horizontalAdvance(" ".join(words[:count])) > _TEXT_WIDTH:
+            break
+    else:
+        return text, ""
+    split = max(1, count - 1)
+    return _elided(" ".join(words[:split]), font), _elided(" ".join(words[split:]), font)
 
 
 def _param_count_text(count: int) -> str:
