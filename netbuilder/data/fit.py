@@ -1,0 +1,76 @@
+"""Shaping a dataset's samples the way the model's Input expects them, or saying why they do not fit."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .base import DataError, Dataset, InputKind
+
+_KIND_OF_RANK: dict[int, InputKind] = {3: "image", 2: "sequence", 1: "vector"}
+
+
+def fit_to_input(dataset: Dataset, input_shape: tuple[int, ...], token_ids: bool) -> Dataset:
+    """`dataset` with samples shaped `input_shape` (without the batch); the data is shared, not copied.
+
+    Images feed image inputs of the same size, vector inputs flattened, and sequence inputs
+    row by row (1×28×28 -> 28 steps × 28 features); vectors fill any input with as many values;
+    token ids feed only a tokens input of the same length.
+    """
+    input_shape = tuple(int(size) for size in input_shape)
+    sample_shape = dataset.sample_shape
+    input_kind: InputKind = "tokens" if token_ids else _KIND_OF_RANK.get(len(input_shape), "vector")
+    if token_ids or dataset.kind == "tokens":
+        if token_ids and dataset.kind == "tokens" and input_shape == sample_shape:
+            return dataset
+        raise _mismatch(dataset, input_shape, input_kind)
+    if input_shape != sample_shape and not _reshapes(sample_shape, input_shape):
+        raise _mismatch(dataset, input_shape, input_kind)
+    return replace(dataset, kind=input_kind,
+                   train_x=dataset.train_x.reshape(-1, *input_shape),
+                   val_x=dataset.val_x.reshape(-1, *input_shape))
+
+
+def _reshapes(sample_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> bool:
+    """Whether reading the samples in another shape keeps their meaning."""
+    if math.prod(sample_shape) != math.prod(input_shape):
+        return False
+    if len(sample_shape) == 1 or len(input_shape) == 1:
+        return True  # flattening, or filling an input from a flat row of values
+    # A one-channel image is a sequence of its rows and back; other rearrangements scramble it.
+    return _without_single_channel(sample_shape) == _without_single_channel(input_shape)
+
+
+def _without_single_channel(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+
+
+def _mismatch(dataset: Dataset, input_shape: tuple[int, ...], input_kind: InputKind) -> DataError:
+    expects = _describe(input_kind, input_shape)
+    gives = _describe(dataset.kind, dataset.sample_shape)
+    if dataset.kind == input_kind:
+        fix = f"Set the Input's shape to {_format(dataset.sample_shape)}"
+    else:
+        fix = f"Set the Input's kind to {dataset.kind} and its shape to {_format(dataset.sample_shape)}"
+    if dataset.kind == "image" and input_kind == "vector":
+        fix += f" (or keep a vector Input, of {math.prod(dataset.sample_shape)} features)"
+    return DataError(f'The Input expects {expects} but "{dataset.name}" gives {gives}. {fix}.')
+
+
+def _describe(kind: str, shape: tuple[int, ...]) -> str:
+    if kind == "tokens":
+        return f"texts as {_format(shape)} token ids"
+    if kind == "image" and len(shape) == 3:
+        return f"{_format(shape)} images"
+    if kind == "sequence" and len(shape) == 2:
+        return f"sequences of {_count(shape[0], 'step')} × {_count(shape[1], 'feature')}"
+    if len(shape) == 1:
+        return _count(shape[0], "feature")
+    return f"samples of {_format(shape)} values"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _format(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
