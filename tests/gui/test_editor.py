@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsSceneHelpEvent, QToolTip
 
 from netbuilder.core.commands import SetParams
 from netbuilder.core.graph import Edge, Graph
@@ -437,3 +437,46 @@ def test_scene_mirrors_the_graph_after_any_edits(qapp, edits, picks):
     node_items = [i for i in scene.items() if type(i).__name__ == "NodeItem"]
     edge_items = [i for i in scene.items() if type(i).__name__ == "EdgeItem"]
     assert len(node_items) == len(graph.nodes) and len(edge_items) == len(graph.edges)
+
+
+def test_space_and_left_drag_pans_instead_of_selecting(qtbot):
+    graph, *_ = conv_graph()
+    _, scene, view = make_editor(qtbot, graph)
+    view.setFocus()
+    before = view.mapToScene(view.viewport().rect().center())
+
+    qtbot.keyPress(view, Qt.Key.Key_Space)
+    drag(qtbot, view, view.mapToScene(QPoint(900, 600)), view.mapToScene(QPoint(800, 500)))
+    qtbot.keyRelease(view, Qt.Key.Key_Space)
+
+    after = view.mapToScene(view.viewport().rect().center())
+    assert after.x() > before.x() and after.y() > before.y()
+    assert scene.selected_node_ids() == []
+
+
+def test_zoom_to_fit_shows_every_node_at_most_at_natural_size(qtbot):
+    graph, *_ = conv_graph()
+    far = graph.add("dense", position=(3000, 1500))
+    _, scene, view = make_editor(qtbot, graph)
+
+    view.zoom_to_fit()
+
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert all(visible.contains(scene.node_item(n).sceneBoundingRect()) for n in graph.nodes)
+    graph_small, *_ = conv_graph()
+    _, _, small_view = make_editor(qtbot, graph_small)
+    assert small_view.zoom == pytest.approx(1.0)
+
+
+def test_node_tooltip_shows_shapes_counts_and_problems(qtbot):
+    graph, _, conv, _ = conv_graph()
+    document, scene, view = make_editor(qtbot, graph)
+    event = QGraphicsSceneHelpEvent(QEvent.Type.GraphicsSceneHelp)
+    event.setScenePos(header_of(scene, conv))
+    event.setScreenPos(view.viewport().mapToGlobal(view.mapFromScene(header_of(scene, conv))))
+
+    QApplication.sendEvent(scene, event)
+
+    flops = document.analysis.info[conv.id].flops
+    assert QToolTip.text() == (f'Conv2d "conv1"\n1×28×28 → 32×26×26\n320 params, {flops:,} FLOPs\n'
+                               '⚠ Conv2d "conv1" feeds nothing, so it does not affect the prediction')

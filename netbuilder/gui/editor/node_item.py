@@ -125,17 +125,15 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def tooltip_text(self) -> str:
-        """The problems in full, or the shapes, parameter count and FLOPs. Written when the
+        """Name, shapes, parameter count and FLOPs, then each problem in full. Written when the
         tooltip is asked for: setting tooltips on every analysis would cost more than the analysis."""
-        if self.problems:
-            return "\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in self.problems)
-        title = f'{self.node.spec.title} "{self.node.name}"'
-        if self.info is None:
-            return title
-        inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
-        arrow = f"{inputs} → " if inputs else ""
-        return (f"{title}\n{arrow}{format_shape(self.info.shape)}\n"
-                f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
+        lines = [f'{self.node.spec.title} "{self.node.name}"']
+        if self.info is not None:
+            inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
+            lines.append(f"{inputs} → " * bool(inputs) + format_shape(self.info.shape))
+            lines.append(f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
+        lines += [("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in self.problems]
+        return "\n".join(lines)
 
     # --- geometry and painting ---------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
