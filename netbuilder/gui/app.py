@@ -1,10 +1,10 @@
 """Starting the GUI: the application object, the error handler and the first window."""
 from __future__ import annotations
 
-import logging
+import os
 import sys
 import traceback
-from logging.handlers import RotatingFileHandler
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -15,7 +15,7 @@ from . import style
 from .recovery import app_data_dir
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
-_log = logging.getLogger("netbuilder")
+_LOG_LIMIT = 1_000_000  # bytes
 
 
 def log_file() -> Path:
@@ -38,7 +38,7 @@ class ErrorReporter:
             sys.__excepthook__(kind, error, tb)
             return
         details = "".join(traceback.format_exception(kind, error, tb))
-        where = self._log(details)
+        where = self._write_log(details)
         if self._showing:  # an error while the message box is open: logged, not stacked
             return
         self._showing = True
@@ -50,14 +50,14 @@ class ErrorReporter:
         finally:
             self._showing = False
 
-    def _log(self, details: str) -> str:
+    def _write_log(self, details: str) -> str:
+        """Append the traceback to the log (keeping one older log of about 1 MB); say where it went."""
         try:
-            if not _log.handlers:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                handler = RotatingFileHandler(self.path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
-                handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-                _log.addHandler(handler)
-            _log.error("unexpected exception\n%s", details)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and self.path.stat().st_size > _LOG_LIMIT:
+                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            with self.path.open("a", encoding="utf-8") as log:
+                log.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} unexpected error\n{details}\n")
             return f"The details were written to {self.path} (please include them in a bug report).\n\n"
         except OSError:
             sys.stderr.write(details)

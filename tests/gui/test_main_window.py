@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import sys
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from netbuilder.core.commands import AddNode, Connect
 from netbuilder.core.graph import Edge
 from netbuilder.core.project import load_template, project_to_dict, save_project, template_names
+from netbuilder.gui.app import ErrorReporter, run_gui
 from netbuilder.gui.document import Document
 from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, MainWindow
 
@@ -370,3 +371,33 @@ def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
     assert (again.width(), again.height()) == (760, 540)
     assert not again.palette_dock.isVisible()
     assert any(settings_dir.rglob("*.ini"))
+
+
+def test_run_gui_saves_a_screenshot_of_the_cnn_template_without_entering_the_event_loop(
+        qapp, tmp_path, settings_dir, dialogs, monkeypatch):
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own; restored afterwards
+    shot = tmp_path / "window.png"
+
+    assert run_gui(None, str(shot)) == 0
+
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1400, 900)
+    assert dialogs.questions == [] and dialogs.warnings == []
+
+
+def test_an_unexpected_error_is_logged_and_shown_as_a_short_message(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    report = ErrorReporter(tmp_path / "logs" / "netbuilder.log")
+    try:
+        {}["missing"]
+    except KeyError as error:
+        report(type(error), error, error.__traceback__)
+
+    (message,) = shown
+    assert message.startswith("netbuilder hit an unexpected problem")
+    assert "KeyError: 'missing'" in message and str(tmp_path / "logs" / "netbuilder.log") in message
+    assert "Traceback" not in message
+    log = (tmp_path / "logs" / "netbuilder.log").read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in log and '{}["missing"]' in log
