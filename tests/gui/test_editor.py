@@ -78,6 +78,20 @@ def test_dragging_from_an_output_port_to_an_input_port_connects_and_labels_the_s
     assert edge not in graph.edges
 
 
+def test_clicking_a_port_changes_nothing_and_says_nothing(qtbot):
+    graph, source, conv, _ = conv_graph()
+    document, scene, view = make_editor(qtbot, graph)
+    messages = []
+    scene.message.connect(messages.append)
+
+    for port in (output_of(scene, conv), input_of(scene, conv)):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(port))
+
+    assert graph.edges == [Edge(source.id, conv.id)]
+    assert document.undo_stack.count() == 0 and messages == []
+    assert scene.edge_item(Edge(source.id, conv.id)).isVisible()
+
+
 def test_compatible_ports_are_highlighted_while_dragging_a_wire(qtbot):
     graph, source, conv, relu = conv_graph()
     _, scene, view = make_editor(qtbot, graph)

@@ -216,7 +216,8 @@ class GraphScene(QGraphicsScene):
                 port.set_drop_state(None)
         if wire.detached is not None:
             self._edges[wire.detached].show()
-        target_port = self._port_at(scene_pos, "input" if wire.anchor.kind == "output" else "output")
+        target_port = self._port_at(scene_pos, "input" if wire.anchor.kind == "output" else "output",
+                                    skip=wire.anchor.node_item)
         if target_port is None:
             if wire.detached is not None:
                 self.document.push(Disconnect(wire.detached))
@@ -240,15 +241,16 @@ class GraphScene(QGraphicsScene):
             return None  # putting the picked-up end back where it was
         return self.document.graph.connection_problem(source, target)
 
-    def _port_at(self, scene_pos: QPointF, kind: str) -> PortItem | None:
-        """The port of `kind` under `scene_pos`; dropping anywhere on a node's card counts as its port."""
+    def _port_at(self, scene_pos: QPointF, kind: str, skip: NodeItem) -> PortItem | None:
+        """The port of `kind` under `scene_pos`, not on `skip` (the node the wire comes from, so a
+        plain click on a port does nothing); dropping anywhere on a node's card counts as its port."""
         for item in self.items(scene_pos):
-            if isinstance(item, PortItem) and item.kind == kind:
-                return item
-            if isinstance(item, NodeItem):
-                port = item.input_port if kind == "input" else item.output_port
-                if port is not None:
-                    return port
+            node_item = item.node_item if isinstance(item, PortItem) else item
+            if not isinstance(node_item, NodeItem) or node_item is skip:
+                continue
+            port = node_item.input_port if kind == "input" else node_item.output_port
+            if port is not None:
+                return port
         return None
 
     def helpEvent(self, event) -> None:
