@@ -92,6 +92,19 @@ def test_clicking_a_port_changes_nothing_and_says_nothing(qtbot):
     assert scene.edge_item(Edge(source.id, conv.id)).isVisible()
 
 
+def test_escape_cancels_a_wire_drag(qtbot):
+    graph, source, conv, relu = conv_graph()
+    document, scene, view = make_editor(qtbot, graph)
+    view.setFocus()
+
+    drag(qtbot, view, input_of(scene, conv), input_of(scene, relu),
+         during=lambda: qtbot.keyClick(view, Qt.Key.Key_Escape))
+
+    assert graph.edges == [Edge(source.id, conv.id)] and document.undo_stack.count() == 0
+    assert scene.edge_item(Edge(source.id, conv.id)).isVisible()
+    assert scene.node_item(relu.id).input_port.drop_state is None
+
+
 def test_compatible_ports_are_highlighted_while_dragging_a_wire(qtbot):
     graph, source, conv, relu = conv_graph()
     _, scene, view = make_editor(qtbot, graph)

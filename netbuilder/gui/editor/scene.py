@@ -207,15 +207,9 @@ class GraphScene(QGraphicsScene):
 
     def end_wire(self, scene_pos: QPointF) -> None:
         """Finish the wire drag at `scene_pos`: connect, reconnect, disconnect or refuse."""
-        wire, self._wire = self._wire, None
+        wire = self.cancel_wire()
         if wire is None:
             return
-        self.removeItem(wire.rubber)
-        for item in self._nodes.values():
-            for port in item.ports:
-                port.set_drop_state(None)
-        if wire.detached is not None:
-            self._edges[wire.detached].show()
         target_port = self._port_at(scene_pos, "input" if wire.anchor.kind == "output" else "output",
                                     skip=wire.anchor.node_item)
         if target_port is None:
@@ -235,6 +229,19 @@ class GraphScene(QGraphicsScene):
                                else Group([Disconnect(wire.detached), connect], "Reconnect"))
         except GraphError as error:  # the graph decides; the check above only spares a failed push
             self.message.emit(f"Cannot connect: {error}")
+
+    def cancel_wire(self) -> _WireDrag | None:
+        """Stop a wire drag (Escape) leaving the graph as it is; returns the drag that was going on."""
+        wire, self._wire = self._wire, None
+        if wire is None:
+            return None
+        self.removeItem(wire.rubber)
+        for item in self._nodes.values():
+            for port in item.ports:
+                port.set_drop_state(None)
+        if wire.detached is not None:
+            self._edges[wire.detached].show()
+        return wire
 
     def _wire_problem(self, source: str, target: str) -> str | None:
         if self._wire is not None and self._wire.detached == Edge(source, target):

@@ -28,7 +28,8 @@ class GraphView(QGraphicsView):
     """Shows a GraphScene on a dark grid.
 
     Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
-    left drag on empty space selects with a rubber band. Delete/Backspace delete the selection.
+    left drag on empty space selects with a rubber band. Delete/Backspace delete the selection;
+    Escape drops a wire being dragged.
     Drops of LAYER_MIME_TYPE add that layer where dropped; other drops (e.g. project files)
     are ignored here so the main window can take them.
     """
@@ -86,6 +87,8 @@ class GraphView(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+        elif event.key() == Qt.Key.Key_Escape and self.graph_scene.cancel_wire() is not None:
             event.accept()
         elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.graph_scene.delete_selected()
