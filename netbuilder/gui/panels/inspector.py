@@ -261,10 +261,13 @@ class InspectorPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.name_edit = QLineEdit()
         self.name_edit.setToolTip("Also the attribute name in exported PyTorch code")
-        self.name_edit.editingFinished.connect(self._commit_name)
+        # edits are bound to this node: a widget finishing its edit while the page is being replaced
+        # (focus leaving it as another layer is selected) must change the node it was showing
+        node_id, name_edit = self.node_id, self.name_edit
+        name_edit.editingFinished.connect(lambda: self._commit_name(node_id, name_edit.text()))
         form.addRow("name", self._with_error("name", self.name_edit))
         for param in spec.params:
-            field = make_param_field(param, lambda value, name=param.name: self._commit_param(name, value))
+            field = make_param_field(param, lambda value, name=param.name: self._commit_param(node_id, name, value))
             self.fields[param.name] = field
             form.addRow(param.label, self._with_error(param.name, field.widget))
         self._page.addLayout(form)
@@ -306,9 +309,10 @@ class InspectorPanel(QWidget):
             field.show(node.params[name])
         for label in self.errors.values():
             label.hide()
-        info = self.document.analysis.info.get(self.node_id)
-        self.info_labels["input"].setText(", ".join(format_shape(s) for s in info.in_shapes) or "none"
-                                          if info else "—")
+        analysis, graph = self.document.analysis, self.document.graph
+        info = analysis.info.get(self.node_id)
+        upstream = [analysis.info[s].shape for s in graph.inputs_of(self.node_id) if s in analysis.info]
+        self.info_labels["input"].setText(", ".join(format_shape(s) for s in upstream) or "—")
         self.info_labels["shape"].setText(format_shape(info.shape) if info else "— (see problems)")
         self.info_labels["params"].setText(f"{info.params:,}" if info else "—")
         self.info_labels["flops"].setText(f"{human_count(info.flops)} ({info.flops:,})" if info else "—")
@@ -342,38 +346,44 @@ class InspectorPanel(QWidget):
         return label.text() if not label.isHidden() else ""
 
     # --- edits ------------------------------------------------------------------------------------
-    def _refuse(self, key: str, reason: str) -> None:
-        self.errors[key].setText(reason)
-        self.errors[key].show()
+    def _refuse(self, node_id: str, key: str, reason: str) -> None:
+        if node_id == self.node_id:
+            self.errors[key].setText(reason)
+            self.errors[key].show()
 
-    def _commit_name(self) -> None:
-        node = self.document.graph.nodes.get(self.node_id)
-        name = self.name_edit.text().strip()
+    def _accept(self, node_id: str, key: str) -> None:
+        if node_id == self.node_id:
+            self.errors[key].hide()
+
+    def _commit_name(self, node_id: str, text: str) -> None:
+        node = self.document.graph.nodes.get(node_id)
+        name = text.strip()
         if node is None or name == node.name:
-            self.errors["name"].hide()
+            self._accept(node_id, "name")
             return
         try:
-            self.document.push(Rename(self.node_id, name))
+            self.document.push(Rename(node_id, name))
         except GraphError as error:
-            self._refuse("name", str(error))
+            self._refuse(node_id, "name", str(error))
 
-    def _commit_param(self, name: str, raw: Any) -> None:
-        node = self.document.graph.nodes.get(self.node_id)
+    def _commit_param(self, node_id: str, name: str, raw: Any) -> None:
+        node = self.document.graph.nodes.get(node_id)
         if node is None:
             return
         try:
             value = node.spec.param(name).coerce(raw)
         except ParamError as error:
-            self._refuse(name, str(error))
+            self._refuse(node_id, name, str(error))
             return
         if value == node.params[name]:
-            self.errors[name].hide()
-            self.fields[name].show(value)  # e.g. '1x28x28' is shown as 1×28×28
+            self._accept(node_id, name)
+            if node_id == self.node_id:
+                self.fields[name].show(value)  # e.g. '1x28x28' is shown as 1×28×28
             return
         try:
-            self.document.push(SetParams(self.node_id, {name: value}))
+            self.document.push(SetParams(node_id, {name: value}))
         except (ParamError, GraphError) as error:
-            self._refuse(name, str(error))
+            self._refuse(node_id, name, str(error))
 
 
 if __name__ == "__main__":
