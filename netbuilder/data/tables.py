@@ -187,9 +187,11 @@ def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: 
 
 
 def looks_like_text_csv(path: str | Path, sample_rows: int = 200) -> bool:
-    """Whether some column holds free text (mostly non-numeric values with spaces) rather than numbers."""
+    """Whether a column is named "text" or holds free text (mostly non-numbers with spaces)."""
     table = _read_table(Path(path), max_rows=sample_rows)
-    for index in range(len(table.header)):
+    for index, name in enumerate(table.header):
+        if name.lower() == "text":
+            return True
         values = [cells[index].strip() for cells in table.rows]
         wordy = sum(" " in value and _parse_number(value, table.decimal_comma) is None for value in values)
         if values and wordy * 2 > len(values):

@@ -41,6 +41,14 @@ def unreachable_url() -> str:
     return _closed_port_url()
 
 
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache folder for this test alone, so no other test's downloads are found there."""
+    folder = tmp_path / "fresh-cache"
+    monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def no_real_mirrors(monkeypatch):
     """A test that forgets to pass its own mirrors gets a refused connection, never the internet."""

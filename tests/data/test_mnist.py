@@ -35,10 +35,11 @@ def test_downloads_on_first_use_then_reads_the_cache(tmp_path, mirrors, tiny_idx
     assert torch.equal(again.train_x, dataset.train_x)
 
 
-def test_the_default_folder_is_in_the_cache(mirrors, tiny_idx_set):
+def test_the_default_folder_is_in_the_cache(fresh_cache, mirrors, tiny_idx_set):
     serve(mirrors, tiny_idx_set)
     dataset = load_mnist("fashion-mnist", mirrors=[mirrors.url("m")], md5=tiny_idx_set.md5s())
-    assert (cache_dir() / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").is_file()
+    assert cache_dir() == fresh_cache
+    assert (fresh_cache / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").is_file()
     assert dataset.class_names[9] == "Ankle boot"
     assert dataset.name == "fashion-mnist"
 
@@ -76,7 +77,7 @@ def test_without_downloading_missing_files_are_explained(tmp_path):
         load_mnist("mnist", tmp_path, download=False)
 
 
-def test_the_default_mirrors_are_never_contacted_by_tests(tmp_path):
+def test_the_default_mirrors_are_never_contacted_by_tests(tmp_path):  # see no_real_mirrors
     with pytest.raises(DataError, match="127.0.0.1"):
         load_mnist("mnist", tmp_path)
 

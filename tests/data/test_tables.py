@@ -183,3 +183,4 @@ def test_text_csv_needs_its_columns(tmp_path):
 def test_text_is_told_apart_from_numbers(tmp_path):
     assert looks_like_text_csv(write(tmp_path, REVIEWS))
     assert not looks_like_text_csv(write(tmp_path, "x,y\n1,cat\n2,big dog\n3,dog\n", name="n.csv"))
+    assert looks_like_text_csv(write(tmp_path, "Text,label\nfine,1\nbad,0\n", name="named.csv"))
