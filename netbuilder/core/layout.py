@@ -1,4 +1,8 @@
-"""Layered left-to-right auto-layout (a small Sugiyama): columns by longest path, rows by barycentre."""
+"""Layered left-to-right auto-layout (a small Sugiyama): columns by longest path, rows by barycentre.
+
+Long networks wrap into bands of at most `max_columns` columns, read like lines of text, so a
+14-layer CNN fits a window at a readable zoom instead of one row 3,000 px wide.
+"""
 from __future__ import annotations
 
 from .analysis import topological_order
@@ -6,27 +10,38 @@ from .graph import Graph
 
 COLUMN_SPACING = 230.0
 ROW_SPACING = 130.0
+BAND_GAP = 70.0  # extra space between bands, where the edge wrapping to the next band runs
+MAX_COLUMNS = 5
 
 
-def layered_layout(graph: Graph) -> dict[str, tuple[float, float]]:
-    """A position for every node: data flows left to right, merges sit after all their inputs."""
+def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tuple[float, float]]:
+    """A position (top-left) for every node: data flows left to right, merges after their inputs."""
     order, cyclic = topological_order(graph)
+    ordered = order + sorted(cyclic)
     column: dict[str, int] = {}
-    for node_id in order + sorted(cyclic):
+    for node_id in ordered:
         sources = [s for s in graph.inputs_of(node_id) if s in column]
         column[node_id] = 1 + max((column[s] for s in sources), default=-1)
     columns: dict[int, list[str]] = {}
-    for node_id in order + sorted(cyclic):
+    for node_id in ordered:
         columns.setdefault(column[node_id], []).append(node_id)
-    row: dict[str, float] = {}
+    row: dict[str, int] = {}
     for index in sorted(columns):
-        members = columns[index]
         # barycentre of the rows feeding each node keeps branches beside their source, edges short
-        members.sort(key=lambda n: _mean([row[s] for s in graph.inputs_of(n) if s in row], default=0.0))
-        for position, node_id in enumerate(members):
-            row[node_id] = position - (len(members) - 1) / 2
-    return {node_id: (column[node_id] * COLUMN_SPACING, row[node_id] * ROW_SPACING) for node_id in column}
+        columns[index].sort(key=lambda n: _mean([row[s] for s in graph.inputs_of(n) if s in row]))
+        row.update({node_id: position for position, node_id in enumerate(columns[index])})
+    band_rows: dict[int, int] = {}
+    for index, members in columns.items():
+        band = index // max_columns
+        band_rows[band] = max(band_rows.get(band, 0), len(members))
+    band_top, top = {}, 0.0
+    for band in sorted(band_rows):
+        band_top[band] = top
+        top += band_rows[band] * ROW_SPACING + BAND_GAP
+    return {node_id: ((column[node_id] % max_columns) * COLUMN_SPACING,
+                      band_top[column[node_id] // max_columns] + row[node_id] * ROW_SPACING)
+            for node_id in ordered}
 
 
-def _mean(values: list[float], default: float) -> float:
-    return sum(values) / len(values) if values else default
+def _mean(values: list[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
