@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,9 @@ MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
 
 InputKind = Literal["image", "vector", "sequence", "tokens"]
 Task = Literal["classification", "regression"]
+# progress(done, total, message) while loading: bytes downloaded, images read, ...; total is 0
+# when unknown. The callback may raise (e.g. the user pressed Stop) to abandon the work.
+Progress = Callable[[int, int, str], None]
 
 
 class DataError(Exception):

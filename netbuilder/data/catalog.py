@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DataError, Dataset
-from .download import Progress
+from .base import DataError, Dataset, Progress
 from .folders import load_image_folder
 from .mnist import COLLECTIONS, find_idx_files, load_idx_folder, load_mnist
 from .tables import load_csv, load_text_csv, looks_like_text_csv

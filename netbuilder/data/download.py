@@ -7,15 +7,11 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .base import DataError
-
-# progress(done_bytes, total_bytes, message); total_bytes is 0 when the server does not say.
-# The callback may raise (e.g. the user pressed Stop): the download ends and nothing is kept.
-Progress = Callable[[int, int, str], None]
+from .base import DataError, Progress
 
 _CHUNK_BYTES = 64 * 1024
 _USER_AGENT = "netbuilder (dataset download)"
@@ -25,6 +21,8 @@ def download_file(urls: Sequence[str], destination: Path, *, md5: str | None = N
                   sha256: str | None = None, progress: Progress | None = None,
                   timeout: float = 30.0) -> None:
     """Fetch `destination` from the first of `urls` that delivers it whole and with the right checksum.
+
+    `progress` gets (bytes so far, file size, message); if it raises, nothing is kept.
 
     Mirrors are tried in order. The file is written to a temporary file beside `destination`
     and renamed only once complete and verified, so an interrupted or corrupt download is

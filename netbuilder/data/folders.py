@@ -7,8 +7,7 @@ import cv2
 import numpy as np
 import torch
 
-from .base import DataError, Dataset, normalize_unit_images, train_val_split
-from .download import Progress
+from .base import DataError, Dataset, Progress, normalize_unit_images, train_val_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 _PROGRESS_EVERY = 200  # images between progress reports

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import DataError, Dataset, cache_dir, normalize_unit_images
-from .download import Progress, download_file
+from .base import DataError, Dataset, Progress, cache_dir, normalize_unit_images
+from .download import download_file
 from .idx import read_idx
 
 # Role -> the standard file name. The test files serve as the validation set.
