@@ -95,13 +95,14 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     """
     from PySide6.QtCore import QCoreApplication
 
-    from .main_window import MainWindow
+    from .main_window import MainWindow, release_clipboard
 
     QCoreApplication.setApplicationName("netbuilder")
     QCoreApplication.setOrganizationName("netbuilder")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)
     sys.excepthook = ErrorReporter(log_file())
+    app.aboutToQuit.connect(release_clipboard)
 
     window = MainWindow(remember_layout=screenshot is None)
     recovered = screenshot is None and project_path is None and window.recover_unsaved_work()

@@ -35,6 +35,18 @@ def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "netbuilder", "netbuilder")
 
 
+def release_clipboard() -> None:
+    """Take copied layers off the clipboard; call before the application object is destroyed.
+
+    PySide6 6.11 crashes at exit when the clipboard still owns a QMimeData made in Python, and
+    the layers are of no use once netbuilder has quit.
+    """
+    clipboard = QGuiApplication.clipboard()
+    data = clipboard.mimeData()
+    if data is not None and data.hasFormat(FRAGMENT_MIME_TYPE):
+        clipboard.clear()
+
+
 def project_file_in(mime: QMimeData) -> Path | None:
     """The first local project file among dragged URLs, if any."""
     for url in mime.urls() if mime.hasUrls() else []:
@@ -75,7 +87,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
-        self.scene = GraphScene(self.document)
+        self.scene = GraphScene(self.document, self)  # owned by the window, so destroyed before the app
         self.view = GraphView(self.scene)
         self.setCentralWidget(self.view)
         self.view.viewport().installEventFilter(_ProjectFileDrops(self))

@@ -14,7 +14,7 @@ from netbuilder.core.graph import Edge
 from netbuilder.core.project import load_template, project_to_dict, save_project, template_names
 from netbuilder.gui.app import ErrorReporter, run_gui
 from netbuilder.gui.document import Document
-from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, MainWindow
+from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, MainWindow, release_clipboard
 
 Button = QMessageBox.StandardButton
 
@@ -58,7 +58,8 @@ def make_window(qtbot, tmp_path, settings_dir, dialogs):
         window.show()
         qtbot.waitExposed(window)
         return window
-    return make
+    yield make
+    release_clipboard()  # as run_gui does on quit: PySide6 crashes at exit if the clipboard still holds our data
 
 
 def add(window: MainWindow, type_id: str, x: float = 0.0, name: str | None = None, **params) -> str:
@@ -401,3 +402,17 @@ def test_an_unexpected_error_is_logged_and_shown_as_a_short_message(tmp_path, mo
     assert "Traceback" not in message
     log = (tmp_path / "logs" / "netbuilder.log").read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in log and '{}["missing"]' in log
+
+
+def test_quitting_takes_only_our_layers_off_the_clipboard(make_window):
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("someone else's text")
+    release_clipboard()
+    assert clipboard.text() == "someone else's text"
+
+    window = make_window()
+    build_cnn(window)
+    window.window_actions.select_all.trigger()
+    window.window_actions.copy.trigger()
+    release_clipboard()
+    assert not clipboard.mimeData().hasFormat(FRAGMENT_MIME_TYPE)
