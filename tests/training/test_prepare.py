@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from netbuilder.core.compile import CompileError
+from netbuilder.core.project import project_from_dict
+from netbuilder.data.base import DataError
+from netbuilder.training.trainer import TrainingError, prepare
+
+
+def project(input_shape=(4,), dataset="", extra_input=False, units=3, connected=True):
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": list(input_shape)}},
+             {"id": "b", "type": "dense", "name": "fc1", "params": {"units": units}},
+             {"id": "c", "type": "output", "name": "output1", "params": {"task": "classification"}}]
+    edges = [{"source": "a", "target": "b"}] + ([{"source": "b", "target": "c"}] if connected else [])
+    if extra_input:
+        nodes.append({"id": "d", "type": "input", "name": "input2", "params": {"kind": "vector", "shape": [4]}})
+    return project_from_dict({"format": "netbuilder-project", "version": 1, "nodes": nodes, "edges": edges,
+                              "dataset": dataset, "training": {"seed": 3}})
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    rows = ["a,b,c,d,label"] + [f"{i},{i % 3},{i * 0.5},{-i},{i % 3}" for i in range(30)]
+    path = tmp_path / "table.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_prepares_model_data_and_task_with_seeded_weights(csv_file):
+    model, dataset, task = prepare(project(dataset=str(csv_file)))
+    again, _, _ = prepare(project(), dataset_spec=str(csv_file))
+    assert task == "classification" and dataset.sample_shape == (4,)
+    assert model(dataset.train_x[:2]).shape == (2, 3)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters()))
+
+
+def test_a_broken_graph_raises_compile_error(csv_file):
+    with pytest.raises(CompileError, match='Output "output1" needs an input'):
+        prepare(project(dataset=str(csv_file), connected=False))
+
+
+def test_no_dataset_chosen_says_so():
+    with pytest.raises(DataError, match="No dataset is chosen"):
+        prepare(project(dataset=""))
+
+
+def test_data_of_another_shape_is_explained(csv_file):
+    with pytest.raises(DataError, match="Set the Input's shape to 4"):
+        prepare(project(input_shape=(7,), dataset=str(csv_file)))
+
+
+def test_two_inputs_are_refused(csv_file):
+    with pytest.raises(TrainingError, match="this network has 2: remove the others"):
+        prepare(project(dataset=str(csv_file), extra_input=True))

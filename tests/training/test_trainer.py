@@ -1,0 +1,259 @@
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from netbuilder.data.base import Dataset
+from netbuilder.training import trainer as trainer_module
+from netbuilder.training.events import BatchEnded, EpochEnded, Finished, Started
+from netbuilder.training.metrics import evaluate
+from netbuilder.training.trainer import Trainer, bfloat16_supported
+
+
+def run_all(trainer: Trainer) -> list:
+    return list(trainer.run())
+
+
+def of_type(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_learns_separable_data_and_reports_every_step(make_blobs, make_mlp, settings):
+    data = make_blobs(count=240, val_count=60)
+    events = run_all(Trainer(make_mlp(), data, settings.replace(epochs=4), "classification", report_interval=0))
+
+    assert isinstance(events[0], Started) and events[0].train_samples == 240 and events[0].val_samples == 60
+    assert events[-1] == Finished("completed", events[-1].message) and "validation accuracy" in events[-1].message
+    epochs = of_type(events, EpochEnded)
+    assert [e.epoch for e in epochs] == [1, 2, 3, 4]
+    assert epochs[-1].val_accuracy > 0.95 and epochs[-1].train_loss < epochs[0].train_loss
+    batches = of_type(events, BatchEnded)
+    assert len(batches) == 4 * math.ceil(240 / 32)  # report_interval=0: one per batch
+    assert batches[-1].samples_seen == 4 * 240 and batches[-1].samples_per_second > 0
+
+
+def test_same_seed_gives_same_losses_and_another_seed_other_losses(make_blobs, make_mlp, settings):
+    def losses(seed):
+        events = run_all(Trainer(make_mlp(seed=1), make_blobs(), settings.replace(seed=seed), "classification"))
+        return [(e.train_loss, e.val_loss) for e in of_type(events, EpochEnded)]
+
+    assert losses(5) == losses(5)
+    assert losses(5) != losses(6)
+
+
+def test_holds_out_a_validation_share_only_when_the_dataset_has_none(make_blobs, make_mlp, settings):
+    started = run_all(Trainer(make_mlp(), make_blobs(count=300), settings.replace(validation_split=0.2),
+                              "classification"))[0]
+    assert (started.train_samples, started.val_samples) == (240, 60)
+    started = run_all(Trainer(make_mlp(), make_blobs(count=200, val_count=30), settings.replace(validation_split=0.2),
+                              "classification"))[0]
+    assert (started.train_samples, started.val_samples) == (200, 30)
+
+
+def test_without_validation_the_epoch_reports_no_validation_figures(make_blobs, make_mlp, settings):
+    events = run_all(Trainer(make_mlp(), make_blobs(), settings.replace(validation_split=0.0), "classification"))
+    assert events[0].val_samples == 0
+    assert all(e.val_loss is None and e.val_accuracy is None for e in of_type(events, EpochEnded))
+    assert "training loss" in events[-1].message
+
+
+def test_stop_takes_effect_before_the_next_batch(make_blobs, make_mlp, settings):
+    trainer = Trainer(make_mlp(), make_blobs(), settings, "classification", report_interval=0)
+    events = trainer.run()
+    next(events)  # Started
+    first = next(events)
+    trainer.stop()
+    finished = next(events)
+    assert isinstance(first, BatchEnded) and first.batch == 1
+    assert finished.reason == "stopped" and "epoch 1, batch 2" in finished.message
+    assert list(events) == []
+
+
+def test_pause_holds_the_run_until_resumed(make_blobs, make_mlp, settings):
+    trainer = Trainer(make_mlp(), make_blobs(), settings, "classification", report_interval=0)
+    received: list = []
+    trainer.pause()
+    worker = threading.Thread(target=lambda: received.extend(trainer.run()))
+    worker.start()
+    time.sleep(0.3)
+    assert trainer.paused and [type(e) for e in received] == [Started]  # held before the first batch
+    assert worker.is_alive()
+    trainer.resume()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and received[-1].reason == "completed"
+
+
+def test_stop_ends_a_paused_run(make_blobs, make_mlp, settings):
+    trainer = Trainer(make_mlp(), make_blobs(), settings, "classification", report_interval=0)
+    events = trainer.run()
+    next(events), next(events)
+    trainer.pause()
+    threading.Timer(0.1, trainer.stop).start()
+    assert next(events).reason == "stopped"  # blocked in pause until the stop arrived
+
+
+def test_a_diverging_loss_stops_with_the_reason_and_keeps_finite_weights(make_blobs, make_mlp, settings):
+    model = make_mlp()
+    data = make_blobs()
+    data.train_x *= 1e6  # the gradients explode at once with this learning rate
+    events = run_all(Trainer(model, data, settings.replace(optimizer="sgd", learning_rate=10.0),
+                             "classification", report_interval=0))
+    finished = events[-1]
+    assert finished.reason == "nan_loss"
+    assert "epoch 1, batch" in finished.message and "lower the learning rate (now 10)" in finished.message
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_data_that_does_not_fit_the_network_fails_with_an_explanation(make_blobs, make_mlp, settings):
+    events = run_all(Trainer(make_mlp(features=5), make_blobs(features=4), settings, "classification"))
+    assert len(events) == 1
+    assert events[0].reason == "failed"
+    assert 'samples of "blobs" are 4 values' in events[0].message and "Input layer's shape" in events[0].message
+    assert "Traceback" in events[0].details
+
+
+def test_more_classes_than_scores_names_the_fix(make_blobs, make_mlp, settings):
+    events = run_all(Trainer(make_mlp(classes=2), make_blobs(classes=5), settings, "classification"))
+    assert events[-1].reason == "failed"
+    assert "has 5 classes but the network outputs 2 scores: give the last Dense layer 5 units" in events[-1].message
+
+
+def test_an_error_during_training_becomes_a_failed_event(make_blobs, settings):
+    class BreaksLater(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 3)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls > 4:
+                raise RuntimeError("something broke inside the layer\nmore detail")
+            return self.linear(x)
+
+    events = run_all(Trainer(BreaksLater(), make_blobs(), settings, "classification"))
+    assert events[-1].reason == "failed"
+    assert events[-1].message == "Training stopped on an error: something broke inside the layer"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this computer has CUDA")
+def test_asking_for_cuda_without_it_says_what_to_choose(make_blobs, make_mlp, settings):
+    events = run_all(Trainer(make_mlp(), make_blobs(), settings.replace(device="cuda"), "classification"))
+    assert events[-1].reason == "failed" and "choose auto or cpu" in events[-1].message
+
+
+def test_nesterov_without_momentum_is_refused(make_blobs, make_mlp, settings):
+    settings = settings.replace(optimizer="sgd", momentum=0.0, nesterov=True)
+    events = run_all(Trainer(make_mlp(), make_blobs(), settings, "classification"))
+    assert events[-1].reason == "failed" and "Nesterov momentum needs a momentum above 0" in events[-1].message
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop"])
+def test_every_optimizer_learns(make_blobs, make_mlp, settings, optimizer):
+    settings = settings.replace(optimizer=optimizer, nesterov=optimizer == "sgd", weight_decay=1e-4)
+    events = run_all(Trainer(make_mlp(), make_blobs(val_count=60), settings, "classification"))
+    assert events[-1].reason == "completed"
+    assert of_type(events, EpochEnded)[-1].val_accuracy > 0.9
+
+
+def learning_rates(make_blobs, make_mlp, settings, schedule, epochs):
+    settings = settings.replace(schedule=schedule, epochs=epochs, learning_rate=0.1, optimizer="sgd")
+    return [e.learning_rate for e in of_type(run_all(Trainer(make_mlp(), make_blobs(), settings, "classification")),
+                                             EpochEnded)]
+
+
+def test_step_schedule_divides_the_rate_by_ten_each_third(make_blobs, make_mlp, settings):
+    assert learning_rates(make_blobs, make_mlp, settings, "step", 6) == pytest.approx([0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3])
+
+
+def test_constant_and_cosine_schedules(make_blobs, make_mlp, settings):
+    assert learning_rates(make_blobs, make_mlp, settings, "constant", 3) == [0.1] * 3
+    cosine = learning_rates(make_blobs, make_mlp, settings, "cosine", 4)
+    assert cosine == sorted(cosine, reverse=True) and cosine[-1] < 0.01
+
+
+def test_one_cycle_rises_to_the_set_rate_then_falls(make_blobs, make_mlp, settings):
+    rates = learning_rates(make_blobs, make_mlp, settings, "one_cycle", 10)
+    peak = rates.index(max(rates))
+    assert 0 < peak < 9 and max(rates) == pytest.approx(0.1, rel=0.1)
+    assert rates[0] < max(rates) and rates[-1] < 0.001
+
+
+def test_early_stopping_keeps_the_best_weights(make_blobs, make_mlp, settings):
+    data = make_blobs(classes=2, val_count=40)
+    data.val_y = 1 - data.val_y  # validation disagrees with training, so it worsens as training learns
+    model = make_mlp(classes=2)
+    events = run_all(Trainer(model, data, settings.replace(epochs=30, early_stopping_patience=2), "classification"))
+    finished = events[-1]
+    epochs = of_type(events, EpochEnded)
+    best = min(epochs, key=lambda e: e.val_loss)
+    assert finished.reason == "early_stopping" and len(epochs) == best.epoch + 2
+    assert f"kept the weights of epoch {best.epoch}" in finished.message
+    assert evaluate(model, data.val_x, data.val_y, "classification").loss == pytest.approx(best.val_loss, rel=1e-5)
+
+
+def test_regression_trains_with_mean_squared_error(settings):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 3, generator=generator)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    data = Dataset("line", "vector", x, y, x[:0], y[:0], task="regression")
+    torch.manual_seed(0)
+    events = run_all(Trainer(torch.nn.Linear(3, 1), data, settings.replace(epochs=20, learning_rate=0.1), "regression"))
+    epochs = of_type(events, EpochEnded)
+    assert events[-1].reason == "completed"
+    assert epochs[-1].train_accuracy is None and epochs[-1].val_accuracy is None
+    assert epochs[-1].val_loss < 0.01
+
+
+def test_regression_target_count_must_match_the_outputs(settings):
+    x, y = torch.randn(50, 3), torch.randn(50, 2)
+    data = Dataset("pairs", "vector", x, y, x[:0], y[:0], task="regression")
+    events = run_all(Trainer(torch.nn.Linear(3, 1), data, settings, "regression"))
+    assert events[-1].reason == "failed" and "give the last Dense layer 2 unit(s)" in events[-1].message
+
+
+@pytest.mark.skipif(not bfloat16_supported(torch.device("cpu")), reason="this CPU has no bfloat16")
+def test_fast_precision_is_used_where_it_keeps_the_gradients(make_blobs, make_mlp, settings):
+    events = run_all(Trainer(make_mlp(), make_blobs(val_count=60), settings.replace(precision="fast"),
+                             "classification"))
+    assert events[0].precision == "fast" and events[0].notes == ()
+    assert of_type(events, EpochEnded)[-1].val_accuracy > 0.9
+
+
+@pytest.mark.skipif(not bfloat16_supported(torch.device("cpu")), reason="this CPU has no bfloat16")
+def test_fast_precision_falls_back_when_gradients_disagree(make_blobs, make_mlp, settings, monkeypatch):
+    monkeypatch.setattr(trainer_module, "_FAST_GRADIENT_AGREEMENT", 1.01)  # no model can agree this well
+    started = next(Trainer(make_mlp(), make_blobs(), settings.replace(precision="fast"), "classification").run())
+    assert started.precision == "fp32" and "gradients too much" in started.notes[0]
+
+
+def test_the_model_ends_on_the_cpu_in_eval_mode(make_blobs, make_mlp, settings):
+    model = make_mlp()
+    run_all(Trainer(model, make_blobs(), settings.replace(epochs=1), "classification"))
+    assert not model.training and next(model.parameters()).device.type == "cpu"
+
+
+def test_augmentation_changes_image_batches_and_is_skipped_for_vectors(make_blobs, make_mlp, settings):
+    images = torch.randn(64, 1, 8, 8)
+    labels = torch.arange(64) % 2
+    data = Dataset("tiny images", "image", images, labels, images[:0], labels[:0], ["a", "b"])
+    seen: list[torch.Tensor] = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(64, 2)
+
+        def forward(self, x):
+            if self.training:
+                seen.append(x.detach().clone())
+            return self.linear(x.flatten(1))
+
+    settings = settings.replace(augment=True, epochs=1, batch_size=64, validation_split=0.0)
+    events = run_all(Trainer(Recorder(), data, settings, "classification"))
+    assert events[-1].reason == "completed" and events[0].notes == ()
+    assert not any(torch.equal(seen[0][i], images[j]) for i in range(64) for j in range(64))
+    started = run_all(Trainer(make_mlp(), make_blobs(), settings, "classification"))[0]
+    assert "images only" in started.notes[0]
