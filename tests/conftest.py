@@ -1,4 +1,5 @@
-"""Test-wide setup: Qt without a screen, and a private cache folder so tests never touch the user's."""
+"""Test-wide setup: Qt without a screen, and private cache and data folders so tests never
+touch the user's (downloads, generated digits, recovery files, logs, settings)."""
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -7,12 +8,11 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
-def private_cache_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("netbuilder-cache")
-    previous = os.environ.get("NETBUILDER_CACHE_DIR")
-    os.environ["NETBUILDER_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("NETBUILDER_CACHE_DIR", None)
-    else:
-        os.environ["NETBUILDER_CACHE_DIR"] = previous
+def private_user_folders(tmp_path_factory):
+    folders = {"NETBUILDER_CACHE_DIR": tmp_path_factory.mktemp("netbuilder-cache"),
+               "NETBUILDER_DATA_DIR": tmp_path_factory.mktemp("netbuilder-data")}
+    patch = pytest.MonkeyPatch()
+    for variable, folder in folders.items():
+        patch.setenv(variable, str(folder))
+    yield folders
+    patch.undo()
