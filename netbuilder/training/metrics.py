@@ -44,12 +44,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Tas
         model.train(was_training)
     scores = torch.cat(outputs)
     targets = y.to(device)
+    if task != "classification":
+        loss = float(task_loss(scores, targets, task))
+        return Evaluation(loss, None, np.zeros((0, 0), np.int64), np.zeros(0), scores.cpu().numpy())
+    classes, highest = scores.shape[1], int(targets.max())
+    if highest >= classes:
+        raise ValueError(f"The data has labels up to {highest} but the network outputs only {classes} "
+                         f"scores: give the last Dense layer {highest + 1} units.")
     # Per-batch losses would weight a short last batch wrongly; one loss over all outputs is exact.
     loss = float(task_loss(scores, targets, task))
-    if task != "classification":
-        return Evaluation(loss, None, np.zeros((0, 0), np.int64), np.zeros(0), scores.cpu().numpy())
     predicted = scores.argmax(dim=1)
-    classes = scores.shape[1]
     confusion = torch.bincount(targets * classes + predicted, minlength=classes * classes)
     confusion = confusion.view(classes, classes).cpu().numpy()
     per_class_total = confusion.sum(axis=1)

@@ -1,0 +1,174 @@
+"""`netbuilder train` and `netbuilder evaluate`: headless training and testing of a project.
+
+Problems a user can cause (a bad project, data that does not fit, missing weights) print one
+line to stderr and exit with status 2; tracebacks are never shown.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from netbuilder.core.compile import CompileError
+from netbuilder.core.layers import ParamError
+from netbuilder.core.project import Project, ProjectFileError, load_project
+from netbuilder.data.base import DataError
+
+from .checkpoint import History, load_checkpoint, save_checkpoint
+from .events import BatchEnded, EpochEnded, Finished, Started
+from .metrics import evaluate, format_confusion
+from .trainer import Trainer, TrainingError, prepare
+
+USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
+FAILED = 2
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register `train` and `evaluate`; each sets `handler(args) -> exit status`."""
+    train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
+    train.add_argument("project", help="project file (.nbproj)")
+    _add_data_argument(train)
+    train.add_argument("--epochs", type=int, metavar="N")
+    train.add_argument("--batch-size", type=int, metavar="N")
+    train.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--precision", choices=("fp32", "fast"), help="fast: bfloat16 where it keeps the gradients")
+    _add_out_argument(train, "folder for the weights and history (default: beside the project)")
+    train.set_defaults(handler=train_command)
+
+    test = subparsers.add_parser("evaluate", help="print the accuracy and confusion matrix of the trained weights")
+    test.add_argument("project", help="project file (.nbproj)")
+    _add_data_argument(test)
+    _add_out_argument(test, "folder holding the weights, if not beside the project")
+    test.set_defaults(handler=evaluate_command)
+
+
+def _add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="NAME|PATH",
+                        help="built-in dataset, CSV file or folder (default: the project's dataset)")
+
+
+def _add_out_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--out", metavar="DIR", help=help_text)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    try:
+        project = load_project(args.project)
+        project.training = project.training.replace(**_setting_changes(args))
+        model, dataset, task = prepare(project, args.data, _progress_printer())
+    except USER_ERRORS as error:
+        return _fail(error)
+    trainer = Trainer(model, dataset, project.training, task)
+    latest_speed = 0.0
+    try:
+        for event in trainer.run():
+            if isinstance(event, Started):
+                print(_started_line(project, dataset.name, event))
+                for note in event.notes:
+                    print(f"note: {note}")
+            elif isinstance(event, BatchEnded):
+                latest_speed = event.samples_per_second
+            elif isinstance(event, EpochEnded):
+                print(_epoch_line(event, latest_speed), flush=True)
+            elif isinstance(event, Finished):
+                finished = event
+    except KeyboardInterrupt:
+        print("netbuilder: interrupted; nothing was saved", file=sys.stderr)
+        return 130
+    if finished.reason not in ("completed", "early_stopping"):
+        print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
+        return FAILED
+    history = History(dataset.class_names, task, args.data or project.dataset, trainer.history)
+    try:
+        weights = save_checkpoint(model, history, args.project, args.out)
+    except OSError as error:
+        return _fail(f"cannot save the weights: {error.strerror or error}")
+    print(finished.message)
+    print(f"Saved the weights to {weights}")
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    try:
+        project = load_project(args.project)
+        model, dataset, task = prepare(project, args.data, _progress_printer())
+        history = load_checkpoint(model, args.project, args.out)
+    except USER_ERRORS as error:
+        return _fail(error)
+    held_out = len(dataset.val_x) > 0
+    x, y = (dataset.val_x, dataset.val_y) if held_out else (dataset.train_x, dataset.train_y)
+    try:
+        result = evaluate(model, x, y, task)
+    except ValueError as error:
+        return _fail(error)
+    which = "validation" if held_out else "training (the dataset has no validation set)"
+    source = args.data or project.dataset
+    if task != "classification":
+        print(f"Mean squared error on {len(x):,} {which} samples of {source}: {result.loss:.4f}")
+        return 0
+    print(f"Accuracy on {len(x):,} {which} samples of {source}: {100 * result.accuracy:.2f}% "
+          f"(loss {result.loss:.4f})")
+    if history.class_names and dataset.class_names and history.class_names != dataset.class_names:
+        print(f"note: the weights were trained on the classes {', '.join(history.class_names)}", file=sys.stderr)
+    print()
+    print(format_confusion(result.confusion, dataset.class_names or history.class_names))
+    return 0
+
+
+def _setting_changes(args: argparse.Namespace) -> dict:
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+             "device": args.device, "precision": args.precision}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _started_line(project: Project, dataset_name: str, started: Started) -> str:
+    precision = "bfloat16 (fast)" if started.precision == "fast" else "fp32"
+    validation = f"{started.val_samples:,} validation" if started.val_samples else "no validation"
+    return (f'Training "{project.name}" on {dataset_name}: {started.train_samples:,} training and {validation} '
+            f"samples, {started.device}, {precision}")
+
+
+def _epoch_line(epoch: EpochEnded, samples_per_second: float) -> str:
+    width = len(str(epoch.epochs))
+    parts = [f"epoch {epoch.epoch:>{width}}/{epoch.epochs}", f"loss {epoch.train_loss:.4f}"]
+    if epoch.train_accuracy is not None:
+        parts.append(f"acc {100 * epoch.train_accuracy:5.1f}%")
+    if epoch.val_loss is not None:
+        parts.append(f"val loss {epoch.val_loss:.4f}")
+    if epoch.val_accuracy is not None:
+        parts.append(f"val acc {100 * epoch.val_accuracy:5.1f}%")
+    parts += [f"lr {epoch.learning_rate:.3g}", f"{epoch.seconds:.1f} s", f"{samples_per_second:,.0f} samples/s"]
+    return "  ".join(parts)
+
+
+def _progress_printer():
+    """Progress of loading or generating data, on a terminal only (logs stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, message: str) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{message}: {100 * done // max(total, 1)}%", end=end, file=sys.stderr, flush=True)
+    return show
+
+
+def _fail(error: Exception | str) -> int:
+    print(f"netbuilder: {_one_line(str(error))}", file=sys.stderr)
+    return FAILED
+
+
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m netbuilder.training.cli train|evaluate ...`, the same commands without the app."""
+    parser = argparse.ArgumentParser(prog="netbuilder")
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+import argparse
+import json
+
+import pytest
+import torch
+
+from netbuilder.core.project import project_from_dict, save_project
+from netbuilder.training.cli import add_commands
+
+
+def run_cli(*argv):
+    parser = argparse.ArgumentParser(prog="netbuilder")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([str(a) for a in argv])
+    return args.handler(args)
+
+
+@pytest.fixture
+def project_file(tmp_path):
+    rows = ["x1,x2,label"] + [f"{(i % 2) * 4 + (i % 7) * 0.1},{-(i % 2) * 3 + (i % 5) * 0.1},{'yes' if i % 2 else 'no'}"
+                              for i in range(80)]
+    (tmp_path / "points.csv").write_text("\n".join(rows) + "\n")
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [2]}},
+             {"id": "b", "type": "dense", "name": "fc1", "params": {"units": 2}},
+             {"id": "c", "type": "output", "name": "output1", "params": {"task": "classification"}}]
+    project = project_from_dict({"format": "netbuilder-project", "version": 1, "name": "Points", "nodes": nodes,
+                                 "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}],
+                                 "dataset": str(tmp_path / "points.csv"),
+                                 "training": {"epochs": 2, "batch_size": 16, "learning_rate": 0.05, "device": "cpu"}})
+    path = tmp_path / "points.nbproj"
+    save_project(project, path)
+    return path
+
+
+def test_train_prints_each_epoch_and_saves_beside_the_project(project_file, capsys):
+    assert run_cli("train", project_file, "--epochs", 3) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith('Training "Points" on points: 64 training and 16 validation samples, cpu, fp32')
+    epochs = [line for line in out if line.startswith("epoch")]
+    assert [line.split()[1] for line in epochs] == ["1/3", "2/3", "3/3"]
+    assert all("val acc" in line and "samples/s" in line for line in epochs)
+    assert out[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
+    history = json.loads(project_file.with_name("points.history.json").read_text())
+    assert history["class_names"] == ["no", "yes"] and len(history["epochs"]) == 3
+
+
+def test_evaluate_prints_accuracy_and_the_confusion_matrix(project_file, tmp_path, capsys):
+    assert run_cli("train", project_file, "--out", tmp_path / "weights") == 0
+    capsys.readouterr()
+    assert run_cli("evaluate", project_file, "--out", tmp_path / "weights") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Accuracy on 16 validation samples of ") and "%" in out[0]
+    assert out[2].split()[-3:] == ["no", "yes", "accuracy"] and out[3].split()[0] == "no"
+
+
+def test_evaluate_without_training_says_to_train_first(project_file, capsys):
+    assert run_cli("evaluate", project_file) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("netbuilder: ") and "train the model first" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--epochs", "0"], "epochs must be at least 1, not 0"),
+    (["--data", "no-such-dataset"], 'There is no dataset "no-such-dataset"'),
+    (["--device", "cuda"], "choose auto or cpu"),
+])
+def test_problems_print_one_line_and_exit_2(project_file, capsys, arguments, message):
+    if arguments[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("this computer has CUDA")
+    assert run_cli("train", project_file, *arguments) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not project_file.with_suffix(".safetensors").exists()
+
+
+def test_a_damaged_project_is_one_line(tmp_path, capsys):
+    (tmp_path / "bad.nbproj").write_text("{ not json")
+    assert run_cli("train", tmp_path / "bad.nbproj") == 2
+    assert capsys.readouterr().err == "netbuilder: bad.nbproj is damaged: it is not valid JSON at line 1, column 3\n"
