@@ -42,8 +42,11 @@ def _export_code(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The headless commands; `netbuilder [PROJECT]` without one opens the app."""
+def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
+    """The headless commands; `netbuilder [PROJECT]` without one opens the app.
+
+    Training commands import torch (about 2 s), so `summary` and `export-code` leave them out.
+    """
     parser = argparse.ArgumentParser(prog="netbuilder", description="Design, train and try neural networks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     summary = commands.add_parser("summary", help="print the layer table and problems of a project")
@@ -53,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("project")
     export.add_argument("--out", help="file to write (default: print)")
     export.set_defaults(handler=_export_code)
+    if with_training:
+        from .training.cli import add_commands
+
+        add_commands(commands)
     return parser
 
 
@@ -64,13 +71,14 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("summary", "export-code")
+TRAINING_COMMANDS = ("train", "evaluate")
+COMMANDS = ("summary", "export-code", *TRAINING_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in COMMANDS:
-        args = build_parser().parse_args(argv)
+        args = build_parser(with_training=argv[0] in TRAINING_COMMANDS).parse_args(argv)
         return args.handler(args)
     args = _gui_parser().parse_args(argv)
     from .gui.app import run_gui
