@@ -113,6 +113,7 @@ def test_int_or_word_parameters_accept_numbers_and_words(value, expected):
     (Param("units", int, 1, min=1), 2.5, "whole number"),
     (Param("rate", float, 0.5, max=0.99), 1.0, "at most 0.99"),
     (Param("rate", float, 0.5), float("nan"), "finite"),
+    (Param("units", int, 1, min=1), float("inf"), "finite"),
     (Param("bias", bool, True), 1, "true or false"),
     (Param("shape", tuple, (1,), min=1), "1×x", "sizes like"),
     (Param("task", str, "a", choices=("a", "b")), "c", "one of a, b"),

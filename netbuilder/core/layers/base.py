@@ -7,6 +7,7 @@ from these specs, so adding a layer touches only its spec and its test row.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
@@ -63,20 +64,19 @@ class Param:
                 raise ParamError(f"{self.label} must be a whole number{words}, not {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{self.label} must be a number, not {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamError(f"{self.label} must be a finite number, not {value!r}")
         if self.kind is int:
             if float(value) != int(value):
                 raise ParamError(f"{self.label} must be a whole number, not {value!r}")
             value = int(value)
         else:
             value = float(value)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ParamError(f"{self.label} must be a finite number")
         if self.min is not None and value < self.min:
             raise ParamError(f"{self.label} must be at least {_fmt(self.min)}, not {_fmt(value)}")
         if self.max is not None and value > self.max:
             raise ParamError(f"{self.label} must be at most {_fmt(self.max)}, not {_fmt(value)}")
         return value
-
 
     def _coerce_shape(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
