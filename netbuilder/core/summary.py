@@ -19,6 +19,11 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
     return rows
 
 
+def keras_param_total(graph: Graph, analysis: Analysis) -> int:
+    return sum(graph.nodes[n].spec.keras_param_count(graph.nodes[n].params, info.in_shapes)
+               for n, info in analysis.info.items())
+
+
 def human_count(value: int) -> str:
     """12_345_678 -> '12.3 M', for FLOPs where exact digits do not help."""
     for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -41,8 +46,10 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
     out = ([title] if title else []) + [render(HEADERS), line] + [render(r) for r in cells[1:]] + [line]
     out.append(f"Total params: {analysis.total_params:,}")
     out.append(f"Forward FLOPs per sample: {human_count(analysis.total_flops)} ({analysis.total_flops:,})")
-    if any(graph.nodes[n].type_id in ("lstm", "gru", "simple_rnn") for n in graph.nodes):
-        out.append("Note: PyTorch recurrent layers keep two bias vectors per gate; Keras shows fewer parameters.")
+    keras_total = keras_param_total(graph, analysis)
+    if keras_total != analysis.total_params:
+        out.append(f"Note: Keras shows {keras_total:,} parameters for this network: its LSTM and SimpleRNN "
+                   "layers keep one bias vector per gate, PyTorch's two.")
     if analysis.problems:
         out.append("")
         out.append(f"Problems ({len(analysis.errors)} errors, {len(analysis.problems) - len(analysis.errors)} warnings):")

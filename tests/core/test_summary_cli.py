@@ -8,6 +8,7 @@ import pytest
 from netbuilder.__main__ import main
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, save_project
+from netbuilder.core.summary import summary_text
 
 TEMPLATES = Path(__file__).parents[2] / "resources" / "templates"
 
@@ -21,6 +22,20 @@ def test_summary_prints_each_templates_parameter_count(template, total, capsys):
     out = capsys.readouterr().out
     assert f"Total params: {total}" in out
     assert "Output shape" in out
+
+
+@pytest.mark.parametrize(("template", "keras_total"), [("3-lstm-text", "685,770"), ("4-row-lstm", "81,674")])
+def test_summary_of_an_lstm_network_gives_the_count_keras_shows(template, keras_total, capsys):
+    main(["summary", f"{TEMPLATES}/{template}.nbproj"])
+    assert f"Note: Keras shows {keras_total} parameters" in capsys.readouterr().out
+
+
+def test_summary_has_no_keras_note_where_keras_counts_the_same(capsys):
+    graph = Graph()
+    graph.chain(graph.add("input", kind="sequence", shape=(5, 3)), graph.add("gru", hidden_size=4),
+                graph.add("dense", units=2), graph.add("output"))
+    print(summary_text(graph))
+    assert "Keras shows" not in capsys.readouterr().out
 
 
 def test_summary_of_the_cnn_lists_every_layer_with_shape_and_params(capsys):

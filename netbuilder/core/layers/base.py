@@ -146,6 +146,10 @@ class LayerSpec:
     def param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
         return 0
 
+    def keras_param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
+        """What Keras's summary shows for the same layer, so users can check against articles."""
+        return self.param_count(p, in_shapes)
+
     def flops(self, p: dict[str, Any], in_shapes: Sequence[Shape], out_shape: Shape) -> int:
         """Forward floating-point operations for one sample (a multiply-add counts as 2)."""
         return 0

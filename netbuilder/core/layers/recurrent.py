@@ -18,6 +18,7 @@ class _Recurrent(LayerSpec):
     )
     torch_class: str
     gates: int
+    keras_bias_vectors = 1
 
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
@@ -33,9 +34,14 @@ class _Recurrent(LayerSpec):
         return [features] + [p["hidden_size"] * directions] * (p["num_layers"] - 1)
 
     def param_count(self, p, in_shapes):
+        return self._count(p, in_shapes, bias_vectors=2)  # PyTorch: input and hidden bias per gate
+
+    def keras_param_count(self, p, in_shapes):
+        return self._count(p, in_shapes, self.keras_bias_vectors)
+
+    def _count(self, p, in_shapes, bias_vectors: int) -> int:
         hidden, directions = p["hidden_size"], 2 if p["bidirectional"] else 1
-        # PyTorch keeps two bias vectors per gate (Keras one), hence 2·hidden per gate
-        return directions * sum(self.gates * (hidden * (inputs + hidden) + 2 * hidden)
+        return directions * sum(self.gates * (hidden * (inputs + hidden) + bias_vectors * hidden)
                                 for inputs in self._layer_inputs(p, in_shapes[0][1]))
 
     def flops(self, p, in_shapes, out_shape):
@@ -77,6 +83,7 @@ class GRU(_Recurrent):
     name_prefix = "gru"
     torch_class = "GRU"
     gates = 3
+    keras_bias_vectors = 2  # Keras's default reset_after=True keeps two, like PyTorch
 
 
 @register
