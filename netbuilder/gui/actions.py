@@ -1,11 +1,12 @@
 """The main window's actions, menus and toolbar. Each action calls one MainWindow method."""
 from __future__ import annotations
 
+from importlib import resources
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QStyle, QToolBar
+from PySide6.QtWidgets import QToolBar
 
 from ..core.project import load_template, template_names
 
@@ -15,13 +16,14 @@ if TYPE_CHECKING:
 Shortcut = QKeySequence.StandardKey | str
 
 
-def _icon(window: "MainWindow", theme: str, fallback: QStyle.StandardPixmap | None) -> QIcon:
-    standard = window.style().standardIcon(fallback) if fallback is not None else QIcon()
-    return QIcon.fromTheme(theme, standard)
+def _icon(name: str) -> QIcon:
+    """Our own icons (resources/icons), drawn for the dark theme: desktop icon themes are missing
+    on Windows and macOS and mix styles on Linux."""
+    return QIcon(str(resources.files("netbuilder.resources") / "icons" / f"{name}.svg"))
 
 
 def _action(window: "MainWindow", text: str, slot: Callable[[], object], shortcuts: tuple[Shortcut, ...] = (),
-            tip: str = "", icon: tuple[str, QStyle.StandardPixmap | None] | None = None) -> QAction:
+            tip: str = "", icon: str = "") -> QAction:
     action = QAction(text, window)
     keys: list[QKeySequence] = []
     for shortcut in shortcuts:
@@ -31,7 +33,7 @@ def _action(window: "MainWindow", text: str, slot: Callable[[], object], shortcu
         action.setStatusTip(tip)
         action.setToolTip(f"{tip} ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else tip)
     if icon:
-        action.setIcon(_icon(window, *icon))
+        action.setIcon(_icon(icon))
     action.triggered.connect(lambda _checked=False: slot())
     return action
 
@@ -40,47 +42,37 @@ class WindowActions:
     """Every command of the window, as attributes, so menus, toolbar and tests share them."""
 
     def __init__(self, window: "MainWindow"):
-        sp = QStyle.StandardPixmap
         std = QKeySequence.StandardKey
-        self.new = _action(window, "&New", window.new_project, (std.New,), "Start an empty network",
-                           ("document-new", sp.SP_FileIcon))
-        self.open = _action(window, "&Open…", window.open_project, (std.Open,), "Open a project file",
-                            ("document-open", sp.SP_DialogOpenButton))
-        self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project",
-                            ("document-save", sp.SP_DialogSaveButton))
+        self.new = _action(window, "&New", window.new_project, (std.New,), "Start an empty network", "new")
+        self.open = _action(window, "&Open…", window.open_project, (std.Open,), "Open a project file", "open")
+        self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project", "save")
         self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
-                               "Save the project under a new name", ("document-save-as", None))
+                               "Save the project under a new name")
         self.export_code = _action(window, "&Export PyTorch Code…", window.export_code, ("Ctrl+E",),
-                                   "Write the network as a standalone PyTorch .py file",
-                                   ("document-export", sp.SP_FileDialogDetailedView))
-        self.quit = _action(window, "&Quit", window.close, (std.Quit, "Ctrl+Q"), "Close netbuilder",
-                            ("application-exit", None))
+                                   "Write the network as a standalone PyTorch .py file", "export")
+        self.quit = _action(window, "&Quit", window.close, (std.Quit, "Ctrl+Q"), "Close netbuilder")
 
         stack = window.document.undo_stack
         self.undo = stack.createUndoAction(window, "&Undo")
         self.undo.setShortcuts(QKeySequence.keyBindings(std.Undo))
-        self.undo.setIcon(_icon(window, "edit-undo", sp.SP_ArrowBack))
+        self.undo.setIcon(_icon("undo"))
         self.redo = stack.createRedoAction(window, "&Redo")
         self.redo.setShortcuts(list(dict.fromkeys([*QKeySequence.keyBindings(std.Redo), QKeySequence("Ctrl+Shift+Z")])))
-        self.redo.setIcon(_icon(window, "edit-redo", sp.SP_ArrowForward))
+        self.redo.setIcon(_icon("redo"))
 
-        self.cut = _action(window, "Cu&t", window.cut, (std.Cut,), "Cut the selected layers", ("edit-cut", None))
-        self.copy = _action(window, "&Copy", window.copy, (std.Copy,), "Copy the selected layers",
-                            ("edit-copy", None))
-        self.paste = _action(window, "&Paste", window.paste, (std.Paste,), "Paste layers", ("edit-paste", None))
+        self.cut = _action(window, "Cu&t", window.cut, (std.Cut,), "Cut the selected layers")
+        self.copy = _action(window, "&Copy", window.copy, (std.Copy,), "Copy the selected layers")
+        self.paste = _action(window, "&Paste", window.paste, (std.Paste,), "Paste layers")
         self.duplicate = _action(window, "D&uplicate", window.duplicate, ("Ctrl+D",),
-                                 "Duplicate the selected layers with their connections", ("edit-copy", None))
+                                 "Duplicate the selected layers with their connections")
         self.delete = _action(window, "&Delete", window.delete_selected, (std.Delete,),
-                              "Delete the selected layers and their connections",
-                              ("edit-delete", sp.SP_TrashIcon))
-        self.select_all = _action(window, "Select &All", window.select_all, (std.SelectAll,), "Select every layer",
-                                  ("edit-select-all", None))
+                              "Delete the selected layers and their connections", "delete")
+        self.select_all = _action(window, "Select &All", window.select_all, (std.SelectAll,), "Select every layer")
 
         self.auto_layout = _action(window, "&Auto-layout", window.auto_layout, ("Ctrl+L",),
-                                   "Arrange the layers left to right in data-flow order",
-                                   ("view-grid", sp.SP_FileDialogListView))
+                                   "Arrange the layers left to right in data-flow order", "layout")
         self.zoom_to_fit = _action(window, "Zoom to &Fit", window.zoom_to_fit, ("F",),
-                                   "Show the whole network", ("zoom-fit-best", sp.SP_TitleBarMaxButton))
+                                   "Show the whole network", "fit")
         self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete)
 
     def set_selection_size(self, count: int) -> None:

@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
     def _show_analysis_summary(self) -> None:
         analysis = self.document.analysis
         errors = len(analysis.errors)
-        state = f"{errors} error{'s' * (errors != 1)}" if errors else "ready to train"
+        state = f"{errors} error{'s' * (errors != 1)}" if errors else "no problems"
         self.status_summary.setText(f"{len(self.document.graph.nodes)} layers · {analysis.total_params:,} params · "
                                     f"{human_count(analysis.total_flops)} FLOPs · {state}")
 

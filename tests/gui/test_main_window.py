@@ -7,7 +7,7 @@ import sys
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolBar
 
 from netbuilder.core.commands import AddNode, Connect
 from netbuilder.core.graph import Edge
@@ -338,6 +338,15 @@ def test_edit_actions_follow_the_selection(make_window):
     assert len(window.document.graph.nodes) == 10
     window.window_actions.delete.trigger()
     assert len(window.document.graph.nodes) == 5
+
+
+def test_every_toolbar_button_shows_an_icon(make_window):
+    window = make_window()
+    toolbar = window.findChild(QToolBar, "main_toolbar")
+    buttons = [action for action in toolbar.actions() if not action.isSeparator()]
+    assert len(buttons) == 9
+    blank = [action.text() for action in buttons if action.icon().pixmap(20, 20).isNull()]
+    assert blank == []
 
 
 def test_clicking_a_summary_row_selects_the_layer(make_window, qtbot):

@@ -309,6 +309,6 @@ def test_a_valid_network_says_it_has_no_problems(qtbot):
     document = Document(load_template("2-cnn"))
     panel = ProblemsPanel(document)
     qtbot.addWidget(panel)
-    assert panel.messages() == ["No problems: the network is ready to train"]
+    assert panel.messages() == ["No problems: every layer fits its inputs"]
     with qtbot.assertNotEmitted(panel.node_clicked):
         panel.list.itemClicked.emit(panel.list.item(0))

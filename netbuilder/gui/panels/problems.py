@@ -43,7 +43,7 @@ class ProblemsPanel(QWidget):
             self.list.addItem(item)
         if not problems:
             item = QListWidgetItem(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton),
-                                   "No problems: the network is ready to train")
+                                   "No problems: every layer fits its inputs")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.list.addItem(item)
         self.count_changed.emit(len(problems))
