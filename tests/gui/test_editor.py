@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QGraphicsSceneHelpEvent, QToolTip
 
@@ -507,3 +507,21 @@ def test_node_tooltip_shows_shapes_counts_and_problems(qtbot):
     flops = document.analysis.info[conv.id].flops
     assert QToolTip.text() == (f'Conv2d "conv1"\n1×28×28 → 32×26×26\n320 params, {flops:,} FLOPs\n'
                                '⚠ Conv2d "conv1" feeds nothing, so it does not affect the prediction')
+
+
+def test_wires_of_a_wrapped_layout_stay_clear_of_other_layers_and_near_the_graph(qtbot):
+    graph = load_template("2-cnn").graph  # laid out in bands: two wires run back to the left
+    _, scene, _ = make_editor(qtbot, graph)
+    cards = {n: scene.node_item(n).sceneBoundingRect() for n in graph.nodes}
+    graph_area = QRectF()
+    for card in cards.values():
+        graph_area = graph_area.united(card)
+    margin = NODE_WIDTH / 2
+
+    for edge in graph.edges:
+        curve = scene.edge_item(edge).curve
+        points = [curve.pointAtPercent(i / 200) for i in range(201)]
+        others = [card for n, card in cards.items() if n not in (edge.source, edge.target)]
+        assert not any(card.contains(p) for card in others for p in points), edge
+        near = graph_area.adjusted(-margin, -margin, margin, margin)
+        assert all(near.contains(p) for p in points), edge

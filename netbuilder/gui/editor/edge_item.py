@@ -21,16 +21,30 @@ _HIT_WIDTH = 10.0  # clicking within 5 px of the curve selects it
 _SKIP_MIN_SPAN = 2 * NODE_WIDTH  # spans this wide likely pass other nodes of the row
 _SKIP_LANE_RISE = NODE_HEIGHT / 2 + 28  # from port height to the lane: clears the cards' tops
 _SKIP_TURN = 30.0  # horizontal run of each turn into and out of the lane
+_BACK_TURN = 40.0  # how far a backward edge swings out beside its ports as it turns round
 for _pen in (_PEN, _SELECTED_PEN):
     _pen.setCapStyle(Qt.PenCapStyle.RoundCap)
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """The curve from an output at `start` to an input at `end`. It leaves and enters horizontally;
-    a long edge between nodes on about the same row (a skip connection) would hide behind the
-    nodes between them, so it climbs to a lane above them instead."""
+    """The curve from an output at `start` to an input at `end`. It leaves and enters horizontally.
+    A long edge between nodes on about the same row (a skip connection) would hide behind the
+    nodes between them, so it climbs to a lane above them instead; an edge running back to the
+    left (from the end of one band of a wrapped layout to the start of the next) turns round into
+    a lane between the rows rather than cutting diagonally across them."""
     path = QPainterPath(start)
-    if end.x() - start.x() > _SKIP_MIN_SPAN and abs(end.y() - start.y()) < NODE_HEIGHT:
+    same_row = abs(end.y() - start.y()) < NODE_HEIGHT
+    if end.x() < start.x():
+        if same_row:
+            lane = max(start.y(), end.y()) + _SKIP_LANE_RISE
+        else:
+            lane = (start.y() + end.y()) / 2
+        path.cubicTo(QPointF(start.x() + _BACK_TURN, start.y()), QPointF(start.x() + _BACK_TURN, lane),
+                     QPointF(start.x(), lane))
+        path.lineTo(QPointF(end.x(), lane))
+        path.cubicTo(QPointF(end.x() - _BACK_TURN, lane), QPointF(end.x() - _BACK_TURN, end.y()), end)
+        return path
+    if end.x() - start.x() > _SKIP_MIN_SPAN and same_row:
         lane = min(start.y(), end.y()) - _SKIP_LANE_RISE
         path.cubicTo(QPointF(start.x() + _SKIP_TURN, start.y()), QPointF(start.x() + _SKIP_TURN / 2, lane),
                      QPointF(start.x() + _SKIP_TURN * 1.5, lane))
@@ -74,6 +88,10 @@ class EdgeItem(QGraphicsItem):
         self._path = wire_path(start, end)
         self._middle = self._path.pointAtPercent(0.5)
         self._place_label()
+
+    @property
+    def curve(self) -> QPainterPath:
+        return self._path
 
     def set_label(self, text: str) -> None:
         if text == self.label:
