@@ -1,0 +1,278 @@
+"""How fast does netbuilder train, next to the ways people write it by hand?
+
+The CNN template (Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → Dense 10, 93,322
+parameters) trains on the same in-memory built-in digits, with batch 64 and Adam at lr 1e-3 (the
+app's defaults), in one process and on the same number of torch threads, four ways:
+
+  (a) netbuilder's Trainer on the compiled graph (fp32, and again in the fast bfloat16 mode);
+  (b) an equivalent hand-written nn.Module with a plain loop over a permutation of the tensors;
+  (c) the same module fed by a DataLoader, as tutorials write it;
+  (d) Keras 3 on the torch backend, running the seed article's model.compile(...)/model.fit(...).
+
+Each timed call trains one epoch, setup included (the Trainer's checks, Keras's data adapter);
+there is no validation. One warm-up round goes untimed, then the rounds interleave the
+contestants (a, fast a, b, c, d, a, fast a, ...) so that load from elsewhere on the machine
+falls on all of them alike. Printed: median samples/s per contestant, and the ratios of medians
+against their targets.
+
+    pip install -e .[bench]        # keras 3 for (d); without it (d) is skipped with a note
+    python bench/train_throughput.py            # full run: 12,800 digits per epoch, 5 rounds
+    python bench/train_throughput.py --quick    # smoke run: 2,560 digits, 2 rounds
+
+Keras needs no tensorflow: this script selects its torch backend (KERAS_BACKEND=torch).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from netbuilder.core.compile import compile_graph  # noqa: E402
+from netbuilder.core.project import load_template  # noqa: E402
+from netbuilder.data.base import Dataset, normalize_unit_images  # noqa: E402
+from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
+from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
+from netbuilder.training.trainer import Trainer  # noqa: E402
+
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+DATA_SEED = 2024
+
+# (numerator, denominator, lowest acceptable ratio of their median samples/s)
+TARGETS = [("a", "b", 0.98), ("a", "d", 1.7), ("fast a", "b", 1.5)]
+
+Epoch = Callable[[], float]  # trains one epoch, returns its mean training loss
+
+
+class HandWrittenCNN(nn.Module):
+    """The template's network as a PyTorch tutorial writes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.conv3 = nn.Conv2d(64, 64, 3)
+        self.fc1 = nn.Linear(64 * 3 * 3, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(F.relu(self.conv3(x)), 1)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: str) -> tuple[Epoch, nn.Module]:
+    """(a): the CNN template compiled from its graph, trained by Trainer.run() as the app does."""
+    project = load_template("2-cnn")
+    torch.manual_seed(project.training.seed)
+    model = compile_graph(project.graph)
+    dataset = Dataset(name="digits", kind="image", train_x=images, train_y=labels,
+                      val_x=images[:0], val_y=labels[:0], class_names=list(CLASS_NAMES))
+    settings = project.training.replace(epochs=1, validation_split=0.0, device="cpu", precision=precision,
+                                        augment=False, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
+
+    def epoch() -> float:
+        loss = float("nan")
+        for event in Trainer(model, dataset, settings, "classification").run():
+            if isinstance(event, Started) and event.precision != precision:
+                raise SystemExit(f"The Trainer ran in {event.precision}, not {precision}: {' '.join(event.notes)}")
+            if isinstance(event, EpochEnded):
+                loss = event.train_loss
+            if isinstance(event, Finished) and event.reason != "completed":
+                raise SystemExit(f"The Trainer stopped ({event.reason}): {event.message}")
+        return loss
+    return epoch, model
+
+
+def plain_loop(images: torch.Tensor, labels: torch.Tensor) -> tuple[Epoch, nn.Module]:
+    """(b): slices of one random permutation of the in-memory tensors."""
+    model = HandWrittenCNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+
+    def epoch() -> float:
+        model.train()
+        order = torch.randperm(len(images))
+        loss_sum = torch.zeros(())
+        for start in range(0, len(images), BATCH_SIZE):
+            batch = order[start:start + BATCH_SIZE]
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(batch)
+        return float(loss_sum) / len(images)
+    return epoch, model
+
+
+def dataloader_loop(images: torch.Tensor, labels: torch.Tensor) -> tuple[Epoch, nn.Module]:
+    """(c): the tutorial loop, DataLoader(shuffle=True) and a running loss read every batch."""
+    model = HandWrittenCNN()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels),
+                                         batch_size=BATCH_SIZE, shuffle=True)
+
+    def epoch() -> float:
+        model.train()
+        running_loss = 0.0
+        for inputs, targets in loader:
+            optimizer.zero_grad()
+            outputs = model(inputs)
+            loss = criterion(outputs, targets)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item() * len(inputs)
+        return running_loss / len(images)
+    return epoch, model
+
+
+def keras_article(images: torch.Tensor, labels: torch.Tensor) -> tuple[Epoch, object]:
+    """(d): the seed article's Keras code; Keras wants channels last and numpy arrays."""
+    import keras
+    from keras import layers
+
+    x = images.permute(0, 2, 3, 1).numpy().copy()
+    y = labels.numpy()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation='relu'),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation='relu'),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation='relu'),
+        layers.Flatten(),
+        layers.Dense(64, activation='relu'),
+        layers.Dense(10, activation='softmax'),
+    ])
+    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+
+    def epoch() -> float:
+        history = model.fit(x, y, epochs=1, batch_size=BATCH_SIZE, verbose=0)
+        return history.history["loss"][-1]
+    return epoch, model
+
+
+@dataclass
+class Contestant:
+    key: str
+    title: str
+    epoch: Epoch
+    parameters: int
+    rates: list[float]
+    loss: float = float("nan")
+
+
+def parameter_count(model) -> int:
+    if isinstance(model, nn.Module):
+        return sum(p.numel() for p in model.parameters())
+    return int(model.count_params())
+
+
+def build_contestants(images: torch.Tensor, labels: torch.Tensor, with_keras: bool) -> list[Contestant]:
+    builders = [
+        ("a", "netbuilder Trainer, compiled graph, fp32", lambda: netbuilder_trainer(images, labels, "fp32")),
+        ("fast a", "netbuilder Trainer, compiled graph, fast", lambda: netbuilder_trainer(images, labels, "fast")),
+        ("b", "hand-written nn.Module, plain loop", lambda: plain_loop(images, labels)),
+        ("c", "hand-written nn.Module, DataLoader loop", lambda: dataloader_loop(images, labels)),
+    ]
+    if with_keras:
+        builders.append(("d", "Keras 3 (torch backend), model.fit", lambda: keras_article(images, labels)))
+    contestants = []
+    for key, title, build in builders:
+        epoch, model = build()
+        contestants.append(Contestant(key, title, epoch, parameter_count(model), []))
+    return contestants
+
+
+def training_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Built-in digits as the app feeds them: float32 (N, 1, 28, 28), MNIST-standardised."""
+    images, labels = generate_digits(count, seed=DATA_SEED)
+    x = normalize_unit_images(torch.from_numpy(images).float().div_(255.0)).unsqueeze(1).contiguous()
+    return x, torch.from_numpy(labels)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2,560 digits per epoch and 2 timed rounds")
+    parser.add_argument("--samples", type=int, help="training digits per epoch (default 12,800; quick 2,560)")
+    parser.add_argument("--rounds", type=int, help="timed rounds after the warm-up (default 5; quick 2)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads for every contestant (default: torch's own choice, %(default)s)")
+    args = parser.parse_args()
+    samples = args.samples or (2560 if args.quick else 12800)
+    rounds = args.rounds or (2 if args.quick else 5)
+    if samples < BATCH_SIZE or rounds < 1 or args.threads < 1:
+        parser.error(f"--samples needs at least {BATCH_SIZE}, --rounds and --threads at least 1")
+    torch.set_num_threads(args.threads)
+
+    with_keras = importlib.util.find_spec("keras") is not None
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
+          f"({platform.processor() or platform.machine()}), load average before {load_average()}")
+    images, labels = training_digits(samples)
+    contestants = build_contestants(images, labels, with_keras)
+    if torch.get_num_threads() != args.threads:
+        raise SystemExit(f"Building the contestants changed torch's threads to {torch.get_num_threads()}.")
+    if with_keras:
+        import keras
+        print(f"keras {keras.__version__} on the {keras.backend.backend()} backend")
+    else:
+        print("keras is not installed, so (d) is skipped: pip install -e .[bench] (or pip install keras)")
+    print(f"CNN template, {samples:,} built-in digits per epoch, batch {BATCH_SIZE}, Adam lr {LEARNING_RATE:g}; "
+          f"1 warm-up round, then {rounds} timed rounds of: {', '.join(c.key for c in contestants)}", flush=True)
+
+    started = time.perf_counter()
+    for timed in [False] + [True] * rounds:
+        for contestant in contestants:
+            epoch_started = time.perf_counter()
+            contestant.loss = contestant.epoch()
+            if timed:
+                contestant.rates.append(samples / (time.perf_counter() - epoch_started))
+    print(f"{time.perf_counter() - started:.0f} s in all, load average after {load_average()}\n")
+
+    print(f"{'':7}{'contestant':42} {'params':>7} {'samples/s':>10} {'min':>7} {'max':>7} {'last loss':>10}")
+    medians = {}
+    for contestant in contestants:
+        medians[contestant.key] = statistics.median(contestant.rates)
+        print(f"{'(' + contestant.key + ')':7}{contestant.title:42} {contestant.parameters:>7,} "
+              f"{medians[contestant.key]:>10,.0f} {min(contestant.rates):>7,.0f} {max(contestant.rates):>7,.0f} "
+              f"{contestant.loss:>10.4f}")
+    print()
+    failed = False
+    for numerator, denominator, target in TARGETS:
+        name = f"({numerator})/({denominator})"
+        if denominator not in medians:
+            print(f"{name:14} skipped: keras is not installed")
+            continue
+        ratio = medians[numerator] / medians[denominator]
+        verdict = "PASS" if ratio >= target else "FAIL"
+        failed |= verdict == "FAIL"
+        print(f"{name:14} {ratio:5.2f}   target >= {target:<4}  {verdict}")
+    print(f"{'(c)/(b)':14} {medians['c'] / medians['b']:5.2f}   (for context)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
