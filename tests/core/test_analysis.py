@@ -16,7 +16,7 @@ def test_dense_fed_by_an_image_asks_for_flatten():
     conv, pool = g.add("conv2d", filters=64), g.add("maxpool2d")
     dense = g.add("dense", "fc1")
     g.chain(g.add("input", shape=(1, 24, 24)), conv, pool, dense, g.add("output"))
-    assert _messages(g, dense) == ['Dense "fc1" needs a flat input but receives 64×11×11: insert Flatten before it']
+    assert _messages(g, dense) == ['Dense "fc1" needs a flat input but receives 64×11×11: insert Flatten']
 
 
 def test_kernel_larger_than_the_input_names_both_sizes():

@@ -298,6 +298,8 @@ def test_a_node_with_an_error_turns_red_with_the_problem_as_tooltip(qtbot):
 
     assert item.state == "error"
     assert "Flatten" in item.tooltip_text()
+    cause, remedy = item.detail_lines()  # the message is too long for the card: the remedy stays whole
+    assert cause.startswith("needs a flat input") and remedy == "→ insert Flatten"
     flatten = graph.add("flatten")
     graph.chain(source, flatten)
     document.refresh()

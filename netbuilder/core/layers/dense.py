@@ -21,7 +21,7 @@ class Dense(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) > 2:
-            raise ShapeError(f"needs a flat input but receives {format_shape(shape)}: insert Flatten before it")
+            raise ShapeError(f"needs a flat input but receives {format_shape(shape)}: insert Flatten")
         return (*shape[:-1], p["units"])
 
     def param_count(self, p, in_shapes):

@@ -119,10 +119,14 @@ class NodeItem(QGraphicsItem):
         if self.state == "ok":
             first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
         else:
-            first, second = _two_lines(self.footer_text, font)
+            first, second = _problem_lines(self.footer_text, font)
         self._summary.setText(first)
         self._footer.setText(second)
         self.update()
+
+    def detail_lines(self) -> tuple[str, str]:
+        """The two rows as drawn under the name."""
+        return self._summary.text(), self._footer.text()
 
     def tooltip_text(self) -> str:
         """Name, shapes, parameter count and FLOPs, then each problem in full. Written when the
@@ -178,8 +182,10 @@ def _elided(text: str, font) -> str:
     return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, _TEXT_WIDTH)
 
 
-def _two_lines(text: str, font) -> tuple[str, str]:
-    """`text` wrapped at a space into two lines of the text width, the second elided."""
+def _problem_lines(text: str, font) -> tuple[str, str]:
+    """`text` wrapped at a space into two lines of the text width, the second elided. A message
+    too long for that which ends in its remedy ("...: insert Flatten") keeps the remedy whole on
+    the second line, since the remedy is what the user acts on."""
     metrics = QFontMetricsF(font)
     words = text.split(" ")
     for count in range(1, len(words) + 1):
@@ -188,7 +194,12 @@ def _two_lines(text: str, font) -> tuple[str, str]:
     else:
         return text, ""
     split = max(1, count - 1)
-    return _elided(" ".join(words[:split]), font), _elided(" ".join(words[split:]), font)
+    first, second = " ".join(words[:split]), " ".join(words[split:])
+    cause, _, remedy = text.rpartition(": ")
+    if metrics.horizontalAdvance(second) > _TEXT_WIDTH and cause and \
+            metrics.horizontalAdvance(f"→ {remedy}") <= _TEXT_WIDTH:
+        return _elided(cause, font), f"→ {remedy}"
+    return _elided(first, font), _elided(second, font)
 
 
 def _param_count_text(count: int) -> str:
