@@ -265,8 +265,10 @@ def test_summary_follows_edits_and_shows_dashes_for_layers_with_problems(qtbot):
     qtbot.addWidget(panel)
     assert panel.row_texts(dense)[2:] == ["—", "—", "—"]
     assert "needs a flat input" in panel.table.item(1, 2).toolTip()
+    assert panel.totals.text().endswith("· 1 layer without a shape is not counted")
     document.push(SetParams(image, {"kind": "vector", "shape": (784,)}))
     assert panel.row_texts(dense)[2:] == ["64", "50,240", "100 K"]
+    assert "not counted" not in panel.totals.text()
 
 
 def test_selecting_summary_rows_reports_their_nodes_and_mirrors_the_canvas(qtbot):

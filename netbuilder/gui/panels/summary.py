@@ -104,8 +104,11 @@ class SummaryPanel(QWidget):
         self._set_totals_row(len(ids), len(graph.nodes))
         self.table.blockSignals(False)
         self.select_ids(selected & set(graph.nodes))
+        uncounted = len(graph.nodes) - len(analysis.info)
         self.totals.setText(f"Total params: {analysis.total_params:,} ({weights_size(analysis.total_params)} "
-                            f"of float32 weights) · {human_count(analysis.total_flops)} FLOPs per sample")
+                            f"of float32 weights) · {human_count(analysis.total_flops)} FLOPs per sample"
+                            + (f" · {uncounted} layer{'s' * (uncounted != 1)} without a shape "
+                               f"{'is' if uncounted == 1 else 'are'} not counted" if uncounted else ""))
 
     def _set_totals_row(self, row: int, layers: int) -> None:
         analysis = self.document.analysis
