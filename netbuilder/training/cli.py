@@ -61,6 +61,7 @@ def train_command(args: argparse.Namespace) -> int:
         return _fail(error)
     trainer = Trainer(model, dataset, project.training, task)
     latest_speed = 0.0
+    show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch
     try:
         for event in trainer.run():
             if isinstance(event, Started):
@@ -69,7 +70,12 @@ def train_command(args: argparse.Namespace) -> int:
                     print(f"note: {note}")
             elif isinstance(event, BatchEnded):
                 latest_speed = event.samples_per_second
+                if show_batches:
+                    print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
+                          f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
             elif isinstance(event, EpochEnded):
+                if show_batches:
+                    print("\r\033[K", end="", file=sys.stderr, flush=True)  # clear the live line
                 print(_epoch_line(event, latest_speed), flush=True)
             elif isinstance(event, Finished):
                 finished = event

@@ -1,5 +1,7 @@
 import argparse
+import io
 import json
+import sys
 
 import pytest
 import torch
@@ -42,6 +44,22 @@ def test_train_prints_each_epoch_and_saves_beside_the_project(project_file, caps
     assert out[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
     history = json.loads(project_file.with_name("points.history.json").read_text())
     assert history["class_names"] == ["no", "yes"] and len(history["epochs"]) == 3
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_live_batch_line_shows_progress_and_is_cleared_before_each_epoch(
+        project_file, capsys, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run_cli("train", project_file, "--epochs", 2) == 0
+    live = terminal.getvalue()
+    assert "\repoch 1  batch 4/4  loss " in live and "samples/s" in live
+    assert live.count("\r\033[K") == 2
+    assert "batch" not in capsys.readouterr().out  # logs keep one line per epoch
 
 
 def test_evaluate_prints_accuracy_and_the_confusion_matrix(project_file, tmp_path, capsys):
