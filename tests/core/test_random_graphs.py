@@ -72,7 +72,7 @@ def _sample(info, batch=2):
     return torch.randn(batch, *info.shape)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_random_graphs_compile_to_the_inferred_shapes_or_report_problems(graph):
     analysis = analyze(graph)
