@@ -1,7 +1,8 @@
 """Layered left-to-right auto-layout (a small Sugiyama): columns by longest path, rows by barycentre.
 
 Long networks wrap into bands of at most `max_columns` columns, read like lines of text, so a
-14-layer CNN fits a window at a readable zoom instead of one row 3,000 px wide.
+14-layer CNN fits a window at a readable zoom instead of one row 3,000 px wide; the bands are
+as even as possible, so no layer is left alone on a last line.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
     columns: dict[int, list[str]] = {}
     for node_id in ordered:
         columns.setdefault(column[node_id], []).append(node_id)
+    bands = -(-len(columns) // max_columns)
+    per_band = -(-len(columns) // max(bands, 1))  # even bands: 6 layers as 3 + 3, not 5 + 1
     row: dict[str, int] = {}
     for index in sorted(columns):
         # barycentre of the rows feeding each node keeps branches beside their source, edges short
@@ -32,14 +35,14 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
         row.update({node_id: position for position, node_id in enumerate(columns[index])})
     band_rows: dict[int, int] = {}
     for index, members in columns.items():
-        band = index // max_columns
+        band = index // per_band
         band_rows[band] = max(band_rows.get(band, 0), len(members))
     band_top, top = {}, 0.0
     for band in sorted(band_rows):
         band_top[band] = top
         top += band_rows[band] * ROW_SPACING + BAND_GAP
-    return {node_id: ((column[node_id] % max_columns) * COLUMN_SPACING,
-                      band_top[column[node_id] // max_columns] + row[node_id] * ROW_SPACING)
+    return {node_id: ((column[node_id] % per_band) * COLUMN_SPACING,
+                      band_top[column[node_id] // per_band] + row[node_id] * ROW_SPACING)
             for node_id in ordered}
 
 

@@ -134,3 +134,13 @@ def test_templates_have_the_articles_parameter_counts(template, params):
 
 def test_all_templates_are_listed_in_order():
     assert template_names() == ["1-mlp", "2-cnn", "3-lstm-text", "4-row-lstm", "5-residual-cnn"]
+
+
+@pytest.mark.parametrize(("type_id", "params", "shown"), [
+    ("conv2d", {"filters": 32}, "32, 3, valid"),
+    ("lstm", {"hidden_size": 64, "return_sequences": True}, "64, return sequences"),
+    ("lstm", {"hidden_size": 32}, "32"),
+])
+def test_a_nodes_key_parameters_read_as_words(type_id, params, shown):
+    spec = get_spec(type_id)
+    assert spec.summary(spec.normalize_params(params)) == shown

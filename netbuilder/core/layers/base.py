@@ -136,8 +136,10 @@ class LayerSpec:
         return {p.name: p.coerce(values.get(p.name, p.default)) for p in self.params}
 
     def summary(self, p: dict[str, Any]) -> str:
-        """Key parameters shown on the node, e.g. '32, 3×3, same'."""
-        return ", ".join(_show(p[q.name]) for q in self.params if q.shown)
+        """Key parameters shown on the node, e.g. '32, 3×3, same'. A switch shows its name when on
+        and nothing when off: a bare 'yes' on a node would not say what is switched on."""
+        return ", ".join(q.label if q.kind is bool else _show(p[q.name])
+                         for q in self.params if q.shown and (q.kind is not bool or p[q.name]))
 
     # --- the shape rule and costs ----------------------------------------------------------
     def infer_shape(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> Shape:
@@ -189,8 +191,6 @@ class LayerSpec:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple):
