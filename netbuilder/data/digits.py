@@ -29,7 +29,7 @@ from netbuilder.data.base import Dataset, DataError, cache_dir
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit, standardize
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -42,6 +42,28 @@ _SAMPLES_PER_SEGMENT = 6  # points of the smooth curve between two control point
 Stroke = list[tuple[float, float]]
 
 
+@dataclass(frozen=True)
+class _Variation:
+    """How much writers differ: the spread of each random choice made while drawing a digit.
+    Lengths are in units of the digit's height, angles in degrees, pen widths in 28×28 pixels."""
+
+    jitter: tuple[float, float] = (0.02, 0.06)  # control-point noise: range of its deviation
+    stroke_shift: float = 0.025  # deviation of a whole stroke's offset from the others
+    waist: float = 0.15  # deviation of the log of the exponent that moves the waist up or down
+    width: float = 0.15  # deviation of the log of the width
+    bend: float = 0.12  # deviation of the bending terms
+    slant: tuple[float, float] = (1.0, 12.0)  # mean and deviation
+    rotation: float = 7.0  # deviation
+    overshoot: tuple[float, float] = (0.05, 0.15)  # mean and deviation, as a share of the end segment
+    pen_width: tuple[float, float] = (1.45, 0.4)  # median and deviation of its log
+    pressure: float = 0.35  # largest relative swing of the pen width along a stroke
+    elastic: float = 3.0  # largest deviation of the elastic displacement, in canvas pixels
+    wander: float = 0.04  # deviation of the smooth drift along each stroke
+
+
+_VARIATION = _Variation()
+
+
 def _arc(centre_x: float, centre_y: float, radius_x: float, radius_y: float,
          start_degrees: float, end_degrees: float, points: int) -> Stroke:
     """Control points along an elliptic arc; angles run clockwise on screen from 3 o'clock."""
@@ -49,15 +71,26 @@ def _arc(centre_x: float, centre_y: float, radius_x: float, radius_y: float,
     return [(centre_x + radius_x * math.cos(a), centre_y + radius_y * math.sin(a)) for a in angles]
 
 
+def _looped_two(size: float) -> list[Stroke]:
+    """A 2 whose diagonal ends in a loop at the bottom left instead of a corner: from the end of
+    the diagonal the pen turns left, up and right again across the diagonal, down to the base."""
+    bottom_x, bottom_y = -0.28, 0.96
+    loop = [(-0.6, -0.5), (-0.2, -1.0), (0.8, -0.6), (0.7, 0.15)]  # left, top, right, down (× size)
+    return [[(-0.3, 0.2), (-0.12, 0.02), (0.14, 0.0), (0.32, 0.16), (0.27, 0.4), (0.0, 0.65),
+             (-0.18, 0.83), (bottom_x, bottom_y)]
+            + [(bottom_x + dx * size, bottom_y + dy * size) for dx, dy in loop]
+            + [(0.4, 0.98)]]
+
+
 # Control points per allograph, in units of the digit's height: x to the right, y downwards from
 # the top (0) to the baseline (1). A point written twice is a corner (the pen turns sharply).
 # Each allograph is (how common it is, its strokes).
 _ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
     0: [
-        (3.0, [_arc(0.0, 0.5, 0.36, 0.5, -80, -80 - 375, 12)]),  # anticlockwise, closing with overlap
-        (1.5, [_arc(0.0, 0.5, 0.36, 0.5, -100, -100 + 370, 12)]),  # clockwise
-        (1.0, [_arc(0.0, 0.5, 0.38, 0.5, -65, -65 - 340, 11)]),  # left a little open at the top
-        (1.0, [_arc(0.0, 0.5, 0.26, 0.5, -80, -80 - 365, 12)]),  # narrow
+        (3.0, [_arc(0.0, 0.5, 0.4, 0.5, -80, -80 - 375, 12)]),  # anticlockwise, closing with overlap
+        (1.5, [_arc(0.0, 0.5, 0.4, 0.5, -100, -100 + 370, 12)]),  # clockwise
+        (1.5, [_arc(0.0, 0.5, 0.42, 0.5, -65, -65 - 340, 11)]),  # left a little open at the top
+        (1.0, [_arc(0.0, 0.5, 0.3, 0.5, -80, -80 - 365, 12)]),  # narrow
     ],
     1: [
         (5.0, [[(0.0, 0.0), (0.0, 1.0)]]),
@@ -67,16 +100,19 @@ _ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
                [(-0.2, 1.0), (0.2, 1.0)]]),  # flag and base
     ],
     2: [
-        (3.0, [[(-0.27, 0.22), (-0.12, 0.03), (0.1, 0.0), (0.27, 0.15), (0.24, 0.38), (0.02, 0.66),
-                (-0.28, 1.0), (-0.28, 1.0), (0.0, 0.97), (0.3, 1.0)]]),
-        (2.5, [[(-0.25, 0.2), (-0.1, 0.02), (0.12, 0.0), (0.27, 0.16), (0.22, 0.4), (0.0, 0.65),
-                (-0.2, 0.85), (-0.3, 0.97), (-0.34, 0.82), (-0.22, 0.68), (-0.06, 0.75), (0.0, 0.92),
-                (0.12, 1.0), (0.32, 0.98)]]),  # looped
-        (1.0, [[(-0.25, 0.15), (-0.05, 0.0), (0.2, 0.05), (0.25, 0.3), (0.05, 0.62), (-0.25, 0.95),
-                (-0.1, 0.9), (0.1, 0.96), (0.32, 0.92)]]),  # round bottom, wavy base
-        (1.0, [[(-0.26, 0.28), (-0.18, 0.05), (0.05, 0.0), (0.24, 0.12), (0.26, 0.35), (0.1, 0.62),
-                (-0.24, 1.0), (-0.24, 1.0), (0.05, 1.0), (0.3, 0.96)]]),  # tall round top
-        (0.4, [[(-0.27, 0.04), (0.25, 0.02), (0.25, 0.02), (-0.28, 1.0), (-0.28, 1.0), (0.3, 1.0)]]),  # Z-like
+        (3.0, [[(-0.32, 0.22), (-0.15, 0.03), (0.1, 0.0), (0.32, 0.15), (0.3, 0.38), (0.04, 0.66),
+                (-0.34, 1.0), (-0.34, 1.0), (0.0, 0.97), (0.4, 1.0)]]),
+        (2.0, [[(-0.34, 0.3), (-0.26, 0.08), (0.0, 0.0), (0.28, 0.07), (0.37, 0.27), (0.2, 0.52),
+                (-0.1, 0.77), (-0.4, 1.0), (-0.4, 1.0), (0.02, 0.97), (0.5, 1.0)]]),  # wide, long diagonal
+        (1.0, [[(-0.18, 0.32), (-0.32, 0.24), (-0.26, 0.06), (0.02, 0.0), (0.28, 0.1), (0.3, 0.36),
+                (0.04, 0.66), (-0.34, 1.0), (-0.34, 1.0), (0.02, 0.96), (0.42, 1.0)]]),  # curled start
+        (2.0, _looped_two(0.2)),
+        (1.5, _looped_two(0.34)),
+        (1.0, [[(-0.3, 0.15), (-0.06, 0.0), (0.24, 0.05), (0.3, 0.3), (0.06, 0.62), (-0.3, 0.95),
+                (-0.12, 0.9), (0.12, 0.96), (0.38, 0.92)]]),  # round bottom, wavy base
+        (1.0, [[(-0.3, 0.28), (-0.2, 0.05), (0.06, 0.0), (0.28, 0.12), (0.3, 0.35), (0.12, 0.62),
+                (-0.28, 1.0), (-0.28, 1.0), (0.05, 1.0), (0.36, 0.96)]]),  # tall round top
+        (0.4, [[(-0.3, 0.04), (0.3, 0.02), (0.3, 0.02), (-0.32, 1.0), (-0.32, 1.0), (0.36, 1.0)]]),  # Z-like
     ],
     3: [
         (2.0, [[(-0.25, 0.14), (-0.03, 0.0), (0.2, 0.06), (0.22, 0.26), (0.02, 0.44), (-0.09, 0.47),
@@ -87,29 +123,27 @@ _ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
                 (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)]]),  # flat top
     ],
     4: [
-        (3.0, [[(-0.22, 0.0), (-0.25, 0.3), (-0.26, 0.6), (-0.26, 0.6), (0.02, 0.6), (0.3, 0.57)],
-               [(0.12, 0.02), (0.12, 0.5), (0.1, 1.0)]]),  # open, upright arm
-        (3.0, [[(-0.05, 0.0), (-0.18, 0.32), (-0.3, 0.62), (-0.3, 0.62), (0.0, 0.62), (0.3, 0.6)],
-               [(0.14, 0.05), (0.13, 0.55), (0.12, 1.0)]]),  # open, leaning arm
-        (1.5, [[(0.12, 0.0), (-0.1, 0.3), (-0.3, 0.64), (-0.3, 0.64), (0.0, 0.64), (0.3, 0.63)],
-               [(0.12, 0.0), (0.12, 0.5), (0.12, 1.0)]]),  # closed
-        (1.0, [[(-0.2, 0.0), (-0.24, 0.3), (-0.14, 0.56), (0.06, 0.6), (0.3, 0.52)],
-               [(0.16, 0.05), (0.15, 0.5), (0.12, 1.0)]]),  # rounded cup
-        (1.0, [[(-0.2, 0.0), (-0.3, 0.45), (-0.3, 0.45), (0.2, 0.45), (0.2, 0.45)],
-               [(0.2, 0.0), (0.2, 0.5), (0.16, 1.0)]]),  # short stem, high bar
+        (3.0, [[(-0.3, 0.04), (-0.32, 0.34), (-0.33, 0.62), (-0.33, 0.62), (0.02, 0.62), (0.38, 0.59)],
+               [(0.16, 0.0), (0.15, 0.5), (0.13, 1.0)]]),  # open, upright arm
+        (3.0, [[(-0.1, 0.06), (-0.22, 0.34), (-0.36, 0.64), (-0.36, 0.64), (0.0, 0.64), (0.38, 0.61)],
+               [(0.18, 0.0), (0.17, 0.55), (0.15, 1.0)]]),  # open, leaning arm
+        (0.4, [[(0.14, 0.0), (-0.1, 0.3), (-0.34, 0.64), (-0.34, 0.64), (0.0, 0.64), (0.36, 0.63)],
+               [(0.14, 0.0), (0.14, 0.5), (0.14, 1.0)]]),  # closed
+        (0.7, [[(-0.28, 0.04), (-0.31, 0.32), (-0.2, 0.56), (0.06, 0.62), (0.38, 0.55)],
+               [(0.18, 0.0), (0.17, 0.5), (0.14, 1.0)]]),  # rounded cup
     ],
     5: [
-        (3.0, [[(-0.15, 0.02), (-0.2, 0.45), (-0.2, 0.45), (0.05, 0.38), (0.25, 0.5), (0.27, 0.75),
-                (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)],
-               [(-0.15, 0.02), (0.26, 0.0)]]),  # bar added last
-        (1.5, [[(0.26, 0.0), (-0.15, 0.02), (-0.15, 0.02), (-0.2, 0.45), (-0.2, 0.45), (0.05, 0.38),
-                (0.25, 0.5), (0.27, 0.75), (0.1, 0.97), (-0.1, 1.0), (-0.28, 0.88)]]),  # one stroke
-        (1.5, [[(-0.15, 0.02), (-0.2, 0.42), (0.05, 0.4), (0.24, 0.55), (0.22, 0.82), (0.02, 1.0),
-                (-0.25, 0.93)],
-               [(-0.15, 0.02), (0.24, 0.02)]]),  # rounded waist
-        (1.0, [[(-0.1, 0.0), (-0.16, 0.4), (-0.16, 0.4), (0.1, 0.42), (0.26, 0.62), (0.2, 0.88),
-                (0.0, 1.0), (-0.2, 0.95), (-0.28, 0.85)],
-               [(-0.1, 0.0), (0.3, 0.04)]]),  # deep bowl
+        (3.0, [[(-0.16, 0.02), (-0.22, 0.45), (-0.22, 0.45), (0.06, 0.38), (0.28, 0.5), (0.3, 0.75),
+                (0.11, 0.97), (-0.11, 1.0), (-0.31, 0.88)],
+               [(-0.16, 0.02), (0.3, 0.0)]]),  # bar added last
+        (1.5, [[(0.3, 0.0), (-0.16, 0.02), (-0.16, 0.02), (-0.22, 0.45), (-0.22, 0.45), (0.06, 0.38),
+                (0.28, 0.5), (0.3, 0.75), (0.11, 0.97), (-0.11, 1.0), (-0.31, 0.88)]]),  # one stroke
+        (1.5, [[(-0.16, 0.02), (-0.22, 0.42), (0.06, 0.4), (0.27, 0.55), (0.25, 0.82), (0.02, 1.0),
+                (-0.28, 0.93)],
+               [(-0.16, 0.02), (0.28, 0.02)]]),  # rounded waist
+        (1.0, [[(-0.11, 0.0), (-0.18, 0.4), (-0.18, 0.4), (0.11, 0.42), (0.3, 0.62), (0.22, 0.88),
+                (0.0, 1.0), (-0.22, 0.95), (-0.31, 0.85)],
+               [(-0.11, 0.0), (0.34, 0.04)]]),  # deep bowl
     ],
     6: [
         (3.0, [[(0.22, 0.0), (0.0, 0.1), (-0.2, 0.35), (-0.27, 0.65), (-0.15, 0.93), (0.08, 1.0),
@@ -120,21 +154,31 @@ _ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
                 (0.12, 0.66), (-0.08, 0.66), (-0.19, 0.78)]]),  # straight stem, small loop
         (1.0, [[(0.05, 0.0), (-0.16, 0.25), (-0.25, 0.6), (-0.2, 0.9), (0.0, 1.0), (0.22, 0.92),
                 (0.28, 0.7), (0.12, 0.52), (-0.12, 0.56), (-0.22, 0.72)]]),  # upright stem, wide loop
+        (1.0, [[(0.22, 0.0), (0.0, 0.1), (-0.2, 0.35), (-0.27, 0.65), (-0.15, 0.93), (0.08, 1.0),
+                (0.25, 0.85), (0.22, 0.62), (0.05, 0.52), (-0.12, 0.58)]]),  # loop left open
+        (1.0, [[(0.26, 0.02), (0.0, 0.12), (-0.22, 0.4), (-0.3, 0.7), (-0.18, 0.95), (0.1, 1.0),
+                (0.3, 0.82), (0.22, 0.55), (-0.02, 0.5), (-0.22, 0.62), (-0.28, 0.75)]]),  # round
+        (1.5, [[(0.15, 0.0), (-0.08, 0.15), (-0.2, 0.45), (-0.22, 0.75), (-0.12, 0.97), (0.08, 1.0),
+                (0.24, 0.85), (0.2, 0.6), (0.02, 0.54), (-0.15, 0.62), (-0.21, 0.72)]]),  # b-like
+        (1.5, [[(0.25, 0.05), (0.05, 0.0), (-0.2, 0.2), (-0.32, 0.55), (-0.25, 0.88), (0.0, 1.0),
+                (0.25, 0.9), (0.28, 0.7), (0.1, 0.58), (-0.15, 0.65), (-0.28, 0.75)]]),  # C-like
     ],
     7: [
-        (4.0, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.1, 0.45), (-0.05, 1.0)]]),
-        (1.5, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.1, 0.45), (-0.05, 1.0)],
-               [(-0.08, 0.5), (0.26, 0.47)]]),  # barred
-        (1.0, [[(-0.3, 0.16), (-0.28, 0.02), (-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.06, 0.5),
+        (4.0, [[(-0.32, 0.02), (0.32, 0.0), (0.32, 0.0), (0.12, 0.45), (-0.04, 1.0)]]),
+        (1.5, [[(-0.32, 0.02), (0.32, 0.0), (0.32, 0.0), (0.12, 0.45), (-0.04, 1.0)],
+               [(-0.08, 0.5), (0.3, 0.47)]]),  # barred
+        (1.0, [[(-0.34, 0.16), (-0.32, 0.02), (-0.32, 0.02), (0.32, 0.0), (0.32, 0.0), (0.08, 0.5),
                 (-0.06, 1.0)]]),  # hooked start
-        (1.0, [[(-0.28, 0.02), (0.28, 0.0), (0.28, 0.0), (0.06, 0.4), (0.0, 0.7), (0.0, 1.0)]]),  # curved stem
-        (2.0, [[(-0.18, 0.04), (0.2, 0.0), (0.2, 0.0), (0.14, 0.5), (0.1, 1.0)]]),  # short bar, steep stem
-        (1.0, [[(-0.2, 0.08), (0.0, 0.0), (0.2, 0.02), (0.18, 0.3), (0.08, 0.65), (0.04, 1.0)]]),  # round top
+        (1.0, [[(-0.32, 0.02), (0.32, 0.0), (0.32, 0.0), (0.08, 0.4), (0.0, 0.7), (0.0, 1.0)]]),  # curved stem
+        (1.5, [[(-0.22, 0.04), (0.22, 0.0), (0.22, 0.0), (0.15, 0.5), (0.1, 1.0)]]),  # short bar, steep stem
+        (1.0, [[(-0.24, 0.08), (0.0, 0.0), (0.24, 0.02), (0.2, 0.3), (0.08, 0.65), (0.04, 1.0)]]),  # round top
     ],
     8: [
         (3.0, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.18, 0.3), (0.0, 0.45), (0.2, 0.62),
                 (0.22, 0.85), (0.0, 1.0), (-0.22, 0.88), (-0.2, 0.65), (0.0, 0.48), (0.18, 0.3),
                 (0.2, 0.1), (0.02, 0.0)]]),
+        (1.0, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.18, 0.3), (0.0, 0.45), (0.2, 0.62),
+                (0.22, 0.85), (0.0, 1.0), (-0.22, 0.88), (-0.2, 0.65), (0.0, 0.48), (0.16, 0.32)]]),  # top left open
         (1.0, [[(-0.2, 0.08), (0.0, 0.0), (0.2, 0.1), (0.18, 0.3), (0.0, 0.45), (-0.2, 0.62),
                 (-0.22, 0.85), (0.0, 1.0), (0.22, 0.88), (0.2, 0.65), (0.0, 0.48), (-0.18, 0.3),
                 (-0.2, 0.1), (-0.02, 0.0)]]),  # mirrored
@@ -201,19 +245,25 @@ def _smooth_curve(control: np.ndarray) -> np.ndarray:
 def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     """One handwritten digit as a uint8 28×28 image."""
     shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
-    jitter = rng.uniform(0.01, 0.03)
+    vary = _VARIATION
+    jitter = rng.uniform(*vary.jitter)
     points = shape.points + rng.normal(0.0, jitter, (shape.noise_count, 2))[shape.noise_index]
     for start, end in shape.stroke_bounds:  # strokes written one after another do not quite meet
-        points[start:end] += rng.normal(0.0, 0.025, 2)
+        points[start:end] += rng.normal(0.0, vary.stroke_shift, 2)
+        # The hand drifts smoothly along a stroke: neighbouring points move together, so a loop
+        # grows or shrinks and a bar tilts as a whole instead of wobbling point by point.
+        along = np.linspace(0.0, math.pi, end - start)[:, None]
+        amplitude, phase = rng.normal(0.0, vary.wander, (2, 2)), rng.uniform(0.0, math.pi, (2, 2))
+        points[start:end] += np.sin(along + phase[0]) * amplitude[0] + np.sin(2 * along + phase[1]) * amplitude[1]
 
     # The writer's proportions: where the waist sits (y**gamma moves it), how wide they write, and
     # smooth bends of the whole figure (a bowed spine, a sagging side).
-    x, y = points[:, 0], np.clip(points[:, 1], 0.0, None) ** math.exp(rng.normal(0.0, 0.15))
-    bend = rng.normal(0.0, 0.12, 3)
-    points[:, 0] = x * math.exp(rng.normal(0.0, 0.15)) + bend[0] * (y - 0.5) ** 2 + bend[1] * (y - 0.5) ** 3
+    x, y = points[:, 0], np.clip(points[:, 1], 0.0, None) ** math.exp(rng.normal(0.0, vary.waist))
+    bend = rng.normal(0.0, vary.bend, 3)
+    points[:, 0] = x * math.exp(rng.normal(0.0, vary.width)) + bend[0] * (y - 0.5) ** 2 + bend[1] * (y - 0.5) ** 3
     points[:, 1] = y + bend[2] * x**2
-    slant = math.tan(math.radians(rng.normal(8.0, 12.0)))
-    angle = math.radians(rng.normal(0.0, 5.0))
+    slant = math.tan(math.radians(rng.normal(*vary.slant)))
+    angle = math.radians(rng.normal(0.0, vary.rotation))
     cos_a, sin_a = math.cos(angle), math.sin(angle)
     transform = np.array([[cos_a, -sin_a], [sin_a, cos_a]]) @ np.array([[1.0, -slant], [0.0, 1.0]])
     points = points @ transform.T
@@ -224,13 +274,13 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
         # Pens overshoot or stop short of where the writer aimed at both ends of a stroke.
         for tip, inner in ((0, 1), (-1, -2)):
             direction = control[tip] - control[inner]
-            control[tip] += direction * rng.normal(0.05, 0.15)
+            control[tip] += direction * rng.normal(*vary.overshoot)
         curves.append(_smooth_curve(control))
 
     everything = np.vstack(curves)
     low, high = everything.min(axis=0), everything.max(axis=0)
     extent = np.maximum(high - low, 1e-3)
-    pen_width = float(np.clip(rng.lognormal(math.log(1.6), 0.3), 1.2, 6.0))  # in final 28×28 pixels
+    pen_width = float(np.clip(rng.lognormal(math.log(vary.pen_width[0]), vary.pen_width[1]), 1.2, 6.0))  # in final 28×28 pixels
     thickness = max(1, round(pen_width * _DIGIT_HEIGHT / 20))
     margin = 8 + thickness
     scale = min(thickness * 20 / pen_width / extent[1], (_CANVAS - 2 * margin) / extent[0],
@@ -238,7 +288,7 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     offset = (_CANVAS - (high - low) * scale) / 2 - low * scale
 
     canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
-    pressure_swing = rng.uniform(0.0, 0.35)
+    pressure_swing = rng.uniform(0.0, vary.pressure)
     for curve in curves:
         pixels = np.round((curve * scale + offset) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
         pieces = max(1, (len(pixels) - 1) // 4)
@@ -256,7 +306,7 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
 def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Simard-style elastic distortion: a smooth random displacement field (random vectors on a
     coarse grid, interpolated) moves the ink by a few pixels, differently in each region."""
-    strength = rng.uniform(0.0, 3.0)
+    strength = rng.uniform(0.0, _VARIATION.elastic)
     field = cv2.resize(rng.normal(0.0, strength, (2, 5, 5)).astype(np.float32).transpose(1, 2, 0),
                        (_CANVAS, _CANVAS), interpolation=cv2.INTER_CUBIC)
     grid = np.indices((_CANVAS, _CANVAS), dtype=np.float32)
