@@ -5,21 +5,26 @@ parameters) trains on the same in-memory built-in digits, with batch 64 and Adam
 app's defaults), in one process and on the same number of torch threads, four ways:
 
   (a) netbuilder's Trainer on the compiled graph (fp32, and again in the fast bfloat16 mode);
-  (b) an equivalent hand-written nn.Module with a plain loop over a permutation of the tensors;
+  (b) an equivalent hand-written nn.Module with a plain loop over a permutation of the tensors,
+      and for context the same with channels-last weights, the layout the Trainer picks on a CPU;
   (c) the same module fed by a DataLoader, as tutorials write it;
   (d) Keras 3 on the torch backend, running the seed article's model.compile(...)/model.fit(...).
 
 Each timed call trains one epoch and there is no validation. The Trainer runs once for all its
 epochs, as in the app, and each call advances it by one epoch, so its setup (data checks, the
 fast mode's gradient check) falls into the untimed warm-up round; Keras's setup is in every call,
-as in the article's one-epoch model.fit. The rounds interleave the contestants (a, fast a, b, c,
-d, a, fast a, ...) so that load from elsewhere on the machine falls on all of them alike, and
+as in the article's one-epoch model.fit. The rounds interleave the contestants (a, fast a, b, b cl,
+c, d, a, ...) so that load from elsewhere on the machine falls on all of them alike, and
 each ratio is the median over the rounds of the ratio within a round. Printed: median samples/s
 per contestant, and the ratios against their targets.
 
     pip install -e .[bench]        # keras 3 for (d); without it (d) is skipped with a note
     python bench/train_throughput.py            # full run: 6,400 digits per epoch, 10 rounds
     python bench/train_throughput.py --quick    # smoke run: 1,280 digits, 3 rounds
+    python bench/train_throughput.py --threads 1   # on a machine busy with other work
+
+With as many threads as CPUs, torch's OpenMP threads wait for each other by spinning, and a
+process running beside them can slow every contestant tenfold or more (measured: 30 times).
 
 Keras needs no tensorflow: this script selects its torch backend (KERAS_BACKEND=torch).
 """
@@ -33,7 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -48,7 +53,7 @@ from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.base import Dataset, normalize_unit_images  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
-from netbuilder.training.trainer import Trainer  # noqa: E402
+from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
@@ -105,9 +110,10 @@ def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: st
     return epoch, model
 
 
-def plain_loop(images: torch.Tensor, labels: torch.Tensor) -> tuple[Epoch, nn.Module]:
+def plain_loop(images: torch.Tensor, labels: torch.Tensor,
+               layout: torch.memory_format = torch.contiguous_format) -> tuple[Epoch, nn.Module]:
     """(b): slices of one random permutation of the in-memory tensors."""
-    model = HandWrittenCNN()
+    model = HandWrittenCNN().to(memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
 
     def epoch() -> float:
@@ -180,8 +186,8 @@ class Contestant:
     title: str
     epoch: Epoch
     parameters: int
-    rates: list[float]
-    loss: float = float("nan")
+    rates: list[float] = field(default_factory=list)  # samples/s of each timed round
+    loss: float = float("nan")  # mean training loss of the latest epoch
 
 
 def parameter_count(model) -> int:
@@ -190,14 +196,17 @@ def parameter_count(model) -> int:
     return int(model.count_params())
 
 
-def build_contestants(images: torch.Tensor, labels: torch.Tensor, epochs: int,
+def build_contestants(images: torch.Tensor, labels: torch.Tensor, epochs: int, with_fast: bool,
                       with_keras: bool) -> list[Contestant]:
-    builders = [
-        ("a", "netbuilder Trainer, compiled graph, fp32",
-         lambda: netbuilder_trainer(images, labels, "fp32", epochs)),
-        ("fast a", "netbuilder Trainer, compiled graph, fast",
-         lambda: netbuilder_trainer(images, labels, "fast", epochs)),
+    builders = [("a", "netbuilder Trainer, compiled graph, fp32",
+                 lambda: netbuilder_trainer(images, labels, "fp32", epochs))]
+    if with_fast:
+        builders.append(("fast a", "netbuilder Trainer, compiled graph, fast",
+                         lambda: netbuilder_trainer(images, labels, "fast", epochs)))
+    builders += [
         ("b", "hand-written nn.Module, plain loop", lambda: plain_loop(images, labels)),
+        ("b cl", "the same with channels-last weights",
+         lambda: plain_loop(images, labels, torch.channels_last)),
         ("c", "hand-written nn.Module, DataLoader loop", lambda: dataloader_loop(images, labels)),
     ]
     if with_keras:
@@ -205,7 +214,7 @@ def build_contestants(images: torch.Tensor, labels: torch.Tensor, epochs: int,
     contestants = []
     for key, title, build in builders:
         epoch, model = build()
-        contestants.append(Contestant(key, title, epoch, parameter_count(model), []))
+        contestants.append(Contestant(key, title, epoch, parameter_count(model)))
     return contestants
 
 
@@ -250,12 +259,13 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     with_keras = importlib.util.find_spec("keras") is not None
+    with_fast = bfloat16_supported(torch.device("cpu"))
     busy = busy_note()
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} thread{'s' * (threads > 1)}, {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), load average before {load_average()}")
     images, labels = training_digits(samples)
-    contestants = build_contestants(images, labels, 1 + rounds, with_keras)
+    contestants = build_contestants(images, labels, 1 + rounds, with_fast, with_keras)
     if torch.get_num_threads() != args.threads:
         raise SystemExit(f"Building the contestants changed torch's threads to {torch.get_num_threads()}.")
     if with_keras:
@@ -263,6 +273,8 @@ def main() -> int:
         print(f"keras {keras.__version__} on the {keras.backend.backend()} backend")
     else:
         print("keras is not installed, so (d) is skipped: pip install -e .[bench] (or pip install keras)")
+    if not with_fast:
+        print("this CPU has no fast bfloat16 arithmetic, so (fast a) is skipped")
     print(f"CNN template, {samples:,} built-in digits per epoch, batch {BATCH_SIZE}, Adam lr {LEARNING_RATE:g}; "
           f"1 warm-up round, then {rounds} timed rounds of: {', '.join(c.key for c in contestants)}", flush=True)
 
@@ -283,17 +295,17 @@ def main() -> int:
 
     print(f"{'':9}{'contestant':42} {'params':>7} {'samples/s':>10} {'min':>7} {'max':>7} {'last loss':>10}")
     for contestant in contestants:
+        rates = contestant.rates
         print(f"{'(' + contestant.key + ')':9}{contestant.title:42} {contestant.parameters:>7,} "
-              f"{statistics.median(contestant.rates):>10,.0f} {min(contestant.rates):>7,.0f} {max(contestant.rates):>7,.0f} "
-              f"{contestant.loss:>10.4f}")
+              f"{statistics.median(rates):>10,.0f} {min(rates):>7,.0f} {max(rates):>7,.0f} {contestant.loss:>10.4f}")
     print()
     by_key = {contestant.key: contestant.rates for contestant in contestants}
     failed = False
     print(f"{'ratio':14} {'median':>6} {'min':>6} {'max':>6}")
-    for numerator, denominator, target in [*TARGETS, ("c", "b", None)]:
+    for numerator, denominator, target in [*TARGETS, ("a", "b cl", None), ("c", "b", None)]:
         name = f"({numerator})/({denominator})"
-        if denominator not in by_key:
-            print(f"{name:14} skipped: keras is not installed")
+        if numerator not in by_key or denominator not in by_key:
+            print(f"{name:14} skipped")
             continue
         ratios = [above / below for above, below in zip(by_key[numerator], by_key[denominator])]
         ratio = statistics.median(ratios)
