@@ -47,18 +47,19 @@ class _Variation:
     """How much writers differ: the spread of each random choice made while drawing a digit.
     Lengths are in units of the digit's height, angles in degrees, pen widths in 28×28 pixels."""
 
-    jitter: tuple[float, float] = (0.01, 0.04)  # control-point noise: range of its deviation
+    jitter: tuple[float, float] = (0.01, 0.03)  # control-point noise: range of its deviation
     stroke_shift: float = 0.025  # deviation of a whole stroke's offset from the others
     waist: float = 0.15  # deviation of the log of the exponent that moves the waist up or down
     width: float = 0.15  # deviation of the log of the width
     bend: float = 0.12  # deviation of the bending terms
     slant: tuple[float, float] = (1.0, 12.0)  # mean and deviation
     rotation: float = 10.0  # deviation
-    overshoot: tuple[float, float] = (0.05, 0.25)  # mean and deviation, as a share of the end segment
-    pen_width: tuple[float, float] = (1.45, 0.4)  # median and deviation of its log
+    overshoot: tuple[float, float] = (0.05, 0.15)  # mean and deviation, as a share of the end segment
+    pen_width: tuple[float, float] = (1.3, 0.4)  # median and deviation of its log
     pressure: float = 0.35  # largest relative swing of the pen width along a stroke
-    elastic: float = 4.5  # largest deviation of the elastic displacement, in canvas pixels
+    elastic: float = 3.0  # largest deviation of the elastic displacement, in canvas pixels
     wander: float = 0.05  # deviation of the smooth drift along each stroke
+    sloppiness: float = 0.0  # deviation of the log of a writer's carelessness, which scales jitter, drift and elastic
 
 
 _VARIATION = _Variation()
@@ -156,6 +157,8 @@ _ALLOGRAPHS: dict[int, list[tuple[float, list[Stroke]]]] = {
                 (0.27, 0.9), (0.31, 0.68), (0.12, 0.54), (-0.15, 0.6), (-0.3, 0.74)]]),  # C-like, round
         (1.0, [[(0.18, 0.0), (-0.04, 0.2), (-0.18, 0.5), (-0.22, 0.8), (-0.1, 0.98), (0.1, 1.0),
                 (0.26, 0.84), (0.22, 0.62), (0.02, 0.56), (-0.16, 0.64), (-0.22, 0.76)]]),  # narrow
+        (2.0, [[(0.3, 0.0), (0.1, 0.2), (-0.1, 0.42), (-0.26, 0.66), (-0.26, 0.88), (-0.06, 1.0),
+                (0.2, 0.94), (0.28, 0.76), (0.12, 0.6), (-0.1, 0.6), (-0.25, 0.7)]]),  # straight diagonal stem
     ],
     7: [
         (4.0, [[(-0.36, 0.02), (0.36, 0.0), (0.36, 0.0), (0.14, 0.45), (-0.04, 1.0)]]),
@@ -240,14 +243,16 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     """One handwritten digit as a uint8 28×28 image."""
     shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
     vary = _VARIATION
-    jitter = rng.uniform(*vary.jitter)
+    # Some writers are careful and some are not: one factor (mean 1) scales all their shakiness.
+    careless = rng.lognormal(-vary.sloppiness**2 / 2, vary.sloppiness)
+    jitter = rng.uniform(*vary.jitter) * careless
     points = shape.points + rng.normal(0.0, jitter, (shape.noise_count, 2))[shape.noise_index]
     for start, end in shape.stroke_bounds:  # strokes written one after another do not quite meet
         points[start:end] += rng.normal(0.0, vary.stroke_shift, 2)
         # The hand drifts smoothly along a stroke: neighbouring points move together, so a loop
         # grows or shrinks and a bar tilts as a whole instead of wobbling point by point.
         along = np.linspace(0.0, math.pi, end - start)[:, None]
-        amplitude, phase = rng.normal(0.0, vary.wander, (2, 2)), rng.uniform(0.0, math.pi, (2, 2))
+        amplitude, phase = rng.normal(0.0, vary.wander * careless, (2, 2)), rng.uniform(0.0, math.pi, (2, 2))
         points[start:end] += np.sin(along + phase[0]) * amplitude[0] + np.sin(2 * along + phase[1]) * amplitude[1]
 
     # The writer's proportions: where the waist sits (y**gamma moves it), how wide they write, and
@@ -293,15 +298,15 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
             cv2.polylines(canvas, [pixels[bounds[i]:bounds[i + 1] + 1]], False, 255,
                           max(1, round(thickness * pressure)), cv2.LINE_AA, 4)
 
-    canvas = _elastic(canvas, rng)
+    canvas = _elastic(canvas, careless, rng)
     canvas = np.where(canvas > 127, 255, 0).astype(np.uint8)
     return np.round(normalize_digit(canvas) * 255.0).astype(np.uint8)
 
 
-def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _elastic(image: np.ndarray, careless: float, rng: np.random.Generator) -> np.ndarray:
     """Simard-style elastic distortion: a smooth random displacement field (random vectors on a
     coarse grid, interpolated) moves the ink by a few pixels, differently in each region."""
-    strength = rng.uniform(0.0, _VARIATION.elastic)
+    strength = rng.uniform(0.0, _VARIATION.elastic) * careless
     field = cv2.resize(rng.normal(0.0, strength, (2, 5, 5)).astype(np.float32).transpose(1, 2, 0),
                        (_CANVAS, _CANVAS), interpolation=cv2.INTER_CUBIC)
     grid = np.indices((_CANVAS, _CANVAS), dtype=np.float32)

@@ -88,3 +88,16 @@ def test_any_blob_is_fitted_and_centred_like_mnist(image):
     touches_edge = rows[0] == 0 or cols[0] == 0 or rows[-1] == 27 or cols[-1] == 27
     if not touches_edge:  # only a very lopsided blob is kept whole rather than exactly centred
         assert centre_of_mass(result) == pytest.approx((14.0, 14.0), abs=0.501)  # ties round either way
+
+
+def test_a_pen_stroke_from_the_canvas_becomes_an_anti_aliased_mnist_digit():
+    """A thin diagonal stroke as the drawing canvas records it: fitted to 20 pixels, centred by
+    mass, solid in its core and grey at its edges rather than jagged black and white."""
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.polylines(canvas, [np.array([(200, 30), (150, 120), (90, 250)], np.int32)], False, 255, 18, cv2.LINE_AA)
+    result = normalize_digit(canvas)
+    assert max(ink_box(result)) == 20
+    assert centre_of_mass(result) == pytest.approx((14.0, 14.0), abs=0.501)  # ties round either way
+    assert result.max() == pytest.approx(1.0, abs=0.02)
+    edges = (result > 0.05) & (result < 0.95)
+    assert edges.sum() >= 0.3 * (result > 0.05).sum()
