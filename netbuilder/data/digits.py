@@ -2,9 +2,10 @@
 
 Each digit is written, not typeset: a pen follows one of several shapes people use for that
 digit (open and closed 4, 7 with and without a bar, 1 with and without a flag, looped and plain
-2, ...) through jittered control points, with the writer's own slant, proportions, pen width and
-pressure, overshooting or stopping short at the stroke ends. The picture is then elastically
-distorted (Simard et al. 2003) and normalised exactly as MNIST was (`normalize_digit`).
+2, ...) through jittered control points that drift smoothly along each stroke, with the writer's
+own slant, proportions, pen width and pressure, overshooting or stopping short at the stroke ends.
+The trace is then elastically distorted (Simard et al. 2003) and normalised exactly as MNIST was
+(`normalize_digit`). How much each of these varies is set in one place, `_Variation`.
 
 Generation is seeded and deterministic: work is cut into fixed chunks whose seeds come from the
 dataset seed and the chunk number, so the result does not depend on how many processes share it.
@@ -29,7 +30,7 @@ from netbuilder.data.base import Dataset, DataError, cache_dir
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit, standardize
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -59,7 +60,6 @@ class _Variation:
     pressure: float = 0.35  # largest relative swing of the pen width along a stroke
     elastic: float = 3.0  # largest deviation of the elastic displacement, in canvas pixels
     wander: float = 0.05  # deviation of the smooth drift along each stroke
-    sloppiness: float = 0.0  # deviation of the log of a writer's carelessness, which scales jitter, drift and elastic
 
 
 _VARIATION = _Variation()
@@ -243,16 +243,14 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     """One handwritten digit as a uint8 28×28 image."""
     shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
     vary = _VARIATION
-    # Some writers are careful and some are not: one factor (mean 1) scales all their shakiness.
-    careless = rng.lognormal(-vary.sloppiness**2 / 2, vary.sloppiness)
-    jitter = rng.uniform(*vary.jitter) * careless
+    jitter = rng.uniform(*vary.jitter)
     points = shape.points + rng.normal(0.0, jitter, (shape.noise_count, 2))[shape.noise_index]
     for start, end in shape.stroke_bounds:  # strokes written one after another do not quite meet
         points[start:end] += rng.normal(0.0, vary.stroke_shift, 2)
         # The hand drifts smoothly along a stroke: neighbouring points move together, so a loop
         # grows or shrinks and a bar tilts as a whole instead of wobbling point by point.
         along = np.linspace(0.0, math.pi, end - start)[:, None]
-        amplitude, phase = rng.normal(0.0, vary.wander * careless, (2, 2)), rng.uniform(0.0, math.pi, (2, 2))
+        amplitude, phase = rng.normal(0.0, vary.wander, (2, 2)), rng.uniform(0.0, math.pi, (2, 2))
         points[start:end] += np.sin(along + phase[0]) * amplitude[0] + np.sin(2 * along + phase[1]) * amplitude[1]
 
     # The writer's proportions: where the waist sits (y**gamma moves it), how wide they write, and
@@ -279,7 +277,8 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     everything = np.vstack(curves)
     low, high = everything.min(axis=0), everything.max(axis=0)
     extent = np.maximum(high - low, 1e-3)
-    pen_width = float(np.clip(rng.lognormal(math.log(vary.pen_width[0]), vary.pen_width[1]), 1.2, 6.0))  # in final 28×28 pixels
+    pen_median, pen_spread = vary.pen_width
+    pen_width = float(np.clip(rng.lognormal(math.log(pen_median), pen_spread), 1.2, 6.0))  # in 28×28 pixels
     thickness = max(1, round(pen_width * _DIGIT_HEIGHT / 20))
     margin = 8 + thickness
     scale = min(thickness * 20 / pen_width / extent[1], (_CANVAS - 2 * margin) / extent[0],
@@ -298,15 +297,16 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
             cv2.polylines(canvas, [pixels[bounds[i]:bounds[i + 1] + 1]], False, 255,
                           max(1, round(thickness * pressure)), cv2.LINE_AA, 4)
 
-    canvas = _elastic(canvas, careless, rng)
-    canvas = np.where(canvas > 127, 255, 0).astype(np.uint8)
+    # MNIST's digits were black-and-white scans whose grey levels come only from shrinking them:
+    # the pen trace is made binary so that normalize_digit gives the same sharp, thin fringe.
+    canvas = np.where(_elastic(canvas, rng) > 127, 255, 0).astype(np.uint8)
     return np.round(normalize_digit(canvas) * 255.0).astype(np.uint8)
 
 
-def _elastic(image: np.ndarray, careless: float, rng: np.random.Generator) -> np.ndarray:
+def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Simard-style elastic distortion: a smooth random displacement field (random vectors on a
     coarse grid, interpolated) moves the ink by a few pixels, differently in each region."""
-    strength = rng.uniform(0.0, _VARIATION.elastic) * careless
+    strength = rng.uniform(0.0, _VARIATION.elastic)
     field = cv2.resize(rng.normal(0.0, strength, (2, 5, 5)).astype(np.float32).transpose(1, 2, 0),
                        (_CANVAS, _CANVAS), interpolation=cv2.INTER_CUBIC)
     grid = np.indices((_CANVAS, _CANVAS), dtype=np.float32)
@@ -350,7 +350,8 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
         # fork starts workers in milliseconds; elsewhere (Windows, macOS) spawn is the safe choice.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
+            futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
+                       for index, chunk_labels in enumerate(chunks)]
             for index, future in enumerate(futures):
                 store(index, future.result())
     return images, labels
