@@ -231,14 +231,14 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def busy_note() -> str:
+def busy_note(threads: int) -> str:
     """A warning when other processes used the CPUs in the last minute."""
     recent = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if recent < 0.5:
         return ""
-    return (f"note: the machine was busy before the run (load {recent:.2f} on {os.cpu_count()} CPUs): absolute "
-            "figures are low and noisy, the ratios within interleaved rounds less so; with fewer --threads "
-            "than CPUs a shared machine stalls the contestants less.")
+    advice = " (--threads 1 suffers far less from it)" if threads > 1 else ""
+    return (f"note: the machine is busy (load {recent:.2f} on {os.cpu_count()} CPUs): absolute figures come out low "
+            f"and noisy{advice}, the ratios within interleaved rounds less so.")
 
 
 def main() -> int:
@@ -260,10 +260,12 @@ def main() -> int:
 
     with_keras = importlib.util.find_spec("keras") is not None
     with_fast = bfloat16_supported(torch.device("cpu"))
-    busy = busy_note()
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} thread{'s' * (threads > 1)}, {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), load average before {load_average()}")
+    busy = busy_note(threads)
+    if busy:
+        print(busy)
     images, labels = training_digits(samples)
     contestants = build_contestants(images, labels, 1 + rounds, with_fast, with_keras)
     if torch.get_num_threads() != args.threads:
@@ -315,8 +317,6 @@ def main() -> int:
             verdict = f"target >= {target:<4}  {'PASS' if ratio >= target else 'FAIL'}"
             failed |= ratio < target
         print(f"{name:14} {ratio:6.2f} {min(ratios):6.2f} {max(ratios):6.2f}   {verdict}")
-    if busy:
-        print(busy)
     return 1 if failed else 0
 
 if __name__ == "__main__":
