@@ -54,7 +54,7 @@ def real_digits() -> Dataset:
 
 def train_template(template: str, train_size: int | None, val_size: int | None,
                    epochs: int | None, digits: Dataset | None = None):
-    """(trained model, the digits it saw shaped for its Input, task, training seconds, parameters).
+    """(trained model, the digits it saw shaped for its Input, task, training seconds, epochs).
 
     The project, model and data come from netbuilder's own `prepare`, as in `netbuilder train`;
     smaller sizes take the first samples of the default sets, and `digits` replaces them entirely.
@@ -72,7 +72,7 @@ def train_template(template: str, train_size: int | None, val_size: int | None,
         if isinstance(event, Finished) and event.reason != "completed":
             raise SystemExit(f"{template}: training ended early ({event.reason}): {event.message}")
     seconds = time.perf_counter() - started
-    return model, dataset, task, seconds, sum(p.numel() for p in model.parameters())
+    return model, dataset, task, seconds, project.training.epochs
 
 
 def score(model, dataset: Dataset, real: Dataset, task) -> dict[str, float]:
@@ -135,13 +135,14 @@ def main() -> None:
     real = real_digits()
     keys = [key for key in args.models.split(",") if key]
     if keys:
-        print(f"{'model':10} {'params':>8} {'train':>6} {'epochs':>6} {'train s':>8} {'own val':>8} "
+        print(f"{'model':16} {'params':>8} {'train':>6} {'epochs':>6} {'train s':>8} {'own val':>8} "
               f"{'real 5k':>8} {'first':>7} {'second':>7}")
     for key in keys:
-        model, dataset, task, seconds, params = train_template(TEMPLATES[key], train_size, val_size, epochs)
+        model, dataset, task, seconds, trained_epochs = train_template(TEMPLATES[key], train_size, val_size, epochs)
         result = score(model, dataset, real, task)
-        print(f"{load_template(TEMPLATES[key]).name:10} {params:>8,} {len(dataset.train_x):>6} "
-              f"{epochs or 3:>6} {seconds:>8.0f} {result['own']:>8.2%} {result['real']:>8.2%} "
+        params = sum(parameter.numel() for parameter in model.parameters())
+        print(f"{load_template(TEMPLATES[key]).name:16} {params:>8,} {len(dataset.train_x):>6} "
+              f"{trained_epochs:>6} {seconds:>8.0f} {result['own']:>8.2%} {result['real']:>8.2%} "
               f"{result['real_a']:>7.2%} {result['real_b']:>7.2%}", flush=True)
 
 
