@@ -235,6 +235,15 @@ def test_the_model_ends_on_the_cpu_in_eval_mode(make_blobs, make_mlp, settings):
     assert not model.training and next(model.parameters()).device.type == "cpu"
 
 
+def test_a_cnn_trained_in_channels_last_ends_with_plain_contiguous_weights(settings):
+    images = torch.randn(32, 2, 6, 6)  # two channels: with one, both layouts have the same strides
+    labels = torch.arange(32) % 2
+    data = Dataset("tiny images", "image", images, labels, images[:0], labels[:0], ["a", "b"])
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    run_all(Trainer(model, data, settings.replace(epochs=1, validation_split=0.0), "classification"))
+    assert all(p.is_contiguous() for p in model.parameters())  # what saving and exporting expect
+
+
 def test_augmentation_changes_image_batches_and_is_skipped_for_vectors(make_blobs, make_mlp, settings):
     images = torch.randn(64, 1, 8, 8)
     labels = torch.arange(64) % 2
