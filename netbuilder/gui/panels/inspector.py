@@ -70,30 +70,10 @@ class ParamField:
         raise NotImplementedError
 
 
-class _IntField(ParamField):
-    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
-        box = _guard_wheel(QSpinBox())
-        box.setRange(int(max(param.min, -_INT_LIMIT)) if param.min is not None else -_INT_LIMIT,
-                     int(min(param.max, _INT_LIMIT)) if param.max is not None else _INT_LIMIT)
-        box.setKeyboardTracking(False)  # valueChanged then means arrows, Enter or leaving the box
-        box.setGroupSeparatorShown(True)
-        box.setAccelerated(True)
-        super().__init__(param, box, on_commit)
-        box.valueChanged.connect(on_commit)
-        box.editingFinished.connect(lambda: on_commit(box.value()))
+class _SpinField(ParamField):
+    """A spin box that commits on arrows, Enter or leaving it, not on every keystroke."""
 
-    def _set(self, value: Any) -> None:
-        self.widget.setValue(value)
-
-
-class _FloatSpinField(ParamField):
-    """A bounded fraction such as a dropout rate."""
-
-    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
-        box = _guard_wheel(QDoubleSpinBox())
-        box.setDecimals(4)
-        box.setRange(param.min, param.max)
-        box.setSingleStep(0.05 if param.max - param.min <= 1 else 0.1)
+    def __init__(self, param: Param, box: QSpinBox | QDoubleSpinBox, on_commit: Callable[[Any], None]):
         box.setKeyboardTracking(False)
         super().__init__(param, box, on_commit)
         box.valueChanged.connect(on_commit)
@@ -101,6 +81,27 @@ class _FloatSpinField(ParamField):
 
     def _set(self, value: Any) -> None:
         self.widget.setValue(value)
+
+
+class _IntField(_SpinField):
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        box = _guard_wheel(QSpinBox())
+        box.setRange(int(max(param.min, -_INT_LIMIT)) if param.min is not None else -_INT_LIMIT,
+                     int(min(param.max, _INT_LIMIT)) if param.max is not None else _INT_LIMIT)
+        box.setGroupSeparatorShown(True)
+        box.setAccelerated(True)
+        super().__init__(param, box, on_commit)
+
+
+class _FloatSpinField(_SpinField):
+    """A bounded fraction such as a dropout rate."""
+
+    def __init__(self, param: Param, on_commit: Callable[[Any], None]):
+        box = _guard_wheel(QDoubleSpinBox())
+        box.setDecimals(4)
+        box.setRange(param.min, param.max)
+        box.setSingleStep(0.05 if param.max - param.min <= 1 else 0.1)
+        super().__init__(param, box, on_commit)
 
 
 class _TextField(ParamField):
