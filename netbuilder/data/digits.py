@@ -30,7 +30,7 @@ from netbuilder.data.base import Dataset, DataError, cache_dir
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit, standardize
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -56,7 +56,10 @@ class _Variation:
     slant: tuple[float, float] = (1.0, 12.0)  # mean and deviation
     rotation: float = 10.0  # deviation
     overshoot: tuple[float, float] = (0.05, 0.15)  # mean and deviation, as a share of the end segment
-    pen_width: tuple[float, float] = (1.3, 0.4)  # median and deviation of its log
+    # Median and deviation of its log, and the thinnest and boldest pen: real digits run from
+    # hairlines to bold strokes, with a long tail of bold ones.
+    pen_width: tuple[float, float] = (1.3, 0.42)
+    pen_width_range: tuple[float, float] = (0.8, 6.0)
     pressure: float = 0.35  # largest relative swing of the pen width along a stroke
     elastic: float = 3.0  # largest deviation of the elastic displacement, in canvas pixels
     wander: float = 0.05  # deviation of the smooth drift along each stroke
@@ -278,7 +281,7 @@ def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
     low, high = everything.min(axis=0), everything.max(axis=0)
     extent = np.maximum(high - low, 1e-3)
     pen_median, pen_spread = vary.pen_width
-    pen_width = float(np.clip(rng.lognormal(math.log(pen_median), pen_spread), 1.2, 6.0))  # in 28×28 pixels
+    pen_width = float(np.clip(rng.lognormal(math.log(pen_median), pen_spread), *vary.pen_width_range))
     thickness = max(1, round(pen_width * _DIGIT_HEIGHT / 20))
     margin = 8 + thickness
     scale = min(thickness * 20 / pen_width / extent[1], (_CANVAS - 2 * margin) / extent[0],
