@@ -124,3 +124,25 @@ def test_load_reports_progress_over_both_sets(cache):
 def test_impossible_sizes_or_seeds_are_refused_with_a_message(cache, sizes):
     with pytest.raises(DataError, match="built-in digits"):
         load_digits(**sizes)
+
+
+def _slant(images: np.ndarray) -> np.ndarray:
+    """How far each image's ink leans right: horizontal shift per row down, from its moments."""
+    ink = images.astype(np.float64)
+    rows, columns = np.indices(images.shape[1:])
+    total = ink.sum(axis=(1, 2))
+    dy = rows - ((ink * rows).sum(axis=(1, 2)) / total)[:, None, None]
+    dx = columns - ((ink * columns).sum(axis=(1, 2)) / total)[:, None, None]
+    return -(ink * dx * dy).sum(axis=(1, 2)) / (ink * dy * dy).sum(axis=(1, 2))
+
+
+def test_zeros_lean_right_and_threes_lean_less_as_in_real_handwriting():
+    images, labels = generate_digits(1000, seed=3, workers=1)
+    assert _slant(images[labels == 0]).mean() > _slant(images[labels == 3]).mean() + 0.1
+
+
+def test_pens_range_from_thin_to_bold():
+    images, _ = generate_digits(1000, seed=4, workers=1)
+    ink = images.reshape(len(images), -1).sum(axis=1) / 255.0
+    thin, bold = np.percentile(ink, [5, 95])
+    assert thin < 50 and bold > 3 * thin
