@@ -1,7 +1,7 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
-from .analysis import Analysis, analyze
+from .analysis import Analysis, NodeInfo, analyze
 from .graph import Graph
 from .layers import format_shape
 
@@ -20,8 +20,12 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
 
 
 def keras_param_total(graph: Graph, analysis: Analysis) -> int:
-    return sum(graph.nodes[n].spec.keras_param_count(graph.nodes[n].params, info.in_shapes)
-               for n, info in analysis.info.items())
+    return sum(_keras_count(graph, n, info) for n, info in analysis.info.items())
+
+
+def _keras_count(graph: Graph, node_id: str, info: NodeInfo) -> int:
+    node = graph.nodes[node_id]
+    return node.spec.keras_param_count(node.params, info.in_shapes)
 
 
 def human_count(value: int) -> str:
@@ -48,8 +52,9 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
     out.append(f"Forward FLOPs per sample: {human_count(analysis.total_flops)} ({analysis.total_flops:,})")
     keras_total = keras_param_total(graph, analysis)
     if keras_total != analysis.total_params:
-        out.append(f"Note: Keras shows {keras_total:,} parameters for this network: its LSTM and SimpleRNN "
-                   "layers keep one bias vector per gate, PyTorch's two.")
+        reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, info in analysis.info.items()
+                                if _keras_count(graph, n, info) != info.params)
+        out.append(f"Note: Keras shows {keras_total:,} parameters for this network: {'; '.join(reasons)}.")
     if analysis.problems:
         out.append("")
         out.append(f"Problems ({len(analysis.errors)} errors, {len(analysis.problems) - len(analysis.errors)} warnings):")

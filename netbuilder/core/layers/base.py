@@ -148,6 +148,9 @@ class LayerSpec:
     def param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
         return 0
 
+    # why Keras's summary shows another count for this layer, where it does (see keras_param_count)
+    keras_count_difference: ClassVar[str] = ""
+
     def keras_param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
         """What Keras's summary shows for the same layer, so users can check against articles."""
         return self.param_count(p, in_shapes)

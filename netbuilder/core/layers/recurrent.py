@@ -19,6 +19,7 @@ class _Recurrent(LayerSpec):
     torch_class: str
     gates: int
     keras_bias_vectors = 1
+    keras_count_difference = "Keras keeps one bias vector per gate in LSTM and SimpleRNN layers, PyTorch two"
 
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes

@@ -35,10 +35,7 @@ def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
     path = QPainterPath(start)
     same_row = abs(end.y() - start.y()) < NODE_HEIGHT
     if end.x() < start.x():
-        if same_row:
-            lane = max(start.y(), end.y()) + _SKIP_LANE_RISE
-        else:
-            lane = (start.y() + end.y()) / 2
+        lane = max(start.y(), end.y()) + _SKIP_LANE_RISE if same_row else (start.y() + end.y()) / 2
         path.cubicTo(QPointF(start.x() + _BACK_TURN, start.y()), QPointF(start.x() + _BACK_TURN, lane),
                      QPointF(start.x(), lane))
         path.lineTo(QPointF(end.x(), lane))
