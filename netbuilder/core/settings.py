@@ -17,7 +17,8 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
     Param("weight_decay", float, 0.0, min=0.0, max=1.0),
     Param("momentum", float, 0.9, min=0.0, max=0.999),
     Param("nesterov", bool, False),
-    Param("schedule", str, "constant", choices=SCHEDULES),
+    Param("schedule", str, "cosine", choices=SCHEDULES,
+          help="cosine: the rate falls smoothly to 0, so short runs end settled and vary less"),
     Param("validation_split", float, 0.1, min=0.0, max=0.9,
           help="fraction of training data held out when the dataset has no validation set"),
     Param("early_stopping_patience", int, 0, min=0, max=1000, help="epochs without improvement; 0 = off"),
@@ -37,7 +38,7 @@ class TrainingSettings:
     weight_decay: float = 0.0
     momentum: float = 0.9
     nesterov: bool = False
-    schedule: str = "constant"
+    schedule: str = "cosine"
     validation_split: float = 0.1
     early_stopping_patience: int = 0
     seed: int = 0

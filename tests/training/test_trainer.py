@@ -5,6 +5,7 @@ import time
 import pytest
 import torch
 
+from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.base import Dataset
 from netbuilder.training import trainer as trainer_module
 from netbuilder.training.events import BatchEnded, EpochEnded, Finished, Started
@@ -172,6 +173,13 @@ def test_constant_and_cosine_schedules(make_blobs, make_mlp, settings):
     assert learning_rates(make_blobs, make_mlp, settings, "constant", 3) == [0.1] * 3
     cosine = learning_rates(make_blobs, make_mlp, settings, "cosine", 4)
     assert cosine == sorted(cosine, reverse=True) and cosine[-1] < 0.01
+
+
+def test_new_projects_let_the_rate_fall_to_nearly_zero_by_the_end(make_blobs, make_mlp):
+    settings = TrainingSettings(epochs=3, learning_rate=0.1, optimizer="sgd", device="cpu")
+    rates = [e.learning_rate for e in of_type(run_all(Trainer(make_mlp(), make_blobs(), settings, "classification")),
+                                              EpochEnded)]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.01
 
 
 def test_one_cycle_rises_to_the_set_rate_then_falls(make_blobs, make_mlp, settings):
