@@ -405,6 +405,7 @@ def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
                   "val_images": val_images, "val_labels": val_labels}
         try:
             _write_cache(path, arrays)
+            _remove_older_versions(path.parent)
         except OSError as error:
             notes.append(f"The generated digits could not be kept in {path} ({error.strerror or error}); "
                          "they will be generated again next time.")
@@ -441,6 +442,15 @@ def _read_cache(path: Path, train_size: int, val_size: int) -> dict[str, np.ndar
         if labels.size and (labels.min() < 0 or labels.max() > 9):
             return None
     return arrays
+
+
+def _remove_older_versions(directory: Path) -> None:
+    """Delete digits cached by earlier generator versions: they are never read again, and each
+    default-sized set takes 55 MB."""
+    current = f"digits-v{GENERATOR_VERSION}-"
+    for stale in directory.glob("digits-v*-*.npz"):
+        if not stale.name.startswith(current):
+            stale.unlink(missing_ok=True)
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -87,6 +87,18 @@ def test_a_second_load_reads_the_cache(cache, monkeypatch):
     assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_y, second.val_y)
 
 
+def test_generating_new_digits_deletes_those_of_older_generator_versions(cache):
+    older = [cache / f"digits-v{version}-200-50-seed1.npz" for version in range(1, digits.GENERATOR_VERSION)]
+    unrelated = cache / "mnist-train-images-idx3-ubyte.gz"
+    for path in [*older, unrelated]:
+        path.write_bytes(b"old")
+    load_digits(train_size=200, val_size=50, seed=1)
+    load_digits(train_size=100, val_size=10, seed=1)
+    assert sorted(path.name for path in cache.iterdir()) == sorted([
+        unrelated.name, f"digits-v{digits.GENERATOR_VERSION}-200-50-seed1.npz",
+        f"digits-v{digits.GENERATOR_VERSION}-100-10-seed1.npz"])
+
+
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "wrong arrays"])
 def test_a_damaged_cache_file_is_generated_again(cache, damage):
     first = load_digits(train_size=200, val_size=50, seed=2)
