@@ -259,9 +259,22 @@ def _smooth_curve(control: np.ndarray) -> np.ndarray:
     return np.vstack([curve, control[-1:]])
 
 
-def _render_digit(digit: int, rng: np.random.Generator) -> np.ndarray:
-    """One handwritten digit as a uint8 28×28 image."""
-    shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
+def allograph_count(digit: int) -> int:
+    """How many shapes the generator knows for `digit`."""
+    return len(_SHAPES[digit])
+
+
+def draw_allograph(digit: int, allograph: int, count: int, seed: int = 0) -> np.ndarray:
+    """`count` uint8 28×28 images of one shape of `digit`, with all the usual variation (for
+    looking at a shape on its own, e.g. which shapes lie nearest to a misread real digit)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([_render_digit(digit, rng, _SHAPES[digit][allograph]) for _ in range(count)])
+
+
+def _render_digit(digit: int, rng: np.random.Generator, shape: _Shape | None = None) -> np.ndarray:
+    """One handwritten digit as a uint8 28×28 image, in a shape drawn by its weight unless given."""
+    if shape is None:
+        shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
     vary = _VARIATION
     jitter = rng.uniform(*vary.jitter)
     points = shape.points + rng.normal(0.0, jitter, (shape.noise_count, 2))[shape.noise_index]

@@ -87,6 +87,20 @@ def test_a_second_load_reads_the_cache(cache, monkeypatch):
     assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_y, second.val_y)
 
 
+def test_every_shape_of_every_digit_draws_a_whole_centred_digit():
+    for digit in range(10):
+        for allograph in range(digits.allograph_count(digit)):
+            images = digits.draw_allograph(digit, allograph, 5, seed=digit)
+            assert images.shape == (5, 28, 28) and images.dtype == np.uint8
+            for image in images:
+                rows, columns = np.nonzero(image > 25)
+                assert rows.max() - rows.min() + 1 >= 19 or columns.max() - columns.min() + 1 >= 19, \
+                    f"shape {allograph} of {digit} does not fill MNIST's 20-pixel box"
+                mass = image.astype(float)
+                centre = (mass.sum(axis=1) @ np.arange(28)) / mass.sum(), (mass.sum(axis=0) @ np.arange(28)) / mass.sum()
+                assert np.allclose(centre, 14, atol=1.0), f"shape {allograph} of {digit} is off centre"
+
+
 def test_generating_new_digits_deletes_those_of_older_generator_versions(cache):
     older = [cache / f"digits-v{version}-200-50-seed1.npz" for version in range(1, digits.GENERATOR_VERSION)]
     unrelated = cache / "mnist-train-images-idx3-ubyte.gz"
