@@ -84,7 +84,8 @@ def _arc(centre_x: float, centre_y: float, radius_x: float, radius_y: float,
 
 def _looped_two(size: float, base_end: tuple[float, float] = (0.4, 0.98)) -> list[Stroke]:
     """A 2 whose diagonal ends in a loop at the bottom left instead of a corner: from the end of
-    the diagonal the pen turns left, up and right again across the diagonal, down to the base."""
+    the diagonal the pen turns left, up and right again across the diagonal, down to a base that
+    ends at `base_end` (a short base leaves the loop standing out)."""
     bottom_x, bottom_y = -0.28, 0.96
     loop = [(-0.6, -0.5), (-0.2, -1.0), (0.8, -0.6), (0.7, 0.15)]  # left, top, right, down (× size)
     return [[(-0.3, 0.2), (-0.12, 0.02), (0.14, 0.0), (0.32, 0.16), (0.27, 0.4), (0.0, 0.65),
