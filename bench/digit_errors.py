@@ -5,7 +5,9 @@ digits (the half the generator may be tuned on): recall per class, the commonest
 for each misread digit the generated shapes (allographs) nearest to it in the network's last
 hidden layer. A real digit whose neighbours all belong to another class shows a shape the
 generator does not draw, or draws for the wrong digit; `--picture` draws each misread digit
-beside its nearest generated digits so a person can see which.
+beside its nearest generated digits so a person can see which. Also estimates how often real
+writers use each shape (the share of a digit's real samples whose nearest generated neighbours
+are of that shape) beside the share the generator gives it.
 
     python bench/digit_errors.py                              # built-in digits of seed 0
     python bench/digit_errors.py --seed 1 --picture errors.png
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_digits import REAL_DIGITS, real_digits, train_template, write_png  # noqa: E402
 
 from netbuilder.data.base import Dataset, normalize_unit_images  # noqa: E402
-from netbuilder.data.digits import allograph_count, draw_allograph, load_digits  # noqa: E402
+from netbuilder.data.digits import allograph_count, allograph_shares, draw_allograph, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
@@ -81,9 +83,17 @@ def main() -> None:
     drawn = np.concatenate([draw_allograph(digit, allograph, args.per_shape, seed=1000 * digit + allograph)
                             for digit, allograph in shapes])
     shape_of = np.repeat(np.arange(len(shapes)), args.per_shape)
-    similarity = hidden_features(model, real.val_x[wrong]) @ hidden_features(
-        model, as_input(drawn, dataset.sample_shape)).T
-    nearest = similarity.topk(8, dim=1).indices.numpy()
+    drawn_features = hidden_features(model, as_input(drawn, dataset.sample_shape))
+    real_features = hidden_features(model, real.val_x[:half])
+    print("how often each shape is the nearest to a real digit of its class, and the generator's share (%):")
+    shape_digit = np.array([digit for digit, _ in shapes])[shape_of]
+    for digit in range(10):
+        own = np.flatnonzero(shape_digit == digit)
+        votes = shape_of[own][(real_features[truth == digit] @ drawn_features[own].T).topk(NEIGHBOURS, dim=1).indices]
+        usage = np.bincount(votes.ravel() - shapes.index((digit, 0)), minlength=allograph_count(digit)) / votes.size
+        print(f"  {digit}: real " + " ".join(f"{100 * share:3.0f}" for share in usage)
+              + "   generator " + " ".join(f"{share:3.0f}" for share in allograph_shares(digit)))
+    nearest = (real_features[wrong] @ drawn_features.T).topk(8, dim=1).indices.numpy()
     pulls = Counter((int(truth[index]), shapes[shape_of[j]])
                     for index, row in zip(wrong, nearest) for j in row[:NEIGHBOURS])
     print(f"shapes nearest the misread digits (true digit > generated digit.allograph: "
