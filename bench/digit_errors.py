@@ -10,7 +10,7 @@ writers use each shape (the share of a digit's real samples whose nearest genera
 are of that shape) beside the share the generator gives it.
 
     python bench/digit_errors.py                              # built-in digits of seed 0
-    python bench/digit_errors.py --seed 1 --picture errors.png
+    python bench/digit_errors.py --seed 1 --picture errors.png --digits 469   # only misread 4s, 6s and 9s
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--per-shape", type=int, default=150, help="generated digits per allograph to compare with")
     parser.add_argument("--picture", type=Path, metavar="PNG",
                         help="draw each misread digit (left) beside its 8 nearest generated digits")
+    parser.add_argument("--digits", default="0123456789", help="draw only misread digits of these classes")
     args = parser.parse_args()
 
     model, dataset, task, _seconds, _epochs = train_template("2-cnn", None, None, None, load_digits(seed=args.seed))
@@ -103,7 +104,8 @@ def main() -> None:
 
     if args.picture:
         images = read_idx(REAL_DIGITS / "dev5k-images-idx3-ubyte.gz")[:half]
-        order = wrong[np.argsort(truth[wrong], kind="stable")]
+        shown = wrong[np.isin(truth[wrong], [int(digit) for digit in args.digits])]
+        order = shown[np.argsort(truth[shown], kind="stable")]
         position = {index: row for row, index in enumerate(wrong)}
 
         def cell(image: np.ndarray) -> np.ndarray:
