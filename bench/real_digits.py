@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from netbuilder.core.project import load_template  # noqa: E402
-from netbuilder.data.base import Dataset, normalize_unit_images  # noqa: E402
+from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
@@ -48,7 +48,7 @@ def real_digits() -> Dataset:
     """The 5,000 real MNIST test digits, normalised as every image dataset here is (all in val_x)."""
     images = read_idx(REAL_DIGITS / "dev5k-images-idx3-ubyte.gz")
     labels = read_idx(REAL_DIGITS / "dev5k-labels-idx1-ubyte.gz")
-    x = normalize_unit_images(torch.from_numpy(images).float().div_(255.0)).unsqueeze(1)
+    x = grey_images_as_input(images)
     y = torch.from_numpy(labels.astype(np.int64))
     return Dataset(name="mnist-dev", kind="image", train_x=x[:0], train_y=y[:0], val_x=x, val_y=y,
                    class_names=list(CLASS_NAMES))

@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from netbuilder.core.compile import compile_graph  # noqa: E402
 from netbuilder.core.project import load_template  # noqa: E402
-from netbuilder.data.base import Dataset, normalize_unit_images  # noqa: E402
+from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
@@ -221,7 +221,7 @@ def build_contestants(images: torch.Tensor, labels: torch.Tensor, epochs: int, w
 def training_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Built-in digits as the app feeds them: float32 (N, 1, 28, 28), MNIST-standardised."""
     images, labels = generate_digits(count, seed=DATA_SEED)
-    x = normalize_unit_images(torch.from_numpy(images).float().div_(255.0)).unsqueeze(1).contiguous()
+    x = grey_images_as_input(images)
     return x, torch.from_numpy(labels)
 
 

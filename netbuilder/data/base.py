@@ -80,6 +80,11 @@ def normalize_unit_images(images: torch.Tensor) -> torch.Tensor:
     return (images - MNIST_MEAN) / MNIST_STD
 
 
+def grey_images_as_input(images: np.ndarray) -> torch.Tensor:
+    """uint8 greyscale images (N, H, W) -> float32 (N, 1, H, W), normalised as above."""
+    return normalize_unit_images(torch.from_numpy(images).unsqueeze(1).to(torch.float32).div_(255.0))
+
+
 def train_val_split(count: int, val_fraction: float, seed: int,
                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled indices of the training and validation samples.

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import DataError, Dataset, Progress, cache_dir, normalize_unit_images
+from .base import DataError, Dataset, Progress, cache_dir, grey_images_as_input
 from .download import download_file
 from .idx import read_idx
 
@@ -142,8 +142,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
         if labels.size and labels.max() >= len(class_names):
             raise DataError(f"{labels_path.name} contains label {int(labels.max())}, but this dataset "
                             f"has only {len(class_names)} classes (0 to {len(class_names) - 1}).")
-    return Dataset(name=name, kind="image", train_x=_to_tensor(train_x), train_y=torch.from_numpy(train_y),
-                   val_x=_to_tensor(val_x), val_y=torch.from_numpy(val_y), class_names=class_names,
+    return Dataset(name=name, kind="image", train_x=grey_images_as_input(train_x), train_y=torch.from_numpy(train_y),
+                   val_x=grey_images_as_input(val_x), val_y=torch.from_numpy(val_y), class_names=class_names,
                    source=source)
 
 
@@ -164,8 +164,3 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
 
 def _size(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
-
-
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    scaled = torch.from_numpy(images).unsqueeze(1).to(torch.float32).div_(255.0)
-    return normalize_unit_images(scaled)

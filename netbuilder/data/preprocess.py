@@ -10,8 +10,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from netbuilder.data.base import normalize_unit_images as standardize  # noqa: F401  (x - mean) / std
-
 IMAGE_SIZE = 28
 DIGIT_BOX = 20
 # Pixels fainter than this (anti-aliasing fringes, scanner dust) do not decide the bounding box.

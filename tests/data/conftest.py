@@ -29,6 +29,27 @@ def idx_bytes():
     return encode_idx
 
 
+def _ink_box(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the non-zero pixels."""
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
+
+
+@pytest.fixture(scope="session")
+def ink_box():
+    return _ink_box
+
+
+@pytest.fixture(scope="session")
+def centre_of_mass():
+    return _centre_of_mass
+
+
 def _closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

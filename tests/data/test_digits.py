@@ -88,19 +88,16 @@ def test_a_second_load_reads_the_cache(cache, monkeypatch):
     assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_y, second.val_y)
 
 
-def test_every_shape_of_every_digit_draws_a_whole_centred_digit():
+def test_every_shape_of_every_digit_draws_a_whole_centred_digit(ink_box, centre_of_mass):
     for digit in range(10):
         for allograph in range(digits.allograph_count(digit)):
             images = digits.draw_allograph(digit, allograph, 5, seed=digit)
             assert images.shape == (5, 28, 28) and images.dtype == np.uint8
             for image in images:
-                rows, columns = np.nonzero(image > 25)
-                assert rows.max() - rows.min() + 1 >= 19 or columns.max() - columns.min() + 1 >= 19, \
-                    f"shape {allograph} of {digit} does not fill MNIST's 20-pixel box"
-                mass = image.astype(float)
-                centre = (mass.sum(axis=1) @ np.arange(28)) / mass.sum(), (mass.sum(axis=0) @ np.arange(28)) / mass.sum()
+                assert max(ink_box(image > 25)) >= 19, f"shape {allograph} of {digit} does not fill MNIST's box"
                 # As in MNIST, a lopsided digit moves only as far as keeps all its ink on the image.
-                assert np.allclose(centre, 14, atol=1.5), f"shape {allograph} of {digit} is off centre"
+                assert np.allclose(centre_of_mass(image.astype(float)), 14, atol=1.5), \
+                    f"shape {allograph} of {digit} is off centre"
 
 
 def test_generating_new_digits_deletes_those_of_older_generator_versions(cache):

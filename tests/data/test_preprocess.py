@@ -4,19 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.base import MNIST_BACKGROUND
-from netbuilder.data.preprocess import normalize_digit, standardize
-
-
-def ink_box(image: np.ndarray) -> tuple[int, int]:
-    """(height, width) of the non-zero pixels."""
-    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
-    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-
-
-def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
-    rows, cols = np.indices(image.shape)
-    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
+from netbuilder.data.base import MNIST_BACKGROUND, normalize_unit_images
+from netbuilder.data.preprocess import normalize_digit
 
 
 @pytest.mark.parametrize("shape", [(28, 28), (280, 280), (7, 300)])
@@ -27,7 +16,7 @@ def test_an_empty_image_gives_zeros(shape, dtype):
     assert not result.any()
 
 
-def test_a_canvas_drawing_is_fitted_into_20_by_20_keeping_its_aspect():
+def test_a_canvas_drawing_is_fitted_into_20_by_20_keeping_its_aspect(ink_box, centre_of_mass):
     canvas = np.zeros((280, 280), np.uint8)
     cv2.rectangle(canvas, (30, 40), (79, 239), 255, thickness=-1)  # 50 wide, 200 tall
     result = normalize_digit(canvas)
@@ -36,7 +25,7 @@ def test_a_canvas_drawing_is_fitted_into_20_by_20_keeping_its_aspect():
     assert centre_of_mass(result) == pytest.approx((14.0, 14.0), abs=0.501)  # ties round either way
 
 
-def test_an_off_centre_digit_is_moved_to_the_centre_by_its_mass():
+def test_an_off_centre_digit_is_moved_to_the_centre_by_its_mass(ink_box, centre_of_mass):
     canvas = np.zeros((280, 280), np.uint8)
     cv2.putText(canvas, "7", (150, 270), cv2.FONT_HERSHEY_SIMPLEX, 4, 255, 12, cv2.LINE_AA)
     result = normalize_digit(canvas)
@@ -55,8 +44,8 @@ def test_a_colour_image_is_refused_with_a_message():
         normalize_digit(np.zeros((28, 28, 3), np.uint8))
 
 
-def test_standardize_maps_blank_pixels_to_the_mnist_background():
-    standardized = standardize(normalize_digit(np.zeros((50, 50), np.uint8)))
+def test_a_blank_drawing_normalises_to_the_mnist_background():
+    standardized = normalize_unit_images(normalize_digit(np.zeros((50, 50), np.uint8)))
     np.testing.assert_allclose(standardized, MNIST_BACKGROUND, rtol=1e-6)
 
 
@@ -75,7 +64,7 @@ def blob_images(draw):
 
 @settings(max_examples=150, deadline=None)
 @given(blob_images())
-def test_any_blob_is_fitted_and_centred_like_mnist(image):
+def test_any_blob_is_fitted_and_centred_like_mnist(ink_box, centre_of_mass, image):
     result = normalize_digit(image)
     assert result.shape == (28, 28) and result.dtype == np.float32
     assert 0.0 <= result.min() and result.max() <= 1.0
@@ -90,7 +79,7 @@ def test_any_blob_is_fitted_and_centred_like_mnist(image):
         assert centre_of_mass(result) == pytest.approx((14.0, 14.0), abs=0.501)  # ties round either way
 
 
-def test_a_pen_stroke_from_the_canvas_becomes_an_anti_aliased_mnist_digit():
+def test_a_pen_stroke_from_the_canvas_becomes_an_anti_aliased_mnist_digit(ink_box, centre_of_mass):
     """A thin diagonal stroke as the drawing canvas records it: fitted to 20 pixels, centred by
     mass, solid in its core and grey at its edges rather than jagged black and white."""
     canvas = np.zeros((280, 280), np.uint8)
