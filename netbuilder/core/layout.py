@@ -26,8 +26,12 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
     columns: dict[int, list[str]] = {}
     for node_id in ordered:
         columns.setdefault(column[node_id], []).append(node_id)
-    bands = -(-len(columns) // max_columns)
-    per_band = -(-len(columns) // max(bands, 1))  # even bands: 6 layers as 3 + 3, not 5 + 1
+    bands = max(1, -(-len(columns) // max_columns))
+    # even bands, the longer ones first: 6 layers as 3 + 3, not 5 + 1; 17 as 5 + 4 + 4 + 4
+    band_of = {index: index * bands // len(columns) for index in columns}
+    band_start: dict[int, int] = {}
+    for index in sorted(columns):
+        band_start.setdefault(band_of[index], index)
     row: dict[str, int] = {}
     for index in sorted(columns):
         # barycentre of the rows feeding each node keeps branches beside their source, edges short
@@ -35,14 +39,14 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
         row.update({node_id: position for position, node_id in enumerate(columns[index])})
     band_rows: dict[int, int] = {}
     for index, members in columns.items():
-        band = index // per_band
+        band = band_of[index]
         band_rows[band] = max(band_rows.get(band, 0), len(members))
     band_top, top = {}, 0.0
     for band in sorted(band_rows):
         band_top[band] = top
         top += band_rows[band] * ROW_SPACING + BAND_GAP
-    return {node_id: ((column[node_id] % per_band) * COLUMN_SPACING,
-                      band_top[column[node_id] // per_band] + row[node_id] * ROW_SPACING)
+    return {node_id: ((column[node_id] - band_start[band_of[column[node_id]]]) * COLUMN_SPACING,
+                      band_top[band_of[column[node_id]]] + row[node_id] * ROW_SPACING)
             for node_id in ordered}
 
 
