@@ -1,8 +1,10 @@
 """How fast does netbuilder train, next to the ways people write it by hand?
 
-The CNN template (Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → Dense 10, 93,322
-parameters) trains on the same in-memory built-in digits, with batch 64 and Adam at lr 1e-3 (the
-app's defaults), in one process and on the same number of torch threads, four ways:
+The seed Keras article's CNN (Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → Dense 10,
+93,322 parameters; bench/article_cnn.nbproj, the app's CNN template without its BatchNorm
+layers, so that Keras runs the article's exact code) trains on the same in-memory built-in
+digits, with batch 64 and Adam at lr 1e-3 (the app's defaults), in one process and on the same
+number of torch threads, four ways:
 
   (a) netbuilder's Trainer on the compiled graph (fp32, and again in the fast bfloat16 mode);
   (b) an equivalent hand-written nn.Module with a plain loop over a permutation of the tensors,
@@ -49,12 +51,13 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from netbuilder.core.compile import compile_graph  # noqa: E402
-from netbuilder.core.project import load_template  # noqa: E402
+from netbuilder.core.project import load_project  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
+ARTICLE_CNN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "article_cnn.nbproj")
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 DATA_SEED = 2024
@@ -67,7 +70,7 @@ Epoch = Callable[[], float]  # trains one epoch, returns its mean training loss
 
 
 class HandWrittenCNN(nn.Module):
-    """The template's network as a PyTorch tutorial writes it."""
+    """The article's network as a PyTorch tutorial writes it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,10 +89,10 @@ class HandWrittenCNN(nn.Module):
 
 def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: str,
                        epochs: int) -> tuple[Epoch, nn.Module]:
-    """(a): the CNN template compiled from its graph, trained by one Trainer.run() of `epochs`
-    epochs as the app does; each call advances the run by one epoch, so the run's setup (data
-    checks, the fast mode's gradient check) falls into the warm-up."""
-    project = load_template("2-cnn")
+    """(a): the article's network as a netbuilder project, compiled from its graph, trained by one
+    Trainer.run() of `epochs` epochs as the app does; each call advances the run by one epoch, so
+    the run's setup (data checks, the fast mode's gradient check) falls into the warm-up."""
+    project = load_project(ARTICLE_CNN)
     torch.manual_seed(project.training.seed)
     model = compile_graph(project.graph)
     dataset = Dataset(name="digits", kind="image", train_x=images, train_y=labels,
@@ -277,7 +280,7 @@ def main() -> int:
         print("keras is not installed, so (d) is skipped: pip install -e .[bench] (or pip install keras)")
     if not with_fast:
         print("this CPU has no fast bfloat16 arithmetic, so (fast a) is skipped")
-    print(f"CNN template, {samples:,} built-in digits per epoch, batch {BATCH_SIZE}, Adam lr {LEARNING_RATE:g}; "
+    print(f"The article's CNN, {samples:,} built-in digits per epoch, batch {BATCH_SIZE}, Adam lr {LEARNING_RATE:g}; "
           f"1 warm-up round, then {rounds} timed rounds of: {', '.join(c.key for c in contestants)}", flush=True)
 
     started = time.perf_counter()

@@ -49,7 +49,7 @@ def test_training_settings_defaults_match_their_limits():
     (lambda d: d["nodes"][1].update(name="conv 1"), "not a valid name"),
     (lambda d: d["nodes"][2].update(name="conv1"), "used twice"),
     (lambda d: d["nodes"][1].update(position=["a", 1]), "position must be two numbers"),
-    (lambda d: d["edges"].append({"source": "n3", "target": "n2"}), "edge 14: Conv2d \"conv1\" already has its input"),
+    (lambda d: d["edges"].append({"source": "n3", "target": "n2"}), "edge 17: Conv2d \"conv1\" already has its input"),
     (lambda d: d["edges"].append({"source": "n99", "target": "n2"}), "must be nodes of this graph"),
     (lambda d: d["training"].update(epochs="many"), "training settings: epochs must be a whole number"),
     (lambda d: d.update(name=5), '"name" has the wrong type'),

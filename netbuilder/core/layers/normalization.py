@@ -15,6 +15,7 @@ class BatchNorm(LayerSpec):
     description = "Normalises each channel (images) or feature (vectors) over the batch; 2d or 1d by input."
     name_prefix = "bn"
     params = (Param("momentum", float, 0.1, min=0.0, max=1.0), Param("eps", float, 1e-5, min=1e-12, max=1.0))
+    keras_count_difference = "Keras also counts BatchNorm's moving mean and variance, which are not trained"
 
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
@@ -25,6 +26,9 @@ class BatchNorm(LayerSpec):
 
     def param_count(self, p, in_shapes):
         return 2 * in_shapes[0][0]
+
+    def keras_param_count(self, p, in_shapes):
+        return 4 * in_shapes[0][0]
 
     def flops(self, p, in_shapes, out_shape):
         return 2 * math.prod(out_shape)
