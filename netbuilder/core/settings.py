@@ -26,6 +26,10 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
     Param("device", str, "auto", choices=("auto", "cpu", "cuda")),
     Param("precision", str, "fp32", choices=("fp32", "fast"), help="fast: bfloat16 autocast where supported"),
     Param("augment", bool, False),
+    Param("label_smoothing", float, 0.0, min=0.0, max=0.5,
+          help="classification: train towards 1 - s on the true class and s spread over all classes "
+               "(Keras's label_smoothing), so the network does not grow overconfident; the training "
+               "loss includes it, the validation loss stays plain cross-entropy"),
 )}
 
 
@@ -45,6 +49,7 @@ class TrainingSettings:
     device: str = "auto"
     precision: str = "fp32"
     augment: bool = False
+    label_smoothing: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainingSettings":

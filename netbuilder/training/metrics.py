@@ -10,10 +10,11 @@ import torch.nn.functional as F
 from netbuilder.data.base import Task
 
 
-def task_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task) -> torch.Tensor:
+def task_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task,
+              label_smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy on raw scores for classification, mean squared error for regression."""
     if task == "classification":
-        return F.cross_entropy(outputs, targets)
+        return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
     return F.mse_loss(outputs, targets.view_as(outputs))
 
 

@@ -152,7 +152,7 @@ class Trainer:
                     inputs = augment(inputs)
                 with autocast():
                     outputs = model(inputs)
-                    loss = task_loss(outputs, targets, task)
+                    loss = task_loss(outputs, targets, task, settings.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 learning_rate = optimizer.param_groups[0]["lr"]

@@ -274,3 +274,23 @@ def test_augmentation_changes_image_batches_and_is_skipped_for_vectors(make_blob
     assert not any(torch.equal(seen[0][i], images[j]) for i in range(64) for j in range(64))
     started = run_all(Trainer(make_mlp(), make_blobs(), settings, "classification"))[0]
     assert "images only" in started.notes[0]
+
+
+
+def test_label_smoothing_holds_confidence_at_its_target_and_only_the_training_loss_carries_it(
+        make_blobs, make_mlp, settings):
+    data = make_blobs(val_count=60)  # 3 classes
+    runs = {}
+    for smoothing in (0.0, 0.3):
+        model = make_mlp()
+        settings = settings.replace(label_smoothing=smoothing, epochs=10, learning_rate=0.03)
+        last = of_type(run_all(Trainer(model, data, settings, "classification")), EpochEnded)[-1]
+        with torch.no_grad():
+            confidence = torch.softmax(model(data.val_x), dim=1).max(dim=1).values.mean().item()
+        runs[smoothing] = (last, confidence)
+    (plain, plain_confidence), (smoothed, smoothed_confidence) = runs[0.0], runs[0.3]
+    assert plain.val_accuracy == smoothed.val_accuracy == 1.0
+    assert plain_confidence > 0.97
+    assert 0.7 < smoothed_confidence < 0.83  # the target for the true class: 1 - 0.3 + 0.3 / 3 = 0.8
+    # The smoothed objective cannot fall below its targets' entropy (0.64); plain cross-entropy can.
+    assert smoothed.train_loss > 0.6 > 0.4 > smoothed.val_loss
