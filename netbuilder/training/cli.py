@@ -131,8 +131,11 @@ def _setting_changes(args: argparse.Namespace) -> dict:
 def _started_line(project: Project, dataset_name: str, started: Started) -> str:
     precision = "bfloat16 (fast)" if started.precision == "fast" else "fp32"
     validation = f"{started.val_samples:,} validation" if started.val_samples else "no validation"
+    smoothing = project.training.label_smoothing
+    # a smoothed training loss stays well above zero while the plain validation loss need not: say why
+    smoothing_note = f", label smoothing {smoothing:g} (in the training loss only)" if smoothing else ""
     return (f'Training "{project.name}" on {dataset_name}: {started.train_samples:,} training and {validation} '
-            f"samples, {started.device}, {precision}")
+            f"samples, {started.device}, {precision}{smoothing_note}")
 
 
 def _epoch_line(epoch: EpochEnded, samples_per_second: float) -> str:

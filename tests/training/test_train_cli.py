@@ -46,6 +46,15 @@ def test_train_prints_each_epoch_and_saves_beside_the_project(project_file, caps
     assert history["class_names"] == ["no", "yes"] and len(history["epochs"]) == 3
 
 
+def test_with_label_smoothing_the_first_line_says_the_training_loss_carries_it(project_file, capsys):
+    project = json.loads(project_file.read_text())
+    project["training"]["label_smoothing"] = 0.1
+    project_file.write_text(json.dumps(project))
+    assert run_cli("train", project_file, "--epochs", 1) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("cpu, fp32, label smoothing 0.1 (in the training loss only)")
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
