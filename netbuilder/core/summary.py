@@ -19,8 +19,15 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
     return rows
 
 
-def keras_param_total(graph: Graph, analysis: Analysis) -> int:
-    return sum(_keras_count(graph, n, info) for n, info in analysis.info.items())
+def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] | None:
+    """(the parameter count Keras's summary shows, why) where it differs from PyTorch's count,
+    so that users checking against a Keras article are not puzzled; None where they agree."""
+    keras_total = sum(_keras_count(graph, n, info) for n, info in analysis.info.items())
+    if keras_total == analysis.total_params:
+        return None
+    reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, info in analysis.info.items()
+                            if _keras_count(graph, n, info) != info.params)
+    return keras_total, list(reasons)
 
 
 def _keras_count(graph: Graph, node_id: str, info: NodeInfo) -> int:
@@ -50,10 +57,9 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
     out = ([title] if title else []) + [render(HEADERS), line] + [render(r) for r in cells[1:]] + [line]
     out.append(f"Total params: {analysis.total_params:,}")
     out.append(f"Forward FLOPs per sample: {human_count(analysis.total_flops)} ({analysis.total_flops:,})")
-    keras_total = keras_param_total(graph, analysis)
-    if keras_total != analysis.total_params:
-        reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, info in analysis.info.items()
-                                if _keras_count(graph, n, info) != info.params)
+    keras = keras_difference(graph, analysis)
+    if keras:
+        keras_total, reasons = keras
         out.append(f"Note: Keras shows {keras_total:,} parameters for this network: {'; '.join(reasons)}.")
     if analysis.problems:
         out.append("")

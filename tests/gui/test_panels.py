@@ -271,6 +271,16 @@ def test_summary_follows_edits_and_shows_dashes_for_layers_with_problems(qtbot):
     assert "not counted" not in panel.totals.text()
 
 
+def test_summary_gives_the_count_keras_shows_where_it_differs_and_why(qtbot):
+    panel = SummaryPanel(Document(load_template("2-cnn")))
+    qtbot.addWidget(panel)
+    assert panel.totals.text().endswith("· Keras shows 93,802 params")
+    assert "BatchNorm's moving mean and variance" in panel.totals.toolTip()
+    mlp = SummaryPanel(Document(load_template("1-mlp")))
+    qtbot.addWidget(mlp)
+    assert "Keras" not in mlp.totals.text() and not mlp.totals.toolTip()
+
+
 def test_selecting_summary_rows_reports_their_nodes_and_mirrors_the_canvas(qtbot):
     document, ids = document_with("input", "flatten", "dense", "output")
     panel = SummaryPanel(document)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
+from ...core.summary import keras_difference
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -105,10 +106,13 @@ class SummaryPanel(QWidget):
         self.table.blockSignals(False)
         self.select_ids(selected & set(graph.nodes))
         uncounted = len(graph.nodes) - len(analysis.info)
+        keras = keras_difference(graph, analysis)
         self.totals.setText(f"Total params: {analysis.total_params:,} ({weights_size(analysis.total_params)} "
                             f"of float32 weights) · {human_count(analysis.total_flops)} FLOPs per sample"
                             + (f" · {uncounted} layer{'s' * (uncounted != 1)} without a shape "
-                               f"{'is' if uncounted == 1 else 'are'} not counted" if uncounted else ""))
+                               f"{'is' if uncounted == 1 else 'are'} not counted" if uncounted else "")
+                            + (f" · Keras shows {keras[0]:,} params" if keras else ""))
+        self.totals.setToolTip(f"Keras counts differently: {'; '.join(keras[1])}." if keras else "")
 
     def _set_totals_row(self, row: int, layers: int) -> None:
         analysis = self.document.analysis
