@@ -13,7 +13,9 @@ def chain(length: int) -> Graph:
     return graph
 
 
-@pytest.mark.parametrize(("length", "band_lengths"), [(5, [5]), (6, [3, 3]), (11, [4, 4, 3]), (14, [5, 5, 4]), (17, [5, 4, 4, 4])])
+@pytest.mark.parametrize(("length", "band_lengths"), [
+    (5, [5]), (6, [3, 3]), (11, [4, 4, 3]), (14, [5, 5, 4]), (17, [5, 4, 4, 4]),
+])
 def test_long_chains_wrap_into_even_bands_that_read_left_to_right(length, band_lengths):
     graph = chain(length)
     positions = layered_layout(graph)
