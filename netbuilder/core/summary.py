@@ -1,7 +1,7 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
-from .analysis import Analysis, NodeInfo, analyze
+from .analysis import Analysis, analyze
 from .graph import Graph
 from .layers import format_shape
 
@@ -22,17 +22,14 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
 def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] | None:
     """(the parameter count Keras's summary shows, why) where it differs from PyTorch's count,
     so that users checking against a Keras article are not puzzled; None where they agree."""
-    keras_total = sum(_keras_count(graph, n, info) for n, info in analysis.info.items())
+    keras_counts = {n: graph.nodes[n].spec.keras_param_count(graph.nodes[n].params, info.in_shapes)
+                    for n, info in analysis.info.items()}
+    keras_total = sum(keras_counts.values())
     if keras_total == analysis.total_params:
         return None
-    reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, info in analysis.info.items()
-                            if _keras_count(graph, n, info) != info.params)
+    reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, count in keras_counts.items()
+                            if count != analysis.info[n].params)
     return keras_total, list(reasons)
-
-
-def _keras_count(graph: Graph, node_id: str, info: NodeInfo) -> int:
-    node = graph.nodes[node_id]
-    return node.spec.keras_param_count(node.params, info.in_shapes)
 
 
 def human_count(value: int) -> str:
