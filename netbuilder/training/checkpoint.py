@@ -18,7 +18,9 @@ from safetensors.torch import save as save_safetensors
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import write_atomic
 
-from .events import EpochEnded
+import numpy as np
+
+from .events import EpochEnded, SettingsChanged
 from .trainer import TrainingError
 
 HISTORY_FORMAT = "netbuilder-history"
@@ -35,6 +37,32 @@ class History:
     task: str
     dataset: str = ""  # the dataset it was trained on, as the user named it
     epochs: list[EpochEnded] = field(default_factory=list)
+    # (position in epochs, training loss) per reported batch, so a reopened project redraws its curves
+    batch_losses: list[tuple[float, float]] = field(default_factory=list)
+    changes: list[SettingsChanged] = field(default_factory=list)  # settings changed while paused
+
+
+# Per-sample arrays stay out of the history file; the confusion matrix and per-class accuracy stay in.
+_EPOCH_ARRAYS_NOT_SAVED = ("val_predictions", "val_probabilities")
+
+
+def _epoch_to_json(epoch: EpochEnded) -> dict:
+    document = {name: value for name, value in asdict(epoch).items() if name not in _EPOCH_ARRAYS_NOT_SAVED}
+    if epoch.confusion is not None:
+        document["confusion"] = epoch.confusion.tolist()
+    if epoch.per_class_accuracy is not None:  # NaN (a class without samples) is written as null
+        document["per_class_accuracy"] = [None if np.isnan(v) else float(v) for v in epoch.per_class_accuracy]
+    return document
+
+
+def _epoch_from_json(document: dict) -> EpochEnded:
+    values = dict(document)
+    if values.get("confusion") is not None:
+        values["confusion"] = np.asarray(values["confusion"], dtype=np.int64)
+    if values.get("per_class_accuracy") is not None:
+        values["per_class_accuracy"] = np.asarray([np.nan if v is None else v for v in values["per_class_accuracy"]],
+                                                  dtype=np.float64)
+    return EpochEnded(**values)
 
 
 def checkpoint_paths(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
@@ -52,7 +80,10 @@ def save_checkpoint(model: torch.nn.Module, history: History, project_path: str 
     write_atomic(weights_path, save_safetensors(tensors, metadata={"format": "netbuilder-weights"}))
     document = {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
                 "task": history.task, "class_names": history.class_names,
-                "epochs": [asdict(epoch) for epoch in history.epochs]}
+                "epochs": [_epoch_to_json(epoch) for epoch in history.epochs],
+                "batch_losses": [list(pair) for pair in history.batch_losses],
+                "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
+                             "changes": [list(change) for change in c.changes]} for c in history.changes]}
     write_atomic(history_path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
     return weights_path
 
@@ -110,6 +141,11 @@ def _read_history(path: Path) -> History:
     try:
         return History(class_names=[str(name) for name in document["class_names"]], task=str(document["task"]),
                        dataset=str(document.get("dataset", "")),
-                       epochs=[EpochEnded(**epoch) for epoch in document["epochs"]])
-    except (KeyError, TypeError) as error:
+                       epochs=[_epoch_from_json(epoch) for epoch in document["epochs"]],
+                       batch_losses=[(float(position), float(loss))
+                                     for position, loss in document.get("batch_losses", [])],
+                       changes=[SettingsChanged(float(c["position"]), int(c["epoch"]), int(c["samples_seen"]),
+                                                tuple(tuple(change) for change in c["changes"]))
+                                for c in document.get("changes", [])])
+    except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path.name} is damaged ({error}): train again.") from None
