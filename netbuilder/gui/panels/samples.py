@@ -19,12 +19,23 @@ _PADDING_TOKEN = 0  # netbuilder.data.tables pads token ids with 0
 _GALLERY_LIMIT = 400  # samples listed per cell; the title says how many there are
 
 
-def sample_image(sample: np.ndarray) -> QImage | None:
+def image_shape_of(dataset) -> tuple[int, int, int] | None:
+    """(channels, height, width) of the images a dataset was made from (its recipe says), also
+    when the network reads them flattened as vectors; None for tables and texts."""
+    recipe = getattr(dataset, "recipe", None)
+    image = recipe.image if recipe is not None else None
+    return (image.channels, image.height, image.width) if image is not None else None
+
+
+def sample_image(sample: np.ndarray, image_shape: tuple[int, ...] | None = None) -> QImage | None:
     """A picture of one sample as the model receives it, or None when it is not a picture.
 
-    Values are stretched to the full grey (or colour) range, so normalised inputs look as drawn.
+    `image_shape` (channels, height, width) turns a flattened image back into a picture. Values
+    are stretched to the full grey (or colour) range, so normalised inputs look as drawn.
     """
     values = np.asarray(sample, dtype=np.float32)
+    if image_shape is not None and values.size == int(np.prod(image_shape)):
+        values = values.reshape(image_shape)
     if values.ndim == 3 and values.shape[0] == 1:
         values = values[0]
     elif values.ndim == 3 and values.shape[0] == 3:
@@ -67,8 +78,8 @@ def _sample_list() -> QListWidget:
 
 
 def _add_sample(view: QListWidget, sample: np.ndarray, caption: str, kind: str, vocabulary: Sequence[str] = (),
-                column_names: Sequence[str] = ()) -> None:
-    image = sample_image(sample) if kind in ("image", "sequence") else None
+                column_names: Sequence[str] = (), image_shape: tuple[int, ...] | None = None) -> None:
+    image = sample_image(sample, image_shape) if kind in ("image", "sequence") or image_shape else None
     if image is not None:
         pixmap = QPixmap.fromImage(image).scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.FastTransformation)
@@ -108,7 +119,8 @@ class DatasetPreview(QWidget):
         for sample, label in zip(x.numpy(), y.numpy()):
             caption = names[int(label)] if classification and int(label) < len(names) else \
                 ", ".join(f"{v:.3g}" for v in np.ravel(label))
-            _add_sample(self.samples, sample, caption, dataset.kind, dataset.vocabulary or ())
+            _add_sample(self.samples, sample, caption, dataset.kind, dataset.vocabulary or (),
+                        image_shape=image_shape_of(dataset))
         train, val = len(dataset.train_x), len(dataset.val_x)
         header = (f"{dataset.name}: {train:,} training samples"
                   + (f", {val:,} validation samples" if val else " (validation is split off them)")
@@ -133,7 +145,8 @@ class SampleGallery(QDialog):
     """One confusion-matrix cell: its samples with the model's three most likely classes."""
 
     def __init__(self, validation: ValidationSamples, predictions: np.ndarray, probabilities: np.ndarray,
-                 class_names: Sequence[str], true_class: int, predicted_class: int, parent: QWidget | None = None):
+                 class_names: Sequence[str], true_class: int, predicted_class: int,
+                 image_shape: tuple[int, ...] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         names = list(class_names)
         indices = cell_samples(validation, predictions, probabilities, true_class, predicted_class)
@@ -151,8 +164,8 @@ class SampleGallery(QDialog):
             top = np.argsort(-probabilities[index])[:3]
             caption = "\n".join(f"{names[c]} {100 * probabilities[index, c]:.0f}%" for c in top)
             _add_sample(self.samples, validation.x[index], caption, validation.kind, validation.vocabulary,
-                        validation.column_names)
-        if validation.kind not in ("image", "sequence"):
+                        validation.column_names, image_shape)
+        if validation.kind not in ("image", "sequence") and image_shape is None:
             self.samples.setViewMode(QListView.ViewMode.ListMode)
             self.samples.setWordWrap(True)
         else:

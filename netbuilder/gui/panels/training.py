@@ -21,6 +21,7 @@ from ...core.commands import SetTraining
 from ...core.layers import ParamError
 from ...core.project import Project, project_from_dict, project_to_dict
 from ...core.settings import SETTING_LIMITS
+from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
 from .. import style
@@ -28,11 +29,9 @@ from ..document import Document
 from ..workers import DatasetLoader, TrainingWorker, wait_or_keep
 from .confusion import ConfusionMatrixView
 from .inspector import ParamField, make_param_field
-from .samples import DatasetPreview, SampleGallery
+from .samples import DatasetPreview, SampleGallery, image_shape_of
 from .training_plots import TrainingPlots
 
-# Settings a paused run can take (TrainingSession.change_settings); the rest shape the whole run.
-CHANGEABLE_WHILE_PAUSED = ("learning_rate", "optimizer", "weight_decay")
 _PROGRESS_STEPS = 1000
 _ERROR_STYLE = f"color: {style.ERROR.name()};"
 _WARNING_STYLE = f"color: {style.WARNING.name()};"
@@ -78,6 +77,7 @@ class TrainingPanel(QWidget):
         self.dataset_spec = ""
         self.run_settings: dict[str, Any] = {}  # the running run's values of CHANGEABLE_WHILE_PAUSED
         self.run_spec = ""  # the dataset spec of the running run
+        self.run_image_shape: tuple[int, ...] | None = None  # of its validation samples, for the gallery
         self._choices_stale = True  # the dataset list is filled when first shown (it imports torch)
         self.started: Started | None = None
         self.last_epoch: EpochEnded | None = None
@@ -539,6 +539,7 @@ class TrainingPanel(QWidget):
 
     def _started(self, event: Started) -> None:
         self.started = event
+        self.run_image_shape = image_shape_of(self.session.dataset)
         if self.state == "preparing":
             self.state = "running"
             self._update_controls()
@@ -656,7 +657,7 @@ class TrainingPanel(QWidget):
                                  "opened: train again to see them.")
             return
         gallery = SampleGallery(started.validation, epoch.val_predictions, epoch.val_probabilities,
-                                started.class_names, true_class, predicted_class, self)
+                                started.class_names, true_class, predicted_class, self.run_image_shape, self)
         gallery.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         gallery.destroyed.connect(lambda _=None, gallery=gallery: self.galleries.remove(gallery)
                                   if gallery in self.galleries else None)
