@@ -16,12 +16,14 @@ from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, 
                             project_from_dict, save_project, write_atomic)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
+from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
 from .panels.summary import SummaryPanel, human_count
+from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
@@ -96,20 +98,24 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.problems = ProblemsPanel(self.document)
+        self.training = TrainingPanel(self.document)
         self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock = self._dock("Training", "training_dock", self.training,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.training_dock)
         self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.window_actions.set_selection_size(0)
         self.status_summary = QLabel()
@@ -122,6 +128,10 @@ class MainWindow(QMainWindow):
         self.problems.node_clicked.connect(self.show_node)
         self.problems.count_changed.connect(self._show_problem_count)
         self.document.file_state_changed.connect(self._file_state_changed)
+        self.health_badges = HealthBadges(self.scene)
+        self.training.health_reported.connect(self.health_badges.show)
+        self.training.run_started.connect(self.show_training)
+        self.document.project_replaced.connect(self.health_badges.clear)
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
         self._autosave = AutosaveSession(self.recovery_dir)
@@ -155,7 +165,7 @@ class MainWindow(QMainWindow):
             return
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [230], Qt.Orientation.Vertical)
+        self.resizeDocks([self.summary_dock], [300], Qt.Orientation.Vertical)
 
     def _save_layout(self) -> None:
         if self.remember_layout:
@@ -208,7 +218,15 @@ class MainWindow(QMainWindow):
         return str(app_settings().value("files/last_folder", str(Path.home())))
 
     def maybe_save(self) -> bool:
-        """Ask to save unsaved changes; False when the user cancels (or the save failed)."""
+        """Before the project closes: ask to stop a training run and to save unsaved changes;
+        False when the user cancels (or the save failed)."""
+        if self.training.running:
+            answer = QMessageBox.question(
+                self, "Training in progress", "A training run is in progress. Stop it? Its weights are not kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            self.training.shutdown()
         if not self.document.modified:
             return True
         answer = QMessageBox.question(
@@ -253,6 +271,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
+        self.training.restore_saved_run(Path(path).resolve())
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
 
@@ -278,6 +297,7 @@ class MainWindow(QMainWindow):
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
+        self.training.save_weights(path.resolve())  # a run finished before the project had a file
         self.statusBar().showMessage(f"Saved {path.name}", 5000)
         return True
 
@@ -365,6 +385,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_layout()
+        self.training.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()
@@ -422,6 +443,11 @@ class MainWindow(QMainWindow):
 
     def zoom_to_fit(self) -> None:
         self.view.zoom_to_fit()
+
+    # --- training ---------------------------------------------------------------------------------
+    def show_training(self) -> None:
+        self.training_dock.show()
+        self.training_dock.raise_()
 
 
 def _check_fragment(fragment: object) -> None:

@@ -681,3 +681,20 @@ class TrainingPanel(QWidget):
                 path.write_text(self.plots.current.csv_text(), encoding="utf-8")
             except OSError as error:
                 self.message.setText(f"Cannot write {path.name}: {error.strerror or error}")
+
+    def restore_saved_run(self, project_path: Path) -> None:
+        """Show the run saved beside a project file (weights and history), if there is one."""
+        from ...core.compile import CompileError, compile_graph
+        from ...training.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint
+
+        weights_path, _ = checkpoint_paths(project_path)
+        if not weights_path.exists():
+            return
+        try:
+            model = compile_graph(self.document.graph, self.document.analysis)
+            history = load_checkpoint(model, project_path)
+        except (CheckpointError, CompileError) as error:
+            self.message.setText(f"The saved training run was not restored: {error}")
+            self.message.setStyleSheet(_WARNING_STYLE)
+            return
+        self.show_saved_run(history)
