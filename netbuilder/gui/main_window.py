@@ -30,6 +30,7 @@ FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
 MAX_RECENT_FILES = 8
 DEFAULT_SIZE = (1400, 900)
+TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 
 
 def app_settings() -> QSettings:
@@ -446,8 +447,11 @@ class MainWindow(QMainWindow):
 
     # --- training ---------------------------------------------------------------------------------
     def show_training(self) -> None:
+        """Bring the training panel forward, tall enough for its plots."""
         self.training_dock.show()
         self.training_dock.raise_()
+        if self.training_dock.height() < TRAINING_DOCK_HEIGHT and not self.training_dock.isFloating():
+            self.resizeDocks([self.training_dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
 
 
 def _check_fragment(fragment: object) -> None:

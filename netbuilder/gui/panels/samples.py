@@ -74,6 +74,7 @@ def _sample_list() -> QListWidget:
     view.setUniformItemSizes(True)
     view.setSpacing(4)
     view.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+    view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # nothing to select, so no item shows a focus frame
     return view
 
 

@@ -129,20 +129,13 @@ class TrainingPanel(QWidget):
 
     # --- building ---------------------------------------------------------------------------------
     def _curves_page(self) -> QWidget:
-        page = QWidget()
         save_png = QPushButton("Save plot as PNG…")
         save_png.clicked.connect(self.save_plot)
         save_csv = QPushButton("Export history as CSV…")
         save_csv.clicked.connect(self.export_history)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(save_png)
-        buttons.addWidget(save_csv)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plots, 1)
-        layout.addLayout(buttons)
-        return page
+        self.plots.toolbar.addWidget(save_png)
+        self.plots.toolbar.addWidget(save_csv)
+        return self.plots
 
     def _data_box(self) -> QGroupBox:
         box = QGroupBox("Data")
@@ -206,6 +199,7 @@ class TrainingPanel(QWidget):
         self.run_log = QListWidget()
         self.run_log.setToolTip("What happened in this run, including settings changed while paused")
         self.run_log.setMinimumHeight(90)
+        self.run_log.setWordWrap(True)
         layout = QVBoxLayout(box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)

@@ -109,6 +109,11 @@ def _cell(value: object) -> object:
     return "" if isinstance(value, float) and math.isnan(value) else value
 
 
+def _title(name: str, *curves: tuple[str, str]) -> str:
+    keys = " ".join(f'<span style="color:{colour}">■ {label}</span>' for label, colour in curves)
+    return f'{name} <span style="font-size:8pt">{keys}</span>'
+
+
 def _array(values: list[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
@@ -122,30 +127,29 @@ class TrainingPlots(QWidget):
         self.previous = RunCurves()
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(_BACKGROUND)
-        self.loss_plot = self._plot("Loss", 0)
-        self.accuracy_plot = self._plot("Accuracy", 1)
-        self.rate_plot = self._plot("Learning rate", 2)
+        # the titles name the curves in their colours (legends would cover the curves in a small dock)
+        self.loss_plot = self._plot(_title("Loss", ("each report", "#4da3ff99"), ("smoothed", "#4da3ff"),
+                                           ("validation", "#f5a524"), ("previous run", "#a9adb5")), 0)
+        self.accuracy_plot = self._plot(_title("Accuracy", ("training", "#4da3ff"), ("validation", "#f5a524")), 1)
+        self.rate_plot = self._plot(_title("Learning rate", ("rate", "#3ecf8e")), 2)
         self.accuracy_plot.setXLink(self.loss_plot)
         self.rate_plot.setXLink(self.loss_plot)
         self.accuracy_plot.setYRange(0, 1)
 
         loss, accuracy, rate = self.loss_plot, self.accuracy_plot, self.rate_plot
         self.previous_curves = {
-            "batch_loss": loss.plot(pen=_PREVIOUS, name="previous run"),
+            "batch_loss": loss.plot(pen=_PREVIOUS),
             "val_loss": loss.plot(pen=_PREVIOUS, symbol="o", symbolSize=4, symbolBrush=(169, 173, 181, 90)),
             "val_accuracy": accuracy.plot(pen=_PREVIOUS, symbol="o", symbolSize=4, symbolBrush=(169, 173, 181, 90)),
             "epoch_rate": rate.plot(pen=_PREVIOUS),
         }
         self.curves = {
-            "batch_loss": loss.plot(pen=_RAW, name="training (each report)"),
-            "smoothed_loss": loss.plot(pen=_SMOOTHED, name="training (smoothed)"),
-            "val_loss": loss.plot(pen=_VALIDATION, symbol="o", symbolSize=6, symbolBrush="#f5a524",
-                                  name="validation"),
-            "train_accuracy": accuracy.plot(pen=_TRAINING_ACCURACY, symbol="o", symbolSize=6,
-                                            symbolBrush="#4da3ff", name="training"),
-            "val_accuracy": accuracy.plot(pen=_VALIDATION, symbol="o", symbolSize=6, symbolBrush="#f5a524",
-                                          name="validation"),
-            "learning_rate": rate.plot(pen=_RATE, name="learning rate"),
+            "batch_loss": loss.plot(pen=_RAW),
+            "smoothed_loss": loss.plot(pen=_SMOOTHED),
+            "val_loss": loss.plot(pen=_VALIDATION, symbol="o", symbolSize=6, symbolBrush="#f5a524"),
+            "train_accuracy": accuracy.plot(pen=_TRAINING_ACCURACY, symbol="o", symbolSize=6, symbolBrush="#4da3ff"),
+            "val_accuracy": accuracy.plot(pen=_VALIDATION, symbol="o", symbolSize=6, symbolBrush="#f5a524"),
+            "learning_rate": rate.plot(pen=_RATE),
         }
         self.markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
 
@@ -153,13 +157,13 @@ class TrainingPlots(QWidget):
         self.log_scale.toggled.connect(lambda on: self.loss_plot.setLogMode(False, on))
         self.readout = QLabel()
         self.readout.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()};")
-        bar = QHBoxLayout()
-        bar.addWidget(self.readout, 1)
-        bar.addWidget(self.log_scale)
+        self.toolbar = QHBoxLayout()  # below the plots; the panel adds its export buttons
+        self.toolbar.addWidget(self.readout, 1)
+        self.toolbar.addWidget(self.log_scale)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
-        layout.addLayout(bar)
+        layout.addLayout(self.toolbar)
         self.graphics.scene().sigMouseMoved.connect(self._hover)
 
         self._dirty = False
@@ -174,7 +178,6 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", "epochs")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         plot.setMenuEnabled(False)
         return plot
 
@@ -252,8 +255,10 @@ class TrainingPlots(QWidget):
     def _add_marker(self, position: float, label: str) -> None:
         for plot in (self.loss_plot, self.accuracy_plot, self.rate_plot):
             line = pg.InfiniteLine(pos=position, angle=90, movable=False, pen=_MARKER, label=label,
+                                   # the text ends at the line: a change is followed by the run's
+                                   # newest points, at the right edge of the view
                                    labelOpts={"position": 0.92, "color": "#e8e9eb", "fill": (51, 54, 60, 200),
-                                              "anchors": [(0, 0), (0, 0)]})
+                                              "anchors": [(1, 0), (1, 0)]})
             plot.addItem(line, ignoreBounds=True)
             self.markers.append((plot, line))
 
