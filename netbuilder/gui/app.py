@@ -96,6 +96,7 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     from PySide6.QtCore import QCoreApplication
 
     from .main_window import MainWindow, release_clipboard
+    from .workers import wait_for_kept_threads
 
     QCoreApplication.setApplicationName("netbuilder")
     QCoreApplication.setOrganizationName("netbuilder")
@@ -103,6 +104,7 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     apply_theme(app)
     sys.excepthook = ErrorReporter(log_file())
     app.aboutToQuit.connect(release_clipboard)
+    app.aboutToQuit.connect(wait_for_kept_threads)
 
     window = MainWindow(remember_layout=screenshot is None)
     recovered = screenshot is None and project_path is None and window.recover_unsaved_work()

@@ -79,6 +79,13 @@ def wait_or_keep(thread: QThread, timeout_seconds: float) -> bool:
     return False
 
 
+def wait_for_kept_threads(timeout_seconds: float = 10.0) -> None:
+    """At quit: give the threads still ending (see wait_or_keep) time to end before Qt goes."""
+    deadline = time.monotonic() + timeout_seconds
+    for thread in list(_still_running):
+        thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+
+
 class _Cancelled(Exception):
     """Raised inside a loader's progress callback to abandon the loading."""
 

@@ -84,19 +84,25 @@ class ConfusionMatrixView(QWidget):
         self.plot.getAxis("bottom").setTicks(ticks)
         self.plot.getAxis("left").setTicks(ticks)
         self.plot.setRange(xRange=(0, count), yRange=(0, count), padding=0.02)
-        self._clear_texts()
-        if count <= _TEXT_LIMIT:
-            for row in range(count):
-                for column in range(count):
-                    dark_cell = shares[row, column] < 0.6  # viridis is dark below, light above
-                    text = pg.TextItem(str(int(confusion[row, column])), anchor=(0.5, 0.5),
-                                       color="#e8e9eb" if dark_cell else "#111214")
-                    text.setPos(column + 0.5, row + 0.5)
-                    self.plot.addItem(text)
-                    self.cell_texts.append(text)
+        if len(self.cell_texts) != (count * count if count <= _TEXT_LIMIT else 0):
+            self._make_texts(count if count <= _TEXT_LIMIT else 0)
+        for index, text in enumerate(self.cell_texts):  # updated in place: making them anew takes long
+            row, column = divmod(index, count)
+            dark_cell = shares[row, column] < 0.6  # viridis is dark below, light above
+            text.setText(str(int(confusion[row, column])), color="#e8e9eb" if dark_cell else "#111214")
         accuracies = ", ".join(f"{name} {'—' if np.isnan(value) else f'{100 * value:.1f}%'}"
                                for name, value in zip(names, per_class_accuracy.tolist()))
         self.accuracy_label.setText(f"After epoch {epoch}, accuracy per class: {accuracies}")
+
+    def _make_texts(self, count: int) -> None:
+        """One count label per cell of a count×count matrix (none: 0)."""
+        self._clear_texts()
+        for row in range(count):
+            for column in range(count):
+                text = pg.TextItem("", anchor=(0.5, 0.5))
+                text.setPos(column + 0.5, row + 0.5)
+                self.plot.addItem(text)
+                self.cell_texts.append(text)
 
     def _clear_texts(self) -> None:
         for text in self.cell_texts:
