@@ -115,9 +115,9 @@ def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: st
                       val_x=images[:0], val_y=labels[:0], class_names=list(CLASS_NAMES))
     settings = project.training.replace(epochs=epochs, validation_split=0.0, device="cpu", precision=precision,
                                         augment=False, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
-    own_threads = [threads or torch.get_num_threads()]
-    events = Trainer(model, dataset, settings, "classification", threads=threads or None,
-                     health_interval=health_interval).run()
+    fixed = torch.get_num_threads() if threads is None else threads or None
+    own_threads = [fixed or torch.get_num_threads()]
+    events = Trainer(model, dataset, settings, "classification", threads=fixed, health_interval=health_interval).run()
 
     def epoch() -> float:
         others = torch.get_num_threads()
