@@ -63,7 +63,8 @@ from netbuilder.core.project import load_project  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
-from netbuilder.training.threads import candidate_counts, usable_cores  # noqa: E402
+from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOWS, TIMED_BATCHES,  # noqa: E402
+                                         candidate_counts, usable_cores)
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
 ARTICLE_CNN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "article_cnn.nbproj")
@@ -363,10 +364,13 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
     health measurements cost. Returns (auto/best idle, auto/best busy, health cost in percent).
 
     Every contestant is one run across both phases, so the automatic choice has to notice the
-    change (one untimed round per phase lets it settle). Each ratio is the median over the rounds
-    of auto's speed over the best fixed count's speed in the same round.
+    change: each phase starts with untimed epochs covering the batches the Trainer needs for
+    that (the drift windows and a round of timing). Each ratio is the median over the rounds of
+    auto's speed over the best fixed count's speed in the same round.
     """
     counts = candidate_counts(usable_cores())
+    settle_batches = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
+    settle_epochs = math.ceil(settle_batches / math.ceil(len(images) / BATCH_SIZE))
     bench_threads = torch.get_num_threads()
     builders = [(f"t{count}", f"{count} thread{'s' * (count > 1)}, fixed", dict(threads=count)) for count in counts]
     builders += [("auto", "threads chosen by the Trainer (the default)", dict(threads=0)),
@@ -375,17 +379,20 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
                  ("health", f"{bench_threads} threads, fixed, health every 2 s", dict(threads=bench_threads))]
     contestants = []
     for key, title, options in builders:
-        epoch, model = netbuilder_trainer(images, labels, "fp32", 2 * (1 + rounds), **options)
+        epoch, model = netbuilder_trainer(images, labels, "fp32", 2 * (settle_epochs + rounds), **options)
         contestants.append(Contestant(key, title, epoch, parameter_count(model)))
     print(f"Shared machine: the same network and data, {rounds} timed rounds idle and {rounds} beside a "
-          f"busy process, each after an untimed round; contestants {', '.join(c.key for c in contestants)}")
+          f"busy process, each phase after {settle_epochs} untimed round(s); contestants "
+          f"{', '.join(c.key for c in contestants)}")
     phases = {}
     for phase in ("idle", "busy"):
         competitor = busy_process(busy_seconds) if phase == "busy" else None
         try:
+            for _ in range(settle_epochs):
+                for contestant in contestants:
+                    contestant.loss = contestant.epoch()
             for contestant in contestants:
                 contestant.rates = []
-                contestant.loss = contestant.epoch()
             for round_number in range(1, rounds + 1):
                 for contestant in contestants:
                     epoch_started = time.perf_counter()

@@ -25,7 +25,7 @@ CLEARLY_SLOWER = 2.0
 # Batch time per sample is watched over windows of this many batches, and the counts are timed
 # again when DRIFT_WINDOWS windows in a row have their median this far from the baseline (one
 # window could be a moment's hiccup, not a changed machine).
-DRIFT_WINDOW = 20
+DRIFT_WINDOW = 10
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
 
