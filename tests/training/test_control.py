@@ -4,6 +4,7 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from netbuilder.core.layers import ParamError
 from netbuilder.training.control import RunControl, StopRequested, TrainingError
@@ -146,3 +147,89 @@ def test_changing_a_setting_needs_a_pause_and_a_valid_value():
     control.stop()
     with pytest.raises(StopRequested):
         control.checkpoint()
+
+
+class ControlMachine(RuleBasedStateMachine):
+    """The user's calls and the run's steps in any order: the state is always the one the
+    transition table in control.py gives, and no call blocks or fails where it should not."""
+
+    def __init__(self):
+        super().__init__()
+        self.control = RunControl()
+        self.state, self.pause_pending, self.stopped_before_start = "idle", False, False
+
+    @rule()
+    def pause(self):
+        self.control.pause()
+        if self.state == "running":
+            self.state = "paused"
+        elif self.state in ("idle", "preparing"):
+            self.pause_pending = True
+
+    @rule()
+    def resume(self):
+        self.control.resume()
+        if self.state == "paused":
+            self.state = "running"
+        elif self.state in ("idle", "preparing"):
+            self.pause_pending = False
+
+    @rule()
+    def stop(self):
+        self.control.stop()
+        if self.state == "idle":
+            self.state, self.stopped_before_start = "finished", True
+        elif self.state in ("preparing", "running", "paused"):
+            self.state = "stopping"
+
+    @rule()
+    def change_settings(self):
+        if self.state == "paused":
+            self.control.change_settings(learning_rate=0.01)
+        else:
+            with pytest.raises(TrainingError):
+                self.control.change_settings(learning_rate=0.01)
+
+    @precondition(lambda self: self.state in ("idle", "finished"))
+    @rule()
+    def begin(self):
+        began = self.control.begin()
+        if self.state == "finished" and self.stopped_before_start:
+            assert not began
+            self.stopped_before_start = False
+        else:
+            assert began
+            self.state = "preparing"
+
+    @precondition(lambda self: self.state in ("preparing", "stopping"))
+    @rule()
+    def start_training(self):
+        if self.state == "stopping":
+            with pytest.raises(StopRequested):
+                self.control.training()
+            return
+        self.control.training()
+        self.state, self.pause_pending = ("paused" if self.pause_pending else "running"), False
+
+    @precondition(lambda self: self.state in ("running", "stopping"))  # paused: it would hold, as it should
+    @rule()
+    def checkpoint(self):
+        if self.state == "stopping":
+            with pytest.raises(StopRequested):
+                self.control.checkpoint()
+        else:
+            self.control.checkpoint()
+
+    @precondition(lambda self: self.state not in ("idle", "finished"))
+    @rule()
+    def end(self):
+        self.control.end()
+        self.state, self.pause_pending = "finished", False
+
+    @invariant()
+    def same_state(self):
+        assert self.control.state == self.state
+
+
+TestControlMachine = ControlMachine.TestCase
+TestControlMachine.settings = hypothesis_settings(max_examples=150, stateful_step_count=30, deadline=None)
