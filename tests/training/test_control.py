@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -9,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from netbuilder.core.layers import ParamError
 from netbuilder.training.control import RunControl, StopRequested, TrainingError
 from netbuilder.training.events import BatchEnded, EpochEnded, Finished, SettingsChanged, Started
-from netbuilder.training.trainer import Trainer
+from netbuilder.training.trainer import Trainer, bfloat16_supported
 
 FINISH_WITHIN = 20  # seconds; only reached when a run hangs
 
@@ -233,3 +234,37 @@ class ControlMachine(RuleBasedStateMachine):
 
 TestControlMachine = ControlMachine.TestCase
 TestControlMachine.settings = hypothesis_settings(max_examples=150, stateful_step_count=30, deadline=None)
+
+
+class StopsInside(torch.nn.Module):
+    """A small network that asks its trainer to stop when `when(self, inputs)` holds during a
+    forward pass, and counts the passes in which it holds."""
+
+    def __init__(self, when):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.when, self.trainer, self.calls = when, None, 0
+
+    def forward(self, x):
+        if self.when(self, x):
+            self.calls += 1
+            self.trainer.stop()
+        return self.linear(x)
+
+
+def test_a_stop_during_validation_ends_it_after_the_current_chunk(make_blobs, settings):
+    # in eval mode without gradients on more than the data check's two samples: validation
+    model = StopsInside(lambda module, x: not module.training and not torch.is_grad_enabled() and len(x) > 2)
+    data = make_blobs(count=64, val_count=3000)  # six chunks of 512
+    model.trainer = Trainer(model, data, settings, "classification", threads=1)
+    events = list(model.trainer.run())
+    assert events[-1] == Finished("stopped", "Stopped during the validation of epoch 1.")
+    assert model.calls == 1
+
+
+@pytest.mark.skipif(not bfloat16_supported(torch.device("cpu")), reason="this CPU has no bfloat16")
+def test_a_stop_during_the_fast_mode_check_ends_it_before_its_second_pass(make_blobs, settings):
+    model = StopsInside(lambda module, x: not module.training and torch.is_grad_enabled())
+    model.trainer = Trainer(model, make_blobs(), settings.replace(precision="fast"), "classification", threads=1)
+    events = list(model.trainer.run())
+    assert events == [Finished("stopped", "Stopped before training started.")] and model.calls == 1
