@@ -181,15 +181,15 @@ def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis
 
 
 def class_count_problem(graph: Graph, analysis: Analysis, classes: int) -> Problem | None:
-    """The problem when the network's class scores do not match a dataset's `classes`, with a fix
-    setting the units of the layer that makes the scores (the last Dense), where there is one."""
+    """The problem when the network gives fewer class scores than a dataset has `classes`, with a
+    fix setting the units of the layer that makes the scores (the last Dense), where there is one."""
     output = next((node for node in graph.nodes.values() if node.spec.is_sink), None)
     sources = graph.inputs_of(output.id) if output else []
     if len(sources) != 1 or sources[0] not in analysis.info:
         return None
     scores = analysis.info[sources[0]].shape
-    if scores == (classes,):
-        return None
+    if len(scores) == 1 and scores[0] >= classes:
+        return None  # spare scores are harmless: they are never the right answer, so training lowers them
     maker = _units_layer(graph, analysis, sources[0])
     fix = Fix(f"Set the units of {graph.nodes[maker].name} to {classes}", "set_params", maker,
               params=(("units", classes),)) if maker else None

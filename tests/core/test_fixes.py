@@ -102,7 +102,7 @@ def test_the_class_count_fix_sets_the_last_dense_through_an_activation():
     g.chain(g.add("input", kind="vector", shape=(4,)), dense := g.add("dense", units=3), g.add("relu"),
             output := g.add("output"))
     analysis = analyze(g)
-    assert class_count_problem(g, analysis, 3) is None
+    assert class_count_problem(g, analysis, 3) is None and class_count_problem(g, analysis, 2) is None
     problem = class_count_problem(g, analysis, 10)
     assert problem.node_id == output.id and problem.remedy == f'set the units of Dense "{dense.name}" to 10'
     command = fix_command(g, problem.fix)
