@@ -84,3 +84,15 @@ def make_project():
 @pytest.fixture(scope="session")
 def cluster_rows():
     return clusters
+
+
+@pytest.fixture
+def numeric_model(tmp_path, capsys, cli, make_project, cluster_rows):
+    """points.nbproj in tmp_path, trained on train.csv: three clusters of points, low, mid and high."""
+    (tmp_path / "train.csv").write_text(cluster_rows([40, 40, 40], seed=0))
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv",
+                           [("dense", {"units": 16}), ("relu", {}), ("dense", {"units": 3})],
+                           {"kind": "vector", "shape": [2]})
+    assert cli("train", project) == 0
+    capsys.readouterr()
+    return project

@@ -33,24 +33,13 @@ def test_a_text_classifier_reads_a_test_file_with_its_own_vocabulary(tmp_path, c
     # rebuilt from this file would give every word another id
     (tmp_path / "test.csv").write_text(reviews(rng, 40, [1, 2, 4, 8]))
     project = make_project(tmp_path / "text.nbproj", tmp_path / "train.csv",
-                            [("embedding", {"vocabulary": 16, "dimension": 8}), ("lstm", {"hidden_size": 8}),
-                             ("dense", {"units": 2})], {"kind": "tokens", "shape": [100]}, epochs=15)
+                           [("embedding", {"vocabulary": 16, "dimension": 8}), ("lstm", {"hidden_size": 8}),
+                            ("dense", {"units": 2})], {"kind": "tokens", "shape": [100]}, epochs=15)
     assert cli("train", project) == 0
     capsys.readouterr()
     assert cli("evaluate", project, "--data", tmp_path / "test.csv") == 0
     output = capsys.readouterr().out
     assert "40 samples of test.csv" in output and accuracy(output) == 100.0
-
-
-@pytest.fixture
-def numeric_model(tmp_path, capsys, cli, make_project, cluster_rows):
-    (tmp_path / "train.csv").write_text(cluster_rows([40, 40, 40], seed=0))
-    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv",
-                            [("dense", {"units": 16}), ("relu", {}), ("dense", {"units": 3})],
-                            {"kind": "vector", "shape": [2]})
-    assert cli("train", project) == 0
-    capsys.readouterr()
-    return project
 
 
 def test_a_test_file_with_skewed_class_sizes_keeps_the_training_scaler(numeric_model, tmp_path, capsys, cli,
@@ -84,7 +73,7 @@ def test_without_data_the_validation_part_of_the_training_data_is_used(tmp_path,
                                                                        cluster_rows):
     (tmp_path / "train.csv").write_text(cluster_rows([20, 20, 20], seed=0))
     project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
-                            {"kind": "vector", "shape": [2]}, epochs=2)
+                           {"kind": "vector", "shape": [2]}, epochs=2)
     assert cli("train", project) == 0
     capsys.readouterr()
     assert cli("evaluate", project) == 0
@@ -99,7 +88,7 @@ def test_an_integer_target_trains_as_regression_when_the_output_says_so(tmp_path
         rows.append(f"{rating * 2 + rng.uniform(-0.1, 0.1):.3f},{rng.uniform(0, 1):.3f},{rating}")
     (tmp_path / "ratings.csv").write_text("quality,noise,rating\n" + "\n".join(rows) + "\n")
     project = make_project(tmp_path / "ratings.nbproj", tmp_path / "ratings.csv", [("dense", {"units": 1})],
-                            {"kind": "vector", "shape": [2]}, task="regression", epochs=150, learning_rate=0.05)
+                           {"kind": "vector", "shape": [2]}, task="regression", epochs=150, learning_rate=0.05)
     assert cli("train", project) == 0
     capsys.readouterr()
     assert cli("evaluate", project, "--data", tmp_path / "ratings.csv") == 0

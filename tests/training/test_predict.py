@@ -29,7 +29,7 @@ def bars_model(tmp_path_factory, cli, make_project):
         for index in range(20):
             cv2.imwrite(str(folder / "data" / name / f"{index}.png"), bar(8, 8, name == "vertical", rng))
     project = make_project(folder / "bars.nbproj", folder / "data", [("flatten", {}), ("dense", {"units": 2})],
-                            {"kind": "image", "shape": [1, 28, 28]}, epochs=15)
+                           {"kind": "image", "shape": [1, 28, 28]}, epochs=15)
     assert cli("train", project) == 0
     return project
 
@@ -56,15 +56,10 @@ def test_json_gives_every_class_with_probabilities_for_scripts(bars_model, tmp_p
     assert sum(entry["probability"] for entry in record["top"]) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_csv_rows_are_read_by_column_name_with_the_training_scaler(tmp_path, capsys, cli, make_project, cluster_rows):
-    (tmp_path / "train.csv").write_text(cluster_rows([40, 40, 40], seed=0))
-    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv",
-                            [("dense", {"units": 16}), ("relu", {}), ("dense", {"units": 3})],
-                            {"kind": "vector", "shape": [2]})
-    assert cli("train", project) == 0
+def test_csv_rows_are_read_by_column_name_with_the_training_scaler(numeric_model, tmp_path, capsys, cli):
     (tmp_path / "new.csv").write_text("y,x\n0.2,10.1\n5.1,4.8\n")  # other column order, no label column
     capsys.readouterr()
-    assert cli("predict", project, tmp_path / "new.csv", "--top", "1") == 0
+    assert cli("predict", numeric_model, tmp_path / "new.csv", "--top", "1") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:4] for line in lines[1:]] == [["new.csv", "row", "2", "high"], ["new.csv", "row", "3", "mid"]]
 
@@ -73,9 +68,9 @@ def test_lines_of_text_use_the_training_vocabulary(tmp_path, capsys, cli, make_p
     rows = [f"{'good great' if index % 2 else 'bad awful'} film,{('neg', 'pos')[index % 2]}" for index in range(40)]
     (tmp_path / "reviews.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
     project = make_project(tmp_path / "text.nbproj", tmp_path / "reviews.csv",
-                            [("embedding", {"vocabulary": 8, "dimension": 4}), ("flatten", {}),
-                             ("dense", {"units": 2})],
-                            {"kind": "tokens", "shape": [100]}, epochs=20)
+                           [("embedding", {"vocabulary": 8, "dimension": 4}), ("flatten", {}),
+                            ("dense", {"units": 2})],
+                           {"kind": "tokens", "shape": [100]}, epochs=20)
     assert cli("train", project) == 0
     (tmp_path / "mine.txt").write_text("Unseen: GOOD, great film!\n\nBAD, awful film\n")
     capsys.readouterr()
@@ -111,6 +106,6 @@ def test_files_the_model_cannot_read_are_one_line(bars_model, tmp_path, capsys, 
 def test_predict_without_training_says_to_train_first(tmp_path, capsys, cli, make_project, cluster_rows):
     (tmp_path / "train.csv").write_text(cluster_rows([5, 5, 5], seed=0))
     project = make_project(tmp_path / "p.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
-                            {"kind": "vector", "shape": [2]})
+                           {"kind": "vector", "shape": [2]})
     assert cli("predict", project, tmp_path / "train.csv") == 2
     assert "train the model first" in capsys.readouterr().err
