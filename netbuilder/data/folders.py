@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from .base import DataError, Dataset, Progress, normalize_unit_images, train_val_split
+from .preprocess import resize_image
+from .recipe import image_recipe
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 _PROGRESS_EVERY = 200  # images between progress reports
@@ -33,14 +35,14 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
     done = 0
     for label, files in enumerate(files_by_class.values()):
         for path in files:
-            image = _read_image(path, color)
+            image = read_image(path, color)
             if image is None:
                 if not skip_unreadable:
                     raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
                                     f"{path.suffix.lower()}). Remove it, or choose to skip unreadable images.")
                 unreadable.append(path)
             else:
-                images.append(_resize(image, height, width))
+                images.append(resize_image(image, height, width))
                 labels.append(label)
             done += 1
             if progress and (done % _PROGRESS_EVERY == 0 or done == total):
@@ -59,10 +61,28 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
         notes.append(f"Skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)}, "
                      f"e.g. {unreadable[0].relative_to(folder).as_posix()}.")
     return Dataset(name=folder.name, kind="image", train_x=x[train], train_y=y[train], val_x=x[val],
-                   val_y=y[val], class_names=list(files_by_class), source=str(folder), notes=notes)
+                   val_y=y[val], class_names=list(files_by_class), source=str(folder), notes=notes,
+                   recipe=image_recipe(list(files_by_class), height, width, 3 if color else 1))
 
 
-def _files_by_class(folder: Path) -> dict[str, list[Path]]:
+def read_labelled_images(folder: str | Path, color: bool) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Every image under `folder`/<class>/ as read from disk (uint8, any size), its class folder's
+    name, and its path relative to `folder`; one class folder is enough (a test set may lack some)."""
+    folder = Path(folder)
+    images, labels, names = [], [], []
+    for label, files in _files_by_class(folder, min_classes=1).items():
+        for path in files:
+            image = read_image(path, color)
+            if image is None:
+                raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
+                                f"{path.suffix.lower()}).")
+            images.append(image)
+            labels.append(label)
+            names.append(path.relative_to(folder).as_posix())
+    return images, labels, names
+
+
+def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: is not a folder.")
     class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
@@ -74,14 +94,15 @@ def _files_by_class(folder: Path) -> dict[str, list[Path]]:
             raise DataError(f'The class folder "{class_folder.name}" in {folder} holds no images '
                             f'({", ".join(IMAGE_SUFFIXES)}). Add images or remove the folder.')
         files_by_class[class_folder.name] = files
-    if len(files_by_class) < 2:
-        raise DataError(f"{folder}: an image dataset needs one subfolder per class, at least two, each "
+    if len(files_by_class) < min_classes:
+        least = "at least two" if min_classes == 2 else "at least one"
+        raise DataError(f"{folder}: an image dataset needs one subfolder per class, {least}, each "
                         f"holding that class's images (found {len(files_by_class)} class folder"
                         f"{'s' * (len(files_by_class) != 1)}).")
     return files_by_class
 
 
-def _read_image(path: Path, color: bool) -> np.ndarray | None:
+def read_image(path: Path, color: bool) -> np.ndarray | None:
     """Pixels as uint8 (H, W) or RGB (H, W, 3), or None if unreadable.
 
     np.fromfile + imdecode because cv2.imread cannot open non-ASCII paths on Windows.
@@ -94,12 +115,3 @@ def _read_image(path: Path, color: bool) -> np.ndarray | None:
     if image is None:
         return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if color else image
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = image.shape[0] >= height and image.shape[1] >= width
-    # INTER_AREA averages when shrinking (no aliasing); it degrades to nearest when enlarging.
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(image, (width, height), interpolation=interpolation)

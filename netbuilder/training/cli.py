@@ -1,4 +1,4 @@
-"""`netbuilder train` and `netbuilder evaluate`: headless training and testing of a project.
+"""`netbuilder train`, `evaluate` and `predict`: headless training, testing and trying of a project.
 
 Problems a user can cause (a bad project, data that does not fit, missing weights) print one
 line to stderr and exit with status 2; tracebacks are never shown.
@@ -14,12 +14,14 @@ from netbuilder.core.layers import Param, ParamError
 from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
+from netbuilder.data.catalog import load_for_model
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_trained_model, save_checkpoint
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
 from .metrics import evaluate, format_confusion
+from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
-from .trainer import TrainingError, prepare
+from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 FAILED = 2
@@ -30,7 +32,7 @@ PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often w
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `train` and `evaluate`; each sets `handler(args) -> exit status`."""
+    """Register `train`, `evaluate` and `predict`; each sets `handler(args) -> exit status`."""
     train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
     train.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(train)
@@ -45,6 +47,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_data_argument(test)
     _add_out_argument(test, "folder holding the weights, if not beside the project")
     test.set_defaults(handler=evaluate_command)
+
+    predict = subparsers.add_parser("predict", help="print the trained model's top classes for images, CSV rows "
+                                                    "or lines of text")
+    predict.add_argument("project", help="project file (.nbproj)")
+    predict.add_argument("files", nargs="+", metavar="FILE",
+                         help="images (png, jpg, ...), CSV files (one prediction per row) or text files (per line)")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="classes to show per sample (default 3)")
+    predict.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    _add_out_argument(predict, "folder holding the weights, if not beside the project")
+    predict.set_defaults(handler=predict_command)
 
 
 def _add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +117,8 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
         return FAILED
     try:
-        weights = save_checkpoint(session.model, session.history(), args.project, args.out)
+        weights = save_checkpoint(session.model, session.history(), args.project, args.out,
+                                  recipe=session.dataset.recipe)
     except OSError as error:
         return _fail(f"cannot save the weights: {error.strerror or error}")
     print(finished.message)
@@ -114,29 +127,35 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    """The trained model on data read as its recipe says: its own validation data by default."""
     try:
         project = load_project(args.project)
-        model, dataset, task = prepare(project, args.data, _progress_printer())
-        history = load_checkpoint(model, args.project, args.out)
+        trained = load_trained_model(project, args.project, args.out)
+        spec = args.data or trained.history.dataset or project.dataset
+        samples = load_for_model(spec, trained.recipe, trained_on=args.data is None, progress=_progress_printer())
+        result = evaluate(trained.model, samples.inputs, samples.targets, trained.recipe.task)
     except USER_ERRORS as error:
         return _fail(error)
-    held_out = len(dataset.val_x) > 0
-    x, y = (dataset.val_x, dataset.val_y) if held_out else (dataset.train_x, dataset.train_y)
-    try:
-        result = evaluate(model, x, y, task)
-    except ValueError as error:
-        return _fail(error)
-    which = "validation" if held_out else "training (the dataset has no validation set)"
-    source = args.data or project.dataset
-    if task != "classification":
-        print(f"Mean squared error on {len(x):,} {which} samples of {source}: {result.loss:.4f}")
+    for note in samples.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if trained.recipe.task != "classification":
+        print(f"Mean squared error on {samples.description}: {result.loss:.4f}")
         return 0
-    print(f"Accuracy on {len(x):,} {which} samples of {source}: {100 * result.accuracy:.2f}% "
-          f"(loss {result.loss:.4f})")
-    if history.class_names and dataset.class_names and history.class_names != dataset.class_names:
-        print(f"note: the weights were trained on the classes {', '.join(history.class_names)}", file=sys.stderr)
+    print(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})")
     print()
-    print(format_confusion(result.confusion, dataset.class_names or history.class_names))
+    print(format_confusion(result.confusion, list(trained.recipe.class_names)))
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        return _fail(f"--top must be at least 1, not {args.top}")
+    try:
+        trained = load_trained_model(load_project(args.project), args.project, args.out)
+        raw, prediction = predict_files(trained, args.files)
+    except USER_ERRORS as error:
+        return _fail(error)
+    print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
     return 0
 
 
@@ -240,7 +259,7 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m netbuilder.training.cli train|evaluate ...`, the same commands without the app."""
+    """`python -m netbuilder.training.cli train|evaluate|predict ...`, the same commands without the app."""
     parser = argparse.ArgumentParser(prog="netbuilder")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netbuilder.core.analysis import analyze
+from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import Project
@@ -552,10 +552,15 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     from netbuilder.data.catalog import load_dataset  # pulls in every loader; only when training
     from netbuilder.data.fit import fit_to_input
 
+    task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
-    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress)
+    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
     dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
+    if dataset.task == "classification":
+        problem = class_count_problem(graph, analysis, dataset.num_classes)
+        if problem:
+            raise TrainingError(f"{problem.message}.")
     with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(project.training.seed)
         model = compile_graph(graph, analysis)
-    return model, dataset, graph.nodes[output_node(graph)].params["task"]
+    return model, dataset, task
