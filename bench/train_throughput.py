@@ -366,7 +366,9 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
     Every contestant is one run across both phases, so the automatic choice has to notice the
     change: each phase starts with untimed epochs covering the batches the Trainer needs for
     that (the drift windows and a round of timing). Each ratio is the median over the rounds of
-    auto's speed over the best fixed count's speed in the same round.
+    auto's speed over the best fixed count's speed in the same round. Health is measured every
+    2 s of wall time, and the other contestants' turns take seconds, so nearly every timed epoch
+    of "health" includes a measured batch: its cost here is an upper bound of the app's.
     """
     counts = candidate_counts(usable_cores())
     settle_batches = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
