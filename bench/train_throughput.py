@@ -63,8 +63,8 @@ from netbuilder.core.project import load_project  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
-from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOWS, TIMED_BATCHES,  # noqa: E402
-                                         candidate_counts, usable_cores)
+from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, DRIFT_WINDOWS,  # noqa: E402
+                                         TIMED_BATCHES, candidate_counts, usable_cores)
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
 ARTICLE_CNN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "article_cnn.nbproj")
@@ -77,6 +77,7 @@ MIN_ROUNDS = 3  # timed rounds run even when the time budget is spent
 TARGETS = [("a", "b", 0.98), ("a", "d", 1.7), ("fast a", "b", 1.5)]
 AUTO_THREADS_TARGET = 0.9  # the Trainer's own thread choice against the best fixed count
 HEALTH_COST_TARGET = 3.0  # percent of training speed the health measurements may cost
+RUN_EPOCHS = 1000  # the shared-machine runs' length; they are simply not run to their end
 
 Epoch = Callable[[], float]  # trains one epoch, returns its mean training loss
 
@@ -371,8 +372,10 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
     of "health" includes a measured batch: its cost here is an upper bound of the app's.
     """
     counts = candidate_counts(usable_cores())
+    # What the Trainer needs to notice a change and choose again: the drift windows and a round of timing.
     settle_batches = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
-    settle_epochs = math.ceil(settle_batches / math.ceil(len(images) / BATCH_SIZE))
+    settle_seconds = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW_SECONDS
+    batches_per_epoch = math.ceil(len(images) / BATCH_SIZE)
     bench_threads = torch.get_num_threads()
     builders = [(f"t{count}", f"{count} thread{'s' * (count > 1)}, fixed", dict(threads=count)) for count in counts]
     builders += [("auto", "threads chosen by the Trainer (the default)", dict(threads=0)),
@@ -381,18 +384,24 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
                  ("health", f"{bench_threads} threads, fixed, health every 2 s", dict(threads=bench_threads))]
     contestants = []
     for key, title, options in builders:
-        epoch, model = netbuilder_trainer(images, labels, "fp32", 2 * (settle_epochs + rounds), **options)
+        # Runs long enough for any settling: the rounds end them, not their epoch count.
+        epoch, model = netbuilder_trainer(images, labels, "fp32", RUN_EPOCHS, **options)
         contestants.append(Contestant(key, title, epoch, parameter_count(model)))
     print(f"Shared machine: the same network and data, {rounds} timed rounds idle and {rounds} beside a "
-          f"busy process, each phase after {settle_epochs} untimed round(s); contestants "
-          f"{', '.join(c.key for c in contestants)}")
+          f"busy process, each phase after untimed rounds covering {settle_batches} batches and "
+          f"{settle_seconds:g} s of the auto contestant; contestants {', '.join(c.key for c in contestants)}")
     phases = {}
     for phase in ("idle", "busy"):
         competitor = busy_process(busy_seconds) if phase == "busy" else None
         try:
-            for _ in range(settle_epochs):
+            settled_batches, auto_seconds = 0, 0.0
+            while settled_batches < settle_batches or auto_seconds < settle_seconds:
                 for contestant in contestants:
+                    epoch_started = time.perf_counter()
                     contestant.loss = contestant.epoch()
+                    if contestant.key == "auto":
+                        auto_seconds += time.perf_counter() - epoch_started
+                settled_batches += batches_per_epoch
             for contestant in contestants:
                 contestant.rates = []
             for round_number in range(1, rounds + 1):

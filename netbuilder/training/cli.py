@@ -17,7 +17,7 @@ from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 
 from .checkpoint import load_trained_model, save_checkpoint
-from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
+from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
 from .metrics import evaluate, format_confusion
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
@@ -103,6 +103,8 @@ def train_command(args: argparse.Namespace) -> int:
                     print("\r\033[K", end="", file=sys.stderr, flush=True)  # clear the live line
                 print(_epoch_line(event, latest_speed), flush=True)
                 last_progress_line = time.monotonic()
+            elif isinstance(event, ThreadsChosen):
+                print(_threads_line(event), flush=True)
             elif isinstance(event, HealthReport):
                 for layer in event.layers:
                     if layer.problem and (layer.layer, layer.problem) not in warned:
@@ -207,6 +209,12 @@ def _progress_line(batch: BatchEnded) -> str:
     if batch.remaining_seconds is not None:
         parts.append(f"{_duration(batch.remaining_seconds)} left")
     return "  ".join(parts)
+
+
+def _threads_line(chosen: ThreadsChosen) -> str:
+    why = "timed at the start" if chosen.reason == "start" else "timed again: the machine got busier or quieter"
+    speeds = ", ".join(f"{count} → {speed:,.0f}" for count, speed in sorted(chosen.samples_per_second.items()))
+    return f"threads: {chosen.threads} ({why}; samples/s per thread count: {speeds})"
 
 
 def _duration(seconds: float) -> str:

@@ -22,10 +22,12 @@ TIMED_BATCHES = 3
 # ...but a candidate whose first batch takes this many times the best candidate's time is
 # dropped at once: beside a busy process the wrong count can be ten times slower.
 CLEARLY_SLOWER = 2.0
-# Batch time per sample is watched over windows of this many batches, and the counts are timed
-# again when DRIFT_WINDOWS windows in a row have their median this far from the baseline (one
-# window could be a moment's hiccup, not a changed machine).
+# Batch time per sample is watched over windows of at least this many batches and seconds (tiny
+# batches of a small network take a millisecond, too short to time alone), and the counts are
+# timed again when DRIFT_WINDOWS windows in a row have their median this far from the baseline
+# (one window could be a moment's hiccup, not a changed machine).
 DRIFT_WINDOW = 10
+DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
 
@@ -63,6 +65,7 @@ class ThreadTuner:
         self._reason = "start"
         self._baseline: float | None = None  # median seconds per sample just after choosing
         self._window: list[float] = []
+        self._window_seconds = 0.0
         self._drifted_windows = 0
 
     @property
@@ -82,9 +85,10 @@ class ThreadTuner:
         if self._queue:
             return self._time_candidate(seconds / samples)
         self._window.append(seconds / samples)
-        if len(self._window) < DRIFT_WINDOW:
+        self._window_seconds += seconds
+        if len(self._window) < DRIFT_WINDOW or self._window_seconds < DRIFT_WINDOW_SECONDS:
             return None
-        median, self._window = statistics.median(self._window), []
+        median, self._window, self._window_seconds = statistics.median(self._window), [], 0.0
         if self._baseline is None:
             self._baseline = median
         elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
@@ -96,7 +100,8 @@ class ThreadTuner:
         return None
 
     def _begin_round(self, reason: str) -> None:
-        self._reason, self._speeds, self._baseline, self._window, self._drifted_windows = reason, {}, None, [], 0
+        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, {}, None, 0
+        self._window, self._window_seconds = [], 0.0
         self._queue = list(self.candidates)
         self._switch_to(self._queue[0])
 

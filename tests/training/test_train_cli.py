@@ -164,3 +164,14 @@ def test_without_a_terminal_a_progress_line_is_printed_within_long_epochs(projec
     assert progress and all("epoch 1  batch " in line and "samples/s" in line and "left" in line
                             for line in progress)
     assert out.index(progress[-1]) < out.index(next(line for line in out if line.startswith("epoch 1/1")))
+
+
+def test_the_measured_thread_choice_is_printed_and_threads_fixes_it(project_file, capsys, monkeypatch):
+    from netbuilder.training import cli
+    from netbuilder.training.events import ThreadsChosen
+
+    assert cli._threads_line(ThreadsChosen(1, {2: 896.4, 1: 2117.0}, "drift")) == (
+        "threads: 1 (timed again: the machine got busier or quieter; samples/s per thread count: "
+        "1 → 2,117, 2 → 896)")
+    assert run_cli("train", project_file, "--epochs", 1, "--threads", 1) == 0
+    assert not any(line.startswith("threads:") for line in capsys.readouterr().out.splitlines())
