@@ -81,6 +81,7 @@ def train_command(args: argparse.Namespace) -> int:
     show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
     last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
     warned: set[tuple[str, str]] = set()
+    live_line = False  # a live batch line is on the terminal
     try:
         for event in session.events():
             if isinstance(event, Preparing):
@@ -95,20 +96,22 @@ def train_command(args: argparse.Namespace) -> int:
                 if show_batches:
                     print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
                           f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
+                    live_line = True
                 elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
                     print(_progress_line(event), flush=True)
                     last_progress_line = time.monotonic()
             elif isinstance(event, EpochEnded):
-                if show_batches:
-                    print("\r\033[K", end="", file=sys.stderr, flush=True)  # clear the live line
+                live_line = _clear_live_line(live_line)
                 print(_epoch_line(event, latest_speed), flush=True)
                 last_progress_line = time.monotonic()
             elif isinstance(event, ThreadsChosen):
+                live_line = _clear_live_line(live_line)
                 print(_threads_line(event), flush=True)
             elif isinstance(event, HealthReport):
                 for layer in event.layers:
                     if layer.problem and (layer.layer, layer.problem) not in warned:
                         warned.add((layer.layer, layer.problem))
+                        live_line = _clear_live_line(live_line)
                         print(f'warning: layer "{layer.layer}": {layer.advice}', file=sys.stderr, flush=True)
             elif isinstance(event, Finished):
                 finished = event
@@ -209,6 +212,14 @@ def _progress_line(batch: BatchEnded) -> str:
     if batch.remaining_seconds is not None:
         parts.append(f"{_duration(batch.remaining_seconds)} left")
     return "  ".join(parts)
+
+
+def _clear_live_line(shown: bool) -> bool:
+    """Clear the terminal's live batch line if one is shown, so that the next line starts clean;
+    False: none is shown now."""
+    if shown:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    return False
 
 
 def _threads_line(chosen: ThreadsChosen) -> str:
