@@ -37,10 +37,9 @@ class TaskContract:
     loss_title: str
     metric: str  # "accuracy" or "mse": what evaluation reports
     probabilities: str  # "softmax": scores become class probabilities; "none": the scores are the prediction
-    integer_targets: bool  # targets are class indices, not values
 
 
 TASKS: dict[str, TaskContract] = {
-    "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax", integer_targets=True),
-    "regression": TaskContract("mse", "mean squared error", "mse", "none", integer_targets=False),
+    "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax"),
+    "regression": TaskContract("mse", "mean squared error", "mse", "none"),
 }

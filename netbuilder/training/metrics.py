@@ -8,13 +8,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from netbuilder.contracts import TASKS
 from netbuilder.data.base import Task
 
 
 def task_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task,
               label_smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy on raw scores for classification, mean squared error for regression."""
-    if task == "classification":
+    """The loss the Output's task names (contracts.TASKS): cross-entropy on raw scores for
+    classification, mean squared error for regression."""
+    if TASKS[task].loss == "cross_entropy":
         return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
     return F.mse_loss(outputs, targets.view_as(outputs))
 
@@ -53,7 +55,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Tas
         model.train(was_training)
     scores = torch.cat(outputs)
     targets = y.to(device)
-    if task != "classification":
+    if TASKS[task].metric != "accuracy":
         loss = float(task_loss(scores, targets, task))
         return Evaluation(loss, None, np.zeros((0, 0), np.int64), np.zeros(0), scores.cpu().numpy())
     classes, highest = scores.shape[1], int(targets.max())

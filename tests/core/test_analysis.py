@@ -61,7 +61,9 @@ def test_merge_needs_matching_shapes_and_lists_them():
     g.insert_edge(Edge(a.id, add.id))
     g.insert_edge(Edge(b.id, add.id))
     g.chain(add, g.add("output"))
-    assert _messages(g, add) == ['Add "add1" needs inputs of one shape but receives 4, 5']
+    (problem,) = analyze(g).problems_of(add.id)
+    assert (problem.subject, problem.cause) == ('Add "add1"', "needs inputs of one shape but receives 4, 5")
+    assert "equal shapes" in problem.remedy
 
 
 def test_token_ids_must_go_through_an_embedding():
@@ -124,7 +126,8 @@ def test_bad_parameter_values_are_refused_with_the_reason(param, value, reason):
 
 
 @pytest.mark.parametrize(("template", "params"), [
-    ("1-mlp", 101_770), ("2-cnn", 93_482), ("3-lstm-text", 686_154), ("4-row-lstm", 82_186), ("5-residual-cnn", 19_274),
+    ("1-mlp", 101_770), ("2-cnn", 93_482), ("2-cnn-article", 93_322), ("3-lstm-text", 686_154),
+    ("4-row-lstm", 82_186), ("5-residual-cnn", 19_274),
 ])
 def test_templates_build_without_problems_and_have_their_parameter_counts(template, params):
     analysis = analyze(load_template(template).graph)
@@ -133,7 +136,16 @@ def test_templates_build_without_problems_and_have_their_parameter_counts(templa
 
 
 def test_all_templates_are_listed_in_order():
-    assert template_names() == ["1-mlp", "2-cnn", "3-lstm-text", "4-row-lstm", "5-residual-cnn"]
+    assert template_names() == ["1-mlp", "2-cnn", "2-cnn-article", "3-lstm-text", "4-row-lstm", "5-residual-cnn"]
+
+
+def test_the_article_template_is_the_article_network_and_the_other_cnn_adds_batchnorm():
+    article, batchnorm = load_template("2-cnn-article").graph, load_template("2-cnn").graph
+    layers = [node.type_id for node in article.nodes.values()]
+    assert layers == ["input", "conv2d", "relu", "maxpool2d", "conv2d", "relu", "maxpool2d", "conv2d", "relu",
+                      "flatten", "dense", "relu", "dense", "output"]
+    assert [n.params["filters"] for n in article.nodes.values() if n.type_id == "conv2d"] == [32, 64, 64]
+    assert [n.type_id for n in batchnorm.nodes.values() if n.type_id != "batchnorm"] == layers
 
 
 @pytest.mark.parametrize(("type_id", "params", "shown"), [

@@ -14,8 +14,8 @@ TEMPLATES = Path(__file__).parents[2] / "resources" / "templates"
 
 
 @pytest.mark.parametrize(("template", "total"), [
-    ("1-mlp", "101,770"), ("2-cnn", "93,482"), ("3-lstm-text", "686,154"), ("4-row-lstm", "82,186"),
-    ("5-residual-cnn", "19,274"),
+    ("1-mlp", "101,770"), ("2-cnn", "93,482"), ("2-cnn-article", "93,322"), ("3-lstm-text", "686,154"),
+    ("4-row-lstm", "82,186"), ("5-residual-cnn", "19,274"),
 ])
 def test_summary_prints_each_templates_parameter_count(template, total, capsys):
     assert main(["summary", f"{TEMPLATES}/{template}.nbproj"]) == 0
