@@ -5,10 +5,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
 
 # One normalisation for every 28×28-style image (MNIST, the built-in digits, image folders and
 # the drawing canvas), so a model trained on one source can classify samples from another.
@@ -48,6 +51,8 @@ class Dataset:
     vocabulary: list[str] | None = None  # token id -> word, for text datasets
     source: str = ""  # where it came from, shown to the user
     notes: list[str] = field(default_factory=list)  # what the user should know, e.g. skipped files
+    # how raw data becomes these samples, fitted on the training split; stored with the trained weights
+    recipe: Recipe | None = None
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

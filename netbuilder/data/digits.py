@@ -28,6 +28,7 @@ import torch
 
 from netbuilder.data.base import Dataset, DataError, cache_dir, grey_images_as_input
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
+from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
@@ -470,6 +471,7 @@ def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
         class_names=list(CLASS_NAMES),
         source=f"built-in handwriting digits (generator version {GENERATOR_VERSION}, seed {seed})",
         notes=notes,
+        recipe=digit_recipe(CLASS_NAMES),
     )
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from .base import DataError, Dataset, Progress, normalize_unit_images, train_val_split
+from .preprocess import resize_image
+from .recipe import image_recipe
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 _PROGRESS_EVERY = 200  # images between progress reports
@@ -33,14 +35,14 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
     done = 0
     for label, files in enumerate(files_by_class.values()):
         for path in files:
-            image = _read_image(path, color)
+            image = read_image(path, color)
             if image is None:
                 if not skip_unreadable:
                     raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
                                     f"{path.suffix.lower()}). Remove it, or choose to skip unreadable images.")
                 unreadable.append(path)
             else:
-                images.append(_resize(image, height, width))
+                images.append(resize_image(image, height, width))
                 labels.append(label)
             done += 1
             if progress and (done % _PROGRESS_EVERY == 0 or done == total):
@@ -59,7 +61,8 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
         notes.append(f"Skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)}, "
                      f"e.g. {unreadable[0].relative_to(folder).as_posix()}.")
     return Dataset(name=folder.name, kind="image", train_x=x[train], train_y=y[train], val_x=x[val],
-                   val_y=y[val], class_names=list(files_by_class), source=str(folder), notes=notes)
+                   val_y=y[val], class_names=list(files_by_class), source=str(folder), notes=notes,
+                   recipe=image_recipe(list(files_by_class), height, width, 3 if color else 1))
 
 
 def _files_by_class(folder: Path) -> dict[str, list[Path]]:
@@ -81,7 +84,7 @@ def _files_by_class(folder: Path) -> dict[str, list[Path]]:
     return files_by_class
 
 
-def _read_image(path: Path, color: bool) -> np.ndarray | None:
+def read_image(path: Path, color: bool) -> np.ndarray | None:
     """Pixels as uint8 (H, W) or RGB (H, W, 3), or None if unreadable.
 
     np.fromfile + imdecode because cv2.imread cannot open non-ASCII paths on Windows.
@@ -94,12 +97,3 @@ def _read_image(path: Path, color: bool) -> np.ndarray | None:
     if image is None:
         return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if color else image
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = image.shape[0] >= height and image.shape[1] >= width
-    # INTER_AREA averages when shrinking (no aliasing); it degrades to nearest when enlarging.
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(image, (width, height), interpolation=interpolation)

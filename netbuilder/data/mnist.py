@@ -11,6 +11,7 @@ import torch
 from .base import DataError, Dataset, Progress, cache_dir, grey_images_as_input
 from .download import download_file
 from .idx import read_idx
+from .recipe import digit_recipe, image_recipe
 
 # Role -> the standard file name. The test files serve as the validation set.
 IDX_FILE_NAMES = {
@@ -30,6 +31,7 @@ class IdxCollection:
     class_names: tuple[str, ...]
     mirrors: tuple[str, ...]
     md5: Mapping[str, str]  # standard file name -> published checksum
+    digits: bool  # made like MNIST's digits, so new images are digit-normalised the same way
 
 
 COLLECTIONS = {
@@ -48,6 +50,7 @@ COLLECTIONS = {
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
         },
+        digits=True,
     ),
     "fashion-mnist": IdxCollection(
         name="fashion-mnist",
@@ -65,6 +68,7 @@ COLLECTIONS = {
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        digits=False,
     ),
 }
 
@@ -94,7 +98,8 @@ def load_mnist(name: str = "mnist", folder: str | Path | None = None, *, downloa
             raise DataError(_put_files_here(collection.title, folder, "could not be downloaded")
                             + f"\n\nWhat went wrong:\n{error}") from error
         found[role] = folder / file_name
-    return _read_collection(found, collection.name, list(collection.class_names), str(folder), progress)
+    return _read_collection(found, collection.name, list(collection.class_names), str(folder), progress,
+                            digits=collection.digits)
 
 
 def _put_files_here(title: str, folder: Path, problem: str) -> str:
@@ -123,11 +128,11 @@ def load_idx_folder(folder: str | Path, *, progress: Progress | None = None) -> 
     if len(found) < len(IDX_FILE_NAMES):
         missing = ", ".join(IDX_FILE_NAMES[role] for role in IDX_FILE_NAMES if role not in found)
         raise DataError(f"{folder} lacks {missing} (IDX datasets need all four standard files).")
-    return _read_collection(found, folder.name, None, str(folder), progress)
+    return _read_collection(found, folder.name, None, str(folder), progress, digits=False)
 
 
 def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] | None, source: str,
-                     progress: Progress | None) -> Dataset:
+                     progress: Progress | None, *, digits: bool) -> Dataset:
     if progress:
         progress(0, 0, f"Reading {name}")
     train_x, train_y = _read_pair(paths["train_images"], paths["train_labels"])
@@ -144,7 +149,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
                             f"has only {len(class_names)} classes (0 to {len(class_names) - 1}).")
     return Dataset(name=name, kind="image", train_x=grey_images_as_input(train_x), train_y=torch.from_numpy(train_y),
                    val_x=grey_images_as_input(val_x), val_y=torch.from_numpy(val_y), class_names=class_names,
-                   source=source)
+                   source=source, recipe=digit_recipe(class_names) if digits else
+                   image_recipe(class_names, *train_x.shape[1:]))
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:

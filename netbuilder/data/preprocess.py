@@ -45,6 +45,16 @@ def normalize_digit(image: np.ndarray) -> np.ndarray:
     return result
 
 
+def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`image` (H, W) or (H, W, C) at height×width: averaged when shrinking (no aliasing), linear when enlarging."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] >= height and image.shape[1] >= width
+    # INTER_AREA degrades to nearest-neighbour when enlarging, hence the two methods.
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
 def _unit_float(image: np.ndarray) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim != 2:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,14 +14,13 @@ import numpy as np
 import torch
 
 from .base import DataError, Dataset, Task, train_val_split
+from .recipe import PADDING, UNKNOWN, Recipe, TableRecipe, TextRecipe, model_inputs, tokenize
 
 Scaling = Literal["standard", "minmax", "none"]
 
-PADDING, UNKNOWN = "<pad>", "<unk>"  # token ids 0 and 1
 # Integer labels with at most this many distinct values are taken as classes, not quantities.
 _MAX_INTEGER_CLASSES = 20
 _DELIMITERS = ",;\t"
-_WORD = re.compile(r"\w+(?:'\w+)*")
 
 
 @dataclass
@@ -102,9 +100,15 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
         class_names, groups = _classes(table, label_index, labels, numbers)
         targets = torch.from_numpy(groups)
     train, val = train_val_split(len(table.rows), val_fraction, seed, groups=groups)
-    x = torch.from_numpy(_scale(features, features[train], scaling)).to(torch.float32)
+    offset, spread = _fit_scaler(features[train], scaling)
+    columns = tuple(table.header[index] for index in feature_indices)
+    recipe = Recipe("vector", (len(columns),), task, tuple(class_names),
+                    table=TableRecipe(columns, table.header[label_index], scaling,
+                                      tuple(map(float, offset)), tuple(map(float, spread))))
+    x = model_inputs(recipe, features)
     return Dataset(name=Path(path).stem, kind="vector", train_x=x[train], train_y=targets[train],
-                   val_x=x[val], val_y=targets[val], class_names=class_names, task=task, source=str(path))
+                   val_x=x[val], val_y=targets[val], class_names=class_names, task=task, source=str(path),
+                   recipe=recipe)
 
 
 def _classes(table: _Table, column: int, labels: list[str],
@@ -133,21 +137,18 @@ def _class_name(key: str | float) -> str:
     return key
 
 
-def _scale(features: np.ndarray, train_features: np.ndarray, scaling: Scaling) -> np.ndarray:
+def _fit_scaler(train_features: np.ndarray, scaling: Scaling) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, spread) per column, fitted on the training rows; features become (x - offset) / spread."""
+    columns = train_features.shape[1]
     if scaling == "none" or len(train_features) == 0:
-        return features
+        return np.zeros(columns), np.ones(columns)
     if scaling == "standard":
         offset, spread = train_features.mean(axis=0), train_features.std(axis=0)
     else:
         offset = train_features.min(axis=0)
         spread = train_features.max(axis=0) - offset
     spread[spread == 0] = 1.0  # a constant column stays constant instead of dividing by zero
-    return (features - offset) / spread
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case words; an apostrophe inside a word keeps it whole ("don't")."""
-    return _WORD.findall(text.lower())
+    return offset, spread
 
 
 def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: str = "label",
@@ -166,24 +167,20 @@ def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: 
     table = _read_table(Path(path))
     text_index = table.column(text_column, "text", default=None)
     label_index = table.column(label_column, "label", default=None)
-    texts = [tokenize(cells[text_index]) for cells in table.rows]
+    texts = [cells[text_index] for cells in table.rows]
     labels = table.labels(label_index)
     class_names, groups = _classes(table, label_index, labels, table.label_numbers(labels))
     train, val = train_val_split(len(texts), val_fraction, seed, groups=groups)
 
-    counts = Counter(word for row in train for word in texts[row])
+    counts = Counter(word for row in train for word in tokenize(texts[row]))
     words = sorted(counts, key=lambda word: (-counts[word], word))[:max_words]
-    vocabulary = [PADDING, UNKNOWN, *words]
-    token_ids = {word: index for index, word in enumerate(vocabulary)}
-    encoded = np.zeros((len(texts), sequence_length), dtype=np.int64)
-    for row, words_of_text in enumerate(texts):
-        ids = [token_ids.get(word, 1) for word in words_of_text[:sequence_length]]
-        if ids:
-            encoded[row, sequence_length - len(ids):] = ids
-    x, y = torch.from_numpy(encoded), torch.from_numpy(groups)
+    recipe = Recipe("tokens", (sequence_length,), "classification", tuple(class_names),
+                    text=TextRecipe((PADDING, UNKNOWN, *words), sequence_length, table.header[text_index],
+                                    table.header[label_index]))
+    x, y = model_inputs(recipe, texts), torch.from_numpy(groups)
     return Dataset(name=Path(path).stem, kind="tokens", train_x=x[train], train_y=y[train], val_x=x[val],
-                   val_y=y[val], class_names=class_names, vocabulary=vocabulary,
-                   source=str(path))
+                   val_y=y[val], class_names=class_names, vocabulary=list(recipe.text.vocabulary),
+                   source=str(path), recipe=recipe)
 
 
 def looks_like_text_csv(path: str | Path, sample_rows: int = 200) -> bool:

@@ -1,0 +1,46 @@
+"""What the Input and Output layers promise, as plain data the core and the data loaders share.
+
+The core's Input and Output specs read these tables, and so does `netbuilder.data` (which must
+not import the core): one copy of each fact, importable without torch or Qt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputKind:
+    rank: int  # sizes in the Input's shape, without the batch
+    layout: str  # what those sizes mean, for messages
+    token_ids: bool = False  # integer word ids rather than values
+
+
+INPUT_KINDS: dict[str, InputKind] = {
+    "image": InputKind(3, "channels×height×width"),
+    "vector": InputKind(1, "features"),
+    "sequence": InputKind(2, "time steps×features"),
+    "tokens": InputKind(1, "sequence length", token_ids=True),
+}
+
+
+def value_kind_of_rank(rank: int) -> str:
+    """The Input kind of values (not token ids) that has `rank` sizes; vector for any other rank."""
+    return next((name for name, kind in INPUT_KINDS.items() if kind.rank == rank and not kind.token_ids),
+                "vector")
+
+
+@dataclass(frozen=True)
+class TaskContract:
+    """How an Output of one task trains and how its raw scores are read."""
+
+    loss: str  # "cross_entropy" on raw scores (logits) or "mse"
+    loss_title: str
+    metric: str  # "accuracy" or "mse": what evaluation reports
+    probabilities: str  # "softmax": scores become class probabilities; "none": the scores are the prediction
+    integer_targets: bool  # targets are class indices, not values
+
+
+TASKS: dict[str, TaskContract] = {
+    "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax", integer_targets=True),
+    "regression": TaskContract("mse", "mean squared error", "mse", "none", integer_targets=False),
+}

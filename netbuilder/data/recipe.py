@@ -1,0 +1,453 @@
+"""A trained model's data contract: how raw data becomes its input and its outputs become names.
+
+The loaders fit a `Recipe` once, on the training data (an image size and value scale, a scaler
+and its statistics, a vocabulary), and training stores it beside the weights. Everything that
+later feeds the model (evaluation, `predict`, the drawing canvas, exports) goes through
+`model_inputs` with that recipe, so new data is read exactly as the training data was and is
+never refitted: an unknown word becomes the unknown token, a skewed test file keeps the
+training scaler, a test file lacking a class keeps the class indices.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from netbuilder.contracts import INPUT_KINDS, TASKS
+
+from .base import MNIST_MEAN, MNIST_STD, DataError
+from .preprocess import IMAGE_SIZE, normalize_digit, resize_image
+
+RECIPE_FORMAT = "netbuilder-recipe"
+RECIPE_VERSION = 1
+
+PADDING, UNKNOWN = "<pad>", "<unk>"  # token ids 0 and 1
+_PADDING_ID, _UNKNOWN_ID = 0, 1
+_WORD = re.compile(r"\w+(?:'\w+)*")
+# A digit image whose border is mostly brighter than this is dark ink on light paper.
+_LIGHT_BACKGROUND = 127
+
+
+class RecipeError(ValueError):
+    """A recipe document is missing a field or holds a value that cannot be right; says which."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words; an apostrophe inside a word keeps it whole ("don't")."""
+    return _WORD.findall(text.lower())
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """Images become (channels, height, width) values: pixel / 255, then (value - mean) / std."""
+
+    height: int
+    width: int
+    channels: int  # 1: grey, 3: RGB
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
+    # MNIST-style: crop to the ink, fit 20×20 keeping the aspect, centre of mass at the centre
+    # of 28×28 (white ink on black; dark ink on a light background is inverted first)
+    digits: bool = False
+
+
+@dataclass(frozen=True)
+class TableRecipe:
+    """Rows of numeric columns become (value - offset) / spread, column by column."""
+
+    columns: tuple[str, ...]  # the feature columns, in the model's order
+    label_column: str
+    scaling: str  # "standard", "minmax" or "none": how offset and spread were fitted
+    offset: tuple[float, ...]
+    spread: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TextRecipe:
+    """Texts become token ids: lower-case words (`tokenize`), the first `sequence_length` of
+    them looked up in `vocabulary` (unknown words: id 1), padded with id 0 in front."""
+
+    vocabulary: tuple[str, ...]  # token id -> word; 0 is padding, 1 the unknown word
+    sequence_length: int
+    text_column: str
+    label_column: str
+    tokenizer: str = "words"
+    padding: str = "front"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    input_kind: str  # the Input layer's kind (contracts.INPUT_KINDS)
+    input_shape: tuple[int, ...]  # the Input layer's shape, without the batch
+    task: str  # the Output layer's task (contracts.TASKS)
+    class_names: tuple[str, ...]  # in the model's class index order; empty for regression
+    image: ImageRecipe | None = None
+    table: TableRecipe | None = None
+    text: TextRecipe | None = None
+
+    @property
+    def source_kind(self) -> str:
+        """What raw samples look like: "image", "table" or "text"."""
+        return "image" if self.image else "table" if self.table else "text"
+
+    def for_input(self, input_kind: str, input_shape: Sequence[int]) -> Recipe:
+        """The same recipe feeding an Input of this kind and shape (e.g. images read as vectors)."""
+        return replace(self, input_kind=input_kind, input_shape=tuple(int(size) for size in input_shape))
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"format": RECIPE_FORMAT, "version": RECIPE_VERSION,
+                                    "input_kind": self.input_kind, "input_shape": list(self.input_shape),
+                                    "task": self.task, "class_names": list(self.class_names)}
+        if self.image:
+            document["image"] = {"height": self.image.height, "width": self.image.width,
+                                 "channels": self.image.channels, "mean": self.image.mean,
+                                 "std": self.image.std, "digits": self.image.digits}
+        if self.table:
+            document["table"] = {"columns": list(self.table.columns), "label_column": self.table.label_column,
+                                 "scaling": self.table.scaling, "offset": list(self.table.offset),
+                                 "spread": list(self.table.spread)}
+        if self.text:
+            document["text"] = {"tokenizer": self.text.tokenizer, "padding": self.text.padding,
+                                "sequence_length": self.text.sequence_length,
+                                "text_column": self.text.text_column, "label_column": self.text.label_column,
+                                "vocabulary": list(self.text.vocabulary)}
+        return document
+
+    @classmethod
+    def from_dict(cls, document: Any) -> Recipe:
+        """The recipe a `to_dict` document describes; RecipeError says what is wrong with it."""
+        if not isinstance(document, Mapping):
+            raise RecipeError("the recipe is not a JSON object")
+        if document.get("format") != RECIPE_FORMAT:
+            raise RecipeError(f'the recipe lacks "format": "{RECIPE_FORMAT}"')
+        if document.get("version") != RECIPE_VERSION:
+            raise RecipeError(f"the recipe has version {document.get('version')!r}; this netbuilder reads "
+                              f"version {RECIPE_VERSION}")
+        reader = _Reader(document, "recipe")
+        recipe = cls(input_kind=reader.choice("input_kind", INPUT_KINDS),
+                     input_shape=reader.sizes("input_shape"),
+                     task=reader.choice("task", TASKS),
+                     class_names=reader.strings("class_names"),
+                     image=_image_from(reader.part("image")),
+                     table=_table_from(reader.part("table")),
+                     text=_text_from(reader.part("text")))
+        problem = _inconsistency(recipe)
+        if problem:
+            raise RecipeError(problem)
+        return recipe
+
+
+def image_recipe(class_names: Sequence[str], height: int, width: int, channels: int = 1, *,
+                 digits: bool = False) -> Recipe:
+    """The recipe of a classification image dataset as its loader reads it."""
+    return Recipe("image", (channels, height, width), "classification", tuple(class_names),
+                  image=ImageRecipe(height, width, channels, digits=digits))
+
+
+def digit_recipe(class_names: Sequence[str]) -> Recipe:
+    """MNIST, the built-in digits and anything made like them: 28×28 grey, digit-normalised."""
+    return image_recipe(class_names, IMAGE_SIZE, IMAGE_SIZE, digits=True)
+
+
+# --- the one way in --------------------------------------------------------------------------------------
+
+def model_inputs(recipe: Recipe, samples: Sequence) -> torch.Tensor:
+    """Raw samples -> the batch the model takes: float32 (N, *input_shape), or int64 token ids.
+
+    Images: greyscale (H, W) or colour (H, W, 3) uint8 arrays of any size (float arrays are read
+    as 0-1). Tables: rows of the feature columns' values, as sequences in the recipe's column
+    order or mappings from column name. Text: strings. Raises DataError naming the bad sample.
+    """
+    if recipe.image:
+        batch = _image_inputs(recipe.image, samples)
+    elif recipe.table:
+        batch = _table_inputs(recipe.table, samples)
+    else:
+        return _text_inputs(recipe.text, samples)
+    return batch.reshape(-1, *recipe.input_shape)
+
+
+def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
+    batch = np.empty((len(samples), image.channels, image.height, image.width), np.float32)
+    for index, sample in enumerate(samples):
+        pixels = _unit_pixels(sample, index)
+        if image.digits:
+            batch[index, 0] = normalize_digit(_ink_on_black(_grey(pixels)))
+            continue
+        pixels = _grey(pixels)[..., None] if image.channels == 1 else _colour(pixels)
+        batch[index] = resize_image(pixels, image.height, image.width).reshape(
+            image.height, image.width, image.channels).transpose(2, 0, 1)
+    return (torch.from_numpy(batch) - image.mean) / image.std
+
+
+def _unit_pixels(sample: Any, index: int) -> np.ndarray:
+    pixels = np.asarray(sample)
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4)) or pixels.size == 0:
+        raise DataError(f"Image {index + 1} is a {_shape_text(pixels.shape)} array; an image is height×width "
+                        "(grey) or height×width×3 (colour).")
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / 255.0
+    return np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0)
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 1:
+        return pixels[..., 0]
+    return pixels[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as OpenCV
+
+
+def _colour(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 2 or pixels.shape[2] == 1:
+        return np.repeat(pixels.reshape(*pixels.shape[:2], 1), 3, axis=2)
+    return pixels[..., :3]
+
+
+def _ink_on_black(grey: np.ndarray) -> np.ndarray:
+    """Digits are learnt as white ink on black; a photo or scan of dark ink on paper is inverted."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return 1.0 - grey if np.median(border) * 255 > _LIGHT_BACKGROUND else grey
+
+
+def _table_inputs(table: TableRecipe, samples: Sequence) -> torch.Tensor:
+    if isinstance(samples, np.ndarray) and samples.dtype.kind in "fiu" and samples.ndim == 2 and \
+            samples.shape[1] == len(table.columns) and np.isfinite(samples).all():
+        values = samples.astype(np.float64)  # already numbers, as a loader has read them
+    else:
+        values = _parsed_rows(table, samples)
+    scaled = (values - np.asarray(table.offset)) / np.asarray(table.spread)
+    return torch.from_numpy(scaled.astype(np.float32))
+
+
+def _parsed_rows(table: TableRecipe, samples: Sequence) -> np.ndarray:
+    values = np.empty((len(samples), len(table.columns)), np.float64)
+    for index, row in enumerate(samples):
+        if isinstance(row, Mapping):
+            missing = [column for column in table.columns if column not in row]
+            if missing:
+                raise DataError(f"Row {index + 1} has no column {', '.join(missing)}; the model reads the "
+                                f"columns {', '.join(table.columns)}.")
+            row = [row[column] for column in table.columns]
+        elif len(row) != len(table.columns):
+            raise DataError(f"Row {index + 1} has {len(row)} values; the model reads {len(table.columns)} "
+                            f"columns ({', '.join(table.columns)}).")
+        for column, value in enumerate(row):
+            values[index, column] = _number(value, index, table.columns[column])
+    return values
+
+
+def _number(value: Any, row: int, column: str) -> float:
+    try:
+        number = float(value.strip().replace(",", ".") if isinstance(value, str) and "." not in value else value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(f"Row {row + 1}: {value!r} in column {column} is not a number.")
+    return number
+
+
+def _text_inputs(text: TextRecipe, samples: Sequence[str]) -> torch.Tensor:
+    token_ids = {word: index for index, word in enumerate(text.vocabulary)}
+    encoded = np.full((len(samples), text.sequence_length), _PADDING_ID, dtype=np.int64)
+    for row, sample in enumerate(samples):
+        ids = [token_ids.get(word, _UNKNOWN_ID) for word in tokenize(str(sample))[:text.sequence_length]]
+        if ids:
+            encoded[row, text.sequence_length - len(ids):] = ids
+    return torch.from_numpy(encoded)
+
+
+# --- the way out ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about each sample, in the recipe's terms."""
+
+    task: str
+    class_names: tuple[str, ...]
+    probabilities: np.ndarray | None  # float (N, classes) for classification, else None
+    values: np.ndarray  # regression: the outputs (N, outputs); classification: the predicted class (N,)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def top(self, sample: int, count: int = 3) -> list[tuple[str, float]]:
+        """The `count` most probable classes of one sample with their probabilities, most probable first."""
+        probabilities = self.probabilities[sample]
+        order = np.argsort(-probabilities, kind="stable")[:count]
+        return [(self.class_names[index], float(probabilities[index])) for index in order]
+
+    @property
+    def names(self) -> list[str]:
+        """The predicted class name of each sample (classification only)."""
+        return [self.class_names[index] for index in self.values]
+
+
+def predictions(recipe: Recipe, outputs: torch.Tensor) -> Prediction:
+    """The model's raw outputs (N, ...) read as the Output's task says (softmax for classification)."""
+    scores = outputs.detach().float().cpu()
+    if TASKS[recipe.task].probabilities == "softmax":
+        probabilities = torch.softmax(scores.reshape(len(scores), -1), dim=1).numpy()
+        return Prediction(recipe.task, recipe.class_names, probabilities, probabilities.argmax(axis=1))
+    return Prediction(recipe.task, recipe.class_names, None, scores.reshape(len(scores), -1).numpy())
+
+
+def class_indices(recipe: Recipe, labels: Sequence[str], source: str) -> torch.Tensor:
+    """Label names -> the model's class indices; labels the model does not know are a DataError
+    naming them. A file lacking some classes keeps every other class's index."""
+    index_of = {name: index for index, name in enumerate(recipe.class_names)}
+    unknown = sorted({label for label in labels if label not in index_of})
+    if unknown:
+        shown = ", ".join(f'"{label}"' for label in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise DataError(f"{source} has labels the model was not trained on: {shown}. It knows "
+                        f"{', '.join(recipe.class_names)}; remove those rows or train on data that has them.")
+    return torch.tensor([index_of[label] for label in labels], dtype=torch.int64)
+
+
+# --- validation -----------------------------------------------------------------------------------------
+
+class _Reader:
+    """Typed access to one JSON object of the recipe, with messages naming the field."""
+
+    def __init__(self, document: Mapping, where: str):
+        self.document, self.where = document, where
+
+    def _get(self, name: str) -> Any:
+        if name not in self.document:
+            raise RecipeError(f"the {self.where} has no {name}")
+        return self.document[name]
+
+    def _bad(self, name: str, wanted: str) -> RecipeError:
+        return RecipeError(f"the {self.where}'s {name} must be {wanted}, not {self.document[name]!r}")
+
+    def part(self, name: str) -> _Reader | None:
+        value = self.document.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise self._bad(name, "an object")
+        return _Reader(value, f"recipe's {name} part")
+
+    def choice(self, name: str, choices) -> str:
+        value = self._get(name)
+        if not isinstance(value, str) or value not in choices:
+            raise self._bad(name, "one of " + ", ".join(choices))
+        return value
+
+    def integer(self, name: str, minimum: int = 1) -> int:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self._bad(name, f"a whole number of at least {minimum}")
+        return value
+
+    def number(self, name: str, positive: bool = False) -> float:
+        value = self._get(name)
+        if not _is_number(value) or (positive and value <= 0):
+            raise self._bad(name, "a positive number" if positive else "a number")
+        return float(value)
+
+    def flag(self, name: str) -> bool:
+        value = self._get(name)
+        if not isinstance(value, bool):
+            raise self._bad(name, "true or false")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self._get(name)
+        if not isinstance(value, str):
+            raise self._bad(name, "text")
+        return value
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self._get(name)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._bad(name, "a list of texts")
+        return tuple(value)
+
+    def sizes(self, name: str) -> tuple[int, ...]:
+        value = self._get(name)
+        if not isinstance(value, list) or not value or \
+                not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in value):
+            raise self._bad(name, "a list of positive whole numbers")
+        return tuple(value)
+
+    def numbers(self, name: str, positive: bool = False) -> tuple[float, ...]:
+        value = self._get(name)
+        if not isinstance(value, list) or not all(_is_number(item) and (item > 0 or not positive) for item in value):
+            raise self._bad(name, "a list of positive numbers" if positive else "a list of numbers")
+        return tuple(float(item) for item in value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _image_from(reader: _Reader | None) -> ImageRecipe | None:
+    if reader is None:
+        return None
+    channels = reader.integer("channels")
+    if channels not in (1, 3):
+        raise RecipeError(f"the recipe's image part has {channels} channels; images have 1 (grey) or 3 (colour)")
+    return ImageRecipe(reader.integer("height"), reader.integer("width"), channels, reader.number("mean"),
+                       reader.number("std", positive=True), reader.flag("digits"))
+
+
+def _table_from(reader: _Reader | None) -> TableRecipe | None:
+    if reader is None:
+        return None
+    return TableRecipe(reader.strings("columns"), reader.text("label_column"),
+                       reader.choice("scaling", ("standard", "minmax", "none")),
+                       reader.numbers("offset"), reader.numbers("spread", positive=True))
+
+
+def _text_from(reader: _Reader | None) -> TextRecipe | None:
+    if reader is None:
+        return None
+    return TextRecipe(reader.strings("vocabulary"), reader.integer("sequence_length"), reader.text("text_column"),
+                      reader.text("label_column"), reader.choice("tokenizer", ("words",)),
+                      reader.choice("padding", ("front",)))
+
+
+def _inconsistency(recipe: Recipe) -> str | None:
+    """What makes a well-typed recipe unusable, or None."""
+    parts = [part for part in (recipe.image, recipe.table, recipe.text) if part is not None]
+    if len(parts) != 1:
+        return f"the recipe must describe one kind of data (image, table or text), not {len(parts)}"
+    kind = INPUT_KINDS[recipe.input_kind]
+    if len(recipe.input_shape) != kind.rank:
+        return (f"the recipe's {recipe.input_kind} input has {len(recipe.input_shape)} sizes; it needs "
+                f"{kind.rank} ({kind.layout})")
+    if recipe.task == "classification" and \
+            (len(recipe.class_names) < 2 or len(set(recipe.class_names)) != len(recipe.class_names)):
+        return "the recipe's class names must be at least two, each once"
+    values = math.prod(recipe.input_shape)
+    if recipe.text:
+        if not kind.token_ids or recipe.input_shape != (recipe.text.sequence_length,):
+            return "the recipe's text part must feed a tokens input of its sequence length"
+        if recipe.text.vocabulary[:2] != (PADDING, UNKNOWN):
+            return f"the recipe's vocabulary must start with {PADDING} and {UNKNOWN}"
+        return None
+    if kind.token_ids:
+        return "only text feeds a tokens input"
+    if recipe.image:
+        image = recipe.image
+        if image.height * image.width * image.channels != values:
+            return (f"the recipe's {image.channels}×{image.height}×{image.width} images do not fill its "
+                    f"{_shape_text(recipe.input_shape)} input")
+        if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
+            return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
+        return None
+    table = recipe.table
+    if not len(table.columns) == len(table.offset) == len(table.spread) == values:
+        return (f"the recipe's table has {len(table.columns)} columns, {len(table.offset)} offsets and "
+                f"{len(table.spread)} spreads for an input of {values} values")
+    return None
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "×".join(map(str, shape))

@@ -1,0 +1,144 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netbuilder.data.base import DataError, normalize_unit_images
+from netbuilder.data.folders import load_image_folder
+from netbuilder.data.preprocess import normalize_digit
+from netbuilder.data.recipe import (Recipe, RecipeError, TableRecipe, TextRecipe, class_indices, digit_recipe,
+                                    image_recipe, model_inputs, predictions)
+from netbuilder.data.tables import load_csv, load_text_csv
+
+TABLE = Recipe("vector", (2,), "classification", ("a", "b"),
+               table=TableRecipe(("height", "weight"), "kind", "standard", (10.0, 50.0), (2.0, 5.0)))
+TEXT = Recipe("tokens", (4,), "classification", ("neg", "pos"),
+              text=TextRecipe(("<pad>", "<unk>", "good", "bad"), 4, "text", "label"))
+RECIPES = [digit_recipe([str(d) for d in range(10)]), image_recipe(["cat", "dog"], 32, 24, 3), TABLE, TEXT,
+           Recipe("vector", (1,), "regression", (), table=TableRecipe(("x",), "y", "none", (0.0,), (1.0,)))]
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_recipe_survives_json(recipe):
+    assert Recipe.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.pop("format"), "format"),
+    (lambda d: d.update(version=99), "version 99"),
+    (lambda d: d.update(task="ranking"), "task must be one of classification, regression"),
+    (lambda d: d.update(input_shape=[2, 0]), "input_shape must be a list of positive whole numbers"),
+    (lambda d: d["table"].update(spread=[1.0, 0.0]), "spread must be a list of positive numbers"),
+    (lambda d: d["table"].update(offset=[1.0]), "2 columns, 1 offsets"),
+    (lambda d: d.update(class_names=["a", "a"]), "class names must be at least two, each once"),
+    (lambda d: d.update(input_kind="image"), "image input has 1 sizes; it needs 3"),
+    (lambda d: d.update(text=TEXT.to_dict()["text"]), "one kind of data"),
+    (lambda d: d["table"].pop("columns"), "table part has no columns"),
+])
+def test_a_damaged_recipe_says_what_is_wrong(damage, message):
+    document = TABLE.to_dict()
+    damage(document)
+    with pytest.raises(RecipeError, match=message):
+        Recipe.from_dict(document)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
+                                                                                    max_size=3), max_leaves=12),
+       st.sampled_from(["input_kind", "input_shape", "task", "class_names", "image", "table", "text"]))
+def test_any_garbage_in_a_field_is_a_recipe_error_never_a_crash(value, field):
+    document = TABLE.to_dict()
+    document[field] = value
+    try:
+        Recipe.from_dict(document)
+    except RecipeError:
+        pass
+
+
+def test_a_big_drawing_is_digit_normalised_like_training_digits():
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.putText(canvas, "3", (60, 240), cv2.FONT_HERSHEY_SIMPLEX, 7, 255, 20, cv2.LINE_AA)
+    batch = model_inputs(digit_recipe(list("0123456789")), [canvas])
+    assert batch.shape == (1, 1, 28, 28) and batch.dtype == torch.float32
+    expected = normalize_unit_images(torch.from_numpy(normalize_digit(canvas)))
+    assert torch.allclose(batch[0, 0], expected, atol=1e-6)
+
+
+def test_dark_ink_on_paper_reads_like_white_ink_on_black():
+    ink = np.zeros((100, 80), np.uint8)
+    cv2.circle(ink, (40, 50), 25, 255, 8)
+    recipe = digit_recipe(list("0123456789"))
+    assert torch.allclose(model_inputs(recipe, [255 - ink]), model_inputs(recipe, [ink]), atol=1e-5)
+    colour = np.repeat((255 - ink)[..., None], 3, axis=2)
+    assert torch.allclose(model_inputs(recipe, [colour]), model_inputs(recipe, [ink]), atol=1e-2)
+
+
+def test_images_are_read_as_the_folder_loader_read_them(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for index in range(3):
+            cv2.imwrite(str(tmp_path / name / f"{index}.png"), rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
+    dataset = load_image_folder(tmp_path, size=(20, 16), color=True, val_fraction=0)
+    images = [cv2.cvtColor(cv2.imread(str(tmp_path / "a" / f"{i}.png")), cv2.COLOR_BGR2RGB) for i in range(3)]
+    inputs = model_inputs(dataset.recipe, images)
+    assert inputs.shape == (3, 3, 20, 16)
+    # the loader resizes bytes, the recipe unit floats: the same up to one grey level
+    assert torch.allclose(inputs, dataset.train_x[dataset.train_y == 0], atol=1.5 / 255 / 0.3081)
+
+
+def test_images_feed_a_vector_input_flattened():
+    recipe = digit_recipe(list("0123456789")).for_input("vector", (784,))
+    assert model_inputs(recipe, [np.zeros((28, 28), np.uint8)]).shape == (1, 784)
+
+
+def test_a_sample_that_is_no_image_is_named():
+    with pytest.raises(DataError, match="Image 2 is a 3×3×7 array"):
+        model_inputs(digit_recipe(list("0123456789")), [np.zeros((5, 5)), np.zeros((3, 3, 7))])
+
+
+def test_table_rows_use_the_fitted_scaler_by_name_or_position():
+    inputs = model_inputs(TABLE, [[12, 55], {"weight": "45", "height": "10", "other": "x"}, ["8,5", "50"]])
+    assert inputs.tolist() == [[1.0, 1.0], [0.0, -1.0], [-0.75, 0.0]]
+    with pytest.raises(DataError, match="Row 1 has no column weight"):
+        model_inputs(TABLE, [{"height": 1}])
+    with pytest.raises(DataError, match="Row 2: 'tall' in column height is not a number"):
+        model_inputs(TABLE, [[1, 2], ["tall", 2]])
+
+
+def test_unknown_words_become_the_unknown_token_and_short_texts_are_padded_in_front():
+    assert model_inputs(TEXT, ["Good, GOOD film", "bad bad bad bad bad"]).tolist() == [[0, 2, 2, 1], [3, 3, 3, 3]]
+
+
+def test_the_loaders_feed_their_samples_through_the_recipe(tmp_path):
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,b,label\n" + "".join(f"{i},{i * i},{i % 2}\n" for i in range(20)))
+    dataset = load_csv(numbers, val_fraction=0.25)
+    rows = [[float(i), float(i * i)] for i in range(20)]
+    assert torch.allclose(torch.cat([dataset.train_x, dataset.val_x]).sort(0).values,
+                          model_inputs(dataset.recipe, rows).sort(0).values)
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text,label\n" + "".join(f"word{i} common,{i % 2}\n" for i in range(10)))
+    dataset = load_text_csv(texts, sequence_length=3, val_fraction=0.5)
+    assert dataset.recipe.text.vocabulary == tuple(dataset.vocabulary)
+    assert dataset.recipe.to_dict()["text"]["sequence_length"] == 3
+
+
+def test_predictions_are_softmax_probabilities_with_names():
+    prediction = predictions(TABLE, torch.tensor([[2.0, 0.0], [0.0, 0.0]]))
+    assert prediction.names == ["a", "a"]
+    assert prediction.probabilities.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert prediction.top(0, 5) == [("a", pytest.approx(0.8808, abs=1e-4)), ("b", pytest.approx(0.1192, abs=1e-4))]
+    regression = predictions(RECIPES[-1], torch.tensor([[3.5]]))
+    assert regression.probabilities is None and regression.values.tolist() == [[3.5]]
+
+
+def test_labels_map_to_the_models_indices_and_unknown_ones_are_named():
+    assert class_indices(TABLE, ["b", "b"], "test.csv").tolist() == [1, 1]
+    with pytest.raises(DataError, match='test.csv has labels the model was not trained on: "c", "d"'):
+        class_indices(TABLE, ["a", "d", "c"], "test.csv")
