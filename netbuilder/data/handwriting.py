@@ -18,11 +18,12 @@ import torch
 
 from netbuilder.app_dirs import app_data_dir
 
-from .base import DataError, Dataset, grey_images_as_input, train_val_split
+from .base import DataError, Dataset, train_val_split
 from .digits import CLASS_NAMES, load_digits
-from .preprocess import IMAGE_SIZE, normalize_digit
+from .recipe import digit_recipe, model_inputs
 from .strokes import Drawing, StrokesError, load_drawing, render
 
+DIGIT_RECIPE = digit_recipe(CLASS_NAMES)
 # Training renders each drawing again with the pen this many times as wide: people press harder
 # or lighter, and other pens and screens draw thicker or thinner lines.
 AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
@@ -88,12 +89,10 @@ class HandwritingSet:
             (self.folder / label / f"{name}.json").unlink(missing_ok=True)
 
 
-def digit_images(drawings: list[Drawing]) -> np.ndarray:
-    """Drawings as uint8 (N, 28, 28) digits, rendered and normalised as the built-in digits are."""
-    images = np.zeros((len(drawings), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    for index, drawing in enumerate(drawings):
-        images[index] = np.round(normalize_digit(render(drawing)) * 255.0)
-    return images
+def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
+    """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
+    recipe exactly as the canvas's drawing is."""
+    return model_inputs(DIGIT_RECIPE, [render(drawing) for drawing in drawings])
 
 
 def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
@@ -113,20 +112,19 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
     train_index, val_index = train_val_split(len(samples), val_fraction, seed, groups=labels)
     train_drawings = [samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor)
                       for factor in AUGMENT_PEN_FACTORS for i in train_index]
-    train_images = digit_images(train_drawings)
-    train_labels = np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS))
-    val_images = digit_images([samples[i].drawing for i in val_index])
+    train_inputs = drawing_inputs(train_drawings)
+    train_labels = torch.from_numpy(np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS)))
     notes = list(handwriting.notes)
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
     if mix_with_digits:
         digits = load_digits(train_size=digits_size, val_size=0, seed=seed)
-        train_x = torch.cat([digits.train_x, grey_images_as_input(train_images)])
-        train_y = torch.cat([digits.train_y, torch.from_numpy(train_labels)])
+        train_x, train_y = torch.cat([digits.train_x, train_inputs]), torch.cat([digits.train_y, train_labels])
         source += f" mixed with {digits_size:,} built-in digits"
         notes += digits.notes
     else:
-        train_x, train_y = grey_images_as_input(train_images), torch.from_numpy(train_labels)
+        train_x, train_y = train_inputs, train_labels
     return Dataset(name="my handwriting + digits" if mix_with_digits else "my handwriting", kind="image",
-                   train_x=train_x, train_y=train_y, val_x=grey_images_as_input(val_images),
+                   train_x=train_x, train_y=train_y,
+                   val_x=drawing_inputs([samples[i].drawing for i in val_index]),
                    val_y=torch.from_numpy(labels[val_index]), class_names=list(CLASS_NAMES),
-                   source=source, notes=notes)
+                   source=source, notes=notes, recipe=DIGIT_RECIPE)

@@ -4,7 +4,7 @@ import pytest
 
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_dataset
-from netbuilder.data.handwriting import AUGMENT_PEN_FACTORS, HandwritingSet, digit_images, load_handwriting
+from netbuilder.data.handwriting import AUGMENT_PEN_FACTORS, HandwritingSet, drawing_inputs, load_handwriting
 from netbuilder.data.strokes import Drawing
 
 ONE = Drawing((280, 280), 18.0, (((140.0, 50.0), (140.0, 230.0)),))
@@ -77,7 +77,8 @@ def test_an_empty_set_says_how_to_fill_it(tmp_path):
 
 
 def test_drawings_become_digits_normalised_like_mnist():
-    images = digit_images([ONE, ZERO])
-    assert images.shape == (2, 28, 28) and images.dtype == np.uint8
-    rows = np.flatnonzero(images[0].max(axis=1) > 25)
+    inputs = drawing_inputs([ONE, ZERO])
+    assert inputs.shape == (2, 1, 28, 28)
+    ink = inputs[0, 0] > inputs.min() + 0.1
+    rows = np.flatnonzero(ink.any(dim=1).numpy())
     assert rows[0] >= 4 and rows[-1] <= 23  # fitted into the central 20×20
