@@ -2,7 +2,9 @@
 from .checkpoint import CheckpointError, History, load_checkpoint, save_checkpoint
 from .events import BatchEnded, EpochEnded, Finished, Started, TrainingEvent
 from .metrics import Evaluation, evaluate
+from .session import TrainingSession
 from .trainer import Trainer, TrainingError, prepare
 
 __all__ = ["BatchEnded", "CheckpointError", "EpochEnded", "Evaluation", "Finished", "History", "Started", "Trainer",
-           "TrainingError", "TrainingEvent", "evaluate", "load_checkpoint", "prepare", "save_checkpoint"]
+           "TrainingError", "TrainingEvent", "TrainingSession", "evaluate", "load_checkpoint", "prepare",
+           "save_checkpoint"]

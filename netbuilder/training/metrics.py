@@ -1,6 +1,7 @@
 """Loss and quality measures of a model on a set of samples."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,22 +26,29 @@ class Evaluation:
     confusion: np.ndarray  # int64 (classes, classes): rows are true classes, columns predictions
     per_class_accuracy: np.ndarray  # fraction of each true class predicted right; NaN without samples
     predictions: np.ndarray  # predicted class per sample (int64), or the raw outputs for regression
+    probabilities: np.ndarray | None = None  # float32 (samples, classes) softmax; None for regression
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
-             batch_size: int = 512) -> Evaluation:
+             batch_size: int = 512, between_chunks: Callable[[], None] | None = None) -> Evaluation:
     """Run `model` over all of `x` in eval mode on the model's device, in full precision.
 
     The model's train/eval mode is restored afterwards, so this can run between epochs.
+    `between_chunks` is called before each chunk of `batch_size` samples and may raise to
+    abandon the evaluation (a stopped training run does not wait for a whole validation pass).
     """
     if len(x) == 0:
         raise ValueError("evaluate needs at least one sample")
     device = next(model.parameters(), torch.empty(0)).device
     was_training = model.training
     model.eval()
+    outputs = []
     try:
-        outputs = [model(x[start:start + batch_size].to(device)).float() for start in range(0, len(x), batch_size)]
+        for start in range(0, len(x), batch_size):
+            if between_chunks is not None:
+                between_chunks()
+            outputs.append(model(x[start:start + batch_size].to(device)).float())
     finally:
         model.train(was_training)
     scores = torch.cat(outputs)
@@ -61,7 +69,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Tas
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.diag(confusion) / per_class_total
     accuracy = float(np.trace(confusion) / len(x))
-    return Evaluation(loss, accuracy, confusion, per_class, predicted.cpu().numpy())
+    probabilities = torch.softmax(scores, dim=1).cpu().numpy()
+    return Evaluation(loss, accuracy, confusion, per_class, predicted.cpu().numpy(), probabilities)
 
 
 def format_confusion(confusion: np.ndarray, class_names: list[str]) -> str:

@@ -30,8 +30,12 @@ from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
 
-from .events import BatchEnded, EpochEnded, Finished, Started, TrainingEvent
-from .metrics import evaluate, task_loss
+from .control import RunControl, State, StopRequested, TrainingError
+from .events import (BatchEnded, EpochEnded, Finished, HealthReport, SettingsChanged, Started, TrainingEvent,
+                     ValidationSamples)
+from .health import HealthProbe
+from .metrics import Evaluation, evaluate, task_loss
+from .threads import ThreadTuner
 
 # The fast (bfloat16) mode must leave the gradient pointing the same way as full precision:
 # measured cosine similarity is 0.9994 for the CNN template and 0.99999 for the residual CNN.
@@ -40,10 +44,9 @@ _FAST_GRADIENT_AGREEMENT = 0.99
 TRAINING_AUGMENTATION = Augmentation(rotation_degrees=10.0, shift_fraction=0.1, scale_fraction=0.1)
 # Data larger than this share of free GPU memory stays in host memory and is copied per batch.
 _GPU_DATA_SHARE = 0.5
-
-
-class TrainingError(Exception):
-    """Training cannot start or go on; the message says why and what to change."""
+# Compiling a network draws its initial weights from torch's global generator; runs started on
+# several threads at once take turns, so each gets the weights of its own seed.
+_GLOBAL_GENERATOR_LOCK = threading.Lock()
 
 
 @dataclass
@@ -55,82 +58,128 @@ class _Best:
     epoch: int = 0
 
 
+class _SmoothedLoss:
+    """Exponential moving average of the reported losses, debiased so that the first reports are
+    not pulled towards 0 (as in Adam's moment estimates)."""
+
+    def __init__(self, decay: float = 0.9) -> None:
+        self.decay, self.average, self.count = decay, 0.0, 0
+
+    def add(self, loss: float) -> float:
+        self.count += 1
+        self.average = self.decay * self.average + (1 - self.decay) * loss
+        return self.average / (1 - self.decay ** self.count)
+
+
 class Trainer:
     """Trains `model` on `dataset` as `settings` say; `run()` yields the events of the run.
 
-    `pause`, `resume` and `stop` may be called from any thread. Stop takes effect before the
-    next batch; pause holds the run between two batches (blocked, not spinning) until resume or
-    stop. The run seeds torch's global generator with `settings.seed`, so the same seed, data and
-    initial weights give the same losses. With early stopping on (patience > 0) the model ends
-    with the weights of its best epoch; after a NaN loss, with the best weights so far. When the
-    run ends the model is back on the CPU in eval mode, ready for predictions and saving.
+    `pause`, `resume`, `stop` and `change_settings` may be called from any thread at any time
+    (see RunControl for what each does in each state). Stop takes effect within one batch, also
+    during the fast mode's check and during validation; pause holds the run between two batches
+    (blocked, not spinning) until resume or stop. The run draws its batch order and augmentation
+    from its own generators seeded with `settings.seed` and leaves torch's global generator alone
+    (dropout still draws from it: see docs/decisions.md). With early stopping on (patience > 0)
+    the model ends with the weights of its best epoch; after a NaN loss, with the best weights so
+    far. When the run ends the model is back on the CPU in eval mode, ready for predictions and
+    saving, and torch's thread count is what it was before.
+
+    `threads`: None lets the trainer time batches at several thread counts and keep the fastest,
+    again whenever batch time drifts (ThreadTuner); a number fixes it.
     """
 
     def __init__(self, model: torch.nn.Module, dataset: Dataset, settings: TrainingSettings, task: Task,
-                 *, report_interval: float = 0.25):
+                 *, report_interval: float = 0.25, health_interval: float = 2.0, threads: int | None = None,
+                 control: RunControl | None = None):
         self.model = model
         self.dataset = dataset
         self.settings = settings
         self.task = task
         self.report_interval = report_interval  # seconds between BatchEnded events; 0: every batch
+        self.health_interval = health_interval  # seconds between HealthReport events
+        self.threads = threads
+        self.control = control or RunControl()
         self.history: list[EpochEnded] = []
-        self._stop_requested = threading.Event()
-        self._not_paused = threading.Event()
-        self._not_paused.set()
+        self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
+        self.changes: list[SettingsChanged] = []
+        self._where = "before training started"  # for the message of a stop
 
     def stop(self) -> None:
-        self._stop_requested.set()
-        self._not_paused.set()  # wake a paused run so that it can stop
+        self.control.stop()
 
     def pause(self) -> None:
-        self._not_paused.clear()
+        self.control.pause()
 
     def resume(self) -> None:
-        self._not_paused.set()
+        self.control.resume()
+
+    def change_settings(self, **changes) -> None:
+        """While paused: new learning_rate, optimizer or weight_decay for the rest of the run."""
+        self.control.change_settings(**changes)
+
+    @property
+    def state(self) -> State:
+        return self.control.state
 
     @property
     def paused(self) -> bool:
-        return not self._not_paused.is_set()
+        return self.control.state == "paused"
 
     def run(self) -> Iterator[TrainingEvent]:
         """Events up to and including one Finished; exceptions become Finished("failed")."""
+        if not self.control.begin():
+            yield Finished("stopped", "Stopped before training started.")
+            return
+        threads_before = torch.get_num_threads()
+        self._where = "before training started"
         try:
             yield from self._run()
+        except StopRequested:
+            yield Finished("stopped", f"Stopped {self._where}.")
         except Exception as error:  # the user gets a readable reason, a bug report the traceback
             yield Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
         finally:
+            torch.set_num_threads(threads_before)
             self.model.to("cpu", memory_format=torch.contiguous_format)  # plain tensors for saving
             self.model.eval()
+            self.control.end()
 
     def _run(self) -> Iterator[TrainingEvent]:
-        settings, model, task = self.settings, self.model, self.task
-        device = resolve_device(settings.device)
-        self.history = []
-        torch.manual_seed(settings.seed)
+        model, task, dataset = self.model, self.task, self.dataset
+        device = resolve_device(self.settings.device)
+        self.history, self.batch_losses, self.changes = [], [], []
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=_training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
         val_x, val_y = _place(val_x, device), _place(val_y, device)
         self._check_fit(train_x, train_y, device)
-        optimizer = build_optimizer(model, settings)
-        size, batch_size = len(train_x), settings.batch_size
+        optimizer = build_optimizer(model, self.settings)
+        size, batch_size, epochs = len(train_x), self.settings.batch_size, self.settings.epochs
         batches = math.ceil(size / batch_size)
-        epoch_schedule, batch_schedule = build_schedule(optimizer, settings, batches)
+        schedules = build_schedule(optimizer, self.settings, batches)
         check = min(batch_size, 256)
         precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)
-        if settings.augment and augment is None:
+        if self.settings.augment and augment is None:
             notes += ("Augmentation applies to images only, so this run trains without it.",)
-        yield Started(device.type, precision, size, len(val_x), batches, notes)
+        # Threads matter on the CPU only; a GPU run keeps the count it found.
+        tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
+        self.control.training()
+        tuner.start()
+        yield Started(device.type, precision, size, len(val_x), batches, notes, epochs, tuner.threads,
+                      tuple(dataset.class_names), _validation_samples(dataset, val_x, val_y))
 
-        order_generator = torch.Generator().manual_seed(settings.seed)
+        order_generator = torch.Generator().manual_seed(self.settings.seed)
         best = _Best(_snapshot(model))
         stale_epochs = 0
-        samples_seen, train_seconds = 0, 0.0
+        samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
+        smoothed = _SmoothedLoss()
         classification = task == "classification"
-        for epoch in range(1, settings.epochs + 1):
+        run_started = time.perf_counter()
+        next_health = run_started + self.health_interval
+        for epoch in range(1, epochs + 1):
             epoch_started = time.perf_counter()
             model.train()
             order = torch.randperm(size, generator=order_generator).to(train_x.device)
@@ -140,30 +189,45 @@ class Trainer:
             epoch_loss_sum = 0.0
             last_report = loop_started = time.perf_counter()
             for batch in range(batches):
-                if not self._not_paused.is_set():
-                    train_seconds -= self._wait_while_paused()
-                if self._stop_requested.is_set():
-                    yield Finished("stopped", f"Stopped at epoch {epoch}, batch {batch + 1} of {batches}.")
-                    return
+                self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
+                waited, changes = self.control.checkpoint()
+                train_seconds -= waited
+                paused_seconds += waited
+                if changes:
+                    optimizer, schedules, changed = self._apply_changes(changes, optimizer, schedules, batches)
+                    if changed:
+                        event = SettingsChanged(epoch - 1 + batch / batches, epoch,
+                                                samples_seen + sum(pending_sizes), changed)
+                        self.changes.append(event)
+                        yield event
+                batch_started = time.perf_counter()
                 indices = order[batch * batch_size:(batch + 1) * batch_size]
                 inputs = train_x.index_select(0, indices).to(device, non_blocking=True)
                 targets = train_y.index_select(0, indices).to(device, non_blocking=True)
                 if augment is not None:
                     inputs = augment(inputs)
-                with autocast():
-                    outputs = model(inputs)
-                    loss = task_loss(outputs, targets, task, settings.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                probe = HealthProbe(model) if batch_started >= next_health else None
+                with probe or contextlib.nullcontext():
+                    with autocast():
+                        outputs = model(inputs)
+                        loss = task_loss(outputs, targets, task, self.settings.label_smoothing)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
                 learning_rate = optimizer.param_groups[0]["lr"]
                 optimizer.step()
-                if batch_schedule is not None:
-                    batch_schedule.step()
+                if schedules[1] is not None:
+                    schedules[1].step()
                 pending_losses.append(loss.detach())
                 pending_sizes.append(len(indices))
                 if classification:
                     correct += (outputs.argmax(dim=1) == targets).sum()
                 now = time.perf_counter()
+                position = epoch - 1 + (batch + 1) / batches
+                if probe is not None:  # its hooks slowed this batch: not a fair timing
+                    next_health = now + self.health_interval
+                    yield HealthReport(position, probe.layers())
+                elif (chosen := tuner.record(now - batch_started, len(indices))) is not None:
+                    yield chosen
                 if now - last_report < self.report_interval and batch + 1 < batches:
                     continue
                 losses = torch.stack(pending_losses).float().cpu().numpy()  # the one sync per report
@@ -171,27 +235,33 @@ class Trainer:
                 if len(bad):
                     failed_batch = batch + 2 - len(losses) + int(bad[0])
                     model.load_state_dict(best.state)
-                    yield Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, settings))
+                    yield Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, self.settings))
                     return
-                samples_seen += sum(pending_sizes)
-                epoch_loss_sum += float(np.dot(losses, pending_sizes))
-                elapsed = train_seconds + now - loop_started
-                yield BatchEnded(epoch, batch + 1, batches, float(np.dot(losses, pending_sizes) / sum(pending_sizes)),
-                                 samples_seen, samples_seen / elapsed if elapsed > 0 else 0.0)
+                reported = sum(pending_sizes)
+                samples_seen += reported
+                mean_loss = float(np.dot(losses, pending_sizes) / reported)
+                epoch_loss_sum += mean_loss * reported
+                training_time = train_seconds + now - loop_started
+                elapsed = now - run_started - paused_seconds
+                progress = samples_seen / (epochs * size)
+                self.batch_losses.append((position, mean_loss))
+                yield BatchEnded(epoch, batch + 1, batches, mean_loss, samples_seen,
+                                 samples_seen / training_time if training_time > 0 else 0.0,
+                                 position, smoothed.add(mean_loss), learning_rate, elapsed,
+                                 elapsed * (1 - progress) / progress, progress)
                 pending_losses.clear()
                 pending_sizes.clear()
                 last_report = time.perf_counter()
             train_seconds += time.perf_counter() - loop_started
-            if epoch_schedule is not None:
-                epoch_schedule.step()
+            if schedules[0] is not None:
+                schedules[0].step()
 
             train_loss = epoch_loss_sum / size
-            validation = evaluate(model, val_x, val_y, task, max(batch_size, 512)) if len(val_x) else None
-            ended = EpochEnded(epoch, settings.epochs, train_loss,
-                               int(correct) / size if classification else None,
-                               validation.loss if validation else None,
-                               validation.accuracy if validation else None,
-                               learning_rate, time.perf_counter() - epoch_started)
+            self._where = f"during the validation of epoch {epoch}"
+            validation = evaluate(model, val_x, val_y, task, max(batch_size, 512),
+                                  self.control.check_stop) if len(val_x) else None
+            ended = _epoch_ended(epoch, epochs, train_loss, int(correct) / size if classification else None,
+                                 validation, learning_rate, time.perf_counter() - epoch_started)
             self.history.append(ended)
             yield ended
 
@@ -200,16 +270,54 @@ class Trainer:
                 best, stale_epochs = _Best(_snapshot(model), monitored, epoch), 0
             else:
                 stale_epochs += 1
-            patience = settings.early_stopping_patience
-            if patience and stale_epochs >= patience and epoch < settings.epochs:
+            patience = self.settings.early_stopping_patience
+            if patience and stale_epochs >= patience and epoch < epochs:
                 model.load_state_dict(best.state)
                 yield Finished("early_stopping", f"The {_monitored_name(validation)} has not improved for "
                                f"{patience} epoch{'s' * (patience > 1)}: stopped after epoch {epoch} and kept "
                                f"the weights of epoch {best.epoch} ({_monitored_name(validation)} {best.loss:.4f}).")
                 return
-        if settings.early_stopping_patience and best.epoch:
+        if self.settings.early_stopping_patience and best.epoch:
             model.load_state_dict(best.state)
-        yield Finished("completed", self._summary(best if settings.early_stopping_patience else None))
+        yield Finished("completed", self._summary(best if self.settings.early_stopping_patience else None))
+
+    def _apply_changes(self, changes: dict, optimizer: torch.optim.Optimizer, schedules: tuple, batches: int):
+        """The optimizer and schedules to go on with after the user changed settings while paused,
+        and the changes that took effect as (setting, before, after).
+
+        The run stays the same run: a new optimizer is built on the same parameters at the rate
+        the schedule has reached and its schedule continues from the same step; a new learning
+        rate rescales the schedule (its base and its current rate alike), so a cosine schedule
+        halfway down stays halfway down, from the new height.
+        """
+        before = self.settings
+        changed = tuple((name, getattr(before, name), value) for name, value in changes.items()
+                        if getattr(before, name) != value)
+        if "optimizer" in changes and changes["optimizer"] != before.optimizer:
+            rate = optimizer.param_groups[0]["lr"]
+            states = [schedule.state_dict() if schedule is not None else None for schedule in schedules]
+            self.settings = self.settings.replace(optimizer=changes["optimizer"])
+            optimizer = build_optimizer(self.model, self.settings)
+            schedules = build_schedule(optimizer, self.settings, batches)
+            for schedule, state in zip(schedules, states):
+                if schedule is not None:
+                    schedule.load_state_dict(state)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+        if "learning_rate" in changes:
+            factor = changes["learning_rate"] / self.settings.learning_rate
+            for group in optimizer.param_groups:
+                for key in ("lr", "initial_lr", "max_lr", "min_lr"):  # the last three: schedules' anchors
+                    if key in group:
+                        group[key] *= factor
+            for schedule in schedules:
+                if schedule is not None:
+                    schedule.base_lrs = [rate * factor for rate in schedule.base_lrs]
+        if "weight_decay" in changes:
+            for group in optimizer.param_groups:
+                group["weight_decay"] = changes["weight_decay"]
+        self.settings = self.settings.replace(**changes)
+        return optimizer, schedules, changed
 
     def _split(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The training and validation tensors; a share of the training data is held out when the
@@ -262,7 +370,7 @@ class Trainer:
         if not bfloat16_supported(device):
             return "fp32", (f"This {device.type.upper()} has no fast bfloat16 arithmetic, so training "
                             "runs in full precision.",)
-        agreement = _gradient_agreement(self.model, x, y, self.task, device)
+        agreement = _gradient_agreement(self.model, x, y, self.task, device, self.control.check_stop)
         if agreement < _FAST_GRADIENT_AGREEMENT:
             return "fp32", ("Fast precision changed this network's gradients too much "
                             f"(agreement {agreement:.3f} < {_FAST_GRADIENT_AGREEMENT}), so training runs "
@@ -274,11 +382,6 @@ class Trainer:
             return None
         generator = torch.Generator(device).manual_seed(self.settings.seed)
         return lambda images: TRAINING_AUGMENTATION(images, generator)
-
-    def _wait_while_paused(self) -> float:
-        started = time.perf_counter()
-        self._not_paused.wait()
-        return time.perf_counter() - started
 
     def _summary(self, best: _Best | None) -> str:
         last = self.history[-1]
@@ -355,7 +458,7 @@ def describe_failure(error: Exception, settings: TrainingSettings) -> str:
 
 
 def _gradient_agreement(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
-                        device: torch.device) -> float:
+                        device: torch.device, check_stop: Callable[[], None]) -> float:
     """Cosine similarity of the gradients of one batch computed in bfloat16 and in full precision.
 
     Eval mode keeps dropout identical in both passes and batch norm statistics untouched.
@@ -363,6 +466,7 @@ def _gradient_agreement(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
     model.eval()
     gradients = []
     for fast in (False, True):
+        check_stop()
         model.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
             loss = task_loss(model(x), y, task)
@@ -391,6 +495,25 @@ def _training_layout(model: torch.nn.Module, device: torch.device) -> torch.memo
     return torch.preserve_format
 
 
+def _validation_samples(dataset: Dataset, x: torch.Tensor, y: torch.Tensor) -> ValidationSamples | None:
+    if len(x) == 0:
+        return None
+    return ValidationSamples(x.cpu().numpy().copy(), y.cpu().numpy().copy(), dataset.kind,
+                             tuple(dataset.vocabulary or ()))
+
+
+def _epoch_ended(epoch: int, epochs: int, train_loss: float, train_accuracy: float | None,
+                 validation: Evaluation | None, learning_rate: float, seconds: float) -> EpochEnded:
+    if validation is None:
+        return EpochEnded(epoch, epochs, train_loss, train_accuracy, None, None, learning_rate, seconds)
+    classification = validation.accuracy is not None
+    return EpochEnded(epoch, epochs, train_loss, train_accuracy, validation.loss, validation.accuracy,
+                      learning_rate, seconds,
+                      confusion=validation.confusion if classification else None,
+                      per_class_accuracy=validation.per_class_accuracy if classification else None,
+                      val_predictions=validation.predictions, val_probabilities=validation.probabilities)
+
+
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
@@ -408,12 +531,13 @@ def _dtype_name(tensor: torch.Tensor) -> str:
     return "token ids" if not tensor.is_floating_point() else "values"
 
 
-def prepare(project: Project, dataset_spec: str | None = None,
-            progress: Progress | None = None) -> tuple[torch.fx.GraphModule, Dataset, Task]:
+def prepare(project: Project, dataset_spec: str | None = None, progress: Progress | None = None,
+            *, dataset: Dataset | None = None) -> tuple[torch.fx.GraphModule, Dataset, Task]:
     """The compiled model, its dataset shaped for the Input layer, and the Output layer's task.
 
-    `dataset_spec` overrides the project's dataset. The initial weights come from the project's
-    seed. Raises CompileError, DataError or TrainingError with a message for the user.
+    `dataset_spec` overrides the project's dataset; `dataset` is one already loaded (still fitted
+    to the Input). The initial weights come from the project's seed. Raises CompileError,
+    DataError or TrainingError with a message for the user.
     """
     graph = project.graph
     analysis = analyze(graph)
@@ -424,14 +548,15 @@ def prepare(project: Project, dataset_spec: str | None = None,
         raise TrainingError(f"Training feeds one Input layer, but this network has {len(inputs)}: "
                             "remove the others.")
     spec = project.dataset if dataset_spec is None else dataset_spec
-    if not spec.strip():
+    if dataset is None and not spec.strip():
         raise DataError("No dataset is chosen: choose one (for example the built-in digits) before training.")
     from netbuilder.data.catalog import load_dataset  # pulls in every loader; only when training
     from netbuilder.data.fit import fit_to_input
 
     input_info = analysis.info[inputs[0]]
-    dataset = fit_to_input(load_dataset(spec, progress=progress), input_info.shape, input_info.token_ids)
-    with torch.random.fork_rng(devices=[]):
+    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress)
+    dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
+    with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(project.training.seed)
         model = compile_graph(graph, analysis)
     return model, dataset, graph.nodes[output_node(graph)].params["task"]

@@ -1,0 +1,132 @@
+"""One training run of a project, preparation included, as one stream of events.
+
+This is what the app and the command line drive: loading or generating the data and compiling
+the network (Preparing events), then the Trainer's events, always ending with one Finished.
+The control methods may be called from any thread, in any order, at any time; they act on the
+preparation as well as on the training.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+from collections.abc import Iterator
+
+import torch
+
+from netbuilder.core.compile import CompileError
+from netbuilder.core.layers import ParamError
+from netbuilder.core.project import Project
+from netbuilder.data.base import Dataset, DataError
+
+from .checkpoint import History
+from .control import RunControl, State, StopRequested, TrainingError
+from .events import Finished, Preparing, TrainingEvent
+from .trainer import Trainer, describe_failure, prepare
+
+# Problems of the user's project or data: their message is all the user needs.
+USER_ERRORS = (CompileError, DataError, TrainingError, ParamError)
+
+
+class TrainingSession:
+    """One training run of `project` on its dataset (or `dataset_spec`, or an already loaded
+    `dataset`, which is still fitted to the Input layer).
+
+    `threads`: None lets the trainer choose torch's thread count and keep re-choosing; N fixes it.
+    After the run, `model` is the trained model (CPU, eval mode), None if preparation failed.
+    """
+
+    def __init__(self, project: Project, dataset_spec: str | None = None, *, dataset: Dataset | None = None,
+                 report_interval: float = 0.25, health_interval: float = 2.0, threads: int | None = None):
+        self.project = project
+        self.dataset_spec = dataset_spec
+        self.report_interval = report_interval
+        self.health_interval = health_interval
+        self.threads = threads
+        self.model: torch.nn.Module | None = None
+        self.dataset: Dataset | None = dataset
+        self.task: str | None = None
+        self._given_dataset = dataset
+        self._control = RunControl()
+        self._trainer: Trainer | None = None
+
+    @property
+    def state(self) -> State:
+        return self._control.state
+
+    def pause(self) -> None:
+        self._control.pause()
+
+    def resume(self) -> None:
+        self._control.resume()
+
+    def stop(self) -> None:
+        self._control.stop()
+
+    def change_settings(self, **changes) -> None:
+        """Only while paused: learning_rate, optimizer, weight_decay. Raises TrainingError when
+        not paused, ParamError for a bad value; the run yields SettingsChanged when it resumes."""
+        self._control.change_settings(**changes)
+
+    def events(self) -> Iterator[TrainingEvent]:
+        """Preparing*, Started, then the training's events, and always Finished last; never raises."""
+        if not self._control.begin():
+            yield Finished("stopped", "Stopped before training started.")
+            return
+        self.model, self._trainer = None, None
+        try:
+            model, dataset, task = yield from self._prepare()
+            self._control.check_stop()
+        except StopRequested:
+            self._control.end()
+            yield Finished("stopped", "Stopped while preparing the data.")
+            return
+        except USER_ERRORS as error:
+            self._control.end()
+            yield Finished("failed", str(error))
+            return
+        except Exception as error:  # a bug: a readable reason for the user, the traceback for a report
+            self._control.end()
+            yield Finished("failed", describe_failure(error, self.project.training), traceback.format_exc())
+            return
+        self.model, self.dataset, self.task = model, dataset, task
+        self._trainer = Trainer(model, dataset, self.project.training, task, report_interval=self.report_interval,
+                                health_interval=self.health_interval, threads=self.threads, control=self._control)
+        yield from self._trainer.run()
+
+    def history(self) -> History:
+        """The run's history so far, for save_checkpoint(model, history, project_path)."""
+        trainer = self._trainer
+        return History(list(self.dataset.class_names) if self.dataset else [], self.task or "",
+                       self.dataset_spec or self.project.dataset or (self.dataset.name if self.dataset else ""),
+                       list(trainer.history) if trainer else [], list(trainer.batch_losses) if trainer else [],
+                       list(trainer.changes) if trainer else [])
+
+    def _prepare(self):
+        """prepare() on a helper thread, its progress passed on as Preparing events as it comes
+        (a progress callback cannot yield). A stop makes the next progress call raise, which
+        abandons the download or generation."""
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        outcome: dict = {}
+
+        def progress(done: int, total: int, message: str) -> None:
+            self._control.check_stop()
+            events.put(Preparing(done, total, message))
+
+        def work() -> None:
+            try:
+                outcome["result"] = prepare(self.project, self.dataset_spec, progress, dataset=self._given_dataset)
+            except BaseException as error:  # handed to the generator, which reports it
+                outcome["error"] = error
+            finally:
+                events.put(None)
+
+        yield Preparing(0, 0, "Preparing the data and the network")
+        worker = threading.Thread(target=work, name="netbuilder-prepare", daemon=True)
+        worker.start()
+        while (event := events.get()) is not None:
+            yield event
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
