@@ -16,8 +16,10 @@ from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, 
                             project_from_dict, save_project, write_atomic)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
+from .editor.activation_view import NodeActivationViews
 from .editor.scene import GraphScene
 from .editor.view import GraphView
+from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
+        self._add_draw_panel()
         self._zoomed_once = False
         self._restore_layout()
         self._file_state_changed()
@@ -145,6 +148,39 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
+
+    # --- drawing panel: draw a digit, see the model read it and the drawing flow through the graph ---
+    def _add_draw_panel(self) -> None:
+        """The Draw dock (hidden until asked for) and the live views of each layer's output under
+        the cards, shown only while the dock is visible."""
+        self.draw_panel = DrawPanel()
+        self.draw_dock = self._dock("Draw", "draw_dock", self.draw_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.draw_dock.hide()
+        toggle = self.draw_dock.toggleViewAction()
+        toggle.setText("&Draw a Digit")
+        toggle.setShortcut("Ctrl+Shift+D")
+        self.panels_menu.addAction(toggle)
+        self.activation_views = NodeActivationViews(self.scene)
+        self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
+        self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
+        self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
+
+    def _show_reading_on_cards(self, reading) -> None:
+        if reading is None or not self.draw_dock.isVisible():
+            self.activation_views.clear()
+            return
+        self.activation_views.show(reading.activations, reading.picture, reading.prediction.probabilities[0],
+                                   reading.prediction.class_names)
+
+    def _draw_dock_visibility_changed(self, visible: bool) -> None:
+        if visible:
+            self.draw_panel.update_prediction()
+        else:
+            self.activation_views.clear()
+
+    def _show_selected_layer_output(self, node_ids: list[str]) -> None:
+        nodes = self.document.graph.nodes
+        self.draw_panel.select_layer(nodes[node_ids[0]].name if len(node_ids) == 1 and node_ids[0] in nodes else None)
 
     # --- layout and title -------------------------------------------------------------------------
     def _restore_layout(self) -> None:
