@@ -1,0 +1,163 @@
+"""The drawing panel: strokes drawn with the mouse, what the model receives, live answers, the
+personal handwriting set and the drawing flowing through the graph."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from netbuilder.core.project import load_template
+from netbuilder.data.digits import load_digits
+from netbuilder.data.handwriting import HandwritingSet
+from netbuilder.data.recipe import Recipe, TableRecipe
+from netbuilder.gui.panels.draw import DrawPanel
+from netbuilder.training.session import TrainingSession
+
+
+@pytest.fixture(scope="module")
+def trained_mlp():
+    """The MLP template trained for one epoch on a few hundred built-in digits."""
+    project = load_template("1-mlp")
+    project.training = project.training.replace(epochs=1)
+    dataset = load_digits(train_size=600, val_size=100)
+    session = TrainingSession(project, dataset=dataset, threads=1)
+    finished = list(session.events())[-1]
+    assert finished.reason == "completed", finished.message
+    return SimpleNamespace(model=session.model, recipe=dataset.recipe.for_input("vector", (784,)),
+                           history=session.history(), project=project)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    panel = DrawPanel(HandwritingSet(tmp_path / "handwriting"))
+    qtbot.addWidget(panel)
+    panel.resize(900, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def drag(qtbot, canvas, points):
+    """A real mouse stroke through `points` given as fractions (0-1) of the drawing square."""
+    square = canvas.square()
+    at = [QPoint(round(square.left() + x * square.width()), round(square.top() + y * square.height()))
+          for x, y in points]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at[0])
+    for point in at[1:]:
+        qtbot.mouseMove(canvas, point)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at[-1])
+
+
+def one(offset=0.0):
+    return [(0.62 + offset, 0.15 + 0.7 * t / 20) for t in range(21)]
+
+
+def zero():
+    return [(0.3 + 0.15 * math.cos(a), 0.5 + 0.3 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 40)]
+
+
+@pytest.mark.parametrize("stroke", [one, zero])
+def test_a_drawn_digit_reaches_the_model_centred_in_the_central_20x20(qtbot, panel, trained_mlp, stroke):
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, stroke())
+    picture = panel.reading.picture
+    rows, cols = np.indices(picture.shape)
+    centre = ((rows * picture).sum() / picture.sum(), (cols * picture).sum() / picture.sum())
+    assert abs(centre[0] - 14) <= 1 and abs(centre[1] - 14) <= 1
+    ink_rows, ink_cols = np.flatnonzero(picture.max(axis=1) > 0.05), np.flatnonzero(picture.max(axis=0) > 0.05)
+    assert ink_rows[0] >= 4 and ink_rows[-1] <= 23 and ink_cols[0] >= 4 and ink_cols[-1] <= 23
+
+
+def test_the_bars_are_probabilities_and_follow_each_stroke(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, one())
+    first = panel.bars.opts["height"].copy()
+    assert first.sum() == pytest.approx(1.0, abs=1e-5)
+    assert panel.top_class.text() == trained_mlp.recipe.class_names[int(first.argmax())]
+    drag(qtbot, panel.canvas, [(0.4, 0.3), (0.8, 0.3)])
+    second = panel.bars.opts["height"]
+    assert second.sum() == pytest.approx(1.0, abs=1e-5) and not np.allclose(first, second)
+    assert len(panel.latencies_ms) == 2
+
+
+def test_clear_by_button_right_click_and_esc_empties_the_canvas(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    canvas = panel.canvas
+    clear_button = next(button for button in panel.findChildren(type(panel.train_button)) if button.text() == "Clear")
+    for do_clear in (lambda: qtbot.mouseClick(clear_button, Qt.MouseButton.LeftButton),
+                     lambda: qtbot.mouseClick(canvas, Qt.MouseButton.RightButton),
+                     lambda: qtbot.keyClick(canvas, Qt.Key.Key_Escape)):
+        drag(qtbot, canvas, one())
+        assert not canvas.drawing().is_empty and panel.reading is not None
+        canvas.setFocus()
+        do_clear()
+        assert canvas.drawing().is_empty and panel.reading is None
+        assert not panel.bars.opts["height"].any()
+
+
+def test_ctrl_z_on_the_canvas_undoes_the_last_stroke(qtbot, panel):
+    canvas = panel.canvas
+    drag(qtbot, canvas, one())
+    drag(qtbot, canvas, [(0.4, 0.3), (0.8, 0.3)])
+    assert len(canvas.drawing().strokes) == 2
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(canvas.drawing().strokes) == 1
+    assert canvas.drawing().strokes[0][0][1] < 0.2 * 280  # the 1's stroke, from the top
+
+
+def test_before_training_the_panel_offers_to_train_on_the_built_in_digits(qtbot, panel):
+    assert panel.results.currentIndex() == 0 and "No trained model" in panel.message.text()
+    assert panel.train_button.isVisible()
+    with qtbot.waitSignal(panel.train_requested, timeout=1000):
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+
+
+def test_a_model_that_cannot_read_drawings_says_what_it_expects(qtbot, panel, trained_mlp):
+    table = Recipe("vector", (4,), "classification", ("a", "b"),
+                   table=TableRecipe(("w", "x", "y", "z"), "label", "standard", (0.0,) * 4, (1.0,) * 4))
+    panel.set_trained_model(SimpleNamespace(model=trained_mlp.model, recipe=table))
+    assert "expects table rows of 4 columns" in panel.message.text()
+    assert not panel.canvas.isVisible() and not panel.train_button.isVisible()
+
+
+def test_a_drawing_added_with_a_digit_key_is_in_the_set_after_a_restart(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    first = DrawPanel()
+    qtbot.addWidget(first)
+    first.show()
+    drag(qtbot, first.canvas, one())
+    first.canvas.setFocus()
+    qtbot.keyClick(first.canvas, Qt.Key.Key_1)
+    assert first.canvas.drawing().is_empty  # added, ready for the next one
+    first.close()
+    restarted = DrawPanel()
+    qtbot.addWidget(restarted)
+    samples = restarted.handwriting.samples()
+    assert [sample.label for sample in samples] == [1] and len(samples[0].drawing.strokes) == 1
+    assert "1 drawing (1×1)" in restarted.handwriting_status.text()
+
+
+def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_path, monkeypatch, trained_mlp):
+    from netbuilder.gui.main_window import MainWindow
+
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    window = MainWindow(recovery_dir=tmp_path / "recovery", remember_layout=False)
+    qtbot.addWidget(window)
+    window.set_project(load_template("1-mlp"), None)
+    window.show()
+    window.draw_panel.set_trained_model(trained_mlp)
+    assert window.activation_views.node_ids == []
+    window.draw_dock.show()
+    drag(qtbot, window.draw_panel.canvas, one())
+    graph = window.document.graph
+    assert {graph.nodes[node_id].name for node_id in window.activation_views.node_ids} >= {"input1", "fc1", "output1"}
+    window.scene.select_nodes([graph.node_named("fc1").id])
+    assert window.draw_panel.layer_title.text().startswith("fc1: 128 values")
+    window.draw_panel.flow.setChecked(False)
+    assert window.activation_views.node_ids == []
+    window.draw_panel.flow.setChecked(True)
+    assert window.activation_views.node_ids
+    window.draw_dock.hide()
+    assert window.activation_views.node_ids == []
