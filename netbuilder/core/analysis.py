@@ -2,18 +2,30 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .graph import Graph, Node
-from .layers import ParamError, Shape, ShapeError, format_shape
+from .layers import Fix, ParamError, Shape, ShapeError, format_shape
+from .layers.recurrent import Embedding
 
 
 @dataclass(frozen=True)
 class Problem:
-    message: str  # complete sentence for the user, naming the node
+    """One thing wrong with the network, as data: views show cause and remedy as they like, and
+    the editor applies `fix` (core.commands.fix_command) as one undoable step."""
+
+    subject: str  # what has the problem: 'Dense "fc1"', or "The network"
+    cause: str  # what is wrong with it ("needs a flat input but receives 8×5×5")
+    remedy: str  # what to change ("insert Flatten")
     node_id: str | None = None  # None: a problem of the whole graph
     severity: Literal["error", "warning"] = "error"
+    fix: Fix | None = None  # the remedy as an edit, where one exists
+
+    @property
+    def message(self) -> str:
+        """The whole problem as one sentence."""
+        return f"{self.subject} {self.cause}: {self.remedy}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,9 @@ class Analysis:
     @property
     def total_flops(self) -> int:
         return sum(i.flops for i in self.info.values())
+
+
+_NETWORK = "The network"
 
 
 def describe(node: Node) -> str:
@@ -88,46 +103,56 @@ def analyze(graph: Graph) -> Analysis:
     result = Analysis(order=order)
     add = result.problems.append
     for node_id in sorted(cyclic):
-        add(Problem(f"{describe(graph.nodes[node_id])} is part of a cycle: data must flow one way", node_id))
+        add(Problem(describe(graph.nodes[node_id]), "is part of a cycle", "data must flow one way: remove "
+                    "one of the connections that lead back", node_id))
 
-    kinds = [n.type_id for n in graph.nodes.values()]
-    if "input" not in kinds:
-        add(Problem("The network has no Input layer: add one from the palette"))
-    if kinds.count("output") != 1:
-        add(Problem("The network needs exactly one Output layer" if kinds.count("output") else
-                    "The network has no Output layer: add one to say what the model predicts"))
+    specs = [node.spec for node in graph.nodes.values()]
+    if not any(spec.is_source for spec in specs):
+        add(Problem(_NETWORK, "has no Input layer", "add one from the palette"))
+    outputs = sum(spec.is_sink for spec in specs)
+    if outputs != 1:
+        add(Problem(_NETWORK, "needs exactly one Output layer", "delete all but one") if outputs else
+            Problem(_NETWORK, "has no Output layer", "add one to say what the model predicts"))
 
     for node_id in order:
         node = graph.nodes[node_id]
         sources = incoming[node_id]
-        problem = _wiring_problem(graph, node, sources)
+        problem = _wiring_problem(node, sources)
         if problem:
-            add(Problem(problem, node_id))
+            add(problem)
             continue
         if any(s not in result.info for s in sources):
             continue  # an upstream node already has a problem; one message per cause is enough
         upstream = [result.info[s] for s in sources]
         try:
             info = _infer(node, upstream)
-        except (ShapeError, ParamError) as error:
-            add(Problem(f"{describe(node)} {error}", node_id))
+        except ShapeError as error:
+            fix = replace(error.fix, node_id=error.fix.node_id or node_id) if error.fix else None
+            add(Problem(describe(node), error.cause, error.remedy, node_id, fix=fix))
+            continue
+        except ParamError as error:
+            add(Problem(describe(node), str(error), "change it in the Inspector", node_id))
             continue
         result.info[node_id] = info
-        if not node.spec.has_output or outgoing[node_id] or node.type_id == "input":
+        for source in sources:
+            _add_source_warning(graph, node, graph.nodes[source], result)
+        if not node.spec.has_output or outgoing[node_id] or node.spec.is_source:
             continue
-        add(Problem(f"{describe(node)} feeds nothing, so it does not affect the prediction", node_id, "warning"))
-
-    _warn_softmax_before_classification(graph, result)
+        add(Problem(describe(node), "feeds nothing, so it does not affect the prediction",
+                    "connect it to a later layer or delete it", node_id, "warning",
+                    Fix("Delete it", "remove", node_id)))
     return result
 
 
-def _wiring_problem(graph: Graph, node: Node, sources: list[str]) -> str | None:
+def _wiring_problem(node: Node, sources: list[str]) -> Problem | None:
     spec, count = node.spec, len(sources)
     if count < spec.min_inputs:
         needed = "an input" if spec.min_inputs == 1 else f"at least {spec.min_inputs} inputs"
-        return f"{describe(node)} needs {needed}: connect {'one' if spec.min_inputs == 1 else 'them'} to it"
+        return Problem(describe(node), f"needs {needed}",
+                       f"connect {'one' if spec.min_inputs == 1 else 'them'} to it", node.id)
     if spec.max_inputs is not None and count > spec.max_inputs:
-        return f"{describe(node)} takes one input but {count} are connected"
+        return Problem(describe(node), f"takes one input but {count} are connected",
+                       "disconnect all but one", node.id)
     return None
 
 
@@ -136,20 +161,52 @@ def _infer(node: Node, upstream: list[NodeInfo]) -> NodeInfo:
     in_shapes = tuple(u.shape for u in upstream)
     token_inputs = any(u.token_ids for u in upstream)
     if token_inputs and not spec.accepts_token_ids:
-        raise ShapeError("receives token ids (whole numbers), which must first become vectors: insert an Embedding before it")
+        raise ShapeError("receives token ids (whole numbers), which must first become vectors",
+                         "insert an Embedding before it",
+                         Fix("Insert an Embedding before it", "insert_before", type_id=Embedding.type_id))
     if spec.accepts_token_ids and not token_inputs:
-        raise ShapeError(f"needs token ids from an Input of kind tokens but receives {format_shape(in_shapes[0])} values")
+        raise ShapeError(f"needs token ids but receives {format_shape(in_shapes[0])} values",
+                         "feed it from an Input of kind tokens")
     shape = spec.infer_shape(params, in_shapes)
     return NodeInfo(in_shapes, shape, spec.param_count(params, in_shapes),
                     spec.flops(params, in_shapes, shape), spec.outputs_token_ids(params))
 
 
-def _warn_softmax_before_classification(graph: Graph, result: Analysis) -> None:
-    for node in graph.nodes.values():
-        if node.type_id == "output" and node.params["task"] == "classification":
-            for source in graph.inputs_of(node.id):
-                if graph.nodes[source].type_id == "softmax":
-                    result.problems.append(Problem(
-                        f'{describe(graph.nodes[source])} before a classification Output: cross-entropy '
-                        "applies softmax itself, so training sees it twice and learns slowly. Remove it "
-                        "(the app shows probabilities anyway)", source, "warning"))
+def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis) -> None:
+    warning = node.spec.source_warning(node.params, source.spec, source.params)
+    if warning:
+        cause, remedy, fix = warning
+        result.problems.append(Problem(describe(source), cause, remedy, source.id, "warning",
+                                       replace(fix, node_id=source.id) if fix else None))
+
+
+def class_count_problem(graph: Graph, analysis: Analysis, classes: int) -> Problem | None:
+    """The problem when the network gives fewer class scores than a dataset has `classes`, with a
+    fix setting the units of the layer that makes the scores (the last Dense), where there is one."""
+    output = next((node for node in graph.nodes.values() if node.spec.is_sink), None)
+    sources = graph.inputs_of(output.id) if output else []
+    if len(sources) != 1 or sources[0] not in analysis.info:
+        return None
+    scores = analysis.info[sources[0]].shape
+    if len(scores) == 1 and scores[0] >= classes:
+        return None  # spare scores are harmless: they are never the right answer, so training lowers them
+    maker = _units_layer(graph, analysis, sources[0])
+    fix = Fix(f"Set the units of {graph.nodes[maker].name} to {classes}", "set_params", maker,
+              params=(("units", classes),)) if maker else None
+    where = f"the units of {describe(graph.nodes[maker])}" if maker else "the last layer's size"
+    return Problem(describe(output), f"receives {format_shape(scores)} scores but the data has {classes} classes",
+                   f"set {where} to {classes}", output.id, fix=fix)
+
+
+def _units_layer(graph: Graph, analysis: Analysis, node_id: str) -> str | None:
+    """The nearest layer at or before `node_id` whose `units` decide its output width, looking back
+    through layers that keep the shape (activations, dropout)."""
+    shape = analysis.info[node_id].shape
+    while True:
+        node = graph.nodes[node_id]
+        if "units" in node.params:
+            return node_id
+        sources = graph.inputs_of(node_id)
+        if len(sources) != 1 or analysis.info[sources[0]].shape != shape:
+            return None
+        node_id = sources[0]

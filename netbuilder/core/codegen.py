@@ -21,7 +21,7 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     init_lines, forward_lines = [], []
     for node_id in analysis.order:
         node, info = graph.nodes[node_id], analysis.info[node_id]
-        if node.type_id in ("input", "output"):
+        if node.spec.is_source or node.spec.is_sink:
             continue
         constructor = node.spec.code(node.params, info.in_shapes)
         if constructor is not None:

@@ -27,11 +27,11 @@ class CompileError(ValueError):
 
 def input_nodes(graph: Graph, analysis: Analysis) -> list[str]:
     """The Input nodes in the order the compiled model takes them as arguments."""
-    return [node_id for node_id in analysis.order if graph.nodes[node_id].type_id == "input"]
+    return [node_id for node_id in analysis.order if graph.nodes[node_id].spec.is_source]
 
 
 def output_node(graph: Graph) -> str:
-    return next(node_id for node_id, node in graph.nodes.items() if node.type_id == "output")
+    return next(node_id for node_id, node in graph.nodes.items() if node.spec.is_sink)
 
 
 def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.GraphModule":
@@ -48,7 +48,7 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
     values: dict[str, torch.fx.Proxy] = {}
     for node_id in analysis.order:
         node, info = graph.nodes[node_id], analysis.info[node_id]
-        if node.type_id == "input":
+        if node.spec.is_source:
             values[node_id] = torch.fx.Proxy(fx_graph.placeholder(node.name), tracer)
             continue
         module = node.spec.build(node.params, info.in_shapes)

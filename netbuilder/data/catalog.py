@@ -26,9 +26,11 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
 
     A folder holds either the four MNIST-style IDX files or one image subfolder per class.
     A CSV file is read as text (columns text and label) when a column holds free text, else as
-    numbers; `kind="text"` or `kind="numeric"` decides instead. Other options go to the loader
-    (e.g. `val_fraction`, `size`, `label_column`, `mirrors`).
+    numbers; `kind="text"` or `kind="numeric"` decides instead. `task` (the Output's) says whether
+    a numeric CSV's labels are classes or quantities; images and texts are classes. Other options
+    go to the loader (e.g. `val_fraction`, `size`, `label_column`, `mirrors`).
     """
+    task = options.pop("task", None)
     name = spec.strip().lower()
     if name == "digits":
         return _load_digits(progress, options)
@@ -49,7 +51,7 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
             raise DataError(f'A CSV file is read as "text" or "numeric", not "{kind}".')
         if kind == "text" or (kind is None and looks_like_text_csv(path)):
             return load_text_csv(path, **options)
-        return load_csv(path, **options)
+        return load_csv(path, task=task, **options)
     if path.is_file():
         raise DataError(f"{path.name}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
                         f"one image subfolder per class, and folders with the four MNIST-style IDX files.")

@@ -430,15 +430,31 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
     if workers <= 1:
         for index, chunk_labels in enumerate(chunks):
             store(index, _render_chunk(seed, index, chunk_labels))
-    else:
-        # fork starts workers in milliseconds; elsewhere (Windows, macOS) spawn is the safe choice.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
-                       for index, chunk_labels in enumerate(chunks)]
-            for index, future in enumerate(futures):
-                store(index, future.result())
+        return images, labels
+    pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+    try:
+        futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
+        for index, future in enumerate(futures):
+            store(index, future.result())
+    finally:
+        # After a raising progress callback (the user stopped), chunks not yet started are dropped.
+        pool.shutdown(wait=True, cancel_futures=True)
     return images, labels
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that are safe to start from an app with threads (Qt's, a training thread).
+
+    fork would copy a process whose other threads may hold locks (Qt, OpenMP, the allocator),
+    and a child can hang on them. A fork server is a fresh process, started once, that has
+    imported this module (numpy, OpenCV) and forks each worker from that clean state, so workers
+    start in milliseconds after the first; where there is none (Windows), spawn.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,

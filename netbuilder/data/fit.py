@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .base import DataError, Dataset, InputKind
+from netbuilder.contracts import value_kind_of_rank
 
-_KIND_OF_RANK: dict[int, InputKind] = {3: "image", 2: "sequence", 1: "vector"}
+from .base import DataError, Dataset, InputKind
 
 
 def fit_to_input(dataset: Dataset, input_shape: tuple[int, ...], token_ids: bool) -> Dataset:
@@ -14,18 +14,20 @@ def fit_to_input(dataset: Dataset, input_shape: tuple[int, ...], token_ids: bool
 
     Images feed image inputs of the same size, vector inputs flattened, and sequence inputs
     row by row (1×28×28 -> 28 steps × 28 features); vectors fill any input with as many values;
-    token ids feed only a tokens input of the same length.
+    token ids feed only a tokens input of the same length. The dataset's recipe follows, so new
+    data is shaped the same way.
     """
     input_shape = tuple(int(size) for size in input_shape)
     sample_shape = dataset.sample_shape
-    input_kind: InputKind = "tokens" if token_ids else _KIND_OF_RANK.get(len(input_shape), "vector")
+    input_kind: InputKind = "tokens" if token_ids else value_kind_of_rank(len(input_shape))
     if token_ids or dataset.kind == "tokens":
         if token_ids and dataset.kind == "tokens" and input_shape == sample_shape:
             return dataset
         raise _mismatch(dataset, input_shape, input_kind)
     if input_shape != sample_shape and not _reshapes(sample_shape, input_shape):
         raise _mismatch(dataset, input_shape, input_kind)
-    return replace(dataset, kind=input_kind,
+    recipe = dataset.recipe.for_input(input_kind, input_shape) if dataset.recipe else None
+    return replace(dataset, kind=input_kind, recipe=recipe,
                    train_x=dataset.train_x.reshape(-1, *input_shape),
                    val_x=dataset.val_x.reshape(-1, *input_shape))
 

@@ -122,7 +122,7 @@ def _save_screenshot(app: QApplication, window, path: Path) -> int:
         app.processEvents()
     window.view.zoom_to_fit()
     # a selected layer shows what the inspector offers, rather than an empty panel
-    editable = [n.id for n in window.document.graph.nodes.values() if n.spec.params and n.type_id != "input"]
+    editable = [n.id for n in window.document.graph.nodes.values() if n.spec.params and not n.spec.is_source]
     window.scene.select_nodes(editable[:1])
     app.processEvents()
     if not window.grab().save(str(path)):

@@ -14,14 +14,14 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netbuilder.core.analysis import analyze
+from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import Project
@@ -133,18 +133,19 @@ class Trainer:
         threads_before = torch.get_num_threads()
         self._where = "before training started"
         try:
-            yield from self._run()
+            finished = yield from self._run()
         except StopRequested:
-            yield Finished("stopped", f"Stopped {self._where}.")
+            finished = Finished("stopped", f"Stopped {self._where}.")
         except Exception as error:  # the user gets a readable reason, a bug report the traceback
-            yield Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
-        finally:
+            finished = Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
+        finally:  # also when the consumer abandons the run
             torch.set_num_threads(threads_before)
             self.model.to("cpu", memory_format=torch.contiguous_format)  # plain tensors for saving
             self.model.eval()
             self.control.end()
+        yield finished  # last, once the model is ready and the state is "finished"
 
-    def _run(self) -> Iterator[TrainingEvent]:
+    def _run(self) -> Generator[TrainingEvent, None, Finished]:
         model, task, dataset = self.model, self.task, self.dataset
         device = resolve_device(self.settings.device)
         self.history, self.batch_losses, self.changes = [], [], []
@@ -235,8 +236,7 @@ class Trainer:
                 if len(bad):
                     failed_batch = batch + 2 - len(losses) + int(bad[0])
                     model.load_state_dict(best.state)
-                    yield Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, self.settings))
-                    return
+                    return Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, self.settings))
                 reported = sum(pending_sizes)
                 samples_seen += reported
                 mean_loss = float(np.dot(losses, pending_sizes) / reported)
@@ -273,13 +273,12 @@ class Trainer:
             patience = self.settings.early_stopping_patience
             if patience and stale_epochs >= patience and epoch < epochs:
                 model.load_state_dict(best.state)
-                yield Finished("early_stopping", f"The {_monitored_name(validation)} has not improved for "
+                return Finished("early_stopping", f"The {_monitored_name(validation)} has not improved for "
                                f"{patience} epoch{'s' * (patience > 1)}: stopped after epoch {epoch} and kept "
                                f"the weights of epoch {best.epoch} ({_monitored_name(validation)} {best.loss:.4f}).")
-                return
         if self.settings.early_stopping_patience and best.epoch:
             model.load_state_dict(best.state)
-        yield Finished("completed", self._summary(best if self.settings.early_stopping_patience else None))
+        return Finished("completed", self._summary(best if self.settings.early_stopping_patience else None))
 
     def _apply_changes(self, changes: dict, optimizer: torch.optim.Optimizer, schedules: tuple, batches: int):
         """The optimizer and schedules to go on with after the user changed settings while paused,
@@ -553,10 +552,15 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     from netbuilder.data.catalog import load_dataset  # pulls in every loader; only when training
     from netbuilder.data.fit import fit_to_input
 
+    task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
-    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress)
+    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
     dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
+    if dataset.task == "classification":
+        problem = class_count_problem(graph, analysis, dataset.num_classes)
+        if problem:
+            raise TrainingError(f"{problem.message}.")
     with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(project.training.seed)
         model = compile_graph(graph, analysis)
-    return model, dataset, graph.nodes[output_node(graph)].params["task"]
+    return model, dataset, task

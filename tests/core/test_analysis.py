@@ -61,7 +61,9 @@ def test_merge_needs_matching_shapes_and_lists_them():
     g.insert_edge(Edge(a.id, add.id))
     g.insert_edge(Edge(b.id, add.id))
     g.chain(add, g.add("output"))
-    assert _messages(g, add) == ['Add "add1" needs inputs of one shape but receives 4, 5']
+    (problem,) = analyze(g).problems_of(add.id)
+    assert (problem.subject, problem.cause) == ('Add "add1"', "needs inputs of one shape but receives 4, 5")
+    assert "equal shapes" in problem.remedy
 
 
 def test_token_ids_must_go_through_an_embedding():

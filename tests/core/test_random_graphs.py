@@ -3,6 +3,7 @@ shape equal to the inferred one, or yields graph problems, never any other excep
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from netbuilder.contracts import INPUT_KINDS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.graph import Edge, Graph, GraphError
@@ -33,8 +34,8 @@ def params_for(draw, spec):
 
 @st.composite
 def input_params(draw):
-    kind = draw(st.sampled_from(["image", "vector", "sequence", "tokens"]))
-    rank = {"image": 3, "vector": 1, "sequence": 2, "tokens": 1}[kind]
+    kind = draw(st.sampled_from(list(INPUT_KINDS)))
+    rank = INPUT_KINDS[kind].rank
     shape = tuple(draw(st.lists(st.integers(1, 9), min_size=rank, max_size=rank)))
     return {"kind": kind, "shape": shape}
 

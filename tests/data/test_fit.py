@@ -1,8 +1,12 @@
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import torch
 
 from netbuilder.data.base import DataError, Dataset
 from netbuilder.data.fit import fit_to_input
+from netbuilder.data.recipe import digit_recipe, model_inputs
 
 
 def make(kind, sample_shape, name="mnist", dtype=torch.float32):
@@ -70,3 +74,10 @@ def test_data_that_does_not_fit_is_explained_in_user_words(kind, sample_shape, i
     with pytest.raises(DataError) as error:
         fit_to_input(make(kind, sample_shape, dtype=dtype), input_shape, token_ids)
     assert message in str(error.value)
+
+
+def test_the_recipe_follows_the_input_so_new_images_are_shaped_alike():
+    dataset = replace(make("image", (1, 28, 28)), recipe=digit_recipe(list("0123456789")))
+    fitted = fit_to_input(dataset, (28, 28), token_ids=False)
+    assert (fitted.recipe.input_kind, fitted.recipe.input_shape) == ("sequence", (28, 28))
+    assert model_inputs(fitted.recipe, [np.zeros((50, 40), np.uint8)]).shape == (1, 28, 28)

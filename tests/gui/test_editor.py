@@ -508,7 +508,8 @@ def test_node_tooltip_shows_shapes_counts_and_problems(qtbot):
 
     flops = document.analysis.info[conv.id].flops
     assert QToolTip.text() == (f'Conv2d "conv1"\n1×28×28 → 32×26×26\n320 params, {flops:,} FLOPs\n'
-                               '⚠ Conv2d "conv1" feeds nothing, so it does not affect the prediction')
+                               '⚠ Conv2d "conv1" feeds nothing, so it does not affect the prediction: '
+                               'connect it to a later layer or delete it')
 
 
 def test_wires_of_a_wrapped_layout_stay_clear_of_other_layers_and_near_the_graph(qtbot):

@@ -208,7 +208,7 @@ def test_the_inspector_follows_undo_and_shows_the_node_problems(inspect):
     assert panel.info_labels["shape"].text() == "— (see problems)"
     assert 'Conv2d "conv1" kernel 3 > input height 2: use a smaller kernel' in panel.problem_messages[0]
     document.undo_stack.undo()
-    assert panel.problem_messages == ['Conv2d "conv1" feeds nothing, so it does not affect the prediction']
+    assert panel.problem_messages == ['Conv2d "conv1" feeds nothing, so it does not affect the prediction: connect it to a later layer or delete it']
     assert panel.info_labels["shape"].text() == "32×26×26"
 
 
@@ -315,6 +315,21 @@ def test_problems_list_errors_before_warnings_and_clicks_name_the_layer(qtbot):
     with qtbot.waitSignal(panel.node_clicked) as clicked:
         panel.list.itemClicked.emit(panel.list.item(row))
     assert clicked.args == [dense]
+
+
+def test_the_fix_button_applies_the_selected_problems_fix_as_one_undo_step(qtbot):
+    document, (image, conv, dense, output) = document_with("input", "conv2d", "dense", "output")
+    panel = ProblemsPanel(document)
+    qtbot.addWidget(panel)
+    assert not panel.fix_button.isEnabled()
+    panel.list.setCurrentRow(next(i for i, m in enumerate(panel.messages()) if "needs a flat input" in m))
+    assert panel.fix_button.isEnabled() and panel.fix_button.text() == "Fix: Insert Flatten before it"
+    panel.fix_button.click()
+    assert document.analysis.ok and panel.messages() == ["No problems: every layer fits its inputs"]
+    assert document.undo_stack.undoText() == "Insert Flatten before it"
+    assert not panel.fix_button.isEnabled()
+    document.undo_stack.undo()
+    assert len(document.graph.nodes) == 4 and any("needs a flat input" in m for m in panel.messages())
 
 
 def test_a_valid_network_says_it_has_no_problems(qtbot):

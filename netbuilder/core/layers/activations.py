@@ -23,11 +23,11 @@ class _Activation(LayerSpec):
 
 
 def _activation(type_id: str, title: str, torch_code: str, description: str, cost: int = 1,
-                params: tuple[Param, ...] = ()) -> type[LayerSpec]:
+                params: tuple[Param, ...] = (), probabilities: bool = False) -> type[LayerSpec]:
     """Registers one activation; they differ only in these few facts."""
     cls = type(title, (_Activation,), {
         "type_id": type_id, "title": title, "torch_code": torch_code, "description": description,
-        "cost_per_value": cost, "params": params, "name_prefix": type_id,
+        "cost_per_value": cost, "params": params, "name_prefix": type_id, "makes_probabilities": probabilities,
         "__module__": __name__,
     })
     return register(cls)
@@ -42,4 +42,4 @@ Tanh = _activation("tanh", "Tanh", "nn.Tanh()", "Squashes to (−1, 1).", cost=4
 GELU = _activation("gelu", "GELU", "nn.GELU()", "Smooth ReLU used in transformers.", cost=8)
 Softmax = _activation("softmax", "Softmax", "nn.Softmax(dim=-1)",
                       "Turns scores into probabilities over the last axis. Not needed before a "
-                      "classification Output: cross-entropy applies it itself.", cost=3)
+                      "classification Output: cross-entropy applies it itself.", cost=3, probabilities=True)

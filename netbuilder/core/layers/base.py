@@ -19,8 +19,30 @@ Shape = tuple[int, ...]
 """A tensor shape without the batch dimension, e.g. (32, 26, 26)."""
 
 
+@dataclass(frozen=True)
+class Fix:
+    """A repair the editor can apply as one undoable command (core.commands.fix_command).
+
+    action: "insert_before" puts a new `type_id` layer between `node_id` and its input;
+    "set_params" changes `params` of `node_id`; "bypass" removes `node_id` and joins its input to
+    what it fed; "remove" deletes `node_id`. A spec raising a ShapeError leaves `node_id` empty:
+    it means the layer with the problem, and the analysis fills it in.
+    """
+
+    title: str  # what the button says, e.g. "Insert Flatten before it"
+    action: str
+    node_id: str = ""
+    type_id: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+
+
 class ShapeError(ValueError):
-    """A layer cannot accept its inputs; the message is for the user and says why and the fix."""
+    """A layer cannot accept its inputs: `cause` says why (without the layer's name), `remedy` what
+    to change, and `fix`, where one exists, does it."""
+
+    def __init__(self, cause: str, remedy: str, fix: Fix | None = None):
+        super().__init__(f"{cause}: {remedy}")
+        self.cause, self.remedy, self.fix = cause, remedy, fix
 
 
 class ParamError(ValueError):
@@ -160,6 +182,23 @@ class LayerSpec:
         return 0
 
     accepts_token_ids: ClassVar[bool] = False  # only Embedding reads integer token ids
+    makes_probabilities: ClassVar[bool] = False  # its outputs are probabilities (Softmax)
+
+    @property
+    def is_source(self) -> bool:
+        """Where data enters the network (takes no inputs)."""
+        return self.max_inputs == 0
+
+    @property
+    def is_sink(self) -> bool:
+        """Where the prediction leaves the network (feeds nothing)."""
+        return not self.has_output
+
+    def source_warning(self, p: dict[str, Any], source: "LayerSpec",
+                       source_params: dict[str, Any]) -> "tuple[str, str, Fix] | None":
+        """(cause, remedy, fix) of a warning about the layer feeding this one, or None; the warning
+        and its fix concern the source (e.g. a Softmax before a cross-entropy Output)."""
+        return None
 
     def outputs_token_ids(self, p: dict[str, Any]) -> bool:
         return False

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .base import LayerSpec, Param, ShapeError, format_shape
+from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
 from .shape_math import resolve_padding, window_output
 
@@ -33,7 +33,8 @@ class _Conv(LayerSpec):
         channels = self._channels(shape)
         if channels % p["groups"] or p["filters"] % p["groups"]:
             raise ShapeError(f"groups {p['groups']} must divide both the {channels} input channels "
-                             f"and the {p['filters']} filters")
+                             f"and the {p['filters']} filters", "choose groups that divide both, such as 1",
+                             Fix("Set groups to 1", "set_params", params=(("groups", 1),)))
         pad = resolve_padding(p["padding"], p["kernel_size"], p["stride"], p["dilation"])
         axes = ("height", "width") if self.spatial_rank == 2 else ("length",)
         return pad, [window_output(size, p["kernel_size"], p["stride"], pad, p["dilation"], axis)
@@ -80,9 +81,9 @@ class Conv2d(_Conv):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) != 3:
-            raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}"
-                             + (": use Conv1d for sequences" if len(shape) == 2 else
-                                ": use an image Input, or Reshape to C×H×W"))
+            raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}",
+                             "use Conv1d for sequences" if len(shape) == 2 else
+                             "use an image Input, or Reshape to C×H×W")
         _, (height, width) = self._check(p, shape)
         return (p["filters"], height, width)
 
@@ -104,8 +105,9 @@ class Conv1d(_Conv):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) != 2:
-            raise ShapeError(f"needs a sequence T×F but receives {format_shape(shape)}"
-                             + (": use Conv2d for images" if len(shape) == 3 else ""))
+            raise ShapeError(f"needs a sequence T×F but receives {format_shape(shape)}",
+                             "use Conv2d for images" if len(shape) == 3 else
+                             "use a sequence Input, an Embedding or Reshape to time steps × features")
         _, (length,) = self._check(p, shape)
         return (length, p["filters"])
 

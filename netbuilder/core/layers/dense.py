@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .base import LayerSpec, Param, ShapeError, format_shape
+from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
 
 
@@ -21,7 +21,8 @@ class Dense(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) > 2:
-            raise ShapeError(f"needs a flat input but receives {format_shape(shape)}: insert Flatten")
+            raise ShapeError(f"needs a flat input but receives {format_shape(shape)}", "insert Flatten",
+                             Fix("Insert Flatten before it", "insert_before", type_id="flatten"))
         return (*shape[:-1], p["units"])
 
     def param_count(self, p, in_shapes):

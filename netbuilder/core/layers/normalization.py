@@ -20,7 +20,7 @@ class BatchNorm(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) not in (1, 3):
-            raise ShapeError(f"works on images C×H×W or vectors F but receives {format_shape(shape)}: "
+            raise ShapeError(f"works on images C×H×W or vectors F but receives {format_shape(shape)}",
                              "use LayerNorm for sequences")
         return shape
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import math
 
-from .base import LayerSpec, Param, ShapeError, format_shape
+from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
 from .shape_math import window_output
 
 
 def _require_image(shape) -> None:
     if len(shape) != 3:
-        raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}")
+        raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}",
+                         "put it after an image layer such as Conv2d, or use an image Input")
 
 
 class _Pool2d(LayerSpec):
@@ -27,7 +28,10 @@ class _Pool2d(LayerSpec):
         (shape,) = in_shapes
         _require_image(shape)
         if 2 * p["padding"] > p["pool_size"]:
-            raise ShapeError(f"padding {p['padding']} is more than half the pool size {p['pool_size']}")
+            half = p["pool_size"] // 2
+            raise ShapeError(f"padding {p['padding']} is more than half the pool size {p['pool_size']}",
+                             f"use a padding of at most {half}",
+                             Fix(f"Set padding to {half}", "set_params", params=(("padding", half),)))
         channels, height, width = shape
         return (channels,
                 window_output(height, p["pool_size"], p["stride"], p["padding"], 1, "height"),

@@ -24,9 +24,9 @@ class _Recurrent(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) != 2:
-            hint = (": use a sequence Input T×F, an Embedding or Reshape first" if len(shape) == 1
-                    else ": Reshape it to time steps × features")
-            raise ShapeError(f"needs a sequence T×F but receives {format_shape(shape)}{hint}")
+            remedy = ("use a sequence Input T×F, an Embedding or Reshape first" if len(shape) == 1
+                      else "Reshape it to time steps × features")
+            raise ShapeError(f"needs a sequence T×F but receives {format_shape(shape)}", remedy)
         width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
         return (shape[0], width) if p["return_sequences"] else (width,)
 
@@ -111,7 +111,8 @@ class Embedding(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) != 1:
-            raise ShapeError(f"needs token ids T but receives {format_shape(shape)}")
+            raise ShapeError(f"needs token ids T but receives {format_shape(shape)}",
+                             "feed it from an Input of kind tokens")
         return (shape[0], p["dimension"])
 
     def param_count(self, p, in_shapes):

@@ -9,8 +9,8 @@ def window_output(size: int, kernel: int, stride: int, padding: int, dilation: i
     span = dilation * (kernel - 1) + 1
     if size + 2 * padding < span:
         what = f"kernel {kernel}" if dilation == 1 else f"dilated kernel {span}"
-        raise ShapeError(f"{what} > input {axis} {size}" + (f" + padding {2 * padding}" if padding else "")
-                         + ": use a smaller kernel, add padding or remove a pooling layer before it")
+        raise ShapeError(f"{what} > input {axis} {size}" + (f" + padding {2 * padding}" if padding else ""),
+                         "use a smaller kernel, add padding or remove a pooling layer before it")
     return (size + 2 * padding - span) // stride + 1
 
 
@@ -28,8 +28,8 @@ def resolve_padding(padding: int | str, kernel: int, stride: int, dilation: int)
     if padding == "same":
         span = dilation * (kernel - 1) + 1
         if stride != 1:
-            raise ShapeError("padding 'same' needs stride 1: give the padding as a number instead")
+            raise ShapeError("padding 'same' needs stride 1", "give the padding as a number instead")
         if span % 2 == 0:
-            raise ShapeError(f"padding 'same' needs an odd kernel size, not {kernel}: use 3, 5 or 7")
+            raise ShapeError(f"padding 'same' needs an odd kernel size, not {kernel}", "use 3, 5 or 7")
         return (span - 1) // 2
     return int(padding)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .base import LayerSpec, Param, ShapeError, format_shape
+from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
 
 
@@ -36,7 +36,8 @@ class Reshape(LayerSpec):
         target = p["target_shape"]
         if math.prod(shape) != math.prod(target):
             raise ShapeError(f"{format_shape(shape)} = {math.prod(shape):,} values cannot become "
-                             f"{format_shape(target)} = {math.prod(target):,} values")
+                             f"{format_shape(target)} = {math.prod(target):,} values",
+                             f"choose a target shape of {math.prod(shape):,} values")
         return target
 
     def code(self, p, in_shapes):
@@ -60,7 +61,8 @@ class Add(LayerSpec):
 
     def infer_shape(self, p, in_shapes):
         if len(set(in_shapes)) != 1:
-            raise ShapeError(f"needs inputs of one shape but receives {_describe_all(in_shapes)}")
+            raise ShapeError(f"needs inputs of one shape but receives {_describe_all(in_shapes)}",
+                             "give the branches equal shapes (a 1×1 Conv2d can match the channels)")
         return in_shapes[0]
 
     def flops(self, p, in_shapes, out_shape):
@@ -84,17 +86,21 @@ class Concat(LayerSpec):
 
     def _axis(self, p, rank: int) -> int:
         if not -rank <= p["axis"] < rank:
-            raise ShapeError(f"axis {p['axis']} does not exist for inputs with {rank} axes")
+            raise ShapeError(f"axis {p['axis']} does not exist for inputs with {rank} axes",
+                             f"choose an axis from {-rank} to {rank - 1}",
+                             Fix("Set axis to 0", "set_params", params=(("axis", 0),)))
         return p["axis"] % rank
 
     def infer_shape(self, p, in_shapes):
         ranks = {len(s) for s in in_shapes}
         if len(ranks) != 1:
-            raise ShapeError(f"needs inputs with the same number of axes but receives {_describe_all(in_shapes)}")
+            raise ShapeError(f"needs inputs with the same number of axes but receives {_describe_all(in_shapes)}",
+                             "Flatten or Reshape the inputs so their axes match")
         axis = self._axis(p, ranks.pop())
         others = {s[:axis] + s[axis + 1:] for s in in_shapes}
         if len(others) != 1:
-            raise ShapeError(f"inputs must match on every axis but {p['axis']}; they are {_describe_all(in_shapes)}")
+            raise ShapeError(f"inputs must match on every axis but {p['axis']}; they are {_describe_all(in_shapes)}",
+                             "Reshape the inputs, or join them along another axis")
         first = in_shapes[0]
         return (*first[:axis], sum(s[axis] for s in in_shapes), *first[axis + 1:])
 

@@ -103,15 +103,18 @@ class NodeItem(QGraphicsItem):
         severities = {p.severity for p in problems}
         state = "error" if "error" in severities else "warning" if severities else "ok"
         if len(problems) == 1:
-            # messages name their node ('Add "add1" needs ...'); on the node itself that is noise
-            footer = problems[0].message.removeprefix(f'{self.node.spec.title} "{self.node.name}" ')
+            # the card is the problem's subject, so it shows the cause and the remedy only
+            parts = (problems[0].cause, problems[0].remedy)
+            footer = f"{parts[0]}: {parts[1]}"
         elif problems:
-            footer = f"{len(problems)} problems: see the tooltip"
+            parts, footer = None, f"{len(problems)} problems: see the tooltip"
         else:
-            footer = _param_count_text(info.params) if info else ""
+            parts, footer = None, _param_count_text(info.params) if info else ""
         if state != self.state or footer != self.footer_text:
-            self.state, self.footer_text = state, footer
+            self.state, self.footer_text, self._problem_parts = state, footer, parts
             self._lay_out_details()
+
+    _problem_parts: tuple[str, str] | None = None  # (cause, remedy) of the one problem shown
 
     def _lay_out_details(self) -> None:
         """The two rows under the name: key parameters and parameter count, or the problem."""
@@ -119,7 +122,7 @@ class NodeItem(QGraphicsItem):
         if self.state == "ok":
             first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
         else:
-            first, second = _problem_lines(self.footer_text, font)
+            first, second = _problem_lines(*(self._problem_parts or (self.footer_text, "")), font)
         self._summary.setText(first)
         self._footer.setText(second)
         self.update()
@@ -182,10 +185,11 @@ def _elided(text: str, font) -> str:
     return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, _TEXT_WIDTH)
 
 
-def _problem_lines(text: str, font) -> tuple[str, str]:
-    """`text` wrapped at a space into two lines of the text width, the second elided. A message
-    too long for that which ends in its remedy ("...: insert Flatten") keeps the remedy whole on
-    the second line, since the remedy is what the user acts on."""
+def _problem_lines(cause: str, remedy: str, font) -> tuple[str, str]:
+    """"cause: remedy" wrapped at a space into two lines of the text width, the second elided. A
+    problem too long for that keeps the remedy whole on the second line ("→ insert Flatten"),
+    since the remedy is what the user acts on."""
+    text = f"{cause}: {remedy}" if remedy else cause
     metrics = QFontMetricsF(font)
     words = text.split(" ")
     for count in range(1, len(words) + 1):
@@ -195,8 +199,7 @@ def _problem_lines(text: str, font) -> tuple[str, str]:
         return text, ""
     split = max(1, count - 1)
     first, second = " ".join(words[:split]), " ".join(words[split:])
-    cause, _, remedy = text.rpartition(": ")
-    if metrics.horizontalAdvance(second) > _TEXT_WIDTH and cause and \
+    if metrics.horizontalAdvance(second) > _TEXT_WIDTH and remedy and \
             metrics.horizontalAdvance(f"→ {remedy}") <= _TEXT_WIDTH:
         return _elided(cause, font), f"→ {remedy}"
     return _elided(first, font), _elided(second, font)

@@ -1,17 +1,21 @@
-"""The problems list: every error and warning of the network; clicking one shows its layer."""
+"""The problems list: every error and warning of the network; clicking one shows its layer, and
+a problem with a fix can be fixed with one undoable click."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from ...core.analysis import Problem
+from ...core.commands import fix_command
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ProblemsPanel(QWidget):
-    """Errors first, then warnings, each with its icon; `node_clicked` names the layer of a clicked one."""
+    """Errors first, then warnings, each with its icon; `node_clicked` names the layer of a clicked
+    one. The fix button applies the selected problem's fix (also on double-click)."""
 
     node_clicked = Signal(str)
     count_changed = Signal(int)
@@ -25,8 +29,15 @@ class ProblemsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
+        self.fix_button = QPushButton("Fix", self)
+        self.fix_button.setEnabled(False)
+        self.fix_button.setToolTip("Select a problem that has a fix")
+        self.fix_button.clicked.connect(self.apply_fix)
+        layout.addWidget(self.fix_button)
         self.list.itemClicked.connect(self._open)
         self.list.itemActivated.connect(self._open)
+        self.list.itemDoubleClicked.connect(self.apply_fix)
+        self.list.currentItemChanged.connect(self._show_fix)
         document.analysis_changed.connect(self.refresh)
         self.refresh()
 
@@ -40,13 +51,33 @@ class ProblemsPanel(QWidget):
             item = QListWidgetItem(self._icon(problem), problem.message)
             item.setToolTip(problem.message)
             item.setData(NODE_ROLE, problem.node_id)
+            item.setData(PROBLEM_ROLE, problem)
             self.list.addItem(item)
         if not problems:
             item = QListWidgetItem(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton),
                                    "No problems: every layer fits its inputs")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.list.addItem(item)
+        self._show_fix(self.list.currentItem())
         self.count_changed.emit(len(problems))
+
+    def selected_problem(self) -> Problem | None:
+        item = self.list.currentItem()
+        return item.data(PROBLEM_ROLE) if item is not None else None
+
+    def apply_fix(self) -> None:
+        """Apply the selected problem's fix as one undo step (the undo stack names it)."""
+        problem = self.selected_problem()
+        if problem is not None and problem.fix is not None:
+            self.document.push(fix_command(self.document.graph, problem.fix))
+
+    def _show_fix(self, item: QListWidgetItem | None) -> None:
+        problem = item.data(PROBLEM_ROLE) if item is not None else None
+        fix = problem.fix if problem is not None else None
+        self.fix_button.setEnabled(fix is not None)
+        self.fix_button.setText(f"Fix: {fix.title}" if fix else "Fix")
+        self.fix_button.setToolTip("Apply this fix (undo with Ctrl+Z)" if fix else
+                                   "Select a problem that has a fix")
 
     def _icon(self, problem: Problem):
         pixmap = (QStyle.StandardPixmap.SP_MessageBoxCritical if problem.severity == "error"

@@ -1,0 +1,50 @@
+"""The thread tuner keeps the fastest measured count and measures again when batch time drifts."""
+import pytest
+import torch
+
+from netbuilder.training.threads import DRIFT_WINDOW, TIMED_BATCHES, ThreadTuner, candidate_counts
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def feed(tuner: ThreadTuner, seconds_per_sample: dict[int, float], batches: int):
+    """Batches of 10 samples taking the time the current thread count takes; the decisions made."""
+    decisions = []
+    for _ in range(batches):
+        decision = tuner.record(10 * seconds_per_sample[torch.get_num_threads()], 10)
+        if decision is not None:
+            decisions.append(decision)
+    return decisions
+
+
+def test_candidates_are_every_count_on_small_machines_and_powers_of_two_on_large_ones():
+    assert candidate_counts(1) == [1]
+    assert candidate_counts(2) == [1, 2]
+    assert candidate_counts(4) == [1, 2, 4]
+    assert candidate_counts(12) == [1, 2, 4, 8, 12]
+
+
+def test_keeps_the_fastest_count_and_chooses_again_when_the_machine_gets_busy():
+    tuner = ThreadTuner(cores=2)
+    tuner.start()
+    idle = {1: 0.004, 2: 0.0026}  # seconds per sample: two threads win on an idle machine
+    (first,) = feed(tuner, idle, 2 * (TIMED_BATCHES + 1))
+    assert (first.threads, first.reason) == (2, "start") and torch.get_num_threads() == 2
+    assert first.samples_per_second == pytest.approx({1: 250, 2: 1 / 0.0026})
+
+    assert feed(tuner, idle, 3 * DRIFT_WINDOW) == []  # steady: no new measurement
+    busy = {1: 0.0047, 2: 0.011}  # another program took a core: two threads now wait for each other
+    decisions = feed(tuner, busy, 2 * DRIFT_WINDOW + 2 * (TIMED_BATCHES + 1))
+    assert [(d.threads, d.reason) for d in decisions] == [(1, "drift")] and torch.get_num_threads() == 1
+
+
+def test_a_fixed_count_is_set_and_never_measured():
+    tuner = ThreadTuner(fixed=1, cores=8)
+    tuner.start()
+    assert torch.get_num_threads() == 1
+    assert feed(tuner, {1: 0.01}, 50) == []
