@@ -17,6 +17,7 @@ from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, 
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
+from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
 from .panels.draw import DrawPanel
@@ -24,12 +25,14 @@ from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
 from .panels.summary import SummaryPanel, human_count
+from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
 MAX_RECENT_FILES = 8
 DEFAULT_SIZE = (1400, 900)
+TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 
 
 def app_settings() -> QSettings:
@@ -98,20 +101,24 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.problems = ProblemsPanel(self.document)
+        self.training = TrainingPanel(self.document)
         self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock = self._dock("Training", "training_dock", self.training,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.training_dock)
         self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.window_actions.set_selection_size(0)
         self.status_summary = QLabel()
@@ -124,6 +131,10 @@ class MainWindow(QMainWindow):
         self.problems.node_clicked.connect(self.show_node)
         self.problems.count_changed.connect(self._show_problem_count)
         self.document.file_state_changed.connect(self._file_state_changed)
+        self.health_badges = HealthBadges(self.scene)
+        self.training.health_reported.connect(self.health_badges.show)
+        self.training.run_started.connect(self.show_training)
+        self.document.project_replaced.connect(self.health_badges.clear)
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
         self._autosave = AutosaveSession(self.recovery_dir)
@@ -191,7 +202,7 @@ class MainWindow(QMainWindow):
             return
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [230], Qt.Orientation.Vertical)
+        self.resizeDocks([self.summary_dock], [300], Qt.Orientation.Vertical)
 
     def _save_layout(self) -> None:
         if self.remember_layout:
@@ -244,7 +255,15 @@ class MainWindow(QMainWindow):
         return str(app_settings().value("files/last_folder", str(Path.home())))
 
     def maybe_save(self) -> bool:
-        """Ask to save unsaved changes; False when the user cancels (or the save failed)."""
+        """Before the project closes: ask to stop a training run and to save unsaved changes;
+        False when the user cancels (or the save failed)."""
+        if self.training.running:
+            answer = QMessageBox.question(
+                self, "Training in progress", "A training run is in progress. Stop it? Its weights are not kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            self.training.shutdown()
         if not self.document.modified:
             return True
         answer = QMessageBox.question(
@@ -289,6 +308,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
+        self.training.restore_saved_run(Path(path).resolve())
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
 
@@ -314,6 +334,7 @@ class MainWindow(QMainWindow):
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
+        self.training.save_weights(path.resolve())  # a run finished before the project had a file
         self.statusBar().showMessage(f"Saved {path.name}", 5000)
         return True
 
@@ -401,6 +422,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_layout()
+        self.training.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()
@@ -458,6 +480,14 @@ class MainWindow(QMainWindow):
 
     def zoom_to_fit(self) -> None:
         self.view.zoom_to_fit()
+
+    # --- training ---------------------------------------------------------------------------------
+    def show_training(self) -> None:
+        """Bring the training panel forward, tall enough for its plots."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        if self.training_dock.height() < TRAINING_DOCK_HEIGHT and not self.training_dock.isFloating():
+            self.resizeDocks([self.training_dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
 
 
 def _check_fragment(fragment: object) -> None:
