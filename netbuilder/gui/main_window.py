@@ -173,8 +173,10 @@ class MainWindow(QMainWindow):
         self.panels_menu.addAction(toggle)
         self.activation_views = NodeActivationViews(self.scene)
         self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
+        self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
         self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
         self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
+        self.document.project_replaced.connect(lambda: self.draw_panel.set_trained_model(None))
 
     def _show_reading_on_cards(self, reading) -> None:
         if reading is None or not self.draw_dock.isVisible():
@@ -188,6 +190,18 @@ class MainWindow(QMainWindow):
             self.draw_panel.update_prediction()
         else:
             self.activation_views.clear()
+
+    def _train_on_built_in_digits(self) -> None:
+        """The draw panel's offer: train the network on the canvas on the built-in digits."""
+        from ..core.commands import SetTraining
+
+        if self.document.project.dataset != "digits":
+            self.document.push(SetTraining(self.document.project, dataset="digits"))
+        self.show_training()
+        self.training.start()
+        reason = self.training.cannot_start_reason()
+        if reason:
+            self.statusBar().showMessage(reason, 8000)
 
     def _show_selected_layer_output(self, node_ids: list[str]) -> None:
         nodes = self.document.graph.nodes
