@@ -96,8 +96,8 @@ def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
 
 
 def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
-                     seed: int = 0, folder: Path | None = None, digits_size: int = MIX_DIGITS) -> Dataset:
-    """The personal set as a dataset, alone or mixed with `digits_size` built-in digits.
+                     seed: int = 0, folder: Path | None = None, digits_size: int | None = None) -> Dataset:
+    """The personal set as a dataset, alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
 
     A held-out part of the personal set (each digit split on its own) is the validation set in
     both cases, so accuracy always says how well the model reads *your* handwriting. Training
@@ -117,6 +117,7 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
     notes = list(handwriting.notes)
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
     if mix_with_digits:
+        digits_size = digits_size or MIX_DIGITS
         digits = load_digits(train_size=digits_size, val_size=0, seed=seed)
         train_x, train_y = torch.cat([digits.train_x, train_inputs]), torch.cat([digits.train_y, train_labels])
         source += f" mixed with {digits_size:,} built-in digits"

@@ -174,9 +174,10 @@ class MainWindow(QMainWindow):
         self.activation_views = NodeActivationViews(self.scene)
         self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
         self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
+        self.draw_panel.fine_tune_requested.connect(lambda: self.draw_panel.fine_tune(self.document.project))
         self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
         self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
-        self.document.project_replaced.connect(lambda: self.draw_panel.set_trained_model(None))
+        self.document.project_replaced.connect(self._forget_drawn_model)
 
     def _show_reading_on_cards(self, reading) -> None:
         if reading is None or not self.draw_dock.isVisible():
@@ -190,6 +191,11 @@ class MainWindow(QMainWindow):
             self.draw_panel.update_prediction()
         else:
             self.activation_views.clear()
+
+    def _forget_drawn_model(self) -> None:
+        """Another project: its model is not the one the panel reads with."""
+        self.draw_panel.shutdown()
+        self.draw_panel.set_trained_model(None)
 
     def _train_on_built_in_digits(self) -> None:
         """The draw panel's offer: train the network on the canvas on the built-in digits."""
@@ -437,6 +443,7 @@ class MainWindow(QMainWindow):
             return
         self._save_layout()
         self.training.shutdown()
+        self.draw_panel.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()

@@ -161,3 +161,28 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     assert window.activation_views.node_ids
     window.draw_dock.hide()
     assert window.activation_views.node_ids == []
+
+
+def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_the_result(
+        qtbot, panel, trained_mlp, monkeypatch):
+    monkeypatch.setattr("netbuilder.data.handwriting.MIX_DIGITS", 200)
+    for _ in range(4):
+        drag(qtbot, panel.canvas, one())
+        panel.add_to_handwriting(1)
+        drag(qtbot, panel.canvas, [(0.2, 0.5), (0.8, 0.5)])  # a bar, taught as a 7
+        panel.add_to_handwriting(7)
+    panel.set_trained_model(trained_mlp)
+    before = panel.reader.model
+    panel.fine_tune(trained_mlp.project)
+    assert not panel.fine_tune_button.isEnabled()
+    qtbot.waitUntil(lambda: "held-out drawings read" in panel.handwriting_status.text(), timeout=60_000)
+    assert "your 2 held-out drawings read" in panel.handwriting_status.text()
+    assert panel.reader.model is not before and panel.fine_tune_button.isEnabled()
+    assert trained_mlp.model is before  # the model that was given is untouched
+
+
+def test_fine_tuning_an_empty_set_says_how_to_fill_it(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    panel.fine_tune(trained_mlp.project)
+    qtbot.waitUntil(lambda: "press a digit key" in panel.handwriting_status.text(), timeout=10_000)
+    assert panel.fine_tune_button.isEnabled()

@@ -8,6 +8,7 @@ while drawing; inference on one drawing takes milliseconds, so it runs on the GU
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import TYPE_CHECKING
@@ -211,7 +212,10 @@ class DrawPanel(QWidget):
     def __init__(self, handwriting: HandwritingSet | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.handwriting = handwriting or HandwritingSet()
+        self.trained = None  # what set_trained_model was given
         self.reader: DrawingReader | None = None
+        self.fine_tuning = None  # the FineTuning run in progress
+        self._fine_tune_worker = None
         self.reading: Reading | None = None
         self.show_activations = True
         self.selected_layer: str | None = None
@@ -257,7 +261,7 @@ class DrawPanel(QWidget):
         self.fine_tune_button.setToolTip("Train the current model a few epochs on your handwriting mixed with "
                                          "built-in digits; reports accuracy on a held-out part of your set "
                                          "before and after")
-        self.fine_tune_button.clicked.connect(self.fine_tune_requested)
+        self.fine_tune_button.clicked.connect(self.fine_tune_requested)  # the window has the project
         personal = QHBoxLayout()
         personal.addWidget(self.label_choice)
         personal.addWidget(add)
@@ -353,7 +357,7 @@ class DrawPanel(QWidget):
     # --- the model -----------------------------------------------------------------------------------
     def set_trained_model(self, trained) -> None:
         """The model to read drawings with (model + recipe, e.g. a TrainedModel), or None."""
-        self.reader, self.reading = None, None
+        self.trained, self.reader, self.reading = trained, None, None
         self.canvas.setVisible(True)
         if trained is None:
             self._show_message("No trained model yet. Train the network to see it read your drawings "
@@ -371,7 +375,7 @@ class DrawPanel(QWidget):
         self.plot.getAxis("bottom").setTicks([list(enumerate(trained.recipe.class_names))])
         self.plot.setXRange(-0.6, len(trained.recipe.class_names) - 0.4, padding=0)
         self.results.setCurrentIndex(1)
-        self.fine_tune_button.setEnabled(True)
+        self.fine_tune_button.setEnabled(self._fine_tune_worker is None)
         self.update_prediction()
 
     def _show_message(self, text: str, offer_training: bool) -> None:
@@ -484,6 +488,47 @@ class DrawPanel(QWidget):
     def open_gallery(self) -> None:
         HandwritingGallery(self.handwriting, self).exec()
         self._show_handwriting_count()
+
+    def fine_tune(self, project) -> None:
+        """Fine-tune the model being used on the personal set (mixed with built-in digits) with
+        `project`'s training settings, on a worker thread; the panel then reads with the result."""
+        if self.reader is None or self._fine_tune_worker is not None:
+            return
+        from ...training.fine_tune import FineTuning
+        from ..workers import TrainingWorker
+
+        self.fine_tuning = FineTuning(self.reader.model, self.reader.recipe, project, folder=self.handwriting.folder)
+        worker = TrainingWorker(self.fine_tuning, self)
+        worker.events_ready.connect(self._fine_tune_events)
+        worker.finished.connect(worker.deleteLater)
+        self._fine_tune_worker = worker
+        self.fine_tune_button.setEnabled(False)
+        self.handwriting_status.setText("Fine-tuning on your handwriting…")
+        worker.start()
+
+    def _fine_tune_events(self, events: list) -> None:
+        from ...training.events import EpochEnded, Finished, Preparing
+
+        for event in events:
+            if isinstance(event, Preparing):
+                self.handwriting_status.setText(f"Fine-tuning: {event.message.lower()}…")
+            elif isinstance(event, EpochEnded):
+                self.handwriting_status.setText(f"Fine-tuning: epoch {event.epoch} of {event.epochs} done…")
+            elif isinstance(event, Finished):
+                self._fine_tune_worker = None
+                result, trained = self.fine_tuning.result, self.trained
+                self.handwriting_status.setText(event.message)
+                if result is not None and trained is not None:
+                    tuned = copy.copy(trained)
+                    tuned.model = result.model
+                    self.set_trained_model(tuned)
+                self.fine_tune_button.setEnabled(self.reader is not None)
+
+    def shutdown(self, timeout_seconds: float = 2.0) -> None:
+        """Stop a fine-tuning run (the window is closing)."""
+        if self._fine_tune_worker is not None:
+            self._fine_tune_worker.stop_and_wait(timeout_seconds)
+            self._fine_tune_worker = None
 
 
 class HandwritingGallery(QDialog):
