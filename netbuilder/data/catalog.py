@@ -1,12 +1,17 @@
 """One entry point for every dataset: a built-in name, a folder or a CSV file."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from .base import DataError, Dataset, Progress
-from .folders import load_image_folder
+from .folders import load_image_folder, read_labelled_images
 from .mnist import COLLECTIONS, find_idx_files, load_idx_folder, load_mnist
-from .tables import load_csv, load_text_csv, looks_like_text_csv
+from .recipe import Recipe, class_indices, model_inputs
+from .tables import load_csv, load_text_csv, looks_like_text_csv, read_feature_rows, read_texts, regression_targets
 
 # (name, description) for the dataset chooser; each name is a valid `load_dataset` spec.
 BUILTIN_DATASETS: list[tuple[str, str]] = [
@@ -52,12 +57,17 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
         if kind == "text" or (kind is None and looks_like_text_csv(path)):
             return load_text_csv(path, **options)
         return load_csv(path, task=task, **options)
+    raise _unreadable(spec, path)
+
+
+def _unreadable(spec: str, path: Path) -> DataError:
+    """Why `spec` names no dataset netbuilder reads."""
     if path.is_file():
-        raise DataError(f"{path.name}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
-                        f"one image subfolder per class, and folders with the four MNIST-style IDX files.")
+        return DataError(f"{path.name}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
+                         f"one image subfolder per class, and folders with the four MNIST-style IDX files.")
     builtin = ", ".join(f'"{builtin_name}"' for builtin_name, _ in BUILTIN_DATASETS)
-    raise DataError(f'There is no dataset "{spec}": it is not a built-in one ({builtin}) and there is no '
-                    f"file or folder {path}.")
+    return DataError(f'There is no dataset "{spec}": it is not a built-in one ({builtin}) and there is no '
+                     f"file or folder {path}.")
 
 
 def _load_digits(progress: Progress | None, options: dict) -> Dataset:
@@ -67,3 +77,104 @@ def _load_digits(progress: Progress | None, options: dict) -> Dataset:
         return load_digits(**options)
     return load_digits(progress=lambda done, total: progress(done, total, "Generating the built-in digits"),
                        **options)
+
+
+@dataclass
+class LabelledSamples:
+    """Data read for a trained model: its inputs, the targets in the model's terms, and what they are."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor  # class indices of the model's classes, or regression targets
+    description: str  # e.g. "200 samples of test.csv"
+    notes: list[str] = field(default_factory=list)  # e.g. rows left out, and why
+
+
+def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
+                   progress: Progress | None = None) -> LabelledSamples:
+    """The samples of `spec` read exactly as the model's training data was (never refitted).
+
+    A CSV file or image folder gives every row or image; a built-in dataset or IDX folder its
+    validation (test) part. With `trained_on` (`spec` is the model's training data) it gives the
+    validation part the training held out, as long as the data still reads as the recipe says.
+    Labels become the model's class indices by name, so a file lacking a class changes nothing;
+    rows whose label the model does not know are left out and named in the notes. Raises
+    DataError when the data does not suit the model.
+    """
+    if trained_on:
+        held_out = _held_out_of_training(spec, recipe, progress)
+        if held_out is not None:
+            return held_out
+    name = spec.strip().lower()
+    path = Path(spec.strip()).expanduser()
+    if name == "digits" or name in COLLECTIONS or (path.is_dir() and find_idx_files(path)):
+        inputs, labels, where = _held_out_images(spec, recipe, progress)
+    elif path.is_dir():
+        _expect(recipe, "image", spec)
+        images, labels, where = read_labelled_images(path, recipe.image.channels == 3)
+        inputs = model_inputs(recipe, images)
+        where = f"{len(images):,} images of {path.name}"
+    elif path.is_file() and path.suffix.lower() in CSV_SUFFIXES:
+        if recipe.text:
+            texts, labels, _ = read_texts(path, recipe.text, with_labels=True)
+            inputs = model_inputs(recipe, texts)
+        else:
+            _expect(recipe, "table", spec)
+            features, labels, _ = read_feature_rows(path, recipe.table, with_labels=True)
+            inputs = model_inputs(recipe, features)
+        where = f"{len(labels):,} samples of {path.name}"
+    else:
+        raise _unreadable(spec, path)
+    if recipe.task != "classification":
+        return LabelledSamples(inputs, regression_targets(labels, spec), where)
+    indices = class_indices(recipe, labels)
+    known = indices >= 0
+    if known.all():
+        return LabelledSamples(inputs, torch.from_numpy(indices), where)
+    unknown = sorted({label for label, ok in zip(labels, known) if not ok})
+    if not known.any():
+        raise DataError(f"None of the labels of {spec} is a class the model knows ({', '.join(unknown[:5])}); "
+                        f"it knows {', '.join(recipe.class_names)}.")
+    left_out = len(labels) - int(known.sum())
+    note = (f"left out {left_out} sample{'s' * (left_out > 1)} with labels the model was not trained on: "
+            + ", ".join(f'"{label}"' for label in unknown[:5]) + (" …" if len(unknown) > 5 else ""))
+    keep = torch.from_numpy(np.flatnonzero(known))
+    return LabelledSamples(inputs[keep], torch.from_numpy(indices[known]),
+                           f"{int(known.sum()):,} of the {where}", [note])
+
+
+def _held_out_of_training(spec: str, recipe: Recipe, progress: Progress | None) -> LabelledSamples | None:
+    """The validation part of the training data, if loading it again gives exactly the model's recipe."""
+    from .fit import fit_to_input
+
+    try:
+        dataset = fit_to_input(load_dataset(spec, progress=progress, task=recipe.task), recipe.input_shape,
+                               token_ids=recipe.input_kind == "tokens")
+    except DataError:
+        return None  # it changed too much to load as before: read it through the recipe instead
+    if dataset.recipe != recipe:
+        return None
+    if len(dataset.val_x):
+        return LabelledSamples(dataset.val_x, dataset.val_y, f"{len(dataset.val_x):,} validation samples of {spec}")
+    return LabelledSamples(dataset.train_x, dataset.train_y,
+                           f"{len(dataset.train_x):,} training samples of {spec} (it has no validation set)")
+
+
+def _held_out_images(spec: str, recipe: Recipe, progress: Progress | None) -> tuple[torch.Tensor, list[str], str]:
+    _expect(recipe, "image", spec)
+    dataset = load_dataset(spec, progress=progress)
+    x, y, which = (dataset.val_x, dataset.val_y, "validation") if len(dataset.val_x) else \
+        (dataset.train_x, dataset.train_y, "training")
+    labels = [dataset.class_names[index] for index in y.tolist()]
+    if dataset.recipe.image == recipe.image:  # read the same way already: the loader's tensors are the inputs
+        inputs = x.reshape(-1, *recipe.input_shape)
+    else:
+        image = dataset.recipe.image
+        unit = (x * image.std + image.mean).clamp(0.0, 1.0).permute(0, 2, 3, 1).numpy()
+        inputs = model_inputs(recipe, list(unit))
+    return inputs, labels, f"{len(x):,} {which} samples of {dataset.name}"
+
+
+def _expect(recipe: Recipe, kind: str, spec: str) -> None:
+    if recipe.source_kind != kind:
+        raise DataError(f'The model was trained on {recipe.source_kind} data, but "{spec}" holds '
+                        f"{'images' if kind == 'image' else 'a table'}.")

@@ -65,7 +65,24 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
                    recipe=image_recipe(list(files_by_class), height, width, 3 if color else 1))
 
 
-def _files_by_class(folder: Path) -> dict[str, list[Path]]:
+def read_labelled_images(folder: str | Path, color: bool) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Every image under `folder`/<class>/ as read from disk (uint8, any size), its class folder's
+    name, and its path relative to `folder`; one class folder is enough (a test set may lack some)."""
+    folder = Path(folder)
+    images, labels, names = [], [], []
+    for label, files in _files_by_class(folder, min_classes=1).items():
+        for path in files:
+            image = read_image(path, color)
+            if image is None:
+                raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
+                                f"{path.suffix.lower()}).")
+            images.append(image)
+            labels.append(label)
+            names.append(path.relative_to(folder).as_posix())
+    return images, labels, names
+
+
+def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: is not a folder.")
     class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
@@ -77,8 +94,9 @@ def _files_by_class(folder: Path) -> dict[str, list[Path]]:
             raise DataError(f'The class folder "{class_folder.name}" in {folder} holds no images '
                             f'({", ".join(IMAGE_SUFFIXES)}). Add images or remove the folder.')
         files_by_class[class_folder.name] = files
-    if len(files_by_class) < 2:
-        raise DataError(f"{folder}: an image dataset needs one subfolder per class, at least two, each "
+    if len(files_by_class) < min_classes:
+        least = "at least two" if min_classes == 2 else "at least one"
+        raise DataError(f"{folder}: an image dataset needs one subfolder per class, {least}, each "
                         f"holding that class's images (found {len(files_by_class)} class folder"
                         f"{'s' * (len(files_by_class) != 1)}).")
     return files_by_class

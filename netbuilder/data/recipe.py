@@ -297,16 +297,11 @@ def predictions(recipe: Recipe, outputs: torch.Tensor) -> Prediction:
     return Prediction(recipe.task, recipe.class_names, None, scores.reshape(len(scores), -1).numpy())
 
 
-def class_indices(recipe: Recipe, labels: Sequence[str], source: str) -> torch.Tensor:
-    """Label names -> the model's class indices; labels the model does not know are a DataError
-    naming them. A file lacking some classes keeps every other class's index."""
+def class_indices(recipe: Recipe, labels: Sequence[str]) -> np.ndarray:
+    """Label names -> the model's class indices (int64), -1 for a label the model does not know.
+    By name, so a file lacking some classes keeps every other class's index."""
     index_of = {name: index for index, name in enumerate(recipe.class_names)}
-    unknown = sorted({label for label in labels if label not in index_of})
-    if unknown:
-        shown = ", ".join(f'"{label}"' for label in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-        raise DataError(f"{source} has labels the model was not trained on: {shown}. It knows "
-                        f"{', '.join(recipe.class_names)}; remove those rows or train on data that has them.")
-    return torch.tensor([index_of[label] for label in labels], dtype=torch.int64)
+    return np.array([index_of.get(label, -1) for label in labels], dtype=np.int64)
 
 
 # --- validation -----------------------------------------------------------------------------------------

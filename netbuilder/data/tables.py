@@ -273,3 +273,42 @@ def _parse_number(text: str, decimal_comma: bool) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def read_feature_rows(path: str | Path, table: TableRecipe, *, with_labels: bool
+                      ) -> tuple[np.ndarray, list[str] | None, list[str]]:
+    """The recipe's feature columns of every row, found by name (other columns are ignored), as
+    numbers; the label column's values when `with_labels`; and where each row is in the file."""
+    data = _read_table(Path(path))
+    indices = [data.column(name, "feature", default=None) for name in table.columns]
+    features = np.array([[data.number(cells[index], row, index) for index in indices]
+                         for row, cells in enumerate(data.rows)], dtype=np.float64).reshape(-1, len(indices))
+    labels = _label_names(data, data.column(table.label_column, "label", default=None)) if with_labels else None
+    return features, labels, [data.where(row) for row in range(len(data.rows))]
+
+
+def read_texts(path: str | Path, text: TextRecipe, *, with_labels: bool
+               ) -> tuple[list[str], list[str] | None, list[str]]:
+    """The recipe's text column of every row, its label column's values when `with_labels`, and
+    where each row is in the file."""
+    data = _read_table(Path(path))
+    text_index = data.column(text.text_column, "text", default=None)
+    labels = _label_names(data, data.column(text.label_column, "label", default=None)) if with_labels else None
+    return ([cells[text_index] for cells in data.rows], labels,
+            [data.where(row) for row in range(len(data.rows))])
+
+
+def _label_names(data: _Table, column: int) -> list[str]:
+    """Each row's label as the class names of training spell it (2.0 and 2 are class "2")."""
+    labels = data.labels(column)
+    numbers = data.label_numbers(labels)
+    return labels if numbers is None else [_class_name(number) for number in numbers]
+
+
+def regression_targets(labels: list[str], source: str) -> torch.Tensor:
+    """Label texts as regression targets (N, 1); a label that is not a number is a DataError."""
+    numbers = [_parse_number(label, decimal_comma=False) for label in labels]
+    if None in numbers:
+        raise DataError(f"{source}: the label '{labels[numbers.index(None)]}' is not a number, but the model "
+                        "predicts quantities.")
+    return torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)

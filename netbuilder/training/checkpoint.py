@@ -1,30 +1,38 @@
-"""Trained weights and their history, kept beside the project file.
+"""A trained model as one file beside the project: weights, training history and data recipe.
 
-`digits.nbproj` -> `digits.safetensors` (the weights) and `digits.history.json` (per-epoch
-figures, class names, task). Both are written atomically; loading never unpickles anything.
+`digits.nbproj` -> `digits.safetensors`, whose metadata holds the history and the recipe as JSON,
+so the three can never come from different runs; the file is replaced atomically, and loading
+never unpickles anything. Checkpoints of older versions (weights beside a separate
+`.history.json`, no recipe) are refused with a message asking to train again.
 """
 from __future__ import annotations
 
 import json
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from netbuilder.core.analysis import analyze
+from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
-from netbuilder.core.project import write_atomic
-
-import numpy as np
+from netbuilder.core.project import Project, write_atomic
+from netbuilder.data.recipe import Recipe, RecipeError
 
 from .events import EpochEnded, SettingsChanged
 from .trainer import TrainingError
 
+CHECKPOINT_FORMAT = "netbuilder-checkpoint"
+CHECKPOINT_VERSION = 2
 HISTORY_FORMAT = "netbuilder-history"
 HISTORY_VERSION = 1
+_OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second file
 
 
 class CheckpointError(TrainingError):
@@ -65,49 +73,105 @@ def _epoch_from_json(document: dict) -> EpochEnded:
     return EpochEnded(**values)
 
 
-def checkpoint_paths(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """(weights, history) for a project file; `folder` puts them elsewhere under the same names."""
+def checkpoint_path(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
+    """The checkpoint file of a project; `folder` puts it elsewhere under the same name."""
     project_path = Path(project_path)
-    base = (Path(folder) if folder is not None else project_path.parent) / project_path.stem
-    return base.with_name(base.name + ".safetensors"), base.with_name(base.name + ".history.json")
+    return (Path(folder) if folder is not None else project_path.parent) / f"{project_path.stem}.safetensors"
+
+
+@dataclass
+class TrainedModel:
+    """A model ready for new data: its weights, how data must be read for it, and how it was trained."""
+
+    model: torch.nn.Module  # CPU, eval mode
+    recipe: Recipe
+    history: History
 
 
 def save_checkpoint(model: torch.nn.Module, history: History, project_path: str | os.PathLike,
-                    folder: str | os.PathLike | None = None) -> Path:
-    """Write the weights and the history; returns the weights' path."""
-    weights_path, history_path = checkpoint_paths(project_path, folder)
+                    folder: str | os.PathLike | None = None, *, recipe: Recipe) -> Path:
+    """Write weights, history and recipe as one file, atomically; returns its path."""
+    path = checkpoint_path(project_path, folder)
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    write_atomic(weights_path, save_safetensors(tensors, metadata={"format": "netbuilder-weights"}))
-    document = {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
-                "task": history.task, "class_names": history.class_names,
-                "epochs": [_epoch_to_json(epoch) for epoch in history.epochs],
-                "batch_losses": [list(pair) for pair in history.batch_losses],
-                "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
-                             "changes": [list(change) for change in c.changes]} for c in history.changes]}
-    write_atomic(history_path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
-    return weights_path
+    metadata = {"format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION),
+                "history": json.dumps(_history_to_json(history)), "recipe": json.dumps(recipe.to_dict())}
+    write_atomic(path, save_safetensors(tensors, metadata=metadata))
+    path.with_name(path.stem + _OLD_HISTORY_SUFFIX).unlink(missing_ok=True)  # it described older weights
+    return path
 
 
 def load_checkpoint(model: torch.nn.Module, project_path: str | os.PathLike,
                     folder: str | os.PathLike | None = None) -> History:
     """Load the saved weights into `model` and return the history saved with them."""
-    weights_path, history_path = checkpoint_paths(project_path, folder)
-    history = _read_history(history_path)
+    path = checkpoint_path(project_path, folder)
+    tensors, history, _ = _read_checkpoint(path, Path(project_path).name)
+    _load_weights(model, tensors, path)
+    return history
+
+
+def load_trained_model(project: Project, project_path: str | os.PathLike,
+                       folder: str | os.PathLike | None = None) -> TrainedModel:
+    """The project's network with its saved weights, recipe and history. Raises CheckpointError when
+    there is no usable checkpoint or the network has changed since it was trained."""
+    path = checkpoint_path(project_path, folder)
+    tensors, history, recipe = _read_checkpoint(path, Path(project_path).name)
+    graph = project.graph
+    analysis = analyze(graph)
+    if not analysis.ok:
+        raise CheckpointError(f"The network has problems ({analysis.errors[0].message}): fix them, then "
+                              "train again.")
+    (input_id, *others) = input_nodes(graph, analysis)
+    if others:
+        raise CheckpointError("A trained model reads one Input layer, but this network has several.")
+    input_shape, input_node = analysis.info[input_id].shape, graph.nodes[input_id]
+    if (input_node.params["kind"], tuple(input_shape)) != (recipe.input_kind, recipe.input_shape):
+        raise CheckpointError(f"{path.name} was trained for a {recipe.input_kind} input of "
+                              f"{format_shape(recipe.input_shape)}, but the Input is now {input_node.params['kind']} "
+                              f"{format_shape(tuple(input_shape))}: train again.")
+    task = graph.nodes[output_node(graph)].params["task"]
+    if task != recipe.task:
+        raise CheckpointError(f"{path.name} was trained for {recipe.task}, but the Output now says {task}: "
+                              "train again.")
+    model = compile_graph(graph, analysis)
+    _load_weights(model, tensors, path)
+    return TrainedModel(model.eval(), recipe, history)
+
+
+def _read_checkpoint(path: Path, project_name: str) -> tuple[dict[str, torch.Tensor], History, Recipe]:
     try:
-        tensors = load_safetensors(weights_path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(f"There are no trained weights for {Path(project_path).name} "
-                              f"({weights_path.name} is missing): train the model first.") from None
+        raise CheckpointError(f"There are no trained weights for {project_name} ({path.name} is missing): "
+                              "train the model first.") from None
     except OSError as error:
-        raise CheckpointError(f"Cannot read {weights_path.name}: {error.strerror or error}") from None
-    except SafetensorError:
-        raise CheckpointError(f"{weights_path.name} is damaged (not a safetensors file): train again.") from None
+        raise CheckpointError(f"Cannot read {path.name}: {error.strerror or error}") from None
+    try:
+        tensors = load_safetensors(data)
+        (header_size,) = struct.unpack("<Q", data[:8])
+        metadata = json.loads(data[8:8 + header_size]).get("__metadata__") or {}
+    except (SafetensorError, struct.error, ValueError, AttributeError):
+        raise CheckpointError(f"{path.name} is damaged (not a safetensors file): train again.") from None
+    if metadata.get("format") != CHECKPOINT_FORMAT or "recipe" not in metadata:
+        raise CheckpointError(f"{path.name} was saved by an older netbuilder, without the recipe that says how "
+                              "to read new data for it: train the model again.")
+    if metadata.get("version") != str(CHECKPOINT_VERSION):
+        raise CheckpointError(f"{path.name} has format version {metadata.get('version')}; this netbuilder reads "
+                              f"version {CHECKPOINT_VERSION}: train again or update netbuilder.")
+    try:
+        recipe = Recipe.from_dict(json.loads(metadata["recipe"]))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path.name} is damaged (its recipe is not JSON): train again.") from None
+    except RecipeError as error:
+        raise CheckpointError(f"{path.name} is damaged ({error}): train again.") from None
+    return tensors, _history_from_json(metadata.get("history"), path.name), recipe
+
+
+def _load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     problem = _mismatch(model.state_dict(), tensors)
     if problem:
-        raise CheckpointError(f"{weights_path.name} does not fit the network: {problem}. The network changed "
+        raise CheckpointError(f"{path.name} does not fit the network: {problem}. The network changed "
                               "since it was trained: train it again.")
     model.load_state_dict(tensors)
-    return history
 
 
 def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
@@ -124,20 +188,24 @@ def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor])
     return None
 
 
-def _read_history(path: Path) -> History:
+def _history_to_json(history: History) -> dict:
+    return {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
+            "task": history.task, "class_names": history.class_names,
+            "epochs": [_epoch_to_json(epoch) for epoch in history.epochs],
+            "batch_losses": [list(pair) for pair in history.batch_losses],
+            "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
+                         "changes": [list(change) for change in c.changes]} for c in history.changes]}
+
+
+def _history_from_json(text: str | None, file_name: str) -> History:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"There are no trained weights yet ({path.name} is missing): train the model first.") from None
-    except OSError as error:
-        raise CheckpointError(f"Cannot read {path.name}: {error.strerror or error}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path.name} is damaged (not JSON text): train again.") from None
-    if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT:
-        raise CheckpointError(f'{path.name} is not a netbuilder training history (no "format": "{HISTORY_FORMAT}").')
-    if document.get("version") != HISTORY_VERSION:
-        raise CheckpointError(f"{path.name} has format version {document.get('version')!r}; this netbuilder "
-                              f"reads version {HISTORY_VERSION}.")
+        document = json.loads(text or "")
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{file_name} is damaged (its history is not JSON): train again.") from None
+    if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT or \
+            document.get("version") != HISTORY_VERSION:
+        raise CheckpointError(f"{file_name} is damaged (its history is not a netbuilder training history of "
+                              f"version {HISTORY_VERSION}): train again.")
     try:
         return History(class_names=[str(name) for name in document["class_names"]], task=str(document["task"]),
                        dataset=str(document.get("dataset", "")),
@@ -148,4 +216,4 @@ def _read_history(path: Path) -> History:
                                                 tuple(tuple(change) for change in c["changes"]))
                                 for c in document.get("changes", [])])
     except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path.name} is damaged ({error}): train again.") from None
+        raise CheckpointError(f"{file_name} is damaged ({error}): train again.") from None

@@ -14,8 +14,9 @@ from netbuilder.core.layers import Param, ParamError
 from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
+from netbuilder.data.catalog import load_for_model
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_trained_model, save_checkpoint
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
 from .metrics import evaluate, format_confusion
 from .session import TrainingSession
@@ -105,7 +106,8 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
         return FAILED
     try:
-        weights = save_checkpoint(session.model, session.history(), args.project, args.out)
+        weights = save_checkpoint(session.model, session.history(), args.project, args.out,
+                                  recipe=session.dataset.recipe)
     except OSError as error:
         return _fail(f"cannot save the weights: {error.strerror or error}")
     print(finished.message)
@@ -114,29 +116,23 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    """The trained model on data read as its recipe says: its own validation data by default."""
     try:
         project = load_project(args.project)
-        model, dataset, task = prepare(project, args.data, _progress_printer())
-        history = load_checkpoint(model, args.project, args.out)
+        trained = load_trained_model(project, args.project, args.out)
+        spec = args.data or trained.history.dataset or project.dataset
+        samples = load_for_model(spec, trained.recipe, trained_on=args.data is None, progress=_progress_printer())
+        result = evaluate(trained.model, samples.inputs, samples.targets, trained.recipe.task)
     except USER_ERRORS as error:
         return _fail(error)
-    held_out = len(dataset.val_x) > 0
-    x, y = (dataset.val_x, dataset.val_y) if held_out else (dataset.train_x, dataset.train_y)
-    try:
-        result = evaluate(model, x, y, task)
-    except ValueError as error:
-        return _fail(error)
-    which = "validation" if held_out else "training (the dataset has no validation set)"
-    source = args.data or project.dataset
-    if task != "classification":
-        print(f"Mean squared error on {len(x):,} {which} samples of {source}: {result.loss:.4f}")
+    for note in samples.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if trained.recipe.task != "classification":
+        print(f"Mean squared error on {samples.description}: {result.loss:.4f}")
         return 0
-    print(f"Accuracy on {len(x):,} {which} samples of {source}: {100 * result.accuracy:.2f}% "
-          f"(loss {result.loss:.4f})")
-    if history.class_names and dataset.class_names and history.class_names != dataset.class_names:
-        print(f"note: the weights were trained on the classes {', '.join(history.class_names)}", file=sys.stderr)
+    print(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})")
     print()
-    print(format_confusion(result.confusion, dataset.class_names or history.class_names))
+    print(format_confusion(result.confusion, list(trained.recipe.class_names)))
     return 0
 
 

@@ -1,9 +1,15 @@
 import json
+import struct
 
 import pytest
 import torch
+from safetensors.torch import save as save_safetensors
 
-from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_paths, load_checkpoint, save_checkpoint
+from netbuilder.core.compile import compile_graph
+from netbuilder.core.project import project_from_dict
+from netbuilder.data.recipe import Recipe, TableRecipe
+from netbuilder.training.checkpoint import (CheckpointError, History, checkpoint_path, load_checkpoint,
+                                            load_trained_model, save_checkpoint)
 from netbuilder.training.events import EpochEnded
 
 
@@ -13,29 +19,59 @@ def net(hidden=8):
 
 HISTORY = History(class_names=["cat", "dog", "eel"], task="classification", dataset="pets.csv",
                   epochs=[EpochEnded(1, 2, 0.9, 0.6, 0.8, 0.65, 1e-3, 0.5), EpochEnded(2, 2, 0.5, 0.8, 0.6, None, 1e-3, 0.4)])
+RECIPE = Recipe("vector", (4,), "classification", ("cat", "dog", "eel"),
+                table=TableRecipe(("a", "b", "c", "d"), "pet", "standard", (0.0, 1.0, 2.0, 3.0), (1.0, 2.0, 3.0, 4.0)))
 
 
-def test_round_trip_beside_the_project_file(tmp_path):
-    project = tmp_path / "pets.nbproj"
+def project(units=3, shape=(4,), task="classification"):
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": list(shape)}},
+             {"id": "b", "type": "dense", "name": "fc1", "params": {"units": units}},
+             {"id": "c", "type": "output", "name": "output1", "params": {"task": task}}]
+    edges = [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}]
+    return project_from_dict({"format": "netbuilder-project", "version": 1, "nodes": nodes, "edges": edges})
+
+
+def test_weights_history_and_recipe_are_one_file_beside_the_project(tmp_path):
+    path = tmp_path / "pets.nbproj"
     saved = net()
     saved[1].running_mean += 2.0
-    weights = save_checkpoint(saved, HISTORY, project)
-    assert weights == tmp_path / "pets.safetensors" and (tmp_path / "pets.history.json").exists()
+    assert save_checkpoint(saved, HISTORY, path, recipe=RECIPE) == tmp_path / "pets.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.safetensors"]
     loaded = net()
-    assert load_checkpoint(loaded, project) == HISTORY
+    assert load_checkpoint(loaded, path) == HISTORY
     for (name, a), (_, b) in zip(saved.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
 
 
-def test_another_folder_keeps_the_names(tmp_path):
-    weights, history = checkpoint_paths(tmp_path / "a" / "pets.nbproj", tmp_path / "out")
-    assert (weights, history) == (tmp_path / "out" / "pets.safetensors", tmp_path / "out" / "pets.history.json")
-    save_checkpoint(net(), HISTORY, tmp_path / "a" / "pets.nbproj", tmp_path / "out")
+def test_a_trained_model_comes_back_with_its_recipe(tmp_path):
+    path = tmp_path / "pets.nbproj"
+    model = compile_graph(project().graph)
+    torch.nn.init.constant_(model.fc1.weight, 0.5)
+    save_checkpoint(model, HISTORY, path, recipe=RECIPE)
+    trained = load_trained_model(project(), path)
+    assert trained.recipe == RECIPE and trained.history == HISTORY and not trained.model.training
+    assert torch.equal(trained.model.fc1.weight, torch.full((3, 4), 0.5))
+
+
+@pytest.mark.parametrize("changed, message", [
+    (lambda: project(shape=(5,)), r"trained for a vector input of 4, but the Input is now vector 5: train again"),
+    (lambda: project(task="regression"), "trained for classification, but the Output now says regression"),
+    (lambda: project(units=7), r'layer "fc1" has a weight of shape 7×4, but the saved one is 3×4'),
+])
+def test_a_network_changed_since_training_is_refused(tmp_path, changed, message):
+    save_checkpoint(compile_graph(project().graph), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    with pytest.raises(CheckpointError, match=message):
+        load_trained_model(changed(), tmp_path / "pets.nbproj")
+
+
+def test_another_folder_keeps_the_name(tmp_path):
+    assert checkpoint_path(tmp_path / "a" / "pets.nbproj", tmp_path / "out") == tmp_path / "out" / "pets.safetensors"
+    save_checkpoint(net(), HISTORY, tmp_path / "a" / "pets.nbproj", tmp_path / "out", recipe=RECIPE)
     assert load_checkpoint(net(), tmp_path / "a" / "pets.nbproj", tmp_path / "out").dataset == "pets.csv"
 
 
 def test_weights_of_another_network_name_the_layer_and_shapes(tmp_path):
-    save_checkpoint(net(hidden=8), HISTORY, tmp_path / "pets.nbproj")
+    save_checkpoint(net(hidden=8), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
     with pytest.raises(CheckpointError, match=r'layer "0" has a weight of shape 16×4, but the saved one is 8×4'):
         load_checkpoint(net(hidden=16), tmp_path / "pets.nbproj")
     with pytest.raises(CheckpointError, match=r'there is no weight for layer "3"'):
@@ -44,20 +80,50 @@ def test_weights_of_another_network_name_the_layer_and_shapes(tmp_path):
         load_checkpoint(torch.nn.Sequential(*list(net())[:2]), tmp_path / "pets.nbproj")
 
 
+def _rewrite_metadata(path, change):
+    data = path.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    metadata = json.loads(data[8:8 + size])["__metadata__"]
+    change(metadata)
+    tensors = {k: v for k, v in net().state_dict().items()}
+    path.write_bytes(save_safetensors(tensors, metadata=metadata))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda m: m.update(recipe="{not json"), "its recipe is not JSON"),
+    (lambda m: m.update(recipe=json.dumps({**RECIPE.to_dict(), "task": "ranking"})),
+     "recipe's task must be one of classification, regression"),
+    (lambda m: m.update(recipe=json.dumps({**RECIPE.to_dict(), "input_shape": [5]})), "4 columns, 4 offsets"),
+    (lambda m: m.update(history="[]"), "its history is not a netbuilder training history"),
+    (lambda m: m.update(version="3"), "format version 3"),
+])
+def test_a_damaged_recipe_or_history_is_a_checkpoint_error(tmp_path, damage, message):
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    _rewrite_metadata(tmp_path / "pets.safetensors", damage)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(net(), tmp_path / "pets.nbproj")
+
+
 def test_missing_or_damaged_files_are_explained(tmp_path):
-    project = tmp_path / "pets.nbproj"
+    project_path = tmp_path / "pets.nbproj"
     with pytest.raises(CheckpointError, match="train the model first"):
-        load_checkpoint(net(), project)
-    save_checkpoint(net(), HISTORY, project)
+        load_checkpoint(net(), project_path)
     (tmp_path / "pets.safetensors").write_bytes(b"\x80\x04 not safetensors")
     with pytest.raises(CheckpointError, match="pets.safetensors is damaged"):
-        load_checkpoint(net(), project)
+        load_checkpoint(net(), project_path)
+
+
+def test_an_older_checkpoint_without_a_recipe_asks_to_train_again(tmp_path):
+    (tmp_path / "pets.safetensors").write_bytes(
+        save_safetensors(dict(net().state_dict()), metadata={"format": "netbuilder-weights"}))
     (tmp_path / "pets.history.json").write_text(json.dumps({"format": "netbuilder-history", "version": 1}))
-    with pytest.raises(CheckpointError, match="pets.history.json is damaged"):
-        load_checkpoint(net(), project)
+    with pytest.raises(CheckpointError, match="older netbuilder, without the recipe .*: train the model again"):
+        load_checkpoint(net(), tmp_path / "pets.nbproj")
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)  # training again replaces both
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.safetensors"]
 
 
-def test_saving_leaves_no_temporary_files(tmp_path):
-    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj")
-    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.history.json", "pets.safetensors"]
+def test_saving_again_leaves_no_temporary_files(tmp_path):
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.safetensors"]

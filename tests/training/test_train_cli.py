@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from netbuilder.core.project import project_from_dict, save_project
+from netbuilder.core.project import load_project, project_from_dict, save_project
+from netbuilder.training.checkpoint import load_trained_model
 from netbuilder.training.cli import add_commands
 
 
@@ -43,8 +44,9 @@ def test_train_prints_each_epoch_and_saves_beside_the_project(project_file, caps
     assert [line.split()[1] for line in epochs] == ["1/3", "2/3", "3/3"]
     assert all("val acc" in line and "samples/s" in line for line in epochs)
     assert out[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
-    history = json.loads(project_file.with_name("points.history.json").read_text())
-    assert history["class_names"] == ["no", "yes"] and len(history["epochs"]) == 3
+    trained = load_trained_model(load_project(project_file), project_file)
+    assert trained.history.class_names == ["no", "yes"] and len(trained.history.epochs) == 3
+    assert trained.recipe.class_names == ("no", "yes") and trained.recipe.table.columns == ("x1", "x2")
 
 
 def test_with_label_smoothing_the_first_line_says_the_training_loss_carries_it(project_file, capsys):
