@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -15,12 +14,13 @@ from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.digits import load_digits  # noqa: E402
 from netbuilder.data.strokes import Drawing  # noqa: E402
 from netbuilder.gui.panels.draw import CANVAS_SIDE, DrawingCanvas  # noqa: E402
+from netbuilder.training.checkpoint import TrainedModel  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished  # noqa: E402
 from netbuilder.training.session import TrainingSession  # noqa: E402
 
 
 def train_cnn(train_size: int, epochs: int):
-    """The CNN template trained on built-in digits as the app trains it; (model, recipe) with timing printed."""
+    """The CNN template trained on built-in digits as the app trains it, with its progress printed."""
     project = load_template("2-cnn")
     project.training = project.training.replace(epochs=epochs)
     dataset = load_digits(train_size=train_size, val_size=min(2000, train_size // 5))
@@ -33,7 +33,7 @@ def train_cnn(train_size: int, epochs: int):
             raise SystemExit(f"training failed: {event.message}")
     print(f"trained the CNN template on {train_size:,} built-in digits, {epochs} epoch(s), "
           f"in {time.perf_counter() - started:.1f} s")
-    return SimpleNamespace(model=session.model, recipe=dataset.recipe, history=session.history())
+    return TrainedModel(session.model, session.dataset.recipe, session.history())
 
 
 def drag_strokes(canvas: DrawingCanvas, drawing: Drawing) -> None:

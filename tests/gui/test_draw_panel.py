@@ -1,7 +1,6 @@
 """The drawing panel: strokes drawn with the mouse, what the model receives, live answers, the
 personal handwriting set and the drawing flowing through the graph."""
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from netbuilder.data.digits import load_digits
 from netbuilder.data.handwriting import HandwritingSet
 from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.gui.panels.draw import DrawPanel
+from netbuilder.training.checkpoint import TrainedModel
 from netbuilder.training.session import TrainingSession
 
 
@@ -24,8 +24,7 @@ def trained_mlp():
     session = TrainingSession(project, dataset=dataset, threads=1)
     finished = list(session.events())[-1]
     assert finished.reason == "completed", finished.message
-    return SimpleNamespace(model=session.model, recipe=dataset.recipe.for_input("vector", (784,)),
-                           history=session.history(), project=project)
+    return TrainedModel(session.model, session.dataset.recipe, session.history())
 
 
 @pytest.fixture
@@ -117,7 +116,7 @@ def test_before_training_the_panel_offers_to_train_on_the_built_in_digits(qtbot,
 def test_a_model_that_cannot_read_drawings_says_what_it_expects(qtbot, panel, trained_mlp):
     table = Recipe("vector", (4,), "classification", ("a", "b"),
                    table=TableRecipe(("w", "x", "y", "z"), "label", "standard", (0.0,) * 4, (1.0,) * 4))
-    panel.set_trained_model(SimpleNamespace(model=trained_mlp.model, recipe=table))
+    panel.set_trained_model(TrainedModel(trained_mlp.model, table, trained_mlp.history))
     assert "expects table rows of 4 columns" in panel.message.text()
     assert not panel.canvas.isVisible() and not panel.train_button.isVisible()
 
@@ -173,7 +172,7 @@ def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_t
         panel.add_to_handwriting(7)
     panel.set_trained_model(trained_mlp)
     before = panel.reader.model
-    panel.fine_tune(trained_mlp.project)
+    panel.fine_tune(load_template("1-mlp"))
     assert not panel.fine_tune_button.isEnabled()
     qtbot.waitUntil(lambda: "held-out drawings read" in panel.handwriting_status.text(), timeout=60_000)
     assert "your 2 held-out drawings read" in panel.handwriting_status.text()
@@ -183,6 +182,6 @@ def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_t
 
 def test_fine_tuning_an_empty_set_says_how_to_fill_it(qtbot, panel, trained_mlp):
     panel.set_trained_model(trained_mlp)
-    panel.fine_tune(trained_mlp.project)
+    panel.fine_tune(load_template("1-mlp"))
     qtbot.waitUntil(lambda: "press a digit key" in panel.handwriting_status.text(), timeout=10_000)
     assert panel.fine_tune_button.isEnabled()

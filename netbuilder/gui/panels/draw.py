@@ -8,9 +8,9 @@ while drawing; inference on one drawing takes milliseconds, so it runs on the GU
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +27,7 @@ from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
 if TYPE_CHECKING:
+    from ...training.checkpoint import TrainedModel
     from ...training.live import DrawingReader, Reading
 
 CANVAS_SIDE = 280  # canvas units: ten times MNIST's 28 pixels, whatever the widget's size on screen
@@ -355,8 +356,8 @@ class DrawPanel(QWidget):
         return page
 
     # --- the model -----------------------------------------------------------------------------------
-    def set_trained_model(self, trained) -> None:
-        """The model to read drawings with (model + recipe, e.g. a TrainedModel), or None."""
+    def set_trained_model(self, trained: TrainedModel | None) -> None:
+        """The model to read drawings with, or None."""
         self.trained, self.reader, self.reading = trained, None, None
         self.canvas.setVisible(True)
         if trained is None:
@@ -519,9 +520,7 @@ class DrawPanel(QWidget):
                 result, trained = self.fine_tuning.result, self.trained
                 self.handwriting_status.setText(event.message)
                 if result is not None and trained is not None:
-                    tuned = copy.copy(trained)
-                    tuned.model = result.model
-                    self.set_trained_model(tuned)
+                    self.set_trained_model(replace(trained, model=result.model))
                 self.fine_tune_button.setEnabled(self.reader is not None)
 
     def shutdown(self, timeout_seconds: float = 2.0) -> None:
