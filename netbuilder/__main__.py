@@ -71,7 +71,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAINING_COMMANDS = ("train", "evaluate")
+TRAINING_COMMANDS = ("train", "evaluate", "predict")
 COMMANDS = ("summary", "export-code", *TRAINING_COMMANDS)
 
 

@@ -1,4 +1,4 @@
-"""`netbuilder train` and `netbuilder evaluate`: headless training and testing of a project.
+"""`netbuilder train`, `evaluate` and `predict`: headless training, testing and trying of a project.
 
 Problems a user can cause (a bad project, data that does not fit, missing weights) print one
 line to stderr and exit with status 2; tracebacks are never shown.
@@ -19,6 +19,7 @@ from netbuilder.data.catalog import load_for_model
 from .checkpoint import load_trained_model, save_checkpoint
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
 from .metrics import evaluate, format_confusion
+from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
 from .trainer import TrainingError, prepare
 
@@ -31,7 +32,7 @@ PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often w
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `train` and `evaluate`; each sets `handler(args) -> exit status`."""
+    """Register `train`, `evaluate` and `predict`; each sets `handler(args) -> exit status`."""
     train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
     train.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(train)
@@ -46,6 +47,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_data_argument(test)
     _add_out_argument(test, "folder holding the weights, if not beside the project")
     test.set_defaults(handler=evaluate_command)
+
+    predict = subparsers.add_parser("predict", help="print the trained model's top classes for images, CSV rows "
+                                                    "or lines of text")
+    predict.add_argument("project", help="project file (.nbproj)")
+    predict.add_argument("files", nargs="+", metavar="FILE",
+                         help="images (png, jpg, ...), CSV files (one prediction per row) or text files (per line)")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="classes to show per sample (default 3)")
+    predict.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    _add_out_argument(predict, "folder holding the weights, if not beside the project")
+    predict.set_defaults(handler=predict_command)
 
 
 def _add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +171,18 @@ def _limits_help(param: Param) -> str | None:
     return "; ".join(part for part in (limits, param.help) if part) or None
 
 
+def predict_command(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        return _fail(f"--top must be at least 1, not {args.top}")
+    try:
+        trained = load_trained_model(load_project(args.project), args.project, args.out)
+        raw, prediction = predict_files(trained, args.files)
+    except USER_ERRORS as error:
+        return _fail(error)
+    print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
+    return 0
+
+
 def _setting_changes(args: argparse.Namespace) -> dict:
     """The settings given on the command line, as values for TrainingSettings.replace (which
     checks their limits); text that is no number raises ParamError."""
@@ -236,7 +259,7 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m netbuilder.training.cli train|evaluate ...`, the same commands without the app."""
+    """`python -m netbuilder.training.cli train|evaluate|predict ...`, the same commands without the app."""
     parser = argparse.ArgumentParser(prog="netbuilder")
     add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(argv)

@@ -1,0 +1,134 @@
+"""A trained model on new files: files -> raw samples -> `model_inputs` -> model -> `predictions`.
+
+Each kind of raw input is one reader, a function from files to raw samples with a name for each;
+`netbuilder predict` picks the reader for the kind of data the model was trained on, and a new
+kind of input (such as drawings saved as strokes) is one more reader.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from netbuilder.data.base import DataError
+from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
+from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
+from netbuilder.data.tables import read_feature_rows, read_texts
+
+from .checkpoint import TrainedModel
+
+_BATCH = 256
+_TABLE_SUFFIXES = (".csv", ".tsv")
+
+
+@dataclass(frozen=True)
+class RawSamples:
+    samples: list  # what model_inputs takes for the recipe: images, rows or texts
+    names: list[str]  # how each is shown: "cat.png", "flowers.csv row 3", "notes.txt line 2"
+
+
+Reader = Callable[[Recipe, Sequence[Path]], RawSamples]
+
+
+def read_image_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
+    """Image files as decoded pixels (grey or colour, as the model was trained)."""
+    images = []
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{path.name}: the model reads images ({', '.join(IMAGE_SUFFIXES)}), not "
+                            f"{path.suffix or 'files without a suffix'}.")
+        image = read_image(path, color=recipe.image.channels == 3)
+        if image is None:
+            raise DataError(f"{path}: is not an image that can be read (missing, damaged, or not really "
+                            f"{path.suffix.lower()}).")
+        images.append(image)
+    return RawSamples(images, [path.name for path in files])
+
+
+def read_table_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
+    """Every row of CSV files, the model's feature columns found by name (a label column may be there)."""
+    rows, names = [], []
+    for path in files:
+        _require_file(path)
+        features, _, where = read_feature_rows(path, recipe.table, with_labels=False)
+        rows += list(features)
+        names += where
+    return RawSamples(rows, names)
+
+
+def read_text_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
+    """Texts: each non-empty line of a text file, or the text column of a CSV file."""
+    texts, names = [], []
+    for path in files:
+        _require_file(path)
+        if path.suffix.lower() in _TABLE_SUFFIXES:
+            column, _, where = read_texts(path, recipe.text, with_labels=False)
+            texts += column
+            names += where
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: cannot be read as text ({getattr(error, 'strerror', None) or error}).") from None
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                texts.append(line)
+                names.append(f"{path.name} line {number}")
+    return RawSamples(texts, names)
+
+
+READERS: dict[str, Reader] = {"image": read_image_files, "table": read_table_files, "text": read_text_files}
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"{path}: there is no such file.")
+
+
+@torch.no_grad()
+def predict(trained: TrainedModel, samples: Sequence) -> Prediction:
+    """The model's prediction for raw samples, read through its recipe."""
+    inputs = model_inputs(trained.recipe, samples)
+    trained.model.eval()
+    outputs = [trained.model(inputs[start:start + _BATCH]) for start in range(0, len(inputs), _BATCH)]
+    return predictions(trained.recipe, torch.cat(outputs))
+
+
+def predict_files(trained: TrainedModel, files: Sequence[str | Path],
+                  reader: Reader | None = None) -> tuple[RawSamples, Prediction]:
+    """Read `files` with `reader` (by default the one for the model's kind of data) and predict."""
+    read = reader or READERS[trained.recipe.source_kind]
+    raw = read(trained.recipe, [Path(file) for file in files])
+    if not raw.samples:
+        raise DataError(f"{', '.join(Path(file).name for file in files)}: no samples to predict.")
+    return raw, predict(trained, raw.samples)
+
+
+def prediction_rows(raw: RawSamples, prediction: Prediction, top: int) -> list[dict]:
+    """One JSON-ready record per sample: its name and top classes, or its predicted values."""
+    if prediction.probabilities is None:
+        return [{"sample": name, "values": [float(value) for value in values]}
+                for name, values in zip(raw.names, prediction.values)]
+    return [{"sample": name, "top": [{"class": label, "probability": round(probability, 6)}
+                                     for label, probability in prediction.top(index, top)]}
+            for index, name in enumerate(raw.names)]
+
+
+def format_rows(rows: list[dict], as_json: bool) -> str:
+    """The records as JSON for scripts, or as an aligned table for people."""
+    if as_json:
+        return json.dumps(rows, indent=1, ensure_ascii=False)
+    if "values" in rows[0]:
+        header, cells = ["sample", "prediction"], [[row["sample"], ", ".join(f"{v:.4g}" for v in row["values"])]
+                                                   for row in rows]
+    else:
+        header = ["sample", "prediction", "probability", "next"]
+        cells = [[row["sample"], row["top"][0]["class"], f"{100 * row['top'][0]['probability']:.1f}%",
+                  "  ".join(f"{other['class']} {100 * other['probability']:.1f}%" for other in row["top"][1:])]
+                 for row in rows]
+    widths = [max(len(line[column]) for line in [header, *cells]) for column in range(len(header))]
+    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
+                     for line in [header, *cells])
