@@ -11,12 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from netbuilder.data.base import DataError
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
-from netbuilder.data.strokes import Drawing, render
+from netbuilder.data.strokes import Drawing, load_drawing, render
+
+from .checkpoint import TrainedModel
+from .predict import RawSamples
 
 # What a digit drawing becomes: one 28×28 grey picture, read as an image, a vector or rows.
 DIGIT_SIDE = 28
@@ -132,3 +137,15 @@ def _keeper(name: str, kept: dict[str, np.ndarray]):
         if isinstance(output, torch.Tensor) and output.shape[0] >= 1 and math.prod(output.shape[1:]) > 0:
             kept[name] = output.detach()[0].float().numpy().copy()
     return keep
+
+
+def predict_drawing_files(trained: TrainedModel, files: Sequence[str | Path]) -> tuple[RawSamples, Prediction]:
+    """Drawings saved as strokes, classified exactly as the drawing panel classifies them (in
+    batches, so thousands at once take little memory). DataError for a model that cannot read
+    drawings or a file that is not a drawing."""
+    problem = canvas_problem(trained.recipe)
+    if problem:
+        raise DataError(problem)
+    drawings = [load_drawing(path) for path in files]
+    return RawSamples(drawings, [Path(path).name for path in files]), \
+        DrawingReader(trained.model, trained.recipe).classify(drawings)

@@ -1,5 +1,6 @@
 """The drawing panel: strokes drawn with the mouse, what the model receives, live answers, the
 personal handwriting set and the drawing flowing through the graph."""
+import json
 import math
 
 import numpy as np
@@ -185,3 +186,42 @@ def test_fine_tuning_an_empty_set_says_how_to_fill_it(qtbot, panel, trained_mlp)
     panel.fine_tune(load_template("1-mlp"))
     qtbot.waitUntil(lambda: "press a digit key" in panel.handwriting_status.text(), timeout=10_000)
     assert panel.fine_tune_button.isEnabled()
+
+
+def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot, panel, trained_mlp, tmp_path,
+                                                                          capsys):
+    from netbuilder.core.project import save_project
+    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.training.cli import main
+
+    project_path = tmp_path / "mlp.nbproj"
+    save_project(load_template("1-mlp"), project_path)
+    save_checkpoint(trained_mlp.model, trained_mlp.history, project_path, recipe=trained_mlp.recipe)
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, zero())
+    drag(qtbot, panel.canvas, one(offset=0.1))
+    panel.canvas.drawing().save(tmp_path / "drawn.json")
+    shown = dict(zip(trained_mlp.recipe.class_names, panel.bars.opts["height"]))
+
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "drawn.json"), "--json", "--top", "10"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["sample"] == "drawn.json"
+    assert {entry["class"]: entry["probability"] for entry in row["top"]} == pytest.approx(shown, abs=1e-5)
+
+    many = [str(tmp_path / "drawn.json")] * 600  # one call, read in batches
+    assert main(["predict", str(project_path), "--strokes", *many, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 600 and rows[-1]["top"][0] == row["top"][0]
+
+
+def test_predict_strokes_refuses_a_file_that_is_not_a_drawing(trained_mlp, tmp_path, capsys):
+    from netbuilder.core.project import save_project
+    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.training.cli import main
+
+    project_path = tmp_path / "mlp.nbproj"
+    save_project(load_template("1-mlp"), project_path)
+    save_checkpoint(trained_mlp.model, trained_mlp.history, project_path, recipe=trained_mlp.recipe)
+    (tmp_path / "bad.json").write_text('{"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2], [3]]]}')
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "bad.json")]) == 2
+    assert "bad.json: stroke 1 has a point [3]" in capsys.readouterr().err
