@@ -225,3 +225,20 @@ def test_predict_strokes_refuses_a_file_that_is_not_a_drawing(trained_mlp, tmp_p
     (tmp_path / "bad.json").write_text('{"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2], [3]]]}')
     assert main(["predict", str(project_path), "--strokes", str(tmp_path / "bad.json")]) == 2
     assert "bad.json: stroke 1 has a point [3]" in capsys.readouterr().err
+
+
+def test_while_a_stroke_is_drawn_the_answer_follows_it_throttled(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    canvas = panel.canvas
+    square = canvas.square()
+    points = [QPoint(round(square.left() + x * square.width()), round(square.top() + y * square.height()))
+              for x, y in one()]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=points[0])
+    for point in points[1:]:
+        qtbot.mouseMove(canvas, point)
+    assert panel.reading is None  # not once per mouse move: at most every LIVE_INTERVAL_MS
+    qtbot.waitUntil(lambda: panel.reading is not None, timeout=2000)
+    assert len(panel.reading.prediction) == 1 and not canvas.drawing().is_empty
+    assert panel.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[-1])
+    assert len(canvas.drawing().strokes) == 1
