@@ -36,7 +36,6 @@ PEN_WIDTH_RANGE = (6, 40)
 LIVE_INTERVAL_MS = 60  # predictions while a stroke is being drawn, at most this often
 _MIN_POINT_STEP = 0.75  # canvas units between two recorded points of a stroke
 _PREVIEW_SIDE = 140
-_LARGE_VIEW_SIDE = 260
 _SALIENCY_COLOUR = np.array([255, 80, 40], np.float32)
 
 
@@ -338,6 +337,8 @@ class DrawPanel(QWidget):
         self.layer_view = QLabel()
         self.layer_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.layer_view.setMinimumSize(120, 120)
+        # the picture fits the space the panel gives it, rather than asking for more
+        self.layer_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         preview_row = QHBoxLayout()
         preview_row.addWidget(self.preview)
         options = QVBoxLayout()
@@ -462,9 +463,13 @@ class DrawPanel(QWidget):
                 picture = picture.reshape(width, width)
             what = f"{output.size} values"
         self.layer_title.setText(f"{self.selected_layer}: {what} ({shape})")
-        pixmap = grey_pixmap(picture)
-        self.layer_view.setPixmap(pixmap.scaled(_LARGE_VIEW_SIDE, _LARGE_VIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
-                                                Qt.TransformationMode.FastTransformation))
+        self.layer_view.setPixmap(grey_pixmap(picture).scaled(
+            self.layer_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.reading is not None:
+            self._show_selected_layer()
 
     # --- the personal handwriting set ----------------------------------------------------------------
     def add_to_handwriting(self, label: int) -> None:
