@@ -10,7 +10,7 @@ Target: >= 99% agreement for each. Also reports the model's accuracy on the canv
 digits. The CNN template is trained on built-in digits here, unless a trained one is given.
 
     QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py            # 20,000 digits, 2 epochs, all tests
-    QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py --quick    # a smoke run
+    QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py --quick    # checks it runs (a weak model: agrees less)
     QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py --project my.nbproj   # its saved weights
 
 Ends with the line `agreement=<x>% canvas_accuracy=<y>%` (the lower agreement of the two).
@@ -49,6 +49,16 @@ def classify(model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
                                for start in range(0, len(inputs), BATCH)])
 
 
+def compare(what: str, seconds: float, on_canvas: np.ndarray, reference: np.ndarray, reference_name: str,
+            labels: np.ndarray) -> tuple[float, float]:
+    """Print and return (agreement with the reference, accuracy on the canvas), in percent."""
+    agreement = 100 * float((on_canvas == reference).mean())
+    accuracy = 100 * float((on_canvas == labels).mean())
+    print(f"{what} in {seconds:.1f} s: agreement {agreement:.2f}% ({int((on_canvas != reference).sum())} differ); "
+          f"accuracy on the canvas {accuracy:.2f}%, on {reference_name} {100 * float((reference == labels).mean()):.2f}%")
+    return agreement, accuracy
+
+
 def replayed_traces(panel: DrawPanel, model, recipe, count: int) -> tuple[float, float]:
     """(a): agreement between the canvas and the generator's renderings, and the canvas's accuracy."""
     drawings, labels, renderings = pen_traces(count, seed=12345)
@@ -59,13 +69,8 @@ def replayed_traces(panel: DrawPanel, model, recipe, count: int) -> tuple[float,
         panel.canvas.clear()
         drag_strokes(panel.canvas, drawing)
         on_canvas[index] = panel.reading.prediction.values[0]
-    seconds = time.perf_counter() - started
-    agreement = 100 * float((on_canvas == on_renderings).mean())
-    accuracy = 100 * float((on_canvas == labels).mean())
-    print(f"(a) {count:,} pen traces replayed as mouse drags in {seconds:.1f} s: agreement {agreement:.2f}% "
-          f"({int((on_canvas != on_renderings).sum())} differ); accuracy on the canvas {accuracy:.2f}%, "
-          f"on the generator's renderings {100 * float((on_renderings == labels).mean()):.2f}%")
-    return agreement, accuracy
+    return compare(f"(a) {count:,} pen traces replayed as mouse drags", time.perf_counter() - started,
+                   on_canvas, on_renderings, "the generator's renderings", labels)
 
 
 def real_digits_on_canvas(model, recipe, count: int) -> tuple[float, float]:
@@ -77,13 +82,8 @@ def real_digits_on_canvas(model, recipe, count: int) -> tuple[float, float]:
     canvas_images = [cv2.resize(image, (CANVAS_SIDE, CANVAS_SIDE), interpolation=cv2.INTER_NEAREST)
                      for image in images]
     on_canvas = classify(model, model_inputs(recipe, canvas_images))
-    seconds = time.perf_counter() - started
-    agreement = 100 * float((on_canvas == on_originals).mean())
-    accuracy = 100 * float((on_canvas == labels).mean())
-    print(f"(b) {count:,} real MNIST digits at canvas scale ({CANVAS_SIDE}×{CANVAS_SIDE}) in {seconds:.1f} s: "
-          f"agreement {agreement:.2f}% ({int((on_canvas != on_originals).sum())} differ); accuracy on the canvas "
-          f"{accuracy:.2f}%, on the originals {100 * float((on_originals == labels).mean()):.2f}%")
-    return agreement, accuracy
+    return compare(f"(b) {count:,} real MNIST digits at canvas scale ({CANVAS_SIDE}×{CANVAS_SIDE})",
+                   time.perf_counter() - started, on_canvas, on_originals, "the originals", labels)
 
 
 def main() -> None:
