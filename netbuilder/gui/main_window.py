@@ -16,9 +16,11 @@ from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, 
                             project_from_dict, save_project, write_atomic)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
+from .editor.activation_view import NodeActivationViews
 from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
+from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
+        self._add_draw_panel()
         self._zoomed_once = False
         self._restore_layout()
         self._file_state_changed()
@@ -156,6 +159,77 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
+
+    # --- drawing panel: draw a digit, see the model read it and the drawing flow through the graph ---
+    def _add_draw_panel(self) -> None:
+        """The Draw dock (hidden until asked for) and the live views of each layer's output under
+        the cards, shown only while the dock is visible."""
+        self.draw_panel = DrawPanel()
+        self.draw_dock = self._dock("Draw", "draw_dock", self.draw_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.draw_dock.hide()
+        toggle = self.draw_dock.toggleViewAction()
+        toggle.setText("&Draw a Digit")
+        toggle.setShortcut("Ctrl+Shift+D")
+        self.panels_menu.addAction(toggle)
+        self.activation_views = NodeActivationViews(self.scene)
+        self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
+        self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
+        self.draw_panel.fine_tune_requested.connect(lambda: self.draw_panel.fine_tune(self.document.project))
+        self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
+        self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
+        self.document.project_replaced.connect(self._forget_drawn_model)
+        self.training.model_trained.connect(self._read_drawings_with_trained)
+
+    def _show_reading_on_cards(self, reading) -> None:
+        if reading is None or not self.draw_dock.isVisible():
+            self.activation_views.clear()
+            return
+        self.activation_views.show(reading.activations, reading.picture, reading.prediction.probabilities[0],
+                                   reading.prediction.class_names)
+
+    def _draw_dock_visibility_changed(self, visible: bool) -> None:
+        if visible:
+            self.draw_panel.update_prediction()
+        else:
+            self.activation_views.clear()
+
+    def _read_drawings_with_trained(self, session) -> None:
+        """A training run ended with weights: the draw panel reads with them from now on."""
+        from ..training.checkpoint import TrainedModel
+
+        self.draw_panel.set_trained_model(TrainedModel(session.model, session.dataset.recipe, session.history()))
+
+    def _load_drawn_model(self, project_path: Path) -> None:
+        """The weights saved beside an opened project, if any, for the draw panel."""
+        from ..training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
+
+        if not checkpoint_path(project_path).exists():
+            return
+        try:
+            self.draw_panel.set_trained_model(load_trained_model(self.document.project, project_path))
+        except CheckpointError as error:
+            self.statusBar().showMessage(f"The draw panel has no model: {error}", 8000)
+
+    def _forget_drawn_model(self) -> None:
+        """Another project: its model is not the one the panel reads with."""
+        self.draw_panel.shutdown()
+        self.draw_panel.set_trained_model(None)
+
+    def _train_on_built_in_digits(self) -> None:
+        """The draw panel's offer: train the network on the canvas on the built-in digits."""
+        from ..core.commands import SetTraining
+
+        if self.document.project.dataset != "digits":
+            self.document.push(SetTraining(self.document.project, dataset="digits"))
+        self.show_training()
+        self.training.start()
+        reason = self.training.cannot_start_reason()
+        if reason:
+            self.statusBar().showMessage(reason, 8000)
+
+    def _show_selected_layer_output(self, node_ids: list[str]) -> None:
+        nodes = self.document.graph.nodes
+        self.draw_panel.select_layer(nodes[node_ids[0]].name if len(node_ids) == 1 and node_ids[0] in nodes else None)
 
     # --- layout and title -------------------------------------------------------------------------
     def _restore_layout(self) -> None:
@@ -273,6 +347,7 @@ class MainWindow(QMainWindow):
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
         self.training.restore_saved_run(Path(path).resolve())
+        self._load_drawn_model(Path(path).resolve())
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
 
@@ -387,6 +462,7 @@ class MainWindow(QMainWindow):
             return
         self._save_layout()
         self.training.shutdown()
+        self.draw_panel.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()
