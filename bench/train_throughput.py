@@ -20,6 +20,12 @@ c, d, a, ...) so that load from elsewhere on the machine falls on all of them al
 each ratio is the median over the rounds of the ratio within a round. Printed: median samples/s
 per contestant, and the ratios against their targets.
 
+Then the shared-machine scenario: the same network trained by the Trainer with each fixed
+thread count and with the count it chooses itself (the default), first on the idle machine and
+then beside a process that keeps one CPU busy (as the app's GUI thread or another program does),
+and with and without the per-layer health measurements. It ends with the line
+`auto_vs_best_idle=<x> auto_vs_best_busy=<y> health_cost=<z>%` (targets: >= 0.9, >= 0.9, < 3%).
+
     pip install -e .[bench]        # keras 3 for (d); without it (d) is skipped with a note
     python bench/train_throughput.py            # full run: 6,400 digits per epoch, 10 rounds
     python bench/train_throughput.py --quick    # smoke run: 1,280 digits, 3 rounds
@@ -34,9 +40,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -55,6 +63,8 @@ from netbuilder.core.project import load_project  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
+from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOWS, TIMED_BATCHES,  # noqa: E402
+                                         candidate_counts, usable_cores)
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
 ARTICLE_CNN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "article_cnn.nbproj")
@@ -65,6 +75,8 @@ MIN_ROUNDS = 3  # timed rounds run even when the time budget is spent
 
 # (numerator, denominator, lowest acceptable ratio of their median samples/s)
 TARGETS = [("a", "b", 0.98), ("a", "d", 1.7), ("fast a", "b", 1.5)]
+AUTO_THREADS_TARGET = 0.9  # the Trainer's own thread choice against the best fixed count
+HEALTH_COST_TARGET = 3.0  # percent of training speed the health measurements may cost
 
 Epoch = Callable[[], float]  # trains one epoch, returns its mean training loss
 
@@ -87,11 +99,16 @@ class HandWrittenCNN(nn.Module):
         return self.fc2(F.relu(self.fc1(x)))
 
 
-def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: str,
-                       epochs: int) -> tuple[Epoch, nn.Module]:
+def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: str, epochs: int,
+                       threads: int | None = None, health_interval: float = 2.0) -> tuple[Epoch, nn.Module]:
     """(a): the article's network as a netbuilder project, compiled from its graph, trained by one
     Trainer.run() of `epochs` epochs as the app does; each call advances the run by one epoch, so
-    the run's setup (data checks, the fast mode's gradient check) falls into the warm-up."""
+    the run's setup (data checks, the fast mode's gradient check) falls into the warm-up.
+
+    `threads`: torch threads for this contestant (default: the bench's setting); 0 lets the
+    Trainer choose them as the app does. Torch's thread count belongs to the process, so each call
+    sets this contestant's count (for 0, the one its Trainer chose last) and takes it back after.
+    """
     project = load_project(ARTICLE_CNN)
     torch.manual_seed(project.training.seed)
     model = compile_graph(project.graph)
@@ -99,9 +116,20 @@ def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: st
                       val_x=images[:0], val_y=labels[:0], class_names=list(CLASS_NAMES))
     settings = project.training.replace(epochs=epochs, validation_split=0.0, device="cpu", precision=precision,
                                         augment=False, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE)
-    events = Trainer(model, dataset, settings, "classification").run()
+    fixed = torch.get_num_threads() if threads is None else threads or None
+    own_threads = [fixed or torch.get_num_threads()]
+    events = Trainer(model, dataset, settings, "classification", threads=fixed, health_interval=health_interval).run()
 
     def epoch() -> float:
+        others = torch.get_num_threads()
+        torch.set_num_threads(own_threads[0])
+        try:
+            return next_epoch()
+        finally:
+            own_threads[0] = torch.get_num_threads()
+            torch.set_num_threads(others)
+
+    def next_epoch() -> float:
         for event in events:
             if isinstance(event, Started) and event.precision != precision:
                 raise SystemExit(f"The Trainer ran in {event.precision}, not {precision}: {' '.join(event.notes)}")
@@ -252,6 +280,8 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=240.0,
                         help=f"seconds after which no further round starts, once {MIN_ROUNDS} are done "
                              "(default %(default)g)")
+    parser.add_argument("--busy-seconds", type=float, default=600.0,
+                        help="longest life of the busy process of the shared-machine scenario (default %(default)g)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads for every contestant (default: torch's own choice, %(default)s)")
     args = parser.parse_args()
@@ -320,7 +350,83 @@ def main() -> int:
             verdict = f"target >= {target:<4}  {'PASS' if ratio >= target else 'FAIL'}"
             failed |= ratio < target
         print(f"{name:14} {ratio:6.2f} {min(ratios):6.2f} {max(ratios):6.2f}   {verdict}")
+    print()
+    auto_idle, auto_busy, health_cost = shared_machine_scenario(images, labels, rounds, args.busy_seconds)
+    failed |= min(auto_idle, auto_busy) < AUTO_THREADS_TARGET or health_cost > HEALTH_COST_TARGET
+    print(f"auto_vs_best_idle={auto_idle:.3f} auto_vs_best_busy={auto_busy:.3f} health_cost={health_cost:.1f}%")
     return 1 if failed else 0
+
+
+def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: int,
+                            busy_seconds: float) -> tuple[float, float, float]:
+    """The Trainer's own choice of threads against every fixed count, on an idle machine and then
+    beside a busy-looping process (as the app's GUI thread or another program is), and what the
+    health measurements cost. Returns (auto/best idle, auto/best busy, health cost in percent).
+
+    Every contestant is one run across both phases, so the automatic choice has to notice the
+    change: each phase starts with untimed epochs covering the batches the Trainer needs for
+    that (the drift windows and a round of timing). Each ratio is the median over the rounds of
+    auto's speed over the best fixed count's speed in the same round. Health is measured every
+    2 s of wall time, and the other contestants' turns take seconds, so nearly every timed epoch
+    of "health" includes a measured batch: its cost here is an upper bound of the app's.
+    """
+    counts = candidate_counts(usable_cores())
+    settle_batches = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
+    settle_epochs = math.ceil(settle_batches / math.ceil(len(images) / BATCH_SIZE))
+    bench_threads = torch.get_num_threads()
+    builders = [(f"t{count}", f"{count} thread{'s' * (count > 1)}, fixed", dict(threads=count)) for count in counts]
+    builders += [("auto", "threads chosen by the Trainer (the default)", dict(threads=0)),
+                 ("no health", f"{bench_threads} threads, fixed, no health measurements",
+                  dict(threads=bench_threads, health_interval=math.inf)),
+                 ("health", f"{bench_threads} threads, fixed, health every 2 s", dict(threads=bench_threads))]
+    contestants = []
+    for key, title, options in builders:
+        epoch, model = netbuilder_trainer(images, labels, "fp32", 2 * (settle_epochs + rounds), **options)
+        contestants.append(Contestant(key, title, epoch, parameter_count(model)))
+    print(f"Shared machine: the same network and data, {rounds} timed rounds idle and {rounds} beside a "
+          f"busy process, each phase after {settle_epochs} untimed round(s); contestants "
+          f"{', '.join(c.key for c in contestants)}")
+    phases = {}
+    for phase in ("idle", "busy"):
+        competitor = busy_process(busy_seconds) if phase == "busy" else None
+        try:
+            for _ in range(settle_epochs):
+                for contestant in contestants:
+                    contestant.loss = contestant.epoch()
+            for contestant in contestants:
+                contestant.rates = []
+            for round_number in range(1, rounds + 1):
+                for contestant in contestants:
+                    epoch_started = time.perf_counter()
+                    contestant.loss = contestant.epoch()
+                    contestant.rates.append(len(images) / (time.perf_counter() - epoch_started))
+                print(f"{phase} round {round_number:2}: " + "  ".join(f"{c.key} {c.rates[-1]:,.0f}"
+                                                                     for c in contestants), flush=True)
+        finally:
+            if competitor is not None:
+                competitor.kill()
+                competitor.wait()
+        phases[phase] = {contestant.key: list(contestant.rates) for contestant in contestants}
+
+    ratios = {}
+    for phase, rates in phases.items():
+        best_fixed = [max(rates[f"t{count}"][i] for count in counts) for i in range(rounds)]
+        ratios[phase] = statistics.median(auto / best for auto, best in zip(rates["auto"], best_fixed))
+        speeds = "  ".join(f"{key} {statistics.median(values):,.0f}" for key, values in rates.items())
+        print(f"{phase}: median samples/s  {speeds};  auto/best fixed {ratios[phase]:.2f} "
+              f"(target >= {AUTO_THREADS_TARGET})")
+    idle = phases["idle"]
+    health_ratio = statistics.median(with_health / without for with_health, without
+                                     in zip(idle["health"], idle["no health"]))
+    health_cost = 100 * (1 - health_ratio)
+    print(f"health measurements cost {health_cost:.1f}% of the training speed (target < {HEALTH_COST_TARGET}%)")
+    return ratios["idle"], ratios["busy"], health_cost
+
+
+def busy_process(seconds: float) -> subprocess.Popen:
+    """Another program keeping one CPU busy, for at most `seconds` even if this one dies."""
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", loop])
 
 if __name__ == "__main__":
     sys.exit(main())

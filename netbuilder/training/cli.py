@@ -7,22 +7,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+import time
 
 from netbuilder.core.compile import CompileError
-from netbuilder.core.layers import ParamError
+from netbuilder.core.layers import Param, ParamError
 from netbuilder.core.project import Project, ProjectFileError, load_project
+from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 
-from .checkpoint import History, load_trained_model, save_checkpoint
-from .events import BatchEnded, EpochEnded, Finished, Started
+from .checkpoint import load_trained_model, save_checkpoint
+from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
 from .metrics import evaluate, format_confusion
 from .predict import format_rows, predict_files, prediction_rows
-from .trainer import Trainer, TrainingError, prepare
+from .session import TrainingSession
+from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 FAILED = 2
+# Option names other than the setting's own, kept for scripts written when they were the only ones.
+_OPTION_ALIASES = {"learning_rate": ("--lr",)}
+THREADS = Param("threads", int, 0, min=1, max=1024)
+PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often within an epoch
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -30,11 +36,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
     train.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(train)
-    train.add_argument("--epochs", type=int, metavar="N")
-    train.add_argument("--batch-size", type=int, metavar="N")
-    train.add_argument("--lr", type=float, metavar="X", help="learning rate")
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    train.add_argument("--precision", choices=("fp32", "fast"), help="fast: bfloat16 where it keeps the gradients")
+    _add_setting_options(train)
+    train.add_argument("--threads", metavar="N", help="torch threads (default: measured, and measured again "
+                                                     "when the machine gets busier or quieter)")
     _add_out_argument(train, "folder for the weights and history (default: beside the project)")
     train.set_defaults(handler=train_command)
 
@@ -68,16 +72,22 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
-        model, dataset, task = prepare(project, args.data, _progress_printer())
+        threads = None if args.threads is None else THREADS.coerce(args.threads)
     except USER_ERRORS as error:
         return _fail(error)
-    trainer = Trainer(model, dataset, project.training, task)
+    session = TrainingSession(project, args.data, threads=threads)
+    show_preparation = _progress_printer()
     latest_speed = 0.0
-    show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch
+    show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
+    last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
+    warned: set[tuple[str, str]] = set()
     try:
-        for event in trainer.run():
-            if isinstance(event, Started):
-                print(_started_line(project, dataset.name, event))
+        for event in session.events():
+            if isinstance(event, Preparing):
+                if show_preparation and event.total:
+                    show_preparation(event.done, event.total, event.message)
+            elif isinstance(event, Started):
+                print(_started_line(project, session.dataset.name, event))
                 for note in event.notes:
                     print(f"note: {note}")
             elif isinstance(event, BatchEnded):
@@ -85,10 +95,19 @@ def train_command(args: argparse.Namespace) -> int:
                 if show_batches:
                     print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
                           f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
+                elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
+                    print(_progress_line(event), flush=True)
+                    last_progress_line = time.monotonic()
             elif isinstance(event, EpochEnded):
                 if show_batches:
                     print("\r\033[K", end="", file=sys.stderr, flush=True)  # clear the live line
                 print(_epoch_line(event, latest_speed), flush=True)
+                last_progress_line = time.monotonic()
+            elif isinstance(event, HealthReport):
+                for layer in event.layers:
+                    if layer.problem and (layer.layer, layer.problem) not in warned:
+                        warned.add((layer.layer, layer.problem))
+                        print(f'warning: layer "{layer.layer}": {layer.advice}', file=sys.stderr, flush=True)
             elif isinstance(event, Finished):
                 finished = event
     except KeyboardInterrupt:
@@ -97,9 +116,9 @@ def train_command(args: argparse.Namespace) -> int:
     if finished.reason not in ("completed", "early_stopping"):
         print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
         return FAILED
-    history = History(dataset.class_names, task, args.data or project.dataset, trainer.history)
     try:
-        weights = save_checkpoint(model, history, args.project, args.out, recipe=dataset.recipe)
+        weights = save_checkpoint(session.model, session.history(), args.project, args.out,
+                                  recipe=session.dataset.recipe)
     except OSError as error:
         return _fail(f"cannot save the weights: {error.strerror or error}")
     print(finished.message)
@@ -140,10 +159,60 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per training setting, named after it (--learning-rate, --no-augment, ...), with
+    the limits and choices the project file and the app apply. Values are checked by the
+    setting's Param, not by argparse, so a bad one gets the same one-line message as everywhere."""
+    group = parser.add_argument_group("training settings (default: the project's)")
+    for param in SETTING_LIMITS.values():
+        flags = ["--" + param.name.replace("_", "-"), *_OPTION_ALIASES.get(param.name, ())]
+        if param.kind is bool:
+            group.add_argument(*flags, dest=param.name, action=argparse.BooleanOptionalAction, help=param.help)
+        else:
+            group.add_argument(*flags, dest=param.name, metavar=_value_hint(param), help=_limits_help(param))
+
+
+def _value_hint(param: Param) -> str:
+    if param.choices:
+        return "{" + ",".join(param.choices) + "}"
+    return "N" if param.kind is int else "X"
+
+
+def _limits_help(param: Param) -> str | None:
+    limits = f"{param.min:g} to {param.max:g}" if param.min is not None and param.max is not None else ""
+    return "; ".join(part for part in (limits, param.help) if part) or None
+
+
 def _setting_changes(args: argparse.Namespace) -> dict:
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
-             "device": args.device, "precision": args.precision}
-    return {name: value for name, value in given.items() if value is not None}
+    """The settings given on the command line, as values for TrainingSettings.replace (which
+    checks their limits); text that is no number raises ParamError."""
+    changes = {}
+    for param in SETTING_LIMITS.values():
+        value = getattr(args, param.name)
+        if value is None:
+            continue
+        if param.kind is float:
+            try:
+                value = float(value)
+            except ValueError:
+                raise ParamError(f"{param.label} must be a number, not {value!r}") from None
+        changes[param.name] = value
+    return changes
+
+
+def _progress_line(batch: BatchEnded) -> str:
+    """For logs: where the run is within a long epoch."""
+    parts = [f"progress {100 * batch.progress:3.0f}%", f"epoch {batch.epoch}  batch {batch.batch}/{batch.batches}",
+             f"loss {batch.loss:.4f}", f"{batch.samples_per_second:,.0f} samples/s"]
+    if batch.remaining_seconds is not None:
+        parts.append(f"{_duration(batch.remaining_seconds)} left")
+    return "  ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def _started_line(project: Project, dataset_name: str, started: Started) -> str:

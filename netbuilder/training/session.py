@@ -26,6 +26,8 @@ from .trainer import Trainer, describe_failure, prepare
 
 # Problems of the user's project or data: their message is all the user needs.
 USER_ERRORS = (CompileError, DataError, TrainingError, ParamError)
+# How often waiting for the data checks for a stop.
+_STOP_POLL_SECONDS = 0.1
 
 
 class TrainingSession:
@@ -104,8 +106,12 @@ class TrainingSession:
 
     def _prepare(self):
         """prepare() on a helper thread, its progress passed on as Preparing events as it comes
-        (a progress callback cannot yield). A stop makes the next progress call raise, which
-        abandons the download or generation."""
+        (a progress callback cannot yield).
+
+        A stop ends the session at once (StopRequested), whatever the loading is doing; the
+        helper thread's next progress call raises, which abandons a download or generation, and
+        a loader that reports no progress (a CSV file) finishes on its own, its result unused.
+        """
         events: queue.SimpleQueue = queue.SimpleQueue()
         outcome: dict = {}
 
@@ -124,7 +130,14 @@ class TrainingSession:
         yield Preparing(0, 0, "Preparing the data and the network")
         worker = threading.Thread(target=work, name="netbuilder-prepare", daemon=True)
         worker.start()
-        while (event := events.get()) is not None:
+        while True:
+            try:
+                event = events.get(timeout=_STOP_POLL_SECONDS)
+            except queue.Empty:
+                self._control.check_stop()
+                continue
+            if event is None:
+                break
             yield event
         worker.join()
         if "error" in outcome:

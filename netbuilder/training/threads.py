@@ -16,12 +16,18 @@ import torch
 
 from .events import ThreadsChosen
 
-# Batches timed per candidate, after one untimed batch that lets the new thread pool settle.
+# Batches timed per candidate (their median counts, so the first batch on a new thread pool,
+# which starts its threads, does not decide)...
 TIMED_BATCHES = 3
-# Batch time per sample is watched over windows of this many batches...
-DRIFT_WINDOW = 20
-# ...and the counts are timed again when a window's median moves this far from the baseline.
+# ...but a candidate whose first batch takes this many times the best candidate's time is
+# dropped at once: beside a busy process the wrong count can be ten times slower.
+CLEARLY_SLOWER = 2.0
+# Batch time per sample is watched over windows of this many batches, and the counts are timed
+# again when DRIFT_WINDOWS windows in a row have their median this far from the baseline (one
+# window could be a moment's hiccup, not a changed machine).
+DRIFT_WINDOW = 10
 DRIFT_LIMIT = 0.3
+DRIFT_WINDOWS = 2
 
 
 def usable_cores() -> int:
@@ -53,11 +59,11 @@ class ThreadTuner:
         self.candidates = candidate_counts(cores or usable_cores())
         self._speeds: dict[int, float] = {}
         self._queue: list[int] = []  # candidates still to time in the current round
-        self._timed: list[tuple[float, int]] = []  # (seconds, samples) of the current candidate
-        self._skip = 0  # untimed batches left before timing the current candidate
+        self._timed: list[float] = []  # seconds per sample of the current candidate's batches
         self._reason = "start"
         self._baseline: float | None = None  # median seconds per sample just after choosing
         self._window: list[float] = []
+        self._drifted_windows = 0
 
     @property
     def threads(self) -> int:
@@ -74,39 +80,38 @@ class ThreadTuner:
         if self.fixed is not None or len(self.candidates) == 1 or samples == 0:
             return None
         if self._queue:
-            return self._time_candidate(seconds, samples)
-        per_sample = seconds / samples
-        if self._baseline is None:
-            self._window.append(per_sample)
-            if len(self._window) == DRIFT_WINDOW:
-                self._baseline, self._window = statistics.median(self._window), []
-            return None
-        self._window.append(per_sample)
+            return self._time_candidate(seconds / samples)
+        self._window.append(seconds / samples)
         if len(self._window) < DRIFT_WINDOW:
             return None
         median, self._window = statistics.median(self._window), []
-        if abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
-            self._begin_round("drift")
+        if self._baseline is None:
+            self._baseline = median
+        elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
+            self._drifted_windows += 1
+            if self._drifted_windows >= DRIFT_WINDOWS:
+                self._begin_round("drift")
+        else:
+            self._drifted_windows = 0
         return None
 
     def _begin_round(self, reason: str) -> None:
-        self._reason, self._speeds, self._baseline, self._window = reason, {}, None, []
+        self._reason, self._speeds, self._baseline, self._window, self._drifted_windows = reason, {}, None, [], 0
         self._queue = list(self.candidates)
         self._switch_to(self._queue[0])
 
     def _switch_to(self, count: int) -> None:
         torch.set_num_threads(count)
-        self._timed, self._skip = [], 1
+        self._timed = []
 
-    def _time_candidate(self, seconds: float, samples: int) -> ThreadsChosen | None:
-        if self._skip:
-            self._skip -= 1
-            return None
-        self._timed.append((seconds, samples))
-        if len(self._timed) < TIMED_BATCHES:
+    def _time_candidate(self, seconds_per_sample: float) -> ThreadsChosen | None:
+        self._timed.append(seconds_per_sample)
+        fastest = max(self._speeds.values(), default=0.0)
+        clearly_slower = fastest and seconds_per_sample > CLEARLY_SLOWER / fastest
+        if len(self._timed) < TIMED_BATCHES and not clearly_slower:
             return None
         count = self._queue.pop(0)
-        self._speeds[count] = sum(n for _, n in self._timed) / max(sum(s for s, _ in self._timed), 1e-9)
+        self._speeds[count] = 1 / max(statistics.median(self._timed), 1e-12)
         if self._queue:
             self._switch_to(self._queue[0])
             return None

@@ -64,6 +64,26 @@ def test_generation_reports_its_progress_up_to_the_total():
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
 
 
+class Abandoned(Exception):
+    pass
+
+
+def test_a_raising_progress_abandons_the_generation_and_drops_the_chunks_not_started():
+    reports = []
+
+    def stop_at_once(done, total):
+        reports.append(done)
+        raise Abandoned
+
+    with pytest.raises(Abandoned):
+        generate_digits(50_000, seed=0, progress=stop_at_once, workers=2)  # 100 chunks: minutes of work
+    assert len(reports) == 1
+
+
+def test_workers_are_not_forked_from_a_process_that_may_have_threads():
+    assert digits._worker_context().get_start_method() in ("forkserver", "spawn")
+
+
 def test_load_digits_gives_a_standardised_image_dataset(cache):
     dataset = load_digits(train_size=300, val_size=100, seed=0)
     assert dataset.name == "digits" and dataset.kind == "image"

@@ -2,13 +2,15 @@
 import threading
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from netbuilder.core.layers import ParamError
 from netbuilder.training.control import RunControl, StopRequested, TrainingError
 from netbuilder.training.events import BatchEnded, EpochEnded, Finished, SettingsChanged, Started
-from netbuilder.training.trainer import Trainer
+from netbuilder.training.trainer import Trainer, bfloat16_supported
 
 FINISH_WITHIN = 20  # seconds; only reached when a run hangs
 
@@ -146,3 +148,123 @@ def test_changing_a_setting_needs_a_pause_and_a_valid_value():
     control.stop()
     with pytest.raises(StopRequested):
         control.checkpoint()
+
+
+class ControlMachine(RuleBasedStateMachine):
+    """The user's calls and the run's steps in any order: the state is always the one the
+    transition table in control.py gives, and no call blocks or fails where it should not."""
+
+    def __init__(self):
+        super().__init__()
+        self.control = RunControl()
+        self.state, self.pause_pending, self.stopped_before_start = "idle", False, False
+
+    @rule()
+    def pause(self):
+        self.control.pause()
+        if self.state == "running":
+            self.state = "paused"
+        elif self.state in ("idle", "preparing"):
+            self.pause_pending = True
+
+    @rule()
+    def resume(self):
+        self.control.resume()
+        if self.state == "paused":
+            self.state = "running"
+        elif self.state in ("idle", "preparing"):
+            self.pause_pending = False
+
+    @rule()
+    def stop(self):
+        self.control.stop()
+        if self.state == "idle":
+            self.state, self.stopped_before_start = "finished", True
+        elif self.state in ("preparing", "running", "paused"):
+            self.state = "stopping"
+
+    @rule()
+    def change_settings(self):
+        if self.state == "paused":
+            self.control.change_settings(learning_rate=0.01)
+        else:
+            with pytest.raises(TrainingError):
+                self.control.change_settings(learning_rate=0.01)
+
+    @precondition(lambda self: self.state in ("idle", "finished"))
+    @rule()
+    def begin(self):
+        began = self.control.begin()
+        if self.state == "finished" and self.stopped_before_start:
+            assert not began
+            self.stopped_before_start = False
+        else:
+            assert began
+            self.state = "preparing"
+
+    @precondition(lambda self: self.state in ("preparing", "stopping"))
+    @rule()
+    def start_training(self):
+        if self.state == "stopping":
+            with pytest.raises(StopRequested):
+                self.control.training()
+            return
+        self.control.training()
+        self.state, self.pause_pending = ("paused" if self.pause_pending else "running"), False
+
+    @precondition(lambda self: self.state in ("running", "stopping"))  # paused: it would hold, as it should
+    @rule()
+    def checkpoint(self):
+        if self.state == "stopping":
+            with pytest.raises(StopRequested):
+                self.control.checkpoint()
+        else:
+            self.control.checkpoint()
+
+    @precondition(lambda self: self.state not in ("idle", "finished"))
+    @rule()
+    def end(self):
+        self.control.end()
+        self.state, self.pause_pending = "finished", False
+
+    @invariant()
+    def same_state(self):
+        assert self.control.state == self.state
+
+
+TestControlMachine = ControlMachine.TestCase
+TestControlMachine.settings = hypothesis_settings(max_examples=150, stateful_step_count=30, deadline=None)
+
+
+class StopsInside(torch.nn.Module):
+    """A small network that asks its trainer to stop when `when(self, inputs)` holds during a
+    forward pass, and counts the passes in which it holds."""
+
+    def __init__(self, when):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+        self.when, self.trainer, self.calls = when, None, 0
+
+    def forward(self, x):
+        if self.when(self, x):
+            self.calls += 1
+            self.trainer.stop()
+        return self.linear(x)
+
+
+def test_a_stop_during_validation_ends_it_after_the_current_chunk(make_blobs, settings):
+    # in eval mode without gradients on more than the data check's two samples: validation
+    model = StopsInside(lambda module, x: not module.training and not torch.is_grad_enabled() and len(x) > 2)
+    data = make_blobs(count=64, val_count=3000)  # six chunks of 512
+    model.trainer = Trainer(model, data, settings, "classification", threads=1)
+    events = list(model.trainer.run())
+    assert events[-1] == Finished("stopped", "Stopped during the validation of epoch 1.")
+    assert model.calls == 1
+
+
+@pytest.mark.skipif(not bfloat16_supported(torch.device("cpu")), reason="this CPU has no bfloat16")
+def test_a_stop_during_the_fast_mode_check_ends_it_before_its_second_pass(make_blobs, settings):
+    model = StopsInside(lambda module, x: not module.training and torch.is_grad_enabled())
+    model.trainer = Trainer(model, make_blobs(), settings.replace(precision="fast"), "classification", threads=1)
+    events = list(model.trainer.run())
+    assert events == [Finished("stopped", "Stopped before training started.")] and model.calls == 1

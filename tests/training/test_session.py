@@ -11,6 +11,8 @@ from netbuilder.training.events import (BatchEnded, EpochEnded, Finished, Health
 from netbuilder.training.session import TrainingSession
 from netbuilder.training.threads import candidate_counts, usable_cores
 
+FINISH_WITHIN = 20  # seconds; only reached when something hangs
+
 
 def project(dataset="", hidden=16, epochs=2, **training):
     nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [4]}},
@@ -74,6 +76,25 @@ def test_stop_during_data_generation_abandons_it(tmp_path, monkeypatch):
             session.stop()
     assert events[-1] == Finished("stopped", "Stopped while preparing the data.")
     assert session.model is None and list(tmp_path.glob("digits-*.npz")) == []
+
+
+def test_stop_ends_the_session_even_while_a_loader_reports_no_progress(make_blobs, monkeypatch):
+    from netbuilder.training import session as session_module
+
+    release = threading.Event()
+
+    def silent_loader(*args, **options):  # like reading a big CSV file: no progress calls
+        release.wait(FINISH_WITHIN)
+        raise AssertionError("the session waited for the loader")
+
+    monkeypatch.setattr(session_module, "prepare", silent_loader)
+    session = TrainingSession(project(), dataset=make_blobs())
+    threading.Timer(0.2, session.stop).start()
+    try:
+        assert list(session.events())[-1] == Finished("stopped", "Stopped while preparing the data.")
+        assert session.state == "finished"
+    finally:
+        release.set()
 
 
 def test_stop_before_the_session_starts():

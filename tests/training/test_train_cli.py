@@ -1,4 +1,5 @@
 import argparse
+import functools
 import io
 import json
 import sys
@@ -106,3 +107,60 @@ def test_a_damaged_project_is_one_line(tmp_path, capsys):
     (tmp_path / "bad.nbproj").write_text("{ not json")
     assert run_cli("train", tmp_path / "bad.nbproj") == 2
     assert capsys.readouterr().err == "netbuilder: bad.nbproj is damaged: it is not valid JSON at line 1, column 3\n"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--learning-rate", "abc"], "learning rate must be a number, not 'abc'"),
+    (["--lr", "1e400"], "learning rate must be a finite number"),
+    (["--epochs", "1" + "0" * 400], "epochs must be at most 10000"),
+    (["--batch-size", "2.5"], "batch size must be a whole number"),
+    (["--optimizer", "newton"], "optimizer must be one of adam, adamw, sgd, rmsprop, not 'newton'"),
+    (["--schedule", "linear"], "schedule must be one of constant, step, cosine, one_cycle"),
+    (["--validation-split", "0.95"], "validation split must be at most 0.9, not 0.95"),
+    (["--label-smoothing", "-1"], "label smoothing must be at least 0"),
+    (["--threads", "0"], "threads must be at least 1, not 0"),
+])
+def test_bad_setting_values_get_the_settings_own_one_line_message(project_file, capsys, arguments, message):
+    assert run_cli("train", project_file, *arguments) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_every_training_setting_is_an_option_and_reaches_the_run(project_file, monkeypatch):
+    from netbuilder.core.settings import SETTING_LIMITS
+    from netbuilder.training import cli
+
+    seen = {}
+
+    class Recording(cli.TrainingSession):
+        def __init__(self, project, dataset_spec=None, **options):
+            seen["settings"], seen["threads"] = project.training, options["threads"]
+            super().__init__(project, dataset_spec, **options)
+
+    monkeypatch.setattr(cli, "TrainingSession", Recording)
+    assert run_cli("train", project_file, "--optimizer", "sgd", "--learning-rate", "0.02", "--batch-size", "8",
+                   "--epochs", "1", "--weight-decay", "0.001", "--momentum", "0.5", "--nesterov",
+                   "--schedule", "step", "--validation-split", "0.25", "--early-stopping-patience", "2",
+                   "--seed", "7", "--device", "cpu", "--precision", "fp32", "--no-augment",
+                   "--label-smoothing", "0.1", "--threads", "1") == 0
+    assert seen["settings"].to_dict() == {
+        "optimizer": "sgd", "learning_rate": 0.02, "batch_size": 8, "epochs": 1, "weight_decay": 0.001,
+        "momentum": 0.5, "nesterov": True, "schedule": "step", "validation_split": 0.25,
+        "early_stopping_patience": 2, "seed": 7, "device": "cpu", "precision": "fp32", "augment": False,
+        "label_smoothing": 0.1}
+    assert set(seen["settings"].to_dict()) == set(SETTING_LIMITS) and seen["threads"] == 1
+    assert run_cli("train", project_file, "--lr", "0.03", "--epochs", "1") == 0  # the old name still works
+    assert seen["settings"].learning_rate == 0.03
+
+
+def test_without_a_terminal_a_progress_line_is_printed_within_long_epochs(project_file, capsys, monkeypatch):
+    from netbuilder.training import cli
+
+    monkeypatch.setattr(cli, "PROGRESS_LINE_SECONDS", 0.0)  # every report, instead of every 10 s
+    monkeypatch.setattr(cli, "TrainingSession", functools.partial(cli.TrainingSession, report_interval=0))
+    assert run_cli("train", project_file, "--epochs", 1, "--batch-size", 4) == 0
+    out = capsys.readouterr().out.splitlines()
+    progress = [line for line in out if line.startswith("progress")]
+    assert progress and all("epoch 1  batch " in line and "samples/s" in line and "left" in line
+                            for line in progress)
+    assert out.index(progress[-1]) < out.index(next(line for line in out if line.startswith("epoch 1/1")))

@@ -89,7 +89,7 @@ class Param:
         if isinstance(value, float) and not math.isfinite(value):
             raise ParamError(f"{self.label} must be a finite number, not {value!r}")
         if self.kind is int:
-            if float(value) != int(value):
+            if isinstance(value, float) and not value.is_integer():  # (huge ints do not fit a float)
                 raise ParamError(f"{self.label} must be a whole number, not {value!r}")
             value = int(value)
         else:
@@ -118,7 +118,7 @@ _SHAPE_TEXT = re.compile(r"\s*[(\[]?\s*\d+(\s*[,x×*]\s*\d+)*\s*,?\s*[)\]]?\s*")
 
 
 def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+    return str(int(number)) if isinstance(number, int) or number.is_integer() else f"{number:g}"
 
 
 def format_shape(shape: Shape) -> str:
