@@ -10,6 +10,8 @@ from typing import Any
 
 from .graph import Edge, Graph, GraphError, Node
 from .layers import get_spec
+from .project import Project
+from .settings import TrainingSettings
 
 
 class Command:
@@ -173,6 +175,35 @@ class Group(Command):
     def undo(self, graph: Graph) -> None:
         for part in reversed(self.parts):
             part.undo(graph)
+
+
+@dataclass
+class SetTraining(Command):
+    """Changes a project's training settings and/or its dataset as one undo step.
+
+    Settings live in the project, not in the graph, so this command edits the project it was made
+    for and ignores the graph it is given. Values are checked against SETTING_LIMITS first: a bad
+    one raises ParamError and changes nothing.
+    """
+
+    project: Project
+    changes: dict[str, Any] = field(default_factory=dict)  # setting name -> new value
+    dataset: str | None = None  # a new dataset spec, or None to keep it
+    before: tuple[TrainingSettings, str] | None = None
+
+    def __post_init__(self) -> None:
+        named = [name.replace("_", " ") for name in self.changes] + (["dataset"] if self.dataset is not None else [])
+        self.text = "Change " + ", ".join(named)
+
+    def do(self, graph: Graph) -> None:
+        settings = self.project.training.replace(**self.changes)
+        self.before = (self.project.training, self.project.dataset)
+        self.project.training = settings
+        if self.dataset is not None:
+            self.project.dataset = self.dataset
+
+    def undo(self, graph: Graph) -> None:
+        self.project.training, self.project.dataset = self.before
 
 
 def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:

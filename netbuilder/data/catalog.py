@@ -19,6 +19,9 @@ BUILTIN_DATASETS: list[tuple[str, str]] = [
     ("mnist", "MNIST: 70,000 scanned handwritten digits 0–9, 28×28. Downloaded once (11 MB)."),
     ("fashion-mnist", "Fashion-MNIST: 70,000 pictures of clothes and shoes in 10 classes, 28×28. "
                       "Downloaded once (30 MB)."),
+    ("my-handwriting", "Your own digits, drawn in the Draw panel and added with a digit key."),
+    ("my-handwriting+digits", "Your own digits mixed with 6,000 built-in ones, for fine-tuning a digit model "
+                              "on your handwriting."),
 ]
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -36,6 +39,10 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
     name = spec.strip().lower()
     if name == "digits":
         return _load_digits(progress, options)
+    if name in ("my-handwriting", "my-handwriting+digits"):
+        from .handwriting import load_handwriting
+
+        return load_handwriting(mix_with_digits=name.endswith("+digits"), **options)
     if name in COLLECTIONS:
         return load_mnist(name, progress=progress, **options)
     path = Path(spec.strip()).expanduser()
@@ -99,7 +106,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
             return held_out
     name = spec.strip().lower()
     path = Path(spec.strip()).expanduser()
-    if name == "digits" or name in COLLECTIONS or (path.is_dir() and find_idx_files(path)):
+    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or (path.is_dir() and find_idx_files(path)):
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():
         _expect(recipe, "image", spec)

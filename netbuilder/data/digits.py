@@ -29,6 +29,7 @@ import torch
 from netbuilder.data.base import Dataset, DataError, cache_dir, grey_images_as_input
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
+from netbuilder.data.strokes import Drawing, ink_polyline
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
 GENERATOR_VERSION = 8
@@ -44,6 +45,10 @@ _SAMPLES_PER_SEGMENT = 6  # points of the smooth curve between two control point
 # loop grows, a stem sways) the way writers differ, where a fine one crinkles strokes into shapes
 # no one writes (measured on real digits: 3×3 at strength 6 beats 5×5 at strength 4 by 0.2 points).
 _ELASTIC_GRID = 3
+# OpenCV's anti-aliased lines, binarised as the generator does, come out this much wider (in
+# pixels) than the thickness asked for: a drawing of a pen trace with its pen this much wider
+# has the same ink (measured on 300 digits rendered at 280×280).
+_BINARISED_LINE_GROWTH = 1.5
 
 Stroke = list[tuple[float, float]]
 
@@ -288,6 +293,16 @@ def draw_allograph(digit: int, allograph: int, count: int, seed: int = 0) -> np.
 
 def _render_digit(digit: int, rng: np.random.Generator, shape: _Shape | None = None) -> np.ndarray:
     """One handwritten digit as a uint8 28×28 image, in a shape drawn by its weight unless given."""
+    curves, thickness = _pen_trace(digit, rng, shape)
+    canvas = _ink(curves, thickness, rng)
+    # MNIST's digits were black-and-white scans whose grey levels come only from shrinking them:
+    # the pen trace is made binary so that normalize_digit gives the same sharp, thin fringe.
+    canvas = np.where(_elastic(canvas, rng) > 127, 255, 0).astype(np.uint8)
+    return np.round(normalize_digit(canvas) * 255.0).astype(np.uint8)
+
+
+def _pen_trace(digit: int, rng: np.random.Generator, shape: _Shape | None = None) -> tuple[list[np.ndarray], int]:
+    """Where the pen goes: one dense curve (n, 2) per stroke in canvas pixels, and the pen width."""
     if shape is None:
         shape = _SHAPES[digit][rng.choice(len(_SHAPES[digit]), p=_SHAPE_WEIGHTS[digit])]
     vary = _VARIATION
@@ -333,23 +348,41 @@ def _render_digit(digit: int, rng: np.random.Generator, shape: _Shape | None = N
     scale = min(thickness * 20 / pen_width / extent[1], (_CANVAS - 2 * margin) / extent[0],
                 (_CANVAS - 2 * margin) / extent[1])
     offset = (_CANVAS - (high - low) * scale) / 2 - low * scale
+    return [curve * scale + offset for curve in curves], thickness
 
+
+def _ink(curves: list[np.ndarray], thickness: int, rng: np.random.Generator) -> np.ndarray:
+    """The pen trace on a uint8 canvas, the pen pressing harder and lighter along each stroke."""
     canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
-    pressure_swing = rng.uniform(0.0, vary.pressure)
+    pressure_swing = rng.uniform(0.0, _VARIATION.pressure)
     for curve in curves:
-        pixels = np.round((curve * scale + offset) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
-        pieces = max(1, (len(pixels) - 1) // 4)
+        pieces = max(1, (len(curve) - 1) // 4)
         phase, cycles = rng.uniform(0.0, 2 * math.pi), rng.uniform(0.5, 2.0)
-        bounds = np.linspace(0, len(pixels) - 1, pieces + 1).astype(int)
+        bounds = np.linspace(0, len(curve) - 1, pieces + 1).astype(int)
         for i in range(pieces):
             pressure = 1.0 + pressure_swing * math.sin(phase + 2 * math.pi * cycles * i / pieces)
-            cv2.polylines(canvas, [pixels[bounds[i]:bounds[i + 1] + 1]], False, 255,
-                          max(1, round(thickness * pressure)), cv2.LINE_AA, 4)
+            ink_polyline(canvas, curve[bounds[i]:bounds[i + 1] + 1], max(1, round(thickness * pressure)))
+    return canvas
 
-    # MNIST's digits were black-and-white scans whose grey levels come only from shrinking them:
-    # the pen trace is made binary so that normalize_digit gives the same sharp, thin fringe.
-    canvas = np.where(_elastic(canvas, rng) > 127, 255, 0).astype(np.uint8)
-    return np.round(normalize_digit(canvas) * 255.0).astype(np.uint8)
+
+def pen_traces(count: int, seed: int = 0) -> tuple[list[Drawing], np.ndarray, np.ndarray]:
+    """`count` digits as the pen wrote them, for checking the drawing canvas against the generator:
+    their pen traces as drawings on the generator's 64×64 canvas, their labels (0-9 in turn), and
+    the generator's own uint8 28×28 renderings of exactly those traces (inked and binarised as it
+    does, at constant pressure since a mouse has none, without the elastic distortion, which
+    moves pixels rather than the pen)."""
+    rng = np.random.default_rng(seed)
+    drawings, labels, images = [], np.arange(count, dtype=np.int64) % 10, []
+    for label in labels:
+        curves, thickness = _pen_trace(int(label), rng)
+        canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
+        for curve in curves:
+            ink_polyline(canvas, curve, thickness)
+        images.append(np.round(normalize_digit(np.where(canvas > 127, 255, 0).astype(np.uint8)) * 255.0)
+                      .astype(np.uint8))
+        strokes = tuple(tuple(map(tuple, np.clip(curve + 0.5, 0, _CANVAS))) for curve in curves)  # pixel areas
+        drawings.append(Drawing((_CANVAS, _CANVAS), thickness + _BINARISED_LINE_GROWTH, strokes))
+    return drawings, labels, np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
 
 
 def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -75,6 +75,18 @@ class WindowActions:
                                    "Show the whole network", "fit")
         self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete)
 
+        # The training panel owns these (their text, tooltip and enabled state follow the run);
+        # the keys are the debugger's: F5 runs and continues, Shift+F5 stops.
+        training = window.training
+        self.train, self.pause_training, self.stop_training = (training.start_action, training.pause_action,
+                                                               training.stop_action)
+        for action, key, icon in ((self.train, "F5", "train"), (self.pause_training, "F6", "pause"),
+                                  (self.stop_training, "Shift+F5", "stop")):
+            action.setShortcut(QKeySequence(key))
+            action.setIcon(_icon(icon))
+        self.show_training = _action(window, "Training &Panel", window.show_training, ("Ctrl+T",),
+                                     "Show the training panel: data, settings, curves and results")
+
     def set_selection_size(self, count: int) -> None:
         for action in self.selection_dependent:
             action.setEnabled(count > 0)
@@ -106,6 +118,11 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     edit_menu.addSeparator()
     edit_menu.addAction(actions.select_all)
 
+    training_menu = bar.addMenu("&Training")
+    training_menu.addActions([actions.train, actions.pause_training, actions.stop_training])
+    training_menu.addSeparator()
+    training_menu.addAction(actions.show_training)
+
     view_menu = bar.addMenu("&View")
     view_menu.addActions([actions.auto_layout, actions.zoom_to_fit])
     view_menu.addSeparator()
@@ -124,6 +141,8 @@ def build_toolbar(window: "MainWindow", actions: WindowActions) -> QToolBar:
     toolbar.addActions([actions.delete, actions.auto_layout, actions.zoom_to_fit])
     toolbar.addSeparator()
     toolbar.addAction(actions.export_code)
-    for action in (actions.auto_layout, actions.zoom_to_fit, actions.export_code):
+    toolbar.addSeparator()
+    toolbar.addActions([actions.train, actions.pause_training, actions.stop_training])
+    for action in (actions.auto_layout, actions.zoom_to_fit, actions.export_code, actions.train):
         toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     return toolbar

@@ -16,18 +16,23 @@ from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, 
                             project_from_dict, save_project, write_atomic)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
+from .editor.activation_view import NodeActivationViews
+from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
+from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
 from .panels.summary import SummaryPanel, human_count
+from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
 MAX_RECENT_FILES = 8
 DEFAULT_SIZE = (1400, 900)
+TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 
 
 def app_settings() -> QSettings:
@@ -96,20 +101,24 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.problems = ProblemsPanel(self.document)
+        self.training = TrainingPanel(self.document)
         self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock = self._dock("Training", "training_dock", self.training,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.training_dock)
         self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.window_actions.set_selection_size(0)
         self.status_summary = QLabel()
@@ -122,6 +131,10 @@ class MainWindow(QMainWindow):
         self.problems.node_clicked.connect(self.show_node)
         self.problems.count_changed.connect(self._show_problem_count)
         self.document.file_state_changed.connect(self._file_state_changed)
+        self.health_badges = HealthBadges(self.scene)
+        self.training.health_reported.connect(self.health_badges.show)
+        self.training.run_started.connect(self.show_training)
+        self.document.project_replaced.connect(self.health_badges.clear)
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
         self._autosave = AutosaveSession(self.recovery_dir)
@@ -130,6 +143,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
+        self._add_draw_panel()
         self._zoomed_once = False
         self._restore_layout()
         self._file_state_changed()
@@ -146,6 +160,77 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    # --- drawing panel: draw a digit, see the model read it and the drawing flow through the graph ---
+    def _add_draw_panel(self) -> None:
+        """The Draw dock (hidden until asked for) and the live views of each layer's output under
+        the cards, shown only while the dock is visible."""
+        self.draw_panel = DrawPanel()
+        self.draw_dock = self._dock("Draw", "draw_dock", self.draw_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.draw_dock.hide()
+        toggle = self.draw_dock.toggleViewAction()
+        toggle.setText("&Draw a Digit")
+        toggle.setShortcut("Ctrl+Shift+D")
+        self.panels_menu.addAction(toggle)
+        self.activation_views = NodeActivationViews(self.scene)
+        self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
+        self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
+        self.draw_panel.fine_tune_requested.connect(lambda: self.draw_panel.fine_tune(self.document.project))
+        self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
+        self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
+        self.document.project_replaced.connect(self._forget_drawn_model)
+        self.training.model_trained.connect(self._read_drawings_with_trained)
+
+    def _show_reading_on_cards(self, reading) -> None:
+        if reading is None or not self.draw_dock.isVisible():
+            self.activation_views.clear()
+            return
+        self.activation_views.show(reading.activations, reading.picture, reading.prediction.probabilities[0],
+                                   reading.prediction.class_names)
+
+    def _draw_dock_visibility_changed(self, visible: bool) -> None:
+        if visible:
+            self.draw_panel.update_prediction()
+        else:
+            self.activation_views.clear()
+
+    def _read_drawings_with_trained(self, session) -> None:
+        """A training run ended with weights: the draw panel reads with them from now on."""
+        from ..training.checkpoint import TrainedModel
+
+        self.draw_panel.set_trained_model(TrainedModel(session.model, session.dataset.recipe, session.history()))
+
+    def _load_drawn_model(self, project_path: Path) -> None:
+        """The weights saved beside an opened project, if any, for the draw panel."""
+        from ..training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
+
+        if not checkpoint_path(project_path).exists():
+            return
+        try:
+            self.draw_panel.set_trained_model(load_trained_model(self.document.project, project_path))
+        except CheckpointError as error:
+            self.statusBar().showMessage(f"The draw panel has no model: {error}", 8000)
+
+    def _forget_drawn_model(self) -> None:
+        """Another project: its model is not the one the panel reads with."""
+        self.draw_panel.shutdown()
+        self.draw_panel.set_trained_model(None)
+
+    def _train_on_built_in_digits(self) -> None:
+        """The draw panel's offer: train the network on the canvas on the built-in digits."""
+        from ..core.commands import SetTraining
+
+        if self.document.project.dataset != "digits":
+            self.document.push(SetTraining(self.document.project, dataset="digits"))
+        self.show_training()
+        self.training.start()
+        reason = self.training.cannot_start_reason()
+        if reason:
+            self.statusBar().showMessage(reason, 8000)
+
+    def _show_selected_layer_output(self, node_ids: list[str]) -> None:
+        nodes = self.document.graph.nodes
+        self.draw_panel.select_layer(nodes[node_ids[0]].name if len(node_ids) == 1 and node_ids[0] in nodes else None)
+
     # --- layout and title -------------------------------------------------------------------------
     def _restore_layout(self) -> None:
         settings = app_settings()
@@ -155,7 +240,7 @@ class MainWindow(QMainWindow):
             return
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [230], Qt.Orientation.Vertical)
+        self.resizeDocks([self.summary_dock], [300], Qt.Orientation.Vertical)
 
     def _save_layout(self) -> None:
         if self.remember_layout:
@@ -208,7 +293,15 @@ class MainWindow(QMainWindow):
         return str(app_settings().value("files/last_folder", str(Path.home())))
 
     def maybe_save(self) -> bool:
-        """Ask to save unsaved changes; False when the user cancels (or the save failed)."""
+        """Before the project closes: ask to stop a training run and to save unsaved changes;
+        False when the user cancels (or the save failed)."""
+        if self.training.running:
+            answer = QMessageBox.question(
+                self, "Training in progress", "A training run is in progress. Stop it? Its weights are not kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            self.training.shutdown()
         if not self.document.modified:
             return True
         answer = QMessageBox.question(
@@ -253,6 +346,8 @@ class MainWindow(QMainWindow):
             return False
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
+        self.training.restore_saved_run(Path(path).resolve())
+        self._load_drawn_model(Path(path).resolve())
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
 
@@ -278,6 +373,7 @@ class MainWindow(QMainWindow):
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
+        self.training.save_weights(path.resolve())  # a run finished before the project had a file
         self.statusBar().showMessage(f"Saved {path.name}", 5000)
         return True
 
@@ -365,6 +461,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_layout()
+        self.training.shutdown()
+        self.draw_panel.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()
@@ -422,6 +520,14 @@ class MainWindow(QMainWindow):
 
     def zoom_to_fit(self) -> None:
         self.view.zoom_to_fit()
+
+    # --- training ---------------------------------------------------------------------------------
+    def show_training(self) -> None:
+        """Bring the training panel forward, tall enough for its plots."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        if self.training_dock.height() < TRAINING_DOCK_HEIGHT and not self.training_dock.isFloating():
+            self.resizeDocks([self.training_dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
 
 
 def _check_fragment(fragment: object) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,21 +17,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
+from ..app_dirs import app_data_dir
 from ..core.project import Project, ProjectFileError, project_from_dict, project_to_dict, write_atomic
 
 FORMAT = "netbuilder-recovery"
 AUTOSAVE_INTERVAL_MS = 30_000
 _log = logging.getLogger(__name__)
-
-
-def app_data_dir() -> Path:
-    """Where netbuilder keeps recovery files and logs; NETBUILDER_DATA_DIR overrides it (tests use that)."""
-    override = os.environ.get("NETBUILDER_DATA_DIR")
-    if override:
-        return Path(override)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("netbuilder", appauthor=False))
 
 
 def default_recovery_dir() -> Path:

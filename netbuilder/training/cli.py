@@ -18,6 +18,7 @@ from netbuilder.data.catalog import load_for_model
 
 from .checkpoint import load_trained_model, save_checkpoint
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started
+from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
@@ -51,8 +52,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict = subparsers.add_parser("predict", help="print the trained model's top classes for images, CSV rows "
                                                     "or lines of text")
     predict.add_argument("project", help="project file (.nbproj)")
-    predict.add_argument("files", nargs="+", metavar="FILE",
+    predict.add_argument("files", nargs="*", metavar="FILE",
                          help="images (png, jpg, ...), CSV files (one prediction per row) or text files (per line)")
+    predict.add_argument("--strokes", nargs="+", metavar="DRAWING", default=[],
+                         help="drawings saved as strokes (JSON), read exactly as the Draw panel reads them")
     predict.add_argument("--top", type=int, default=3, metavar="K", help="classes to show per sample (default 3)")
     predict.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     _add_out_argument(predict, "folder holding the weights, if not beside the project")
@@ -147,18 +150,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        return _fail(f"--top must be at least 1, not {args.top}")
-    try:
-        trained = load_trained_model(load_project(args.project), args.project, args.out)
-        raw, prediction = predict_files(trained, args.files)
-    except USER_ERRORS as error:
-        return _fail(error)
-    print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
-    return 0
-
-
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     """One option per training setting, named after it (--learning-rate, --no-augment, ...), with
     the limits and choices the project file and the app apply. Values are checked by the
@@ -181,6 +172,21 @@ def _value_hint(param: Param) -> str:
 def _limits_help(param: Param) -> str | None:
     limits = f"{param.min:g} to {param.max:g}" if param.min is not None and param.max is not None else ""
     return "; ".join(part for part in (limits, param.help) if part) or None
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        return _fail(f"--top must be at least 1, not {args.top}")
+    if not args.files and not args.strokes:
+        return _fail("give the files to predict, or drawings with --strokes")
+    try:
+        trained = load_trained_model(load_project(args.project), args.project, args.out)
+        raw, prediction = predict_files(trained, args.files) if args.files else \
+            predict_drawing_files(trained, args.strokes)
+    except USER_ERRORS as error:
+        return _fail(error)
+    print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
+    return 0
 
 
 def _setting_changes(args: argparse.Namespace) -> dict:

@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from netbuilder.core.commands import (AddNode, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Rename,
-                                      SetParams, copy_fragment, paste_fragment, pasted_ids)
+                                      SetParams, SetTraining, copy_fragment, paste_fragment, pasted_ids)
 from netbuilder.core.graph import Edge, Graph, GraphError
 from netbuilder.core.layers import ParamError
 from netbuilder.core.project import load_template, project_to_dict, Project
@@ -131,3 +131,25 @@ def test_paste_copies_nodes_with_fresh_names_and_their_inner_edges_only(residual
 
 def test_edges_are_values():
     assert Edge("a", "b") == Edge("a", "b")
+
+
+def test_training_settings_and_dataset_change_as_one_undoable_step():
+    project = load_template("1-mlp")
+    before = project_to_dict(project)
+    command = SetTraining(project, {"learning_rate": 0.01, "epochs": 5}, dataset="mnist")
+    assert command.text == "Change learning rate, epochs, dataset"
+    command.do(project.graph)
+    assert (project.training.learning_rate, project.training.epochs, project.dataset) == (0.01, 5, "mnist")
+    after = project_to_dict(project)
+    command.undo(project.graph)
+    assert project_to_dict(project) == before
+    command.do(project.graph)
+    assert project_to_dict(project) == after
+
+
+def test_a_refused_training_setting_changes_nothing():
+    project = load_template("1-mlp")
+    before = project_to_dict(project)
+    with pytest.raises(ParamError, match="learning rate must be at most 10"):
+        SetTraining(project, {"learning_rate": 50.0, "epochs": 5}).do(project.graph)
+    assert project_to_dict(project) == before

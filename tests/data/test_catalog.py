@@ -81,14 +81,18 @@ def test_the_built_in_digits_report_progress_in_the_common_form():
 def test_every_builtin_name_is_a_spec_the_catalog_knows(tmp_path, unreachable_url):
     for name, description in BUILTIN_DATASETS:
         assert description
-        if name != "digits":
+        if name.startswith("my-handwriting"):
+            with pytest.raises(DataError, match="personal handwriting set is empty"):
+                load_dataset(name, folder=tmp_path / name)
+        elif name != "digits":
             with pytest.raises(DataError, match="could not be downloaded"):
                 load_dataset(name, folder=tmp_path / name, mirrors=[unreachable_url])
 
 
 def test_unknown_specs_and_unreadable_files_are_explained(tmp_path):
     with pytest.raises(DataError, match='no dataset "cifar": it is not a built-in one \\("digits", "mnist", '
-                                        '"fashion-mnist"\\) and there is no file or folder'):
+                                        '"fashion-mnist", "my-handwriting", "my-handwriting\\+digits"\\) and there is '
+                                        'no file or folder'):
         load_dataset("cifar")
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"jpeg")

@@ -344,7 +344,7 @@ def test_every_toolbar_button_shows_an_icon(make_window):
     window = make_window()
     toolbar = window.findChild(QToolBar, "main_toolbar")
     buttons = [action for action in toolbar.actions() if not action.isSeparator()]
-    assert len(buttons) == 9
+    assert len(buttons) == 12
     blank = [action.text() for action in buttons if action.icon().pixmap(20, 20).isNull()]
     assert blank == []
 

@@ -1,0 +1,107 @@
+"""How long from lifting the pen to updated bars, with the CNN template in the window?
+
+The main window holds the CNN template (trained briefly on built-in digits: the weights do not
+change the cost) with the Draw dock open. Pen traces of built-in digits are drawn into the canvas
+with real mouse events; for each stroke the clock runs from the mouse release to the end of the
+event processing that follows it: rendering, the recipe's preprocessing, the forward pass with
+every layer's output kept, the bars, the preview, the views under the cards, and the repaint.
+Measured with the views under the cards on and off, and the forward pass alone for scale.
+
+    QT_QPA_PLATFORM=offscreen python bench/canvas_latency.py            # 300 digits
+    QT_QPA_PLATFORM=offscreen python bench/canvas_latency.py --quick    # 40 digits
+
+Ends with the line `stroke_to_bars_ms_p50=<x> p99=<y>` (views on; target p99 <= 30 ms).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("NETBUILDER_DATA_DIR", tempfile.mkdtemp(prefix="netbuilder-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from canvas_setup import train_cnn  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from netbuilder.core.project import load_template  # noqa: E402
+from netbuilder.data.digits import pen_traces  # noqa: E402
+from netbuilder.gui.main_window import MainWindow  # noqa: E402
+from netbuilder.gui.panels.draw import CANVAS_SIDE  # noqa: E402
+
+
+def stroke_latencies(app: QApplication, window: MainWindow, count: int) -> list[float]:
+    """Milliseconds from each stroke's mouse release to the end of the work it caused."""
+    canvas = window.draw_panel.canvas
+    square = canvas.square()
+    latencies = []
+    for drawing in pen_traces(count, seed=7)[0]:
+        canvas.clear()
+        app.processEvents()
+        canvas.set_pen_width(drawing.pen_width * CANVAS_SIDE / drawing.canvas[0])
+        scale = square.width() / drawing.canvas[0]
+        for stroke in drawing.strokes:
+            points = [QPoint(round(square.left() + x * scale), round(square.top() + y * scale)) for x, y in stroke]
+            QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+            for point in points[1:]:
+                QTest.mouseMove(canvas, point)
+            app.processEvents()  # the throttled live update while drawing happens here, untimed
+            started = time.perf_counter()
+            QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+            app.processEvents()  # the repaints of the bars, the preview and the cards
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def describe(name: str, latencies: list[float]) -> tuple[float, float]:
+    p50, p99 = np.percentile(latencies, 50), np.percentile(latencies, 99)
+    print(f"{name:<44} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   max {max(latencies):6.2f} ms   "
+          f"({len(latencies)} strokes)")
+    return p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40 digits instead of 300")
+    args = parser.parse_args()
+    count = 40 if args.quick else 300
+    app = QApplication.instance() or QApplication([])
+    trained = train_cnn(3000, 1)
+    window = MainWindow(remember_layout=False)
+    window.set_project(load_template("2-cnn"), None, "template")
+    window.show()
+    window.draw_dock.show()
+    window.draw_panel.set_trained_model(trained)
+    app.processEvents()
+    print(f"canvas {window.draw_panel.canvas.square().width():.0f} px square; {count} built-in digits' pen traces")
+
+    stroke_latencies(app, window, 10)  # warm-up: first calls allocate
+    with_views = stroke_latencies(app, window, count)
+    window.draw_panel.flow.setChecked(False)
+    without_views = stroke_latencies(app, window, count)
+    window.draw_panel.flow.setChecked(True)
+    reader, drawing = window.draw_panel.reader, window.draw_panel.canvas.drawing()
+    forward = []
+    for _ in range(200):
+        started = time.perf_counter()
+        reader.read(drawing, activations=True)
+        forward.append((time.perf_counter() - started) * 1000)
+
+    p50, p99 = describe("stroke end -> bars, views under the cards on", with_views)
+    off50, off99 = describe("stroke end -> bars, views off", without_views)
+    describe("render + preprocess + forward alone", forward)
+    print(f"views on / off: p50 {p50 / off50:.2f}, p99 {p99 / off99:.2f}; target p99 <= 30 ms")
+    window.close()
+    print(f"stroke_to_bars_ms_p50={p50:.1f} p99={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()

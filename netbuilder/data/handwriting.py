@@ -1,0 +1,131 @@
+"""The personal handwriting set: digits the user drew on the canvas, kept as strokes.
+
+Each drawing is a small JSON file (`strokes.Drawing`) in `<app data>/handwriting/<digit>/`, so
+adding or deleting one never rewrites the others and a damaged file costs only itself. Because
+the set keeps strokes rather than pixels, training re-renders each drawing at several pen widths
+(augmentation that a set of pictures could not offer), through the same renderer and digit
+normalisation as the canvas and the built-in digits.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from netbuilder.app_dirs import app_data_dir
+
+from .base import DataError, Dataset, train_val_split
+from .digits import CLASS_NAMES, load_digits
+from .recipe import digit_recipe, model_inputs
+from .strokes import Drawing, StrokesError, load_drawing, render
+
+DIGIT_RECIPE = digit_recipe(CLASS_NAMES)
+# Training renders each drawing again with the pen this many times as wide: people press harder
+# or lighter, and other pens and screens draw thicker or thinner lines.
+AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
+DEFAULT_VAL_FRACTION = 0.25
+# Built-in digits mixed in with the personal set: enough to keep the model reading other hands.
+MIX_DIGITS = 6000
+
+
+def default_handwriting_dir() -> Path:
+    return app_data_dir() / "handwriting"
+
+
+@dataclass(frozen=True)
+class HandwrittenDigit:
+    """One drawing of the set with its label; `key` names it for deleting."""
+
+    key: str
+    label: int
+    drawing: Drawing
+
+
+class HandwritingSet:
+    """The personal set on disk. Reading skips files it cannot use and says so in `notes`."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder is not None else default_handwriting_dir()
+        self.notes: list[str] = []
+
+    def samples(self) -> list[HandwrittenDigit]:
+        """Every readable drawing, by label and then in the order they were added."""
+        self.notes = []
+        found = []
+        for label in range(len(CLASS_NAMES)):
+            for path in sorted((self.folder / str(label)).glob("*.json")):  # names start with the time added
+                try:
+                    found.append(HandwrittenDigit(f"{label}/{path.stem}", label, load_drawing(path)))
+                except StrokesError as error:
+                    self.notes.append(f"Skipped a drawing of the personal set: {error}")
+        return found
+
+    def counts(self) -> list[int]:
+        """How many drawings of each digit the set holds."""
+        return [sum(1 for _ in (self.folder / str(label)).glob("*.json")) for label in range(len(CLASS_NAMES))]
+
+    def add(self, drawing: Drawing, label: int) -> HandwrittenDigit:
+        """Keep `drawing` as an example of `label`; raises DataError if it is empty or cannot be written."""
+        if not 0 <= label < len(CLASS_NAMES):
+            raise DataError(f"The personal set holds the digits 0 to 9, not {label}.")
+        if drawing.is_empty:
+            raise DataError("The drawing is empty: draw a digit first.")
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        try:
+            (self.folder / str(label)).mkdir(parents=True, exist_ok=True)
+            drawing.save(self.folder / str(label) / f"{name}.json")
+        except OSError as error:
+            raise DataError(f"Cannot keep the drawing in {self.folder}: {error.strerror or error}") from None
+        return HandwrittenDigit(f"{label}/{name}", label, drawing)
+
+    def remove(self, key: str) -> None:
+        """Delete one drawing (a key from `samples`); an unknown key is ignored."""
+        label, _, name = key.partition("/")
+        if label.isdigit() and name and "/" not in name and "\\" not in name and ".." not in name:
+            (self.folder / label / f"{name}.json").unlink(missing_ok=True)
+
+
+def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
+    """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
+    recipe exactly as the canvas's drawing is."""
+    return model_inputs(DIGIT_RECIPE, [render(drawing) for drawing in drawings])
+
+
+def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
+                     seed: int = 0, folder: Path | None = None, digits_size: int | None = None) -> Dataset:
+    """The personal set as a dataset, alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
+
+    A held-out part of the personal set (each digit split on its own) is the validation set in
+    both cases, so accuracy always says how well the model reads *your* handwriting. Training
+    drawings are rendered at each pen width of AUGMENT_PEN_FACTORS.
+    """
+    handwriting = HandwritingSet(folder)
+    samples = handwriting.samples()
+    if not samples:
+        raise DataError("The personal handwriting set is empty: draw digits in the Draw panel and press a digit "
+                        "key to add each one.")
+    labels = np.array([sample.label for sample in samples], np.int64)
+    train_index, val_index = train_val_split(len(samples), val_fraction, seed, groups=labels)
+    train_drawings = [samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor)
+                      for factor in AUGMENT_PEN_FACTORS for i in train_index]
+    train_inputs = drawing_inputs(train_drawings)
+    train_labels = torch.from_numpy(np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS)))
+    notes = list(handwriting.notes)
+    source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
+    if mix_with_digits:
+        digits_size = digits_size or MIX_DIGITS
+        digits = load_digits(train_size=digits_size, val_size=0, seed=seed)
+        train_x, train_y = torch.cat([digits.train_x, train_inputs]), torch.cat([digits.train_y, train_labels])
+        source += f" mixed with {digits_size:,} built-in digits"
+        notes += digits.notes
+    else:
+        train_x, train_y = train_inputs, train_labels
+    return Dataset(name="my handwriting + digits" if mix_with_digits else "my handwriting", kind="image",
+                   train_x=train_x, train_y=train_y,
+                   val_x=drawing_inputs([samples[i].drawing for i in val_index]),
+                   val_y=torch.from_numpy(labels[val_index]), class_names=list(CLASS_NAMES),
+                   source=source, notes=notes, recipe=DIGIT_RECIPE)

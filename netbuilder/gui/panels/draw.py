@@ -1,0 +1,613 @@
+"""Draw a digit and watch the trained network read it.
+
+The canvas keeps what the hand does as strokes (`data.strokes.Drawing`) and paints them with
+QPainterPath for the eye; what the model classifies is always the Qt-free renderer's image of
+the same strokes, read through the model's recipe (`training.live.DrawingReader`), so a saved
+drawing classifies identically anywhere. Predictions run after each stroke and, throttled,
+while drawing; inference on one drawing takes milliseconds, so it runs on the GUI thread.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QMessageBox, QPushButton, QSizePolicy, QSlider, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from ...data.base import DataError
+from ...data.handwriting import HandwritingSet
+from ...data.strokes import Drawing, render
+from .. import style
+from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
+
+if TYPE_CHECKING:
+    from ...training.checkpoint import TrainedModel
+    from ...training.live import DrawingReader, Reading
+
+CANVAS_SIDE = 280  # canvas units: ten times MNIST's 28 pixels, whatever the widget's size on screen
+DEFAULT_PEN_WIDTH = 20
+PEN_WIDTH_RANGE = (6, 40)
+LIVE_INTERVAL_MS = 60  # predictions while a stroke is being drawn, at most this often
+_MIN_POINT_STEP = 0.75  # canvas units between two recorded points of a stroke
+_PREVIEW_SIDE = 140
+_SALIENCY_COLOUR = np.array([255, 80, 40], np.float32)
+
+
+class DrawingCanvas(QWidget):
+    """A square drawing area, white ink on black, that scales with the widget.
+
+    Left button draws; right button or Esc clears; Ctrl+Z (while the canvas has focus) undoes the
+    last stroke or clear; a digit key emits `digit_pressed` (to add the drawing to the personal set).
+
+    Signals:
+        stroke_moved: the stroke being drawn got new points.
+        drawing_changed: a stroke ended, or the drawing was cleared, undone or its pen changed.
+        digit_pressed(int): a digit key was pressed while the canvas has focus.
+    """
+
+    stroke_moved = Signal()
+    drawing_changed = Signal()
+    digit_pressed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._drawing = Drawing((CANVAS_SIDE, CANVAS_SIDE), float(DEFAULT_PEN_WIDTH))
+        self._stroke: list[tuple[float, float]] = []  # the stroke being drawn
+        self._undo: list[Drawing] = []
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setToolTip("Draw a digit. Right-click or Esc clears, Ctrl+Z undoes the last stroke, "
+                        "a digit key adds the drawing to your handwriting set.")
+
+    # --- the drawing --------------------------------------------------------------------------------
+    def drawing(self) -> Drawing:
+        """The drawing, with the stroke being drawn if there is one."""
+        return self._drawing.with_stroke(self._stroke) if self._stroke else self._drawing
+
+    def set_drawing(self, drawing: Drawing) -> None:
+        """Replace the drawing (one undo step); its canvas must be this canvas's."""
+        self._change(drawing)
+
+    def set_pen_width(self, width: float) -> None:
+        if width != self._drawing.pen_width:
+            self._drawing = self._drawing.with_pen_width(width)  # a setting, not an undo step
+            self.update()
+            if not self._drawing.is_empty:
+                self.drawing_changed.emit()
+
+    def clear(self) -> None:
+        self._stroke = []
+        if not self._drawing.is_empty:
+            self._change(self._drawing.cleared())
+
+    def undo(self) -> None:
+        if self._undo:
+            self._drawing = self._undo.pop().with_pen_width(self._drawing.pen_width)
+            self.update()
+            self.drawing_changed.emit()
+
+    def _change(self, drawing: Drawing) -> None:
+        self._undo.append(self._drawing)
+        self._drawing = drawing
+        self.update()
+        self.drawing_changed.emit()
+
+    # --- geometry -----------------------------------------------------------------------------------
+    def square(self) -> QRectF:
+        """Where the canvas lies in the widget: the largest centred square."""
+        side = min(self.width(), self.height())
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def to_canvas(self, position: QPointF) -> tuple[float, float]:
+        """A widget position in canvas units, kept on the canvas."""
+        square = self.square()
+        scale = CANVAS_SIDE / square.width()
+        return (min(max((position.x() - square.left()) * scale, 0.0), CANVAS_SIDE),
+                min(max((position.y() - square.top()) * scale, 0.0), CANVAS_SIDE))
+
+    def sizeHint(self) -> QSize:
+        return QSize(CANVAS_SIDE, CANVAS_SIDE)
+
+    # --- input ---------------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.clear()
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self._stroke = [self.to_canvas(event.position())]
+            self.update()
+            self.stroke_moved.emit()
+
+    def mouseMoveEvent(self, event) -> None:
+        if not self._stroke or not event.buttons() & Qt.MouseButton.LeftButton:
+            return
+        point = self.to_canvas(event.position())
+        last = self._stroke[-1]
+        if math.hypot(point[0] - last[0], point[1] - last[1]) >= _MIN_POINT_STEP:
+            self._stroke.append(point)
+            self.update()
+            self.stroke_moved.emit()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._stroke:
+            stroke, self._stroke = self._stroke, []
+            self._change(self._drawing.with_stroke(stroke))
+
+    def event(self, event) -> bool:
+        # Ctrl+Z and Esc belong to the canvas while it has focus, not to the window's actions
+        if event.type() == QEvent.Type.ShortcutOverride and \
+                (event.matches(QKeySequence.StandardKey.Undo) or event.key() == Qt.Key.Key_Escape):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()
+        elif event.key() == Qt.Key.Key_Escape:
+            self.clear()
+        elif Qt.Key.Key_0 <= event.key() <= Qt.Key.Key_9 and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.digit_pressed.emit(event.key() - Qt.Key.Key_0)
+        else:
+            super().keyPressEvent(event)
+
+    # --- painting ------------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        square = self.square()
+        painter.fillRect(square, Qt.GlobalColor.black)
+        if self.hasFocus():
+            painter.setPen(QPen(style.SELECTION, 1.0))
+            painter.drawRect(square.adjusted(0.5, 0.5, -0.5, -0.5))
+        scale = square.width() / CANVAS_SIDE
+        painter.translate(square.topLeft())
+        painter.scale(scale, scale)
+        pen = QPen(Qt.GlobalColor.white, self._drawing.pen_width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for stroke in self.drawing().strokes:
+            painter.drawPath(smooth_path(stroke))
+        if self._drawing.is_empty and not self._stroke:
+            painter.resetTransform()
+            painter.setPen(style.TEXT_DIM)
+            painter.drawText(square, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+
+
+def smooth_path(points) -> QPainterPath:
+    """A stroke as a smooth curve: quadratic pieces through the midpoints between the points,
+    the points themselves as control points (a lone point is a dot)."""
+    path = QPainterPath(QPointF(*points[0]))
+    if len(points) == 1:
+        path.lineTo(QPointF(*points[0]))
+        return path
+    for here, after in zip(points[1:-1], points[2:]):
+        path.quadTo(QPointF(*here), QPointF((here[0] + after[0]) / 2, (here[1] + after[1]) / 2))
+    path.lineTo(QPointF(*points[-1]))
+    return path
+
+
+class DrawPanel(QWidget):
+    """The canvas, what the model receives, and what it answers.
+
+    Signals:
+        train_requested: the user asked to train the current network on the built-in digits.
+        fine_tune_requested: the user asked to fine-tune the model on the personal handwriting set.
+        reading_changed(object): a new `Reading` of the drawing (for the views on the editor's
+            cards), or None when there is nothing to show.
+    """
+
+    train_requested = Signal()
+    fine_tune_requested = Signal()
+    reading_changed = Signal(object)
+
+    def __init__(self, handwriting: HandwritingSet | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.handwriting = handwriting or HandwritingSet()
+        self.trained = None  # what set_trained_model was given
+        self.reader: DrawingReader | None = None
+        self.fine_tuning = None  # the FineTuning run in progress
+        self._fine_tune_worker = None
+        self.reading: Reading | None = None
+        self.show_activations = True
+        self.selected_layer: str | None = None
+        self.latencies_ms: list[float] = []  # stroke end to updated bars, for the latency benchmark
+        self._stroke_ended_at: float | None = None
+
+        self.canvas = DrawingCanvas()
+        self.canvas.drawing_changed.connect(self._drawing_settled)
+        self.canvas.stroke_moved.connect(self._schedule_live_update)
+        self.canvas.digit_pressed.connect(self.add_to_handwriting)
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_INTERVAL_MS)
+        self._live_timer.timeout.connect(self.update_prediction)
+
+        clear = QPushButton("Clear")
+        clear.setToolTip("Clear the drawing (Esc or right-click on the canvas)")
+        clear.clicked.connect(self.canvas.clear)
+        undo = QPushButton("Undo stroke")
+        undo.setToolTip("Undo the last stroke (Ctrl+Z on the canvas)")
+        undo.clicked.connect(self.canvas.undo)
+        self.pen_slider = QSlider(Qt.Orientation.Horizontal)
+        self.pen_slider.setRange(*PEN_WIDTH_RANGE)
+        self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
+        self.pen_slider.setToolTip("Pen width")
+        self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
+        tools = QHBoxLayout()
+        tools.addWidget(clear)
+        tools.addWidget(undo)
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_slider, 1)
+
+        self.label_choice = QComboBox()
+        self.label_choice.addItems([str(digit) for digit in range(10)])
+        self.label_choice.setToolTip("The digit you drew (or press its key on the canvas)")
+        add = QPushButton("Add to my handwriting")
+        add.setToolTip("Keep this drawing, as strokes, in your personal handwriting set")
+        add.clicked.connect(lambda: self.add_to_handwriting(self.label_choice.currentIndex()))
+        gallery = QPushButton("My handwriting…")
+        gallery.setToolTip("See your handwriting set by digit, and delete drawings from it")
+        gallery.clicked.connect(self.open_gallery)
+        self.fine_tune_button = QPushButton("Fine-tune on my handwriting")
+        self.fine_tune_button.setToolTip("Train the current model a few epochs on your handwriting mixed with "
+                                         "built-in digits; reports accuracy on a held-out part of your set "
+                                         "before and after")
+        self.fine_tune_button.clicked.connect(self.fine_tune_requested)  # the window has the project
+        personal = QHBoxLayout()
+        personal.addWidget(self.label_choice)
+        personal.addWidget(add)
+        personal.addWidget(gallery)
+        personal.addStretch(1)
+        personal.addWidget(self.fine_tune_button)
+        self.handwriting_status = QLabel()
+        self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
+
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(tools)
+        left.addLayout(personal)
+        left.addWidget(self.handwriting_status)
+
+        self.results = QStackedWidget()
+        self.results.addWidget(self._build_message_page())
+        self.results.addWidget(self._build_reading_page())
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 3)
+        layout.addWidget(self.results, 2)
+        self._show_handwriting_count()
+        self.set_trained_model(None)
+
+    # --- pages ---------------------------------------------------------------------------------------
+    def _build_message_page(self) -> QWidget:
+        page = QWidget()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.train_button = QPushButton("Train on the built-in digits")
+        self.train_button.setToolTip("Train the current network on the built-in handwriting digits")
+        self.train_button.clicked.connect(self.train_requested)
+        column = QVBoxLayout(page)
+        column.addStretch(1)
+        column.addWidget(self.message)
+        column.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addStretch(1)
+        return page
+
+    def _build_reading_page(self) -> QWidget:
+        import pyqtgraph as pg
+
+        page = QWidget()
+        self.top_class = QLabel("–")
+        self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_class.setFont(style.ui_font(40, bold=True))
+        self.top_probability = QLabel("")
+        self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_probability.setFont(style.ui_font(12))
+        self.plot = pg.PlotWidget(background=style.CANVAS_BACKGROUND)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
+        self.plot.setMinimumHeight(140)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush(_colour_tuple(style.SELECTION)))
+        self.plot.addItem(self.bars)
+        self.preview = QLabel()
+        self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
+        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
+                                "centred by its centre of mass in 28×28, as the training digits were")
+        self.why = QCheckBox("Why this answer")
+        self.why.setToolTip("Colour the pixels whose change would move the top class's score most "
+                            "(the input gradient)")
+        self.why.toggled.connect(self.update_prediction)
+        self.flow = QCheckBox("Show in the graph")
+        self.flow.setChecked(True)
+        self.flow.setToolTip("Show each layer's output for this drawing under its card on the canvas")
+        self.flow.toggled.connect(self._set_show_activations)
+        self.layer_title = QLabel()
+        self.layer_view = QLabel()
+        self.layer_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.layer_view.setMinimumSize(120, 120)
+        # the picture fits the space the panel gives it, rather than asking for more
+        self.layer_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        preview_row = QHBoxLayout()
+        preview_row.addWidget(self.preview)
+        options = QVBoxLayout()
+        options.addWidget(QLabel("The model's input (28×28)"))
+        options.addWidget(self.why)
+        options.addWidget(self.flow)
+        options.addStretch(1)
+        preview_row.addLayout(options)
+        column = QVBoxLayout(page)
+        column.addWidget(self.top_class)
+        column.addWidget(self.top_probability)
+        column.addWidget(self.plot, 1)
+        column.addLayout(preview_row)
+        column.addWidget(self.layer_title)
+        column.addWidget(self.layer_view, 1)
+        return page
+
+    # --- the model -----------------------------------------------------------------------------------
+    def set_trained_model(self, trained: TrainedModel | None) -> None:
+        """The model to read drawings with, or None."""
+        self.trained, self.reader, self.reading = trained, None, None
+        self.canvas.setVisible(True)
+        if trained is None:
+            self._show_message("No trained model yet. Train the network to see it read your drawings "
+                               "as you draw.", offer_training=True)
+            return
+        from ...training.live import DrawingReader, canvas_problem
+
+        problem = canvas_problem(trained.recipe)
+        if problem:
+            self.canvas.setVisible(False)
+            self._show_message(problem, offer_training=False)
+            return
+        self.reader = DrawingReader(trained.model, trained.recipe)
+        self.bars.setOpts(x=np.arange(len(trained.recipe.class_names)), height=np.zeros(len(trained.recipe.class_names)))
+        self.plot.getAxis("bottom").setTicks([list(enumerate(trained.recipe.class_names))])
+        self.plot.setXRange(-0.6, len(trained.recipe.class_names) - 0.4, padding=0)
+        self.results.setCurrentIndex(1)
+        self.fine_tune_button.setEnabled(self._fine_tune_worker is None)
+        self.update_prediction()
+
+    def _show_message(self, text: str, offer_training: bool) -> None:
+        self.message.setText(text)
+        self.train_button.setVisible(offer_training)
+        self.fine_tune_button.setEnabled(False)
+        self.results.setCurrentIndex(0)
+        self.reading_changed.emit(None)
+
+    def select_layer(self, name: str | None) -> None:
+        """Show this layer's output large (a layer name of the model, or None)."""
+        self.selected_layer = name
+        self._show_selected_layer()
+
+    def _set_show_activations(self, on: bool) -> None:
+        self.show_activations = on
+        self.update_prediction()
+
+    # --- reading the drawing -------------------------------------------------------------------------
+    def _drawing_settled(self) -> None:
+        self._live_timer.stop()
+        self._stroke_ended_at = time.perf_counter()
+        self.update_prediction()
+
+    def _schedule_live_update(self) -> None:
+        if self.reader is not None and not self._live_timer.isActive():
+            self._live_timer.start()
+
+    def update_prediction(self) -> None:
+        """Read the current drawing and show the answer (nothing to read: empty bars)."""
+        if self.reader is None:
+            return
+        drawing = self.canvas.drawing()
+        if drawing.is_empty:
+            self.reading = None
+            self._show_reading()
+            self.reading_changed.emit(None)
+            return
+        self.reading = self.reader.read(drawing, activations=self.show_activations or self.selected_layer is not None,
+                                        saliency=self.why.isChecked())
+        self._show_reading()
+        if self._stroke_ended_at is not None:
+            self.latencies_ms.append((time.perf_counter() - self._stroke_ended_at) * 1000)
+            self._stroke_ended_at = None
+        self.reading_changed.emit(self.reading if self.show_activations else None)
+
+    def _show_reading(self) -> None:
+        reading = self.reading
+        class_count = len(self.reader.recipe.class_names)
+        if reading is None:
+            self.top_class.setText("–")
+            self.top_probability.setText("Draw a digit")
+            self.bars.setOpts(height=np.zeros(class_count))
+            self.preview.setPixmap(grey_pixmap(np.zeros((28, 28))).scaled(
+                _PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+            self._show_selected_layer()
+            return
+        probabilities = reading.prediction.probabilities[0]
+        name, probability = reading.prediction.top(0, 1)[0]
+        self.top_class.setText(name)
+        self.top_probability.setText(f"{100 * probability:.1f}% sure")
+        self.bars.setOpts(height=probabilities)
+        self.preview.setPixmap(_preview_pixmap(reading.picture, reading.saliency))
+        self._show_selected_layer()
+
+    def _show_selected_layer(self) -> None:
+        output = None if self.reading is None or self.selected_layer is None \
+            else self.reading.activations.get(self.selected_layer)
+        if output is None:
+            self.layer_title.setText("Select a layer on the canvas to see its output here" if self.reader else "")
+            self.layer_view.clear()
+            return
+        shape = "×".join(map(str, output.shape))
+        if output.ndim == 3:
+            picture = tile_maps(output)
+            what = f"{output.shape[0]} feature maps"
+        else:
+            picture = layer_picture(output)
+            if picture is None:  # a flat output: its values as one row of cells
+                width = math.ceil(math.sqrt(output.size))
+                picture = np.zeros(width * width, np.float32)
+                picture[:output.size] = unit_range(output.reshape(-1))
+                picture = picture.reshape(width, width)
+            what = f"{output.size} values"
+        self.layer_title.setText(f"{self.selected_layer}: {what} ({shape})")
+        self.layer_view.setPixmap(grey_pixmap(picture).scaled(
+            self.layer_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.reading is not None:
+            self._show_selected_layer()
+
+    # --- the personal handwriting set ----------------------------------------------------------------
+    def add_to_handwriting(self, label: int) -> None:
+        drawing = self.canvas.drawing()
+        try:
+            self.handwriting.add(drawing, label)
+        except DataError as error:
+            self.handwriting_status.setText(str(error))
+            return
+        self.label_choice.setCurrentIndex(label)
+        self._show_handwriting_count(f"Added a {label}. ")
+        self.canvas.clear()
+
+    def _show_handwriting_count(self, prefix: str = "") -> None:
+        counts = self.handwriting.counts()
+        total = sum(counts)
+        self.handwriting_status.setText(
+            f"{prefix}Your handwriting set: {total} drawing{'s' * (total != 1)}"
+            + (f" ({', '.join(f'{count}×{digit}' for digit, count in enumerate(counts) if count)})" if total else
+               " — draw a digit and press its key to add it"))
+
+    def open_gallery(self) -> None:
+        HandwritingGallery(self.handwriting, self).exec()
+        self._show_handwriting_count()
+
+    def fine_tune(self, project) -> None:
+        """Fine-tune the model being used on the personal set (mixed with built-in digits) with
+        `project`'s training settings, on a worker thread; the panel then reads with the result."""
+        if self.reader is None or self._fine_tune_worker is not None:
+            return
+        from ...training.fine_tune import FineTuning
+        from ..workers import TrainingWorker
+
+        self.fine_tuning = FineTuning(self.reader.model, self.reader.recipe, project, folder=self.handwriting.folder)
+        worker = TrainingWorker(self.fine_tuning, self)
+        worker.events_ready.connect(self._fine_tune_events)
+        worker.finished.connect(worker.deleteLater)
+        self._fine_tune_worker = worker
+        self.fine_tune_button.setEnabled(False)
+        self.handwriting_status.setText("Fine-tuning on your handwriting…")
+        worker.start()
+
+    def _fine_tune_events(self, events: list) -> None:
+        from ...training.events import EpochEnded, Finished, Preparing
+
+        for event in events:
+            if isinstance(event, Preparing):
+                self.handwriting_status.setText(f"Fine-tuning: {event.message.lower()}…")
+            elif isinstance(event, EpochEnded):
+                self.handwriting_status.setText(f"Fine-tuning: epoch {event.epoch} of {event.epochs} done…")
+            elif isinstance(event, Finished):
+                self._fine_tune_worker = None
+                result, trained = self.fine_tuning.result, self.trained
+                self.handwriting_status.setText(event.message)
+                if result is not None and trained is not None:
+                    self.set_trained_model(replace(trained, model=result.model))
+                self.fine_tune_button.setEnabled(self.reader is not None)
+
+    def shutdown(self, timeout_seconds: float = 2.0) -> None:
+        """Stop a fine-tuning run (the window is closing)."""
+        if self._fine_tune_worker is not None:
+            self._fine_tune_worker.stop_and_wait(timeout_seconds)
+            self._fine_tune_worker = None
+
+
+class HandwritingGallery(QDialog):
+    """The personal handwriting set by digit, with delete (button or Delete key)."""
+
+    def __init__(self, handwriting: HandwritingSet, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("My handwriting")
+        self.handwriting = handwriting
+        self.digit = QComboBox()
+        self.digit.addItems(["All digits"] + [str(digit) for digit in range(10)])
+        self.digit.currentIndexChanged.connect(self.refresh)
+        self.items = QListWidget()
+        self.items.setViewMode(QListWidget.ViewMode.IconMode)
+        self.items.setIconSize(QSize(56, 56))
+        self.items.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.items.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setShortcut(QKeySequence.StandardKey.Delete)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.summary = QLabel()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.digit)
+        top.addStretch(1)
+        top.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.items, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(buttons)
+        self.resize(560, 440)
+        self.refresh()
+
+    def refresh(self) -> None:
+        from PySide6.QtGui import QIcon
+
+        self.items.clear()
+        wanted = self.digit.currentIndex() - 1
+        samples = [s for s in self.handwriting.samples() if wanted < 0 or s.label == wanted]
+        for sample in samples:
+            item = QListWidgetItem(QIcon(grey_pixmap(render(sample.drawing, (56, 56)) / 255.0)), str(sample.label))
+            item.setData(Qt.ItemDataRole.UserRole, sample.key)
+            self.items.addItem(item)
+        notes = " ".join(self.handwriting.notes)
+        self.summary.setText(f"{len(samples)} drawing{'s' * (len(samples) != 1)}. {notes}".strip())
+        self.delete_button.setEnabled(bool(samples))
+
+    def delete_selected(self) -> None:
+        keys = [item.data(Qt.ItemDataRole.UserRole) for item in self.items.selectedItems()]
+        if not keys:
+            return
+        answer = QMessageBox.question(self, "Delete drawings",
+                                      f"Delete {len(keys)} drawing{'s' * (len(keys) != 1)} from your handwriting set?")
+        if answer == QMessageBox.StandardButton.Yes:
+            for key in keys:
+                self.handwriting.remove(key)
+            self.refresh()
+
+
+def _preview_pixmap(picture: np.ndarray, saliency: np.ndarray | None):
+    """The model's input, enlarged with sharp pixels; with saliency, a red overlay on it."""
+    from PySide6.QtGui import QImage, QPixmap
+
+    grey = np.repeat(picture[..., None], 3, axis=2) * 255.0
+    if saliency is not None:
+        weight = saliency[..., None] * 0.85
+        grey = grey * (1 - weight) + _SALIENCY_COLOUR * weight
+    pixels = np.ascontiguousarray(np.round(grey).astype(np.uint8))
+    image = QImage(pixels.data, 28, 28, pixels.strides[0], QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(_PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.FastTransformation)
+
+
+def _colour_tuple(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()

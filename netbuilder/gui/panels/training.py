@@ -1,0 +1,691 @@
+"""The training panel: choose the data, set the training settings, train, watch and evaluate.
+
+A run trains a snapshot of the project taken when it starts (the canvas stays editable, and the
+panel says when the network there differs from the one being trained). The run's events arrive
+from a TrainingWorker thread as plain data; this panel only presents them. Settings edits are
+undoable project edits (SetTraining); changes made while a run is paused apply to that run only
+and are recorded in its history.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from ...core.commands import SetTraining
+from ...core.layers import ParamError
+from ...core.project import Project, project_from_dict, project_to_dict
+from ...core.settings import SETTING_LIMITS
+from ...training.control import CHANGEABLE_WHILE_PAUSED
+from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
+                                ThreadsChosen)
+from .. import style
+from ..document import Document
+from ..workers import DatasetLoader, TrainingWorker, wait_or_keep
+from .confusion import ConfusionMatrixView
+from .inspector import ParamField, make_param_field
+from .samples import DatasetPreview, SampleGallery, image_shape_of
+from .training_plots import TrainingPlots
+
+_PROGRESS_STEPS = 1000
+_ERROR_STYLE = f"color: {style.ERROR.name()};"
+_WARNING_STYLE = f"color: {style.WARNING.name()};"
+_FOLDER_CHOICES = (
+    ("Image folder (one subfolder per class)…", "folder"),
+    ("IDX folder (MNIST-style files)…", "folder"),
+    ("CSV file (numbers or a text column)…", "file"),
+)
+
+
+def graph_structure(project: Project) -> dict:
+    """What training depends on in a project's graph: layers, parameters and wires, not positions."""
+    data = project_to_dict(project)
+    return {"nodes": [{key: value for key, value in node.items() if key != "position"} for node in data["nodes"]],
+            "edges": data["edges"]}
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class TrainingPanel(QWidget):
+    """Trains the document's project. `start`, `pause`, `resume` and `stop` are also its actions'
+    slots; `shutdown()` ends a run (and any loading) within two seconds, for closing windows."""
+
+    model_trained = Signal(object)  # the finished run's session: model, dataset and history
+    health_reported = Signal(object)  # HealthReport, for the canvas badges
+    run_started = Signal()
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.report_interval = 0.25  # seconds between batch reports; tests lower it
+        self.state = "idle"  # idle, preparing, running, paused, stopping
+        self.session = None
+        self.worker: TrainingWorker | None = None
+        self.loader: DatasetLoader | None = None
+        self.dataset = None  # the loaded netbuilder.data.base.Dataset of `dataset_spec`, if any
+        self.dataset_spec = ""
+        self.run_settings: dict[str, Any] = {}  # the running run's values of CHANGEABLE_WHILE_PAUSED
+        self.run_spec = ""  # the dataset spec of the running run
+        self.run_image_shape: tuple[int, ...] | None = None  # of its validation samples, for the gallery
+        self._choices_stale = True  # the dataset list is filled when first shown (it imports torch)
+        self.started: Started | None = None
+        self.last_epoch: EpochEnded | None = None
+        self.trained_structure: dict | None = None
+        self.unsaved_run = None  # a finished session whose weights wait for the project to get a file
+        self.failure_details = ""
+        self.galleries: list[SampleGallery] = []
+
+        self.start_action = QAction("Train", self)
+        self.pause_action = QAction("Pause", self)
+        self.stop_action = QAction("Stop", self)
+        self.start_action.triggered.connect(self.start_or_resume)
+        self.pause_action.triggered.connect(self.pause)
+        self.stop_action.triggered.connect(self.stop)
+
+        self.plots = TrainingPlots()
+        self.confusion = ConfusionMatrixView()
+        self.confusion.cell_clicked.connect(self.open_gallery)
+        self.preview = DatasetPreview()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._curves_page(), "Curves")
+        self.tabs.addTab(self.confusion, "Confusion matrix")
+        self.tabs.addTab(self.preview, "Data")
+
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self._data_box())
+        column.addWidget(self._run_box())
+        column.addWidget(self._paused_box())
+        column.addWidget(self._settings_box())
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(300)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([320, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        document.analysis_changed.connect(self.refresh)
+        document.project_replaced.connect(self._project_replaced)
+        self.refresh()
+
+    # --- building ---------------------------------------------------------------------------------
+    def _curves_page(self) -> QWidget:
+        save_png = QPushButton("Save plot as PNG…")
+        save_png.clicked.connect(self.save_plot)
+        save_csv = QPushButton("Export history as CSV…")
+        save_csv.clicked.connect(self.export_history)
+        self.plots.toolbar.addWidget(save_png)
+        self.plots.toolbar.addWidget(save_csv)
+        return self.plots
+
+    def _data_box(self) -> QGroupBox:
+        box = QGroupBox("Data")
+        self.dataset_choice = QComboBox()
+        self.dataset_choice.setToolTip("The dataset this project trains on")
+        self.dataset_choice.activated.connect(lambda _index: self._choose_dataset(self.dataset_choice.currentData()))
+        self.open_data = QToolButton()
+        self.open_data.setText("Open…")
+        self.open_data.setToolTip("Train on your own data: a folder or a CSV file")
+        self.open_data.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.open_data)
+        for text, kind in _FOLDER_CHOICES:
+            menu.addAction(text).triggered.connect(lambda _checked=False, kind=kind, text=text: self._open_data(kind, text))
+        self.open_data.setMenu(menu)
+        self.show_samples = QPushButton("Show samples")
+        self.show_samples.setToolTip("Load the dataset and show some samples with their labels in the Data tab")
+        self.show_samples.clicked.connect(self.load_preview)
+        self.data_progress = QProgressBar()
+        self.data_progress.hide()
+        self.dataset_description = QLabel()
+        self.dataset_description.setWordWrap(True)
+        self.dataset_description.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.dataset_choice, 1)
+        row.addWidget(self.open_data)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.dataset_description)
+        layout.addWidget(self.show_samples)
+        layout.addWidget(self.data_progress)
+        self._fill_dataset_choices()
+        return box
+
+    def _run_box(self) -> QGroupBox:
+        box = QGroupBox("Run")
+        buttons = QHBoxLayout()
+        self.buttons = {}
+        for name, action in (("start", self.start_action), ("pause", self.pause_action), ("stop", self.stop_action)):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(button.sizePolicy().horizontalPolicy().Expanding, button.sizePolicy().verticalPolicy())
+            buttons.addWidget(button)
+            self.buttons[name] = button
+        self.progress = QProgressBar()
+        self.progress.setRange(0, _PROGRESS_STEPS)
+        self.progress.setFormat("%p%")
+        self.stats = QLabel()
+        self.stats.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_details = QPushButton("Copy error details")
+        self.copy_details.setToolTip("Copy the technical details of the error, for a bug report")
+        self.copy_details.clicked.connect(lambda: QApplication.clipboard().setText(self.failure_details))
+        self.copy_details.hide()
+        self.snapshot_note = QLabel()
+        self.snapshot_note.setWordWrap(True)
+        self.snapshot_note.setStyleSheet(_WARNING_STYLE)
+        self.snapshot_note.hide()
+        self.run_log = QListWidget()
+        self.run_log.setToolTip("What happened in this run, including settings changed while paused")
+        self.run_log.setMinimumHeight(90)
+        self.run_log.setWordWrap(True)
+        layout = QVBoxLayout(box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.stats)
+        layout.addWidget(self.message)
+        layout.addWidget(self.copy_details)
+        layout.addWidget(self.snapshot_note)
+        layout.addWidget(QLabel("Run history"))
+        layout.addWidget(self.run_log)
+        return box
+
+    def _paused_box(self) -> QGroupBox:
+        box = QGroupBox("Change while paused (this run only)")
+        form = QFormLayout(box)
+        self.paused_fields: dict[str, ParamField] = {}
+        self.paused_values: dict[str, Any] = {}
+        for name in CHANGEABLE_WHILE_PAUSED:
+            param = SETTING_LIMITS[name]
+            field = make_param_field(param, lambda value, name=name: self._paused_edit(name, value))
+            self.paused_fields[name] = field
+            form.addRow(param.label, field.widget)
+        self.apply_changes = QPushButton("Apply and resume")
+        self.apply_changes.clicked.connect(self.resume)
+        self.paused_error = QLabel()
+        self.paused_error.setWordWrap(True)
+        self.paused_error.setStyleSheet(_ERROR_STYLE)
+        form.addRow(self.paused_error)
+        form.addRow(self.apply_changes)
+        self.paused_box = box
+        box.hide()
+        return box
+
+    def _settings_box(self) -> QGroupBox:
+        box = QGroupBox("Training settings (saved in the project)")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.setting_fields: dict[str, ParamField] = {}
+        self.setting_errors: dict[str, QLabel] = {}
+        for name, param in SETTING_LIMITS.items():
+            field = make_param_field(param, lambda value, name=name: self.set_setting(name, value))
+            error = QLabel()
+            error.setWordWrap(True)
+            error.setStyleSheet(_ERROR_STYLE)
+            error.hide()
+            holder = QWidget()
+            holder_layout = QVBoxLayout(holder)
+            holder_layout.setContentsMargins(0, 0, 0, 0)
+            holder_layout.setSpacing(2)
+            holder_layout.addWidget(field.widget)
+            holder_layout.addWidget(error)
+            form.addRow(param.label, holder)
+            self.setting_fields[name] = field
+            self.setting_errors[name] = error
+        self.settings_box = box
+        return box
+
+    # --- data -------------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._choices_stale:
+            self._fill_dataset_choices()
+
+    def _fill_dataset_choices(self) -> None:
+        """The built-in datasets and the project's own, with the chosen one's description below."""
+        if not self.isVisible():
+            self._choices_stale = True
+            return
+        from ...data.catalog import BUILTIN_DATASETS  # imports torch: only once the panel is seen
+
+        self._choices_stale = False
+        self.dataset_choice.clear()
+        descriptions = dict(BUILTIN_DATASETS)
+        current = self.document.project.dataset
+        for spec, description in [*BUILTIN_DATASETS, *([(current, current)] if current not in descriptions else [])]:
+            self.dataset_choice.addItem(Path(spec).name or spec, spec)
+            self.dataset_choice.setItemData(self.dataset_choice.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        self.dataset_choice.setCurrentIndex(self.dataset_choice.findData(current))
+        self.dataset_description.setText(descriptions.get(current, f"Your data: {current}"))
+
+    def _open_data(self, kind: str, title: str) -> None:
+        start = str(self.document.path.parent) if self.document.path else str(Path.home())
+        title = title.rstrip("…")
+        if kind == "folder":
+            path = QFileDialog.getExistingDirectory(self, title, start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, title, start, "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self._choose_dataset(path)
+
+    def _choose_dataset(self, spec: str) -> None:
+        if spec != self.document.project.dataset:
+            self.document.push(SetTraining(self.document.project, dataset=spec))
+            self.load_preview()
+
+    def use_dataset(self, dataset) -> None:
+        """Train on this already loaded Dataset while the project's dataset stays what it is
+        (a test's small subset, or the preview's data, so it is not loaded twice)."""
+        self._cancel_loading()
+        self.dataset, self.dataset_spec = dataset, self.document.project.dataset
+        self.preview.show_dataset(dataset)
+
+    def load_preview(self) -> None:
+        """Load the project's dataset off the GUI thread and show some of its samples."""
+        spec = self.document.project.dataset
+        if self.dataset is not None and self.dataset_spec == spec:
+            self.tabs.setCurrentWidget(self.preview)
+            return
+        self._cancel_loading()
+        self.dataset = None
+        self.loader = DatasetLoader(spec, self)
+        self.loader.progress.connect(self._loading_progress)
+        self.loader.loaded.connect(self._loaded)
+        self.loader.failed.connect(self._loading_failed)
+        self.loader.finished.connect(self.loader.deleteLater)
+        self.preview.show_message(f"Loading {spec}…")
+        self.data_progress.setRange(0, 0)
+        self.data_progress.show()
+        self.tabs.setCurrentWidget(self.preview)
+        self.loader.start()
+
+    # A cancelled loader may still report before it notices; only the current one is listened to.
+    def _loading_progress(self, done: int, total: int, message: str) -> None:
+        if self.sender() is self.loader:
+            self.data_progress.setRange(0, total)
+            self.data_progress.setValue(done)
+            self.preview.show_message(message)
+
+    def _loaded(self, dataset) -> None:
+        if self.sender() is self.loader:
+            self.loader = None
+            self.data_progress.hide()
+            self.dataset, self.dataset_spec = dataset, self.document.project.dataset
+            self.preview.show_dataset(dataset)
+
+    def _loading_failed(self, message: str) -> None:
+        if self.sender() is self.loader:
+            self.loader = None
+            self.data_progress.hide()
+            self.preview.show_message(message)
+            self.preview.counts_label.setStyleSheet(_ERROR_STYLE)
+
+    def _cancel_loading(self) -> None:
+        if self.loader is not None:
+            self.loader.cancel()
+            self.loader = None
+        self.data_progress.hide()
+        self.preview.counts_label.setStyleSheet("")
+
+    # --- settings ---------------------------------------------------------------------------------
+    def set_setting(self, name: str, raw: Any) -> None:
+        """One edit of a training setting, pushed as an undoable project edit."""
+        error = self.setting_errors[name]
+        try:
+            value = SETTING_LIMITS[name].coerce(raw)
+        except ParamError as refusal:
+            error.setText(str(refusal))
+            error.show()
+            return
+        error.hide()
+        if value != getattr(self.document.project.training, name):
+            self.document.push(SetTraining(self.document.project, {name: value}))
+
+    def _paused_edit(self, name: str, raw: Any) -> None:
+        try:
+            self.paused_values[name] = SETTING_LIMITS[name].coerce(raw)
+            self.paused_error.clear()
+        except ParamError as refusal:
+            self.paused_error.setText(str(refusal))
+
+    def refresh(self) -> None:
+        """Show the project's settings and dataset, and whether the network can be trained."""
+        training = self.document.project.training
+        for name, field in self.setting_fields.items():
+            field.show(getattr(training, name))
+        if self.dataset_choice.currentData() != self.document.project.dataset:
+            self._fill_dataset_choices()
+        self._update_controls()
+        self._update_snapshot_note()
+
+    def _project_replaced(self) -> None:
+        self.shutdown()
+        self._cancel_loading()
+        self.dataset, self.unsaved_run, self.trained_structure, self.last_epoch = None, None, None, None
+        self.preview.show_message("No dataset loaded yet.")
+        self.plots.clear()
+        self.confusion.show_nothing("The confusion matrix appears after the first epoch of a classification "
+                                    "run with validation data.")
+        self.run_log.clear()
+        self.message.clear()
+        self.copy_details.hide()
+        self.stats.clear()
+        self.progress.setValue(0)
+        self._fill_dataset_choices()
+        self.refresh()
+
+    def cannot_start_reason(self) -> str:
+        errors = self.document.analysis.errors
+        if not errors:
+            return ""
+        more = f" (and {len(errors) - 1} more: see the Problems panel)" if len(errors) > 1 else ""
+        return f"Cannot train yet: {errors[0].message}{more}"
+
+    def _update_controls(self) -> None:
+        state = self.state
+        reason = self.cannot_start_reason() if state == "idle" else ""
+        self.start_action.setText("Resume" if state == "paused" else "Train")
+        self.start_action.setEnabled(state == "paused" or (state == "idle" and not reason))
+        self.start_action.setToolTip(reason or ("Continue this run" if state == "paused"
+                                                else "Train the network on the chosen data"))
+        self.pause_action.setEnabled(state == "running")
+        self.stop_action.setEnabled(state in ("preparing", "running", "paused"))
+        self.settings_box.setEnabled(state == "idle")
+        self.dataset_choice.setEnabled(state == "idle")
+        self.open_data.setEnabled(state == "idle")
+        self.paused_box.setVisible(state == "paused")
+        if state == "idle" and reason:
+            self.message.setText(reason)
+            self.message.setStyleSheet(_ERROR_STYLE)
+        elif state == "idle" and self.message.text().startswith("Cannot train yet"):
+            self.message.clear()
+
+    def _update_snapshot_note(self) -> None:
+        differs = self.trained_structure is not None and graph_structure(self.document.project) != self.trained_structure
+        if differs:
+            verb = "is being trained" if self.state != "idle" else "was trained"
+            self.snapshot_note.setText(f"The network on the canvas has changed since this run started: the run "
+                                       f"{verb} on the network as it was then.")
+        self.snapshot_note.setVisible(differs)
+
+    # --- the run ----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.state != "idle"
+
+    def start_or_resume(self) -> None:
+        if self.state == "paused":
+            self.resume()
+        elif self.state == "idle":
+            self.start()
+
+    def start(self) -> None:
+        if self.running or self.cannot_start_reason():
+            return
+        from ...training.session import TrainingSession  # imports torch: only when training
+
+        snapshot = project_from_dict(project_to_dict(self.document.project), self.document.title)
+        self.trained_structure = graph_structure(snapshot)
+        self.run_settings = {name: getattr(snapshot.training, name) for name in CHANGEABLE_WHILE_PAUSED}
+        self.run_spec = snapshot.dataset
+        dataset = self.dataset if self.dataset_spec == snapshot.dataset else None
+        self.session = TrainingSession(snapshot, dataset=dataset, report_interval=self.report_interval)
+        self.started, self.last_epoch, self.unsaved_run, self.failure_details = None, None, None, ""
+        self.run_log.clear()
+        self.message.clear()
+        self.message.setStyleSheet("")
+        self.copy_details.hide()
+        self.progress.setValue(0)
+        self.stats.setText("Preparing…")
+        self.plots.start_run()
+        self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
+        self.health_reported.emit(HealthReport(0.0, ()))  # the previous run's badges no longer apply
+        self.worker = TrainingWorker(self.session, self)
+        self.worker.events_ready.connect(self._on_events)
+        self.worker.finished.connect(self.worker.deleteLater)
+        self.state = "preparing"
+        self._update_controls()
+        self._update_snapshot_note()
+        self.run_started.emit()
+        self.worker.start()
+
+    def pause(self) -> None:
+        if self.state != "running":
+            return
+        self.session.pause()
+        self.state = "paused"
+        self.paused_values = {}
+        self.paused_error.clear()
+        for name, field in self.paused_fields.items():
+            field.show(self.run_settings[name])
+        self.stats.setText(self.stats.text() + " · paused")
+        self._update_controls()
+
+    def resume(self) -> None:
+        if self.state != "paused":
+            return
+        changes = {name: value for name, value in self.paused_values.items() if value != self.run_settings[name]}
+        if changes:
+            try:
+                self.session.change_settings(**changes)
+            except Exception as refusal:  # ParamError or TrainingError: the message says why
+                self.paused_error.setText(str(refusal))
+                return
+            self.run_settings.update(changes)
+        self.session.resume()
+        self.state = "running"
+        self._update_controls()
+
+    def stop(self) -> None:
+        if self.state in ("preparing", "running", "paused"):
+            self.session.stop()
+            self.state = "stopping"
+            self.stats.setText("Stopping…")
+            self._update_controls()
+
+    def shutdown(self, timeout_seconds: float = 2.0) -> None:
+        """End any run and loading now (the window closes or another project opens)."""
+        self._cancel_loading()
+        for loader in self.findChildren(DatasetLoader):
+            loader.cancel()
+            wait_or_keep(loader, timeout_seconds)
+        if self.worker is not None:
+            worker, self.worker = self.worker, None  # its events still queued are ignored from now on
+            worker.stop_and_wait(timeout_seconds)
+            self.session = None
+            self.state = "idle"
+            self._update_controls()
+
+    # --- events -----------------------------------------------------------------------------------
+    def _on_events(self, events: list) -> None:
+        if self.sender() is not self.worker:  # a run ended by shutdown() whose events were still queued
+            return
+        for event in events:
+            handler = self._handlers.get(type(event))
+            if handler is not None:
+                handler(self, event)
+
+    def _preparing(self, event: Preparing) -> None:
+        if event.total:
+            self.progress.setValue(int(_PROGRESS_STEPS * event.done / event.total))
+        self.stats.setText(event.message)
+
+    def _started(self, event: Started) -> None:
+        self.started = event
+        self.run_image_shape = image_shape_of(self.session.dataset)
+        if self.state == "preparing":
+            self.state = "running"
+            self._update_controls()
+        if self.dataset is None and self.session.dataset is not None:
+            self.dataset, self.dataset_spec = self.session.dataset, self.run_spec
+            self.preview.show_dataset(self.dataset)
+        validation = f"{event.val_samples:,} validation samples" if event.val_samples else "no validation data"
+        self._log(f"Started: {event.train_samples:,} training samples, {validation}, {event.epochs} epochs, "
+                  f"{event.device.upper()} {event.precision}, {event.threads} thread{'s' * (event.threads != 1)}")
+        for note in event.notes:
+            self._log(note)
+
+    def _batch(self, event: BatchEnded) -> None:
+        self.plots.add_batch(event)
+        self.progress.setValue(int(round(_PROGRESS_STEPS * event.progress)))
+        self.stats.setText(f"Epoch {event.epoch}/{self.started.epochs if self.started else '?'} · batch "
+                           f"{event.batch}/{event.batches} · {event.samples_per_second:,.0f} samples/s · "
+                           f"elapsed {_clock(event.elapsed_seconds)} · remaining {_clock(event.remaining_seconds)}"
+                           + (" · paused" if self.state == "paused" else ""))
+
+    def _epoch(self, event: EpochEnded) -> None:
+        self.last_epoch = event
+        self.plots.add_epoch(event)
+        parts = [f"Epoch {event.epoch}/{event.epochs}: training loss {event.train_loss:.4f}"]
+        if event.val_loss is not None:
+            parts.append(f"validation loss {event.val_loss:.4f}")
+        if event.val_accuracy is not None:
+            parts.append(f"accuracy {100 * event.val_accuracy:.2f}%")
+        self._log(", ".join(parts))
+        if event.confusion is not None and event.per_class_accuracy is not None:
+            self.confusion.show_matrix(event.confusion, event.per_class_accuracy,
+                                       self.started.class_names if self.started else (), event.epoch)
+
+    def _settings_changed(self, event: SettingsChanged) -> None:
+        self.plots.add_change(event)
+        self._log(f"At epoch {event.position:.2f}: {event.label}")
+
+    def _threads_chosen(self, event: ThreadsChosen) -> None:
+        speeds = ", ".join(f"{threads}: {speed:,.0f}" for threads, speed in sorted(event.samples_per_second.items()))
+        why = "at the start" if event.reason == "start" else "as the machine's load changed"
+        self._log(f"Chose {event.threads} torch thread{'s' * (event.threads != 1)} {why} (samples/s by threads: {speeds})")
+
+    def _health(self, event: HealthReport) -> None:
+        self.health_reported.emit(event)
+
+    def _finished(self, event: Finished) -> None:
+        session = self.session
+        self.worker.wait()
+        self.worker, self.session, self.state = None, None, "idle"
+        bad = event.reason in ("failed", "nan_loss")
+        self.message.setText(event.message)
+        self.message.setStyleSheet(_ERROR_STYLE if bad else "")
+        self.failure_details = event.details
+        self.copy_details.setVisible(bool(event.details))
+        self._log(event.message)
+        if event.reason == "completed":
+            self.progress.setValue(_PROGRESS_STEPS)
+        self.stats.setText(self.stats.text().replace(" · paused", ""))
+        self._update_controls()
+        self._update_snapshot_note()
+        if session.model is not None and self.last_epoch is not None:
+            self._keep_weights(session)
+            self.model_trained.emit(session)
+
+    _handlers = {Preparing: _preparing, Started: _started, BatchEnded: _batch, EpochEnded: _epoch,
+                 SettingsChanged: _settings_changed, ThreadsChosen: _threads_chosen, HealthReport: _health,
+                 Finished: _finished}
+
+    def _log(self, text: str) -> None:
+        self.run_log.addItem(text)
+        self.run_log.scrollToBottom()
+
+    # --- results ----------------------------------------------------------------------------------
+    def _keep_weights(self, session) -> None:
+        if self.document.path is None:
+            self.unsaved_run = session
+            self._log("The project has no file yet: the trained weights are saved beside it when you save it.")
+            return
+        self.save_weights(self.document.path, session)
+
+    def save_weights(self, project_path: Path, session=None) -> bool:
+        """Write the run's weights and history beside the project file (after a run, or when an
+        unsaved project with a finished run gets its file). False, with a message, on failure."""
+        from ...training.checkpoint import save_checkpoint
+
+        session = session or self.unsaved_run
+        if session is None:
+            return True
+        try:
+            weights = save_checkpoint(session.model, session.history(), project_path, recipe=session.dataset.recipe)
+        except OSError as error:
+            self.message.setText(f"Cannot save the trained weights: {error.strerror or error}")
+            self.message.setStyleSheet(_ERROR_STYLE)
+            return False
+        self.unsaved_run = None
+        self._log(f"Saved the weights and history as {weights.name} beside the project.")
+        return True
+
+    def show_saved_run(self, history) -> None:
+        """A saved run (checkpoint History) as if it had just ended: its curves and last confusion matrix."""
+        self.plots.show_saved_run(history)
+        self.run_log.clear()
+        self._log(f"The saved run: {len(history.epochs)} epoch{'s' * (len(history.epochs) != 1)} on "
+                  f"{history.dataset or 'its dataset'}.")
+        for change in history.changes:
+            self._log(f"At epoch {change.position:.2f}: {change.label}")
+        last = history.epochs[-1] if history.epochs else None
+        if last is not None and last.confusion is not None and last.per_class_accuracy is not None:
+            self.confusion.show_matrix(last.confusion, last.per_class_accuracy, history.class_names, last.epoch)
+
+    def open_gallery(self, true_class: int, predicted_class: int) -> None:
+        epoch, started = self.last_epoch, self.started
+        if epoch is None or started is None or started.validation is None or epoch.val_predictions is None:
+            self.message.setText("The samples behind each cell are shown for runs trained since the project was "
+                                 "opened: train again to see them.")
+            return
+        gallery = SampleGallery(started.validation, epoch.val_predictions, epoch.val_probabilities,
+                                started.class_names, true_class, predicted_class, self.run_image_shape, self)
+        gallery.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        gallery.destroyed.connect(lambda _=None, gallery=gallery: self.galleries.remove(gallery)
+                                  if gallery in self.galleries else None)
+        self.galleries.append(gallery)
+        gallery.show()
+
+    def save_plot(self) -> None:
+        start = str(self.document.path.with_suffix(".png")) if self.document.path else "training.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Save plot as PNG", start, "PNG images (*.png)")
+        if path:
+            path = path if path.lower().endswith(".png") else path + ".png"
+            if not self.plots.graphics.grab().save(path):
+                self.message.setText(f"Cannot write {Path(path).name}.")
+
+    def export_history(self) -> None:
+        start = str(self.document.path.with_suffix(".csv")) if self.document.path else "history.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export history as CSV", start, "CSV files (*.csv)")
+        if path:
+            path = Path(path if path.lower().endswith(".csv") else path + ".csv")
+            try:
+                path.write_text(self.plots.current.csv_text(), encoding="utf-8")
+            except OSError as error:
+                self.message.setText(f"Cannot write {path.name}: {error.strerror or error}")
+
+    def restore_saved_run(self, project_path: Path) -> None:
+        """Show the run saved beside a project file (weights and history), if there is one."""
+        from ...training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
+
+        if not checkpoint_path(project_path).exists():
+            return
+        try:
+            trained = load_trained_model(self.document.project, project_path)
+        except CheckpointError as error:
+            self.message.setText(f"The saved training run was not restored: {error}")
+            self.message.setStyleSheet(_WARNING_STYLE)
+            return
+        self.show_saved_run(trained.history)

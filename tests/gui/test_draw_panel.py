@@ -1,0 +1,244 @@
+"""The drawing panel: strokes drawn with the mouse, what the model receives, live answers, the
+personal handwriting set and the drawing flowing through the graph."""
+import json
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from netbuilder.core.project import load_template
+from netbuilder.data.digits import load_digits
+from netbuilder.data.handwriting import HandwritingSet
+from netbuilder.data.recipe import Recipe, TableRecipe
+from netbuilder.gui.panels.draw import DrawPanel
+from netbuilder.training.checkpoint import TrainedModel
+from netbuilder.training.session import TrainingSession
+
+
+@pytest.fixture(scope="module")
+def trained_mlp():
+    """The MLP template trained for one epoch on a few hundred built-in digits."""
+    project = load_template("1-mlp")
+    project.training = project.training.replace(epochs=1)
+    dataset = load_digits(train_size=600, val_size=100)
+    session = TrainingSession(project, dataset=dataset, threads=1)
+    finished = list(session.events())[-1]
+    assert finished.reason == "completed", finished.message
+    return TrainedModel(session.model, session.dataset.recipe, session.history())
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    panel = DrawPanel(HandwritingSet(tmp_path / "handwriting"))
+    qtbot.addWidget(panel)
+    panel.resize(900, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def drag(qtbot, canvas, points):
+    """A real mouse stroke through `points` given as fractions (0-1) of the drawing square."""
+    square = canvas.square()
+    at = [QPoint(round(square.left() + x * square.width()), round(square.top() + y * square.height()))
+          for x, y in points]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=at[0])
+    for point in at[1:]:
+        qtbot.mouseMove(canvas, point)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=at[-1])
+
+
+def one(offset=0.0):
+    return [(0.62 + offset, 0.15 + 0.7 * t / 20) for t in range(21)]
+
+
+def zero():
+    return [(0.3 + 0.15 * math.cos(a), 0.5 + 0.3 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 40)]
+
+
+@pytest.mark.parametrize("stroke", [one, zero])
+def test_a_drawn_digit_reaches_the_model_centred_in_the_central_20x20(qtbot, panel, trained_mlp, stroke):
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, stroke())
+    picture = panel.reading.picture
+    rows, cols = np.indices(picture.shape)
+    centre = ((rows * picture).sum() / picture.sum(), (cols * picture).sum() / picture.sum())
+    assert abs(centre[0] - 14) <= 1 and abs(centre[1] - 14) <= 1
+    ink_rows, ink_cols = np.flatnonzero(picture.max(axis=1) > 0.05), np.flatnonzero(picture.max(axis=0) > 0.05)
+    assert ink_rows[0] >= 4 and ink_rows[-1] <= 23 and ink_cols[0] >= 4 and ink_cols[-1] <= 23
+
+
+def test_the_bars_are_probabilities_and_follow_each_stroke(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, one())
+    first = panel.bars.opts["height"].copy()
+    assert first.sum() == pytest.approx(1.0, abs=1e-5)
+    assert panel.top_class.text() == trained_mlp.recipe.class_names[int(first.argmax())]
+    drag(qtbot, panel.canvas, [(0.4, 0.3), (0.8, 0.3)])
+    second = panel.bars.opts["height"]
+    assert second.sum() == pytest.approx(1.0, abs=1e-5) and not np.allclose(first, second)
+    assert len(panel.latencies_ms) == 2
+
+
+def test_clear_by_button_right_click_and_esc_empties_the_canvas(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    canvas = panel.canvas
+    clear_button = next(button for button in panel.findChildren(type(panel.train_button)) if button.text() == "Clear")
+    for do_clear in (lambda: qtbot.mouseClick(clear_button, Qt.MouseButton.LeftButton),
+                     lambda: qtbot.mouseClick(canvas, Qt.MouseButton.RightButton),
+                     lambda: qtbot.keyClick(canvas, Qt.Key.Key_Escape)):
+        drag(qtbot, canvas, one())
+        assert not canvas.drawing().is_empty and panel.reading is not None
+        canvas.setFocus()
+        do_clear()
+        assert canvas.drawing().is_empty and panel.reading is None
+        assert not panel.bars.opts["height"].any()
+
+
+def test_ctrl_z_on_the_canvas_undoes_the_last_stroke(qtbot, panel):
+    canvas = panel.canvas
+    drag(qtbot, canvas, one())
+    drag(qtbot, canvas, [(0.4, 0.3), (0.8, 0.3)])
+    assert len(canvas.drawing().strokes) == 2
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(canvas.drawing().strokes) == 1
+    assert canvas.drawing().strokes[0][0][1] < 0.2 * 280  # the 1's stroke, from the top
+
+
+def test_before_training_the_panel_offers_to_train_on_the_built_in_digits(qtbot, panel):
+    assert panel.results.currentIndex() == 0 and "No trained model" in panel.message.text()
+    assert panel.train_button.isVisible()
+    with qtbot.waitSignal(panel.train_requested, timeout=1000):
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+
+
+def test_a_model_that_cannot_read_drawings_says_what_it_expects(qtbot, panel, trained_mlp):
+    table = Recipe("vector", (4,), "classification", ("a", "b"),
+                   table=TableRecipe(("w", "x", "y", "z"), "label", "standard", (0.0,) * 4, (1.0,) * 4))
+    panel.set_trained_model(TrainedModel(trained_mlp.model, table, trained_mlp.history))
+    assert "expects table rows of 4 columns" in panel.message.text()
+    assert not panel.canvas.isVisible() and not panel.train_button.isVisible()
+
+
+def test_a_drawing_added_with_a_digit_key_is_in_the_set_after_a_restart(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    first = DrawPanel()
+    qtbot.addWidget(first)
+    first.show()
+    drag(qtbot, first.canvas, one())
+    first.canvas.setFocus()
+    qtbot.keyClick(first.canvas, Qt.Key.Key_1)
+    assert first.canvas.drawing().is_empty  # added, ready for the next one
+    first.close()
+    restarted = DrawPanel()
+    qtbot.addWidget(restarted)
+    samples = restarted.handwriting.samples()
+    assert [sample.label for sample in samples] == [1] and len(samples[0].drawing.strokes) == 1
+    assert "1 drawing (1×1)" in restarted.handwriting_status.text()
+
+
+def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_path, monkeypatch, trained_mlp):
+    from netbuilder.gui.main_window import MainWindow
+
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    window = MainWindow(recovery_dir=tmp_path / "recovery", remember_layout=False)
+    qtbot.addWidget(window)
+    window.set_project(load_template("1-mlp"), None)
+    window.show()
+    window.draw_panel.set_trained_model(trained_mlp)
+    assert window.activation_views.node_ids == []
+    window.draw_dock.show()
+    drag(qtbot, window.draw_panel.canvas, one())
+    graph = window.document.graph
+    assert {graph.nodes[node_id].name for node_id in window.activation_views.node_ids} >= {"input1", "fc1", "output1"}
+    window.scene.select_nodes([graph.node_named("fc1").id])
+    assert window.draw_panel.layer_title.text().startswith("fc1: 128 values")
+    window.draw_panel.flow.setChecked(False)
+    assert window.activation_views.node_ids == []
+    window.draw_panel.flow.setChecked(True)
+    assert window.activation_views.node_ids
+    window.draw_dock.hide()
+    assert window.activation_views.node_ids == []
+
+
+def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_the_result(
+        qtbot, panel, trained_mlp, monkeypatch):
+    monkeypatch.setattr("netbuilder.data.handwriting.MIX_DIGITS", 200)
+    for _ in range(4):
+        drag(qtbot, panel.canvas, one())
+        panel.add_to_handwriting(1)
+        drag(qtbot, panel.canvas, [(0.2, 0.5), (0.8, 0.5)])  # a bar, taught as a 7
+        panel.add_to_handwriting(7)
+    panel.set_trained_model(trained_mlp)
+    before = panel.reader.model
+    panel.fine_tune(load_template("1-mlp"))
+    assert not panel.fine_tune_button.isEnabled()
+    qtbot.waitUntil(lambda: "held-out drawings read" in panel.handwriting_status.text(), timeout=60_000)
+    assert "your 2 held-out drawings read" in panel.handwriting_status.text()
+    assert panel.reader.model is not before and panel.fine_tune_button.isEnabled()
+    assert trained_mlp.model is before  # the model that was given is untouched
+
+
+def test_fine_tuning_an_empty_set_says_how_to_fill_it(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    panel.fine_tune(load_template("1-mlp"))
+    qtbot.waitUntil(lambda: "press a digit key" in panel.handwriting_status.text(), timeout=10_000)
+    assert panel.fine_tune_button.isEnabled()
+
+
+def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot, panel, trained_mlp, tmp_path,
+                                                                          capsys):
+    from netbuilder.core.project import save_project
+    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.training.cli import main
+
+    project_path = tmp_path / "mlp.nbproj"
+    save_project(load_template("1-mlp"), project_path)
+    save_checkpoint(trained_mlp.model, trained_mlp.history, project_path, recipe=trained_mlp.recipe)
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, zero())
+    drag(qtbot, panel.canvas, one(offset=0.1))
+    panel.canvas.drawing().save(tmp_path / "drawn.json")
+    shown = dict(zip(trained_mlp.recipe.class_names, panel.bars.opts["height"]))
+
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "drawn.json"), "--json", "--top", "10"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["sample"] == "drawn.json"
+    assert {entry["class"]: entry["probability"] for entry in row["top"]} == pytest.approx(shown, abs=1e-5)
+
+    many = [str(tmp_path / "drawn.json")] * 600  # one call, read in batches
+    assert main(["predict", str(project_path), "--strokes", *many, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 600 and rows[-1]["top"][0] == row["top"][0]
+
+
+def test_predict_strokes_refuses_a_file_that_is_not_a_drawing(trained_mlp, tmp_path, capsys):
+    from netbuilder.core.project import save_project
+    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.training.cli import main
+
+    project_path = tmp_path / "mlp.nbproj"
+    save_project(load_template("1-mlp"), project_path)
+    save_checkpoint(trained_mlp.model, trained_mlp.history, project_path, recipe=trained_mlp.recipe)
+    (tmp_path / "bad.json").write_text('{"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2], [3]]]}')
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "bad.json")]) == 2
+    assert "bad.json: stroke 1 has a point [3]" in capsys.readouterr().err
+
+
+def test_while_a_stroke_is_drawn_the_answer_follows_it_throttled(qtbot, panel, trained_mlp):
+    panel.set_trained_model(trained_mlp)
+    canvas = panel.canvas
+    square = canvas.square()
+    points = [QPoint(round(square.left() + x * square.width()), round(square.top() + y * square.height()))
+              for x, y in one()]
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=points[0])
+    for point in points[1:]:
+        qtbot.mouseMove(canvas, point)
+    assert panel.reading is None  # not once per mouse move: at most every LIVE_INTERVAL_MS
+    qtbot.waitUntil(lambda: panel.reading is not None, timeout=2000)
+    assert len(panel.reading.prediction) == 1 and not canvas.drawing().is_empty
+    assert panel.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[-1])
+    assert len(canvas.drawing().strokes) == 1

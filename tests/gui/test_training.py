@@ -1,0 +1,164 @@
+"""Training in the window: the training panel drives a real run of the MLP template on a small
+subset of the built-in digits (600 training and 200 validation samples, generated once per test
+session)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from netbuilder.core.project import load_template
+from netbuilder.gui.document import Document
+from netbuilder.gui.panels.samples import SampleGallery
+from netbuilder.gui.panels.training import TrainingPanel
+
+RUN_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def small_digits():
+    from netbuilder.data.digits import load_digits
+
+    return load_digits(train_size=600, val_size=200)
+
+
+@pytest.fixture
+def panel(qtbot, small_digits):
+    document = Document(load_template("1-mlp"))
+    document.project.training = document.project.training.replace(epochs=1, batch_size=32, device="cpu")
+    panel = TrainingPanel(document)
+    panel.report_interval = 0.0
+    qtbot.addWidget(panel)
+    panel.resize(1200, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.use_dataset(small_digits)
+    yield panel
+    panel.shutdown()
+
+
+def wait_until_idle(qtbot, panel, timeout=RUN_TIMEOUT_MS):
+    qtbot.waitUntil(lambda: panel.state == "idle", timeout=timeout)
+
+
+def test_one_epoch_fills_the_curves_the_progress_and_the_confusion_matrix(qtbot, panel):
+    panel.start_action.trigger()
+    assert panel.state == "preparing" and not panel.start_action.isEnabled() and panel.stop_action.isEnabled()
+    wait_until_idle(qtbot, panel)
+    assert panel.progress.value() == panel.progress.maximum()
+    assert "Trained 1 epoch" in panel.message.text()
+    qtbot.wait(80)  # the plots redraw from their timer
+    x, y = panel.plots.curves["batch_loss"].getData()
+    assert x.dtype == np.float64 and len(x) >= 2 and np.all(np.isfinite(y))
+    assert len(panel.plots.curves["val_accuracy"].getData()[0]) == 1
+    confusion = panel.confusion.confusion
+    assert confusion.shape == (10, 10) and confusion.sum() == 200
+    assert "accuracy per class" in panel.confusion.accuracy_label.text()
+
+
+def test_clicking_a_confusion_cell_opens_its_samples_most_confident_first(qtbot, panel):
+    panel.start()
+    wait_until_idle(qtbot, panel)
+    confusion = panel.confusion.confusion
+    true_class = int(np.argmax(np.diag(confusion)))
+    view = panel.confusion
+    panel.tabs.setCurrentWidget(view)
+    qtbot.wait(50)
+    scene_point = view.image.mapToScene(QPointF(true_class + 0.5, true_class + 0.5))
+    viewport_point = view.graphics.mapFromScene(scene_point)
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point)
+    assert len(panel.galleries) == 1
+    gallery: SampleGallery = panel.galleries[0]
+    assert gallery.samples.count() == confusion[true_class, true_class]
+    confidences = [int(gallery.samples.item(i).text().split("\n")[0].split()[-1].rstrip("%"))
+                   for i in range(gallery.samples.count())]
+    assert confidences == sorted(confidences, reverse=True)
+    assert not gallery.samples.item(0).icon().isNull()
+
+
+def test_stop_mid_epoch_stops_within_a_second(qtbot, panel):
+    panel.document.project.training = panel.document.project.training.replace(epochs=50)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    asked = time.monotonic()
+    panel.stop_action.trigger()
+    wait_until_idle(qtbot, panel, timeout=1000)
+    assert time.monotonic() - asked < 1.0
+    assert panel.message.text().startswith("Stopped")
+
+
+def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot, panel):
+    panel.document.project.training = panel.document.project.training.replace(epochs=100)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    panel.pause_action.trigger()
+    assert panel.state == "paused" and panel.start_action.text() == "Resume"
+    assert panel.paused_box.isVisible() and not panel.settings_box.isEnabled()
+    field = panel.paused_fields["learning_rate"]
+    field.widget.setText("0.0003")
+    field.widget.editingFinished.emit()
+    seen_before = panel.plots.current.batch_x[-1]
+    panel.apply_changes.click()
+    assert panel.state == "running"
+    qtbot.waitUntil(lambda: len(panel.plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    panel.stop()
+    wait_until_idle(qtbot, panel)
+    assert panel.plots.marker_labels() == ["lr 0.001 → 0.0003"]
+    assert len(panel.plots.markers) == 3  # one line on each plot
+    assert any("lr 0.001 → 0.0003" in panel.run_log.item(i).text() for i in range(panel.run_log.count()))
+    positions = panel.plots.current.batch_x
+    assert positions == sorted(positions) and positions[-1] > seen_before  # the same run went on
+    assert panel.plots.previous.empty  # no second run began
+    rates = panel.plots.current.learning_rate
+    assert rates[0] == pytest.approx(1e-3, rel=0.05) and rates[-1] <= 3e-4
+
+
+def test_an_absurd_learning_rate_shows_the_nan_message_in_the_panel(qtbot, panel, small_digits):
+    # unscaled inputs make the gradients explode at once at this rate
+    panel.use_dataset(dataclasses.replace(small_digits, train_x=small_digits.train_x * 1e6))
+    panel.set_setting("learning_rate", 10.0)
+    panel.set_setting("optimizer", "sgd")
+    panel.start()
+    wait_until_idle(qtbot, panel)
+    assert "The loss became" in panel.message.text() and "lower the learning rate" in panel.message.text()
+
+
+def test_settings_edits_are_undoable_project_edits(qtbot, panel):
+    document = panel.document
+    field = panel.setting_fields["epochs"]
+    field.widget.setValue(7)
+    assert document.project.training.epochs == 7 and document.modified
+    document.undo_stack.undo()
+    assert document.project.training.epochs == 1 and not document.modified
+    assert field.widget.value() == 1
+    panel.set_setting("learning_rate", "fast please")
+    assert "learning rate must be a number" in panel.setting_errors["learning_rate"].text()
+    assert document.project.training.learning_rate == 1e-3
+
+
+def test_a_network_with_problems_cannot_start_and_says_why(qtbot, panel):
+    from netbuilder.core.commands import RemoveNodes
+
+    document = panel.document
+    first_dense = next(node.id for node in document.graph.nodes.values() if node.type_id == "dense")
+    document.push(RemoveNodes([first_dense]))
+    assert not panel.start_action.isEnabled()
+    assert panel.start_action.toolTip().startswith("Cannot train yet:")
+    document.undo_stack.undo()
+    assert panel.start_action.isEnabled()
+
+
+def test_the_panel_says_when_the_canvas_differs_from_the_trained_network(qtbot, panel):
+    from netbuilder.core.commands import SetParams
+
+    panel.start()
+    wait_until_idle(qtbot, panel)
+    assert panel.snapshot_note.isHidden()
+    dense = next(node.id for node in panel.document.graph.nodes.values() if node.type_id == "dense")
+    panel.document.push(SetParams(dense, {"units": 64}))
+    assert not panel.snapshot_note.isHidden() and "was trained" in panel.snapshot_note.text()
+    panel.document.undo_stack.undo()
+    assert panel.snapshot_note.isHidden()

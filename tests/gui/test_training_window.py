@@ -1,0 +1,100 @@
+"""Training inside the main window: closing or replacing the project during a run, weights kept
+beside the project and the last run restored on open, health badges on the canvas."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from netbuilder.core.project import load_template, save_project
+from netbuilder.gui.document import Document
+from netbuilder.gui.editor.health_badge import HealthBadge
+from netbuilder.training.events import HealthReport, LayerHealth
+from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
+from test_training import RUN_TIMEOUT_MS, small_digits  # noqa: F401 (fixture)
+
+Button = QMessageBox.StandardButton
+
+
+@pytest.fixture
+def training_window(make_window, small_digits):  # noqa: F811
+    project = load_template("1-mlp")
+    project.training = project.training.replace(epochs=1, batch_size=32, device="cpu")
+    window = make_window(Document(project))
+    window.training.report_interval = 0.0
+    window.training.use_dataset(small_digits)
+    return window
+
+
+def long_run(window, qtbot):
+    window.training.document.project.training = window.training.document.project.training.replace(epochs=100)
+    window.window_actions.train.trigger()
+    qtbot.waitUntil(lambda: len(window.training.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+
+
+def test_closing_the_window_during_training_stops_the_run_cleanly(training_window, qtbot, dialogs):  # noqa: F811
+    window = training_window
+    long_run(window, qtbot)
+    worker = window.training.worker
+    dialogs.answer = Button.Yes
+    asked = time.monotonic()
+    assert window.close()
+    assert time.monotonic() - asked < 2.0
+    assert worker.isFinished()
+    assert any("training run is in progress" in question for question in dialogs.questions)
+
+
+def test_closing_can_be_cancelled_and_the_run_goes_on(training_window, qtbot, dialogs):  # noqa: F811
+    window = training_window
+    long_run(window, qtbot)
+    dialogs.answer = Button.Cancel
+    assert not window.close()
+    assert window.training.state == "running"
+    window.training.stop()
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=RUN_TIMEOUT_MS)
+
+
+def test_opening_another_project_stops_the_run(training_window, qtbot, dialogs, tmp_path):  # noqa: F811
+    window = training_window
+    other = tmp_path / "other.nbproj"
+    save_project(load_template("2-cnn"), other)
+    long_run(window, qtbot)
+    dialogs.answer = Button.Yes
+    dialogs.chosen_file = str(other)
+    window.window_actions.open.trigger()
+    assert window.document.path == other.resolve()
+    assert window.training.state == "idle" and window.training.worker is None
+    assert window.training.plots.current.empty
+
+
+def test_weights_wait_for_the_first_save_and_the_run_comes_back_on_open(training_window, qtbot, dialogs,  # noqa: F811
+                                                                       tmp_path):
+    window = training_window
+    window.window_actions.train.trigger()
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=RUN_TIMEOUT_MS)
+    assert window.training.unsaved_run is not None
+    path = tmp_path / "mlp.nbproj"
+    dialogs.chosen_file = str(path)
+    assert window.save()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.stem == "mlp") == ["mlp.nbproj", "mlp.safetensors"]
+    losses = list(window.training.plots.current.batch_loss)
+
+    window.set_project(load_template("1-mlp"), None)
+    assert window.training.plots.current.empty and window.training.confusion.confusion is None
+    assert window.open_path(path)
+    assert window.training.plots.current.batch_loss == pytest.approx(losses)
+    assert window.training.confusion.confusion.sum() == 200
+
+
+def test_health_reports_put_a_badge_with_advice_on_the_layer(training_window):
+    window = training_window
+    dense = next(node for node in window.document.graph.nodes.values() if node.type_id == "dense")
+    advice = "lower the learning rate, add BatchNorm before it, or use LeakyReLU."
+    window.training.health_reported.emit(HealthReport(0.5, (
+        LayerHealth(dense.name, 0.97, 0.01, 1e-6, "dead", advice),)))
+    badges = [item for item in window.scene.items() if isinstance(item, HealthBadge)]
+    assert len(badges) == 1 and badges[0].parentItem() is window.scene.node_item(dense.id)
+    assert advice in badges[0].toolTip() and "97% of outputs are 0" in badges[0].toolTip()
+    window.training.health_reported.emit(HealthReport(1.0, ()))
+    assert not [item for item in window.scene.items() if isinstance(item, HealthBadge)]
