@@ -13,7 +13,7 @@ from .layers.recurrent import Embedding
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the network, as data: views show cause and remedy as they like, and
-    the editor applies `fix` (core.commands.fix_command) as one undoable step."""
+    the editor applies `fix` (core.fixes.fix_command) as one undoable step."""
 
     subject: str  # what has the problem: 'Dense "fc1"', or "The network"
     cause: str  # what is wrong with it ("needs a flat input but receives 8×5×5")

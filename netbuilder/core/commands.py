@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import Edge, Graph, GraphError, Node
-from .layers import Fix, get_spec
+from .layers import get_spec
 from .project import Project
 from .settings import TrainingSettings
 
@@ -238,24 +238,3 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
 
 def pasted_ids(command: Group) -> list[str]:
     return [part.node.id for part in command.parts if isinstance(part, AddNode)]
-
-
-def fix_command(graph: Graph, fix: Fix) -> Command:
-    """The edit that applies a problem's fix, as one undo step named after it."""
-    node = graph.nodes[fix.node_id]
-    if fix.action == "set_params":
-        return Group([SetParams(node.id, dict(fix.params))], fix.title)
-    if fix.action == "remove":
-        return Group([RemoveNodes([node.id])], fix.title)
-    sources, targets = graph.inputs_of(node.id), graph.outputs_of(node.id)
-    if fix.action == "bypass":
-        return Group([RemoveNodes([node.id]), *(Connect(s, t) for s in sources for t in targets)], fix.title)
-    if fix.action == "insert_before":
-        spec = get_spec(fix.type_id)
-        (source,) = sources
-        x, y = graph.nodes[source].position
-        position = ((x + node.position[0]) / 2, (y + node.position[1]) / 2)
-        inserted = Node(graph.new_id(), spec.type_id, graph.unique_name(spec.name_prefix), spec.defaults(), position)
-        return Group([AddNode(spec.type_id, node=inserted), Disconnect(Edge(source, node.id)),
-                      Connect(source, inserted.id), Connect(inserted.id, node.id)], fix.title)
-    raise ValueError(f"unknown fix action {fix.action!r}")

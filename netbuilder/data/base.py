@@ -48,7 +48,6 @@ class Dataset:
     val_y: torch.Tensor
     class_names: list[str] = field(default_factory=list)
     task: Task = "classification"
-    vocabulary: list[str] | None = None  # token id -> word, for text datasets
     source: str = ""  # where it came from, shown to the user
     notes: list[str] = field(default_factory=list)  # what the user should know, e.g. skipped files
     # how raw data becomes these samples, fitted on the training split; stored with the trained weights
@@ -57,6 +56,11 @@ class Dataset:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
+
+    @property
+    def vocabulary(self) -> list[str] | None:
+        """Token id -> word, for text datasets (the recipe's vocabulary)."""
+        return list(self.recipe.text.vocabulary) if self.recipe and self.recipe.text else None
 
     @property
     def num_classes(self) -> int:

@@ -106,7 +106,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
             return held_out
     name = spec.strip().lower()
     path = Path(spec.strip()).expanduser()
-    if name == "digits" or name in COLLECTIONS or (path.is_dir() and find_idx_files(path)):
+    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or (path.is_dir() and find_idx_files(path)):
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():
         _expect(recipe, "image", spec)

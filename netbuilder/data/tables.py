@@ -179,7 +179,7 @@ def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: 
                                     table.header[label_index]))
     x, y = model_inputs(recipe, texts), torch.from_numpy(groups)
     return Dataset(name=Path(path).stem, kind="tokens", train_x=x[train], train_y=y[train], val_x=x[val],
-                   val_y=y[val], class_names=class_names, vocabulary=list(recipe.text.vocabulary),
+                   val_y=y[val], class_names=class_names,
                    source=str(path), recipe=recipe)
 
 

@@ -22,7 +22,7 @@ from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
-from .trainer import TrainingError, prepare
+from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 FAILED = 2

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from netbuilder.core.analysis import analyze, class_count_problem
-from netbuilder.core.commands import copy_fragment, fix_command
+from netbuilder.core.commands import copy_fragment
+from netbuilder.core.fixes import fix_command
 from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.layers import ShapeError, all_specs
 

@@ -125,8 +125,10 @@ def test_the_loaders_feed_their_samples_through_the_recipe(tmp_path):
     texts = tmp_path / "texts.csv"
     texts.write_text("text,label\n" + "".join(f"word{i} common,{i % 2}\n" for i in range(10)))
     dataset = load_text_csv(texts, sequence_length=3, val_fraction=0.5)
-    assert dataset.recipe.text.vocabulary == tuple(dataset.vocabulary)
-    assert dataset.recipe.to_dict()["text"]["sequence_length"] == 3
+    every_text = model_inputs(dataset.recipe, [f"word{i} common" for i in range(10)])
+    assert sorted(map(tuple, torch.cat([dataset.train_x, dataset.val_x]).tolist())) == \
+        sorted(map(tuple, every_text.tolist()))
+    assert (every_text == 1).any()  # the validation texts' own words are unknown to the vocabulary
 
 
 def test_predictions_are_softmax_probabilities_with_names():
@@ -140,3 +142,20 @@ def test_predictions_are_softmax_probabilities_with_names():
 
 def test_labels_map_to_the_models_indices_by_name():
     assert class_indices(TABLE, ["b", "b", "zebra", "a"]).tolist() == [1, 1, -1, 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(RECIPES[:2]), st.lists(
+    st.tuples(st.integers(1, 60), st.integers(1, 60), st.sampled_from([None, 1, 3, 4]),
+              st.sampled_from([np.uint8, np.float32]), st.integers(0, 2 ** 32 - 1)), min_size=1, max_size=4))
+def test_any_image_becomes_one_input_of_the_recipes_shape(recipe, shapes):
+    images = []
+    for height, width, channels, dtype, seed in shapes:
+        shape = (height, width) if channels is None else (height, width, channels)
+        pixels = np.random.default_rng(seed).random(shape)
+        images.append((pixels * 255).astype(np.uint8) if dtype == np.uint8 else pixels.astype(dtype))
+    inputs = model_inputs(recipe, images)
+    assert inputs.shape == (len(images), *recipe.input_shape) and inputs.dtype == torch.float32
+    assert torch.isfinite(inputs).all()
+    lowest, highest = -recipe.image.mean / recipe.image.std, (1 - recipe.image.mean) / recipe.image.std
+    assert inputs.min() >= lowest - 1e-5 and inputs.max() <= highest + 1e-5

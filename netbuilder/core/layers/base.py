@@ -21,7 +21,7 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Fix:
-    """A repair the editor can apply as one undoable command (core.commands.fix_command).
+    """A repair the editor can apply as one undoable command (core.fixes.fix_command).
 
     action: "insert_before" puts a new `type_id` layer between `node_id` and its input;
     "set_params" changes `params` of `node_id`; "bypass" removes `node_id` and joins its input to

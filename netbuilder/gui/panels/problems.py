@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from ...core.analysis import Problem
-from ...core.commands import fix_command
+from ...core.fixes import fix_command
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole

@@ -623,7 +623,7 @@ class TrainingPanel(QWidget):
         if session is None:
             return True
         try:
-            weights = save_checkpoint(session.model, session.history(), project_path)
+            weights = save_checkpoint(session.model, session.history(), project_path, recipe=session.dataset.recipe)
         except OSError as error:
             self.message.setText(f"Cannot save the trained weights: {error.strerror or error}")
             self.message.setStyleSheet(_ERROR_STYLE)
@@ -678,17 +678,14 @@ class TrainingPanel(QWidget):
 
     def restore_saved_run(self, project_path: Path) -> None:
         """Show the run saved beside a project file (weights and history), if there is one."""
-        from ...core.compile import CompileError, compile_graph
-        from ...training.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint
+        from ...training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
 
-        weights_path, _ = checkpoint_paths(project_path)
-        if not weights_path.exists():
+        if not checkpoint_path(project_path).exists():
             return
         try:
-            model = compile_graph(self.document.graph, self.document.analysis)
-            history = load_checkpoint(model, project_path)
-        except (CheckpointError, CompileError) as error:
+            trained = load_trained_model(self.document.project, project_path)
+        except CheckpointError as error:
             self.message.setText(f"The saved training run was not restored: {error}")
             self.message.setStyleSheet(_WARNING_STYLE)
             return
-        self.show_saved_run(history)
+        self.show_saved_run(trained.history)
