@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
         self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
         self.document.project_replaced.connect(self._forget_drawn_model)
-        self.training.model_trained.connect(self._read_drawings_with_trained)
+        self.training.model_trained.connect(self.draw_panel.set_trained_model)
 
     def _show_reading_on_cards(self, reading) -> None:
         if reading is None or not self.draw_dock.isVisible():
@@ -192,23 +192,6 @@ class MainWindow(QMainWindow):
             self.draw_panel.update_prediction()
         else:
             self.activation_views.clear()
-
-    def _read_drawings_with_trained(self, session) -> None:
-        """A training run ended with weights: the draw panel reads with them from now on."""
-        from ..training.checkpoint import TrainedModel
-
-        self.draw_panel.set_trained_model(TrainedModel(session.model, session.dataset.recipe, session.history()))
-
-    def _load_drawn_model(self, project_path: Path) -> None:
-        """The weights saved beside an opened project, if any, for the draw panel."""
-        from ..training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
-
-        if not checkpoint_path(project_path).exists():
-            return
-        try:
-            self.draw_panel.set_trained_model(load_trained_model(self.document.project, project_path))
-        except CheckpointError as error:
-            self.statusBar().showMessage(f"The draw panel has no model: {error}", 8000)
 
     def _forget_drawn_model(self) -> None:
         """Another project: its model is not the one the panel reads with."""
@@ -346,8 +329,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
-        self.training.restore_saved_run(Path(path).resolve())
-        self._load_drawn_model(Path(path).resolve())
+        self.training.restore_saved_run(Path(path).resolve())  # its model_trained reaches the draw panel
         self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
         return True
 

@@ -80,11 +80,15 @@ def test_weights_wait_for_the_first_save_and_the_run_comes_back_on_open(training
     assert sorted(p.name for p in tmp_path.iterdir() if p.stem == "mlp") == ["mlp.nbproj", "mlp.safetensors"]
     losses = list(window.training.plots.current.batch_loss)
 
+    assert window.draw_panel.trained.model is not None  # the run's model reads drawings
+
     window.set_project(load_template("1-mlp"), None)
     assert window.training.plots.current.empty and window.training.confusion.confusion is None
+    assert window.draw_panel.trained is None
     assert window.open_path(path)
     assert window.training.plots.current.batch_loss == pytest.approx(losses)
     assert window.training.confusion.confusion.sum() == 200
+    assert window.draw_panel.trained.history.epochs[-1].confusion.sum() == 200
 
 
 def test_health_reports_put_a_badge_with_advice_on_the_layer(training_window):

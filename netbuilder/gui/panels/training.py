@@ -61,7 +61,7 @@ class TrainingPanel(QWidget):
     """Trains the document's project. `start`, `pause`, `resume` and `stop` are also its actions'
     slots; `shutdown()` ends a run (and any loading) within two seconds, for closing windows."""
 
-    model_trained = Signal(object)  # the finished run's session: model, dataset and history
+    model_trained = Signal(object)  # a TrainedModel: after a run with usable weights, or restored on open
     health_reported = Signal(object)  # HealthReport, for the canvas badges
     run_started = Signal()
 
@@ -82,7 +82,7 @@ class TrainingPanel(QWidget):
         self.started: Started | None = None
         self.last_epoch: EpochEnded | None = None
         self.trained_structure: dict | None = None
-        self.unsaved_run = None  # a finished session whose weights wait for the project to get a file
+        self.unsaved_run = None  # a finished run's TrainedModel whose weights wait for the project to get a file
         self.failure_details = ""
         self.galleries: list[SampleGallery] = []
 
@@ -595,8 +595,11 @@ class TrainingPanel(QWidget):
         self._update_controls()
         self._update_snapshot_note()
         if session.model is not None and self.last_epoch is not None:
-            self._keep_weights(session)
-            self.model_trained.emit(session)
+            from ...training.checkpoint import TrainedModel
+
+            trained = TrainedModel(session.model, session.dataset.recipe, session.history())
+            self._keep_weights(trained)
+            self.model_trained.emit(trained)
 
     _handlers = {Preparing: _preparing, Started: _started, BatchEnded: _batch, EpochEnded: _epoch,
                  SettingsChanged: _settings_changed, ThreadsChosen: _threads_chosen, HealthReport: _health,
@@ -607,29 +610,29 @@ class TrainingPanel(QWidget):
         self.run_log.scrollToBottom()
 
     # --- results ----------------------------------------------------------------------------------
-    def _keep_weights(self, session) -> None:
+    def _keep_weights(self, trained) -> None:
         if self.document.path is None:
-            self.unsaved_run = session
+            self.unsaved_run = trained
             self._log("The project has no file yet: the trained weights are saved beside it when you save it.")
             return
-        self.save_weights(self.document.path, session)
+        self.save_weights(self.document.path, trained)
 
-    def save_weights(self, project_path: Path, session=None) -> bool:
-        """Write the run's weights and history beside the project file (after a run, or when an
+    def save_weights(self, project_path: Path, trained=None) -> bool:
+        """Write a run's weights, history and recipe beside the project file (after a run, or when an
         unsaved project with a finished run gets its file). False, with a message, on failure."""
         from ...training.checkpoint import save_checkpoint
 
-        session = session or self.unsaved_run
-        if session is None:
+        trained = trained or self.unsaved_run
+        if trained is None:
             return True
         try:
-            weights = save_checkpoint(session.model, session.history(), project_path, recipe=session.dataset.recipe)
+            path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe)
         except OSError as error:
             self.message.setText(f"Cannot save the trained weights: {error.strerror or error}")
             self.message.setStyleSheet(_ERROR_STYLE)
             return False
         self.unsaved_run = None
-        self._log(f"Saved the weights and history as {weights.name} beside the project.")
+        self._log(f"Saved the weights, history and data recipe as {path.name} beside the project.")
         return True
 
     def show_saved_run(self, history) -> None:
@@ -677,7 +680,7 @@ class TrainingPanel(QWidget):
                 self.message.setText(f"Cannot write {path.name}: {error.strerror or error}")
 
     def restore_saved_run(self, project_path: Path) -> None:
-        """Show the run saved beside a project file (weights and history), if there is one."""
+        """Show the run saved beside a project file, if there is one, and offer its model (model_trained)."""
         from ...training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
 
         if not checkpoint_path(project_path).exists():
@@ -689,3 +692,4 @@ class TrainingPanel(QWidget):
             self.message.setStyleSheet(_WARNING_STYLE)
             return
         self.show_saved_run(trained.history)
+        self.model_trained.emit(trained)
