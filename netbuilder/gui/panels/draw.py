@@ -9,7 +9,6 @@ while drawing; inference on one drawing takes milliseconds, so it runs on the GU
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -219,8 +218,6 @@ class DrawPanel(QWidget):
         self.reading: Reading | None = None
         self.show_activations = True
         self.selected_layer: str | None = None
-        self.latencies_ms: list[float] = []  # stroke end to updated bars, for the latency benchmark
-        self._stroke_ended_at: float | None = None
 
         self.canvas = DrawingCanvas()
         self.canvas.drawing_changed.connect(self._drawing_settled)
@@ -399,7 +396,6 @@ class DrawPanel(QWidget):
     # --- reading the drawing -------------------------------------------------------------------------
     def _drawing_settled(self) -> None:
         self._live_timer.stop()
-        self._stroke_ended_at = time.perf_counter()
         self.update_prediction()
 
     def _schedule_live_update(self) -> None:
@@ -419,9 +415,6 @@ class DrawPanel(QWidget):
         self.reading = self.reader.read(drawing, activations=self.show_activations or self.selected_layer is not None,
                                         saliency=self.why.isChecked())
         self._show_reading()
-        if self._stroke_ended_at is not None:
-            self.latencies_ms.append((time.perf_counter() - self._stroke_ended_at) * 1000)
-            self._stroke_ended_at = None
         self.reading_changed.emit(self.reading if self.show_activations else None)
 
     def _show_reading(self) -> None:
