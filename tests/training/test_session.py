@@ -169,3 +169,12 @@ def test_the_thread_count_is_chosen_by_timing_unless_fixed(make_blobs):
     fixed = list(TrainingSession(project(), dataset=make_blobs(), threads=1).events())
     assert of_type(fixed, ThreadsChosen) == [] and of_type(fixed, Started)[0].threads == 1
     assert torch.get_num_threads() == threads_before  # the run gives the process its setting back
+
+
+def test_a_run_leaves_torch_global_generator_as_it_was(make_blobs):
+    """The GUI thread (and any other) draws from the same global generator: a run must not reseed it."""
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    events = list(TrainingSession(project(seed=5), dataset=make_blobs(), threads=1).events())
+    assert events[-1].reason == "completed"
+    assert torch.equal(torch.get_rng_state(), before)
