@@ -25,11 +25,14 @@ CLEARLY_SLOWER = 2.0
 # Batch time per sample is watched over windows of at least this many batches and seconds (tiny
 # batches of a small network take a millisecond, too short to time alone), and the counts are
 # timed again when DRIFT_WINDOWS windows in a row have their median this far from the baseline
-# (one window could be a moment's hiccup, not a changed machine).
+# (one window could be a moment's hiccup, not a changed machine). When timing again keeps the
+# same count, the machine's load merely fluctuates: the next round then waits for twice as many
+# drifted windows (up to MAX_DRIFT_WINDOWS), so a noisy machine is not timed over and over.
 DRIFT_WINDOW = 10
 DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
+MAX_DRIFT_WINDOWS = 16
 
 
 def usable_cores() -> int:
@@ -67,6 +70,8 @@ class ThreadTuner:
         self._window: list[float] = []
         self._window_seconds = 0.0
         self._drifted_windows = 0
+        self._windows_to_drift = DRIFT_WINDOWS
+        self._chosen: int | None = None  # the count the last round chose
 
     @property
     def threads(self) -> int:
@@ -93,7 +98,7 @@ class ThreadTuner:
             self._baseline = median
         elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
             self._drifted_windows += 1
-            if self._drifted_windows >= DRIFT_WINDOWS:
+            if self._drifted_windows >= self._windows_to_drift:
                 self._begin_round("drift")
         else:
             self._drifted_windows = 0
@@ -121,5 +126,10 @@ class ThreadTuner:
             self._switch_to(self._queue[0])
             return None
         best = max(self._speeds, key=self._speeds.get)
+        if self._reason == "drift" and best == self._chosen:
+            self._windows_to_drift = min(2 * self._windows_to_drift, MAX_DRIFT_WINDOWS)
+        else:
+            self._windows_to_drift = DRIFT_WINDOWS
+        self._chosen = best
         torch.set_num_threads(best)
         return ThreadsChosen(best, dict(self._speeds), self._reason)

@@ -63,6 +63,18 @@ def test_a_clearly_slower_count_is_dropped_after_one_batch():
     assert chosen.threads == 1 and chosen.samples_per_second[2] == pytest.approx(100)
 
 
+def test_when_timing_again_keeps_the_count_the_next_round_waits_longer():
+    tuner = ThreadTuner(cores=2)
+    tuner.start()
+    steady, hiccup = {1: 0.004, 2: 0.0026}, {1: 0.006, 2: 0.004}  # load comes and goes; 2 threads stay best
+    rounds = 2 * TIMED_BATCHES
+    assert [d.threads for d in feed(tuner, steady, rounds + DRIFT_WINDOW)] == [2]  # chosen; baseline window
+    assert [d.reason for d in feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds)] == ["drift"]
+    feed(tuner, steady, DRIFT_WINDOW)  # the new baseline
+    assert feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds) == []  # now it takes twice as long
+    assert [d.reason for d in feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds)] == ["drift"]
+
+
 def test_a_fixed_count_is_set_and_never_measured():
     tuner = ThreadTuner(fixed=1, cores=8)
     tuner.start()
