@@ -32,7 +32,7 @@ DRIFT_WINDOW = 10
 DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
-MAX_DRIFT_WINDOWS = 16
+MAX_DRIFT_WINDOWS = 8  # at least 4 s: how long a real change may go unnoticed at worst
 
 
 def usable_cores() -> int:
