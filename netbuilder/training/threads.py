@@ -32,7 +32,7 @@ DRIFT_WINDOW = 10
 DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
-MAX_DRIFT_WINDOWS = 8  # at least 4 s: how long a real change may go unnoticed at worst
+MAX_DRIFT_WINDOWS = 8  # so a real change is noticed within 8 windows (about 4 s or more) at worst
 
 
 def usable_cores() -> int:
