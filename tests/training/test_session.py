@@ -178,3 +178,14 @@ def test_a_run_leaves_torch_global_generator_as_it_was(make_blobs):
     events = list(TrainingSession(project(seed=5), dataset=make_blobs(), threads=1).events())
     assert events[-1].reason == "completed"
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_a_running_session_refuses_a_second_stream_and_runs_again_once_finished(make_blobs):
+    session = TrainingSession(project(epochs=1), dataset=make_blobs(), threads=1)
+    first = session.events()
+    next(first)
+    assert list(session.events()) == [
+        Finished("failed", "This training session is already running: stop it before starting it again.")]
+    assert list(first)[-1].reason == "completed"
+    again = list(session.events())
+    assert again[-1].reason == "completed" and len(of_type(again, EpochEnded)) == 1
