@@ -82,7 +82,7 @@ class ThreadTuner:
         if self.fixed is not None:
             torch.set_num_threads(self.fixed)
         elif len(self.candidates) > 1:
-            self._begin_round("start")
+            self._begin_round("start", self.candidates, {})
 
     def record(self, seconds: float, samples: int) -> ThreadsChosen | None:
         if self.fixed is not None or len(self.candidates) == 1 or samples == 0:
@@ -99,15 +99,30 @@ class ThreadTuner:
         elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
             self._drifted_windows += 1
             if self._drifted_windows >= self._windows_to_drift:
-                self._begin_round("drift")
+                self._drifted(median)
         else:
             self._drifted_windows = 0
         return None
 
-    def _begin_round(self, reason: str) -> None:
-        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, {}, None, 0
+    def _drifted(self, median: float) -> None:
+        """Batches became slower or faster for a while: time the counts that could now be faster.
+
+        Busier (slower) can only favour fewer threads, quieter (faster) only more, so only those
+        are timed; the current count's speed is the drifted window's. With none to try (already
+        at 1 and busier), the new speed simply becomes the baseline.
+        """
+        current = torch.get_num_threads()
+        slower = median > self._baseline
+        others = [count for count in self.candidates if (count < current if slower else count > current)]
+        if others:
+            self._begin_round("drift", others, {current: 1 / median})
+        else:
+            self._baseline, self._drifted_windows = median, 0
+
+    def _begin_round(self, reason: str, counts: list[int], known: dict[int, float]) -> None:
+        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, dict(known), None, 0
         self._window, self._window_seconds = [], 0.0
-        self._queue = list(self.candidates)
+        self._queue = list(counts)
         self._switch_to(self._queue[0])
 
     def _switch_to(self, count: int) -> None:

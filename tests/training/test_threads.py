@@ -44,6 +44,14 @@ def test_keeps_the_fastest_count_and_chooses_again_when_the_machine_gets_busy():
     assert feed(tuner, busy, DRIFT_WINDOW) == []  # one slow window may be a hiccup
     decisions = feed(tuner, busy, DRIFT_WINDOWS * DRIFT_WINDOW + 2 * TIMED_BATCHES)
     assert [(d.threads, d.reason) for d in decisions] == [(1, "drift")] and torch.get_num_threads() == 1
+    # only fewer threads were timed; two threads' speed is the slow windows' own
+    assert decisions[0].samples_per_second == pytest.approx({2: 1 / 0.011, 1: 1 / 0.0047})
+
+    busier = {1: 0.009, 2: 0.02}
+    assert feed(tuner, busier, 10 * DRIFT_WINDOW) == []  # on one thread, busier: fewer threads do not exist
+    quieter = {1: 0.004, 2: 0.0026}
+    decisions = feed(tuner, quieter, DRIFT_WINDOWS * DRIFT_WINDOW + 2 * TIMED_BATCHES)
+    assert [(d.threads, d.reason) for d in decisions] == [(2, "drift")]  # quieter: more threads win again
 
 
 def test_windows_of_tiny_batches_last_long_enough_to_time():
