@@ -25,11 +25,14 @@ CLEARLY_SLOWER = 2.0
 # Batch time per sample is watched over windows of at least this many batches and seconds (tiny
 # batches of a small network take a millisecond, too short to time alone), and the counts are
 # timed again when DRIFT_WINDOWS windows in a row have their median this far from the baseline
-# (one window could be a moment's hiccup, not a changed machine).
+# (one window could be a moment's hiccup, not a changed machine). When timing again keeps the
+# same count, the machine's load merely fluctuates: the next round then waits for twice as many
+# drifted windows (up to MAX_DRIFT_WINDOWS), so a noisy machine is not timed over and over.
 DRIFT_WINDOW = 10
 DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
+MAX_DRIFT_WINDOWS = 8  # so a real change is noticed within 8 windows (about 4 s or more) at worst
 
 
 def usable_cores() -> int:
@@ -67,6 +70,8 @@ class ThreadTuner:
         self._window: list[float] = []
         self._window_seconds = 0.0
         self._drifted_windows = 0
+        self._windows_to_drift = DRIFT_WINDOWS
+        self._chosen: int | None = None  # the count the last round chose
 
     @property
     def threads(self) -> int:
@@ -77,7 +82,7 @@ class ThreadTuner:
         if self.fixed is not None:
             torch.set_num_threads(self.fixed)
         elif len(self.candidates) > 1:
-            self._begin_round("start")
+            self._begin_round("start", self.candidates, {})
 
     def record(self, seconds: float, samples: int) -> ThreadsChosen | None:
         if self.fixed is not None or len(self.candidates) == 1 or samples == 0:
@@ -93,16 +98,31 @@ class ThreadTuner:
             self._baseline = median
         elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
             self._drifted_windows += 1
-            if self._drifted_windows >= DRIFT_WINDOWS:
-                self._begin_round("drift")
+            if self._drifted_windows >= self._windows_to_drift:
+                self._drifted(median)
         else:
             self._drifted_windows = 0
         return None
 
-    def _begin_round(self, reason: str) -> None:
-        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, {}, None, 0
+    def _drifted(self, median: float) -> None:
+        """Batches became slower or faster for a while: time the counts that could now be faster.
+
+        Busier (slower) can only favour fewer threads, quieter (faster) only more, so only those
+        are timed; the current count's speed is the drifted window's. With none to try (already
+        at 1 and busier), the new speed simply becomes the baseline.
+        """
+        current = torch.get_num_threads()
+        slower = median > self._baseline
+        others = [count for count in self.candidates if (count < current if slower else count > current)]
+        if others:
+            self._begin_round("drift", others, {current: 1 / median})
+        else:
+            self._baseline, self._drifted_windows = median, 0
+
+    def _begin_round(self, reason: str, counts: list[int], known: dict[int, float]) -> None:
+        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, dict(known), None, 0
         self._window, self._window_seconds = [], 0.0
-        self._queue = list(self.candidates)
+        self._queue = list(counts)
         self._switch_to(self._queue[0])
 
     def _switch_to(self, count: int) -> None:
@@ -121,5 +141,10 @@ class ThreadTuner:
             self._switch_to(self._queue[0])
             return None
         best = max(self._speeds, key=self._speeds.get)
+        if self._reason == "drift" and best == self._chosen:
+            self._windows_to_drift = min(2 * self._windows_to_drift, MAX_DRIFT_WINDOWS)
+        else:
+            self._windows_to_drift = DRIFT_WINDOWS
+        self._chosen = best
         torch.set_num_threads(best)
         return ThreadsChosen(best, dict(self._speeds), self._reason)
