@@ -177,4 +177,7 @@ class SampleGallery(QDialog):
         layout.addWidget(heading)
         layout.addWidget(self.samples, 1)
         layout.addWidget(buttons)
-        self.resize(720, 520)
+        per_row = 7
+        rows = max(1, -(-len(shown) // per_row))
+        picture_height = 110 + rows * (THUMBNAIL + 62)
+        self.resize(720, min(560, picture_height if image_shape or validation.kind in ("image", "sequence") else 420))

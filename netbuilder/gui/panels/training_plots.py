@@ -128,7 +128,7 @@ class TrainingPlots(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(_BACKGROUND)
         # the titles name the curves in their colours (legends would cover the curves in a small dock)
-        self.loss_plot = self._plot(_title("Loss", ("each report", "#4da3ff99"), ("smoothed", "#4da3ff"),
+        self.loss_plot = self._plot(_title("Loss", ("each report", "#35678f"), ("smoothed", "#4da3ff"),
                                            ("validation", "#f5a524"), ("previous run", "#a9adb5")), 0)
         self.accuracy_plot = self._plot(_title("Accuracy", ("training", "#4da3ff"), ("validation", "#f5a524")), 1)
         self.rate_plot = self._plot(_title("Learning rate", ("rate", "#3ecf8e")), 2)
@@ -253,11 +253,12 @@ class TrainingPlots(QWidget):
             self._add_marker(position, label)
 
     def _add_marker(self, position: float, label: str) -> None:
-        for plot in (self.loss_plot, self.accuracy_plot, self.rate_plot):
+        # where the curves usually leave room: falling loss and rate at the top, rising accuracy below
+        for plot, height in ((self.loss_plot, 0.92), (self.accuracy_plot, 0.12), (self.rate_plot, 0.92)):
             line = pg.InfiniteLine(pos=position, angle=90, movable=False, pen=_MARKER, label=label,
                                    # the text ends at the line: a change is followed by the run's
                                    # newest points, at the right edge of the view
-                                   labelOpts={"position": 0.92, "color": "#e8e9eb", "fill": (51, 54, 60, 200),
+                                   labelOpts={"position": height, "color": "#e8e9eb", "fill": (51, 54, 60, 200),
                                               "anchors": [(1, 0), (1, 0)]})
             plot.addItem(line, ignoreBounds=True)
             self.markers.append((plot, line))
