@@ -170,7 +170,7 @@ def test_choosing_a_csv_file_is_undoable_and_its_samples_load_off_the_gui_thread
     rows = ["length,width,kind"] + [f"{1 + i % 7}.5,{2 + i % 3}.0,{'ab'[i % 2]}" for i in range(40)]
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     document = panel.document
-    panel._choose_dataset(str(table))
+    panel.choose_dataset(str(table))
     assert document.project.dataset == str(table) and document.modified
     assert panel.dataset_choice.currentData() == str(table)
     qtbot.waitUntil(lambda: panel.dataset is not None and panel.loader is None, timeout=10_000)
@@ -181,7 +181,7 @@ def test_choosing_a_csv_file_is_undoable_and_its_samples_load_off_the_gui_thread
 
 
 def test_a_dataset_that_cannot_be_read_says_why_in_the_preview(qtbot, panel, tmp_path):
-    panel._choose_dataset(str(tmp_path / "missing"))
+    panel.choose_dataset(str(tmp_path / "missing"))
     qtbot.waitUntil(lambda: panel.loader is None, timeout=10_000)
     assert "There is no dataset" in panel.preview.counts_label.text()
     assert panel.dataset is None
