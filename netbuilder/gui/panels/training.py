@@ -459,7 +459,7 @@ class TrainingPanel(QWidget):
         self.copy_details.hide()
         self.progress.setValue(0)
         self.stats.setText("Preparing…")
-        self.plots.start_run()
+        self.plots.start_run(snapshot.training.epochs)
         self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
         self.health_reported.emit(HealthReport(0.0, ()))  # the previous run's badges no longer apply
         self.worker = TrainingWorker(self.session, self)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...training.events import BatchEnded, EpochEnded, SettingsChanged
 from .. import style
@@ -178,18 +178,29 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", "epochs")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
+        # Axes and titles are painted once into a pixmap and blitted while they stay the same:
+        # their text is most of the cost of a frame, and the x axes stay put during a run.
+        for part in (plot.getAxis("left"), plot.getAxis("bottom"), plot.titleLabel):
+            part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.setMenuEnabled(False)
         return plot
 
     # --- data -------------------------------------------------------------------------------------
-    def start_run(self) -> None:
-        """A new run begins: the current one (if any) becomes the faint previous run."""
+    def start_run(self, epochs: int) -> None:
+        """A new run of `epochs` begins: the current one (if any) becomes the faint previous run."""
         if not self.current.empty:
             self.previous = self.current
         self.current = RunCurves()
         self._draw_previous()
         self._draw_markers()
+        self._show_epochs(epochs)
         self._dirty = True
+
+    def _show_epochs(self, epochs: float) -> None:
+        """Fix the x axes to the run's length (and the previous run's), so the curves grow into a
+        frame that stays put instead of every axis being re-laid out at each report."""
+        last = max([epochs, *self.previous.batch_x[-1:], *self.previous.epoch_x[-1:]])
+        self.loss_plot.setXRange(0, max(last, 1e-3), padding=0.02)  # the others follow (linked)
 
     def show_saved_run(self, history) -> None:
         """The project's saved run (a checkpoint History) as the current run, e.g. after opening it."""
@@ -197,6 +208,7 @@ class TrainingPlots(QWidget):
         self.current = RunCurves.from_history(history)
         self._draw_previous()
         self._draw_markers()
+        self._show_epochs(max([*self.current.batch_x[-1:], *self.current.epoch_x[-1:], 1.0]))
         self._redraw()
 
     def clear(self) -> None:
