@@ -4,6 +4,7 @@ session)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import numpy as np
@@ -162,3 +163,43 @@ def test_the_panel_says_when_the_canvas_differs_from_the_trained_network(qtbot, 
     assert not panel.snapshot_note.isHidden() and "was trained" in panel.snapshot_note.text()
     panel.document.undo_stack.undo()
     assert panel.snapshot_note.isHidden()
+
+
+def test_choosing_a_csv_file_is_undoable_and_its_samples_load_off_the_gui_thread(qtbot, panel, tmp_path):
+    table = tmp_path / "flowers.csv"
+    rows = ["length,width,kind"] + [f"{1 + i % 7}.5,{2 + i % 3}.0,{'ab'[i % 2]}" for i in range(40)]
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    document = panel.document
+    panel.choose_dataset(str(table))
+    assert document.project.dataset == str(table) and document.modified
+    assert panel.dataset_choice.currentData() == str(table)
+    qtbot.waitUntil(lambda: panel.dataset is not None and panel.loader is None, timeout=10_000)
+    assert "Per class: a 16, b 16" in panel.preview.counts_label.text()
+    assert re.fullmatch(r"[ab]: length=\S+, width=\S+", panel.preview.samples.item(0).text())
+    document.undo_stack.undo()
+    assert document.project.dataset == "digits" and panel.dataset_choice.currentData() == "digits"
+
+
+def test_a_dataset_that_cannot_be_read_says_why_in_the_preview(qtbot, panel, tmp_path):
+    panel.choose_dataset(str(tmp_path / "missing"))
+    qtbot.waitUntil(lambda: panel.loader is None, timeout=10_000)
+    assert "There is no dataset" in panel.preview.counts_label.text()
+    assert panel.dataset is None
+
+
+def test_the_plots_export_as_png_and_the_history_as_csv(qtbot, panel, tmp_path, monkeypatch):
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QFileDialog
+
+    panel.start()
+    wait_until_idle(qtbot, panel)
+    chosen = iter([str(tmp_path / "curves"), str(tmp_path / "history")])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (next(chosen), ""))
+    panel.save_plot()
+    panel.export_history()
+    assert not QImage(str(tmp_path / "curves.png")).isNull()
+    lines = (tmp_path / "history.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("epochs_done,row,batch_loss,smoothed_loss,learning_rate")
+    assert sum(line.split(",")[1] == "batch" for line in lines[1:]) == len(panel.plots.current.batch_x)
+    assert lines[-1].startswith("1.0,epoch,")
+    assert "val loss" in panel.plots.values_at(1.0) and "lr " in panel.plots.values_at(0.5)

@@ -27,6 +27,19 @@ def image_shape_of(dataset) -> tuple[int, int, int] | None:
     return (image.channels, image.height, image.width) if image is not None else None
 
 
+def column_names_of(dataset) -> tuple[str, ...]:
+    """The feature columns of a table dataset (its recipe says), for showing its rows."""
+    recipe = getattr(dataset, "recipe", None)
+    return recipe.table.columns if recipe is not None and recipe.table is not None else ()
+
+
+def _show_as_pictures(view: QListWidget, pictures: bool) -> None:
+    """Pictures in a grid; rows and texts one per line, wrapped."""
+    view.setViewMode(QListView.ViewMode.IconMode if pictures else QListView.ViewMode.ListMode)
+    view.setWordWrap(not pictures)
+    view.setUniformItemSizes(pictures)
+
+
 def sample_image(sample: np.ndarray, image_shape: tuple[int, ...] | None = None) -> QImage | None:
     """A picture of one sample as the model receives it, or None when it is not a picture.
 
@@ -71,7 +84,6 @@ def _sample_list() -> QListWidget:
     view.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
     view.setResizeMode(QListView.ResizeMode.Adjust)
     view.setMovement(QListView.Movement.Static)
-    view.setUniformItemSizes(True)
     view.setSpacing(4)
     view.setSelectionMode(QListWidget.SelectionMode.NoSelection)
     view.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # nothing to select, so no item shows a focus frame
@@ -117,11 +129,13 @@ class DatasetPreview(QWidget):
         x, y = dataset.preview(count)
         names = dataset.class_names
         classification = dataset.task == "classification"
+        image_shape = image_shape_of(dataset)
+        _show_as_pictures(self.samples, dataset.kind in ("image", "sequence") or image_shape is not None)
         for sample, label in zip(x.numpy(), y.numpy()):
             caption = names[int(label)] if classification and int(label) < len(names) else \
                 ", ".join(f"{v:.3g}" for v in np.ravel(label))
             _add_sample(self.samples, sample, caption, dataset.kind, dataset.vocabulary or (),
-                        image_shape=image_shape_of(dataset))
+                        column_names_of(dataset), image_shape)
         train, val = len(dataset.train_x), len(dataset.val_x)
         header = (f"{dataset.name}: {train:,} training samples"
                   + (f", {val:,} validation samples" if val else " (validation is split off them)")
@@ -166,10 +180,9 @@ class SampleGallery(QDialog):
             caption = "\n".join(f"{names[c]} {100 * probabilities[index, c]:.0f}%" for c in top)
             _add_sample(self.samples, validation.x[index], caption, validation.kind, validation.vocabulary,
                         validation.column_names, image_shape)
-        if validation.kind not in ("image", "sequence") and image_shape is None:
-            self.samples.setViewMode(QListView.ViewMode.ListMode)
-            self.samples.setWordWrap(True)
-        else:
+        pictures = validation.kind in ("image", "sequence") or image_shape is not None
+        _show_as_pictures(self.samples, pictures)
+        if pictures:
             self.samples.setGridSize(QSize(THUMBNAIL + 40, THUMBNAIL + 58))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -177,4 +190,7 @@ class SampleGallery(QDialog):
         layout.addWidget(heading)
         layout.addWidget(self.samples, 1)
         layout.addWidget(buttons)
-        self.resize(720, 520)
+        per_row = 7
+        rows = max(1, -(-len(shown) // per_row))
+        picture_height = 110 + rows * (THUMBNAIL + 62)
+        self.resize(720, min(560, picture_height) if pictures else 420)

@@ -141,7 +141,7 @@ class TrainingPanel(QWidget):
         box = QGroupBox("Data")
         self.dataset_choice = QComboBox()
         self.dataset_choice.setToolTip("The dataset this project trains on")
-        self.dataset_choice.activated.connect(lambda _index: self._choose_dataset(self.dataset_choice.currentData()))
+        self.dataset_choice.activated.connect(lambda _index: self.choose_dataset(self.dataset_choice.currentData()))
         self.open_data = QToolButton()
         self.open_data.setText("Open…")
         self.open_data.setToolTip("Train on your own data: a folder or a CSV file")
@@ -287,9 +287,10 @@ class TrainingPanel(QWidget):
         else:
             path, _ = QFileDialog.getOpenFileName(self, title, start, "CSV files (*.csv *.tsv *.txt);;All files (*)")
         if path:
-            self._choose_dataset(path)
+            self.choose_dataset(path)
 
-    def _choose_dataset(self, spec: str) -> None:
+    def choose_dataset(self, spec: str) -> None:
+        """Train on `spec` from now on (an undoable project edit) and show some of its samples."""
         if spec != self.document.project.dataset:
             self.document.push(SetTraining(self.document.project, dataset=spec))
             self.load_preview()
@@ -458,7 +459,7 @@ class TrainingPanel(QWidget):
         self.copy_details.hide()
         self.progress.setValue(0)
         self.stats.setText("Preparing…")
-        self.plots.start_run()
+        self.plots.start_run(snapshot.training.epochs)
         self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
         self.health_reported.emit(HealthReport(0.0, ()))  # the previous run's badges no longer apply
         self.worker = TrainingWorker(self.session, self)
@@ -693,3 +694,16 @@ class TrainingPanel(QWidget):
             return
         self.show_saved_run(trained.history)
         self.model_trained.emit(trained)
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    from ...core.project import load_template
+
+    app = QApplication([])
+    panel = TrainingPanel(Document(load_template("2-cnn")))
+    panel.resize(1200, 520)
+    panel.show()
+    app.aboutToQuit.connect(panel.shutdown)
+    app.exec()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...training.events import BatchEnded, EpochEnded, SettingsChanged
 from .. import style
@@ -128,7 +128,7 @@ class TrainingPlots(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(_BACKGROUND)
         # the titles name the curves in their colours (legends would cover the curves in a small dock)
-        self.loss_plot = self._plot(_title("Loss", ("each report", "#4da3ff99"), ("smoothed", "#4da3ff"),
+        self.loss_plot = self._plot(_title("Loss", ("each report", "#35678f"), ("smoothed", "#4da3ff"),
                                            ("validation", "#f5a524"), ("previous run", "#a9adb5")), 0)
         self.accuracy_plot = self._plot(_title("Accuracy", ("training", "#4da3ff"), ("validation", "#f5a524")), 1)
         self.rate_plot = self._plot(_title("Learning rate", ("rate", "#3ecf8e")), 2)
@@ -178,18 +178,29 @@ class TrainingPlots(QWidget):
         plot.setLabel("bottom", "epochs")
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
+        # Axes and titles are painted once into a pixmap and blitted while they stay the same:
+        # their text is most of the cost of a frame, and the x axes stay put during a run.
+        for part in (plot.getAxis("left"), plot.getAxis("bottom"), plot.titleLabel):
+            part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.setMenuEnabled(False)
         return plot
 
     # --- data -------------------------------------------------------------------------------------
-    def start_run(self) -> None:
-        """A new run begins: the current one (if any) becomes the faint previous run."""
+    def start_run(self, epochs: int) -> None:
+        """A new run of `epochs` begins: the current one (if any) becomes the faint previous run."""
         if not self.current.empty:
             self.previous = self.current
         self.current = RunCurves()
         self._draw_previous()
         self._draw_markers()
+        self._show_epochs(epochs)
         self._dirty = True
+
+    def _show_epochs(self, epochs: float) -> None:
+        """Fix the x axes to the run's length (and the previous run's), so the curves grow into a
+        frame that stays put instead of every axis being re-laid out at each report."""
+        last = max([epochs, *self.previous.batch_x[-1:], *self.previous.epoch_x[-1:]])
+        self.loss_plot.setXRange(0, max(last, 1e-3), padding=0.02)  # the others follow (linked)
 
     def show_saved_run(self, history) -> None:
         """The project's saved run (a checkpoint History) as the current run, e.g. after opening it."""
@@ -197,6 +208,7 @@ class TrainingPlots(QWidget):
         self.current = RunCurves.from_history(history)
         self._draw_previous()
         self._draw_markers()
+        self._show_epochs(max([*self.current.batch_x[-1:], *self.current.epoch_x[-1:], 1.0]))
         self._redraw()
 
     def clear(self) -> None:
@@ -253,11 +265,12 @@ class TrainingPlots(QWidget):
             self._add_marker(position, label)
 
     def _add_marker(self, position: float, label: str) -> None:
-        for plot in (self.loss_plot, self.accuracy_plot, self.rate_plot):
+        # where the curves usually leave room: falling loss and rate at the top, rising accuracy below
+        for plot, height in ((self.loss_plot, 0.92), (self.accuracy_plot, 0.12), (self.rate_plot, 0.92)):
             line = pg.InfiniteLine(pos=position, angle=90, movable=False, pen=_MARKER, label=label,
                                    # the text ends at the line: a change is followed by the run's
                                    # newest points, at the right edge of the view
-                                   labelOpts={"position": 0.92, "color": "#e8e9eb", "fill": (51, 54, 60, 200),
+                                   labelOpts={"position": height, "color": "#e8e9eb", "fill": (51, 54, 60, 200),
                                               "anchors": [(1, 0), (1, 0)]})
             plot.addItem(line, ignoreBounds=True)
             self.markers.append((plot, line))
