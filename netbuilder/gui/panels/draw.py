@@ -173,7 +173,7 @@ class DrawingCanvas(QWidget):
                    Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for stroke in self.drawing().strokes:
+        for stroke in (*self._drawing.strokes, self._stroke) if self._stroke else self._drawing.strokes:
             painter.drawPath(smooth_path(stroke))
         if self._drawing.is_empty and not self._stroke:
             painter.resetTransform()
