@@ -118,7 +118,8 @@ def test_a_model_that_cannot_read_drawings_says_what_it_expects(qtbot, panel, tr
                    table=TableRecipe(("w", "x", "y", "z"), "label", "standard", (0.0,) * 4, (1.0,) * 4))
     panel.set_trained_model(TrainedModel(trained_mlp.model, table, trained_mlp.history))
     assert "expects table rows of 4 columns" in panel.message.text()
-    assert not panel.canvas.isVisible() and not panel.train_button.isVisible()
+    assert not panel.canvas.isVisible() and not panel.fine_tune_button.isVisible()
+    assert not panel.train_button.isVisible()
 
 
 def test_a_drawing_added_with_a_digit_key_is_in_the_set_after_a_restart(qtbot, tmp_path, monkeypatch):

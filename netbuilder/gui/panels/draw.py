@@ -268,7 +268,9 @@ class DrawPanel(QWidget):
         self.handwriting_status = QLabel()
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
 
-        left = QVBoxLayout()
+        self.drawing_side = QWidget()  # hidden for a model that cannot read drawings
+        left = QVBoxLayout(self.drawing_side)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         left.addLayout(personal)
@@ -278,7 +280,7 @@ class DrawPanel(QWidget):
         self.results.addWidget(self._build_message_page())
         self.results.addWidget(self._build_reading_page())
         layout = QHBoxLayout(self)
-        layout.addLayout(left, 3)
+        layout.addWidget(self.drawing_side, 3)
         layout.addWidget(self.results, 2)
         self._show_handwriting_count()
         self.set_trained_model(None)
@@ -357,7 +359,7 @@ class DrawPanel(QWidget):
     def set_trained_model(self, trained: TrainedModel | None) -> None:
         """The model to read drawings with, or None."""
         self.trained, self.reader, self.reading = trained, None, None
-        self.canvas.setVisible(True)
+        self.drawing_side.setVisible(True)
         if trained is None:
             self._show_message("No trained model yet. Train the network to see it read your drawings "
                                "as you draw.", offer_training=True)
@@ -366,7 +368,7 @@ class DrawPanel(QWidget):
 
         problem = canvas_problem(trained.recipe)
         if problem:
-            self.canvas.setVisible(False)
+            self.drawing_side.setVisible(False)
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
