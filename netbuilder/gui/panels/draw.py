@@ -213,7 +213,7 @@ class DrawPanel(QWidget):
         self.handwriting = handwriting or HandwritingSet()
         self.trained = None  # what set_trained_model was given
         self.reader: DrawingReader | None = None
-        self.fine_tuning = None  # the FineTuning run in progress
+        self.fine_tuning = None  # the latest FineTuning run, whose result the panel takes when it ends
         self._fine_tune_worker = None
         self.reading: Reading | None = None
         self.show_activations = True
