@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,5 +212,6 @@ def test_the_training_panel_does_not_import_torch_until_it_trains():
 
     code = ("import sys; import netbuilder.gui.panels.training, netbuilder.gui.editor.health_badge;"
             "print('torch' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    repository = Path(__file__).parents[2]  # python -c imports the checkout it runs in
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repository)
     assert result.stdout.strip() == "False"
