@@ -63,7 +63,7 @@ from netbuilder.core.project import load_project  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
-from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, DRIFT_WINDOWS,  # noqa: E402
+from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, MAX_DRIFT_WINDOWS,  # noqa: E402
                                          TIMED_BATCHES, candidate_counts, usable_cores)
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
@@ -372,9 +372,10 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
     of "health" includes a measured batch: its cost here is an upper bound of the app's.
     """
     counts = candidate_counts(usable_cores())
-    # What the Trainer needs to notice a change and choose again: the drift windows and a round of timing.
-    settle_batches = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
-    settle_seconds = (DRIFT_WINDOWS + 1) * DRIFT_WINDOW_SECONDS
+    # What the Trainer needs at most to notice a change and choose again: a baseline window, the
+    # drift windows (as many as a fluctuating load may have made it wait for) and a round of timing.
+    settle_batches = (MAX_DRIFT_WINDOWS + 1) * DRIFT_WINDOW + TIMED_BATCHES * len(counts)
+    settle_seconds = (MAX_DRIFT_WINDOWS + 1) * DRIFT_WINDOW_SECONDS
     batches_per_epoch = math.ceil(len(images) / BATCH_SIZE)
     bench_threads = torch.get_num_threads()
     builders = [(f"t{count}", f"{count} thread{'s' * (count > 1)}, fixed", dict(threads=count)) for count in counts]

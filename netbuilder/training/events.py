@@ -112,7 +112,7 @@ class ThreadsChosen:
 
     threads: int
     samples_per_second: dict[int, float]  # measured speed per thread count tried
-    reason: str  # "start" or "drift" (batch time changed, e.g. another program got busy)
+    reason: str  # "start", "drift" (batch time changed, e.g. another program got busy) or "recheck" (a periodic check)
 
 
 @dataclass(frozen=True)

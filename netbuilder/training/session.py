@@ -71,7 +71,12 @@ class TrainingSession:
         self._control.change_settings(**changes)
 
     def events(self) -> Iterator[TrainingEvent]:
-        """Preparing*, Started, then the training's events, and always Finished last; never raises."""
+        """Preparing*, Started, then the training's events, and always Finished last; never raises.
+
+        Once a run has finished, calling this again starts another run from the beginning."""
+        if self._control.state not in ("idle", "finished"):
+            yield Finished("failed", "This training session is already running: stop it before starting it again.")
+            return
         if not self._control.begin():
             yield Finished("stopped", "Stopped before training started.")
             return

@@ -5,7 +5,8 @@ samples/s on 2 threads when idle, but at 900 when one other process is busy (Ope
 for each other by spinning and the busy process steals one of them), where 1 thread still gives
 2,100. So the trainer times real training batches at each candidate count, keeps the fastest,
 and times again when batches become much slower or faster than they were just after choosing
-(another program started or ended). No batch is wasted: the timed batches are training batches.
+(another program started or ended), and now and then anyway. No batch is wasted: the timed
+batches are training batches.
 """
 from __future__ import annotations
 
@@ -25,11 +26,20 @@ CLEARLY_SLOWER = 2.0
 # Batch time per sample is watched over windows of at least this many batches and seconds (tiny
 # batches of a small network take a millisecond, too short to time alone), and the counts are
 # timed again when DRIFT_WINDOWS windows in a row have their median this far from the baseline
-# (one window could be a moment's hiccup, not a changed machine).
+# (one window could be a moment's hiccup, not a changed machine). When timing again keeps the
+# same count, the machine's load merely fluctuates: the next round then waits for twice as many
+# drifted windows (up to MAX_DRIFT_WINDOWS), so a noisy machine is not timed over and over.
 DRIFT_WINDOW = 10
 DRIFT_WINDOW_SECONDS = 0.5
 DRIFT_LIMIT = 0.3
 DRIFT_WINDOWS = 2
+MAX_DRIFT_WINDOWS = 8  # so a real change is noticed within 8 windows (about 4 s or more) at worst
+# On one thread, batch time hardly depends on the machine's load (2,550 samples/s idle, 2,117
+# beside a busy process), so a machine that became quiet again shows no drift. The other counts
+# are therefore also timed after RECHECK_WINDOWS windows on one choice, twice as long after each
+# recheck that keeps it, up to MAX_RECHECK_WINDOWS.
+RECHECK_WINDOWS = 8
+MAX_RECHECK_WINDOWS = 64
 
 
 def usable_cores() -> int:
@@ -67,6 +77,10 @@ class ThreadTuner:
         self._window: list[float] = []
         self._window_seconds = 0.0
         self._drifted_windows = 0
+        self._windows_to_drift = DRIFT_WINDOWS
+        self._windows_on_choice = 0
+        self._windows_to_recheck = RECHECK_WINDOWS
+        self._chosen: int | None = None  # the count the last round chose
 
     @property
     def threads(self) -> int:
@@ -77,7 +91,7 @@ class ThreadTuner:
         if self.fixed is not None:
             torch.set_num_threads(self.fixed)
         elif len(self.candidates) > 1:
-            self._begin_round("start")
+            self._begin_round("start", self.candidates, {})
 
     def record(self, seconds: float, samples: int) -> ThreadsChosen | None:
         if self.fixed is not None or len(self.candidates) == 1 or samples == 0:
@@ -89,20 +103,40 @@ class ThreadTuner:
         if len(self._window) < DRIFT_WINDOW or self._window_seconds < DRIFT_WINDOW_SECONDS:
             return None
         median, self._window, self._window_seconds = statistics.median(self._window), [], 0.0
+        self._windows_on_choice += 1
         if self._baseline is None:
             self._baseline = median
+        elif self._windows_on_choice >= self._windows_to_recheck:
+            current = torch.get_num_threads()
+            self._begin_round("recheck", [count for count in self.candidates if count != current],
+                              {current: 1 / median})
         elif abs(median - self._baseline) > DRIFT_LIMIT * self._baseline:
             self._drifted_windows += 1
-            if self._drifted_windows >= DRIFT_WINDOWS:
-                self._begin_round("drift")
+            if self._drifted_windows >= self._windows_to_drift:
+                self._drifted(median)
         else:
             self._drifted_windows = 0
         return None
 
-    def _begin_round(self, reason: str) -> None:
-        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, {}, None, 0
-        self._window, self._window_seconds = [], 0.0
-        self._queue = list(self.candidates)
+    def _drifted(self, median: float) -> None:
+        """Batches became slower or faster for a while: time the counts that could now be faster.
+
+        Busier (slower) can only favour fewer threads, quieter (faster) only more, so only those
+        are timed; the current count's speed is the drifted window's. With none to try (already
+        at 1 and busier), the new speed simply becomes the baseline.
+        """
+        current = torch.get_num_threads()
+        slower = median > self._baseline
+        others = [count for count in self.candidates if (count < current if slower else count > current)]
+        if others:
+            self._begin_round("drift", others, {current: 1 / median})
+        else:
+            self._baseline, self._drifted_windows = median, 0
+
+    def _begin_round(self, reason: str, counts: list[int], known: dict[int, float]) -> None:
+        self._reason, self._speeds, self._baseline, self._drifted_windows = reason, dict(known), None, 0
+        self._window, self._window_seconds, self._windows_on_choice = [], 0.0, 0
+        self._queue = list(counts)
         self._switch_to(self._queue[0])
 
     def _switch_to(self, count: int) -> None:
@@ -121,5 +155,12 @@ class ThreadTuner:
             self._switch_to(self._queue[0])
             return None
         best = max(self._speeds, key=self._speeds.get)
+        if best != self._chosen:
+            self._windows_to_drift, self._windows_to_recheck = DRIFT_WINDOWS, RECHECK_WINDOWS
+        elif self._reason == "drift":
+            self._windows_to_drift = min(2 * self._windows_to_drift, MAX_DRIFT_WINDOWS)
+        elif self._reason == "recheck":
+            self._windows_to_recheck = min(2 * self._windows_to_recheck, MAX_RECHECK_WINDOWS)
+        self._chosen = best
         torch.set_num_threads(best)
         return ThreadsChosen(best, dict(self._speeds), self._reason)

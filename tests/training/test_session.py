@@ -169,3 +169,23 @@ def test_the_thread_count_is_chosen_by_timing_unless_fixed(make_blobs):
     fixed = list(TrainingSession(project(), dataset=make_blobs(), threads=1).events())
     assert of_type(fixed, ThreadsChosen) == [] and of_type(fixed, Started)[0].threads == 1
     assert torch.get_num_threads() == threads_before  # the run gives the process its setting back
+
+
+def test_a_run_leaves_torch_global_generator_as_it_was(make_blobs):
+    """The GUI thread (and any other) draws from the same global generator: a run must not reseed it."""
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    events = list(TrainingSession(project(seed=5), dataset=make_blobs(), threads=1).events())
+    assert events[-1].reason == "completed"
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_a_running_session_refuses_a_second_stream_and_runs_again_once_finished(make_blobs):
+    session = TrainingSession(project(epochs=1), dataset=make_blobs(), threads=1)
+    first = session.events()
+    next(first)
+    assert list(session.events()) == [
+        Finished("failed", "This training session is already running: stop it before starting it again.")]
+    assert list(first)[-1].reason == "completed"
+    again = list(session.events())
+    assert again[-1].reason == "completed" and len(of_type(again, EpochEnded)) == 1

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, DRIFT_WINDOWS, TIMED_BATCHES,
-                                         ThreadTuner, candidate_counts)
+from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, DRIFT_WINDOWS, RECHECK_WINDOWS,
+                                         TIMED_BATCHES, ThreadTuner, candidate_counts)
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +44,14 @@ def test_keeps_the_fastest_count_and_chooses_again_when_the_machine_gets_busy():
     assert feed(tuner, busy, DRIFT_WINDOW) == []  # one slow window may be a hiccup
     decisions = feed(tuner, busy, DRIFT_WINDOWS * DRIFT_WINDOW + 2 * TIMED_BATCHES)
     assert [(d.threads, d.reason) for d in decisions] == [(1, "drift")] and torch.get_num_threads() == 1
+    # only fewer threads were timed; two threads' speed is the slow windows' own
+    assert decisions[0].samples_per_second == pytest.approx({2: 1 / 0.011, 1: 1 / 0.0047})
+
+    busier = {1: 0.009, 2: 0.02}
+    assert feed(tuner, busier, 4 * DRIFT_WINDOW) == []  # on one thread, busier: fewer threads do not exist
+    quieter = {1: 0.004, 2: 0.0026}
+    decisions = feed(tuner, quieter, DRIFT_WINDOWS * DRIFT_WINDOW + 2 * TIMED_BATCHES)
+    assert [(d.threads, d.reason) for d in decisions] == [(2, "drift")]  # quieter: more threads win again
 
 
 def test_windows_of_tiny_batches_last_long_enough_to_time():
@@ -61,6 +69,34 @@ def test_a_clearly_slower_count_is_dropped_after_one_batch():
     tuner.start()
     (chosen,) = feed(tuner, {1: 0.001, 2: 0.01}, TIMED_BATCHES + 1)
     assert chosen.threads == 1 and chosen.samples_per_second[2] == pytest.approx(100)
+
+
+def test_when_timing_again_keeps_the_count_the_next_round_waits_longer():
+    tuner = ThreadTuner(cores=2)
+    tuner.start()
+    steady, hiccup = {1: 0.004, 2: 0.0026}, {1: 0.006, 2: 0.004}  # load comes and goes; 2 threads stay best
+    rounds = 2 * TIMED_BATCHES
+    assert [d.threads for d in feed(tuner, steady, rounds + DRIFT_WINDOW)] == [2]  # chosen; baseline window
+    assert [d.reason for d in feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds)] == ["drift"]
+    feed(tuner, steady, DRIFT_WINDOW)  # the new baseline
+    assert feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds) == []  # now it takes twice as long
+    assert [d.reason for d in feed(tuner, hiccup, DRIFT_WINDOWS * DRIFT_WINDOW + rounds)] == ["drift"]
+
+
+def test_the_other_counts_are_timed_again_now_and_then_and_less_often_while_the_choice_holds():
+    tuner = ThreadTuner(cores=2)
+    tuner.start()
+    busy = {1: 0.0047, 2: 0.011}
+    assert [d.threads for d in feed(tuner, busy, 2 * TIMED_BATCHES + DRIFT_WINDOW)] == [1]  # and a baseline
+    # the machine gets quiet, but one thread's batches take nearly as long as before: no drift
+    quiet = {1: 0.004, 2: 0.0026}
+    decisions = feed(tuner, quiet, (RECHECK_WINDOWS - 1) * DRIFT_WINDOW + TIMED_BATCHES)
+    assert [(d.threads, d.reason) for d in decisions] == [(2, "recheck")]
+    feed(tuner, quiet, DRIFT_WINDOW)  # the baseline on two threads
+    decisions = feed(tuner, quiet, RECHECK_WINDOWS * DRIFT_WINDOW + TIMED_BATCHES)
+    assert [(d.threads, d.reason) for d in decisions] == [(2, "recheck")]  # kept: the next waits twice as long
+    feed(tuner, quiet, DRIFT_WINDOW)
+    assert feed(tuner, quiet, RECHECK_WINDOWS * DRIFT_WINDOW + TIMED_BATCHES) == []
 
 
 def test_a_fixed_count_is_set_and_never_measured():

@@ -175,3 +175,23 @@ def test_the_measured_thread_choice_is_printed_and_threads_fixes_it(project_file
         "1 → 2,117, 2 → 896)")
     assert run_cli("train", project_file, "--epochs", 1, "--threads", 1) == 0
     assert not any(line.startswith("threads:") for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_layer_health_problem_is_warned_about_once(project_file, capsys, monkeypatch):
+    from netbuilder.training import cli
+    from netbuilder.training.events import Finished, HealthReport, LayerHealth
+
+    dead = LayerHealth("relu1", 0.97, 0.01, 0.0, "dead", "lower the learning rate, add BatchNorm before it, "
+                                                        "or use LeakyReLU.")
+
+    class DyingSession(cli.TrainingSession):
+        def events(self):
+            yield HealthReport(0.5, (dead,))
+            yield HealthReport(1.0, (dead,))
+            yield Finished("stopped", "Stopped at epoch 1, batch 9 of 9.")
+
+    monkeypatch.setattr(cli, "TrainingSession", DyingSession)
+    assert run_cli("train", project_file) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ['warning: layer "relu1": lower the learning rate, add BatchNorm before it, or use LeakyReLU.',
+                   "netbuilder: Stopped at epoch 1, batch 9 of 9."]
