@@ -243,8 +243,10 @@ def _parsed_rows(table: TableRecipe, samples: Sequence) -> np.ndarray:
 
 
 def _number(value: Any, row: int, column: str) -> float:
+    if isinstance(value, str) and "." not in value:
+        value = value.replace(",", ".")  # a decimal comma, as many spreadsheets write numbers
     try:
-        number = float(value.strip().replace(",", ".") if isinstance(value, str) and "." not in value else value)
+        number = float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):

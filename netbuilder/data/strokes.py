@@ -191,7 +191,11 @@ def _check_drawing(canvas: tuple[int, int], pen_width: float, strokes: tuple[Str
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A JSON number that converts to a float (whole numbers past 2**53 have no exact float, and
+    past 10**308 none at all: no drawing needs them)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and abs(value) <= 2**53)
 
 
 def _is_whole_number(value: object) -> bool:

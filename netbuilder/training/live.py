@@ -36,9 +36,9 @@ def canvas_problem(recipe: Recipe) -> str | None:
     if recipe.image is not None and recipe.image.channels == 1 and shape in CANVAS_INPUT_SHAPES \
             and recipe.task == "classification":
         return None
-    expects = _describe_input(recipe)
-    return (f"This model expects {expects}. The canvas draws 28×28 grey digits, which feed models whose Input is "
-            f"{', '.join(CANVAS_INPUT_SHAPES.values())} trained on images, for classification.")
+    *others, last = CANVAS_INPUT_SHAPES.values()
+    return (f"This model expects {_describe_input(recipe)}. The canvas draws 28×28 grey digits, which feed "
+            f"classifiers trained on images whose Input is {', '.join(others)} or {last}.")
 
 
 def _describe_input(recipe: Recipe) -> str:

@@ -43,6 +43,8 @@ def test_a_saved_drawing_loads_as_the_same_drawing_and_renders_the_same_pixels(t
     ({"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2], [3]]]}, "stroke 1 has a point [3]"),
     ({"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2]], [[1, True]]]}, "stroke 2 has a point"),
     ({"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2], [300, 2]]]}, "outside the 280×280 canvas"),
+    ({"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 10**400]]]}, "stroke 1 has a point"),
+    ({"canvas": [10**400, 280], "pen_width": 5, "strokes": []}, "whole pixels"),
     ({"canvas": [280, 280], "pen_width": 5, "strokes": [[[1, 2]]] * (MAX_STROKES + 1)}, "at most 500"),
 ])
 def test_a_malformed_drawing_file_is_refused_naming_the_file_and_the_problem(tmp_path, document, complaint):
@@ -51,6 +53,23 @@ def test_a_malformed_drawing_file_is_refused_naming_the_file_and_the_problem(tmp
     with pytest.raises(StrokesError) as raised:
         load_drawing(path)
     assert "bad.json" in str(raised.value) and complaint in str(raised.value)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                       max_size=4), max_leaves=20)
+drawing_like = st.fixed_dictionaries({"canvas": json_values, "pen_width": json_values, "strokes": json_values})
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=json_values | drawing_like)
+def test_any_json_document_is_a_drawing_or_refused_with_a_strokes_error(document):
+    try:
+        drawing = Drawing.from_dict(document, "x.json")
+    except StrokesError as error:
+        assert str(error).startswith("x.json")
+    else:
+        assert Drawing.from_dict(drawing.to_dict()) == drawing
 
 
 def test_a_file_that_is_not_json_or_too_large_or_missing_is_refused(tmp_path):

@@ -109,3 +109,17 @@ def test_predict_without_training_says_to_train_first(tmp_path, capsys, cli, mak
                            {"kind": "vector", "shape": [2]})
     assert cli("predict", project, tmp_path / "train.csv") == 2
     assert "train the model first" in capsys.readouterr().err
+
+
+def test_a_regression_model_prints_its_predicted_values(tmp_path, capsys, cli, make_project):
+    (tmp_path / "line.csv").write_text("x,y\n" + "".join(f"{i},{(2 * i + 1) / 10}\n" for i in range(20)))
+    project = make_project(tmp_path / "line.nbproj", tmp_path / "line.csv", [("dense", {"units": 1})],
+                           {"kind": "vector", "shape": [1]}, task="regression", epochs=150, learning_rate=0.1)
+    assert cli("train", project) == 0
+    (tmp_path / "new.csv").write_text("x\n4.5\n")
+    capsys.readouterr()
+    assert cli("predict", project, tmp_path / "new.csv", "--json") == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["sample"] == "new.csv row 2" and record["values"][0] == pytest.approx(1.0, abs=0.1)
+    assert cli("predict", project, tmp_path / "new.csv") == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["sample", "prediction"]

@@ -52,3 +52,18 @@ def test_data_of_another_shape_is_explained(csv_file):
 def test_two_inputs_are_refused(csv_file):
     with pytest.raises(TrainingError, match="this network has 2: remove the others"):
         prepare(project(dataset=str(csv_file), extra_input=True))
+
+
+def test_too_few_class_scores_name_the_dense_layer_to_change(csv_file):
+    with pytest.raises(TrainingError, match=r'receives 2 scores but the data has 3 classes: set the units of '
+                                            r'Dense "fc1" to 3'):
+        prepare(project(dataset=str(csv_file), units=2))
+
+
+def test_the_output_decides_the_task_and_the_recipe_follows_the_input(csv_file):
+    regression = project(dataset=str(csv_file), units=1)
+    regression.graph.replace_params("c", {"task": "regression"})
+    _, dataset, task = prepare(regression)  # whole-number labels 0-2, read as quantities because the Output says so
+    assert task == dataset.task == dataset.recipe.task == "regression"
+    assert dataset.train_y.dtype == torch.float32 and dataset.recipe.class_names == ()
+    assert (dataset.recipe.input_kind, dataset.recipe.input_shape) == ("vector", (4,))

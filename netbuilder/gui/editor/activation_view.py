@@ -20,11 +20,14 @@ from .. import style
 from .node_item import NODE_HEIGHT, NODE_WIDTH
 from .scene import GraphScene
 
-VIEW_GAP = 4.0
-VIEW_HEIGHT = 56.0
+# Under the card and clear of what the auto-layout puts below it: the next row's card (130 from
+# the card's top) and the lane of a wire wrapping to the next band, with its shape label (141).
+VIEW_GAP = 3.0
+VIEW_HEIGHT = 40.0
 _VIEW_RECT = QRectF(0, 0, NODE_WIDTH, VIEW_HEIGHT)
 _PADDING = 3.0
 MAX_TILES = 16  # feature maps shown under a card; the draw panel shows them all for the selected layer
+TILE_COLUMNS = 8  # two rows of eight square maps fill the card-wide strip
 _BAR_COLOUR = QColor("#4da3ff")
 _TOP_BAR_COLOUR = QColor("#3ecf8e")
 _BACKGROUND = QColor("#141518")
@@ -37,12 +40,12 @@ def unit_range(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
-def tile_maps(maps: np.ndarray, limit: int | None = None) -> np.ndarray:
-    """Feature maps (C, H, W) as one [0, 1] picture: a near-square grid of maps, each scaled by
-    its own range, one dark pixel between them."""
+def tile_maps(maps: np.ndarray, limit: int | None = None, columns: int | None = None) -> np.ndarray:
+    """Feature maps (C, H, W) as one [0, 1] picture: a grid of maps (near-square unless
+    `columns` is given), each scaled by its own range, one dark pixel between them."""
     maps = maps[:limit] if limit else maps
     count, height, width = maps.shape
-    columns = math.ceil(math.sqrt(count))
+    columns = min(columns or math.ceil(math.sqrt(count)), count)
     rows = math.ceil(count / columns)
     grid = np.zeros((rows * (height + 1) - 1, columns * (width + 1) - 1), np.float32)
     for index in range(count):
@@ -63,7 +66,7 @@ def layer_picture(output: np.ndarray) -> np.ndarray | None:
     """A layer's output (no batch axis) as a [0, 1] picture for a card, or None for a flat output
     (which is drawn as bars)."""
     if output.ndim == 3:
-        return tile_maps(output, MAX_TILES)
+        return tile_maps(output, MAX_TILES, TILE_COLUMNS)
     if output.ndim == 2:
         return unit_range(output)
     return None

@@ -9,7 +9,6 @@ while drawing; inference on one drawing takes milliseconds, so it runs on the GU
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -174,7 +173,7 @@ class DrawingCanvas(QWidget):
                    Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for stroke in self.drawing().strokes:
+        for stroke in (*self._drawing.strokes, self._stroke) if self._stroke else self._drawing.strokes:
             painter.drawPath(smooth_path(stroke))
         if self._drawing.is_empty and not self._stroke:
             painter.resetTransform()
@@ -219,8 +218,6 @@ class DrawPanel(QWidget):
         self.reading: Reading | None = None
         self.show_activations = True
         self.selected_layer: str | None = None
-        self.latencies_ms: list[float] = []  # stroke end to updated bars, for the latency benchmark
-        self._stroke_ended_at: float | None = None
 
         self.canvas = DrawingCanvas()
         self.canvas.drawing_changed.connect(self._drawing_settled)
@@ -271,7 +268,9 @@ class DrawPanel(QWidget):
         self.handwriting_status = QLabel()
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
 
-        left = QVBoxLayout()
+        self.drawing_side = QWidget()  # hidden for a model that cannot read drawings
+        left = QVBoxLayout(self.drawing_side)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
         left.addLayout(personal)
@@ -281,7 +280,7 @@ class DrawPanel(QWidget):
         self.results.addWidget(self._build_message_page())
         self.results.addWidget(self._build_reading_page())
         layout = QHBoxLayout(self)
-        layout.addLayout(left, 3)
+        layout.addWidget(self.drawing_side, 3)
         layout.addWidget(self.results, 2)
         self._show_handwriting_count()
         self.set_trained_model(None)
@@ -360,7 +359,7 @@ class DrawPanel(QWidget):
     def set_trained_model(self, trained: TrainedModel | None) -> None:
         """The model to read drawings with, or None."""
         self.trained, self.reader, self.reading = trained, None, None
-        self.canvas.setVisible(True)
+        self.drawing_side.setVisible(True)
         if trained is None:
             self._show_message("No trained model yet. Train the network to see it read your drawings "
                                "as you draw.", offer_training=True)
@@ -369,7 +368,7 @@ class DrawPanel(QWidget):
 
         problem = canvas_problem(trained.recipe)
         if problem:
-            self.canvas.setVisible(False)
+            self.drawing_side.setVisible(False)
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
@@ -399,7 +398,6 @@ class DrawPanel(QWidget):
     # --- reading the drawing -------------------------------------------------------------------------
     def _drawing_settled(self) -> None:
         self._live_timer.stop()
-        self._stroke_ended_at = time.perf_counter()
         self.update_prediction()
 
     def _schedule_live_update(self) -> None:
@@ -419,9 +417,6 @@ class DrawPanel(QWidget):
         self.reading = self.reader.read(drawing, activations=self.show_activations or self.selected_layer is not None,
                                         saliency=self.why.isChecked())
         self._show_reading()
-        if self._stroke_ended_at is not None:
-            self.latencies_ms.append((time.perf_counter() - self._stroke_ended_at) * 1000)
-            self._stroke_ended_at = None
         self.reading_changed.emit(self.reading if self.show_activations else None)
 
     def _show_reading(self) -> None:

@@ -1,0 +1,57 @@
+"""Reading drawings with a model: any Input the canvas can feed, one forward pass for everything shown."""
+import numpy as np
+import pytest
+import torch
+
+from netbuilder.core.compile import compile_graph
+from netbuilder.core.project import load_template
+from netbuilder.data.recipe import digit_recipe
+from netbuilder.data.strokes import Drawing
+from netbuilder.training.live import DrawingReader, canvas_problem
+
+SEVEN = Drawing((280, 280), 20.0, (((60.0, 50.0), (220.0, 50.0), (120.0, 240.0)),))
+ONE = Drawing((280, 280), 20.0, (((140.0, 40.0), (140.0, 240.0)),))
+
+
+def _reader(template: str) -> DrawingReader:
+    project = load_template(template)
+    (input_node,) = [node for node in project.graph.nodes.values() if node.type_id == "input"]
+    torch.manual_seed(0)
+    recipe = digit_recipe([str(digit) for digit in range(10)]).for_input(input_node.params["kind"],
+                                                                          input_node.params["shape"])
+    return DrawingReader(compile_graph(project.graph), recipe)
+
+
+@pytest.mark.parametrize("template, layer", [("1-mlp", "fc1"), ("2-cnn", "conv1"), ("4-row-lstm", "lstm1")])
+def test_image_vector_and_sequence_models_read_a_drawing_with_layer_outputs_and_saliency(template, layer):
+    reader = _reader(template)
+    reading = reader.read(SEVEN, activations=True, saliency=True)
+    assert reading.prediction.probabilities.shape == (1, 10)
+    assert reading.prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert reading.picture.shape == (28, 28) and reading.picture.max() > 0.9
+    assert reading.saliency.shape == (28, 28) and reading.saliency.max() == pytest.approx(1.0)
+    assert layer in reading.activations
+    batch = reader.classify([SEVEN, ONE])
+    assert np.allclose(batch.probabilities[0], reading.prediction.probabilities[0], atol=1e-5)
+    assert not np.allclose(batch.probabilities[0], batch.probabilities[1])
+
+
+def test_reading_leaves_the_threads_of_the_caller_as_they_were():
+    reader = _reader("2-cnn")
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        reader.read(SEVEN, activations=True)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_text_model_is_refused_with_what_it_expects():
+    from netbuilder.data.recipe import Recipe, TextRecipe
+
+    text = Recipe("tokens", (20,), "classification", ("neg", "pos"),
+                  text=TextRecipe(("<pad>", "<unk>", "good"), 20, "text", "label"))
+    assert "expects text (20 token ids)" in canvas_problem(text)
+    with pytest.raises(ValueError, match="expects text"):
+        DrawingReader(torch.nn.Linear(1, 1), text)
