@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QObject, Qt, QTimer, Slot  # noqa: E402
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from netbuilder.core.project import load_template  # noqa: E402
@@ -39,7 +39,7 @@ from netbuilder.gui.main_window import MainWindow  # noqa: E402
 from netbuilder.training.events import BatchEnded, Finished  # noqa: E402
 from netbuilder.training.session import TrainingSession  # noqa: E402
 
-PROBE_MS = 5
+PROBE_MS = 10  # often enough to see a 50 ms stall, rarely enough not to slow training by itself
 TEMPLATE = "2-cnn"
 
 
@@ -94,9 +94,11 @@ def in_window(app: QApplication, window: MainWindow, dataset, probe: StallProbe)
     probe.start()
     panel.start()
     panel.worker.events_ready.connect(recorder.record)
-    while panel.state != "idle":
+    loop = QEventLoop()  # the window runs as in the app: in Qt's event loop, not a polling loop
+    panel.worker.finished.connect(loop.quit)
+    loop.exec()
+    while panel.state != "idle":  # the last events are queued behind the thread's end
         app.processEvents()
-        time.sleep(0.001)
     probe.stop()
     if recorder.finished is None or recorder.finished.reason != "completed":
         raise SystemExit(f"the run in the window did not complete: {recorder.finished}")

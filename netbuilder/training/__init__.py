@@ -1,10 +1,19 @@
-"""Qt-free training: the trainer as a generator of events, metrics, checkpoints, command line."""
-from .checkpoint import CheckpointError, History, load_checkpoint, save_checkpoint
-from .events import BatchEnded, EpochEnded, Finished, Started, TrainingEvent
-from .metrics import Evaluation, evaluate
-from .session import TrainingSession
-from .trainer import Trainer, TrainingError, prepare
+"""Qt-free training: the trainer as a generator of events, metrics, checkpoints, command line.
 
-__all__ = ["BatchEnded", "CheckpointError", "EpochEnded", "Evaluation", "Finished", "History", "Started", "Trainer",
-           "TrainingError", "TrainingEvent", "TrainingSession", "evaluate", "load_checkpoint", "prepare",
-           "save_checkpoint"]
+The names below are imported on first use (PEP 562), so that the GUI can import the light
+modules (events, control) at start-up without pulling in torch through this package.
+"""
+from importlib import import_module
+
+_HOMES = {"CheckpointError": "checkpoint", "History": "checkpoint", "load_checkpoint": "checkpoint",
+          "save_checkpoint": "checkpoint", "BatchEnded": "events", "EpochEnded": "events", "Finished": "events",
+          "Started": "events", "TrainingEvent": "events", "Evaluation": "metrics", "evaluate": "metrics",
+          "TrainingSession": "session", "Trainer": "trainer", "TrainingError": "trainer", "prepare": "trainer"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)

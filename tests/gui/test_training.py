@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +204,14 @@ def test_the_plots_export_as_png_and_the_history_as_csv(qtbot, panel, tmp_path, 
     assert sum(line.split(",")[1] == "batch" for line in lines[1:]) == len(panel.plots.current.batch_x)
     assert lines[-1].startswith("1.0,epoch,")
     assert "val loss" in panel.plots.values_at(1.0) and "lr " in panel.plots.values_at(0.5)
+
+
+def test_the_training_panel_does_not_import_torch_until_it_trains():
+    import subprocess
+    import sys
+
+    code = ("import sys; import netbuilder.gui.panels.training, netbuilder.gui.editor.health_badge;"
+            "print('torch' in sys.modules)")
+    repository = Path(__file__).parents[2]  # python -c imports the checkout it runs in
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repository)
+    assert result.stdout.strip() == "False"

@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...core.commands import SetTraining
 from ...core.layers import ParamError
@@ -58,8 +58,9 @@ def _clock(seconds: float | None) -> str:
 
 
 class TrainingPanel(QWidget):
-    """Trains the document's project. `start`, `pause`, `resume` and `stop` are also its actions'
-    slots; `shutdown()` ends a run (and any loading) within two seconds, for closing windows."""
+    """Trains the document's project. `start_action`, `pause_action` and `stop_action` drive the run
+    (the window's menu and toolbar show the same actions); `shutdown()` stops a run and any loading
+    and waits up to two seconds for them, for closing windows and replacing projects."""
 
     model_trained = Signal(object)  # a TrainedModel: after a run with usable weights, or restored on open
     health_reported = Signal(object)  # HealthReport, for the canvas badges
@@ -172,14 +173,12 @@ class TrainingPanel(QWidget):
     def _run_box(self) -> QGroupBox:
         box = QGroupBox("Run")
         buttons = QHBoxLayout()
-        self.buttons = {}
-        for name, action in (("start", self.start_action), ("pause", self.pause_action), ("stop", self.stop_action)):
+        for action in (self.start_action, self.pause_action, self.stop_action):
             button = QToolButton()
-            button.setDefaultAction(action)
+            button.setDefaultAction(action)  # text, tooltip and enabled state follow the action
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setSizePolicy(button.sizePolicy().horizontalPolicy().Expanding, button.sizePolicy().verticalPolicy())
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             buttons.addWidget(button)
-            self.buttons[name] = button
         self.progress = QProgressBar()
         self.progress.setRange(0, _PROGRESS_STEPS)
         self.progress.setFormat("%p%")
