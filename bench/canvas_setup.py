@@ -19,10 +19,13 @@ from netbuilder.training.events import EpochEnded, Finished  # noqa: E402
 from netbuilder.training.session import TrainingSession  # noqa: E402
 
 
-def train_cnn(train_size: int, epochs: int):
-    """The CNN template trained on built-in digits as the app trains it, with its progress printed."""
+def train_cnn(train_size: int, epochs: int | None = None):
+    """The CNN template trained on built-in digits as the app trains it (its own settings; `epochs`
+    overrides its number of epochs), with its progress printed."""
     project = load_template("2-cnn")
-    project.training = project.training.replace(epochs=epochs)
+    if epochs is not None:
+        project.training = project.training.replace(epochs=epochs)
+    epochs = project.training.epochs
     dataset = load_digits(train_size=train_size, val_size=min(2000, train_size // 5))
     started = time.perf_counter()
     session = TrainingSession(project, dataset=dataset)
