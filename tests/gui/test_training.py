@@ -51,6 +51,7 @@ def test_one_epoch_fills_the_curves_the_progress_and_the_confusion_matrix(qtbot,
     assert panel.state == "preparing" and not panel.start_action.isEnabled() and panel.stop_action.isEnabled()
     wait_until_idle(qtbot, panel)
     assert panel.progress.value() == panel.progress.maximum()
+    assert panel.epoch_progress.value() == panel.epoch_progress.maximum() == 19  # 600 samples in batches of 32
     assert "Trained 1 epoch" in panel.message.text()
     qtbot.wait(80)  # the plots redraw from their timer
     x, y = panel.plots.curves["batch_loss"].getData()
