@@ -51,6 +51,7 @@ def test_one_epoch_fills_the_curves_the_progress_and_the_confusion_matrix(qtbot,
     assert panel.state == "preparing" and not panel.start_action.isEnabled() and panel.stop_action.isEnabled()
     wait_until_idle(qtbot, panel)
     assert panel.progress.value() == panel.progress.maximum()
+    assert panel.epoch_progress.value() == panel.epoch_progress.maximum() == 19  # 600 samples in batches of 32
     assert "Trained 1 epoch" in panel.message.text()
     qtbot.wait(80)  # the plots redraw from their timer
     x, y = panel.plots.curves["batch_loss"].getData()
@@ -215,3 +216,17 @@ def test_the_training_panel_does_not_import_torch_until_it_trains():
     repository = Path(__file__).parents[2]  # python -c imports the checkout it runs in
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repository)
     assert result.stdout.strip() == "False"
+
+
+def test_gallery_samples_of_a_cell_come_most_confident_first_and_texts_read_as_words():
+    from netbuilder.gui.panels.samples import cell_samples, sample_text
+    from netbuilder.training.events import ValidationSamples
+
+    validation = ValidationSamples(np.array([[2, 3, 0, 0], [3, 0, 0, 0], [2, 2, 3, 0]]), np.array([1, 1, 1]), "tokens",
+                                   ("<pad>", "<unk>", "good", "film"))
+    probabilities = np.array([[0.4, 0.6], [0.1, 0.9], [0.7, 0.3]])
+    predictions = probabilities.argmax(axis=1)
+    assert cell_samples(validation, predictions, probabilities, 1, 1).tolist() == [1, 0]
+    assert cell_samples(validation, predictions, probabilities, 1, 0).tolist() == [2]
+    assert sample_text(validation.x[0], "tokens", validation.vocabulary) == "good film"
+    assert sample_text(np.array([0.5, -1.25]), "vector", column_names=("width", "depth")) == "width=0.5, depth=-1.25"

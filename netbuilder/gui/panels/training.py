@@ -108,7 +108,6 @@ class TrainingPanel(QWidget):
         column.setContentsMargins(6, 6, 6, 6)
         column.addWidget(self._data_box())
         column.addWidget(self._run_box())
-        column.addWidget(self._paused_box())
         column.addWidget(self._settings_box())
         column.addStretch(1)
         scroll = QScrollArea()
@@ -179,9 +178,12 @@ class TrainingPanel(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             buttons.addWidget(button)
-        self.progress = QProgressBar()
+        self.progress = QProgressBar()  # the whole run
         self.progress.setRange(0, _PROGRESS_STEPS)
-        self.progress.setFormat("%p%")
+        self.progress.setFormat("run %p%")
+        self.epoch_progress = QProgressBar()  # the current epoch's batches
+        self.epoch_progress.setFormat("epoch: batch %v of %m")
+        self.epoch_progress.setMaximumHeight(16)
         self.stats = QLabel()
         self.stats.setWordWrap(True)
         self.message = QLabel()
@@ -202,10 +204,12 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.epoch_progress)
         layout.addWidget(self.stats)
         layout.addWidget(self.message)
         layout.addWidget(self.copy_details)
         layout.addWidget(self.snapshot_note)
+        layout.addWidget(self._paused_box())  # where the eye is when pausing, above the history
         layout.addWidget(QLabel("Run history"))
         layout.addWidget(self.run_log)
         return box
@@ -392,6 +396,7 @@ class TrainingPanel(QWidget):
         self.copy_details.hide()
         self.stats.clear()
         self.progress.setValue(0)
+        self.epoch_progress.reset()
         self._fill_dataset_choices()
         self.refresh()
 
@@ -457,6 +462,7 @@ class TrainingPanel(QWidget):
         self.message.setStyleSheet("")
         self.copy_details.hide()
         self.progress.setValue(0)
+        self.epoch_progress.reset()
         self.stats.setText("Preparing…")
         self.plots.start_run(snapshot.training.epochs)
         self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
@@ -549,6 +555,8 @@ class TrainingPanel(QWidget):
     def _batch(self, event: BatchEnded) -> None:
         self.plots.add_batch(event)
         self.progress.setValue(int(round(_PROGRESS_STEPS * event.progress)))
+        self.epoch_progress.setRange(0, event.batches)
+        self.epoch_progress.setValue(event.batch)
         self.stats.setText(f"Epoch {event.epoch}/{self.started.epochs if self.started else '?'} · batch "
                            f"{event.batch}/{event.batches} · {event.samples_per_second:,.0f} samples/s · "
                            f"elapsed {_clock(event.elapsed_seconds)} · remaining {_clock(event.remaining_seconds)}"
