@@ -84,6 +84,9 @@ class TrainingSession:
         try:
             model, dataset, task = yield from self._prepare()
             self._control.check_stop()
+        except GeneratorExit:  # the consumer dropped the stream: the session is over all the same
+            self._control.end()
+            raise
         except StopRequested:
             self._control.end()
             yield Finished("stopped", "Stopped while preparing the data.")

@@ -189,3 +189,15 @@ def test_a_running_session_refuses_a_second_stream_and_runs_again_once_finished(
     assert list(first)[-1].reason == "completed"
     again = list(session.events())
     assert again[-1].reason == "completed" and len(of_type(again, EpochEnded)) == 1
+
+
+def test_a_dropped_event_stream_ends_the_session(make_blobs):
+    session = TrainingSession(project(epochs=1), dataset=make_blobs(), threads=1)
+    stream = session.events()
+    next(stream)  # preparing
+    stream.close()
+    assert session.state == "finished"
+    stream = session.events()
+    assert isinstance(next(stream), Preparing) and next(stream) and session.state == "running"
+    stream.close()  # during training
+    assert session.state == "finished" and not session.model.training
