@@ -394,29 +394,31 @@ def shared_machine_scenario(images: torch.Tensor, labels: torch.Tensor, rounds: 
     phases = {}
     for phase in ("idle", "busy"):
         competitor = busy_process(busy_seconds) if phase == "busy" else None
+        # the health cost is measured on the idle machine only
+        running = [c for c in contestants if phase == "idle" or c.key not in ("health", "no health")]
         try:
             settled_batches, auto_seconds = 0, 0.0
             while settled_batches < settle_batches or auto_seconds < settle_seconds:
-                for contestant in contestants:
+                for contestant in running:
                     epoch_started = time.perf_counter()
                     contestant.loss = contestant.epoch()
                     if contestant.key == "auto":
                         auto_seconds += time.perf_counter() - epoch_started
                 settled_batches += batches_per_epoch
-            for contestant in contestants:
+            for contestant in running:
                 contestant.rates = []
             for round_number in range(1, rounds + 1):
-                for contestant in contestants:
+                for contestant in running:
                     epoch_started = time.perf_counter()
                     contestant.loss = contestant.epoch()
                     contestant.rates.append(len(images) / (time.perf_counter() - epoch_started))
                 print(f"{phase} round {round_number:2}: " + "  ".join(f"{c.key} {c.rates[-1]:,.0f}"
-                                                                     for c in contestants), flush=True)
+                                                                     for c in running), flush=True)
         finally:
             if competitor is not None:
                 competitor.kill()
                 competitor.wait()
-        phases[phase] = {contestant.key: list(contestant.rates) for contestant in contestants}
+        phases[phase] = {contestant.key: list(contestant.rates) for contestant in running}
 
     ratios = {}
     for phase, rates in phases.items():
