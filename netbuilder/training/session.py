@@ -22,6 +22,7 @@ from netbuilder.data.base import Dataset, DataError
 from .checkpoint import History
 from .control import RunControl, State, StopRequested, TrainingError
 from .events import Finished, Preparing, TrainingEvent
+from .health import HEALTH_INTERVAL
 from .trainer import Trainer, describe_failure, prepare
 
 # Problems of the user's project or data: their message is all the user needs.
@@ -39,7 +40,8 @@ class TrainingSession:
     """
 
     def __init__(self, project: Project, dataset_spec: str | None = None, *, dataset: Dataset | None = None,
-                 report_interval: float = 0.25, health_interval: float = 2.0, threads: int | None = None):
+                 report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
+                 threads: int | None = None):
         self.project = project
         self.dataset_spec = dataset_spec
         self.report_interval = report_interval
@@ -84,6 +86,9 @@ class TrainingSession:
         try:
             model, dataset, task = yield from self._prepare()
             self._control.check_stop()
+        except GeneratorExit:  # the consumer dropped the stream: the session is over all the same
+            self._control.end()
+            raise
         except StopRequested:
             self._control.end()
             yield Finished("stopped", "Stopped while preparing the data.")

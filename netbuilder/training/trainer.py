@@ -33,7 +33,7 @@ from netbuilder.data.download import Progress
 from .control import RunControl, State, StopRequested, TrainingError
 from .events import (BatchEnded, EpochEnded, Finished, HealthReport, SettingsChanged, Started, TrainingEvent,
                      ValidationSamples)
-from .health import HealthProbe
+from .health import HEALTH_INTERVAL, HealthProbe
 from .metrics import Evaluation, evaluate, task_loss
 from .threads import ThreadTuner
 
@@ -89,8 +89,8 @@ class Trainer:
     """
 
     def __init__(self, model: torch.nn.Module, dataset: Dataset, settings: TrainingSettings, task: Task,
-                 *, report_interval: float = 0.25, health_interval: float = 2.0, threads: int | None = None,
-                 control: RunControl | None = None):
+                 *, report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
+                 threads: int | None = None, control: RunControl | None = None):
         self.model = model
         self.dataset = dataset
         self.settings = settings

@@ -162,7 +162,8 @@ def test_the_thread_count_is_chosen_by_timing_unless_fixed(make_blobs):
                                   health_interval=1e9).events())
     chosen = of_type(events, ThreadsChosen)
     if usable_cores() > 1:
-        assert chosen[0].reason == "start" and set(chosen[0].samples_per_second) == set(candidate_counts(usable_cores()))
+        assert chosen[0].reason == "start"
+        assert set(chosen[0].samples_per_second) == set(candidate_counts(usable_cores()))
         assert chosen[0].threads == max(chosen[0].samples_per_second, key=chosen[0].samples_per_second.get)
     else:  # one core: nothing to choose
         assert chosen == []
@@ -189,3 +190,15 @@ def test_a_running_session_refuses_a_second_stream_and_runs_again_once_finished(
     assert list(first)[-1].reason == "completed"
     again = list(session.events())
     assert again[-1].reason == "completed" and len(of_type(again, EpochEnded)) == 1
+
+
+def test_a_dropped_event_stream_ends_the_session(make_blobs):
+    session = TrainingSession(project(epochs=1), dataset=make_blobs(), threads=1)
+    stream = session.events()
+    next(stream)  # preparing
+    stream.close()
+    assert session.state == "finished"
+    stream = session.events()
+    assert isinstance(next(stream), Preparing) and next(stream) and session.state == "running"
+    stream.close()  # during training
+    assert session.state == "finished" and not session.model.training
