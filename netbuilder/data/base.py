@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 if TYPE_CHECKING:
     from .recipe import Recipe
@@ -91,6 +95,8 @@ def normalize_unit_images(images: torch.Tensor) -> torch.Tensor:
 
 def grey_images_as_input(images: np.ndarray) -> torch.Tensor:
     """uint8 greyscale images (N, H, W) -> float32 (N, 1, H, W), normalised as above."""
+    import torch  # lazily: the window lists datasets and drawings long before anything trains
+
     return normalize_unit_images(torch.from_numpy(images).unsqueeze(1).to(torch.float32).div_(255.0))
 
 

@@ -8,21 +8,12 @@ import numpy as np
 import torch
 
 from .base import DataError, Dataset, Progress
+from .builtin import BUILTIN_DATASETS
 from .folders import load_image_folder, read_labelled_images
 from .mnist import COLLECTIONS, find_idx_files, load_idx_folder, load_mnist
 from .recipe import Recipe, class_indices, model_inputs
 from .tables import load_csv, load_text_csv, looks_like_text_csv, read_feature_rows, read_texts, regression_targets
 
-# (name, description) for the dataset chooser; each name is a valid `load_dataset` spec.
-BUILTIN_DATASETS: list[tuple[str, str]] = [
-    ("digits", "Handwritten digits 0–9, 28×28, generated on this computer. Works offline."),
-    ("mnist", "MNIST: 70,000 scanned handwritten digits 0–9, 28×28. Downloaded once (11 MB)."),
-    ("fashion-mnist", "Fashion-MNIST: 70,000 pictures of clothes and shoes in 10 classes, 28×28. "
-                      "Downloaded once (30 MB)."),
-    ("my-handwriting", "Your own digits, drawn in the Draw panel and added with a digit key."),
-    ("my-handwriting+digits", "Your own digits mixed with 6,000 built-in ones, for fine-tuning a digit model "
-                              "on your handwriting."),
-]
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 

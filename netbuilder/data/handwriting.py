@@ -13,17 +13,21 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from netbuilder.app_dirs import app_data_dir
 
 from .base import DataError, Dataset, train_val_split
-from .digits import CLASS_NAMES, load_digits
-from .recipe import digit_recipe, model_inputs
 from .strokes import Drawing, StrokesError, load_drawing, render
 
-DIGIT_RECIPE = digit_recipe(CLASS_NAMES)
+if TYPE_CHECKING:
+    import torch
+
+# The set's folders are the digits' class indices; kept torch-free (unlike .digits) because the
+# draw panel lists the set when the window opens, before anything is trained.
+DIGIT_CLASSES = 10
 # Training renders each drawing again with the pen this many times as wide: people press harder
 # or lighter, and other pens and screens draw thicker or thinner lines.
 AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
@@ -56,7 +60,7 @@ class HandwritingSet:
         """Every readable drawing, by label and then in the order they were added."""
         self.notes = []
         found = []
-        for label in range(len(CLASS_NAMES)):
+        for label in range(DIGIT_CLASSES):
             for path in sorted((self.folder / str(label)).glob("*.json")):  # names start with the time added
                 try:
                     found.append(HandwrittenDigit(f"{label}/{path.stem}", label, load_drawing(path)))
@@ -66,11 +70,11 @@ class HandwritingSet:
 
     def counts(self) -> list[int]:
         """How many drawings of each digit the set holds."""
-        return [sum(1 for _ in (self.folder / str(label)).glob("*.json")) for label in range(len(CLASS_NAMES))]
+        return [sum(1 for _ in (self.folder / str(label)).glob("*.json")) for label in range(DIGIT_CLASSES)]
 
     def add(self, drawing: Drawing, label: int) -> HandwrittenDigit:
         """Keep `drawing` as an example of `label`; raises DataError if it is empty or cannot be written."""
-        if not 0 <= label < len(CLASS_NAMES):
+        if not 0 <= label < DIGIT_CLASSES:
             raise DataError(f"The personal set holds the digits 0 to 9, not {label}.")
         if drawing.is_empty:
             raise DataError("The drawing is empty: draw a digit first.")
@@ -92,7 +96,10 @@ class HandwritingSet:
 def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
     """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
     recipe exactly as the canvas's drawing is."""
-    return model_inputs(DIGIT_RECIPE, [render(drawing) for drawing in drawings])
+    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
+    from .recipe import digit_recipe, model_inputs
+
+    return model_inputs(digit_recipe(CLASS_NAMES), [render(drawing) for drawing in drawings])
 
 
 def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
@@ -103,6 +110,11 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
     both cases, so accuracy always says how well the model reads *your* handwriting. Training
     drawings are rendered at each pen width of AUGMENT_PEN_FACTORS.
     """
+    import torch
+
+    from .digits import CLASS_NAMES, load_digits
+    from .recipe import digit_recipe
+
     handwriting = HandwritingSet(folder)
     samples = handwriting.samples()
     if not samples:
@@ -128,4 +140,4 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
                    train_x=train_x, train_y=train_y,
                    val_x=drawing_inputs([samples[i].drawing for i in val_index]),
                    val_y=torch.from_numpy(labels[val_index]), class_names=list(CLASS_NAMES),
-                   source=source, notes=notes, recipe=DIGIT_RECIPE)
+                   source=source, notes=notes, recipe=digit_recipe(CLASS_NAMES))

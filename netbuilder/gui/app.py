@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+import shiboken6
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -113,9 +114,14 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
 
         window.set_project(load_template(FIRST_TEMPLATE), None, "template")
     window.show()
-    if screenshot:
-        return _save_screenshot(app, window, Path(screenshot))
-    return app.exec()
+    try:
+        if screenshot:
+            return _save_screenshot(app, window, Path(screenshot))
+        return app.exec()
+    finally:
+        # Destroy the window's C++ objects while the application object still exists: left to the
+        # interpreter's exit, the plot widgets of a panel that was ever shown crash Python (SIGSEGV).
+        shiboken6.delete(window)
 
 
 def _save_screenshot(app: QApplication, window, path: Path) -> int:

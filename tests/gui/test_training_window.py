@@ -102,3 +102,31 @@ def test_health_reports_put_a_badge_with_advice_on_the_layer(training_window):
     assert advice in badges[0].toolTip() and "97% of outputs are 0" in badges[0].toolTip()
     window.training.health_reported.emit(HealthReport(1.0, ()))
     assert not [item for item in window.scene.items() if isinstance(item, HealthBadge)]
+
+
+def test_quitting_the_app_after_the_training_panel_was_shown_exits_cleanly(tmp_path):
+    """The app as started by `netbuilder`: raise the Training panel, quit; Python must not crash
+    while it exits (the plots' C++ objects once outlived the application: SIGSEGV)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "quit.py"
+    script.write_text(
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        f"os.environ['XDG_CONFIG_HOME'] = os.environ['XDG_DATA_HOME'] = {str(tmp_path)!r}\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from netbuilder.gui.app import run_gui\n"
+        "def quit_after_a_look():\n"
+        "    window = next(w for w in QApplication.topLevelWidgets() if hasattr(w, 'training_dock'))\n"
+        "    window.training_dock.raise_(); app.processEvents()\n"
+        "    window.document.undo_stack.setClean(); window.close(); app.quit()\n"
+        "QTimer.singleShot(300, quit_after_a_look)\n"
+        "sys.exit(run_gui(None, None))\n")
+    repository = Path(__file__).parents[2]
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            cwd=repository, env={**__import__("os").environ, "PYTHONPATH": str(repository)})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -21,6 +21,7 @@ from ...core.commands import SetTraining
 from ...core.layers import ParamError
 from ...core.project import Project, project_from_dict, project_to_dict
 from ...core.settings import SETTING_LIMITS
+from ...data.builtin import BUILTIN_DATASETS
 from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
@@ -270,8 +271,6 @@ class TrainingPanel(QWidget):
         if not self.isVisible():
             self._choices_stale = True
             return
-        from ...data.catalog import BUILTIN_DATASETS  # imports torch: only once the panel is seen
-
         self._choices_stale = False
         self.dataset_choice.clear()
         descriptions = dict(BUILTIN_DATASETS)

@@ -1,0 +1,13 @@
+"""The built-in datasets by name, torch-free: the window lists them when it opens, long before
+anything is loaded (`catalog.load_dataset` loads them)."""
+
+# (name, description) for the dataset chooser; each name is a valid `load_dataset` spec.
+BUILTIN_DATASETS: list[tuple[str, str]] = [
+    ("digits", "Handwritten digits 0–9, 28×28, generated on this computer. Works offline."),
+    ("mnist", "MNIST: 70,000 scanned handwritten digits 0–9, 28×28. Downloaded once (11 MB)."),
+    ("fashion-mnist", "Fashion-MNIST: 70,000 pictures of clothes and shoes in 10 classes, 28×28. "
+                      "Downloaded once (30 MB)."),
+    ("my-handwriting", "Your own digits, drawn in the Draw panel and added with a digit key."),
+    ("my-handwriting+digits", "Your own digits mixed with 6,000 built-in ones, for fine-tuning a digit model "
+                              "on your handwriting."),
+]
