@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self.scene.selection_changed_ids.connect(self._show_selected_layer_output)
         self.document.project_replaced.connect(self._forget_drawn_model)
         self.training.model_trained.connect(self.draw_panel.set_trained_model)
+        self.draw_panel.fine_tuned.connect(self.training.keep_weights)
 
     def _show_reading_on_cards(self, reading) -> None:
         if reading is None or not self.draw_dock.isVisible():

@@ -173,11 +173,14 @@ def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_t
         panel.add_to_handwriting(7)
     panel.set_trained_model(trained_mlp)
     before = panel.reader.model
+    to_save = []
+    panel.fine_tuned.connect(to_save.append)  # the window saves these beside the project
     panel.fine_tune(load_template("1-mlp"))
     assert not panel.fine_tune_button.isEnabled()
     qtbot.waitUntil(lambda: "held-out drawings read" in panel.handwriting_status.text(), timeout=60_000)
     assert "your 2 held-out drawings read" in panel.handwriting_status.text()
     assert panel.reader.model is not before and panel.fine_tune_button.isEnabled()
+    assert [trained.model for trained in to_save] == [panel.reader.model]
     assert trained_mlp.model is before  # the model that was given is untouched
 
 

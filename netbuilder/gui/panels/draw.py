@@ -206,6 +206,7 @@ class DrawPanel(QWidget):
 
     train_requested = Signal()
     fine_tune_requested = Signal()
+    fine_tuned = Signal(object)  # a TrainedModel with the fine-tuned weights, to be saved with the project
     reading_changed = Signal(object)
 
     def __init__(self, handwriting: HandwritingSet | None = None, parent: QWidget | None = None):
@@ -521,6 +522,7 @@ class DrawPanel(QWidget):
                 self.handwriting_status.setText(event.message)
                 if result is not None and trained is not None:
                     self.set_trained_model(replace(trained, model=result.model))
+                    self.fine_tuned.emit(self.trained)
                 self.fine_tune_button.setEnabled(self.reader is not None)
 
     def shutdown(self, timeout_seconds: float = 2.0) -> None:

@@ -605,7 +605,7 @@ class TrainingPanel(QWidget):
             from ...training.checkpoint import TrainedModel
 
             trained = TrainedModel(session.model, session.dataset.recipe, session.history())
-            self._keep_weights(trained)
+            self.keep_weights(trained)
             self.model_trained.emit(trained)
 
     _handlers = {Preparing: _preparing, Started: _started, BatchEnded: _batch, EpochEnded: _epoch,
@@ -617,7 +617,8 @@ class TrainingPanel(QWidget):
         self.run_log.scrollToBottom()
 
     # --- results ----------------------------------------------------------------------------------
-    def _keep_weights(self, trained) -> None:
+    def keep_weights(self, trained) -> None:
+        """Save a trained model beside the project, or when the project first gets a file."""
         if self.document.path is None:
             self.unsaved_run = trained
             self._log("The project has no file yet: the trained weights are saved beside it when you save it.")
