@@ -80,8 +80,8 @@ class TrainingPanel(QWidget):
         self.run_settings: dict[str, Any] = {}  # the running run's values of CHANGEABLE_WHILE_PAUSED
         self.run_spec = ""  # the dataset spec of the running run
         self.run_image_shape: tuple[int, ...] | None = None  # of its validation samples, for the gallery
-        self._choices_stale = True  # the dataset list is filled when first shown (it imports torch)
         self.started: Started | None = None
+        self.threads_in_use: int | None = None  # torch threads the run uses, as last logged
         self.last_epoch: EpochEnded | None = None
         self.trained_structure: dict | None = None
         self.unsaved_run = None  # a finished run's TrainedModel whose weights wait for the project to get a file
@@ -261,17 +261,8 @@ class TrainingPanel(QWidget):
         return box
 
     # --- data -------------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._choices_stale:
-            self._fill_dataset_choices()
-
     def _fill_dataset_choices(self) -> None:
         """The built-in datasets and the project's own, with the chosen one's description below."""
-        if not self.isVisible():
-            self._choices_stale = True
-            return
-        self._choices_stale = False
         self.dataset_choice.clear()
         descriptions = dict(BUILTIN_DATASETS)
         current = self.document.project.dataset
@@ -538,6 +529,7 @@ class TrainingPanel(QWidget):
 
     def _started(self, event: Started) -> None:
         self.started = event
+        self.threads_in_use = None  # the tuner's first choice is logged, whatever Started said
         self.run_image_shape = image_shape_of(self.session.dataset)
         if self.state == "preparing":
             self.state = "running"
@@ -579,6 +571,10 @@ class TrainingPanel(QWidget):
         self._log(f"At epoch {event.position:.2f}: {event.label}")
 
     def _threads_chosen(self, event: ThreadsChosen) -> None:
+        """Logged when the count changes: re-timing that keeps the same count is routine, not news."""
+        if self.threads_in_use == event.threads:
+            return
+        self.threads_in_use = event.threads
         speeds = ", ".join(f"{threads}: {speed:,.0f}" for threads, speed in sorted(event.samples_per_second.items()))
         why = "at the start" if event.reason == "start" else "as the machine's load changed"
         self._log(f"Chose {event.threads} torch thread{'s' * (event.threads != 1)} {why} (samples/s by threads: {speeds})")
