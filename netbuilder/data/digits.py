@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -427,18 +428,24 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
         if progress is not None:
             progress(done, count)
 
-    if workers <= 1:
-        for index, chunk_labels in enumerate(chunks):
-            store(index, _render_chunk(seed, index, chunk_labels))
-        return images, labels
-    pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
-    try:
-        futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
-        for index, future in enumerate(futures):
-            store(index, future.result())
-    finally:
-        # After a raising progress callback (the user stopped), chunks not yet started are dropped.
-        pool.shutdown(wait=True, cancel_futures=True)
+    stored = 0  # chunks 0..stored-1 are in `images`
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+        try:
+            futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
+                       for index, chunk_labels in enumerate(chunks)]
+            for index, future in enumerate(futures):
+                store(index, future.result())
+                stored += 1
+        except BrokenProcessPool:
+            # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
+            # guard kills them. Such a script still gets its digits, drawn here, just slower.
+            pass
+        finally:
+            # After a raising progress callback (the user stopped), chunks not yet started are dropped.
+            pool.shutdown(wait=True, cancel_futures=True)
+    for index in range(stored, len(chunks)):
+        store(index, _render_chunk(seed, index, chunks[index]))
     return images, labels
 
 

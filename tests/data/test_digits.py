@@ -84,6 +84,25 @@ def test_workers_are_not_forked_from_a_process_that_may_have_threads():
     assert digits._worker_context().get_start_method() in ("forkserver", "spawn")
 
 
+def test_a_script_without_a_main_guard_still_gets_the_same_digits(tmp_path):
+    """Worker processes re-run the main script; an unguarded one kills them, and the digits are
+    then drawn in the script's own process instead of failing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("from netbuilder.data.digits import generate_digits\n"
+                      "images, labels = generate_digits(600, seed=4, workers=2)\n"
+                      "print(int(images.sum()), int(labels.sum()))\n")
+    repository = Path(__file__).parents[2]
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "PYTHONPATH": str(repository)})
+    images, labels = generate_digits(600, seed=4, workers=1)
+    assert result.returncode == 0
+    assert result.stdout.split() == [str(int(images.sum())), str(int(labels.sum()))]
+
+
 def test_load_digits_gives_a_standardised_image_dataset(cache):
     dataset = load_digits(train_size=300, val_size=100, seed=0)
     assert dataset.name == "digits" and dataset.kind == "image"
