@@ -1,8 +1,8 @@
 """How fast does netbuilder train, next to the ways people write it by hand?
 
 The seed Keras article's CNN (Conv 32 → pool → Conv 64 → pool → Conv 64 → Dense 64 → Dense 10,
-93,322 parameters; bench/article_cnn.nbproj, the app's CNN template without its BatchNorm
-layers, so that Keras runs the article's exact code) trains on the same in-memory built-in
+93,322 parameters; the app's "2-cnn-article" template, the article's exact network, so that
+Keras runs the article's exact code) trains on the same in-memory built-in
 digits, with batch 64 and Adam at lr 1e-3 (the app's defaults), in one process and on the same
 number of torch threads, four ways:
 
@@ -59,7 +59,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from netbuilder.core.compile import compile_graph  # noqa: E402
-from netbuilder.core.project import load_project  # noqa: E402
+from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
@@ -68,7 +68,7 @@ from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, MAX
                                          TIMED_BATCHES, candidate_counts, usable_cores)
 from netbuilder.training.trainer import Trainer, bfloat16_supported  # noqa: E402
 
-ARTICLE_CNN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "article_cnn.nbproj")
+ARTICLE_CNN = "2-cnn-article"  # the template
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 DATA_SEED = 2024
@@ -111,7 +111,7 @@ def netbuilder_trainer(images: torch.Tensor, labels: torch.Tensor, precision: st
     Trainer choose them as the app does. Torch's thread count belongs to the process, so each call
     sets this contestant's count (for 0, the one its Trainer chose last) and takes it back after.
     """
-    project = load_project(ARTICLE_CNN)
+    project = load_template(ARTICLE_CNN)
     torch.manual_seed(project.training.seed)
     model = compile_graph(project.graph)
     dataset = Dataset(name="digits", kind="image", train_x=images, train_y=labels,
