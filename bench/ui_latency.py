@@ -3,9 +3,11 @@
 The CNN template trains on the built-in digits in the main window (offscreen Qt), through the
 training panel exactly as a user starts it, with the live plots redrawing. Meanwhile a QTimer
 probe on the GUI thread fires every PROBE_MS; a stall is how much later than due each timeout
-came, i.e. how long the window could not react. In the same process the headless trainer
-(TrainingSession iterated directly, no Qt involved) trains the same network on the same data with
-the same settings. The rounds interleave (window, headless, window, ...) so that load from
+came, i.e. how long the window could not react. The window's process sets torch's threads as
+the app does (netbuilder.gui.app.train_off_the_gui_thread_only). The headless trainer, as
+`netbuilder-cli train` runs it (TrainingSession iterated on the main thread of a process of its
+own, no Qt), trains the same network on the same cached data with the same settings. The rounds
+interleave (window, headless, window, ...) so that load from
 elsewhere on the machine falls on both alike; the ratio is the median over rounds of the ratio
 within a round, each run's speed the trainer's own samples/s (pause and preparation excluded).
 
@@ -27,17 +29,22 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from netbuilder.gui.app import train_off_the_gui_thread_only  # noqa: E402
+
+train_off_the_gui_thread_only()  # before torch is imported, as the app does
+
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.digits import load_digits  # noqa: E402
+import subprocess  # noqa: E402
+
 from netbuilder.gui.app import apply_theme  # noqa: E402
 from netbuilder.gui.document import Document  # noqa: E402
 from netbuilder.gui.main_window import MainWindow  # noqa: E402
 from netbuilder.training.events import BatchEnded, Finished  # noqa: E402
-from netbuilder.training.session import TrainingSession  # noqa: E402
 
 PROBE_MS = 10  # often enough to see a 50 ms stall, rarely enough not to slow training by itself
 TEMPLATE = "2-cnn"
@@ -105,15 +112,37 @@ def in_window(app: QApplication, window: MainWindow, dataset, probe: StallProbe)
     return recorder.samples_per_second
 
 
-def headless(project, dataset) -> float:
+HEADLESS_RUN = """
+import sys
+from netbuilder.core.project import load_template
+from netbuilder.data.digits import load_digits
+from netbuilder.training.events import BatchEnded
+from netbuilder.training.session import TrainingSession
+
+if __name__ == "__main__":
+    samples, epochs = int(sys.argv[1]), int(sys.argv[2])
+    project = load_template(sys.argv[3])
+    project.training = project.training.replace(epochs=epochs, device="cpu")
     speed, last = 0.0, None
-    for event in TrainingSession(project, dataset=dataset).events():
+    for event in TrainingSession(project, dataset=load_digits(train_size=samples, val_size=samples // 8)).events():
         if isinstance(event, BatchEnded):
             speed = event.samples_per_second
         last = event
-    if last.reason != "completed":
-        raise SystemExit(f"the headless run did not complete: {last}")
-    return speed
+    print(last.reason, speed)
+"""
+
+
+def headless(samples: int, epochs: int) -> float:
+    """The trainer as `netbuilder-cli train` runs it: on the main thread of its own process."""
+    environment = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    environment["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                 environment.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-c", HEADLESS_RUN, str(samples), str(epochs), TEMPLATE],
+                            capture_output=True, text=True, env=environment, timeout=1800)
+    reason, _, speed = result.stdout.strip().rpartition("\n")[2].partition(" ")
+    if result.returncode or reason != "completed":
+        raise SystemExit(f"the headless run did not complete: {result.stdout[-500:]}{result.stderr[-2000:]}")
+    return float(speed)
 
 
 def main() -> int:
@@ -145,7 +174,7 @@ def main() -> int:
     ratios, window_speeds, headless_speeds = [], [], []
     for round_number in range(1, rounds + 1):
         window_speed = in_window(app, window, dataset, probe)
-        headless_speed = headless(project, dataset)
+        headless_speed = headless(samples, epochs)
         window_speeds.append(window_speed)
         headless_speeds.append(headless_speed)
         ratios.append(window_speed / headless_speed)

@@ -130,3 +130,27 @@ def test_quitting_the_app_after_the_training_panel_was_shown_exits_cleanly(tmp_p
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                             cwd=repository, env={**__import__("os").environ, "PYTHONPATH": str(repository)})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_app_leaves_torch_one_thread_outside_training_runs(tmp_path):
+    """A second OpenMP team (the GUI thread's) slows training on the worker thread by 25-30%: the
+    app gives every thread one torch thread unless the user set OMP_NUM_THREADS; runs choose their own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen';"
+            "from netbuilder.gui.app import run_gui;"
+            "run_gui(None, sys.argv[1]);"
+            "import torch; print(torch.get_num_threads())")
+    repository = Path(__file__).parents[2]
+    environment = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    environment.update(PYTHONPATH=str(repository), XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "shot.png")], capture_output=True,
+                            text=True, timeout=120, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "1"
+    chosen = subprocess.run([sys.executable, "-c", code, str(tmp_path / "shot.png")], capture_output=True,
+                            text=True, timeout=120, env={**environment, "OMP_NUM_THREADS": "2"})
+    assert chosen.stdout.split()[-1] == "2"
