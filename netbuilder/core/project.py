@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from ..files import write_atomic
 from .graph import Edge, Graph, GraphError, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
@@ -64,21 +64,6 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
     """Write atomically: a crash mid-save leaves the previous file intact."""
     text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False) + "\n"
     write_atomic(Path(path), text.encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_project(path: str | os.PathLike) -> Project:

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 if TYPE_CHECKING:

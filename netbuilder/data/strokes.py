@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from netbuilder.files import write_atomic
+
 from .base import DataError
 
 Point = tuple[float, float]
@@ -113,8 +115,6 @@ class Drawing:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the drawing as JSON, atomically."""
-        from netbuilder.core.project import write_atomic
-
         write_atomic(Path(path), (json.dumps(self.to_dict(), separators=(",", ":")) + "\n").encode("utf-8"))
 
 

@@ -3,7 +3,6 @@
 One row per layer type: a configuration and the shape fed to it. For each row the inferred
 shape, parameter count and exported code must agree with what torch really does.
 """
-import math
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ from netbuilder.core.analysis import analyze
 from netbuilder.core.codegen import to_python
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Edge, Graph
-from netbuilder.core.layers import all_specs, get_spec
+from netbuilder.core.layers import all_specs
 from netbuilder.core.project import project_from_bytes, project_to_dict, Project
 
 import json

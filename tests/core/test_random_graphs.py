@@ -7,7 +7,7 @@ from netbuilder.contracts import INPUT_KINDS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.graph import Edge, Graph, GraphError
-from netbuilder.core.layers import Param, all_specs, get_spec
+from netbuilder.core.layers import Param, all_specs
 
 SPECS = [s for s in all_specs() if s.type_id not in ("input", "output")]
 

@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from netbuilder.core.layers import ParamError
 from netbuilder.training.control import RunControl, StopRequested, TrainingError
-from netbuilder.training.events import BatchEnded, EpochEnded, Finished, SettingsChanged, Started
+from netbuilder.training.events import EpochEnded, Finished, SettingsChanged, Started
 from netbuilder.training.trainer import Trainer, bfloat16_supported
 
 FINISH_WITHIN = 20  # seconds; only reached when a run hangs

@@ -3,7 +3,6 @@ measured defects (a rebuilt vocabulary, a refitted scaler, shifted class indices
 import random
 import re
 
-import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 

@@ -1,8 +1,6 @@
 """Recurrent layers over sequences T×F (batch first), and Embedding for token ids."""
 from __future__ import annotations
 
-import math
-
 from .base import LayerSpec, Param, ShapeError, format_shape
 from .registry import register
 

@@ -700,8 +700,6 @@ class TrainingPanel(QWidget):
 
 
 if __name__ == "__main__":
-    from PySide6.QtWidgets import QApplication
-
     from ...core.project import load_template
 
     app = QApplication([])
