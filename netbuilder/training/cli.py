@@ -6,6 +6,8 @@ line to stderr and exit with status 2; tracebacks are never shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -17,6 +19,7 @@ from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 
 from .checkpoint import load_trained_model, save_checkpoint
+from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
 from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
@@ -76,9 +79,23 @@ def train_command(args: argparse.Namespace) -> int:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
         threads = None if args.threads is None else THREADS.coerce(args.threads)
+        world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
-    session = TrainingSession(project, args.data, threads=threads)
+    try:
+        if world.leader:
+            return _train(args, project, threads, world)
+        # Under torchrun, rank 0 alone logs (the ranks see the same figures) and saves.
+        with open(os.devnull, "w") as silent, contextlib.redirect_stdout(silent), contextlib.redirect_stderr(silent):
+            return _train(args, project, threads, world)
+    finally:
+        world.close()
+
+
+def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:
+    if world.distributed:
+        print(describe(world), flush=True)
+    session = TrainingSession(project, args.data, threads=threads, world=world)
     show_preparation = _progress_printer()
     latest_speed = 0.0
     show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
@@ -124,6 +141,8 @@ def train_command(args: argparse.Namespace) -> int:
     if finished.reason not in ("completed", "early_stopping"):
         print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
         return FAILED
+    if not world.leader:
+        return 0
     try:
         weights = save_checkpoint(session.model, session.history(), args.project, args.out,
                                   recipe=session.dataset.recipe)
