@@ -62,6 +62,10 @@ class World:
     def batches(self, size: int, batch_size: int) -> int:
         return -(-size // batch_size)
 
+    def for_gradient(self, loss: torch.Tensor, samples: int, batch_samples: int) -> torch.Tensor:
+        """The loss to differentiate, given this rank's `samples` of the batch's `batch_samples`."""
+        return loss
+
     def between_batches(self, control: RunControl) -> tuple[float, dict[str, object]]:
         """Hold while paused and raise StopRequested on a stop (RunControl.checkpoint)."""
         return control.checkpoint()
@@ -141,6 +145,12 @@ class DistributedWorld(World):
         mean loss)."""
         full, rest = divmod(size, batch_size)
         return full + (rest >= self.size)
+
+    def for_gradient(self, loss: torch.Tensor, samples: int, batch_samples: int) -> torch.Tensor:
+        """DDP averages the ranks' gradients with equal weights; weighting each rank's mean loss
+        by its share of the batch makes that average the gradient of the batch's mean loss, as
+        on one process, also when the batch splits unevenly."""
+        return loss * (samples * self.size / batch_samples)
 
     def between_batches(self, control: RunControl) -> tuple[float, dict[str, object]]:
         """A stop on any rank stops all. Pausing and changing settings are for a run in the

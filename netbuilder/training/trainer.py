@@ -208,7 +208,8 @@ class Trainer:
                         self.changes.append(event)
                         yield event
                 batch_started = time.perf_counter()
-                indices = world.shard(order[batch * batch_size:(batch + 1) * batch_size])
+                batch_indices = order[batch * batch_size:(batch + 1) * batch_size]
+                indices = world.shard(batch_indices)
                 inputs = train_x.index_select(0, indices).to(device, non_blocking=True)
                 targets = train_y.index_select(0, indices).to(device, non_blocking=True)
                 if augment is not None:
@@ -219,7 +220,7 @@ class Trainer:
                         outputs = training_model(inputs)
                         loss = task_loss(outputs, targets, task, self.settings.label_smoothing)
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    world.for_gradient(loss, len(indices), len(batch_indices)).backward()
                 learning_rate = optimizer.param_groups[0]["lr"]
                 optimizer.step()
                 if schedules[1] is not None:
