@@ -193,7 +193,8 @@ class Trainer:
             correct = torch.zeros((), dtype=torch.int64, device=device)
             pending_losses: list[torch.Tensor] = []
             pending_sizes: list[int] = []
-            epoch_loss_sum = 0.0
+            # samples trained on this epoch: `size`, less a last batch too small to share among distributed ranks
+            epoch_loss_sum, epoch_samples = 0.0, 0
             last_report = loop_started = time.perf_counter()
             for batch in range(batches):
                 self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
@@ -248,6 +249,7 @@ class Trainer:
                 samples_seen += reported
                 mean_loss = float(np.dot(losses, sizes) / reported)
                 epoch_loss_sum += mean_loss * reported
+                epoch_samples += reported
                 training_time = train_seconds + now - loop_started
                 elapsed = now - run_started - paused_seconds
                 progress = samples_seen / (epochs * size)
@@ -263,12 +265,12 @@ class Trainer:
             if schedules[0] is not None:
                 schedules[0].step()
 
-            train_loss = epoch_loss_sum / size
+            train_loss = epoch_loss_sum / epoch_samples
             self._where = f"during the validation of epoch {epoch}"
             validation = evaluate(model, val_x, val_y, task, max(batch_size, 512),
                                   self.control.check_stop) if len(val_x) else None
             ended = _epoch_ended(epoch, epochs, train_loss,
-                                 int(world.total(correct)) / size if classification else None,
+                                 int(world.total(correct)) / epoch_samples if classification else None,
                                  validation, learning_rate, time.perf_counter() - epoch_started)
             self.history.append(ended)
             yield ended
