@@ -82,14 +82,17 @@ def train_command(args: argparse.Namespace) -> int:
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
+    status = FAILED
     try:
         if world.leader:
-            return _train(args, project, threads, world)
-        # Under torchrun, rank 0 alone logs (the ranks see the same figures) and saves.
-        with open(os.devnull, "w") as silent, contextlib.redirect_stdout(silent), contextlib.redirect_stderr(silent):
-            return _train(args, project, threads, world)
+            status = _train(args, project, threads, world)
+        else:  # under torchrun, rank 0 alone logs (every rank sees the same figures) and saves
+            with open(os.devnull, "w") as silent, contextlib.redirect_stdout(silent), \
+                    contextlib.redirect_stderr(silent):
+                status = _train(args, project, threads, world)
+        return status
     finally:
-        world.close()
+        world.close(succeeded=status == 0)
 
 
 def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:

@@ -88,7 +88,7 @@ class World:
     def leader_first(self) -> Iterator[None]:
         yield
 
-    def close(self) -> None:
+    def close(self, succeeded: bool) -> None:
         pass
 
 
@@ -192,10 +192,12 @@ class DistributedWorld(World):
             if self.leader:
                 self._dist.barrier(group=self._decisions)
 
-    def close(self) -> None:
-        """Leave the group together: a rank that left while another still used its connections
-        would abort."""
-        self._dist.barrier(group=self._decisions)
+    def close(self, succeeded: bool) -> None:
+        """After a run that ended well, leave the group together: a rank that left while another
+        still used its connections would abort. After a failure or an interrupt the other ranks
+        may be anywhere; this one leaves at once, and torchrun, seeing it fail, ends the others."""
+        if succeeded:
+            self._dist.barrier(group=self._decisions)
         self._dist.destroy_process_group()
 
     def _agree(self, flag: bool) -> bool:

@@ -50,4 +50,4 @@ if __name__ == "__main__":
         result["single_losses"] = single.batch_losses
         result["single_weights"] = single.model.state_dict()
     torch.save(result, f"{sys.argv[1]}/rank{world.rank}.pt")
-    world.close()
+    world.close(succeeded=True)

@@ -61,3 +61,15 @@ def test_the_command_line_names_processes_and_backend_first_and_rank_0_alone_log
     assert [line.split()[1] for line in lines if line.startswith("epoch")] == ["1/2", "2/2"]
     assert lines[-1] == f"Saved the weights to {tmp_path / 'weights' / 'points.safetensors'}"
     assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == ["points.safetensors"]
+
+
+def test_a_run_failing_on_every_rank_ends_with_rank_0s_message_once(tmp_path, make_project, cluster_rows):
+    (tmp_path / "train.csv").write_text(cluster_rows([30, 30, 30], seed=0))
+    # three output scores, but a layer of 2: every rank finds the mismatch before training
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 2})],
+                           {"kind": "vector", "shape": [2]})
+    run = torchrun("-m", "netbuilder", "train", project, cwd=tmp_path)
+    assert run.returncode != 0
+    messages = [line for line in run.stderr.splitlines() if line.startswith("netbuilder: ")]
+    assert len(messages) == 1 and "3 classes" in messages[0], run.stderr[-3000:]
+    assert not project.with_suffix(".safetensors").exists()
