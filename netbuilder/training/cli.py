@@ -37,7 +37,10 @@ PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often w
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `train`, `evaluate` and `predict`; each sets `handler(args) -> exit status`."""
-    train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
+    train = subparsers.add_parser(
+        "train", help="train a project's network and save the weights beside it",
+        epilog="On several processes or machines: torchrun --nproc-per-node N -m netbuilder train PROJECT "
+               "(gloo between CPU processes, nccl between GPUs; see the README).")
     train.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(train)
     _add_setting_options(train)
