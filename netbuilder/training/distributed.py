@@ -112,6 +112,10 @@ class DistributedWorld(World):
         self.rank, self.size, self.backend = placement.rank, placement.size, backend
         self.local_rank, self.local_size = placement.local_rank, placement.local_size
         if backend == "nccl":
+            if self.local_size > torch.cuda.device_count():
+                raise TrainingError(f"{self.local_size} processes on this machine but {torch.cuda.device_count()} "
+                                    f"GPUs: start at most one process per GPU (--nproc-per-node "
+                                    f"{torch.cuda.device_count()}), or set the device to cpu.")
             torch.cuda.set_device(self.local_rank)
         try:
             dist.init_process_group(backend)
