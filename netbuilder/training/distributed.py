@@ -30,6 +30,7 @@ import torch
 from .control import RunControl, StopRequested, TrainingError
 from .threads import usable_cores
 
+
 class World:
     """One process alone: every method leaves the single-process run exactly as it is."""
 
