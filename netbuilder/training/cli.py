@@ -6,6 +6,8 @@ line to stderr and exit with status 2; tracebacks are never shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -17,6 +19,7 @@ from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 
 from .checkpoint import load_trained_model, save_checkpoint
+from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
 from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
@@ -34,7 +37,10 @@ PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often w
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `train`, `evaluate` and `predict`; each sets `handler(args) -> exit status`."""
-    train = subparsers.add_parser("train", help="train a project's network and save the weights beside it")
+    train = subparsers.add_parser(
+        "train", help="train a project's network and save the weights beside it",
+        epilog="On several processes or machines: torchrun --nproc-per-node N -m netbuilder train PROJECT "
+               "(gloo between CPU processes, nccl between GPUs; see the README).")
     train.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(train)
     _add_setting_options(train)
@@ -76,9 +82,26 @@ def train_command(args: argparse.Namespace) -> int:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
         threads = None if args.threads is None else THREADS.coerce(args.threads)
+        world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
-    session = TrainingSession(project, args.data, threads=threads)
+    status = FAILED
+    try:
+        if world.leader:
+            status = _train(args, project, threads, world)
+        else:  # under torchrun, rank 0 alone logs (every rank sees the same figures) and saves
+            with open(os.devnull, "w") as silent, contextlib.redirect_stdout(silent), \
+                    contextlib.redirect_stderr(silent):
+                status = _train(args, project, threads, world)
+        return status
+    finally:
+        world.close(succeeded=status == 0)
+
+
+def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:
+    if world.distributed:
+        print(describe(world), flush=True)
+    session = TrainingSession(project, args.data, threads=threads, world=world)
     show_preparation = _progress_printer()
     latest_speed = 0.0
     show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
@@ -124,6 +147,8 @@ def train_command(args: argparse.Namespace) -> int:
     if finished.reason not in ("completed", "early_stopping"):
         print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
         return FAILED
+    if not world.leader:
+        return 0
     try:
         weights = save_checkpoint(session.model, session.history(), args.project, args.out,
                                   recipe=session.dataset.recipe)

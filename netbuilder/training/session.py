@@ -21,6 +21,7 @@ from netbuilder.data.base import Dataset, DataError
 
 from .checkpoint import History
 from .control import RunControl, State, StopRequested, TrainingError
+from .distributed import SINGLE_PROCESS, World
 from .events import Finished, Preparing, TrainingEvent
 from .health import HEALTH_INTERVAL
 from .trainer import Trainer, describe_failure, prepare
@@ -36,17 +37,19 @@ class TrainingSession:
     `dataset`, which is still fitted to the Input layer).
 
     `threads`: None lets the trainer choose torch's thread count and keep re-choosing; N fixes it.
+    `world`: the processes that train together under torchrun; rank 0 prepares the data first.
     After the run, `model` is the trained model (CPU, eval mode), None if preparation failed.
     """
 
     def __init__(self, project: Project, dataset_spec: str | None = None, *, dataset: Dataset | None = None,
                  report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
-                 threads: int | None = None):
+                 threads: int | None = None, world: World = SINGLE_PROCESS):
         self.project = project
         self.dataset_spec = dataset_spec
         self.report_interval = report_interval
         self.health_interval = health_interval
         self.threads = threads
+        self.world = world
         self.model: torch.nn.Module | None = None
         self.dataset: Dataset | None = dataset
         self.task: str | None = None
@@ -103,7 +106,8 @@ class TrainingSession:
             return
         self.model, self.dataset, self.task = model, dataset, task
         self._trainer = Trainer(model, dataset, self.project.training, task, report_interval=self.report_interval,
-                                health_interval=self.health_interval, threads=self.threads, control=self._control)
+                                health_interval=self.health_interval, threads=self.threads, control=self._control,
+                                world=self.world)
         yield from self._trainer.run()
 
     def history(self) -> History:
@@ -131,7 +135,9 @@ class TrainingSession:
 
         def work() -> None:
             try:
-                outcome["result"] = prepare(self.project, self.dataset_spec, progress, dataset=self._given_dataset)
+                with self.world.leader_first():  # a download or generation happens once, into the cache
+                    outcome["result"] = prepare(self.project, self.dataset_spec, progress,
+                                                dataset=self._given_dataset)
             except BaseException as error:  # handed to the generator, which reports it
                 outcome["error"] = error
             finally:

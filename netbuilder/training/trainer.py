@@ -31,6 +31,7 @@ from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
 
 from .control import RunControl, State, StopRequested, TrainingError
+from .distributed import SINGLE_PROCESS, World
 from .events import (BatchEnded, EpochEnded, Finished, HealthReport, SettingsChanged, Started, TrainingEvent,
                      ValidationSamples)
 from .health import HEALTH_INTERVAL, HealthProbe
@@ -86,19 +87,23 @@ class Trainer:
 
     `threads`: None lets the trainer time batches at several thread counts and keep the fastest,
     again whenever batch time drifts (ThreadTuner); a number fixes it.
+
+    `world`: the processes this one trains with under torchrun (see distributed.py); each
+    trains on its share of every batch, and all end with the same weights.
     """
 
     def __init__(self, model: torch.nn.Module, dataset: Dataset, settings: TrainingSettings, task: Task,
                  *, report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
-                 threads: int | None = None, control: RunControl | None = None):
+                 threads: int | None = None, control: RunControl | None = None, world: World = SINGLE_PROCESS):
         self.model = model
         self.dataset = dataset
         self.settings = settings
         self.task = task
         self.report_interval = report_interval  # seconds between BatchEnded events; 0: every batch
         self.health_interval = health_interval  # seconds between HealthReport events
-        self.threads = threads
+        self.threads = world.threads(threads)
         self.control = control or RunControl()
+        self.world = world
         self.history: list[EpochEnded] = []
         self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
         self.changes: list[SettingsChanged] = []
@@ -146,8 +151,8 @@ class Trainer:
         yield finished  # last, once the model is ready and the state is "finished"
 
     def _run(self) -> Generator[TrainingEvent, None, Finished]:
-        model, task, dataset = self.model, self.task, self.dataset
-        device = resolve_device(self.settings.device)
+        model, task, dataset, world = self.model, self.task, self.dataset, self.world
+        device = world.device(resolve_device(self.settings.device))
         self.history, self.batch_losses, self.changes = [], [], []
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=_training_layout(model, device))
@@ -156,13 +161,14 @@ class Trainer:
         self._check_fit(train_x, train_y, device)
         optimizer = build_optimizer(model, self.settings)
         size, batch_size, epochs = len(train_x), self.settings.batch_size, self.settings.epochs
-        batches = math.ceil(size / batch_size)
+        batches = world.batches(size, batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(batch_size, 256)
         precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)
+        training_model = world.wrap(model, device)
         if self.settings.augment and augment is None:
             notes += ("Augmentation applies to images only, so this run trains without it.",)
         # Threads matter on the CPU only; a GPU run keeps the count it found.
@@ -187,11 +193,12 @@ class Trainer:
             correct = torch.zeros((), dtype=torch.int64, device=device)
             pending_losses: list[torch.Tensor] = []
             pending_sizes: list[int] = []
-            epoch_loss_sum = 0.0
+            # samples trained on this epoch: `size`, less a last batch too small to share among distributed ranks
+            epoch_loss_sum, epoch_samples = 0.0, 0
             last_report = loop_started = time.perf_counter()
             for batch in range(batches):
                 self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
-                waited, changes = self.control.checkpoint()
+                waited, changes = world.between_batches(self.control)
                 train_seconds -= waited
                 paused_seconds += waited
                 if changes:
@@ -202,7 +209,8 @@ class Trainer:
                         self.changes.append(event)
                         yield event
                 batch_started = time.perf_counter()
-                indices = order[batch * batch_size:(batch + 1) * batch_size]
+                batch_indices = order[batch * batch_size:(batch + 1) * batch_size]
+                indices = world.shard(batch_indices)
                 inputs = train_x.index_select(0, indices).to(device, non_blocking=True)
                 targets = train_y.index_select(0, indices).to(device, non_blocking=True)
                 if augment is not None:
@@ -210,10 +218,10 @@ class Trainer:
                 probe = HealthProbe(model) if batch_started >= next_health else None
                 with probe or contextlib.nullcontext():
                     with autocast():
-                        outputs = model(inputs)
+                        outputs = training_model(inputs)
                         loss = task_loss(outputs, targets, task, self.settings.label_smoothing)
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    world.for_gradient(loss, len(indices), len(batch_indices)).backward()
                 learning_rate = optimizer.param_groups[0]["lr"]
                 optimizer.step()
                 if schedules[1] is not None:
@@ -229,18 +237,19 @@ class Trainer:
                     yield HealthReport(position, probe.layers())
                 elif (chosen := tuner.record(now - batch_started, len(indices))) is not None:
                     yield chosen
-                if now - last_report < self.report_interval and batch + 1 < batches:
+                if not world.report_due(now - last_report >= self.report_interval or batch + 1 == batches):
                     continue
-                losses = torch.stack(pending_losses).float().cpu().numpy()  # the one sync per report
+                losses, sizes = world.losses(pending_losses, pending_sizes)  # the one sync per report
                 bad = np.flatnonzero(~np.isfinite(losses))
                 if len(bad):
                     failed_batch = batch + 2 - len(losses) + int(bad[0])
                     model.load_state_dict(best.state)
                     return Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, self.settings))
-                reported = sum(pending_sizes)
+                reported = sum(sizes)
                 samples_seen += reported
-                mean_loss = float(np.dot(losses, pending_sizes) / reported)
+                mean_loss = float(np.dot(losses, sizes) / reported)
                 epoch_loss_sum += mean_loss * reported
+                epoch_samples += reported
                 training_time = train_seconds + now - loop_started
                 elapsed = now - run_started - paused_seconds
                 progress = samples_seen / (epochs * size)
@@ -256,16 +265,17 @@ class Trainer:
             if schedules[0] is not None:
                 schedules[0].step()
 
-            train_loss = epoch_loss_sum / size
+            train_loss = epoch_loss_sum / epoch_samples
             self._where = f"during the validation of epoch {epoch}"
             validation = evaluate(model, val_x, val_y, task, max(batch_size, 512),
                                   self.control.check_stop) if len(val_x) else None
-            ended = _epoch_ended(epoch, epochs, train_loss, int(correct) / size if classification else None,
+            ended = _epoch_ended(epoch, epochs, train_loss,
+                                 int(world.total(correct)) / epoch_samples if classification else None,
                                  validation, learning_rate, time.perf_counter() - epoch_started)
             self.history.append(ended)
             yield ended
 
-            monitored = ended.val_loss if validation else train_loss
+            monitored = world.leaders(ended.val_loss if validation else train_loss)
             if monitored < best.loss:  # False for NaN, which never counts as an improvement
                 best, stale_epochs = _Best(_snapshot(model), monitored, epoch), 0
             else:
@@ -379,7 +389,7 @@ class Trainer:
     def _augmentation(self, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor] | None:
         if not self.settings.augment or self.dataset.kind != "image":
             return None
-        generator = torch.Generator(device).manual_seed(self.settings.seed)
+        generator = torch.Generator(device).manual_seed(self.settings.seed + self.world.rank)
         return lambda images: TRAINING_AUGMENTATION(images, generator)
 
     def _summary(self, best: _Best | None) -> str:

@@ -1,0 +1,75 @@
+"""Training on two CPU processes (gloo) started by torchrun, as a user starts it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+def torchrun(*argv, cwd):
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           *map(str, argv)],
+                          cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    run = torchrun(WORKER, out, cwd=out)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return [torch.load(out / f"rank{rank}.pt") for rank in (0, 1)]
+
+
+def test_both_ranks_end_with_the_same_weights(ranks):
+    first, second = ranks
+    assert first["reason"] == second["reason"] == "completed"
+    for name, value in first["weights"].items():
+        assert torch.equal(value, second["weights"][name]), name
+
+
+def test_the_loss_curve_and_weights_match_one_process_with_the_same_global_batch(ranks):
+    first = ranks[0]
+    positions, losses = zip(*first["losses"])
+    single_positions, single_losses = zip(*first["single_losses"])
+    assert positions == pytest.approx(single_positions)
+    assert losses == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
+    assert losses[-1] < 0.5 * losses[0]  # it learned, so the comparison compares something
+    for name, value in first["weights"].items():
+        assert torch.allclose(value, first["single_weights"][name], atol=1e-4), name
+
+
+def test_a_stop_on_one_rank_stops_every_rank_at_the_same_batch(ranks):
+    assert ranks[0]["stopped"] == ranks[1]["stopped"] == "stopped"
+    assert ranks[0]["stopped_message"] == ranks[1]["stopped_message"] == "Stopped at epoch 1, batch 4 of 7."
+
+
+def test_the_command_line_names_processes_and_backend_first_and_rank_0_alone_logs_and_saves(
+        tmp_path, make_project, cluster_rows):
+    (tmp_path / "train.csv").write_text(cluster_rows([30, 30, 30], seed=0))
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
+                           {"kind": "vector", "shape": [2]}, epochs=2)
+    run = torchrun("-m", "netbuilder", "train", project, "--out", tmp_path / "weights", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[0] == "Distributed training: 2 processes, gloo backend (CPU)"
+    assert [line.split()[1] for line in lines if line.startswith("epoch")] == ["1/2", "2/2"]
+    assert lines[-1] == f"Saved the weights to {tmp_path / 'weights' / 'points.safetensors'}"
+    assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == ["points.safetensors"]
+
+
+def test_a_run_failing_on_every_rank_ends_with_rank_0s_message_once(tmp_path, make_project, cluster_rows):
+    (tmp_path / "train.csv").write_text(cluster_rows([30, 30, 30], seed=0))
+    # three output scores, but a layer of 2: every rank finds the mismatch before training
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 2})],
+                           {"kind": "vector", "shape": [2]})
+    run = torchrun("-m", "netbuilder", "train", project, cwd=tmp_path)
+    assert run.returncode != 0
+    messages = [line for line in run.stderr.splitlines() if line.startswith("netbuilder: ")]
+    assert len(messages) == 1 and "3 classes" in messages[0], run.stderr[-3000:]
+    assert not project.with_suffix(".safetensors").exists()
