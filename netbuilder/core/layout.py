@@ -6,9 +6,12 @@ as even as possible, so no layer is left alone on a last line.
 """
 from __future__ import annotations
 
+import math
+
 from .analysis import topological_order
 from .graph import Graph
 
+CARD_WIDTH, CARD_HEIGHT = 140.0, 82.0  # a layer's card on the canvas; the columns below leave room for labels
 COLUMN_SPACING = 230.0
 ROW_SPACING = 130.0
 BAND_GAP = 70.0  # extra space between bands, where the edge wrapping to the next band runs
@@ -52,3 +55,43 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
 
 def _mean(values: list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+PLACEMENT_GAP = 20.0  # clear space kept around a placed card, so neighbours' ports and wires stay visible
+_PLACEMENT_STEP = 20.0  # candidate spots lie on the canvas grid
+_PLACEMENT_RINGS = 200  # searched out to 4,000 px: far beyond any screenful of layers
+
+
+def free_spot(graph: Graph, wanted: tuple[float, float], ignore: frozenset[str] = frozenset()) -> tuple[float, float]:
+    """The top-left corner nearest to `wanted` where a card overlaps no other layer's card (those in
+    `ignore` aside), with PLACEMENT_GAP to spare; `wanted` itself when it is free."""
+    reach_x, reach_y = CARD_WIDTH + PLACEMENT_GAP, CARD_HEIGHT + PLACEMENT_GAP
+    occupied = [node.position for node_id, node in graph.nodes.items() if node_id not in ignore]
+
+    def free(x: float, y: float) -> bool:
+        return all(abs(x - ox) >= reach_x or abs(y - oy) >= reach_y for ox, oy in occupied)
+
+    best: tuple[float, tuple[float, float]] | None = None
+    for ring in range(_PLACEMENT_RINGS):
+        # a spot on ring k is k to k*sqrt(2) steps away: once one is found, rings beyond that can't beat it
+        if best is not None and ring * _PLACEMENT_STEP > best[0]:
+            break
+        for i, j in _ring(ring):
+            spot = (wanted[0] + i * _PLACEMENT_STEP, wanted[1] + j * _PLACEMENT_STEP)
+            distance = math.hypot(i, j) * _PLACEMENT_STEP
+            if (best is None or distance < best[0]) and free(*spot):
+                best = (distance, spot)
+    return best[1] if best is not None else wanted
+
+
+def _ring(radius: int):
+    """Grid offsets (i, j) with max(|i|, |j|) == radius."""
+    if radius == 0:
+        yield 0, 0
+        return
+    for i in range(-radius, radius + 1):
+        yield i, -radius
+        yield i, radius
+    for j in range(-radius + 1, radius):
+        yield -radius, j
+        yield radius, j
