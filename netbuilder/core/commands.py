@@ -270,8 +270,15 @@ def pasted_ids(command: Group) -> list[str]:
     return [part.node.id for part in command.parts if isinstance(part, AddNode)]
 
 
-def insert_on_edge(graph: Graph, type_id: str, edge: Edge, position: tuple[float, float], text: str = "") -> Group:
-    """A new layer spliced into `edge` (source -> new -> target) as one undo step."""
+def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddNode:
+    """A command adding a layer with default parameters whose id and name are known before it is
+    done, so that edits grouped with it (a wire, a splice) can name it."""
     spec = get_spec(type_id)
     node = Node(graph.new_id(), spec.type_id, graph.unique_name(spec.name_prefix), spec.defaults(), position)
-    return Group([AddNode(spec.type_id, node=node), Splice(edge, node.id)], text or f"Insert {spec.title}")
+    return AddNode(spec.type_id, node=node)
+
+
+def insert_on_edge(graph: Graph, type_id: str, edge: Edge, position: tuple[float, float], text: str = "") -> Group:
+    """A new layer spliced into `edge` (source -> new -> target) as one undo step."""
+    add = new_layer(graph, type_id, position)
+    return Group([add, Splice(edge, add.node.id)], text or f"Insert {add.node.spec.title}")

@@ -2,6 +2,7 @@
 at its middle with the shape of the tensor flowing through it (e.g. 32×26×26)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
@@ -22,35 +23,89 @@ _SKIP_MIN_SPAN = 2 * NODE_WIDTH  # spans this wide likely pass other nodes of th
 _SKIP_LANE_RISE = NODE_HEIGHT / 2 + 28  # from port height to the lane: clears the cards' tops
 _SKIP_TURN = 30.0  # horizontal run of each turn into and out of the lane
 _BACK_TURN = 40.0  # how far a backward edge swings out beside its ports as it turns round
+_LANE_CLEARANCE = 16.0  # a detour passes this far above or below the card it avoids
+_OBSTACLE_REACH = 2 * NODE_HEIGHT  # cards this far above or below an edge's ends may block its detour
 for _pen in (_PEN, _SELECTED_PEN):
     _pen.setCapStyle(Qt.PenCapStyle.RoundCap)
 
 
-def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """The curve from an output at `start` to an input at `end`. It leaves and enters horizontally.
-    A long edge between nodes on about the same row (a skip connection) would hide behind the
-    nodes between them, so it climbs to a lane above them instead; an edge running back to the
-    left (from the end of one band of a wrapped layout to the start of the next) turns round into
-    a lane between the rows rather than cutting diagonally across them."""
-    path = QPainterPath(start)
+def wire_path(start: QPointF, end: QPointF, obstacles: Sequence[QRectF] = ()) -> QPainterPath:
+    """The curve from an output at `start` to an input at `end`, clear of the `obstacles` (the
+    cards of other layers) wherever a lane above or below them allows. It leaves and enters
+    horizontally. A long edge between nodes on about the same row (a skip connection) climbs to
+    a lane above the nodes between them; an edge running back to the left (from the end of one
+    band of a wrapped layout to the start of the next) turns round into a lane between the rows
+    rather than cutting diagonally across them. An edge that would still cross a card takes the
+    nearest lane that crosses none, so a wire never looks as if it fed a layer it passes."""
     same_row = abs(end.y() - start.y()) < NODE_HEIGHT
     if end.x() < start.x():
-        lane = max(start.y(), end.y()) + _SKIP_LANE_RISE if same_row else (start.y() + end.y()) / 2
+        path = _lane_path(start, end, max(start.y(), end.y()) + _SKIP_LANE_RISE if same_row
+                          else (start.y() + end.y()) / 2)
+    elif end.x() - start.x() > _SKIP_MIN_SPAN and same_row:
+        path = _lane_path(start, end, min(start.y(), end.y()) - _SKIP_LANE_RISE)
+    else:
+        bend = max(40.0, abs(end.x() - start.x()) * 0.5)
+        path = QPainterPath(start)
+        path.cubicTo(QPointF(start.x() + bend, start.y()), QPointF(end.x() - bend, end.y()), end)
+    if not obstacles or not _crosses(path, obstacles):
+        return path
+    lanes = {lane for card in obstacles for lane in (card.top() - _LANE_CLEARANCE, card.bottom() + _LANE_CLEARANCE)}
+    for lane in sorted(lanes, key=lambda y: abs(y - start.y()) + abs(y - end.y())):
+        detour = _lane_path(start, end, lane)
+        if not _crosses(detour, obstacles):
+            return detour
+    return path
+
+
+def _lane_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
+    """Out of `start`, along a horizontal lane at height `lane`, into `end`: forwards with short
+    turns, or, running back to the left, swinging out beside the ports as it turns round."""
+    path = QPainterPath(start)
+    if end.x() < start.x() + 3 * _SKIP_TURN:
         path.cubicTo(QPointF(start.x() + _BACK_TURN, start.y()), QPointF(start.x() + _BACK_TURN, lane),
                      QPointF(start.x(), lane))
         path.lineTo(QPointF(end.x(), lane))
         path.cubicTo(QPointF(end.x() - _BACK_TURN, lane), QPointF(end.x() - _BACK_TURN, end.y()), end)
         return path
-    if end.x() - start.x() > _SKIP_MIN_SPAN and same_row:
-        lane = min(start.y(), end.y()) - _SKIP_LANE_RISE
-        path.cubicTo(QPointF(start.x() + _SKIP_TURN, start.y()), QPointF(start.x() + _SKIP_TURN / 2, lane),
-                     QPointF(start.x() + _SKIP_TURN * 1.5, lane))
-        path.lineTo(QPointF(end.x() - _SKIP_TURN * 1.5, lane))
-        path.cubicTo(QPointF(end.x() - _SKIP_TURN / 2, lane), QPointF(end.x() - _SKIP_TURN, end.y()), end)
-        return path
-    bend = max(40.0, abs(end.x() - start.x()) * 0.5)
-    path.cubicTo(QPointF(start.x() + bend, start.y()), QPointF(end.x() - bend, end.y()), end)
+    path.cubicTo(QPointF(start.x() + _SKIP_TURN, start.y()), QPointF(start.x() + _SKIP_TURN / 2, lane),
+                 QPointF(start.x() + _SKIP_TURN * 1.5, lane))
+    path.lineTo(QPointF(end.x() - _SKIP_TURN * 1.5, lane))
+    path.cubicTo(QPointF(end.x() - _SKIP_TURN / 2, lane), QPointF(end.x() - _SKIP_TURN, end.y()), end)
     return path
+
+
+def _crosses(path: QPainterPath, cards: Sequence[QRectF]) -> bool:
+    """Whether the curve passes through any of the cards (checked on its flattened polyline)."""
+    bounds = path.controlPointRect()
+    near = [card for card in cards if card.intersects(bounds)]
+    if not near:
+        return False
+    for polygon in path.toSubpathPolygons():
+        points = [polygon.at(i) for i in range(polygon.size())]
+        for a, b in zip(points, points[1:]):
+            if any(_segment_meets(a, b, card) for card in near):
+                return True
+    return False
+
+
+def _segment_meets(a: QPointF, b: QPointF, card: QRectF) -> bool:
+    """Whether segment a-b enters the rectangle (Liang-Barsky clipping)."""
+    dx, dy = b.x() - a.x(), b.y() - a.y()
+    low, high = 0.0, 1.0
+    for p, q in ((-dx, a.x() - card.left()), (dx, card.right() - a.x()),
+                 (-dy, a.y() - card.top()), (dy, card.bottom() - a.y())):
+        if p == 0:
+            if q < 0:
+                return False
+        else:
+            t = q / p
+            if p < 0:
+                low = max(low, t)
+            else:
+                high = min(high, t)
+            if low > high:
+                return False
+    return True
 
 
 @lru_cache(maxsize=4096)
@@ -82,9 +137,18 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         start = self.source.output_port.scenePos()
         end = self.target.input_port.scenePos()
-        self._path = wire_path(start, end)
+        self._path = wire_path(start, end, self._obstacles(start, end))
         self._middle = self._path.pointAtPercent(0.5)
         self._place_label()
+
+    def _obstacles(self, start: QPointF, end: QPointF) -> list[QRectF]:
+        """The cards of other layers near the wire's way (none before the item is in a scene)."""
+        scene = self.scene()
+        if scene is None:
+            return []
+        area = QRectF(start, end).normalized().adjusted(-_BACK_TURN, -_OBSTACLE_REACH, _BACK_TURN, _OBSTACLE_REACH)
+        return [item.sceneBoundingRect() for item in scene.items(area)
+                if isinstance(item, NodeItem) and item is not self.source and item is not self.target]
 
     @property
     def curve(self) -> QPainterPath:

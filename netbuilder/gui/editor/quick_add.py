@@ -26,7 +26,7 @@ def matching_specs(text: str) -> list[LayerSpec]:
 
 class QuickAddBox(QFrame):
     """A popup with a search field over a list of layers. `chosen(type_id)` when the user picks one;
-    `closed` whenever it goes away (after a choice too), so a pending wire can be dropped."""
+    `closed` whenever it goes away, after the choice if there is one, so a pending wire can be dropped."""
 
     chosen = Signal(str)
     closed = Signal()
@@ -66,9 +66,8 @@ class QuickAddBox(QFrame):
         item = self.list.currentItem()
         if item is None:
             return
-        type_id = item.data(TYPE_ROLE)
+        self.chosen.emit(item.data(TYPE_ROLE))
         self.close()
-        self.chosen.emit(type_id)
 
     def _fill(self, text: str) -> None:
         self.list.clear()
