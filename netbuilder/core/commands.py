@@ -209,8 +209,8 @@ class SetTraining(Command):
 
 @dataclass
 class Splice(Command):
-    """Reroutes `edge` through `node_id` (source -> node -> target). The new edge into the target
-    takes the old one's place in the edge order, so a Concat keeps the order of its inputs."""
+    """Reroutes `edge` through `node_id` (source -> node -> target). The two new edges take the old
+    one's place in the edge order, so a Concat keeps the order of its inputs."""
 
     edge: Edge
     node_id: str
@@ -220,9 +220,9 @@ class Splice(Command):
     def do(self, graph: Graph) -> None:
         self.index = graph.delete_edge(self.edge)
         try:
-            graph.insert_edge(Edge(self.edge.source, self.node_id))
+            graph.insert_edge(Edge(self.edge.source, self.node_id), self.index)
             try:
-                graph.insert_edge(Edge(self.node_id, self.edge.target), self.index)
+                graph.insert_edge(Edge(self.node_id, self.edge.target), self.index + 1)
             except GraphError:
                 graph.delete_edge(Edge(self.edge.source, self.node_id))
                 raise

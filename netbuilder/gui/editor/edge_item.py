@@ -2,7 +2,7 @@
 at its middle with the shape of the tensor flowing through it (e.g. 32×26×26)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
@@ -23,6 +23,7 @@ _SKIP_MIN_SPAN = 2 * NODE_WIDTH  # spans this wide likely pass other nodes of th
 _SKIP_LANE_RISE = NODE_HEIGHT / 2 + 28  # from port height to the lane: clears the cards' tops
 _SKIP_TURN = 30.0  # horizontal run of each turn into and out of the lane
 _BACK_TURN = 40.0  # how far a backward edge swings out beside its ports as it turns round
+_LABEL_SPOTS = (0.5, 0.38, 0.62, 0.27, 0.73, 0.17, 0.83)  # the middle first, then ever nearer the ends
 _LANE_CLEARANCE = 16.0  # a detour passes this far above or below the card it avoids
 _OBSTACLE_REACH = 2 * NODE_HEIGHT  # cards this far above or below an edge's ends may block its detour
 for _pen in (_PEN, _SELECTED_PEN):
@@ -126,7 +127,8 @@ class EdgeItem(QGraphicsItem):
         self._label_text.setTextFormat(Qt.TextFormat.PlainText)
         self._label_rect = QRectF()
         self._path = QPainterPath()
-        self._middle = QPointF()
+        self._label_at = 0.5  # where along the wire (a fraction of its length) the label sits
+        self.label_moved = True  # the scene places moved labels clear of the others (place_label)
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)  # under the nodes: a curve passing behind a card stays readable
@@ -138,7 +140,6 @@ class EdgeItem(QGraphicsItem):
         start = self.source.output_port.scenePos()
         end = self.target.input_port.scenePos()
         self._path = wire_path(start, end, self._obstacles(start, end))
-        self._middle = self._path.pointAtPercent(0.5)
         self._place_label()
 
     def _obstacles(self, start: QPointF, end: QPointF) -> list[QRectF]:
@@ -153,6 +154,24 @@ class EdgeItem(QGraphicsItem):
     @property
     def curve(self) -> QPainterPath:
         return self._path
+
+    @property
+    def label_rect(self) -> QRectF:
+        return self._label_rect
+
+    def place_label(self, is_free: Callable[[QRectF], bool]) -> None:
+        """Put the label at the middle of the wire or, where `is_free` says another label is there,
+        at the nearest spot along the wire that is free."""
+        for spot in _LABEL_SPOTS:
+            self._label_at = spot
+            self.prepareGeometryChange()
+            self._place_label()
+            if is_free(self._label_rect):
+                break
+        else:
+            self._label_at = 0.5
+            self._place_label()
+        self.label_moved = False
 
     def set_label(self, text: str) -> None:
         if text == self.label:
@@ -170,9 +189,10 @@ class EdgeItem(QGraphicsItem):
         return f"{self.label} per sample" if self.label else "No shape: an upstream layer has a problem"
 
     def _place_label(self) -> None:
+        self.label_moved = True
         if self.label:
             size = _label_size(self.label)
-            middle = self._middle
+            middle = self._path.pointAtPercent(self._label_at)
             width, height = size.width() + 2 * _LABEL_PADDING_X, size.height() + 2 * _LABEL_PADDING_Y
             self._label_rect = QRectF(middle.x() - width / 2, middle.y() - height / 2, width, height)
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
@@ -25,6 +25,7 @@ from .port_item import PortItem
 
 SCENE_EXTENT = 100_000.0  # a fixed, huge scene rect: the view pans freely and never jumps
 PASTE_OFFSET = (40.0, 40.0)
+_LABEL_CELL = 120.0  # grid cell for finding neighbouring wire labels
 _WIRE_PEN = QPen(style.PORT_COMPATIBLE, 2.0, Qt.PenStyle.DashLine)
 
 
@@ -63,6 +64,7 @@ class GraphScene(QGraphicsScene):
     def __init__(self, document: Document, parent=None):
         super().__init__(parent)
         self.document = document
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
         self._nodes: dict[str, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
@@ -430,3 +432,30 @@ class GraphScene(QGraphicsScene):
         for edge, item in self._edges.items():
             info = analysis.info.get(edge.source)
             item.set_label(format_shape(info.shape) if info else "")
+        self._place_moved_labels()
+
+    def _place_moved_labels(self) -> None:
+        """Labels of new, rerouted or resized wires go where they overlap no other label (a coarse
+        grid of the labels finds the neighbours: comparing every pair would be quadratic)."""
+        moved = [item for item in self._edges.values() if item.label_moved]
+        if not moved:
+            return
+        grid: dict[tuple[int, int], list[EdgeItem]] = {}
+
+        def cells(rect: QRectF):
+            for i in range(int(rect.left() // _LABEL_CELL), int(rect.right() // _LABEL_CELL) + 1):
+                for j in range(int(rect.top() // _LABEL_CELL), int(rect.bottom() // _LABEL_CELL) + 1):
+                    yield i, j
+
+        def file(item: EdgeItem) -> None:
+            for cell in cells(item.label_rect):
+                grid.setdefault(cell, []).append(item)
+
+        for item in self._edges.values():
+            if not item.label_moved and item.label:
+                file(item)
+        for item in moved:
+            item.place_label(lambda rect, me=item: not any(
+                other is not me and other.label_rect.intersects(rect) for cell in cells(rect) for other in grid.get(cell, ())))
+            if item.label:
+                file(item)
