@@ -45,7 +45,7 @@ def test_no_estimate_while_the_network_has_an_error(qtbot, timings):
     qtbot.waitUntil(lambda: estimate_.text != "", timeout=5000)
     (flatten,) = [n for n in document.graph.nodes.values() if n.type_id == "flatten"]
 
-    document.push(RemoveNodes([flatten.id]))  # Dense now receives images: an error
+    document.push(RemoveNodes([flatten.id]))  # Dense is left without an input: an error
 
     qtbot.waitUntil(lambda: estimate_.text == "", timeout=5000)
     assert len(timings) == 1

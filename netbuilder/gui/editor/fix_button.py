@@ -11,8 +11,8 @@ from ...core.layers import Fix
 from .. import style
 
 BUTTON_HEIGHT = 17.0
-_PADDING_X = 6.0
-_POINTS = 8.0
+_PADDING_X = 4.0
+_POINTS = 7.5
 
 
 class FixButton(QGraphicsItem):
@@ -23,7 +23,7 @@ class FixButton(QGraphicsItem):
         self.fix = fix
         self._colour = colour
         self._hovered = False
-        font = style.ui_font(_POINTS, bold=True)
+        font = style.ui_font(_POINTS)
         self.text = QFontMetricsF(font).elidedText(fix.title, Qt.TextElideMode.ElideRight, width - 2 * _PADDING_X)
         self._rect = QRectF(0, 0, width, BUTTON_HEIGHT)
         self.setZValue(2)
@@ -40,7 +40,7 @@ class FixButton(QGraphicsItem):
         fill = style.SELECTION if self._hovered else style.NODE_BODY
         painter.setBrush(fill)
         painter.drawRoundedRect(self._rect.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
-        painter.setFont(style.ui_font(_POINTS, bold=True))
+        painter.setFont(style.ui_font(_POINTS))
         painter.setPen(style.HEADER_TEXT if self._hovered else self._colour)
         painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 

@@ -53,6 +53,7 @@ _FOOTER_COLOURS = {"ok": style.TEXT_DIM, "warning": style.WARNING, "error": styl
 _SELECTION_PEN = QPen(style.SELECTION, 2.0)
 _FIX_ROW_TOP = HEADER_HEIGHT + 39  # fix buttons take the place of the card's last text row
 _FIX_SPACING = 4.0
+_FIX_INSET = 4.0  # from the card's sides: the buttons are as wide as the card allows
 
 
 def _static_text(text: str) -> QStaticText:
@@ -126,11 +127,11 @@ class NodeItem(QGraphicsItem):
             button.setParentItem(None)
             if button.scene() is not None:
                 button.scene().removeItem(button)
-        width = (_TEXT_WIDTH + 2 * 4 - _FIX_SPACING * (len(fixes) - 1)) / max(1, len(fixes))
+        width = (NODE_WIDTH - 2 * _FIX_INSET - _FIX_SPACING * (len(fixes) - 1)) / max(1, len(fixes))
         colour = _FOOTER_COLOURS[self.state]
         self.fix_buttons = [FixButton(self, fix, width, colour) for fix in fixes]
         for index, button in enumerate(self.fix_buttons):
-            button.setPos(TEXT_MARGIN - 4 + index * (width + _FIX_SPACING), _FIX_ROW_TOP)
+            button.setPos(_FIX_INSET + index * (width + _FIX_SPACING), _FIX_ROW_TOP)
 
     _problem_parts: tuple[str, str] | None = None  # (cause, remedy) of the one problem shown
 

@@ -49,8 +49,6 @@ class QuickAddBox(QFrame):
         self.list.itemActivated.connect(self.choose_current)
         self.list.itemClicked.connect(self.choose_current)
         self._fill("")
-        row = self.list.sizeHintForRow(0)
-        self.resize(220, self.search.sizeHint().height() + row * _VISIBLE_ROWS + 12)
 
     def open_at(self, global_pos: QPoint) -> None:
         """Show the box with its search field under the cursor, empty and focused."""
@@ -77,6 +75,10 @@ class QuickAddBox(QFrame):
             item.setToolTip(spec.description)
             self.list.addItem(item)
         self.list.setCurrentRow(0)
+        # as tall as the matches, up to a few rows: the box stays small beside the cursor
+        rows = min(max(self.list.count(), 1), _VISIBLE_ROWS)
+        self.list.setFixedHeight(self.list.sizeHintForRow(0) * rows + 2 * self.list.frameWidth())
+        self.setFixedSize(240, self.sizeHint().height())
 
     def eventFilter(self, watched, event) -> bool:
         """Up and Down in the search field move through the list, as in every command palette."""
