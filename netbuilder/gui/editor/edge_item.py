@@ -78,23 +78,26 @@ def _lane_path(start: QPointF, end: QPointF, lane: float) -> QPainterPath:
 def _crosses(path: QPainterPath, cards: Sequence[QRectF]) -> bool:
     """Whether the curve passes through any of the cards (checked on its flattened polyline)."""
     bounds = path.controlPointRect()
-    near = [card for card in cards if card.intersects(bounds)]
+    near = [(card.left(), card.top(), card.right(), card.bottom()) for card in cards if card.intersects(bounds)]
     if not near:
         return False
     for polygon in path.toSubpathPolygons():
-        points = [polygon.at(i) for i in range(polygon.size())]
-        for a, b in zip(points, points[1:]):
-            if any(_segment_meets(a, b, card) for card in near):
-                return True
+        points = [(point.x(), point.y()) for point in polygon]
+        for (ax, ay), (bx, by) in zip(points, points[1:]):
+            low_x, high_x, low_y, high_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+            for card in near:
+                if high_x > card[0] and low_x < card[2] and high_y > card[1] and low_y < card[3] \
+                        and _segment_meets(ax, ay, bx, by, card):
+                    return True
     return False
 
 
-def _segment_meets(a: QPointF, b: QPointF, card: QRectF) -> bool:
-    """Whether segment a-b enters the rectangle (Liang-Barsky clipping)."""
-    dx, dy = b.x() - a.x(), b.y() - a.y()
+def _segment_meets(ax: float, ay: float, bx: float, by: float, card: tuple[float, float, float, float]) -> bool:
+    """Whether segment a-b enters the rectangle (left, top, right, bottom): Liang-Barsky clipping."""
+    dx, dy = bx - ax, by - ay
     low, high = 0.0, 1.0
-    for p, q in ((-dx, a.x() - card.left()), (dx, card.right() - a.x()),
-                 (-dy, a.y() - card.top()), (dy, card.bottom() - a.y())):
+    left, top, right, bottom = card
+    for p, q in ((-dx, ax - left), (dx, right - ax), (-dy, ay - top), (dy, bottom - ay)):
         if p == 0:
             if q < 0:
                 return False
@@ -127,6 +130,7 @@ class EdgeItem(QGraphicsItem):
         self._label_text.setTextFormat(Qt.TextFormat.PlainText)
         self._label_rect = QRectF()
         self._path = QPainterPath()
+        self._spots: dict[float, QPointF] = {}
         self._label_at = 0.5  # where along the wire (a fraction of its length) the label sits
         self.label_moved = True  # the scene places moved labels clear of the others (place_label)
         self._bounds = QRectF()
@@ -140,6 +144,7 @@ class EdgeItem(QGraphicsItem):
         start = self.source.output_port.scenePos()
         end = self.target.input_port.scenePos()
         self._path = wire_path(start, end, self._obstacles(start, end))
+        self._spots = {}  # label spot -> its point on this path, computed when first needed
         self._place_label()
 
     def _obstacles(self, start: QPointF, end: QPointF) -> list[QRectF]:
@@ -148,8 +153,7 @@ class EdgeItem(QGraphicsItem):
         if scene is None:
             return []
         area = QRectF(start, end).normalized().adjusted(-_BACK_TURN, -_OBSTACLE_REACH, _BACK_TURN, _OBSTACLE_REACH)
-        return [item.sceneBoundingRect() for item in scene.items(area)
-                if isinstance(item, NodeItem) and item is not self.source and item is not self.target]
+        return scene.cards_near(area, (self.source, self.target))
 
     @property
     def curve(self) -> QPainterPath:
@@ -162,15 +166,12 @@ class EdgeItem(QGraphicsItem):
     def place_label(self, is_free: Callable[[QRectF], bool]) -> None:
         """Put the label at the middle of the wire or, where `is_free` says another label is there,
         at the nearest spot along the wire that is free."""
-        for spot in _LABEL_SPOTS:
-            self._label_at = spot
-            self.prepareGeometryChange()
-            self._place_label()
-            if is_free(self._label_rect):
-                break
-        else:
-            self._label_at = 0.5
-            self._place_label()
+        if self.label:
+            spot = next((spot for spot in _LABEL_SPOTS if is_free(self._label_rect_at(spot))), 0.5)
+            if spot != self._label_at:
+                self.prepareGeometryChange()
+                self._label_at = spot
+                self._place_label()
         self.label_moved = False
 
     def set_label(self, text: str) -> None:
@@ -190,14 +191,16 @@ class EdgeItem(QGraphicsItem):
 
     def _place_label(self) -> None:
         self.label_moved = True
-        if self.label:
-            size = _label_size(self.label)
-            middle = self._path.pointAtPercent(self._label_at)
-            width, height = size.width() + 2 * _LABEL_PADDING_X, size.height() + 2 * _LABEL_PADDING_Y
-            self._label_rect = QRectF(middle.x() - width / 2, middle.y() - height / 2, width, height)
-        else:
-            self._label_rect = QRectF()
+        self._label_rect = self._label_rect_at(self._label_at) if self.label else QRectF()
         self._bounds = self._path.boundingRect().adjusted(-2, -2, 2, 2).united(self._label_rect)
+
+    def _label_rect_at(self, spot: float) -> QRectF:
+        point = self._spots.get(spot)
+        if point is None:
+            point = self._spots[spot] = self._path.pointAtPercent(spot)
+        size = _label_size(self.label)
+        width, height = size.width() + 2 * _LABEL_PADDING_X, size.height() + 2 * _LABEL_PADDING_Y
+        return QRectF(point.x() - width / 2, point.y() - height / 2, width, height)
 
     def boundingRect(self) -> QRectF:
         return self._bounds

@@ -195,8 +195,14 @@ class NodeItem(QGraphicsItem):
         painter.setPen(_FOOTER_COLOURS[self.state])
         painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 40), self._footer)
 
+    def card_rect(self) -> QRectF:
+        """The card in scene coordinates (without the selection outline's margin)."""
+        return _CARD.translated(self.pos())
+
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            if self.scene() is not None:
+                self.scene().cards_moved()
             for edge in self.edges:
                 edge.update_path()
         return super().itemChange(change, value)

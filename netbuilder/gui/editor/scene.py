@@ -26,6 +26,7 @@ from .port_item import PortItem
 SCENE_EXTENT = 100_000.0  # a fixed, huge scene rect: the view pans freely and never jumps
 PASTE_OFFSET = (40.0, 40.0)
 _LABEL_CELL = 120.0  # grid cell for finding neighbouring wire labels
+_CARD_CELL = 250.0  # grid cell for finding the cards near a wire
 _WIRE_PEN = QPen(style.PORT_COMPATIBLE, 2.0, Qt.PenStyle.DashLine)
 
 
@@ -64,13 +65,13 @@ class GraphScene(QGraphicsScene):
     def __init__(self, document: Document, parent=None):
         super().__init__(parent)
         self.document = document
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
         self._nodes: dict[str, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._graph: Graph | None = None
         self._wire: _WireDrag | None = None
         self._loose_wire_end: PortItem | None = None  # the port of a wire dropped in space, awaiting a layer
+        self._card_grid: dict[tuple[int, int], list[NodeItem]] | None = None  # see cards_near
         self._drag_start: dict[str, QPointF] = {}
         self._quiet_selection = False
         self.selectionChanged.connect(self._emit_selection)
@@ -349,6 +350,7 @@ class GraphScene(QGraphicsScene):
             self._graph.listeners.remove(self._on_graph_event)
         self._wire = None
         self._loose_wire_end = None
+        self._card_grid = None
         self._drag_start = {}
         self._quiet_selection = True
         try:
@@ -389,16 +391,42 @@ class GraphScene(QGraphicsScene):
 
     def _reroute_around(self, area: QRectF) -> None:
         """Route again the wires near a card that appeared, went or moved: they may now have to
-        detour around it, or no longer need to."""
+        detour around it, or no longer need to. (A scan, not a query of Qt's item index: this
+        runs inside an edit, and the index may still hold an item the edit just removed.)"""
+        self._card_grid = None
         near = area.adjusted(-NODE_WIDTH, -NODE_HEIGHT, NODE_WIDTH, NODE_HEIGHT)
-        for item in self.items(near):
-            if isinstance(item, EdgeItem):
+        for item in list(self._edges.values()):
+            if item.boundingRect().intersects(near):
                 item.update_path()
+
+    def cards_near(self, area: QRectF, skip: tuple[NodeItem, ...]) -> list[QRectF]:
+        """The cards (scene rectangles) that meet `area`, except those of `skip`, found in a coarse
+        grid of the cards built on demand (wires are routed inside edits, where Qt's item index
+        must not be asked: see _reroute_around)."""
+        if self._card_grid is None:
+            self._card_grid = {}
+            for item in self._nodes.values():
+                card = item.card_rect()
+                for cell in _cells(card):
+                    self._card_grid.setdefault(cell, []).append(item)
+        found: dict[NodeItem, QRectF] = {}
+        for cell in _cells(area):
+            for item in self._card_grid.get(cell, ()):
+                if item not in found and item not in skip:
+                    card = item.card_rect()
+                    if card.intersects(area):
+                        found[item] = card
+        return list(found.values())
+
+    def cards_moved(self) -> None:
+        """A card moved (during a drag, too): the grid of cards is out of date."""
+        self._card_grid = None
 
     def _add_node_item(self, node) -> None:
         item = NodeItem(node)
         self._nodes[node.id] = item
         self.addItem(item)
+        self._card_grid = None
 
     def _add_edge_item(self, edge: Edge) -> None:
         source, target = self._nodes[edge.source], self._nodes[edge.target]
@@ -459,3 +487,10 @@ class GraphScene(QGraphicsScene):
                 other is not me and other.label_rect.intersects(rect) for cell in cells(rect) for other in grid.get(cell, ())))
             if item.label:
                 file(item)
+
+
+def _cells(rect: QRectF):
+    """The cells of the card grid that `rect` touches."""
+    for i in range(int(rect.left() // _CARD_CELL), int(rect.right() // _CARD_CELL) + 1):
+        for j in range(int(rect.top() // _CARD_CELL), int(rect.bottom() // _CARD_CELL) + 1):
+            yield i, j
