@@ -407,10 +407,10 @@ class GraphScene(QGraphicsScene):
             self._card_grid = {}
             for item in self._nodes.values():
                 card = item.card_rect()
-                for cell in _cells(card):
+                for cell in _cells(card, _CARD_CELL):
                     self._card_grid.setdefault(cell, []).append(item)
         found: dict[NodeItem, QRectF] = {}
-        for cell in _cells(area):
+        for cell in _cells(area, _CARD_CELL):
             for item in self._card_grid.get(cell, ()):
                 if item not in found and item not in skip:
                     card = item.card_rect()
@@ -471,9 +471,7 @@ class GraphScene(QGraphicsScene):
         grid: dict[tuple[int, int], list[EdgeItem]] = {}
 
         def cells(rect: QRectF):
-            for i in range(int(rect.left() // _LABEL_CELL), int(rect.right() // _LABEL_CELL) + 1):
-                for j in range(int(rect.top() // _LABEL_CELL), int(rect.bottom() // _LABEL_CELL) + 1):
-                    yield i, j
+            return _cells(rect, _LABEL_CELL)
 
         def file(item: EdgeItem) -> None:
             for cell in cells(item.label_rect):
@@ -489,8 +487,8 @@ class GraphScene(QGraphicsScene):
                 file(item)
 
 
-def _cells(rect: QRectF):
-    """The cells of the card grid that `rect` touches."""
-    for i in range(int(rect.left() // _CARD_CELL), int(rect.right() // _CARD_CELL) + 1):
-        for j in range(int(rect.top() // _CARD_CELL), int(rect.bottom() // _CARD_CELL) + 1):
+def _cells(rect: QRectF, size: float):
+    """The cells of a grid of `size` squares that `rect` touches."""
+    for i in range(int(rect.left() // size), int(rect.right() // size) + 1):
+        for j in range(int(rect.top() // size), int(rect.bottom() // size) + 1):
             yield i, j
