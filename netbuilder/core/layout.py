@@ -62,14 +62,17 @@ _PLACEMENT_STEP = 20.0  # candidate spots lie on the canvas grid
 _PLACEMENT_RINGS = 200  # searched out to 4,000 px: far beyond any screenful of layers
 
 
-def free_spot(graph: Graph, wanted: tuple[float, float], ignore: frozenset[str] = frozenset()) -> tuple[float, float]:
-    """The top-left corner nearest to `wanted` where a card overlaps no other layer's card (those in
-    `ignore` aside), with PLACEMENT_GAP to spare; `wanted` itself when it is free."""
-    reach_x, reach_y = CARD_WIDTH + PLACEMENT_GAP, CARD_HEIGHT + PLACEMENT_GAP
-    occupied = [node.position for node_id, node in graph.nodes.items() if node_id not in ignore]
+def free_spot(graph: Graph, wanted: tuple[float, float],
+              size: tuple[float, float] = (CARD_WIDTH, CARD_HEIGHT)) -> tuple[float, float]:
+    """The top-left corner nearest to `wanted` where an area of `size` (a card, or the bounds of
+    pasted cards) overlaps no layer's card, with PLACEMENT_GAP to spare; `wanted` when it is free."""
+    occupied = [node.position for node in graph.nodes.values()]
+    width, height = size[0] + PLACEMENT_GAP, size[1] + PLACEMENT_GAP
+    card_width, card_height = CARD_WIDTH + PLACEMENT_GAP, CARD_HEIGHT + PLACEMENT_GAP
 
     def free(x: float, y: float) -> bool:
-        return all(abs(x - ox) >= reach_x or abs(y - oy) >= reach_y for ox, oy in occupied)
+        return all(x >= ox + card_width or ox >= x + width or y >= oy + card_height or oy >= y + height
+                   for ox, oy in occupied)
 
     best: tuple[float, tuple[float, float]] | None = None
     for ring in range(_PLACEMENT_RINGS):

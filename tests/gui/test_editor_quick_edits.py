@@ -148,7 +148,21 @@ def test_ten_double_clicks_in_the_palette_add_ten_layers_none_on_another(qtbot):
         qtbot.mouseDClick(palette.tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
 
     assert len(graph.nodes) == 13
-    cards = [scene.node_item(n).sceneBoundingRect().adjusted(2, 2, -2, -2) for n in graph.nodes]
+    cards = [scene.node_item(n).card_rect() for n in graph.nodes]
+    assert not any(a.intersects(b) for i, a in enumerate(cards) for b in cards[i + 1:])
+
+
+def test_pasted_and_duplicated_layers_land_clear_of_the_others(qtbot):
+    graph, source, conv, relu = conv_graph()
+    _, scene, _ = make_editor(qtbot, graph)
+    scene.select_nodes([conv.id, relu.id])
+
+    scene.duplicate_selected()
+    scene.duplicate_selected()
+    scene.paste(scene.copy_selected(), at=scene.node_item(source.id).pos())
+
+    assert len(graph.nodes) == 9
+    cards = [scene.node_item(n).card_rect() for n in graph.nodes]
     assert not any(a.intersects(b) for i, a in enumerate(cards) for b in cards[i + 1:])
 
 

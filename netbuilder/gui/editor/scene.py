@@ -180,15 +180,17 @@ class GraphScene(QGraphicsScene):
 
     def paste(self, fragment: dict, at: QPointF | None = None) -> None:
         """Add a copy of `fragment` (one undo step) and select it. With `at`, the copy's top-left
-        node corner lands there; otherwise it appears slightly offset from the original."""
+        node corner lands there, otherwise slightly offset from the original; either way the copy
+        moves to the nearest place where it covers no layer."""
         if not fragment.get("nodes"):
             return
-        offset = PASTE_OFFSET
-        if at is not None:
-            left = min(item["position"][0] for item in fragment["nodes"])
-            top = min(item["position"][1] for item in fragment["nodes"])
-            offset = (at.x() - left, at.y() - top)
-        command = paste_fragment(self.document.graph, fragment, offset)
+        left = min(item["position"][0] for item in fragment["nodes"])
+        top = min(item["position"][1] for item in fragment["nodes"])
+        size = (max(item["position"][0] for item in fragment["nodes"]) - left + NODE_WIDTH,
+                max(item["position"][1] for item in fragment["nodes"]) - top + NODE_HEIGHT)
+        wanted = (at.x(), at.y()) if at is not None else (left + PASTE_OFFSET[0], top + PASTE_OFFSET[1])
+        x, y = free_spot(self.document.graph, wanted, size)
+        command = paste_fragment(self.document.graph, fragment, (x - left, y - top))
         self.document.push(command)
         self.select_nodes(pasted_ids(command))
 
