@@ -2,7 +2,7 @@
 
 Timing needs torch, which takes seconds to import, and a few training steps: both run on a
 worker thread, a while after the last edit, and each network is timed once (the result is
-cached by its structure, parameters and batch size), so editing never waits for it.
+cached by its structure, parameters and training settings), so editing never waits for it.
 """
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.graph import Graph
+from ..core.settings import TrainingSettings
 from ..training.estimate import epoch_seconds  # torch-free: torch is imported by seconds_per_batch
 from .document import Document
 
 SETTLE_MS = 800  # time the network a moment after the last edit, not after each keystroke
 
 
-def network_key(graph: Graph, batch_size: int) -> str:
-    """What the timing depends on: layers, their parameters and wiring, and the batch size."""
+def network_key(graph: Graph, settings: TrainingSettings) -> str:
+    """What the timing depends on: layers, their parameters and wiring, and the training settings."""
     layers = [(node.id, node.type_id, sorted(node.params.items())) for node in graph.nodes.values()]
-    return repr((layers, graph.edges, batch_size))
+    return repr((layers, graph.edges, settings))
 
 
 class EpochEstimate(QObject):
@@ -52,7 +53,7 @@ class EpochEstimate(QObject):
         if not self.document.analysis.ok:
             self._show("")
             return
-        key = network_key(project.graph, project.training.batch_size)
+        key = network_key(project.graph, project.training)
         if key in self._cache:
             self._show(self._describe(self._cache[key]))
         elif not self._busy:
@@ -60,15 +61,15 @@ class EpochEstimate(QObject):
             # the worker gets its own copy: the user goes on editing this one
             graph = Graph({node_id: replace(node, params=dict(node.params)) for node_id, node in project.graph.nodes.items()},
                           list(project.graph.edges))
-            worker = threading.Thread(target=self._time, args=(graph, project.training.batch_size, key),
+            worker = threading.Thread(target=self._time, args=(graph, project.training, key),
                                       name="epoch-estimate", daemon=True)
             worker.start()
 
-    def _time(self, graph: Graph, batch_size: int, key: str) -> None:
+    def _time(self, graph: Graph, settings: TrainingSettings, key: str) -> None:
         from ..training.estimate import seconds_per_batch  # torch: on this thread, never the GUI's
 
         try:
-            seconds = seconds_per_batch(graph, batch_size)
+            seconds = seconds_per_batch(graph, settings)
         except Exception:  # a network that trains in no way this can time: no estimate, no message
             seconds = None
         try:

@@ -1,6 +1,7 @@
 """How long an epoch will take, known before training: a few training steps (forward, backward,
-optimiser step) on a batch of zeros through the compiled network, timed, times the batches of
-an epoch. Zeros suit every input: images, vectors and token ids (id 0 is in every vocabulary)."""
+the project's optimiser) on a batch of random values through the compiled network in the
+trainer's memory layout, timed, times the batches of an epoch. Token ids are zeros: id 0 is in
+every vocabulary."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ import time
 from ..core.analysis import analyze
 from ..core.compile import CompileError, compile_graph, input_nodes
 from ..core.graph import Graph
+from ..core.settings import TrainingSettings
 
 TIMED_STEPS = 5  # after two untimed steps that allocate buffers and warm caches; the median counts
 # Training samples of the built-in datasets (each comes with its own validation set, so the
@@ -17,10 +19,13 @@ TIMED_STEPS = 5  # after two untimed steps that allocate buffers and warm caches
 BUILTIN_TRAINING_SAMPLES = {"digits": 60_000, "mnist": 60_000, "fashion-mnist": 60_000}
 
 
-def seconds_per_batch(graph: Graph, batch_size: int) -> float:
-    """The median time of one training step on a batch of `batch_size`. Raises CompileError for a
-    network with problems and ValueError for one with several inputs (training feeds one)."""
+def seconds_per_batch(graph: Graph, settings: TrainingSettings) -> float:
+    """The median time of one training step on a batch of the settings' size, on the CPU. Raises
+    CompileError for a network with problems and ValueError for one with several inputs
+    (training feeds one)."""
     import torch
+
+    from .trainer import build_optimizer, training_layout
 
     analysis = analyze(graph)
     if not analysis.ok:
@@ -29,10 +34,14 @@ def seconds_per_batch(graph: Graph, batch_size: int) -> float:
     if len(inputs) != 1:
         raise ValueError("training feeds one Input layer")
     info = analysis.info[inputs[0]]
-    batch = torch.zeros((batch_size, *info.shape), dtype=torch.long if info.token_ids else torch.float32)
+    shape = (settings.batch_size, *info.shape)
+    batch = torch.zeros(shape, dtype=torch.long) if info.token_ids else torch.rand(shape)
     model = compile_graph(graph, analysis)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(parameters, lr=1e-3) if parameters else None
+    layout = training_layout(model, torch.device("cpu"))
+    model.to(memory_format=layout)
+    if layout is torch.channels_last:
+        batch = batch.contiguous(memory_format=layout)
+    optimizer = build_optimizer(model, settings) if any(p.requires_grad for p in model.parameters()) else None
     times = []
     for step in range(TIMED_STEPS + 2):
         start = time.perf_counter()

@@ -15,8 +15,8 @@ def timings(monkeypatch):
     """Replaces the timing with 10 ms a batch, recording the thread and batch size of each call."""
     calls = []
 
-    def fake(graph, batch_size):
-        calls.append((threading.current_thread(), batch_size))
+    def fake(graph, settings):
+        calls.append((threading.current_thread(), settings.batch_size))
         return 0.01
 
     monkeypatch.setattr(estimate, "seconds_per_batch", fake)
