@@ -87,6 +87,20 @@ def test_a_wire_dropped_in_space_and_the_box_closed_leaves_the_graph_alone(qtbot
     assert len(graph.edges) == 1 and len(graph.nodes) == 4 and document.undo_stack.count() == 1
 
 
+def test_a_layer_that_cannot_take_the_dropped_wire_is_refused_with_the_reason(qtbot):
+    graph, _, conv, _ = conv_graph()
+    document, scene, view = make_editor(qtbot, graph)
+    messages = []
+    scene.message.connect(messages.append)
+
+    drag(qtbot, view, output_of(scene, conv), output_of(scene, conv) + QPointF(60, 160))
+    qtbot.keyClicks(view.quick_add.search, "input")
+    qtbot.keyClick(view.quick_add.search, Qt.Key.Key_Return)
+
+    assert messages == ['Cannot add Input there: Input "input2" takes no input']
+    assert len(graph.nodes) == 3 and document.undo_stack.count() == 0
+
+
 def _wire_graph():
     """input -> conv on one long wire, room enough for a layer between them."""
     graph = Graph()
