@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
-from ...core.commands import (AddNode, Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
+from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
                               copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
 from ...core.fixes import fix_command
 from ...core.graph import Edge, Graph, GraphError, GraphEvent
