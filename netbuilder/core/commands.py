@@ -206,6 +206,36 @@ class SetTraining(Command):
         self.project.training, self.project.dataset = self.before
 
 
+
+@dataclass
+class Splice(Command):
+    """Reroutes `edge` through `node_id` (source -> node -> target). The two new edges take the old
+    one's place in the edge order, so a Concat keeps the order of its inputs."""
+
+    edge: Edge
+    node_id: str
+    index: int = -1
+    text: str = "Insert on wire"
+
+    def do(self, graph: Graph) -> None:
+        self.index = graph.delete_edge(self.edge)
+        try:
+            graph.insert_edge(Edge(self.edge.source, self.node_id), self.index)
+            try:
+                graph.insert_edge(Edge(self.node_id, self.edge.target), self.index + 1)
+            except GraphError:
+                graph.delete_edge(Edge(self.edge.source, self.node_id))
+                raise
+        except GraphError:
+            graph.insert_edge(self.edge, self.index)
+            raise
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_edge(Edge(self.node_id, self.edge.target))
+        graph.delete_edge(Edge(self.edge.source, self.node_id))
+        graph.insert_edge(self.edge, self.index)
+
+
 def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:
     """The selected nodes and the edges between them, as plain data for the clipboard."""
     chosen = set(node_ids)
@@ -238,3 +268,17 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
 
 def pasted_ids(command: Group) -> list[str]:
     return [part.node.id for part in command.parts if isinstance(part, AddNode)]
+
+
+def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddNode:
+    """A command adding a layer with default parameters whose id and name are known before it is
+    done, so that edits grouped with it (a wire, a splice) can name it."""
+    spec = get_spec(type_id)
+    node = Node(graph.new_id(), spec.type_id, graph.unique_name(spec.name_prefix), spec.defaults(), position)
+    return AddNode(spec.type_id, node=node)
+
+
+def insert_on_edge(graph: Graph, type_id: str, edge: Edge, position: tuple[float, float], text: str = "") -> Group:
+    """A new layer spliced into `edge` (source -> new -> target) as one undo step."""
+    add = new_layer(graph, type_id, position)
+    return Group([add, Splice(edge, add.node.id)], text or f"Insert {add.node.spec.title}")

@@ -1,9 +1,10 @@
 """A problem's fix as an undoable edit: the analysis describes fixes as data, this makes them commands."""
 from __future__ import annotations
 
-from .commands import AddNode, Command, Connect, Disconnect, Group, RemoveNodes, SetParams
-from .graph import Edge, Graph, Node
-from .layers import Fix, get_spec
+from .commands import Command, Connect, Group, RemoveNodes, SetParams, insert_on_edge
+from .graph import Edge, Graph
+from .layers import Fix
+from .layout import free_spot
 
 
 def fix_command(graph: Graph, fix: Fix) -> Command:
@@ -17,11 +18,8 @@ def fix_command(graph: Graph, fix: Fix) -> Command:
     if fix.action == "bypass":
         return Group([RemoveNodes([node.id]), *(Connect(s, t) for s in sources for t in targets)], fix.title)
     if fix.action == "insert_before":
-        spec = get_spec(fix.type_id)
         (source,) = sources
         x, y = graph.nodes[source].position
-        position = ((x + node.position[0]) / 2, (y + node.position[1]) / 2)
-        inserted = Node(graph.new_id(), spec.type_id, graph.unique_name(spec.name_prefix), spec.defaults(), position)
-        return Group([AddNode(spec.type_id, node=inserted), Disconnect(Edge(source, node.id)),
-                      Connect(source, inserted.id), Connect(inserted.id, node.id)], fix.title)
+        position = free_spot(graph, ((x + node.position[0]) / 2, (y + node.position[1]) / 2))
+        return insert_on_edge(graph, fix.type_id, Edge(source, node.id), position, fix.title)
     raise ValueError(f"unknown fix action {fix.action!r}")

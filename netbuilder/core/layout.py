@@ -6,9 +6,12 @@ as even as possible, so no layer is left alone on a last line.
 """
 from __future__ import annotations
 
+import math
+
 from .analysis import topological_order
 from .graph import Graph
 
+CARD_WIDTH, CARD_HEIGHT = 140.0, 82.0  # a layer's card on the canvas; the columns below leave room for labels
 COLUMN_SPACING = 230.0
 ROW_SPACING = 130.0
 BAND_GAP = 70.0  # extra space between bands, where the edge wrapping to the next band runs
@@ -52,3 +55,46 @@ def layered_layout(graph: Graph, max_columns: int = MAX_COLUMNS) -> dict[str, tu
 
 def _mean(values: list[int]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+PLACEMENT_GAP = 20.0  # clear space kept around a placed card, so neighbours' ports and wires stay visible
+_PLACEMENT_STEP = 20.0  # candidate spots lie on the canvas grid
+_PLACEMENT_RINGS = 200  # searched out to 4,000 px: far beyond any screenful of layers
+
+
+def free_spot(graph: Graph, wanted: tuple[float, float],
+              size: tuple[float, float] = (CARD_WIDTH, CARD_HEIGHT)) -> tuple[float, float]:
+    """The top-left corner nearest to `wanted` where an area of `size` (a card, or the bounds of
+    pasted cards) overlaps no layer's card, with PLACEMENT_GAP to spare; `wanted` when it is free."""
+    occupied = [node.position for node in graph.nodes.values()]
+    width, height = size[0] + PLACEMENT_GAP, size[1] + PLACEMENT_GAP
+    card_width, card_height = CARD_WIDTH + PLACEMENT_GAP, CARD_HEIGHT + PLACEMENT_GAP
+
+    def free(x: float, y: float) -> bool:
+        return all(x >= ox + card_width or ox >= x + width or y >= oy + card_height or oy >= y + height
+                   for ox, oy in occupied)
+
+    best: tuple[float, tuple[float, float]] | None = None
+    for ring in range(_PLACEMENT_RINGS):
+        # a spot on ring k is k to k*sqrt(2) steps away: once one is found, rings beyond that can't beat it
+        if best is not None and ring * _PLACEMENT_STEP > best[0]:
+            break
+        for i, j in _ring(ring):
+            spot = (wanted[0] + i * _PLACEMENT_STEP, wanted[1] + j * _PLACEMENT_STEP)
+            distance = math.hypot(i, j) * _PLACEMENT_STEP
+            if (best is None or distance < best[0]) and free(*spot):
+                best = (distance, spot)
+    return best[1] if best is not None else wanted
+
+
+def _ring(radius: int):
+    """Grid offsets (i, j) with max(|i|, |j|) == radius."""
+    if radius == 0:
+        yield 0, 0
+        return
+    for i in range(-radius, radius + 1):
+        yield i, -radius
+        yield i, radius
+    for j in range(-radius + 1, radius):
+        yield -radius, j
+        yield radius, j

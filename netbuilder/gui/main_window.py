@@ -20,6 +20,7 @@ from .editor.activation_view import NodeActivationViews
 from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
+from .epoch_estimate import EpochEstimate
 from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
@@ -123,6 +124,11 @@ class MainWindow(QMainWindow):
         self.window_actions.set_selection_size(0)
         self.status_summary = QLabel()
         self.statusBar().addPermanentWidget(self.status_summary)
+        self.epoch_time = QLabel()
+        self.epoch_time.setToolTip("Estimated training time, measured on a few batches of this network")
+        self.statusBar().addPermanentWidget(self.epoch_time)
+        self.epoch_estimate = EpochEstimate(self.document, self)
+        self.epoch_estimate.text_changed.connect(self.epoch_time.setText)
 
         self.scene.selection_changed_ids.connect(self._selection_changed)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))

@@ -73,7 +73,7 @@ def _dangling():
     return g, loose
 
 
-@pytest.mark.parametrize("make, title", [
+FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fix)
     (_dense_after_conv, "Insert Flatten before it"),
     (_lstm_on_tokens, "Insert an Embedding before it"),
     (_softmax_before_output, "Remove the Softmax"),
@@ -82,7 +82,10 @@ def _dangling():
     (_input_kind, "Set the kind to sequence"),
     (_concat_axis, "Set axis to 0"),
     (_dangling, "Delete it"),
-])
+]
+
+
+@pytest.mark.parametrize("make, title", FIXABLE_GRAPHS)
 def test_a_fix_removes_its_problem_and_undo_restores_the_graph(make, title):
     graph, node = make()
     before = copy_fragment(graph, list(graph.nodes)), list(graph.edges)

@@ -298,8 +298,9 @@ def test_a_node_with_an_error_turns_red_with_the_problem_as_tooltip(qtbot):
 
     assert item.state == "error"
     assert "Flatten" in item.tooltip_text()
-    cause, remedy = item.detail_lines()  # the message is too long for the card: the remedy stays whole
-    assert cause.startswith("needs a flat input") and remedy == "→ insert Flatten"
+    cause, remedy = item.detail_lines()  # the cause on the card, the remedy as a button under it
+    assert cause.startswith("needs a flat input") and remedy == ""
+    assert [button.fix.title for button in item.fix_buttons] == ["Insert Flatten before it"]
     flatten = graph.add("flatten")
     graph.chain(source, flatten)
     document.refresh()

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from netbuilder.core.commands import AddNode, Connect, SetParams
+from netbuilder.core.commands import AddNode, Connect, SetParams, SetTraining
 from netbuilder.core.graph import Graph
 from netbuilder.core.layers import ParamError, all_specs, get_spec
 from netbuilder.core.project import Project, load_template
@@ -253,9 +253,10 @@ def test_summary_rows_follow_the_data_flow_with_a_totals_row(qtbot):
     qtbot.addWidget(panel)
 
     assert panel.node_ids() == [ids["input"], ids["flatten"], ids["dense"], ids["output"]]
-    assert panel.row_texts(ids["dense"]) == ["fc1", "Dense", "64", "50,240", "100 K"]
-    totals = [panel.table.item(4, column).text() for column in range(5)]
-    assert totals == ["Total", "4 layers", "", "50,240", "100 K"]
+    assert panel.row_texts(ids["dense"]) == ["fc1", "Dense", "64", "50,240", "100 K", "16.0 KB"]
+    totals = [panel.table.item(4, column).text() for column in range(6)]
+    # 784 + 784 + 64 + 64 values per sample, 64 samples of 4 bytes
+    assert totals == ["Total", "4 layers", "", "50,240", "100 K", "424.0 KB"]
     assert "Total params: 50,240 (196.2 KB of float32 weights)" in panel.totals.text()
 
 
@@ -263,12 +264,27 @@ def test_summary_follows_edits_and_shows_dashes_for_layers_with_problems(qtbot):
     document, (image, dense) = document_with("input", "dense")
     panel = SummaryPanel(document)
     qtbot.addWidget(panel)
-    assert panel.row_texts(dense)[2:] == ["—", "—", "—"]
+    assert panel.row_texts(dense)[2:] == ["—", "—", "—", "—"]
     assert "needs a flat input" in panel.table.item(1, 2).toolTip()
     assert panel.totals.text().endswith("· 1 layer without a shape is not counted")
     document.push(SetParams(image, {"kind": "vector", "shape": (784,)}))
-    assert panel.row_texts(dense)[2:] == ["64", "50,240", "100 K"]
+    assert panel.row_texts(dense)[2:] == ["64", "50,240", "100 K", "16.0 KB"]
     assert "not counted" not in panel.totals.text()
+
+
+def test_activation_memory_follows_the_training_batch_size(qtbot):
+    document, (_, dense) = document_with("input", "dense")
+    document.push(SetParams(next(iter(document.graph.nodes)), {"kind": "vector", "shape": (784,)}))
+    panel = SummaryPanel(document)
+    qtbot.addWidget(panel)
+    assert panel.row_texts(dense)[5] == "16.0 KB"  # 64 units x 64 samples x 4 bytes
+
+    document.push(SetTraining(document.project, {"batch_size": 256}))
+
+    assert panel.row_texts(dense)[5] == "64.0 KB"
+    assert "batch of 256" in panel.table.horizontalHeaderItem(5).toolTip()
+    document.undo_stack.undo()
+    assert panel.row_texts(dense)[5] == "16.0 KB"
 
 
 def test_summary_gives_the_count_keras_shows_where_it_differs_and_why(qtbot):

@@ -14,14 +14,15 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from ...core.analysis import NodeInfo, Problem
 from ...core.graph import Node
 from ...core.layers import format_shape
+from ...core.layout import CARD_HEIGHT, CARD_WIDTH
 from .. import style
+from .fix_button import FixButton
 from .port_item import PortItem
 
 if TYPE_CHECKING:
     from .edge_item import EdgeItem
 
-NODE_WIDTH = 140.0  # leaves 90 px between auto-layout columns (230 apart) for shape labels
-NODE_HEIGHT = 82.0
+NODE_WIDTH, NODE_HEIGHT = CARD_WIDTH, CARD_HEIGHT
 NODE_SIZE = QSizeF(NODE_WIDTH, NODE_HEIGHT)
 HEADER_HEIGHT = 22.0
 CORNER_RADIUS = 6.0
@@ -50,6 +51,9 @@ _BORDER_PENS = {"ok": QPen(style.NODE_BORDER, 1.0), "warning": QPen(style.WARNIN
 _BODY_COLOURS = {"ok": style.NODE_BODY, "warning": style.WARNING_TINT, "error": style.ERROR_TINT}
 _FOOTER_COLOURS = {"ok": style.TEXT_DIM, "warning": style.WARNING, "error": style.ERROR}
 _SELECTION_PEN = QPen(style.SELECTION, 2.0)
+_FIX_ROW_TOP = HEADER_HEIGHT + 39  # fix buttons take the place of the card's last text row
+_FIX_SPACING = 4.0
+_FIX_INSET = 4.0  # from the card's sides: the buttons are as wide as the card allows
 
 
 def _static_text(text: str) -> QStaticText:
@@ -81,6 +85,7 @@ class NodeItem(QGraphicsItem):
         self._footer = _static_text("")
         self.state = "ok"
         self.footer_text = ""
+        self.fix_buttons: list[FixButton] = []
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
@@ -110,9 +115,23 @@ class NodeItem(QGraphicsItem):
             parts, footer = None, f"{len(problems)} problems: see the tooltip"
         else:
             parts, footer = None, _param_count_text(info.params) if info else ""
-        if state != self.state or footer != self.footer_text:
+        fixes = [p.fix for p in problems if p.fix is not None]
+        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons]:
             self.state, self.footer_text, self._problem_parts = state, footer, parts
+            self._show_fixes(fixes)
             self._lay_out_details()
+
+    def _show_fixes(self, fixes) -> None:
+        """One button per fix, side by side in the card's last row."""
+        for button in self.fix_buttons:
+            button.setParentItem(None)
+            if button.scene() is not None:
+                button.scene().removeItem(button)
+        width = (NODE_WIDTH - 2 * _FIX_INSET - _FIX_SPACING * (len(fixes) - 1)) / max(1, len(fixes))
+        colour = _FOOTER_COLOURS[self.state]
+        self.fix_buttons = [FixButton(self, fix, width, colour) for fix in fixes]
+        for index, button in enumerate(self.fix_buttons):
+            button.setPos(_FIX_INSET + index * (width + _FIX_SPACING), _FIX_ROW_TOP)
 
     _problem_parts: tuple[str, str] | None = None  # (cause, remedy) of the one problem shown
 
@@ -123,6 +142,8 @@ class NodeItem(QGraphicsItem):
             first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
         else:
             first, second = _problem_lines(*(self._problem_parts or (self.footer_text, "")), font)
+            if self.fix_buttons:  # the buttons say what to do: the row above says what is wrong
+                first, second = _elided(self._problem_parts[0] if self._problem_parts else self.footer_text, font), ""
         self._summary.setText(first)
         self._footer.setText(second)
         self.update()
@@ -174,8 +195,14 @@ class NodeItem(QGraphicsItem):
         painter.setPen(_FOOTER_COLOURS[self.state])
         painter.drawStaticText(QPointF(TEXT_MARGIN, HEADER_HEIGHT + 40), self._footer)
 
+    def card_rect(self) -> QRectF:
+        """The card in scene coordinates (without the selection outline's margin)."""
+        return _CARD.translated(self.pos())
+
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            if self.scene() is not None:
+                self.scene().cards_moved()
             for edge in self.edges:
                 edge.update_path()
         return super().itemChange(change, value)

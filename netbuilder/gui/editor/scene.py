@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
-from ...core.commands import (AddNode, Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes,
-                              copy_fragment, paste_fragment, pasted_ids)
+from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
+                              copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
+from ...core.fixes import fix_command
 from ...core.graph import Edge, Graph, GraphError, GraphEvent
-from ...core.layers import format_shape
-from ...core.layout import layered_layout
+from ...core.layers import Fix, format_shape, get_spec
+from ...core.layout import free_spot, layered_layout
 from .. import style
 from ..document import Document
 from .edge_item import EdgeItem, wire_path
@@ -24,6 +25,8 @@ from .port_item import PortItem
 
 SCENE_EXTENT = 100_000.0  # a fixed, huge scene rect: the view pans freely and never jumps
 PASTE_OFFSET = (40.0, 40.0)
+_LABEL_CELL = 120.0  # grid cell for finding neighbouring wire labels
+_CARD_CELL = 250.0  # grid cell for finding the cards near a wire
 _WIRE_PEN = QPen(style.PORT_COMPATIBLE, 2.0, Qt.PenStyle.DashLine)
 
 
@@ -50,10 +53,14 @@ class GraphScene(QGraphicsScene):
     Signals:
         selection_changed_ids(list[str]): the ids of the selected nodes, after every change.
         message(str): a short explanation for the status bar, e.g. why a connection was refused.
+        wire_dropped_in_space(QPointF): a new wire was released over empty canvas at this scene
+            point; the view offers quick add there, and `add_layer` with `wire_end=True` connects
+            the chosen layer to the wire's port (`forget_wire_end` when the user changes their mind).
     """
 
     selection_changed_ids = Signal(list)
     message = Signal(str)
+    wire_dropped_in_space = Signal(QPointF)
 
     def __init__(self, document: Document, parent=None):
         super().__init__(parent)
@@ -63,6 +70,8 @@ class GraphScene(QGraphicsScene):
         self._edges: dict[Edge, EdgeItem] = {}
         self._graph: Graph | None = None
         self._wire: _WireDrag | None = None
+        self._loose_wire_end: PortItem | None = None  # the port of a wire dropped in space, awaiting a layer
+        self._card_grid: dict[tuple[int, int], list[NodeItem]] | None = None  # see cards_near
         self._drag_start: dict[str, QPointF] = {}
         self._quiet_selection = False
         self.selectionChanged.connect(self._emit_selection)
@@ -105,13 +114,54 @@ class GraphScene(QGraphicsScene):
             self.selection_changed_ids.emit(self.selected_node_ids())
 
     # --- edits -------------------------------------------------------------------------------------
-    def add_layer(self, type_id: str, scene_pos: QPointF) -> str:
-        """Add a layer centred on `scene_pos` (one undo step), select it and return its id."""
-        position = (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2)
-        command = AddNode(type_id, position)
-        self.document.push(command)
-        self.select_nodes([command.node.id])
-        return command.node.id
+    def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False) -> str | None:
+        """Add a layer as one undo step, select it and return its id (None if refused, with a message).
+
+        It is centred on `scene_pos`, or as near as it fits without covering another layer. Dropped
+        on a wire, it is spliced into that wire; with `wire_end`, it is connected to the port of the
+        wire last dropped in empty space."""
+        port, self._loose_wire_end = (self._loose_wire_end if wire_end else None), None
+        graph, spec = self.document.graph, get_spec(type_id)
+        position = free_spot(graph, (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2))
+        edge = self.edge_at(scene_pos) if port is None and spec.max_inputs != 0 and spec.has_output else None
+        if edge is not None:
+            command: Command = insert_on_edge(graph, type_id, edge, position)
+            add = command.parts[0]
+        else:
+            command = add = new_layer(graph, type_id, position)
+            if port is not None:
+                node_id = add.node.id
+                wire = Connect(port.node_id, node_id) if port.kind == "output" else Connect(node_id, port.node_id)
+                command = Group([add, wire], add.text)
+        try:
+            self.document.push(command)
+        except GraphError as error:
+            self.message.emit(f"Cannot add {spec.title} there: {error}")
+            return None
+        self.select_nodes([add.node.id])
+        return add.node.id
+
+    def forget_wire_end(self) -> None:
+        """The quick-add box of a wire dropped in space closed without a choice."""
+        self._loose_wire_end = None
+
+    def edge_at(self, scene_pos: QPointF, skip: NodeItem | None = None) -> Edge | None:
+        """The wire under `scene_pos` (within its click width), if no layer's card but `skip` is there."""
+        for item in self.items(scene_pos):
+            if item is skip or (isinstance(item, PortItem) and item.node_item is skip):
+                continue
+            if isinstance(item, (NodeItem, PortItem)):
+                return None
+            if isinstance(item, EdgeItem):
+                return item.edge
+        return None
+
+    def apply_fix(self, fix: Fix) -> None:
+        """Apply a problem's fix (a button on a card) as one undo step named after it."""
+        try:
+            self.document.push(fix_command(self.document.graph, fix))
+        except GraphError as error:
+            self.message.emit(f"Cannot apply \"{fix.title}\": {error}")
 
     def delete_selected(self) -> None:
         """Delete the selected nodes with all their edges, and the selected edges: one undo step."""
@@ -130,15 +180,17 @@ class GraphScene(QGraphicsScene):
 
     def paste(self, fragment: dict, at: QPointF | None = None) -> None:
         """Add a copy of `fragment` (one undo step) and select it. With `at`, the copy's top-left
-        node corner lands there; otherwise it appears slightly offset from the original."""
+        node corner lands there, otherwise slightly offset from the original; either way the copy
+        moves to the nearest place where it covers no layer."""
         if not fragment.get("nodes"):
             return
-        offset = PASTE_OFFSET
-        if at is not None:
-            left = min(item["position"][0] for item in fragment["nodes"])
-            top = min(item["position"][1] for item in fragment["nodes"])
-            offset = (at.x() - left, at.y() - top)
-        command = paste_fragment(self.document.graph, fragment, offset)
+        left = min(item["position"][0] for item in fragment["nodes"])
+        top = min(item["position"][1] for item in fragment["nodes"])
+        size = (max(item["position"][0] for item in fragment["nodes"]) - left + NODE_WIDTH,
+                max(item["position"][1] for item in fragment["nodes"]) - top + NODE_HEIGHT)
+        wanted = (at.x(), at.y()) if at is not None else (left + PASTE_OFFSET[0], top + PASTE_OFFSET[1])
+        x, y = free_spot(self.document.graph, wanted, size)
+        command = paste_fragment(self.document.graph, fragment, (x - left, y - top))
         self.document.push(command)
         self.select_nodes(pasted_ids(command))
 
@@ -170,8 +222,29 @@ class GraphScene(QGraphicsScene):
             item = self._nodes.get(node_id)
             if item is not None and item.pos() != start:
                 moves[node_id] = ((start.x(), start.y()), (item.pos().x(), item.pos().y()))
-        if moves:
-            self.document.push(MoveNodes(moves))
+        if not moves:
+            return
+        move = MoveNodes(moves)
+        edge = self._wire_under_lone_layer(moves)
+        if edge is None:
+            self.document.push(move)
+            return
+        node_id = next(iter(moves))
+        try:
+            self.document.push(Group([move, Splice(edge, node_id)], "Insert on wire"))
+        except GraphError as error:
+            self.message.emit(f"Cannot insert on that wire: {error}")
+            self.document.push(move)
+
+    def _wire_under_lone_layer(self, moves: dict) -> Edge | None:
+        """The wire under the centre of a single dragged layer that has no wires of its own."""
+        if len(moves) != 1:
+            return None
+        (node_id,) = moves
+        item = self._nodes[node_id]
+        if item.edges or item.input_port is None or item.output_port is None:
+            return None
+        return self.edge_at(item.sceneBoundingRect().center(), skip=item)
 
     # --- wiring: drag from a port to a port of the other kind ----------------------------------------
     def begin_wire(self, port: PortItem) -> bool:
@@ -215,6 +288,9 @@ class GraphScene(QGraphicsScene):
         if target_port is None:
             if wire.detached is not None:
                 self.document.push(Disconnect(wire.detached))
+            else:
+                self._loose_wire_end = wire.anchor
+                self.wire_dropped_in_space.emit(scene_pos)
             return
         source, target = wire.ends(target_port)
         if wire.detached == Edge(source, target):
@@ -275,6 +351,8 @@ class GraphScene(QGraphicsScene):
         if self._graph is not None:
             self._graph.listeners.remove(self._on_graph_event)
         self._wire = None
+        self._loose_wire_end = None
+        self._card_grid = None
         self._drag_start = {}
         self._quiet_selection = True
         try:
@@ -296,8 +374,12 @@ class GraphScene(QGraphicsScene):
         kind, node, edge = event.kind, event.node, event.edge
         if kind == "node_added":
             self._add_node_item(node)
+            self._reroute_around(self._nodes[node.id].sceneBoundingRect())
         elif kind == "node_removed":
-            self.removeItem(self._nodes.pop(node.id))
+            item = self._nodes.pop(node.id)
+            area = item.sceneBoundingRect()
+            self.removeItem(item)
+            self._reroute_around(area)
         elif kind == "edge_added":
             self._add_edge_item(edge)
         elif kind == "edge_removed":
@@ -305,12 +387,48 @@ class GraphScene(QGraphicsScene):
         elif kind in ("params_changed", "node_renamed"):
             self._nodes[node.id].show_node()
         elif kind == "nodes_moved":
-            self._nodes[node.id].setPos(QPointF(*node.position))
+            item = self._nodes[node.id]
+            item.setPos(QPointF(*node.position))
+            self._reroute_around(item.sceneBoundingRect())
+
+    def _reroute_around(self, area: QRectF) -> None:
+        """Route again the wires near a card that appeared, went or moved: they may now have to
+        detour around it, or no longer need to. (A scan, not a query of Qt's item index: this
+        runs inside an edit, and the index may still hold an item the edit just removed.)"""
+        self._card_grid = None
+        near = area.adjusted(-NODE_WIDTH, -NODE_HEIGHT, NODE_WIDTH, NODE_HEIGHT)
+        for item in list(self._edges.values()):
+            if item.boundingRect().intersects(near):
+                item.update_path()
+
+    def cards_near(self, area: QRectF, skip: tuple[NodeItem, ...]) -> list[QRectF]:
+        """The cards (scene rectangles) that meet `area`, except those of `skip`, found in a coarse
+        grid of the cards built on demand (wires are routed inside edits, where Qt's item index
+        must not be asked: see _reroute_around)."""
+        if self._card_grid is None:
+            self._card_grid = {}
+            for item in self._nodes.values():
+                card = item.card_rect()
+                for cell in _cells(card, _CARD_CELL):
+                    self._card_grid.setdefault(cell, []).append(item)
+        found: dict[NodeItem, QRectF] = {}
+        for cell in _cells(area, _CARD_CELL):
+            for item in self._card_grid.get(cell, ()):
+                if item not in found and item not in skip:
+                    card = item.card_rect()
+                    if card.intersects(area):
+                        found[item] = card
+        return list(found.values())
+
+    def cards_moved(self) -> None:
+        """A card moved (during a drag, too): the grid of cards is out of date."""
+        self._card_grid = None
 
     def _add_node_item(self, node) -> None:
         item = NodeItem(node)
         self._nodes[node.id] = item
         self.addItem(item)
+        self._card_grid = None
 
     def _add_edge_item(self, edge: Edge) -> None:
         source, target = self._nodes[edge.source], self._nodes[edge.target]
@@ -321,6 +439,7 @@ class GraphScene(QGraphicsScene):
         source.output_port.set_connected(True)
         target.input_port.set_connected(True)
         self.addItem(item)
+        item.update_path()  # now that it is in the scene, around the cards in its way
 
     def _remove_edge_item(self, edge: Edge) -> None:
         item = self._edges.pop(edge)
@@ -343,3 +462,35 @@ class GraphScene(QGraphicsScene):
         for edge, item in self._edges.items():
             info = analysis.info.get(edge.source)
             item.set_label(format_shape(info.shape) if info else "")
+        self._place_moved_labels()
+
+    def _place_moved_labels(self) -> None:
+        """Labels of new, rerouted or resized wires go where they overlap no other label (a coarse
+        grid of the labels finds the neighbours: comparing every pair would be quadratic)."""
+        moved = [item for item in self._edges.values() if item.label_moved]
+        if not moved:
+            return
+        grid: dict[tuple[int, int], list[EdgeItem]] = {}
+
+        def cells(rect: QRectF):
+            return _cells(rect, _LABEL_CELL)
+
+        def file(item: EdgeItem) -> None:
+            for cell in cells(item.label_rect):
+                grid.setdefault(cell, []).append(item)
+
+        for item in self._edges.values():
+            if not item.label_moved and item.label:
+                file(item)
+        for item in moved:
+            item.place_label(lambda rect, me=item: not any(
+                other is not me and other.label_rect.intersects(rect) for cell in cells(rect) for other in grid.get(cell, ())))
+            if item.label:
+                file(item)
+
+
+def _cells(rect: QRectF, size: float):
+    """The cells of a grid of `size` squares that `rect` touches."""
+    for i in range(int(rect.left() // size), int(rect.right() // size) + 1):
+        for j in range(int(rect.top() // size), int(rect.bottom() // size) + 1):
+            yield i, j

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView
 
 from .. import style
-from .node_item import NodeItem
+from .edge_item import EdgeItem
+from .quick_add import QuickAddBox
 from .scene import GraphScene
 
 LAYER_MIME_TYPE = "application/x-netbuilder-layer"
@@ -18,7 +19,6 @@ MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 GRID_STEP = 20.0
 MAJOR_GRID_EVERY = 5
 _FIT_MARGIN = 40.0
-_STACK_OFFSET = 30.0  # layers added at the centre step aside from ones already there
 # cosmetic (width 0) pens: grid lines stay one pixel wide at every zoom
 _MINOR_PEN = QPen(style.GRID_MINOR, 0)
 _MAJOR_PEN = QPen(style.GRID_MAJOR, 0)
@@ -29,9 +29,11 @@ class GraphView(QGraphicsView):
 
     Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
     left drag on empty space selects with a rubber band. Delete/Backspace delete the selection;
-    Escape drops a wire being dragged.
-    Drops of LAYER_MIME_TYPE add that layer where dropped; other drops (e.g. project files)
-    are ignored here so the main window can take them.
+    Escape drops a wire being dragged. Tab, or a right-click on empty canvas, opens the quick-add
+    box at the cursor; so does a new wire released over empty canvas, and the layer chosen
+    there is connected to it.
+    Drops of LAYER_MIME_TYPE add that layer where dropped (spliced in, when dropped on a wire);
+    other drops (e.g. project files) are ignored here so the main window can take them.
     """
 
     def __init__(self, scene: GraphScene, parent=None):
@@ -51,6 +53,13 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._space_held = False
         self._pan_from: QPointF | None = None
+        self._mouse_at: QPoint | None = None  # the cursor over the viewport, where quick add opens
+        self.quick_add = QuickAddBox(self)
+        self.quick_add.chosen.connect(self._add_chosen_layer)
+        self.quick_add.closed.connect(self._quick_add_closed)
+        self._quick_add_at = QPointF()
+        self._quick_add_wire = False
+        scene.wire_dropped_in_space.connect(lambda scene_pos: self.open_quick_add(scene_pos, wire_end=True))
         self.centerOn(0, 0)
 
     # --- zoom ---------------------------------------------------------------------------------------
@@ -82,9 +91,44 @@ class GraphView(QGraphicsView):
             self.set_zoom(min(1.0, self.zoom))
         self.centerOn(area.center())
 
+    # --- quick add ---------------------------------------------------------------------------------------
+    def open_quick_add(self, scene_pos: QPointF, wire_end: bool = False) -> None:
+        """Open the quick-add box at `scene_pos`; the chosen layer is added there (and, with
+        `wire_end`, connected to the wire just dropped there)."""
+        self._quick_add_at, self._quick_add_wire = scene_pos, wire_end
+        self.quick_add.open_at(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+
+    def _add_chosen_layer(self, type_id: str) -> None:
+        self.graph_scene.add_layer(type_id, self._quick_add_at, wire_end=self._quick_add_wire)
+        self.setFocus()
+
+    def _quick_add_closed(self) -> None:
+        # after the choice, if any: a wire dropped in space with no layer chosen is dropped for good
+        self._quick_add_wire = False
+        self.graph_scene.forget_wire_end()
+
+    def _cursor_scene_pos(self) -> QPointF:
+        inside = self._mouse_at is not None and self.viewport().rect().contains(self._mouse_at)
+        return self.mapToScene(self._mouse_at if inside else self.viewport().rect().center())
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        return False  # Tab opens quick add, as in other node editors, instead of leaving the canvas
+
+    def contextMenuEvent(self, event) -> None:
+        scene_pos = self.mapToScene(event.pos())
+        if any(isinstance(item, EdgeItem) or item.flags() & item.GraphicsItemFlag.ItemIsSelectable
+               for item in self.graph_scene.items(scene_pos)):
+            super().contextMenuEvent(event)
+        else:
+            self.open_quick_add(scene_pos)
+            event.accept()
+
     # --- pan: middle button, or left button while space is held -------------------------------------
     def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Tab and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.open_quick_add(self._cursor_scene_pos())
+            event.accept()
+        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             event.accept()
@@ -114,6 +158,7 @@ class GraphView(QGraphicsView):
             super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        self._mouse_at = event.position().toPoint()
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -163,13 +208,10 @@ class GraphView(QGraphicsView):
             return None
         return bytes(data.data(LAYER_MIME_TYPE)).decode("utf-8")
 
-    def add_layer_at_center(self, type_id: str) -> str:
-        """Add a layer in the middle of the visible area (palette double-click) and return its id;
-        it steps down-right past layers already there, so repeated adds do not pile up."""
-        centre = self.mapToScene(self.viewport().rect().center())
-        while any(isinstance(item, NodeItem) for item in self.graph_scene.items(centre)):
-            centre += QPointF(_STACK_OFFSET, _STACK_OFFSET)
-        return self.graph_scene.add_layer(type_id, centre)
+    def add_layer_at_center(self, type_id: str) -> str | None:
+        """Add a layer in the middle of the visible area (palette double-click), or at the free spot
+        nearest to it, and return its id."""
+        return self.graph_scene.add_layer(type_id, self.mapToScene(self.viewport().rect().center()))
 
     # --- background ------------------------------------------------------------------------------------
     def drawBackground(self, painter, rect: QRectF) -> None:

@@ -6,8 +6,9 @@ from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
-from ...core.layers import LayerSpec, all_specs, get_spec
+from ...core.layers import all_specs
 from .. import style
+from ..editor.quick_add import matching_specs
 from ..editor.view import LAYER_MIME_TYPE
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -41,11 +42,6 @@ def _category_marker(category: str) -> QIcon:
     painter.drawRoundedRect(1, 1, 10, 10, 3, 3)
     painter.end()
     return QIcon(pixmap)
-
-
-def _matches(spec: LayerSpec, words: list[str]) -> bool:
-    text = f"{spec.title} {spec.description} {spec.category} {spec.type_id}".lower()
-    return all(word in text for word in words)
 
 
 class LayerPalette(QWidget):
@@ -110,12 +106,12 @@ class LayerPalette(QWidget):
 
     def filter(self, text: str) -> None:
         """Show only layers whose title, description or category contain every typed word."""
-        words = text.lower().split()
+        matching = {spec.type_id for spec in matching_specs(text)}
         for heading in self._headings():
             shown = 0
             for i in range(heading.childCount()):
                 item = heading.child(i)
-                visible = _matches(get_spec(item.data(0, TYPE_ROLE)), words)
+                visible = item.data(0, TYPE_ROLE) in matching
                 item.setHidden(not visible)
                 shown += visible
             heading.setHidden(shown == 0)

@@ -7,12 +7,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
-from ...core.summary import keras_difference
+from ...core.summary import activation_bytes, keras_difference
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
-COLUMNS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
-_NUMERIC = (3, 4)
+COLUMNS = ("Layer", "Type", "Output shape", "Params", "FLOPs", "Activations")
+_NUMERIC = (3, 4, 5)
+_ACTIVATIONS = 5
 
 
 def human_count(count: int) -> str:
@@ -25,7 +26,11 @@ def human_count(count: int) -> str:
 
 def weights_size(params: int) -> str:
     """Memory taken by `params` float32 weights, e.g. '1.6 MB'."""
-    size = params * 4
+    return byte_size(params * 4)
+
+
+def byte_size(size: int) -> str:
+    """A number of bytes for people: '1.6 MB'."""
     for threshold, unit in ((2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
         if size >= threshold:
             return f"{size / threshold:.1f} {unit}"
@@ -33,7 +38,8 @@ def weights_size(params: int) -> str:
 
 
 class SummaryPanel(QWidget):
-    """Layer, type, output shape, parameters and FLOPs of every node, with a totals row.
+    """Layer, type, output shape, parameters, FLOPs and activation memory at the training batch
+    size of every node, with a totals row.
 
     Selecting rows emits `nodes_selected` so the canvas can select the same layers.
     """
@@ -79,6 +85,10 @@ class SummaryPanel(QWidget):
 
     def refresh(self) -> None:
         graph, analysis = self.document.graph, self.document.analysis
+        batch = self.document.project.training.batch_size
+        self.table.horizontalHeaderItem(_ACTIVATIONS).setToolTip(
+            f"Memory of each layer's output for a batch of {batch} (the training batch size): "
+            "what training keeps for the backward pass")
         selected = set(self._selected_ids())
         # nodes on cycles have no place in the data-flow order; list them last so none is hidden
         ids = analysis.order + [n for n in graph.nodes if n not in analysis.order]
@@ -91,7 +101,8 @@ class SummaryPanel(QWidget):
             cells = [node.name, node.spec.title,
                      format_shape(info.shape) if info else "—",
                      f"{info.params:,}" if info else "—",
-                     human_count(info.flops) if info else "—"]
+                     human_count(info.flops) if info else "—",
+                     byte_size(activation_bytes(info, batch)) if info else "—"]
             for column, text in enumerate(cells):
                 item = self._item(text, column)
                 item.setData(NODE_ROLE, node_id)
@@ -99,6 +110,8 @@ class SummaryPanel(QWidget):
                     item.setToolTip("\n".join(p.message for p in problems))
                 elif column == 4 and info:
                     item.setToolTip(f"{info.flops:,} floating-point operations per sample")
+                elif column == _ACTIVATIONS and info:
+                    item.setToolTip(f"{activation_bytes(info, batch):,} bytes for a batch of {batch}")
                 self.table.setItem(row, column, item)
             if not info:
                 self.table.item(row, 2).setIcon(error_icon)
@@ -116,8 +129,10 @@ class SummaryPanel(QWidget):
 
     def _set_totals_row(self, row: int, layers: int) -> None:
         analysis = self.document.analysis
+        batch = self.document.project.training.batch_size
+        activations = sum(activation_bytes(info, batch) for info in analysis.info.values())
         cells = ["Total", f"{layers} layer{'s' * (layers != 1)}", "", f"{analysis.total_params:,}",
-                 human_count(analysis.total_flops)]
+                 human_count(analysis.total_flops), byte_size(activations)]
         bold = QFont(self.font())
         bold.setBold(True)
         for column, text in enumerate(cells):

@@ -1,0 +1,108 @@
+"""The status bar's estimate of an epoch's training time, kept up to date as the network changes.
+
+Timing needs torch, which takes seconds to import, and a few training steps: both run on a
+worker thread, a while after the last edit, and each network is timed once (the result is
+cached by its structure, parameters and training settings), so editing never waits for it.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core.graph import Graph
+from ..core.settings import TrainingSettings
+from ..training.estimate import epoch_seconds  # torch-free: torch is imported by seconds_per_batch
+from .document import Document
+
+SETTLE_MS = 800  # time the network a moment after the last edit, not after each keystroke
+
+
+def network_key(graph: Graph, settings: TrainingSettings) -> str:
+    """What the timing depends on: layers, their parameters and wiring, and the training settings."""
+    layers = [(node.id, node.type_id, sorted(node.params.items())) for node in graph.nodes.values()]
+    return repr((layers, graph.edges, settings))
+
+
+class EpochEstimate(QObject):
+    """Emits `text_changed` with e.g. "≈ 14 s per epoch on digits" (or per batch, for data of
+    unknown size; empty while the network has problems or has not been timed yet)."""
+
+    text_changed = Signal(str)
+    _timed = Signal(str, object)  # key, seconds per batch (None: could not be timed), from the worker
+
+    def __init__(self, document: Document, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.text = ""
+        self._cache: dict[str, float | None] = {}
+        self._busy = False
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self.update_now)
+        self._timed.connect(self._store)
+        document.analysis_changed.connect(self._changed)
+        document.project_replaced.connect(self._changed)
+        self._changed()
+
+    def update_now(self) -> None:
+        """Show the estimate of the current network, timing it first (off this thread) if needed."""
+        project = self.document.project
+        if not self.document.analysis.ok:
+            self._show("")
+            return
+        key = network_key(project.graph, project.training)
+        if key in self._cache:
+            self._show(self._describe(self._cache[key]))
+        elif not self._busy:
+            self._busy = True
+            # the worker gets its own copy: the user goes on editing this one
+            graph = Graph({node_id: replace(node, params=dict(node.params)) for node_id, node in project.graph.nodes.items()},
+                          list(project.graph.edges))
+            worker = threading.Thread(target=self._time, args=(graph, project.training, key),
+                                      name="epoch-estimate", daemon=True)
+            worker.start()
+
+    def _time(self, graph: Graph, settings: TrainingSettings, key: str) -> None:
+        from ..training.estimate import seconds_per_batch  # torch: on this thread, never the GUI's
+
+        try:
+            seconds = seconds_per_batch(graph, settings)
+        except Exception:  # a network that trains in no way this can time: no estimate, no message
+            seconds = None
+        try:
+            self._timed.emit(key, seconds)
+        except RuntimeError:  # the window closed while timing
+            pass
+
+    def _store(self, key: str, seconds: float | None) -> None:
+        self._busy = False
+        self._cache[key] = seconds
+        self.update_now()  # the network may have changed meanwhile: this times it again if so
+
+    def _describe(self, batch_seconds: float | None) -> str:
+        if batch_seconds is None:
+            return ""
+        project = self.document.project
+        epoch = epoch_seconds(project.dataset, project.training.batch_size, batch_seconds)
+        if epoch is None:
+            return f"≈ {batch_seconds * 1000:.0f} ms per batch of {project.training.batch_size}"
+        return f"≈ {_duration(epoch)} per epoch on {project.dataset}"
+
+    def _changed(self) -> None:
+        self._settle.start()
+
+    def _show(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            self.text_changed.emit(text)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
