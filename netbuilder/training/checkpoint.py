@@ -174,14 +174,15 @@ def _read_checkpoint(path: Path, project_name: str) -> tuple[dict[str, torch.Ten
 
 
 def _load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    problem = _mismatch(model.state_dict(), tensors)
+    problem = weights_mismatch(model.state_dict(), tensors)
     if problem:
         raise CheckpointError(f"{path.name} does not fit the network: {problem}. The network changed "
                               "since it was trained: train it again.")
     model.load_state_dict(tensors)
 
 
-def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
+def weights_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
+    """Why `found` cannot be loaded in place of `expected`, or None when it can."""
     for key, tensor in expected.items():
         layer, _, part = key.rpartition(".")
         if key not in found:

@@ -24,7 +24,7 @@ from netbuilder.core.codegen import to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
 
-from .checkpoint import CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model
+from .checkpoint import CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model, weights_mismatch
 from .trainer import TrainingError
 
 EXPORT_EXTRA = "pip install netbuilder[export]"
@@ -151,7 +151,7 @@ def _unexpressible(source: ExportSource, label: str, convert: Callable[[torch.nn
             with _quiet():
                 convert(module, inputs)
         except Exception:  # noqa: BLE001 - any failure of this layer alone is the answer
-            return ExportError(f'Layer "{node.name}" ({node.spec.label}) has no form in {label}: change or '
+            return ExportError(f'Layer "{node.name}" ({node.spec.title}) has no form in {label}: change or '
                                f"remove it, or export in another format.")
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
     return ExportError(f"The network cannot be written as {label}: {first_line}")
@@ -362,3 +362,51 @@ EXPORTERS: dict[str, Exporter] = {exporter.name: exporter for exporter in (
     Exporter("onnx", "ONNX", ".onnx", _write_onnx, needs_extra=True),
     Exporter("safetensors", "safetensors", ".safetensors", _write_safetensors),
 )}
+
+
+# --- weights from elsewhere ------------------------------------------------------------------------
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
+
+
+def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors by name from a safetensors file, or from a `.pt`/`.pth` file loaded with
+    `weights_only=True`, so that a file from someone else never runs code: a pickle holding
+    anything but tensors and plain containers is refused."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WEIGHT_SUFFIXES:
+        raise ExportError(f"{path.name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
+    try:
+        if suffix == ".safetensors":
+            from safetensors import SafetensorError
+            from safetensors.torch import load as load_safetensors
+
+            try:
+                return load_safetensors(path.read_bytes())
+            except SafetensorError:
+                raise ExportError(f"{path.name} is not a safetensors file.") from None
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
+            if isinstance(error, OSError):
+                raise
+            raise ExportError(f"{path.name} was refused: it is not plain weights (it may hold code, which "
+                              "netbuilder never runs). Save a state_dict, or use safetensors.") from None
+    except OSError as error:
+        raise ExportError(f"Cannot read {path.name}: {error.strerror or error}") from None
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ExportError(f"{path.name} holds no state_dict (a mapping of layer names to tensors).")
+    return state
+
+
+def import_weights(project: Project, weights_path: str | os.PathLike, out: str | os.PathLike) -> ExportResult:
+    """Weights from elsewhere, checked against the network, written as a safetensors export of
+    the project (the format netbuilder opens safely). Raises ExportError or CompileError."""
+    source = export_source(project, None)
+    tensors = read_weights_file(weights_path)
+    problem = weights_mismatch(source.model.state_dict(), tensors)
+    if problem:
+        raise ExportError(f"{Path(weights_path).name} does not fit the network: {problem}.")
+    source.model.load_state_dict(tensors)
+    return ExportResult(_write_safetensors(source, Path(out)), trained=True)
