@@ -61,14 +61,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_out_argument(predict, "folder holding the weights, if not beside the project")
     predict.set_defaults(handler=predict_command)
 
-    from .exports import EXPORTERS
+    from .export_formats import EXPORT_FORMATS
 
     export = subparsers.add_parser("export", help="write the network, with its trained weights if any, in a "
                                                   "format for use outside netbuilder")
     export.add_argument("project", help="project file (.nbproj)")
-    export.add_argument("--format", required=True, choices=list(EXPORTERS), help="code: PyTorch module and a "
-                        "training script; torchscript / pt2: for torch.jit.load / torch.export.load; onnx; "
-                        "safetensors: weights with the project and recipe")
+    export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS), help="; ".join(f"{export_format.name}: {export_format.description}"
+                                                                 for export_format in EXPORT_FORMATS.values()))
     export.add_argument("--out", required=True, metavar="FILE", help="file to write")
     export.set_defaults(handler=export_command)
     code = subparsers.add_parser("export-code", help="write the network as a standalone PyTorch .py file "

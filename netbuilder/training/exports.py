@@ -1,7 +1,8 @@
 """Exports of a project's network for use outside netbuilder: one registry, shared by the command
 line and the window.
 
-Each format is an `Exporter` (name, label, file suffix, writer). The weights written are the
+The formats are listed in `export_formats` (torch-free, for the window); `WRITERS` holds the
+writer of each. The weights written are the
 trained ones when the project has a usable checkpoint, else the untrained initial ones (from the
 project's seed), and the result says which. A layer that a format cannot express gets a message
 naming the layer and the format.
@@ -25,6 +26,7 @@ from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
 
 from .checkpoint import CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model, weights_mismatch
+from .export_formats import EXPORT_FORMATS, ExportFormat
 from .trainer import TrainingError
 
 EXPORT_EXTRA = "pip install netbuilder[export]"
@@ -60,15 +62,6 @@ class ExportSource:
             else:
                 inputs.append(torch.randn(batch, *info.shape, generator=generator))
         return tuple(inputs)
-
-
-@dataclass(frozen=True)
-class Exporter:
-    name: str  # as given to --format
-    label: str  # as shown in the window
-    suffix: str
-    write: Callable[[ExportSource, Path], list[Path]]  # returns the files written
-    needs_extra: bool = False  # needs the packages of the `export` extra
 
 
 @dataclass
@@ -108,20 +101,25 @@ def export_project(project: Project, project_path: str | os.PathLike | None, for
                    out: str | os.PathLike) -> ExportResult:
     """Write the project's network as `format_name` to `out` (the format's suffix is added when
     missing). Raises CompileError or ExportError with a message for the user."""
-    exporter = EXPORTERS.get(format_name)
-    if exporter is None:
-        raise ExportError(f'There is no export format "{format_name}"; the formats are {", ".join(EXPORTERS)}.')
-    if exporter.needs_extra:
-        require_export_packages(exporter.label)
+    export_format = EXPORT_FORMATS.get(format_name)
+    if export_format is None:
+        raise ExportError(f'There is no export format "{format_name}"; the formats are '
+                          f'{", ".join(EXPORT_FORMATS)}.')
+    if export_format.needs_extra:
+        require_export_packages(export_format.label)
     source = export_source(project, project_path)
-    path = Path(out)
-    if path.suffix.lower() != exporter.suffix:
-        path = path.with_name(path.name + exporter.suffix)
+    path = with_suffix(out, export_format)
     try:
-        files = exporter.write(source, path)
+        files = WRITERS[format_name](source, path)
     except OSError as error:
         raise ExportError(f"Cannot write {path.name}: {error.strerror or error}") from None
     return ExportResult(files, source.trained is not None)
+
+
+def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:
+    """`out` ending in the format's suffix (added when missing)."""
+    path = Path(out)
+    return path if path.suffix.lower() == export_format.suffix else path.with_name(path.name + export_format.suffix)
 
 
 def require_export_packages(label: str) -> None:
@@ -355,13 +353,10 @@ def _write_safetensors(source: ExportSource, path: Path) -> list[Path]:
     return [path]
 
 
-EXPORTERS: dict[str, Exporter] = {exporter.name: exporter for exporter in (
-    Exporter("code", "PyTorch code", ".py", _write_code),
-    Exporter("torchscript", "TorchScript", ".pt", _write_torchscript),
-    Exporter("pt2", "torch.export program", ".pt2", _write_exported_program),
-    Exporter("onnx", "ONNX", ".onnx", _write_onnx, needs_extra=True),
-    Exporter("safetensors", "safetensors", ".safetensors", _write_safetensors),
-)}
+# The writer of each format; a writer returns the files it wrote.
+WRITERS: dict[str, Callable[[ExportSource, Path], list[Path]]] = {
+    "code": _write_code, "torchscript": _write_torchscript, "pt2": _write_exported_program, "onnx": _write_onnx,
+    "safetensors": _write_safetensors}
 
 
 # --- weights from elsewhere ------------------------------------------------------------------------

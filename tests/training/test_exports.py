@@ -14,7 +14,8 @@ from safetensors import safe_open
 
 from netbuilder.core.project import load_project, project_to_dict
 from netbuilder.training.checkpoint import History, load_trained_model, save_checkpoint
-from netbuilder.training.exports import EXPORTERS, ExportError, export_project, export_source, import_weights
+from netbuilder.training.export_formats import EXPORT_FORMATS
+from netbuilder.training.exports import WRITERS, ExportError, export_project, export_source, import_weights
 
 from netbuilder.__main__ import main as netbuilder_cli
 from test_checkpoint import HISTORY, RECIPE, project as vector_project
@@ -50,6 +51,10 @@ def test_onnx_gives_torchs_outputs_at_batch_1_and_7(path, tmp_path):
         feed = {name: tensor.numpy() for name, tensor in zip(source.input_names, inputs)}
         (got,) = session.run(["output"], feed)
         np.testing.assert_allclose(got, expected.numpy(), atol=TOLERANCE, rtol=0)
+
+
+def test_every_format_has_a_writer():
+    assert WRITERS.keys() == EXPORT_FORMATS.keys()
 
 
 def test_a_missing_onnx_package_names_the_extra_to_install(tmp_path, monkeypatch, capsys):
@@ -152,7 +157,7 @@ def test_a_layer_without_a_form_in_the_format_is_named(tmp_path):
     source = export_source(vector_project(), None)
     source.model.fc1 = _NotScriptable()
     with pytest.raises(ExportError, match='Layer "fc1".*no form in TorchScript'):
-        EXPORTERS["torchscript"].write(source, tmp_path / "net.pt")
+        WRITERS["torchscript"](source, tmp_path / "net.pt")
     assert not (tmp_path / "net.pt").exists()
 
 
