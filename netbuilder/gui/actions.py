@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from ..core.project import load_template, template_names
+from ..training.export_formats import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -50,6 +51,11 @@ class WindowActions:
                                "Save the project under a new name")
         self.export_code = _action(window, "&Export PyTorch Code…", window.export_code, ("Ctrl+E",),
                                    "Write the network as a standalone PyTorch .py file", "export")
+        # File > Export: one entry per format of the export registry; PyTorch code is the action above
+        self.exports = {name: self.export_code if name == "code" else
+                        _action(window, f"{export_format.label}…", lambda name=name: window.export_as(name), (),
+                                f"Export as {export_format.label}: {export_format.description}")
+                        for name, export_format in EXPORT_FORMATS.items()}
         self.quit = _action(window, "&Quit", window.close, (std.Quit, "Ctrl+Q"), "Close netbuilder")
 
         stack = window.document.undo_stack
@@ -107,7 +113,8 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_as])
     file_menu.addSeparator()
-    file_menu.addAction(actions.export_code)
+    export_menu = file_menu.addMenu("E&xport")
+    export_menu.addActions(list(actions.exports.values()))
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
 

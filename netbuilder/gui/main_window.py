@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
-                            project_from_dict, save_project, write_atomic)
+                            project_from_dict, save_project)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
@@ -387,27 +387,39 @@ class MainWindow(QMainWindow):
             app_settings().setValue("files/recent", [p for p in self.recent_files() if p != str(path)])
 
     def export_code(self) -> bool:
-        """Write the network as standalone PyTorch source; a network with errors is refused, listing them."""
-        from ..core.codegen import to_python
-        from ..core.compile import CompileError
+        return self.export_as("code")
 
-        try:
-            source = to_python(self.document.graph, self.document.analysis)
-        except CompileError as error:
-            self._warn("Cannot export PyTorch code", f"{error}\n\nFix these in the Problems panel, then export again.")
+    def export_as(self, format_name: str) -> bool:
+        """Write the network in one of the export formats, with the trained weights when the saved
+        project has them; a network with errors is refused, listing them."""
+        from ..core.compile import CompileError
+        from ..training.export_formats import EXPORT_FORMATS
+        from ..training.exports import ExportError, export_project, with_suffix
+
+        export_format = EXPORT_FORMATS[format_name]
+        title = f"Cannot export {export_format.label}"
+        if not self.document.analysis.ok:
+            self._warn(title, f"{CompileError(self.document.analysis)}\n\nFix these in the Problems panel, then "
+                              "export again.")
             return False
         stem = _file_stem(self.document.path.stem if self.document.path else self.document.project.name)
-        path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", str(Path(self._last_folder()) / f"{stem}.py"),
-                                              "Python files (*.py)")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {export_format.label}",
+                                              str(Path(self._last_folder()) / f"{stem}{export_format.suffix}"),
+                                              f"{export_format.label} (*{export_format.suffix})")
         if not path:
             return False
-        path = Path(path) if path.endswith(".py") else Path(path + ".py")
+        self.statusBar().showMessage(f"Exporting {export_format.label}…")
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            write_atomic(path, source.encode("utf-8"))
-        except OSError as error:
-            self._warn("Cannot export PyTorch code", f"Cannot write {path.name}: {error.strerror or error}")
+            result = export_project(self.document.project, self.document.path, format_name,
+                                    with_suffix(path, export_format))
+        except (ExportError, CompileError) as error:
+            self.statusBar().clearMessage()
+            self._warn(title, str(error))
             return False
-        self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self.statusBar().showMessage(result.message, 10000)
         return True
 
     # --- autosave and recovery ----------------------------------------------------------------------
