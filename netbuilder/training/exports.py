@@ -45,7 +45,8 @@ class ExportSource:
     project_path: Path | None
     analysis: Analysis
     model: torch.nn.Module  # CPU, eval mode
-    trained: TrainedModel | None  # None: the weights are the untrained initial ones
+    trained: TrainedModel | None  # None: the weights are the untrained initial ones...
+    why_untrained: str = ""  # ...and this says why
 
     @property
     def input_names(self) -> list[str]:
@@ -68,12 +69,14 @@ class ExportSource:
 class ExportResult:
     files: list[Path]
     trained: bool
+    why_untrained: str = ""
 
     @property
     def message(self) -> str:
-        weights = "the trained weights" if self.trained else \
-            "untrained initial weights (train the project first to export what it learned)"
-        return f"Wrote {', '.join(path.name for path in self.files)} with {weights}."
+        written = f"Wrote {', '.join(path.name for path in self.files)}"
+        if self.trained:
+            return f"{written} with the trained weights."
+        return f"{written} with untrained initial weights: {self.why_untrained}"
 
 
 def export_source(project: Project, project_path: str | os.PathLike | None) -> ExportSource:
@@ -82,19 +85,19 @@ def export_source(project: Project, project_path: str | os.PathLike | None) -> E
     analysis = analyze(project.graph)
     if not analysis.ok:
         raise CompileError(analysis)
-    trained = None
+    trained, why_untrained = None, "the project is not saved, so it has no trained weights."
     if project_path is not None:
         try:
             trained = load_trained_model(project, project_path)
-        except CheckpointError:
-            trained = None  # no checkpoint, or one of an older network: export the initial weights
+        except CheckpointError as error:  # no checkpoint, or one of an older network
+            why_untrained = str(error)
     if trained is not None:
-        model = trained.model
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(project.training.seed)
-            model = compile_graph(project.graph, analysis).eval()
-    return ExportSource(project, Path(project_path) if project_path is not None else None, analysis, model, trained)
+        return ExportSource(project, Path(project_path), analysis, trained.model, trained)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(project.training.seed)
+        model = compile_graph(project.graph, analysis).eval()
+    return ExportSource(project, Path(project_path) if project_path is not None else None, analysis, model, None,
+                        why_untrained)
 
 
 def export_project(project: Project, project_path: str | os.PathLike | None, format_name: str,
@@ -113,7 +116,7 @@ def export_project(project: Project, project_path: str | os.PathLike | None, for
         files = WRITERS[format_name](source, path)
     except OSError as error:
         raise ExportError(f"Cannot write {path.name}: {error.strerror or error}") from None
-    return ExportResult(files, source.trained is not None)
+    return ExportResult(files, source.trained is not None, source.why_untrained)
 
 
 def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:

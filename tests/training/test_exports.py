@@ -129,7 +129,8 @@ def test_exports_of_a_trained_project_carry_its_trained_weights(tmp_path):
 
 def test_an_untrained_project_exports_its_initial_weights_and_says_so(tmp_path):
     result = export_project(vector_project(), tmp_path / "never-trained.nbproj", "torchscript", tmp_path / "out")
-    assert not result.trained and "untrained initial weights" in result.message
+    assert not result.trained
+    assert "untrained initial weights: There are no trained weights for never-trained.nbproj" in result.message
     assert result.files == [tmp_path / "out.pt"]  # the format's suffix is added
 
 
