@@ -219,13 +219,12 @@ def predict_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from netbuilder.core.codegen import to_python
 
-    from .exports import export_project, export_source
+    from .exports import export_project
 
     try:
         project = load_project(args.project)
         if args.out is None:  # export-code without --out prints the module, as it always did
-            source = export_source(project, None)
-            print(to_python(project.graph, source.analysis, title=project.name), end="")
+            print(to_python(project.graph, title=project.name), end="")
             return 0
         result = export_project(project, args.project, args.format, args.out)
     except USER_ERRORS as error:

@@ -12,10 +12,12 @@ class ExportFormat:
     suffix: str
     description: str
     needs_extra: bool = False  # needs the packages of the `export` extra
+    has_weights: bool = True
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {format_.name: format_ for format_ in (
-    ExportFormat("code", "PyTorch code", ".py", "a readable PyTorch module and a script that trains it"),
+    ExportFormat("code", "PyTorch code", ".py", "a readable PyTorch module and a script that trains it",
+                 has_weights=False),
     ExportFormat("torchscript", "TorchScript", ".pt", "for torch.jit.load, without netbuilder"),
     ExportFormat("pt2", "torch.export program", ".pt2", "for torch.export.load, without netbuilder"),
     ExportFormat("onnx", "ONNX", ".onnx", "for onnxruntime and other ONNX runtimes", needs_extra=True),

@@ -42,7 +42,6 @@ class ExportSource:
     """What an exporter writes: the network, its weights, and where they came from."""
 
     project: Project
-    project_path: Path | None
     analysis: Analysis
     model: torch.nn.Module  # CPU, eval mode
     trained: TrainedModel | None  # None: the weights are the untrained initial ones...
@@ -55,14 +54,14 @@ class ExportSource:
     def example_inputs(self, batch: int = EXAMPLE_BATCH) -> tuple[torch.Tensor, ...]:
         """Inputs of the network's shapes: token ids (within every vocabulary) or random floats."""
         generator = torch.Generator().manual_seed(0)
-        inputs = []
-        for node_id in input_nodes(self.project.graph, self.analysis):
-            info = self.analysis.info[node_id]
-            if info.token_ids:
-                inputs.append(torch.randint(0, 2, (batch, *info.shape), generator=generator))
-            else:
-                inputs.append(torch.randn(batch, *info.shape, generator=generator))
-        return tuple(inputs)
+        return tuple(_example(self.analysis.info[node_id].shape, self.analysis.info[node_id].token_ids, batch,
+                              generator) for node_id in input_nodes(self.project.graph, self.analysis))
+
+
+def _example(shape, token_ids: bool, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    if token_ids:  # ids 0 and 1 exist in every vocabulary
+        return torch.randint(0, 2, (batch, *shape), generator=generator)
+    return torch.randn(batch, *shape, generator=generator)
 
 
 @dataclass
@@ -70,10 +69,13 @@ class ExportResult:
     files: list[Path]
     trained: bool
     why_untrained: str = ""
+    has_weights: bool = True  # the code export writes none
 
     @property
     def message(self) -> str:
         written = f"Wrote {', '.join(path.name for path in self.files)}"
+        if not self.has_weights:
+            return f"{written}."
         if self.trained:
             return f"{written} with the trained weights."
         return f"{written} with untrained initial weights: {self.why_untrained}"
@@ -92,12 +94,11 @@ def export_source(project: Project, project_path: str | os.PathLike | None) -> E
         except CheckpointError as error:  # no checkpoint, or one of an older network
             why_untrained = str(error)
     if trained is not None:
-        return ExportSource(project, Path(project_path), analysis, trained.model, trained)
+        return ExportSource(project, analysis, trained.model, trained)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(project.training.seed)
         model = compile_graph(project.graph, analysis).eval()
-    return ExportSource(project, Path(project_path) if project_path is not None else None, analysis, model, None,
-                        why_untrained)
+    return ExportSource(project, analysis, model, None, why_untrained)
 
 
 def export_project(project: Project, project_path: str | os.PathLike | None, format_name: str,
@@ -116,7 +117,7 @@ def export_project(project: Project, project_path: str | os.PathLike | None, for
         files = WRITERS[format_name](source, path)
     except OSError as error:
         raise ExportError(f"Cannot write {path.name}: {error.strerror or error}") from None
-    return ExportResult(files, source.trained is not None, source.why_untrained)
+    return ExportResult(files, source.trained is not None, source.why_untrained, export_format.has_weights)
 
 
 def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:
@@ -126,7 +127,8 @@ def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:
 
 
 def require_export_packages(label: str) -> None:
-    """Raise ExportError naming the extra to install when onnx, onnxruntime or onnxscript is missing."""
+    """Raise ExportError naming the extra to install when a package the ONNX export needs is missing
+    (onnxruntime, also in the extra, is needed only to run the result)."""
     for package in ("onnx", "onnxscript"):
         try:
             __import__(package)
@@ -144,10 +146,9 @@ def _unexpressible(source: ExportSource, label: str, convert: Callable[[torch.nn
         module = getattr(source.model, node.name, None)
         if not isinstance(module, torch.nn.Module):
             continue
-        info = source.analysis.info[node_id]
-        upstream = [source.analysis.info[s] for s in graph.inputs_of(node_id)]
-        inputs = tuple(torch.randint(0, 2, (EXAMPLE_BATCH, *shape)) if up.token_ids
-                       else torch.randn(EXAMPLE_BATCH, *shape) for shape, up in zip(info.in_shapes, upstream))
+        upstream = [source.analysis.info[input_id] for input_id in graph.inputs_of(node_id)]
+        inputs = tuple(_example(shape, info.token_ids, EXAMPLE_BATCH)
+                       for shape, info in zip(source.analysis.info[node_id].in_shapes, upstream))
         try:
             with _quiet():
                 convert(module, inputs)
@@ -329,10 +330,10 @@ def _write_onnx(source: ExportSource, path: Path) -> list[Path]:
     """The torch.export-based exporter (see docs/decisions.md), batch dimension dynamic, weights inside."""
     names = source.input_names
 
-    def convert(model, inputs):
+    def convert(model, inputs):  # also called on single layers, to find one that has no ONNX form
+        whole = model is source.model
         return torch.onnx.export(model, inputs, dynamo=True, dynamic_shapes=_dynamic_batch(inputs),
-                                 input_names=names if model is source.model else None,
-                                 output_names=["output"] if model is source.model else None)
+                                 input_names=names if whole else None, output_names=["output"] if whole else None)
 
     program = _convert(source, "ONNX", convert)
     write_atomic(path, program.model_proto.SerializeToString())
