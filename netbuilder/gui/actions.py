@@ -49,8 +49,10 @@ class WindowActions:
         self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project", "save")
         self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
                                "Save the project under a new name")
-        self.export_code = _action(window, "&Export PyTorch Code…", window.export_code, ("Ctrl+E",),
-                                   "Write the network as a standalone PyTorch .py file", "export")
+        self.export_code = _action(window, "&PyTorch Code…", window.export_code, ("Ctrl+E",),
+                                   "Write the network as a standalone PyTorch .py file and a script that trains it",
+                                   "export")
+        self.export_code.setIconText("Export Code")  # on the toolbar, outside the File > Export menu
         # File > Export: one entry per format of the export registry; PyTorch code is the action above
         self.exports = {name: self.export_code if name == "code" else
                         _action(window, f"{export_format.label}…", lambda name=name: window.export_as(name), (),
