@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.codegen import to_python
@@ -349,8 +352,6 @@ def _write_safetensors(source: ExportSource, path: Path) -> list[Path]:
         data = checkpoint_bytes(source.model, source.trained.history, recipe=source.trained.recipe,
                                 extra_metadata={"project": project_json})
     else:
-        from safetensors.torch import save as save_safetensors
-
         tensors = {name: value.detach().cpu().contiguous() for name, value in source.model.state_dict().items()}
         data = save_safetensors(tensors, metadata={"project": project_json, "trained": "false"})
     write_atomic(path, data)
@@ -377,9 +378,6 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise ExportError(f"{path.name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
     try:
         if suffix == ".safetensors":
-            from safetensors import SafetensorError
-            from safetensors.torch import load as load_safetensors
-
             try:
                 return load_safetensors(path.read_bytes())
             except SafetensorError:
