@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
+                               QTabWidget, QWidget)
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
@@ -27,6 +27,7 @@ from .panels.problems import ProblemsPanel
 from .panels.summary import SummaryPanel, human_count
 from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
+from .workers import ExportWriter
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
@@ -391,10 +392,10 @@ class MainWindow(QMainWindow):
 
     def export_as(self, format_name: str) -> bool:
         """Write the network in one of the export formats, with the trained weights when the saved
-        project has them; a network with errors is refused, listing them."""
+        project has them; a network with errors is refused, listing them. The export runs on a
+        worker thread behind a modal progress dialog, so the window keeps painting."""
         from ..core.compile import CompileError
         from ..training.export_formats import EXPORT_FORMATS
-        from ..training.exports import ExportError, export_project, with_suffix
 
         export_format = EXPORT_FORMATS[format_name]
         title = f"Cannot export {export_format.label}"
@@ -408,17 +409,24 @@ class MainWindow(QMainWindow):
                                               f"{export_format.label} (*{export_format.suffix})")
         if not path:
             return False
-        self.statusBar().showMessage(f"Exporting {export_format.label}…")
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            result = export_project(self.document.project, self.document.path, format_name,
-                                    with_suffix(path, export_format))
-        except (ExportError, CompileError) as error:
-            self.statusBar().clearMessage()
-            self._warn(title, str(error))
+        writer = ExportWriter(self.document.project, self.document.path, format_name, path, self)
+        outcome: list = []
+        waiting = QEventLoop()
+        writer.written.connect(outcome.append)
+        writer.failed.connect(outcome.append)
+        writer.finished.connect(waiting.quit)
+        progress = QProgressDialog(f"Exporting {export_format.label}…", "", 0, 0, self)
+        progress.setCancelButton(None)  # an exporter cannot be interrupted
+        progress.setWindowTitle("Export")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(500)
+        writer.start()
+        waiting.exec()
+        progress.close()
+        (result,) = outcome
+        if isinstance(result, str):
+            self._warn(title, result)
             return False
-        finally:
-            QGuiApplication.restoreOverrideCursor()
         self.statusBar().showMessage(result.message, 10000)
         return True
 
