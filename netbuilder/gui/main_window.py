@@ -419,7 +419,8 @@ class MainWindow(QMainWindow):
         progress.setCancelButton(None)  # an exporter cannot be interrupted
         progress.setWindowTitle("Export")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(500)
+        progress.setMinimumDuration(500)  # quick exports show no dialog at all...
+        progress.setValue(0)  # ...counted from here
         writer.start()
         waiting.exec()
         progress.close()
