@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from netbuilder.core.project import load_project, project_to_dict
+from netbuilder.core.project import load_project, project_to_dict, save_project
 from netbuilder.training.checkpoint import History, load_trained_model, save_checkpoint
 from netbuilder.training.export_formats import EXPORT_FORMATS
 from netbuilder.training.exports import WRITERS, ExportError, export_project, export_source, import_weights
@@ -212,8 +212,6 @@ def test_a_crafted_pickle_is_refused_without_running_code(tmp_path, capsys, suff
     plain_pickle = tmp_path / f"plain{suffix}"
     plain_pickle.write_bytes(pickle.dumps(_RunsCode(marker)))
     project_path = tmp_path / "pets.nbproj"
-    from netbuilder.core.project import save_project
-
     save_project(vector_project(), project_path)
     for file in (hostile, plain_pickle):
         with pytest.raises(ExportError, match="refused"):
@@ -233,3 +231,24 @@ def test_plain_pt_weights_are_imported_after_a_fit_check(tmp_path):
     torch.save({"fc1.weight": torch.zeros(2, 2)}, tmp_path / "other.pt")
     with pytest.raises(ExportError, match="does not fit the network"):
         import_weights(vector_project(), tmp_path / "other.pt", tmp_path / "model.safetensors")
+
+
+def test_safetensors_weights_import_and_other_files_are_refused(tmp_path):
+    source = export_source(vector_project(), None)
+    export_project(vector_project(), None, "safetensors", tmp_path / "shared.safetensors")
+    result = import_weights(vector_project(), tmp_path / "shared.safetensors", tmp_path / "again.safetensors")
+    assert result.files == [tmp_path / "again.safetensors"]
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 16)
+    with pytest.raises(ExportError, match=r"reads weights from \.safetensors, \.pt, \.pth"):
+        import_weights(vector_project(), tmp_path / "weights.bin", tmp_path / "out.safetensors")
+    (tmp_path / "broken.safetensors").write_bytes(b"\0" * 16)
+    with pytest.raises(ExportError, match="not a safetensors file"):
+        import_weights(vector_project(), tmp_path / "broken.safetensors", tmp_path / "out.safetensors")
+    assert source.model.state_dict().keys() == {"fc1.weight", "fc1.bias"}
+
+
+def test_a_network_with_problems_is_refused_on_the_command_line(tmp_path, capsys):
+    save_project(vector_project(shape=(2, 3)), tmp_path / "broken.nbproj")  # a vector Input of 2 sizes
+    assert run_cli("export", tmp_path / "broken.nbproj", "--format", "onnx", "--out", tmp_path / "x.onnx") == 2
+    assert "cannot be built yet" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
