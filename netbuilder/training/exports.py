@@ -238,7 +238,7 @@ from netbuilder.data.fit import fit_to_input
 DATASET = {source.project.dataset!r}
 TASK = {task!r}
 INPUT_SHAPE = {tuple(analysis.info[input_id].shape)!r}
-TOKEN_IDS = {analysis.info[input_id].token_ids!r}  # the input holds word ids, not numbers
+TOKEN_IDS = {analysis.info[input_id].token_ids!r}  # True: the input holds word ids, not numbers
 {left_out}
 
 def load_net():
