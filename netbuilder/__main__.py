@@ -23,39 +23,16 @@ def _summary(args: argparse.Namespace) -> int:
     return 0 if analysis.ok else 1
 
 
-def _export_code(args: argparse.Namespace) -> int:
-    from .core.codegen import to_python
-    from .core.compile import CompileError
-    from .core.project import ProjectFileError, load_project, write_atomic
-    from pathlib import Path
-
-    try:
-        project = load_project(args.project)
-        source = to_python(project.graph, title=project.name)
-    except (ProjectFileError, CompileError) as error:
-        print(f"netbuilder: {error}", file=sys.stderr)
-        return 2
-    if args.out:
-        write_atomic(Path(args.out), source.encode("utf-8"))
-    else:
-        print(source, end="")
-    return 0
-
-
 def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
     """The headless commands; `netbuilder [PROJECT]` without one opens the app.
 
-    Training commands import torch (about 2 s), so `summary` and `export-code` leave them out.
+    Training and export commands import torch (about 2 s), so `summary` leaves them out.
     """
     parser = argparse.ArgumentParser(prog="netbuilder", description="Design, train and try neural networks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     summary = commands.add_parser("summary", help="print the layer table and problems of a project")
     summary.add_argument("project")
     summary.set_defaults(handler=_summary)
-    export = commands.add_parser("export-code", help="write the network as a standalone PyTorch .py file")
-    export.add_argument("project")
-    export.add_argument("--out", help="file to write (default: print)")
-    export.set_defaults(handler=_export_code)
     if with_training:
         from .training.cli import add_commands
 
@@ -71,8 +48,8 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAINING_COMMANDS = ("train", "evaluate", "predict")
-COMMANDS = ("summary", "export-code", *TRAINING_COMMANDS)
+TRAINING_COMMANDS = ("train", "evaluate", "predict", "export", "export-code", "import-weights")
+COMMANDS = ("summary", *TRAINING_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

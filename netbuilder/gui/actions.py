@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from ..core.project import load_template, template_names
+from ..training.export_formats import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -48,8 +49,15 @@ class WindowActions:
         self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project", "save")
         self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
                                "Save the project under a new name")
-        self.export_code = _action(window, "&Export PyTorch Code…", window.export_code, ("Ctrl+E",),
-                                   "Write the network as a standalone PyTorch .py file", "export")
+        self.export_code = _action(window, "&PyTorch Code…", window.export_code, ("Ctrl+E",),
+                                   "Write the network as a standalone PyTorch .py file and a script that trains it",
+                                   "export")
+        self.export_code.setIconText("Export Code")  # on the toolbar, outside the File > Export menu
+        # File > Export: one entry per format of the export registry; PyTorch code is the action above
+        self.exports = {name: self.export_code if name == "code" else
+                        _action(window, f"{export_format.label}…", lambda name=name: window.export_as(name), (),
+                                f"Export as {export_format.label}: {export_format.description}")
+                        for name, export_format in EXPORT_FORMATS.items()}
         self.quit = _action(window, "&Quit", window.close, (std.Quit, "Ctrl+Q"), "Close netbuilder")
 
         stack = window.document.undo_stack
@@ -107,7 +115,8 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_as])
     file_menu.addSeparator()
-    file_menu.addAction(actions.export_code)
+    export_menu = file_menu.addMenu("E&xport")
+    export_menu.addActions(list(actions.exports.values()))
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
 

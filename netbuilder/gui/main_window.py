@@ -6,14 +6,14 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
+                               QTabWidget, QWidget)
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
-                            project_from_dict, save_project, write_atomic)
+                            project_from_dict, save_project)
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
@@ -28,6 +28,7 @@ from .panels.problems import ProblemsPanel
 from .panels.summary import SummaryPanel, human_count
 from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
+from .workers import ExportWriter
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
@@ -393,27 +394,47 @@ class MainWindow(QMainWindow):
             app_settings().setValue("files/recent", [p for p in self.recent_files() if p != str(path)])
 
     def export_code(self) -> bool:
-        """Write the network as standalone PyTorch source; a network with errors is refused, listing them."""
-        from ..core.codegen import to_python
-        from ..core.compile import CompileError
+        return self.export_as("code")
 
-        try:
-            source = to_python(self.document.graph, self.document.analysis)
-        except CompileError as error:
-            self._warn("Cannot export PyTorch code", f"{error}\n\nFix these in the Problems panel, then export again.")
+    def export_as(self, format_name: str) -> bool:
+        """Write the network in one of the export formats, with the trained weights when the saved
+        project has them; a network with errors is refused, listing them. The export runs on a
+        worker thread behind a modal progress dialog, so the window keeps painting."""
+        from ..core.compile import CompileError
+        from ..training.export_formats import EXPORT_FORMATS
+
+        export_format = EXPORT_FORMATS[format_name]
+        title = f"Cannot export {export_format.label}"
+        if not self.document.analysis.ok:
+            self._warn(title, f"{CompileError(self.document.analysis)}\n\nFix these in the Problems panel, then "
+                              "export again.")
             return False
         stem = _file_stem(self.document.path.stem if self.document.path else self.document.project.name)
-        path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", str(Path(self._last_folder()) / f"{stem}.py"),
-                                              "Python files (*.py)")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {export_format.label}",
+                                              str(Path(self._last_folder()) / f"{stem}{export_format.suffix}"),
+                                              f"{export_format.label} (*{export_format.suffix})")
         if not path:
             return False
-        path = Path(path) if path.endswith(".py") else Path(path + ".py")
-        try:
-            write_atomic(path, source.encode("utf-8"))
-        except OSError as error:
-            self._warn("Cannot export PyTorch code", f"Cannot write {path.name}: {error.strerror or error}")
+        writer = ExportWriter(self.document.project, self.document.path, format_name, path, self)
+        outcome: list = []
+        waiting = QEventLoop()
+        writer.written.connect(outcome.append)
+        writer.failed.connect(outcome.append)
+        writer.finished.connect(waiting.quit)
+        progress = QProgressDialog(f"Exporting {export_format.label}…", "", 0, 0, self)
+        progress.setCancelButton(None)  # an exporter cannot be interrupted
+        progress.setWindowTitle("Export")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(500)  # quick exports show no dialog at all...
+        progress.setValue(0)  # ...counted from here
+        writer.start()
+        waiting.exec()
+        progress.close()
+        (result,) = outcome
+        if isinstance(result, str):
+            self._warn(title, result)
             return False
-        self.statusBar().showMessage(f"Exported {path.name}", 5000)
+        self.statusBar().showMessage(result.message, 10000)
         return True
 
     # --- autosave and recovery ----------------------------------------------------------------------

@@ -130,3 +130,31 @@ class DatasetLoader(QThread):
             return
         if not self._cancelled:
             self.loaded.emit(dataset)
+
+
+class ExportWriter(QThread):
+    """Writes one export (netbuilder.training.exports.export_project) on its own thread: tracing a
+    network for ONNX or torch.export takes seconds, an LSTM's tens of them.
+
+    Emits `written(ExportResult)` or `failed(message)`.
+    """
+
+    written = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, project, project_path, format_name: str, out, parent: QObject | None = None):
+        super().__init__(parent)
+        self._arguments = (project, project_path, format_name, out)
+
+    def run(self) -> None:
+        from ..core.compile import CompileError
+        from ..training.exports import ExportError, export_project  # imports torch: only when exporting
+
+        try:
+            result = export_project(*self._arguments)
+        except (ExportError, CompileError) as error:
+            self.failed.emit(str(error))
+        except Exception as error:  # an exporter's bug becomes a message, never a dialog with a traceback
+            self.failed.emit(f"The export failed: {error}")
+        else:
+            self.written.emit(result)

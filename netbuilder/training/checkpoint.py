@@ -92,12 +92,19 @@ def save_checkpoint(model: torch.nn.Module, history: History, project_path: str 
                     folder: str | os.PathLike | None = None, *, recipe: Recipe) -> Path:
     """Write weights, history and recipe as one file, atomically; returns its path."""
     path = checkpoint_path(project_path, folder)
-    tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    metadata = {"format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION),
-                "history": json.dumps(_history_to_json(history)), "recipe": json.dumps(recipe.to_dict())}
-    write_atomic(path, save_safetensors(tensors, metadata=metadata))
+    write_atomic(path, checkpoint_bytes(model, history, recipe=recipe))
     path.with_name(path.stem + _OLD_HISTORY_SUFFIX).unlink(missing_ok=True)  # it described older weights
     return path
+
+
+def checkpoint_bytes(model: torch.nn.Module, history: History, *, recipe: Recipe,
+                     extra_metadata: dict[str, str] | None = None) -> bytes:
+    """The checkpoint file's contents; `extra_metadata` adds entries that loading ignores (an
+    export adds the project itself)."""
+    tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+    metadata = {**(extra_metadata or {}), "format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION),
+                "history": json.dumps(_history_to_json(history)), "recipe": json.dumps(recipe.to_dict())}
+    return save_safetensors(tensors, metadata=metadata)
 
 
 def load_checkpoint(model: torch.nn.Module, project_path: str | os.PathLike,
@@ -167,14 +174,15 @@ def _read_checkpoint(path: Path, project_name: str) -> tuple[dict[str, torch.Ten
 
 
 def _load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    problem = _mismatch(model.state_dict(), tensors)
+    problem = weights_mismatch(model.state_dict(), tensors)
     if problem:
         raise CheckpointError(f"{path.name} does not fit the network: {problem}. The network changed "
                               "since it was trained: train it again.")
     model.load_state_dict(tensors)
 
 
-def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
+def weights_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
+    """Why `found` cannot be loaded in place of `expected`, or None when it can."""
     for key, tensor in expected.items():
         layer, _, part = key.rpartition(".")
         if key not in found:

@@ -67,6 +67,28 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_out_argument(predict, "folder holding the weights, if not beside the project")
     predict.set_defaults(handler=predict_command)
 
+    from .export_formats import EXPORT_FORMATS
+
+    export = subparsers.add_parser("export", help="write the network, with its trained weights if any, in a "
+                                                  "format for use outside netbuilder")
+    export.add_argument("project", help="project file (.nbproj)")
+    export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS), help="; ".join(f"{export_format.name}: {export_format.description}"
+                                                                 for export_format in EXPORT_FORMATS.values()))
+    export.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    export.set_defaults(handler=export_command)
+    code = subparsers.add_parser("export-code", help="write the network as a standalone PyTorch .py file "
+                                                     "(export --format code)")
+    code.add_argument("project", help="project file (.nbproj)")
+    code.add_argument("--out", metavar="FILE", help="file to write (default: print the module)")
+    code.set_defaults(handler=export_command, format="code")
+
+    weights = subparsers.add_parser("import-weights", help="check weights from a .pt/.pth/.safetensors file "
+                                    "against the network and write them as a safetensors export")
+    weights.add_argument("project", help="project file (.nbproj)")
+    weights.add_argument("weights", metavar="FILE", help="weights (.pt and .pth files are read without running code)")
+    weights.add_argument("--out", required=True, metavar="FILE", help="safetensors file to write")
+    weights.set_defaults(handler=import_weights_command)
+
 
 def _add_data_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="NAME|PATH",
@@ -216,6 +238,34 @@ def predict_command(args: argparse.Namespace) -> int:
     except USER_ERRORS as error:
         return _fail(error)
     print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from netbuilder.core.codegen import to_python
+
+    from .exports import export_project
+
+    try:
+        project = load_project(args.project)
+        if args.out is None:  # export-code without --out prints the module, as it always did
+            print(to_python(project.graph, title=project.name), end="")
+            return 0
+        result = export_project(project, args.project, args.format, args.out)
+    except USER_ERRORS as error:
+        return _fail(error)
+    print(result.message)
+    return 0
+
+
+def import_weights_command(args: argparse.Namespace) -> int:
+    from .exports import import_weights
+
+    try:
+        result = import_weights(load_project(args.project), args.weights, args.out)
+    except USER_ERRORS as error:
+        return _fail(error)
+    print(result.message)
     return 0
 
 
