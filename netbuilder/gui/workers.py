@@ -6,11 +6,12 @@ thread, so Qt queues every signal to it.
 """
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from typing import Protocol
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QProcess, QThread, QTimer, Signal
 
 from ..training.events import BatchEnded, Finished, TrainingEvent
 
@@ -158,3 +159,153 @@ class ExportWriter(QThread):
             self.failed.emit(f"The export failed: {error}")
         else:
             self.written.emit(result)
+
+
+class DistributedTrainingWorker(QObject):
+    """A run on several processes: torchrun, started as a QProcess, trains a saved project file, and
+    its rank 0 writes the run's events as JSON lines (netbuilder.training.event_stream) to a file
+    this worker reads as they come.
+
+    Emits the same `events_ready(list)` as TrainingWorker, and `finished()` after the process ended.
+    Finished is sent once the process has ended (the weights are in `out` by then), with
+    torchrun's last error line as the message when it failed without saying why itself.
+    """
+
+    events_ready = Signal(list)
+    finished = Signal()
+    POLL_MS = 100
+    STOP_GRACE_MS = 3000  # after this, a process that ignored the stop signal is killed
+
+    def __init__(self, project_file, out, processes: int, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project_file, self.out, self.processes = project_file, out, processes
+        self.events_file = out / "events.jsonl"
+        self._read_position = 0
+        self._partial = ""
+        self._finished_event: Finished | None = None
+        self._stopping = False
+        self._process = QProcess(self)
+        self._process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        self._process.finished.connect(self._process_ended)
+        self._process.errorOccurred.connect(self._process_error)
+        self._poll = QTimer(self)
+        self._poll.setInterval(self.POLL_MS)
+        self._poll.timeout.connect(self._read_events)
+
+    def start(self) -> None:
+        self.events_file.write_text("", encoding="utf-8")
+        self._process.start(sys.executable, [
+            "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(self.processes),
+            "-m", "netbuilder", "train", str(self.project_file), "--out", str(self.out),
+            "--events-jsonl", str(self.events_file)])
+        self._poll.start()
+
+    def is_running(self) -> bool:
+        return self._process.state() != QProcess.ProcessState.NotRunning
+
+    def stop(self) -> None:
+        """End the run: torchrun passes SIGTERM on to every rank, and a rank that outlives the
+        grace time is killed with its launcher, so that no process stays behind."""
+        if not self.is_running():
+            return
+        self._stopping = True
+        self._process.terminate()
+        QTimer.singleShot(self.STOP_GRACE_MS, self._kill_if_running)
+
+    def stop_and_wait(self, timeout_seconds: float = 2.0) -> bool:
+        self.stop()
+        if not self._process.waitForFinished(int(timeout_seconds * 1000)):
+            self._process.kill()
+            return self._process.waitForFinished(1000)
+        return True
+
+    def _kill_if_running(self) -> None:
+        if self.is_running():
+            self._process.kill()
+
+    def _read_events(self) -> None:
+        from ..training.event_stream import read_event
+
+        try:
+            with open(self.events_file, encoding="utf-8") as stream:
+                stream.seek(self._read_position)
+                text = stream.read()
+                self._read_position = stream.tell()
+        except OSError:
+            return
+        *lines, self._partial = (self._partial + text).split("\n")
+        events = []
+        for line in lines:
+            event = read_event(line)
+            if isinstance(event, Finished):  # sent when the process has ended and the weights are saved
+                self._finished_event = event
+            else:
+                events.append(event)
+        if events:
+            self.events_ready.emit(events)
+
+    def _process_error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._end(Finished("failed", f"Could not start the training processes: {self._process.errorString()}"))
+
+    def _process_ended(self, exit_code: int, _status) -> None:
+        self._read_events()
+        told = self._finished_event
+        if self._stopping:
+            ending = Finished("stopped", "Stopped. A run on several processes ends at once and keeps no weights.")
+        elif told is not None and (exit_code == 0 or told.reason != "completed"):
+            ending = told
+        else:  # the run failed before it could say why (or after, saving): torchrun's stderr tells
+            errors = bytes(self._process.readAllStandardError()).decode(errors="replace")
+            ours = [line.removeprefix("netbuilder: ") for line in errors.splitlines() if line.startswith("netbuilder: ")]
+            ending = Finished("failed", ours[-1] if ours else f"The training processes ended with status {exit_code}.",
+                              errors[-5000:])
+        self._end(ending)
+
+    def _end(self, ending: Finished) -> None:
+        self._poll.stop()
+        self.events_ready.emit([ending])
+        self.finished.emit()
+
+
+class GpuCounter(QObject):
+    """Counts the GPUs torch can use, in a separate Python process: importing torch takes seconds,
+    and the window keeps it out of its own process until it trains. Emits `counted(int)` once
+    (0 when the count fails)."""
+
+    counted = Signal(int)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._process = QProcess(self)
+        self._process.finished.connect(self._ended)
+
+    def start(self) -> None:
+        self._process.start(sys.executable, ["-c", "import torch; print(torch.cuda.device_count())"])
+
+    def _ended(self, exit_code: int, _status) -> None:
+        answer = bytes(self._process.readAllStandardOutput()).decode(errors="replace").strip()
+        self.counted.emit(int(answer) if exit_code == 0 and answer.isdigit() else 0)
+
+
+_gpu_count: int | None = None
+_gpu_counter: GpuCounter | None = None
+
+
+def when_gpus_counted(receiver) -> None:
+    """Call `receiver(count)` with the number of GPUs: now if counted before, else when the one count
+    this application runs ends. `receiver` should be a QObject's method (Qt drops it with its object)."""
+    global _gpu_counter
+    if _gpu_count is not None:
+        receiver(_gpu_count)
+        return
+    if _gpu_counter is None:
+        _gpu_counter = GpuCounter(QCoreApplication.instance())
+        _gpu_counter.counted.connect(_remember_gpu_count)
+        _gpu_counter.start()
+    _gpu_counter.counted.connect(receiver)
+
+
+def _remember_gpu_count(count: int) -> None:
+    global _gpu_count
+    _gpu_count = count

@@ -47,6 +47,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", metavar="N", help="torch threads (default: measured, and measured again "
                                                      "when the machine gets busier or quieter)")
     _add_out_argument(train, "folder for the weights and history (default: beside the project)")
+    train.add_argument("--events-jsonl", metavar="FILE",
+                       help="also write every training event to FILE, one JSON object a line (rank 0 only), "
+                            "for a program that shows the run live")
     train.set_defaults(handler=train_command)
 
     test = subparsers.add_parser("evaluate", help="print the accuracy and confusion matrix of the trained weights")
@@ -131,38 +134,40 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     warned: set[tuple[str, str]] = set()
     live_line = False  # a live batch line is on the terminal
     try:
-        for event in session.events():
-            if isinstance(event, Preparing):
-                if show_preparation and event.total:
-                    show_preparation(event.done, event.total, event.message)
-            elif isinstance(event, Started):
-                print(_started_line(project, session.dataset.name, event))
-                for note in event.notes:
-                    print(f"note: {note}")
-            elif isinstance(event, BatchEnded):
-                latest_speed = event.samples_per_second
-                if show_batches:
-                    print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
-                          f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
-                    live_line = True
-                elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
-                    print(_progress_line(event), flush=True)
+        with _event_writer(args.events_jsonl if world.leader else None) as write_event:
+            for event in session.events():
+                write_event(event)
+                if isinstance(event, Preparing):
+                    if show_preparation and event.total:
+                        show_preparation(event.done, event.total, event.message)
+                elif isinstance(event, Started):
+                    print(_started_line(project, session.dataset.name, event))
+                    for note in event.notes:
+                        print(f"note: {note}")
+                elif isinstance(event, BatchEnded):
+                    latest_speed = event.samples_per_second
+                    if show_batches:
+                        print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
+                              f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
+                        live_line = True
+                    elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
+                        print(_progress_line(event), flush=True)
+                        last_progress_line = time.monotonic()
+                elif isinstance(event, EpochEnded):
+                    live_line = _clear_live_line(live_line)
+                    print(_epoch_line(event, latest_speed), flush=True)
                     last_progress_line = time.monotonic()
-            elif isinstance(event, EpochEnded):
-                live_line = _clear_live_line(live_line)
-                print(_epoch_line(event, latest_speed), flush=True)
-                last_progress_line = time.monotonic()
-            elif isinstance(event, ThreadsChosen):
-                live_line = _clear_live_line(live_line)
-                print(_threads_line(event), flush=True)
-            elif isinstance(event, HealthReport):
-                for layer in event.layers:
-                    if layer.problem and (layer.layer, layer.problem) not in warned:
-                        warned.add((layer.layer, layer.problem))
-                        live_line = _clear_live_line(live_line)
-                        print(f'warning: layer "{layer.layer}": {layer.advice}', file=sys.stderr, flush=True)
-            elif isinstance(event, Finished):
-                finished = event
+                elif isinstance(event, ThreadsChosen):
+                    live_line = _clear_live_line(live_line)
+                    print(_threads_line(event), flush=True)
+                elif isinstance(event, HealthReport):
+                    for layer in event.layers:
+                        if layer.problem and (layer.layer, layer.problem) not in warned:
+                            warned.add((layer.layer, layer.problem))
+                            live_line = _clear_live_line(live_line)
+                            print(f'warning: layer "{layer.layer}": {layer.advice}', file=sys.stderr, flush=True)
+                elif isinstance(event, Finished):
+                    finished = event
     except KeyboardInterrupt:
         print("netbuilder: interrupted; nothing was saved", file=sys.stderr)
         return 130
@@ -179,6 +184,21 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     print(finished.message)
     print(f"Saved the weights to {weights}")
     return 0
+
+
+@contextlib.contextmanager
+def _event_writer(path: str | None):
+    """A function writing each event as a JSON line to `path`, flushed at once for a live reader."""
+    if path is None:
+        yield lambda event: None
+        return
+    from .event_stream import event_line
+
+    with open(path, "a", encoding="utf-8") as stream:
+        def write(event) -> None:
+            stream.write(event_line(event) + "\n")
+            stream.flush()
+        yield write
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...core.commands import SetTraining
 from ...core.layers import ParamError
@@ -27,7 +27,7 @@ from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, 
                                 ThreadsChosen)
 from .. import style
 from ..document import Document
-from ..workers import DatasetLoader, TrainingWorker, wait_or_keep
+from ..workers import DatasetLoader, DistributedTrainingWorker, TrainingWorker, wait_or_keep, when_gpus_counted
 from .confusion import ConfusionMatrixView
 from .inspector import ParamField, make_param_field
 from .samples import DatasetPreview, SampleGallery, image_shape_of
@@ -72,8 +72,10 @@ class TrainingPanel(QWidget):
         self.document = document
         self.report_interval = 0.25  # seconds between batch reports; tests lower it
         self.state = "idle"  # idle, preparing, running, paused, stopping
-        self.session = None
-        self.worker: TrainingWorker | None = None
+        self.session = None  # the TrainingSession of a run in this process; None for a distributed run
+        self.worker: TrainingWorker | DistributedTrainingWorker | None = None
+        self.run_folder = None  # a distributed run's TemporaryDirectory: its project file, weights and events
+        self.gpus_asked = False
         self.loader: DatasetLoader | None = None
         self.dataset = None  # the loaded netbuilder.data.base.Dataset of `dataset_spec`, if any
         self.dataset_spec = ""
@@ -202,8 +204,19 @@ class TrainingPanel(QWidget):
         self.run_log.setToolTip("What happened in this run, including settings changed while paused")
         self.run_log.setMinimumHeight(90)
         self.run_log.setWordWrap(True)
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 1)
+        self.processes.setToolTip("Train on several processes at once, one per GPU (torchrun with DistributedData"
+                                  "Parallel). Pausing and changing settings during the run are not offered then.")
+        self.processes_row = QWidget()
+        processes_layout = QHBoxLayout(self.processes_row)
+        processes_layout.setContentsMargins(0, 0, 0, 0)
+        processes_layout.addWidget(QLabel("Processes"))
+        processes_layout.addWidget(self.processes, 1)
+        self.processes_row.hide()  # until more than one GPU is found (offer_processes)
         layout = QVBoxLayout(box)
         layout.addLayout(buttons)
+        layout.addWidget(self.processes_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.epoch_progress)
         layout.addWidget(self.stats)
@@ -404,7 +417,11 @@ class TrainingPanel(QWidget):
         self.start_action.setEnabled(state == "paused" or (state == "idle" and not reason))
         self.start_action.setToolTip(reason or ("Continue this run" if state == "paused"
                                                 else "Train the network on the chosen data"))
-        self.pause_action.setEnabled(state == "running")
+        distributed = isinstance(self.worker, DistributedTrainingWorker)
+        self.pause_action.setEnabled(state == "running" and not distributed)
+        self.pause_action.setToolTip("A run on several processes cannot pause: stop it instead" if distributed
+                                     else "Pause the run, to change its learning rate or optimizer")
+        self.processes.setEnabled(state == "idle")
         self.stop_action.setEnabled(state in ("preparing", "running", "paused"))
         self.settings_box.setEnabled(state == "idle")
         self.dataset_choice.setEnabled(state == "idle")
@@ -438,14 +455,19 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         if self.running or self.cannot_start_reason():
             return
-        from ...training.session import TrainingSession  # imports torch: only when training
-
         snapshot = project_from_dict(project_to_dict(self.document.project), self.document.title)
         self.trained_structure = graph_structure(snapshot)
         self.run_settings = {name: getattr(snapshot.training, name) for name in CHANGEABLE_WHILE_PAUSED}
         self.run_spec = snapshot.dataset
-        dataset = self.dataset if self.dataset_spec == snapshot.dataset else None
-        self.session = TrainingSession(snapshot, dataset=dataset, report_interval=self.report_interval)
+        processes = self.processes.value() if not self.processes_row.isHidden() else 1
+        if processes > 1:
+            self.worker = self._distributed_worker(snapshot, processes)
+        else:
+            from ...training.session import TrainingSession  # imports torch: only when training
+
+            dataset = self.dataset if self.dataset_spec == snapshot.dataset else None
+            self.session = TrainingSession(snapshot, dataset=dataset, report_interval=self.report_interval)
+            self.worker = TrainingWorker(self.session, self)
         self.started, self.last_epoch, self.unsaved_run, self.failure_details = None, None, None, ""
         self.run_log.clear()
         self.message.clear()
@@ -457,7 +479,6 @@ class TrainingPanel(QWidget):
         self.plots.start_run(snapshot.training.epochs)
         self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
         self.health_reported.emit(HealthReport(0.0, ()))  # the previous run's badges no longer apply
-        self.worker = TrainingWorker(self.session, self)
         self.worker.events_ready.connect(self._on_events)
         self.worker.finished.connect(self.worker.deleteLater)
         self.state = "preparing"
@@ -466,8 +487,36 @@ class TrainingPanel(QWidget):
         self.run_started.emit()
         self.worker.start()
 
+    def _distributed_worker(self, snapshot: Project, processes: int) -> DistributedTrainingWorker:
+        """torchrun trains a file: the snapshot is saved in a folder of its own, where the run's
+        weights and events go too (the folder goes when the run's weights are loaded)."""
+        import tempfile
+
+        from ...core.project import save_project
+
+        self.run_folder = tempfile.TemporaryDirectory(prefix="netbuilder-run-")
+        folder = Path(self.run_folder.name)
+        save_project(snapshot, folder / "run.nbproj")
+        return DistributedTrainingWorker(folder / "run.nbproj", folder, processes, self)
+
+    def offer_processes(self, maximum: int) -> None:
+        """Offer runs on up to `maximum` processes (one per GPU; see docs/decisions.md for CPUs)."""
+        self.processes.setRange(1, max(1, maximum))
+        self.processes_row.setVisible(maximum > 1)
+
+    def showEvent(self, event) -> None:
+        """GPUs are counted when the panel is first shown, in another process (it imports torch)."""
+        super().showEvent(event)
+        if not self.gpus_asked:
+            self.gpus_asked = True
+            when_gpus_counted(self._gpus_counted)
+
+    def _gpus_counted(self, count: int) -> None:
+        if count > 1:
+            self.offer_processes(count)
+
     def pause(self) -> None:
-        if self.state != "running":
+        if self.state != "running" or self.session is None:
             return
         self.session.pause()
         self.state = "paused"
@@ -495,7 +544,10 @@ class TrainingPanel(QWidget):
 
     def stop(self) -> None:
         if self.state in ("preparing", "running", "paused"):
-            self.session.stop()
+            if self.session is not None:
+                self.session.stop()
+            else:
+                self.worker.stop()
             self.state = "stopping"
             self.stats.setText("Stopping…")
             self._update_controls()
@@ -510,6 +562,7 @@ class TrainingPanel(QWidget):
             worker, self.worker = self.worker, None  # its events still queued are ignored from now on
             worker.stop_and_wait(timeout_seconds)
             self.session = None
+            self._drop_run_folder()
             self.state = "idle"
             self._update_controls()
 
@@ -530,11 +583,11 @@ class TrainingPanel(QWidget):
     def _started(self, event: Started) -> None:
         self.started = event
         self.threads_in_use = None  # the tuner's first choice is logged, whatever Started said
-        self.run_image_shape = image_shape_of(self.session.dataset)
+        self.run_image_shape = image_shape_of(self.session.dataset) if self.session is not None else None
         if self.state == "preparing":
             self.state = "running"
             self._update_controls()
-        if self.dataset is None and self.session.dataset is not None:
+        if self.dataset is None and self.session is not None and self.session.dataset is not None:
             self.dataset, self.dataset_spec = self.session.dataset, self.run_spec
             self.preview.show_dataset(self.dataset)
         validation = f"{event.val_samples:,} validation samples" if event.val_samples else "no validation data"
@@ -583,8 +636,9 @@ class TrainingPanel(QWidget):
         self.health_reported.emit(event)
 
     def _finished(self, event: Finished) -> None:
-        session = self.session
-        self.worker.wait()
+        session, worker = self.session, self.worker
+        if session is not None:
+            worker.wait()
         self.worker, self.session, self.state = None, None, "idle"
         bad = event.reason in ("failed", "nan_loss")
         self.message.setText(event.message)
@@ -597,12 +651,35 @@ class TrainingPanel(QWidget):
         self.stats.setText(self.stats.text().replace(" · paused", ""))
         self._update_controls()
         self._update_snapshot_note()
-        if session.model is not None and self.last_epoch is not None:
+        if session is None:
+            if event.reason in ("completed", "early_stopping"):
+                self._load_distributed_run(worker)
+            self._drop_run_folder()
+        elif session.model is not None and self.last_epoch is not None:
             from ...training.checkpoint import TrainedModel
 
             trained = TrainedModel(session.model, session.dataset.recipe, session.history())
             self.keep_weights(trained)
             self.model_trained.emit(trained)
+
+    def _load_distributed_run(self, worker: DistributedTrainingWorker) -> None:
+        """The weights rank 0 saved, kept as a run in this process would keep them."""
+        from ...core.project import ProjectFileError, load_project
+        from ...training.checkpoint import CheckpointError, load_trained_model
+
+        try:
+            trained = load_trained_model(load_project(worker.project_file), worker.project_file, worker.out)
+        except (CheckpointError, ProjectFileError) as error:
+            self.message.setText(f"The run ended, but its weights could not be read: {error}")
+            self.message.setStyleSheet(_ERROR_STYLE)
+            return
+        self.keep_weights(trained)
+        self.model_trained.emit(trained)
+
+    def _drop_run_folder(self) -> None:
+        if self.run_folder is not None:
+            self.run_folder.cleanup()
+            self.run_folder = None
 
     _handlers = {Preparing: _preparing, Started: _started, BatchEnded: _batch, EpochEnded: _epoch,
                  SettingsChanged: _settings_changed, ThreadsChosen: _threads_chosen, HealthReport: _health,
