@@ -191,6 +191,10 @@ class DistributedTrainingWorker(QObject):
         self._poll = QTimer(self)
         self._poll.setInterval(self.POLL_MS)
         self._poll.timeout.connect(self._read_events)
+        self._kill_timer = QTimer(self)  # a process that ignored the stop signal is killed when it fires
+        self._kill_timer.setSingleShot(True)
+        self._kill_timer.setInterval(self.STOP_GRACE_MS)
+        self._kill_timer.timeout.connect(self._process.kill)
 
     def start(self) -> None:
         self.events_file.write_text("", encoding="utf-8")
@@ -210,7 +214,7 @@ class DistributedTrainingWorker(QObject):
             return
         self._stopping = True
         self._process.terminate()
-        QTimer.singleShot(self.STOP_GRACE_MS, self._kill_if_running)
+        self._kill_timer.start()
 
     def stop_and_wait(self, timeout_seconds: float = 2.0) -> bool:
         self.stop()
@@ -218,10 +222,6 @@ class DistributedTrainingWorker(QObject):
             self._process.kill()
             return self._process.waitForFinished(1000)
         return True
-
-    def _kill_if_running(self) -> None:
-        if self.is_running():
-            self._process.kill()
 
     def _read_events(self) -> None:
         from ..training.event_stream import read_event
@@ -257,13 +257,15 @@ class DistributedTrainingWorker(QObject):
             ending = told
         else:  # the run failed before it could say why (or after, saving): torchrun's stderr tells
             errors = bytes(self._process.readAllStandardError()).decode(errors="replace")
-            ours = [line.removeprefix("netbuilder: ") for line in errors.splitlines() if line.startswith("netbuilder: ")]
+            ours = [line.removeprefix("netbuilder: ") for line in errors.splitlines()
+                    if line.startswith("netbuilder: ")]
             ending = Finished("failed", ours[-1] if ours else f"The training processes ended with status {exit_code}.",
                               errors[-5000:])
         self._end(ending)
 
     def _end(self, ending: Finished) -> None:
         self._poll.stop()
+        self._kill_timer.stop()
         self.events_ready.emit([ending])
         self.finished.emit()
 
