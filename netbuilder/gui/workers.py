@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, QProcess, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QThread, QTimer, Signal
 
 from ..training.events import BatchEnded, Finished, TrainingEvent
 
@@ -269,45 +269,3 @@ class DistributedTrainingWorker(QObject):
         self.events_ready.emit([ending])
         self.finished.emit()
 
-
-class GpuCounter(QObject):
-    """Counts the GPUs torch can use, in a separate Python process: importing torch takes seconds,
-    and the window keeps it out of its own process until it trains. Emits `counted(int)` once
-    (0 when the count fails)."""
-
-    counted = Signal(int)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._process = QProcess(self)
-        self._process.finished.connect(self._ended)
-
-    def start(self) -> None:
-        self._process.start(sys.executable, ["-c", "import torch; print(torch.cuda.device_count())"])
-
-    def _ended(self, exit_code: int, _status) -> None:
-        answer = bytes(self._process.readAllStandardOutput()).decode(errors="replace").strip()
-        self.counted.emit(int(answer) if exit_code == 0 and answer.isdigit() else 0)
-
-
-_gpu_count: int | None = None
-_gpu_counter: GpuCounter | None = None
-
-
-def when_gpus_counted(receiver) -> None:
-    """Call `receiver(count)` with the number of GPUs: now if counted before, else when the one count
-    this application runs ends. `receiver` should be a QObject's method (Qt drops it with its object)."""
-    global _gpu_counter
-    if _gpu_count is not None:
-        receiver(_gpu_count)
-        return
-    if _gpu_counter is None:
-        _gpu_counter = GpuCounter(QCoreApplication.instance())
-        _gpu_counter.counted.connect(_remember_gpu_count)
-        _gpu_counter.start()
-    _gpu_counter.counted.connect(receiver)
-
-
-def _remember_gpu_count(count: int) -> None:
-    global _gpu_count
-    _gpu_count = count

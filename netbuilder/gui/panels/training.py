@@ -25,9 +25,10 @@ from ...data.builtin import BUILTIN_DATASETS
 from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
+from ...training.gpus import visible_gpu_count
 from .. import style
 from ..document import Document
-from ..workers import DatasetLoader, DistributedTrainingWorker, TrainingWorker, wait_or_keep, when_gpus_counted
+from ..workers import DatasetLoader, DistributedTrainingWorker, TrainingWorker, wait_or_keep
 from .confusion import ConfusionMatrixView
 from .inspector import ParamField, make_param_field
 from .samples import DatasetPreview, SampleGallery, image_shape_of
@@ -75,7 +76,6 @@ class TrainingPanel(QWidget):
         self.session = None  # the TrainingSession of a run in this process; None for a distributed run
         self.worker: TrainingWorker | DistributedTrainingWorker | None = None
         self.run_folder = None  # a distributed run's TemporaryDirectory: its project file, weights and events
-        self.gpus_asked = False
         self.loader: DatasetLoader | None = None
         self.dataset = None  # the loaded netbuilder.data.base.Dataset of `dataset_spec`, if any
         self.dataset_spec = ""
@@ -213,7 +213,8 @@ class TrainingPanel(QWidget):
         processes_layout.setContentsMargins(0, 0, 0, 0)
         processes_layout.addWidget(QLabel("Processes"))
         processes_layout.addWidget(self.processes, 1)
-        self.processes_row.hide()  # until more than one GPU is found (offer_processes)
+        self.processes_row.hide()
+        self.offer_processes(visible_gpu_count())
         layout = QVBoxLayout(box)
         layout.addLayout(buttons)
         layout.addWidget(self.processes_row)
@@ -503,17 +504,6 @@ class TrainingPanel(QWidget):
         """Offer runs on up to `maximum` processes (one per GPU; see docs/decisions.md for CPUs)."""
         self.processes.setRange(1, max(1, maximum))
         self.processes_row.setVisible(maximum > 1)
-
-    def showEvent(self, event) -> None:
-        """GPUs are counted when the panel is first shown, in another process (it imports torch)."""
-        super().showEvent(event)
-        if not self.gpus_asked:
-            self.gpus_asked = True
-            when_gpus_counted(self._gpus_counted)
-
-    def _gpus_counted(self, count: int) -> None:
-        if count > 1:
-            self.offer_processes(count)
 
     def pause(self) -> None:
         if self.state != "running" or self.session is None:
