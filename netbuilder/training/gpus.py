@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 NVIDIA_DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the driver runs
+DEVICE_FILES = Path("/dev")  # nvidia0, nvidia1, ...: what a container is given of them
 
 
-def visible_gpu_count(driver_gpus: Path = NVIDIA_DRIVER_GPUS) -> int:
-    """The NVIDIA GPUs the driver lists, as many as CUDA_VISIBLE_DEVICES lets CUDA see.
+def visible_gpu_count(driver_gpus: Path = NVIDIA_DRIVER_GPUS, device_files: Path = DEVICE_FILES) -> int:
+    """The NVIDIA GPUs the driver lists (or, where /proc does not show it, the GPU device files),
+    as many as CUDA_VISIBLE_DEVICES lets CUDA see.
 
     Linux only, like training on several GPUs (nccl); elsewhere 0. CUDA reads the variable's ids up
     to the first one that is not a GPU (such as -1, which hides all).
@@ -16,7 +19,10 @@ def visible_gpu_count(driver_gpus: Path = NVIDIA_DRIVER_GPUS) -> int:
     try:
         count = sum(1 for entry in driver_gpus.iterdir() if entry.is_dir())
     except OSError:
-        return 0
+        try:
+            count = sum(1 for entry in device_files.iterdir() if re.fullmatch(r"nvidia\d+", entry.name))
+        except OSError:
+            return 0
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:
         return count

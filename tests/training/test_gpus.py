@@ -22,5 +22,12 @@ def test_cuda_visible_devices_limits_the_count_as_cuda_reads_it(four_gpus, monke
     assert visible_gpu_count(four_gpus) == count
 
 
+def test_without_the_driver_list_the_gpu_device_files_count(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "null"):
+        (tmp_path / name).touch()
+    assert visible_gpu_count(tmp_path / "missing", tmp_path) == 2
+
+
 def test_without_an_nvidia_driver_there_are_none(tmp_path):
-    assert visible_gpu_count(tmp_path / "missing") == 0
+    assert visible_gpu_count(tmp_path / "missing", tmp_path / "missing") == 0
