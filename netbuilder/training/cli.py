@@ -107,9 +107,13 @@ def train_command(args: argparse.Namespace) -> int:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
         threads = None if args.threads is None else THREADS.coerce(args.threads)
+        if args.events_jsonl:  # found unwritable now, not after the data is prepared
+            open(args.events_jsonl, "a", encoding="utf-8").close()
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
+    except OSError as error:
+        return _fail(f"cannot write the events to {args.events_jsonl}: {error.strerror or error}")
     status = FAILED
     try:
         if world.leader:

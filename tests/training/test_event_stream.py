@@ -58,3 +58,26 @@ def test_validation_samples_and_per_sample_predictions_are_left_out():
 def test_a_line_holding_no_event_is_refused(line):
     with pytest.raises(ValueError):
         read_event(line)
+
+
+def test_the_train_command_writes_every_event_it_reports_as_lines_ending_with_finished(
+        tmp_path, cli, make_project, cluster_rows):
+    (tmp_path / "train.csv").write_text(cluster_rows([20, 20, 20], seed=0))
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
+                           {"kind": "vector", "shape": [2]}, epochs=2)
+    assert cli("train", project, "--events-jsonl", tmp_path / "events.jsonl") == 0
+    events = [read_event(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert sum(isinstance(event, Started) for event in events) == 1
+    assert sum(isinstance(event, BatchEnded) for event in events) >= 2
+    assert [event.epoch for event in events if isinstance(event, EpochEnded)] == [1, 2]
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+
+
+def test_an_events_file_that_cannot_be_written_is_one_line_before_training(tmp_path, cli, capsys, make_project,
+                                                                             cluster_rows):
+    (tmp_path / "train.csv").write_text(cluster_rows([20, 20, 20], seed=0))
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
+                           {"kind": "vector", "shape": [2]})
+    assert cli("train", project, "--events-jsonl", tmp_path / "no-folder" / "events.jsonl") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("netbuilder: cannot write the events to ") and error.count("\n") == 1
