@@ -421,7 +421,7 @@ class TrainingPanel(QWidget):
         distributed = isinstance(self.worker, DistributedTrainingWorker)
         self.pause_action.setEnabled(state == "running" and not distributed)
         self.pause_action.setToolTip("A run on several processes cannot pause: stop it instead" if distributed
-                                     else "Pause the run (its learning rate and optimizer can change while paused)")
+                                     else "Pause the run (learning rate, optimizer and weight decay can change then)")
         self.processes.setEnabled(state == "idle")
         self.stop_action.setEnabled(state in ("preparing", "running", "paused"))
         self.settings_box.setEnabled(state == "idle")
