@@ -721,8 +721,8 @@ class TrainingPanel(QWidget):
     def open_gallery(self, true_class: int, predicted_class: int) -> None:
         epoch, started = self.last_epoch, self.started
         if epoch is None or started is None or started.validation is None or epoch.val_predictions is None:
-            self.message.setText("The samples behind each cell are shown for runs trained since the project was "
-                                 "opened: train again to see them.")
+            self.message.setText("The samples behind each cell are kept only for runs trained in one process since "
+                                 "the project was opened: train again on one process to see them.")
             return
         gallery = SampleGallery(started.validation, epoch.val_predictions, epoch.val_probabilities,
                                 started.class_names, true_class, predicted_class, self.run_image_shape, self)
