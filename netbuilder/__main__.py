@@ -23,12 +23,12 @@ def _summary(args: argparse.Namespace) -> int:
     return 0 if analysis.ok else 1
 
 
-def build_parser(with_training: bool = True) -> argparse.ArgumentParser:
+def build_parser(with_training: bool = True, prog: str = "netbuilder") -> argparse.ArgumentParser:
     """The headless commands; `netbuilder [PROJECT]` without one opens the app.
 
     Training and export commands import torch (about 2 s), so `summary` leaves them out.
     """
-    parser = argparse.ArgumentParser(prog="netbuilder", description="Design, train and try neural networks.")
+    parser = argparse.ArgumentParser(prog=prog, description="Design, train and try neural networks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     summary = commands.add_parser("summary", help="print the layer table and problems of a project")
     summary.add_argument("project")
@@ -53,14 +53,22 @@ COMMANDS = ("summary", *TRAINING_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`netbuilder`: the app, or a headless command when one is named."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in COMMANDS:
-        args = build_parser(with_training=argv[0] in TRAINING_COMMANDS).parse_args(argv)
-        return args.handler(args)
+        return cli_main(argv, prog="netbuilder")
     args = _gui_parser().parse_args(argv)
     from .gui.app import run_gui
 
     return run_gui(args.project, args.screenshot)
+
+
+def cli_main(argv: list[str] | None = None, prog: str = "netbuilder-cli") -> int:
+    """`netbuilder-cli`: the headless commands only, so that its --help lists them."""
+    argv = sys.argv[1:] if argv is None else argv
+    training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
+    args = build_parser(with_training=training, prog=prog).parse_args(argv)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ class ErrorReporter:
             return ""
 
 
+def _display_available() -> bool:
+    """False on Linux without an X or Wayland display, where Qt would abort with its own message
+    (exit 134); Qt's offscreen or another chosen platform counts as one."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def train_off_the_gui_thread_only() -> None:
     """Give the app's threads one torch (OpenMP) thread each by default; a training run sets its own.
 
@@ -108,6 +116,13 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     """
     from PySide6.QtCore import QCoreApplication
 
+    if not _display_available():
+        if not screenshot:
+            print("netbuilder: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set). "
+                  "Start it in a desktop session, or use the headless commands: netbuilder-cli --help",
+                  file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     train_off_the_gui_thread_only()
     from .main_window import MainWindow, release_clipboard
     from .workers import wait_for_kept_threads
