@@ -40,12 +40,17 @@ def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] 
     return keras_total, list(reasons)
 
 
-def human_count(value: int) -> str:
-    """12_345_678 -> '12.3 M', for FLOPs where exact digits do not help."""
-    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= limit:
-            return f"{value / limit:.1f} {suffix}"
-    return str(value)
+def human_count(count: int) -> str:
+    """1234567 -> '1.23 M': three significant digits, for FLOPs and other counts where exact
+    digits do not help (the summary panel, its tooltips and `netbuilder summary` alike).
+
+    The unit is chosen after rounding, so 999,999 reads '1 M', not '1e+03 K'.
+    """
+    for exponent, suffix in ((12, "T"), (9, "G"), (6, "M"), (3, "K")):
+        scaled = float(f"{count / 10**exponent:.3g}")
+        if scaled >= 1:
+            return f"{scaled:g} {suffix}"
+    return str(count)
 
 
 def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = "") -> str:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
                             project_from_dict, save_project)
+from ..core.summary import human_count
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
@@ -25,7 +26,7 @@ from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
-from .panels.summary import SummaryPanel, human_count
+from .panels.summary import SummaryPanel
 from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
 from .workers import ExportWriter

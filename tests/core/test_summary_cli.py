@@ -47,7 +47,7 @@ def test_summary_of_the_cnn_lists_every_layer_with_shape_and_params(capsys):
     main(["summary", f"{TEMPLATES}/2-cnn.nbproj"])
     lines = capsys.readouterr().out.splitlines()
     conv2 = next(line for line in lines if line.startswith("conv2 "))
-    assert conv2.split() == ["conv2", "Conv2d", "64×11×11", "18,432", "4.5", "M"]
+    assert conv2.split() == ["conv2", "Conv2d", "64×11×11", "18,432", "4.46", "M"]  # as the summary panel shows it
 
 
 def test_summary_of_an_invalid_graph_lists_problems_and_exits_1(tmp_path, capsys):

@@ -15,7 +15,8 @@ from netbuilder.gui.editor.view import LAYER_MIME_TYPE
 from netbuilder.gui.panels.inspector import InspectorPanel
 from netbuilder.gui.panels.palette import LayerPalette
 from netbuilder.gui.panels.problems import ProblemsPanel
-from netbuilder.gui.panels.summary import SummaryPanel, human_count
+from netbuilder.core.summary import human_count
+from netbuilder.gui.panels.summary import SummaryPanel
 
 
 def document_with(*type_ids: str, chained: bool = True) -> tuple[Document, list[str]]:
@@ -311,7 +312,8 @@ def test_selecting_summary_rows_reports_their_nodes_and_mirrors_the_canvas(qtbot
 
 
 @pytest.mark.parametrize("count, text", [(0, "0"), (999, "999"), (1_000, "1 K"), (389_376, "389 K"),
-                                         (5_650_000, "5.65 M"), (2_500_000_000, "2.5 G")])
+                                         (999_499, "999 K"), (999_999, "1 M"), (5_650_000, "5.65 M"),
+                                         (2_500_000_000, "2.5 G")])
 def test_large_counts_are_shown_short(count, text):
     assert human_count(count) == text
 

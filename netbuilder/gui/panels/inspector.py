@@ -16,7 +16,7 @@ from ...core.graph import GraphError
 from ...core.layers import Param, ParamError, format_shape
 from .. import style
 from ..document import Document
-from .summary import human_count
+from ...core.summary import human_count
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _ERROR_STYLE = f"color: {style.ERROR.name()};"

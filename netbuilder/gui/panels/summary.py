@@ -7,21 +7,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
-from ...core.summary import activation_bytes, keras_difference
+from ...core.summary import activation_bytes, human_count, keras_difference
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "FLOPs", "Activations")
 _NUMERIC = (3, 4, 5)
 _ACTIVATIONS = 5
-
-
-def human_count(count: int) -> str:
-    """1234567 -> '1.23 M': large counts at a glance (exact values are in tooltips)."""
-    for threshold, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if count >= threshold:
-            return f"{count / threshold:.3g} {suffix}"
-    return str(count)
 
 
 def weights_size(params: int) -> str:
