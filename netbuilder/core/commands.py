@@ -167,7 +167,7 @@ class Group(Command):
             for part in self.parts:
                 part.do(graph)
                 done.append(part)
-        except GraphError:
+        except Exception:  # a refused value (ParamError) as much as a refused edge: all or nothing
             for part in reversed(done):
                 part.undo(graph)
             raise

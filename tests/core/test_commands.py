@@ -111,6 +111,16 @@ def test_a_failing_group_leaves_the_graph_untouched():
     assert _state(graph) == before
 
 
+def test_a_group_failing_on_a_refused_parameter_leaves_the_graph_untouched():
+    graph = Graph()
+    a, b = graph.add("input", kind="vector", shape=(3,)), graph.add("dense")
+    before = _state(graph)
+    group = Group([Connect(a.id, b.id), SetParams(b.id, {"units": 0})])  # units must be at least 1
+    with pytest.raises(ParamError):
+        group.do(graph)
+    assert _state(graph) == before
+
+
 def test_paste_copies_nodes_with_fresh_names_and_their_inner_edges_only(residual):
     fragment = copy.deepcopy(copy_fragment(residual, ["n2", "n3", "n4"]))
     command = paste_fragment(residual, fragment)
