@@ -1,0 +1,26 @@
+"""Showing values a user or a file supplied inside messages; Qt-, torch- and core-free, so every
+layer can use it."""
+from __future__ import annotations
+
+import unicodedata
+
+SHOWN_CHARACTERS = 100  # a 50 MB bad value must not come back as a 50 MB message
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """`value` as text that is safe to print and short: at most `limit` characters (the middle
+    is elided), control and format characters (terminal escape sequences, bidi overrides,
+    NUL) and lone surrogates written as escapes, so a message can neither rewrite the terminal
+    nor fail to encode."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        head = (limit - 1) // 2
+        text = text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    return "".join(_escaped(character) for character in text)
+
+
+def _escaped(character: str) -> str:
+    if character == " " or unicodedata.category(character) not in ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"):
+        return character
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -1,0 +1,30 @@
+"""Values quoted in messages are short and safe to print."""
+import unicodedata
+
+from hypothesis import given, strategies as st
+
+from netbuilder.text import SHOWN_CHARACTERS, shown
+
+
+def test_a_huge_value_is_quoted_short_with_both_ends_kept():
+    text = shown("a" + "x" * 50_000_000 + "z")
+    assert len(text) == SHOWN_CHARACTERS
+    assert text.startswith("ax") and text.endswith("xz") and "…" in text
+
+
+def test_terminal_escapes_and_lone_surrogates_are_written_as_escapes():
+    text = shown("name\x1b[2J\x07\r\ud800\u202eend")
+    assert text == "name\\x1b[2J\\x07\\x0d\\ud800\\u202eend"
+    text.encode("utf-8")  # a lone surrogate would not encode
+
+
+def test_ordinary_text_is_unchanged():
+    assert shown("Conv 3×3 — ünits") == "Conv 3×3 — ünits"
+
+
+@given(st.text(alphabet=st.characters(), max_size=400))
+def test_any_value_gives_printable_encodable_text(value):
+    text = shown(value)
+    text.encode("utf-8")
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text)
+    assert len(text) <= SHOWN_CHARACTERS * 10  # each kept character escapes to at most 10
