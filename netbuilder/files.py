@@ -101,7 +101,7 @@ def size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def parse_json(raw: bytes | str, source: str) -> Any:
+def parse_json(raw: bytes | str, source: str, *, allow_non_finite: bool = False) -> Any:
     """The JSON document in `raw`, hardened: `source` names it in messages.
 
     Refused with a FileReadError: text that is not UTF-8, invalid JSON (with the line and column),
@@ -110,6 +110,7 @@ def parse_json(raw: bytes | str, source: str) -> Any:
     surrogates ("\\ud800", half of a UTF-16 pair, which no text contains but which a cut
     JavaScript string writes) become U+FFFD, as any UTF-8 decoder does with broken text: the
     file still opens, and nothing unencodable enters the program to crash printing or saving.
+    `allow_non_finite` accepts NaN and Infinity, for records of measurements (a diverged loss).
     """
     source = shown(source)
     if isinstance(raw, bytes):
@@ -120,8 +121,8 @@ def parse_json(raw: bytes | str, source: str) -> Any:
     else:
         text = raw
     try:
-        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                              parse_int=_bounded_int)
+        document = json.loads(text, parse_constant=float if allow_non_finite else _refuse_constant,
+                              parse_float=float if allow_non_finite else _finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as error:
         raise FileReadError(f"{source} is damaged: it is not valid JSON at line {error.lineno}, "
                             f"column {error.colno}") from None
