@@ -54,13 +54,13 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str) -> bytes:
     except FileNotFoundError:
         raise FileMissingError(f"There is no {what} {name}.") from None
     except IsADirectoryError:
-        raise FileReadError(f"{name} is a folder, not a {what}.") from None
+        raise FileReadError(f"{name} is a folder, not {_a(what)}.") from None
     except OSError as error:
         raise FileReadError(f"Cannot read {name}: {shown(error.strerror or error)}.") from None
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise FileReadError(f"{name} is {_kind_of(mode)}, not a {what}: choose the file itself.")
+            raise FileReadError(f"{name} is {_kind_of(mode)}, not {_a(what)}: choose the file itself.")
         too_large = FileReadError(f"{name} is larger than {size_text(limit)}, more than any {what} "
                                   f"netbuilder reads.")
         if os.fstat(descriptor).st_size > limit:
@@ -79,6 +79,10 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str) -> bytes:
         raise FileReadError(f"Cannot read {name}: {shown(error.strerror or error)}.") from None
     finally:
         os.close(descriptor)
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
 
 
 def _kind_of(mode: int) -> str:
