@@ -100,6 +100,11 @@ def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[Path]]
     class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
     files_by_class = {}
     for class_folder in class_folders:
+        if not class_folder.name.isprintable():
+            # It becomes a class name, printed and saved with the model: bytes that are not UTF-8
+            # (read as lone surrogates) or control characters would break both.
+            raise DataError(f'The class folder "{shown(class_folder.name)}" in {shown(str(folder))} has a name that is '
+                            f"not printable text: rename it.")
         files = sorted(path for path in class_folder.iterdir()
                        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
