@@ -34,6 +34,7 @@ from netbuilder.data.tables import load_csv, load_text_csv
 from netbuilder.files import FileReadError, parse_json, read_bounded
 from netbuilder.gui.recovery import RecoveryFileError, read_recovery
 from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
+from netbuilder.text import shown
 from netbuilder.training.events import EpochEnded, SettingsChanged
 
 MESSAGE_LIMIT = 300
@@ -118,8 +119,13 @@ def assert_reads_or_refuses(reader: Reader, path: Path, content: bytes) -> None:
         reader.read(path)
     except reader.error as error:
         message = str(error)
-        assert len(message) <= MESSAGE_LIMIT and message.isprintable(), message
-        message.encode("utf-8")  # no lone surrogate
+        assert_short_and_printable(message)
+
+
+def assert_short_and_printable(message: str) -> None:
+    """At most MESSAGE_LIMIT characters, none that `shown` would escape (control characters,
+    terminal escapes, lone surrogates)."""
+    assert len(message) <= MESSAGE_LIMIT and shown(message, len(message)) == message, message
 
 
 def _mutated(data: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
@@ -211,7 +217,7 @@ def test_json_that_no_netbuilder_file_holds_is_refused_with_a_short_message(fold
     path.write_bytes(content)
     with pytest.raises(reader.error) as error:
         reader.read(path)
-    assert len(str(error.value)) <= MESSAGE_LIMIT and str(error.value).isprintable()
+    assert_short_and_printable(str(error.value))
 
 
 @pytest.mark.parametrize("reader", READERS, ids=[reader.name for reader in READERS])

@@ -109,7 +109,7 @@ class _Reader:
 
     def fail(self, where: str, what: str) -> ProjectFileError:
         # `what` may be another module's message quoting values from the file: keep it short and printable
-        return ProjectFileError(f"{self.source}: {where}: {shown(what, 200)}")
+        return ProjectFileError(f"{self.source}: {where}: {shown(what, 150)}")
 
     def get(self, data: dict, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
         if key not in data:
@@ -146,7 +146,7 @@ class _Reader:
         if type_id is None:
             raise self.fail(where, f"unknown layer type {shown(repr(item['type']))}")
         name = self.get(item, "name", str, where)
-        where = f'{where} ("{shown(name)}")'
+        where = f'{where} ("{shown(name, 40)}")'
         problem = name_problem(name) or ("the name is used twice" if graph.node_named(name) else None)
         if problem:
             raise self.fail(where, problem)

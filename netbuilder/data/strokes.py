@@ -192,4 +192,5 @@ def _is_number(value: object) -> bool:
 
 
 def _is_whole_number(value: object) -> bool:
-    return _is_number(value) and float(value).is_integer()
+    """A whole number that is exact as a float (1e308 is whole but no size)."""
+    return _is_number(value) and float(value).is_integer() and abs(value) <= 2**53
