@@ -8,6 +8,7 @@ never another exception, never a hang, never a message quoting megabytes.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import tempfile
@@ -24,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as save_safetensors
 
-from netbuilder.core.project import ProjectFileError, load_project, load_template, project_to_dict
+from netbuilder.__main__ import main
+from netbuilder.core.project import ProjectFileError, load_project, load_template, project_to_dict, save_project
 from netbuilder.data.base import DataError
 from netbuilder.data.folders import read_image
 from netbuilder.data.idx import read_idx
@@ -36,6 +38,7 @@ from netbuilder.gui.recovery import RecoveryFileError, read_recovery
 from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
 from netbuilder.text import shown
 from netbuilder.training.events import EpochEnded, SettingsChanged
+from netbuilder.training.exports import ExportError, read_weights_file
 
 MESSAGE_LIMIT = 300
 # FUZZ_EXAMPLES=1000 runs a longer attack; the suite's default keeps this file to seconds.
@@ -82,6 +85,12 @@ def _recovery_file(project: object = None) -> bytes:
                        "project": project_to_dict(load_template("1-mlp")) if project is None else project}).encode()
 
 
+def _torch_saved(state: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
 def _idx_file() -> bytes:
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     header = bytes([0, 0, 8, images.ndim]) + b"".join(side.to_bytes(4, "big") for side in images.shape)
@@ -102,6 +111,9 @@ READERS = [
     Reader("IDX", "train-images-idx3-ubyte.gz", read_idx, DataError, _idx_file()),
     Reader("image", "digit.png", lambda path: read_image(path, color=False), DataError,
            cv2.imencode(".png", np.eye(8, dtype=np.uint8) * 255)[1].tobytes()),
+    Reader("safetensors weights", "weights.safetensors", read_weights_file, ExportError,
+           save_safetensors(_checkpoint_model().state_dict())),
+    Reader("PyTorch weights", "weights.pt", read_weights_file, ExportError, _torch_saved(_checkpoint_model().state_dict())),
 ]
 JSON_READERS = [reader for reader in READERS if reader.name in ("project", "recovery", "drawing")]
 
@@ -222,10 +234,10 @@ def test_json_that_no_netbuilder_file_holds_is_refused_with_a_short_message(fold
 
 @pytest.mark.parametrize("reader", READERS, ids=[reader.name for reader in READERS])
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero", "folder"])
-def test_fifos_devices_and_folders_are_refused_within_a_second(tmp_path, reader, special):
+def test_fifos_devices_and_folders_are_refused_within_a_second(tmp_path, unwritten_fifo, reader, special):
     path = tmp_path / reader.file_name
     if special == "fifo":
-        os.mkfifo(path)  # nobody ever writes: reading it would wait forever
+        unwritten_fifo(path)  # reading it would wait forever
     elif special == "folder":
         path.mkdir()
     else:
@@ -265,3 +277,33 @@ def test_a_file_that_grows_while_it_is_read_is_still_bounded(tmp_path, monkeypat
 ])
 def test_lone_surrogates_become_replacement_characters_and_pairs_stay_characters(text, expected):
     assert parse_json(text.encode(), "f.json") == expected
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_netbuilder_summary_of_a_fifo_or_dev_zero_says_what_it_is_at_once(tmp_path, unwritten_fifo, capsys, special):
+    path = tmp_path / "net.nbproj"
+    if special == "fifo":
+        unwritten_fifo(path)
+    elif os.path.exists(special):
+        path = Path(special)
+    else:
+        pytest.skip("no /dev/zero here")
+    started = time.perf_counter()
+    assert main(["summary", str(path)]) == 2
+    assert time.perf_counter() - started < 1.0
+    error = capsys.readouterr().err
+    assert ("is a pipe" in error or "is a device" in error) and "Traceback" not in error
+
+
+def test_a_lone_surrogate_in_a_project_name_is_read_as_a_replacement_character_and_the_project_saves(tmp_path,
+                                                                                                       capsys):
+    document = project_to_dict(load_template("1-mlp"))
+    document["name"] = "digits \ud800"
+    path = tmp_path / "net.nbproj"
+    path.write_bytes(json.dumps(document).encode())  # json.dumps writes the surrogate as \ud800, as other tools do
+
+    assert main(["summary", str(path)]) == 0
+    assert "digits \ufffd" in capsys.readouterr().out
+    project = load_project(path)
+    save_project(project, path)  # saving failed with UnicodeEncodeError
+    assert load_project(path).name == "digits \ufffd"

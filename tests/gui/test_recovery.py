@@ -140,9 +140,9 @@ def test_a_lone_surrogate_in_a_recovered_name_becomes_a_replacement_character(re
     recovery.project.name.encode("utf-8")  # printable and saveable again
 
 
-def test_a_recovery_file_that_is_a_fifo_is_set_aside_without_blocking(recovery_dir):
+def test_a_recovery_file_that_is_a_fifo_is_set_aside_without_blocking(recovery_dir, unwritten_fifo):
     recovery_dir.mkdir(parents=True)
-    os.mkfifo(recovery_dir / "autosave-0123.json")
+    unwritten_fifo(recovery_dir / "autosave-0123.json")
 
     found = find_recoveries(recovery_dir)
 
