@@ -42,7 +42,8 @@ from netbuilder.training.exports import ExportError, read_weights_file
 
 MESSAGE_LIMIT = 300
 # FUZZ_EXAMPLES=1000 runs a longer attack; the suite's default keeps this file to seconds.
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,13 @@ READERS = [
     Reader("project", "net.nbproj", load_project, ProjectFileError,
            json.dumps(project_to_dict(load_template("1-mlp"))).encode()),
     Reader("recovery", "autosave-1.json", read_recovery, RecoveryFileError, _recovery_file()),
-    Reader("checkpoint", "net.safetensors", lambda path: load_checkpoint(_checkpoint_model(), path.with_suffix(".nbproj")),
-           CheckpointError, _checkpoint_file()),
+    Reader("checkpoint", "net.safetensors",
+           lambda path: load_checkpoint(_checkpoint_model(), path.with_suffix(".nbproj")), CheckpointError,
+           _checkpoint_file()),
     Reader("drawing", "drawing.json", load_drawing, StrokesError,
            json.dumps(Drawing((28, 28), 2.0, (((3.0, 4.0), (20.0, 21.0)),)).to_dict()).encode()),
-    Reader("numeric CSV", "data.csv", lambda path: load_csv(path), DataError, b"x,y,label\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n"),
+    Reader("numeric CSV", "data.csv", lambda path: load_csv(path), DataError,
+           b"x,y,label\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n"),
     Reader("text CSV", "texts.csv", lambda path: load_text_csv(path), DataError,
            b"text,label\ngood film,pos\nbad film,neg\nfine film,pos\nawful,neg\n"),
     Reader("IDX", "train-images-idx3-ubyte.gz", read_idx, DataError, _idx_file()),
@@ -113,7 +116,8 @@ READERS = [
            cv2.imencode(".png", np.eye(8, dtype=np.uint8) * 255)[1].tobytes()),
     Reader("safetensors weights", "weights.safetensors", read_weights_file, ExportError,
            save_safetensors(_checkpoint_model().state_dict())),
-    Reader("PyTorch weights", "weights.pt", read_weights_file, ExportError, _torch_saved(_checkpoint_model().state_dict())),
+    Reader("PyTorch weights", "weights.pt", read_weights_file, ExportError,
+           _torch_saved(_checkpoint_model().state_dict())),
 ]
 JSON_READERS = [reader for reader in READERS if reader.name in ("project", "recovery", "drawing")]
 

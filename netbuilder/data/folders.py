@@ -139,7 +139,8 @@ def read_image(path: Path, color: bool) -> np.ndarray | None:
                         f"up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels (it shrinks them to the network's input "
                         f"anyway).")
     try:
-        image = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
+        image = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8),
+                             cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
     except cv2.error:
         return None
     if image is None:

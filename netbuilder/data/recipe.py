@@ -127,8 +127,8 @@ class Recipe:
         if document.get("format") != RECIPE_FORMAT:
             raise RecipeError(f'the recipe lacks "format": "{RECIPE_FORMAT}"')
         if document.get("version") != RECIPE_VERSION:
-            raise RecipeError(f"the recipe has version {shown(repr(document.get('version')), 30)}; this netbuilder reads "
-                              f"version {RECIPE_VERSION}")
+            raise RecipeError(f"the recipe has version {shown(repr(document.get('version')), 30)}; this netbuilder "
+                              f"reads version {RECIPE_VERSION}")
         reader = _Reader(document, "recipe")
         recipe = cls(input_kind=reader.choice("input_kind", INPUT_KINDS),
                      input_shape=reader.sizes("input_shape"),

@@ -319,6 +319,6 @@ def regression_targets(labels: list[str], source: str) -> torch.Tensor:
     """Label texts as regression targets (N, 1); a label that is not a number is a DataError."""
     numbers = [_parse_number(label, decimal_comma=False) for label in labels]
     if None in numbers:
-        raise DataError(f"{shown(source)}: the label '{shown(labels[numbers.index(None)])}' is not a number, but the model "
-                        "predicts quantities.")
+        raise DataError(f"{shown(source)}: the label '{shown(labels[numbers.index(None)])}' is not a number, but the "
+                        "model predicts quantities.")
     return torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)

@@ -101,7 +101,8 @@ def test_a_small_gzip_file_that_unpacks_to_gigabytes_of_float32_is_refused_from_
     with pytest.raises(DataError) as error:
         read_idx(path)
 
-    assert "2500000×28×28" in str(error.value) and "7.3 GB" in str(error.value) and "32-bit floats" in str(error.value)
+    message = str(error.value)
+    assert "2500000×28×28" in message and "7.3 GB" in message and "32-bit floats" in message
 
 
 def test_a_gzip_file_declaring_a_small_array_but_unpacking_to_more_stops_unpacking(tmp_path, idx_bytes):
