@@ -7,6 +7,7 @@ never another exception, never a hang, never a message quoting megabytes.
 """
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import json
@@ -26,6 +27,8 @@ from hypothesis import strategies as st
 from safetensors.torch import save as save_safetensors
 
 from netbuilder.__main__ import main
+from netbuilder.core.analysis import analyze
+from netbuilder.core.codegen import to_python
 from netbuilder.core.project import ProjectFileError, load_project, load_template, project_to_dict, save_project
 from netbuilder.data.base import DataError
 from netbuilder.data.folders import read_image
@@ -38,7 +41,7 @@ from netbuilder.gui.recovery import RecoveryFileError, read_recovery
 from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
 from netbuilder.text import shown
 from netbuilder.training.events import EpochEnded, SettingsChanged
-from netbuilder.training.exports import ExportError, read_weights_file
+from netbuilder.training.exports import ExportError, ExportSource, read_weights_file, training_script
 
 MESSAGE_LIMIT = 300
 # FUZZ_EXAMPLES=1000 runs a longer attack; the suite's default keeps this file to seconds.
@@ -311,3 +314,18 @@ def test_a_lone_surrogate_in_a_project_name_is_read_as_a_replacement_character_a
     project = load_project(path)
     save_project(project, path)  # saving failed with UnicodeEncodeError
     assert load_project(path).name == "digits \ufffd"
+
+
+@FUZZ
+@given(name=st.text(max_size=60) | st.sampled_from(['x"""\nimport os; os.system("echo injected")\n"""', "a\\", '"',
+                                                     "\x1b[31mred", "'''", "\\x00"]))
+def test_a_project_name_from_a_file_never_becomes_code_in_the_exported_files(name):
+    """The name goes into the docstrings of the exported module and training script: it stays text."""
+    project = load_template("1-mlp")
+    project.name = name
+    source = ExportSource(project, analyze(project.graph), model=None, trained=None)
+    for code in (to_python(project.graph, title=name), training_script(source, "net.py")):
+        module = ast.parse(code)
+        docstring = ast.get_docstring(module, clean=False)
+        assert docstring is not None and shown(name) in docstring
+        assert isinstance(module.body[1], (ast.Import, ast.ImportFrom))  # the docstring is the first statement only

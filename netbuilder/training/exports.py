@@ -24,7 +24,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from netbuilder.core.analysis import Analysis, analyze
-from netbuilder.core.codegen import to_python
+from netbuilder.core.codegen import docstring_text, to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
 
@@ -226,7 +226,7 @@ def training_script(source: ExportSource, module_file: str) -> str:
     left_out = (f"# netbuilder's trainer also applies {', '.join(not_reproduced)}; this loop does not.\n"
                 if not_reproduced else "")
     module_stem = Path(module_file).stem
-    return f'''"""Trains Net ({module_file}) as netbuilder trains "{source.project.name}": the same data, read the
+    return f'''"""Trains Net ({module_file}) as netbuilder trains "{docstring_text(source.project.name)}": the same data, read the
 same way, and the same settings. Run: python {module_stem}_train.py [--data NAME|PATH] [--samples N]"""
 import argparse
 import importlib.util
