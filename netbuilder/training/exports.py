@@ -225,8 +225,8 @@ def training_script(source: ExportSource, module_file: str) -> str:
                                             ("bfloat16 precision", settings.precision == "fast")) if on]
     left_out = (f"# netbuilder's trainer also applies {', '.join(not_reproduced)}; this loop does not.\n"
                 if not_reproduced else "")
-    module_stem = Path(module_file).stem
-    return f'''"""Trains Net ({module_file}) as netbuilder trains "{docstring_text(source.project.name)}": the same data, read the
+    module_stem, project_name = Path(module_file).stem, docstring_text(source.project.name)
+    return f'''"""Trains Net ({module_file}) as netbuilder trains "{project_name}": the same data, read the
 same way, and the same settings. Run: python {module_stem}_train.py [--data NAME|PATH] [--samples N]"""
 import argparse
 import importlib.util
