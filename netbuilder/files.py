@@ -58,16 +58,19 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str) -> bytes:
     except OSError as error:
         raise FileReadError(f"Cannot read {name}: {shown(error.strerror or error)}.") from None
     try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileReadError(f"{name} is {_kind_of(mode)}, not {_a(what)}: choose the file itself.")
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileReadError(f"{name} is {_kind_of(info.st_mode)}, not {_a(what)}: choose the file itself.")
         too_large = FileReadError(f"{name} is larger than {size_text(limit)}, more than any {what} "
                                   f"netbuilder reads.")
-        if os.fstat(descriptor).st_size > limit:
+        if info.st_size > limit:
             raise too_large
+        # One read of the whole file where the system allows it (no second copy to join); a file
+        # that says it is empty (as those in /proc do) is read in small pieces.
+        piece = max(info.st_size + 1, 64 * 1024)
         chunks, remaining = [], limit + 1
         while remaining > 0:
-            chunk = os.read(descriptor, min(remaining, 16 * MB))
+            chunk = os.read(descriptor, min(remaining, piece))
             if not chunk:
                 break
             chunks.append(chunk)
