@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from safetensors.torch import save as save_safetensors
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
+from netbuilder.contracts import TASKS
 from netbuilder.core.project import Project, write_atomic
 from netbuilder.data.recipe import Recipe, RecipeError
 from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
@@ -71,20 +72,25 @@ class _Damaged(Exception):
     """Part of a saved history is not what was written; the message says which."""
 
 
-def _epoch_from_json(document: object, classes: int) -> EpochEnded:
+def _epoch_from_json(document: object) -> EpochEnded:
     if not isinstance(document, dict):
         raise _Damaged("an epoch is not an object")
-    unknown = document.keys() - {"epoch", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                                 "learning_rate", "seconds", "confusion", "per_class_accuracy"}
+    saved = {field.name for field in fields(EpochEnded)} - set(_EPOCH_ARRAYS_NOT_SAVED)
+    unknown = document.keys() - saved
     if unknown:
         raise _Damaged(f"an epoch has the unknown entry {shown(repr(sorted(unknown)[0]), 40)}")
+    checked = {"epoch", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+               "seconds", "confusion", "per_class_accuracy"}
+    others = {name: document[name] for name in saved - checked if name in document}  # fields added later
+    # One row and column per score the network outputs, which may be more than the data's classes
     confusion, accuracy = document.get("confusion"), document.get("per_class_accuracy")
-    if confusion is not None and not (isinstance(confusion, list) and len(confusion) == classes and all(
-            isinstance(row, list) and len(row) == classes and all(_is_count(v) for v in row) for row in confusion)):
-        raise _Damaged(f"a confusion matrix is not {classes}×{classes} counts")
-    if accuracy is not None and not (isinstance(accuracy, list) and len(accuracy) == classes and all(
+    if confusion is not None and not (isinstance(confusion, list) and all(
+            isinstance(row, list) and len(row) == len(confusion) and all(_is_count(v) for v in row)
+            for row in confusion)):
+        raise _Damaged("a confusion matrix is not a square of counts")
+    if accuracy is not None and not (isinstance(accuracy, list) and all(
             v is None or _is_number(v) for v in accuracy)):
-        raise _Damaged(f"a per-class accuracy is not {classes} numbers")
+        raise _Damaged("a per-class accuracy is not a list of numbers")
     return EpochEnded(
         epoch=_count(document, "epoch"), epochs=_count(document, "epochs"),
         train_loss=_number(document, "train_loss"), train_accuracy=_number(document, "train_accuracy", optional=True),
@@ -93,7 +99,7 @@ def _epoch_from_json(document: object, classes: int) -> EpochEnded:
         learning_rate=_number(document, "learning_rate"), seconds=_number(document, "seconds"),
         confusion=None if confusion is None else np.asarray(confusion, dtype=np.int64),
         per_class_accuracy=None if accuracy is None else np.asarray(
-            [np.nan if v is None else float(v) for v in accuracy], dtype=np.float64))
+            [np.nan if v is None else float(v) for v in accuracy], dtype=np.float64), **others)
 
 
 def _is_number(value: object) -> bool:
@@ -278,7 +284,7 @@ def _history(document: dict) -> History:
     class_names, task, dataset = document.get("class_names"), document.get("task"), document.get("dataset", "")
     if not (isinstance(class_names, list) and all(isinstance(class_name, str) for class_name in class_names)):
         raise _Damaged("the class names are not a list of names")
-    if task not in ("classification", "regression") or not isinstance(dataset, str):
+    if task not in TASKS or not isinstance(dataset, str):
         raise _Damaged("the task or the dataset is not one netbuilder writes")
     epochs, losses, changes = (document.get(key, []) for key in ("epochs", "batch_losses", "changes"))
     if not all(isinstance(part, list) for part in (epochs, losses, changes)):
@@ -286,7 +292,7 @@ def _history(document: dict) -> History:
     if not all(isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in losses):
         raise _Damaged("a batch loss is not a pair of numbers")
     return History(class_names=class_names, task=task, dataset=dataset,
-                   epochs=[_epoch_from_json(epoch, len(class_names)) for epoch in epochs],
+                   epochs=[_epoch_from_json(epoch) for epoch in epochs],
                    batch_losses=[(float(position), float(loss)) for position, loss in losses],
                    changes=[_change_from_json(change) for change in changes])
 
@@ -295,9 +301,7 @@ def _change_from_json(document: object) -> SettingsChanged:
     if not isinstance(document, dict) or not isinstance(document.get("changes"), list):
         raise _Damaged("a change of settings is not an object with a list of changes")
     changes = document["changes"]
-    if not all(isinstance(change, list) and len(change) == 3 and isinstance(change[0], str)
-               and all(value is None or isinstance(value, (str, bool)) or _is_number(value) for value in change[1:])
-               for change in changes):
+    if not all(isinstance(change, list) and len(change) == 3 and isinstance(change[0], str) for change in changes):
         raise _Damaged("a change of settings is not [setting, before, after]")
     return SettingsChanged(_number(document, "position"), _count(document, "epoch"),
                            _count(document, "samples_seen"), tuple(tuple(change) for change in changes))
