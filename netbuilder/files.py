@@ -57,6 +57,8 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str) -> bytes:
         raise FileReadError(f"{name} is a folder, not {_a(what)}.") from None
     except OSError as error:
         raise FileReadError(f"Cannot read {name}: {shown(error.strerror or error)}.") from None
+    except ValueError:  # a NUL character, which no file name can hold (a path from a damaged file)
+        raise FileMissingError(f"There is no {what} {name}.") from None
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):

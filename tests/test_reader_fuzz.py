@@ -257,6 +257,12 @@ def test_fifos_devices_and_folders_are_refused_within_a_second(tmp_path, unwritt
     assert time.perf_counter() - started < 1.0
 
 
+@pytest.mark.parametrize("reader", READERS, ids=[reader.name for reader in READERS])
+def test_a_path_with_a_nul_character_is_a_missing_file(tmp_path, reader):
+    with pytest.raises(reader.error):
+        reader.read(tmp_path / "a\0b")
+
+
 def test_a_file_above_its_limit_is_refused_without_reading_it_whole(tmp_path):
     path = tmp_path / "big.nbproj"
     with open(path, "wb") as sparse:
