@@ -19,10 +19,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
-from netbuilder.contracts import TASKS
 from netbuilder.core.project import Project, write_atomic
 from netbuilder.data.recipe import Recipe, RecipeError
 from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
@@ -75,7 +75,7 @@ class _Damaged(Exception):
 def _epoch_from_json(document: object) -> EpochEnded:
     if not isinstance(document, dict):
         raise _Damaged("an epoch is not an object")
-    saved = {field.name for field in fields(EpochEnded)} - set(_EPOCH_ARRAYS_NOT_SAVED)
+    saved = {entry.name for entry in fields(EpochEnded)} - set(_EPOCH_ARRAYS_NOT_SAVED)
     unknown = document.keys() - saved
     if unknown:
         raise _Damaged(f"an epoch has the unknown entry {shown(repr(sorted(unknown)[0]), 40)}")
