@@ -23,12 +23,12 @@ _ELEMENT_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
-# Whatever an IDX file stores, a dataset holds its values as float32 tensors: the guard counts
-# those 4 bytes per value, not the file's bytes, so a small gzip file that declares billions of
-# bytes is refused from its header before anything is allocated. 2 GB is 40 times MNIST's
-# training images (47 million values, 188 MB as float32).
+# The guard counts what the values become in memory (images: 4-byte float32; labels: 8-byte
+# int64), not the file's bytes, so a small gzip file that declares billions of values is refused
+# from its header before anything is allocated. 2 GB is 10 times MNIST's training images (47
+# million values, 188 MB as float32).
 MAX_LOADED_BYTES = 2 * 1024**3
-_LOADED_BYTES_PER_VALUE = 4
+FLOAT32_BYTES = 4
 # The largest file that can hold MAX_LOADED_BYTES of values (8-byte doubles) with its header.
 _MAX_FILE_BYTES = 2 * MAX_LOADED_BYTES + 4 + 4 * 255
 
@@ -44,22 +44,24 @@ class _Header:
         return self.size + math.prod(self.shape) * self.dtype.itemsize
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """The array stored in an IDX file, gzip-compressed or not (told apart by content, not name)."""
+def read_idx(path: str | Path, loaded_bytes_per_value: int = FLOAT32_BYTES) -> np.ndarray:
+    """The array stored in an IDX file, gzip-compressed or not (told apart by content, not name),
+    refused when its values would take more than MAX_LOADED_BYTES once loaded at
+    `loaded_bytes_per_value` each."""
     path = Path(path)
     try:
         data = read_bounded(path, _MAX_FILE_BYTES, "IDX file")
     except FileReadError as error:
         raise DataError(str(error)) from None
-    return decode_idx(data, path.name)
+    return decode_idx(data, path.name, loaded_bytes_per_value)
 
 
-def decode_idx(data: bytes, source: str) -> np.ndarray:
+def decode_idx(data: bytes, source: str, loaded_bytes_per_value: int = FLOAT32_BYTES) -> np.ndarray:
     """Decode the bytes of an IDX file; `source` names the file in error messages."""
     source = shown(source)
     if data[:2] == _GZIP_MAGIC:
-        data = _gunzip(data, source)
-    header = _header(data, source)
+        data = _gunzip(data, source, loaded_bytes_per_value)
+    header = _header(data, source, loaded_bytes_per_value)
     if len(data) != header.file_size:
         dims = "×".join(map(str, header.shape))
         problem = "is cut short" if len(data) < header.file_size else "has extra bytes at the end"
@@ -69,7 +71,7 @@ def decode_idx(data: bytes, source: str) -> np.ndarray:
         header.dtype.newbyteorder("="))
 
 
-def _header(data: bytes, source: str) -> _Header:
+def _header(data: bytes, source: str, loaded_bytes_per_value: int) -> _Header:
     """The header at the start of `data`, checked against the memory its values would take."""
     if len(data) < 4:
         raise DataError(f"{source}: is not an IDX file (only {len(data)} bytes long).")
@@ -82,15 +84,15 @@ def _header(data: bytes, source: str) -> _Header:
         raise DataError(f"{source}: is cut short: the header announces {rank} dimensions "
                         f"but the file ends after {len(data)} bytes.")
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(rank))
-    loaded = math.prod(shape) * _LOADED_BYTES_PER_VALUE
+    loaded = math.prod(shape) * loaded_bytes_per_value
     if loaded > MAX_LOADED_BYTES:
         raise DataError(f"{source}: declares a {'×'.join(map(str, shape))} array, {size_text(loaded)} once "
-                        f"loaded as 32-bit floats; netbuilder loads at most {size_text(MAX_LOADED_BYTES)} "
-                        f"per file.")
+                        f"loaded as {8 * loaded_bytes_per_value}-bit numbers; netbuilder loads at most "
+                        f"{size_text(MAX_LOADED_BYTES)} per file.")
     return _Header(_ELEMENT_TYPES[data[2]], shape, size)
 
 
-def _gunzip(data: bytes, source: str) -> bytes:
+def _gunzip(data: bytes, source: str, loaded_bytes_per_value: int) -> bytes:
     """Unpack a gzip file only as far as its IDX header allows: the header first, checked, then at
     most one byte more than the array it declares (so extra bytes are still noticed)."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
@@ -110,7 +112,7 @@ def _gunzip(data: bytes, source: str) -> bytes:
         unpack_to(4)
         if len(unpacked) == 4 and unpacked[:2] == b"\0\0":
             unpack_to(4 + 4 * unpacked[3])
-        header = _header(bytes(unpacked), source)
+        header = _header(bytes(unpacked), source, loaded_bytes_per_value)
         unpack_to(header.file_size + 1)
     except zlib.error as error:
         raise DataError(f"{source}: is a damaged gzip file ({shown(error)}); download it again.") from None

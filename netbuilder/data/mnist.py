@@ -160,8 +160,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
+    images = read_idx(images_path)  # they become float32
+    labels = read_idx(labels_path, loaded_bytes_per_value=8)  # they become int64
     if images.dtype != np.uint8 or images.ndim != 3:
         raise DataError(f"{images_path.name}: expected 8-bit grey images (count×height×width), "
                         f"found a {_size(images.shape)} array of {images.dtype}.")

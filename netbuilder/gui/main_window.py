@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
         Damaged ones were set aside: say so, once."""
         found = find_recoveries(self.recovery_dir)
         if found.set_aside:
-            self._warn("Damaged recovery files", "\n\n".join(found.set_aside))
+            self._warn("Damaged recovery files", found.set_aside_message)
         for recovery in found.offers:
             if (ask or self._ask_to_recover)(recovery):
                 self.set_project(recovery.project, recovery.original_path, "recovered")

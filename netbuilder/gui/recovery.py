@@ -26,6 +26,7 @@ from ..text import shown
 FORMAT = "netbuilder-recovery"
 AUTOSAVE_INTERVAL_MS = 30_000
 DAMAGED_SUFFIX = ".damaged"
+_DAMAGED_NAMED = 3  # a message box naming a hundred files helps nobody
 _log = logging.getLogger(__name__)
 
 
@@ -91,6 +92,15 @@ class Recoveries:
 
     offers: list[Recovery] = field(default_factory=list)
     set_aside: list[str] = field(default_factory=list)
+
+    @property
+    def set_aside_message(self) -> str:
+        """What the window says about the damaged files, a few of them by name."""
+        shown_here = self.set_aside[:_DAMAGED_NAMED]
+        more = len(self.set_aside) - len(shown_here)
+        if more:
+            shown_here = [*shown_here, f"{more} more damaged recovery files were kept the same way."]
+        return "\n\n".join(shown_here)
 
 
 def find_recoveries(folder: Path) -> Recoveries:

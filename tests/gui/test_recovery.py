@@ -127,6 +127,18 @@ def test_a_damaged_recovery_file_is_set_aside_once_with_a_message_and_the_window
     assert not damaged.exists() and kept.read_bytes() == content.encode("utf-8", "surrogateescape")
 
 
+def test_many_damaged_recovery_files_are_all_kept_and_a_few_named(recovery_dir):
+    recovery_dir.mkdir(parents=True)
+    for index in range(10):
+        (recovery_dir / f"autosave-{index}.json").write_text("{", encoding="utf-8")
+
+    found = find_recoveries(recovery_dir)
+
+    assert len(list(recovery_dir.glob("*.json.damaged"))) == 10
+    assert found.set_aside_message.count("it was kept as") == 3
+    assert found.set_aside_message.endswith("7 more damaged recovery files were kept the same way.")
+
+
 def test_a_lone_surrogate_in_a_recovered_name_becomes_a_replacement_character(recovery_dir):
     project = project_to_dict(load_template("1-mlp"))
     project["name"] = "digits \ud800 net"
