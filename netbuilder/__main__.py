@@ -12,6 +12,7 @@ def _summary(args: argparse.Namespace) -> int:
     from .core.analysis import analyze
     from .core.project import ProjectFileError, load_project
     from .core.summary import summary_text
+    from .text import shown
 
     try:
         project = load_project(args.project)
@@ -19,7 +20,7 @@ def _summary(args: argparse.Namespace) -> int:
         print(f"netbuilder: {error}", file=sys.stderr)
         return 2
     analysis = analyze(project.graph)
-    print(summary_text(project.graph, analysis, title=f"{project.name} ({args.project})"))
+    print(summary_text(project.graph, analysis, title=f"{shown(project.name)} ({shown(args.project)})"))
     return 0 if analysis.ok else 1
 
 

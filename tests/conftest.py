@@ -1,6 +1,8 @@
 """Test-wide setup: Qt without a screen, and private cache and data folders so tests never
 touch the user's (downloads, generated digits, recovery files, logs, settings)."""
 import os
+import threading
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -16,3 +18,22 @@ def private_user_folders(tmp_path_factory):
         patch.setenv(variable, str(folder))
     yield folders
     patch.undo()
+
+
+@pytest.fixture
+def unwritten_fifo():
+    """Makes FIFOs nobody writes to. Should a reader block on one, it is opened and closed for
+    writing after 2 s, which ends the wait: the test then fails on time instead of hanging."""
+    watchdogs = []
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        # an O_RDWR open counts as a writer and never blocks; closing it leaves no writer: end of file
+        watchdog = threading.Timer(2.0, lambda: os.close(os.open(path, os.O_RDWR | os.O_NONBLOCK)))
+        watchdog.start()
+        watchdogs.append(watchdog)
+        return path
+
+    yield make
+    for watchdog in watchdogs:
+        watchdog.cancel()

@@ -5,10 +5,18 @@ both come from the same spec code strings and use the node names as attribute na
 """
 from __future__ import annotations
 
+from ..text import shown
 from .analysis import Analysis, analyze
 from .compile import CompileError, input_nodes, output_node
 from .graph import Graph
 from .layers import format_shape
+
+
+def docstring_text(text: str) -> str:
+    """`text` (a project name from a file) as it goes inside a generated docstring: a name holding
+    three quotes cannot end the docstring and run the rest as code, nor put control characters in
+    the source."""
+    return shown(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net") -> str:
@@ -34,7 +42,7 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
     example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
     return "\n".join([
-        f'"""{title}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
+        f'"""{docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
         "import torch",
         "from torch import nn",
         "",

@@ -13,7 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from ..files import write_atomic
+from ..files import MB, FileReadError, parse_json, read_bounded, write_atomic
+from ..text import shown
 from .graph import Edge, Graph, GraphError, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
@@ -21,6 +22,8 @@ from .settings import TrainingSettings
 FORMAT = "netbuilder-project"
 VERSION = 1
 SUFFIX = ".nbproj"
+# A 20,000-layer network saves as about 6 MB; a larger file is not a project (or is /dev/zero).
+MAX_PROJECT_BYTES = 64 * MB
 
 
 class ProjectFileError(Exception):
@@ -69,38 +72,29 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
 def load_project(path: str | os.PathLike) -> Project:
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ProjectFileError(f"Cannot read {path.name}: {error.strerror or error}") from None
+        raw = read_bounded(path, MAX_PROJECT_BYTES, "project file")
+    except FileReadError as error:
+        raise ProjectFileError(str(error)) from None
     return project_from_bytes(raw, path.name)
 
 
 def project_from_bytes(raw: bytes, source: str) -> Project:
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except UnicodeDecodeError:
-        raise ProjectFileError(f"{source} is not a netbuilder project (not UTF-8 text)") from None
-    except (json.JSONDecodeError, ValueError) as error:
-        where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise ProjectFileError(f"{source} is damaged: it is not valid JSON{where}") from None
-    except RecursionError:
-        raise ProjectFileError(f"{source} is damaged: it nests too deeply") from None
+        data = parse_json(raw, source)
+    except FileReadError as error:
+        raise ProjectFileError(str(error)) from None
     return project_from_dict(data, source)
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
 
 
 def project_from_dict(data: Any, source: str = "project") -> Project:
     reader = _Reader(source)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ProjectFileError(f"{source} is not a netbuilder project (no \"format\": \"{FORMAT}\")")
+        raise ProjectFileError(f"{shown(source)} is not a netbuilder project (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ProjectFileError(f"{source} has no valid format version")
+        raise ProjectFileError(f"{shown(source)} has no valid format version")
     if version > VERSION:
-        raise ProjectFileError(f"{source} was saved by a newer netbuilder (format version {version}; "
+        raise ProjectFileError(f"{shown(source)} was saved by a newer netbuilder (format version {shown(version, 20)}; "
                                f"this one reads up to {VERSION}): please update netbuilder")
     for old in range(version, VERSION):
         data = MIGRATIONS[old](data)
@@ -111,10 +105,11 @@ class _Reader:
     """Checks each part of the data before use, so errors say where they are."""
 
     def __init__(self, source: str):
-        self.source = source
+        self.source = shown(source)
 
     def fail(self, where: str, what: str) -> ProjectFileError:
-        return ProjectFileError(f"{self.source}: {where}: {what}")
+        # `what` may be another module's message quoting values from the file: keep it short and printable
+        return ProjectFileError(f"{self.source}: {where}: {shown(what, 150)}")
 
     def get(self, data: dict, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
         if key not in data:
@@ -146,13 +141,13 @@ class _Reader:
             raise self.fail(where, "is not an object")
         node_id = self.get(item, "id", str, where)
         if node_id in graph.nodes:
-            raise self.fail(where, f"the id {node_id!r} is used twice")
+            raise self.fail(where, f"the id {shown(repr(node_id))} is used twice")
         type_id = canonical_type(self.get(item, "type", str, where))
         if type_id is None:
-            raise self.fail(where, f"unknown layer type {item['type']!r}")
+            raise self.fail(where, f"unknown layer type {shown(repr(item['type']))}")
         name = self.get(item, "name", str, where)
-        where = f'{where} ("{name}")'
-        problem = name_problem(name) or (f'the name "{name}" is used twice' if graph.node_named(name) else None)
+        where = f'{where} ("{shown(name, 40)}")'
+        problem = name_problem(name) or ("the name is used twice" if graph.node_named(name) else None)
         if problem:
             raise self.fail(where, problem)
         try:
@@ -179,7 +174,10 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A float, or an int that converts to one (10**400 does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**1023
 
 
 # --- templates ----------------------------------------------------------------------------------

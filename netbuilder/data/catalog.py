@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.text import shown
+
 from .base import DataError, Dataset, Progress
 from .builtin import BUILTIN_DATASETS
 from .folders import load_image_folder, read_labelled_images
@@ -41,10 +43,10 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
         if find_idx_files(path):
             return load_idx_folder(path, progress=progress, **options)
         return load_image_folder(path, progress=progress, **options)
-    if path.is_file() and path.suffix.lower() in CSV_SUFFIXES:
+    if path.exists() and path.suffix.lower() in CSV_SUFFIXES:  # the reader refuses a FIFO or device itself
         kind = options.pop("kind", None)
         if kind not in (None, "text", "numeric"):
-            raise DataError(f'A CSV file is read as "text" or "numeric", not "{kind}".')
+            raise DataError(f'A CSV file is read as "text" or "numeric", not "{shown(kind)}".')
         if kind == "text" or (kind is None and looks_like_text_csv(path)):
             return load_text_csv(path, **options)
         return load_csv(path, task=task, **options)
@@ -53,12 +55,12 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
 
 def _unreadable(spec: str, path: Path) -> DataError:
     """Why `spec` names no dataset netbuilder reads."""
-    if path.is_file():
-        return DataError(f"{path.name}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
+    if path.exists():
+        return DataError(f"{shown(path.name)}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
                          f"one image subfolder per class, and folders with the four MNIST-style IDX files.")
     builtin = ", ".join(f'"{builtin_name}"' for builtin_name, _ in BUILTIN_DATASETS)
-    return DataError(f'There is no dataset "{spec}": it is not a built-in one ({builtin}) and there is no '
-                     f"file or folder {path}.")
+    return DataError(f'There is no dataset "{shown(spec)}": it is not a built-in one ({builtin}) and there is no '
+                     f"file or folder {shown(str(path))}.")
 
 
 def _load_digits(progress: Progress | None, options: dict) -> Dataset:
@@ -104,7 +106,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         images, labels, where = read_labelled_images(path, recipe.image.channels == 3)
         inputs = model_inputs(recipe, images)
         where = f"{len(images):,} images of {path.name}"
-    elif path.is_file() and path.suffix.lower() in CSV_SUFFIXES:
+    elif path.exists() and path.suffix.lower() in CSV_SUFFIXES:
         if recipe.text:
             texts, labels, _ = read_texts(path, recipe.text, with_labels=True)
             inputs = model_inputs(recipe, texts)
@@ -123,11 +125,11 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         return LabelledSamples(inputs, torch.from_numpy(indices), where)
     unknown = sorted({label for label, ok in zip(labels, known) if not ok})
     if not known.any():
-        raise DataError(f"None of the labels of {spec} is a class the model knows ({', '.join(unknown[:5])}); "
-                        f"it knows {', '.join(recipe.class_names)}.")
+        raise DataError(f"None of the labels of {shown(spec)} is a class the model knows "
+                        f"({shown(', '.join(unknown[:5]))}); it knows {shown(', '.join(recipe.class_names))}.")
     left_out = len(labels) - int(known.sum())
     note = (f"left out {left_out} sample{'s' * (left_out > 1)} with labels the model was not trained on: "
-            + ", ".join(f'"{label}"' for label in unknown[:5]) + (" …" if len(unknown) > 5 else ""))
+            + shown(", ".join(f'"{label}"' for label in unknown[:5])) + (" …" if len(unknown) > 5 else ""))
     keep = torch.from_numpy(np.flatnonzero(known))
     return LabelledSamples(inputs[keep], torch.from_numpy(indices[known]),
                            f"{int(known.sum()):,} of the {where}", [note])
@@ -167,5 +169,5 @@ def _held_out_images(spec: str, recipe: Recipe, progress: Progress | None) -> tu
 
 def _expect(recipe: Recipe, kind: str, spec: str) -> None:
     if recipe.source_kind != kind:
-        raise DataError(f'The model was trained on {recipe.source_kind} data, but "{spec}" holds '
+        raise DataError(f'The model was trained on {recipe.source_kind} data, but "{shown(spec)}" holds '
                         f"{'images' if kind == 'image' else 'a table'}.")

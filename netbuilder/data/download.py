@@ -11,10 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from netbuilder.files import size_text
+from netbuilder.text import shown
+
 from .base import DataError, Progress
 
 _CHUNK_BYTES = 64 * 1024
 _USER_AGENT = "netbuilder (dataset download)"
+# The datasets netbuilder downloads are tens of MB; a mirror sending more is sending something else.
+MAX_DOWNLOAD_BYTES = 1024**3
 
 
 def download_file(urls: Sequence[str], destination: Path, *, md5: str | None = None,
@@ -83,9 +88,14 @@ def _copy_response(url: str, output, digests: dict, progress: Progress | None, m
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0)
+            if total > MAX_DOWNLOAD_BYTES:
+                raise _MirrorFailed(f"it offers {size_text(total)}, more than any dataset file netbuilder reads")
             if progress:
                 progress(0, total, message)
             while chunk := response.read(_CHUNK_BYTES):
+                if done + len(chunk) > MAX_DOWNLOAD_BYTES:
+                    raise _MirrorFailed(f"it sent more than {size_text(MAX_DOWNLOAD_BYTES)}, more than any "
+                                        "dataset file netbuilder reads")
                 _write(output, chunk)
                 for digest in digests.values():
                     digest.update(chunk)
@@ -93,13 +103,13 @@ def _copy_response(url: str, output, digests: dict, progress: Progress | None, m
                 if progress:
                     progress(done, total, message)
     except urllib.error.HTTPError as error:
-        raise _MirrorFailed(f"the server answered {error.code} {error.reason}") from error
+        raise _MirrorFailed(f"the server answered {error.code} {shown(error.reason)}") from error
     except urllib.error.URLError as error:
-        raise _MirrorFailed(f"no connection ({error.reason})") from error
+        raise _MirrorFailed(f"no connection ({shown(error.reason)})") from error
     except (http.client.HTTPException, OSError, ValueError) as error:
         if done:
             raise _MirrorFailed(f"the connection broke off after {done} of {total or '?'} bytes") from error
-        raise _MirrorFailed(f"the download failed ({error or type(error).__name__})") from error
+        raise _MirrorFailed(f"the download failed ({shown(error or type(error).__name__)})") from error
     if total and done != total:
         raise _MirrorFailed(f"the connection broke off after {done} of {total} bytes")
 

@@ -7,12 +7,19 @@ import cv2
 import numpy as np
 import torch
 
+from netbuilder.files import MB, FileReadError, read_bounded
+from netbuilder.text import shown
+
 from .base import DataError, Dataset, Progress, normalize_unit_images, train_val_split
+from .image_size import declared_size
 from .preprocess import resize_image
 from .recipe import image_recipe
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 _PROGRESS_EVERY = 200  # images between progress reports
+# A 100-megapixel photo decodes to 300 MB in colour; every image is shrunk to the input size anyway.
+MAX_IMAGE_PIXELS = 100_000_000
+MAX_IMAGE_FILE_BYTES = 256 * MB
 
 
 def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, color: bool = False,
@@ -35,7 +42,12 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
     done = 0
     for label, files in enumerate(files_by_class.values()):
         for path in files:
-            image = read_image(path, color)
+            try:
+                image = read_image(path, color)
+            except DataError:
+                if not skip_unreadable:
+                    raise
+                image = None
             if image is None:
                 if not skip_unreadable:
                     raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
@@ -88,6 +100,11 @@ def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[Path]]
     class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
     files_by_class = {}
     for class_folder in class_folders:
+        if not class_folder.name.isprintable():
+            # It becomes a class name, printed and saved with the model: bytes that are not UTF-8
+            # (read as lone surrogates) or control characters would break both.
+            raise DataError(f'The class folder "{shown(class_folder.name)}" in {shown(str(folder))} has a name that is '
+                            f"not printable text: rename it.")
         files = sorted(path for path in class_folder.iterdir()
                        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -103,14 +120,28 @@ def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[Path]]
 
 
 def read_image(path: Path, color: bool) -> np.ndarray | None:
-    """Pixels as uint8 (H, W) or RGB (H, W, 3), or None if unreadable.
+    """Pixels as uint8 (H, W) or RGB (H, W, 3), or None if the file is not an image that can be
+    decoded. A file that cannot be read at all (a folder, a FIFO, above MAX_IMAGE_FILE_BYTES) or
+    that declares more than MAX_IMAGE_PIXELS pixels is a DataError: its size is checked from the
+    header before OpenCV allocates anything.
 
-    np.fromfile + imdecode because cv2.imread cannot open non-ASCII paths on Windows.
+    Bytes + imdecode rather than cv2.imread, which cannot open non-ASCII paths on Windows.
     """
     try:
-        encoded = np.fromfile(path, dtype=np.uint8)
-        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
-    except (OSError, cv2.error):
+        encoded = read_bounded(path, MAX_IMAGE_FILE_BYTES, "image file")
+    except FileReadError as error:
+        raise DataError(str(error)) from None
+    size = declared_size(encoded)
+    if size is None:
+        return None
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise DataError(f"{shown(str(path))}: declares {size[0]:,}×{size[1]:,} pixels; netbuilder reads images of "
+                        f"up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels (it shrinks them to the network's input "
+                        f"anyway).")
+    try:
+        image = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8),
+                             cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
+    except cv2.error:
         return None
     if image is None:
         return None

@@ -140,6 +140,12 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
     if train_x.shape[1:] != val_x.shape[1:]:
         raise DataError(f"{paths['train_images'].name} holds {_size(train_x.shape[1:])} images but "
                         f"{paths['val_images'].name} holds {_size(val_x.shape[1:])} images; both must be the same size.")
+    if len(np.unique(train_y)) < 2:
+        label = int(train_y[0]) if len(train_y) else None
+        raise DataError(f"{paths['train_labels'].name}: every image has the label {label}; a classification needs "
+                        f"at least two classes." if label is not None else
+                        f"{paths['train_labels'].name}: holds no labels; a classification needs images of at least "
+                        f"two classes.")
     if class_names is None:
         class_count = int(max(train_y.max(initial=0), val_y.max(initial=0))) + 1
         class_names = [str(label) for label in range(class_count)]
@@ -154,8 +160,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
+    images = read_idx(images_path)  # they become float32
+    labels = read_idx(labels_path, loaded_bytes_per_value=8)  # they become int64
     if images.dtype != np.uint8 or images.ndim != 3:
         raise DataError(f"{images_path.name}: expected 8-bit grey images (count×height×width), "
                         f"found a {_size(images.shape)} array of {images.dtype}.")

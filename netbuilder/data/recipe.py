@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from netbuilder.contracts import INPUT_KINDS, TASKS
+from netbuilder.text import shown
 
 from .base import MNIST_MEAN, MNIST_STD, DataError
 from .preprocess import IMAGE_SIZE, normalize_digit, resize_image
@@ -126,8 +127,8 @@ class Recipe:
         if document.get("format") != RECIPE_FORMAT:
             raise RecipeError(f'the recipe lacks "format": "{RECIPE_FORMAT}"')
         if document.get("version") != RECIPE_VERSION:
-            raise RecipeError(f"the recipe has version {document.get('version')!r}; this netbuilder reads "
-                              f"version {RECIPE_VERSION}")
+            raise RecipeError(f"the recipe has version {shown(repr(document.get('version')), 30)}; this netbuilder "
+                              f"reads version {RECIPE_VERSION}")
         reader = _Reader(document, "recipe")
         recipe = cls(input_kind=reader.choice("input_kind", INPUT_KINDS),
                      input_shape=reader.sizes("input_shape"),
@@ -320,7 +321,7 @@ class _Reader:
         return self.document[name]
 
     def _bad(self, name: str, wanted: str) -> RecipeError:
-        return RecipeError(f"the {self.where}'s {name} must be {wanted}, not {self.document[name]!r}")
+        return RecipeError(f"the {self.where}'s {name} must be {wanted}, not {shown(repr(self.document[name]), 60)}")
 
     def part(self, name: str) -> _Reader | None:
         value = self.document.get(name)
@@ -381,7 +382,9 @@ class _Reader:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**1023  # 10**400 has no float
 
 
 def _image_from(reader: _Reader | None) -> ImageRecipe | None:

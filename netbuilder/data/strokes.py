@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from netbuilder.files import write_atomic
+from netbuilder.files import FileReadError, parse_json, read_bounded, write_atomic
+from netbuilder.text import shown
 
 from .base import DataError
 
@@ -122,18 +123,10 @@ def load_drawing(path: str | os.PathLike) -> Drawing:
     """Read a drawing saved as JSON; raises StrokesError with the file's name and the problem."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise StrokesError(f"{path.name} is {size / 1e6:.1f} MB; a drawing file may be at most "
-                               f"{MAX_FILE_BYTES // (1024 * 1024)} MB.")
-        document = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise StrokesError(f"There is no drawing file {path}.") from None
-    except OSError as error:
-        raise StrokesError(f"Cannot read {path.name}: {error.strerror or error}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise StrokesError(f"{path.name} is not a drawing (not JSON text: {error}).") from None
-    return Drawing.from_dict(document, path.name)
+        document = parse_json(read_bounded(path, MAX_FILE_BYTES, "drawing file"), path.name)
+    except FileReadError as error:
+        raise StrokesError(str(error)) from None
+    return Drawing.from_dict(document, shown(path.name))
 
 
 def render(drawing: Drawing, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -199,4 +192,5 @@ def _is_number(value: object) -> bool:
 
 
 def _is_whole_number(value: object) -> bool:
-    return _is_number(value) and float(value).is_integer()
+    """A whole number that is exact as a float (1e308 is whole but no size)."""
+    return _is_number(value) and float(value).is_integer() and abs(value) <= 2**53

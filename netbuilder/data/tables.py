@@ -13,6 +13,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netbuilder.files import MB, FileReadError, read_bounded
+from netbuilder.text import shown
+
 from .base import DataError, Dataset, Task, train_val_split
 from .recipe import PADDING, UNKNOWN, Recipe, TableRecipe, TextRecipe, model_inputs, tokenize
 
@@ -21,6 +24,9 @@ Scaling = Literal["standard", "minmax", "none"]
 # Integer labels with at most this many distinct values are taken as classes, not quantities.
 _MAX_INTEGER_CLASSES = 20
 _DELIMITERS = ",;\t"
+# Every cell becomes a Python string before it becomes a number (about ten times the file's size
+# in memory): 256 MB of CSV is millions of rows, more than a CPU trains on in a session.
+MAX_TABLE_BYTES = 256 * MB
 
 
 @dataclass
@@ -39,8 +45,8 @@ class _Table:
             for index, name in enumerate(self.header):
                 if matches(name):
                     return index
-        raise DataError(f'{self.name}: there is no {role} column "{wanted}"; the columns are '
-                        f'{", ".join(self.header)}.')
+        raise DataError(f'{self.name}: there is no {role} column "{shown(wanted)}"; the columns are '
+                        f'{shown(", ".join(self.header), 200)}.')
 
     def where(self, row: int) -> str:
         return f"{self.name} row {self.row_numbers[row]}"
@@ -49,16 +55,17 @@ class _Table:
         value = _parse_number(cell, self.decimal_comma)
         if value is None:
             if not cell.strip():
-                raise DataError(f"{self.where(row)}: the value in column {self.header[column]} is missing; "
+                raise DataError(f"{self.where(row)}: the value in column {shown(self.header[column])} is missing; "
                                 f"fill it in or remove the row.")
-            raise DataError(f"{self.where(row)}: '{cell.strip()}' is not a number in column {self.header[column]}.")
+            raise DataError(f"{self.where(row)}: '{shown(cell.strip())}' is not a number in column "
+                            f"{shown(self.header[column])}.")
         return value
 
     def labels(self, column: int) -> list[str]:
         labels = [cells[column].strip() for cells in self.rows]
         for row, label in enumerate(labels):
             if not label:
-                raise DataError(f"{self.where(row)}: the label ({self.header[column]}) is missing.")
+                raise DataError(f"{self.where(row)}: the label ({shown(self.header[column])}) is missing.")
         return labels
 
     def label_numbers(self, labels: list[str]) -> list[float] | None:
@@ -76,9 +83,9 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     of the training split only: "standard" (z-score), "minmax" (to [0, 1]) or "none".
     """
     if scaling not in ("standard", "minmax", "none"):
-        raise DataError(f'Unknown scaling "{scaling}"; choose standard, minmax or none.')
+        raise DataError(f'Unknown scaling "{shown(scaling)}"; choose standard, minmax or none.')
     if task not in (None, "classification", "regression"):
-        raise DataError(f'Unknown task "{task}"; choose classification or regression.')
+        raise DataError(f'Unknown task "{shown(task)}"; choose classification or regression.')
     table = _read_table(Path(path))
     if len(table.header) < 2:
         raise DataError(f"{table.name}: needs at least one feature column besides the label column.")
@@ -92,7 +99,7 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     if task == "regression":
         if numbers is None:
             row = next(row for row, label in enumerate(labels) if _parse_number(label, table.decimal_comma) is None)
-            raise DataError(f"{table.where(row)}: the label '{labels[row]}' is not a number, so it "
+            raise DataError(f"{table.where(row)}: the label '{shown(labels[row])}' is not a number, so it "
                             f"cannot be a regression target; choose classification.")
         targets = torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)
         class_names, groups = [], None
@@ -117,8 +124,8 @@ def _classes(table: _Table, column: int, labels: list[str],
     keys = numbers if numbers is not None else labels
     distinct = sorted(set(keys))
     if len(distinct) < 2:
-        raise DataError(f"{table.name}: every row has the label '{labels[0]}' in column "
-                        f"{table.header[column]}; a classification needs at least two classes.")
+        raise DataError(f"{table.name}: every row has the label '{shown(labels[0])}' in column "
+                        f"{shown(table.header[column])}; a classification needs at least two classes.")
     index_of = {key: index for index, key in enumerate(distinct)}
     return [_class_name(key) for key in distinct], np.array([index_of[key] for key in keys], dtype=np.int64)
 
@@ -198,13 +205,15 @@ def looks_like_text_csv(path: str | Path, sample_rows: int = 200) -> bool:
 
 def _read_table(path: Path, max_rows: int | None = None) -> _Table:
     text = _read_text(path)
+    name = shown(path.name)
     first_line = text.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=first_line.count)
-    records = _records(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), path.name)
+    records = _records(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True),
+                       shown(path.name))
     try:
         header_number, header = next(records)
     except StopIteration:
-        raise DataError(f"{path.name}: is empty; a CSV file needs a header row and data rows.") from None
+        raise DataError(f"{name}: is empty; a CSV file needs a header row and data rows.") from None
     header = [name.strip() for name in header]
     # A first row of numbers is data, not names: name the columns by position instead.
     if all(_parse_number(name, delimiter == ";") is not None for name in header):
@@ -218,13 +227,13 @@ def _read_table(path: Path, max_rows: int | None = None) -> _Table:
         while len(cells) > len(header) and not cells[-1].strip():
             cells.pop()  # a trailing delimiter is harmless
         if len(cells) != len(header):
-            raise DataError(f"{path.name} row {number}: has {len(cells)} value{'s' * (len(cells) != 1)} "
+            raise DataError(f"{name} row {number}: has {len(cells)} value{'s' * (len(cells) != 1)} "
                             f"but the header has {len(header)} columns.")
         rows.append(cells)
         row_numbers.append(number)
     if not rows:
-        raise DataError(f"{path.name}: has a header but no data rows.")
-    return _Table(path.name, header, rows, row_numbers, decimal_comma=delimiter == ";")
+        raise DataError(f"{name}: has a header but no data rows.")
+    return _Table(name, header, rows, row_numbers, decimal_comma=delimiter == ";")
 
 
 def _records(reader, file_name: str) -> Iterator[tuple[int, list[str]]]:
@@ -239,18 +248,19 @@ def _records(reader, file_name: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise DataError(f"{file_name} row {start}: cannot be read as CSV ({error}); check its quotes.") from None
+            raise DataError(f"{file_name} row {start}: cannot be read as CSV ({shown(error)}); check its quotes."
+                            ) from None
         if any(cell.strip() for cell in cells):
             yield start, cells
 
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror or error}).") from error
+        raw = read_bounded(path, MAX_TABLE_BYTES, "CSV file")
+    except FileReadError as error:
+        raise DataError(str(error)) from None
     if b"\0" in raw[:65536]:
-        raise DataError(f"{path.name}: is not a CSV text file (it contains binary data).")
+        raise DataError(f"{shown(path.name)}: is not a CSV text file (it contains binary data).")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -309,6 +319,6 @@ def regression_targets(labels: list[str], source: str) -> torch.Tensor:
     """Label texts as regression targets (N, 1); a label that is not a number is a DataError."""
     numbers = [_parse_number(label, decimal_comma=False) for label in labels]
     if None in numbers:
-        raise DataError(f"{source}: the label '{labels[numbers.index(None)]}' is not a number, but the model "
-                        "predicts quantities.")
+        raise DataError(f"{shown(source)}: the label '{shown(labels[numbers.index(None)])}' is not a number, but the "
+                        "model predicts quantities.")
     return torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)

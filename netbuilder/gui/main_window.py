@@ -448,8 +448,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Autosave failed: {error.strerror or error}", 10000)
 
     def recover_unsaved_work(self, ask: Callable[[Recovery], bool] | None = None) -> bool:
-        """Offer each crash leftover, newest first, until one is recovered; declined ones are deleted."""
-        for recovery in find_recoveries(self.recovery_dir):
+        """Offer each crash leftover, newest first, until one is recovered; declined ones are deleted.
+        Damaged ones were set aside: say so, once."""
+        found = find_recoveries(self.recovery_dir)
+        if found.set_aside:
+            self._warn("Damaged recovery files", found.set_aside_message)
+        for recovery in found.offers:
             if (ask or self._ask_to_recover)(recovery):
                 self.set_project(recovery.project, recovery.original_path, "recovered")
                 self.document.undo_stack.resetClean()  # recovered changes are not saved anywhere yet

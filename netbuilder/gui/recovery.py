@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
 from ..app_dirs import app_data_dir
-from ..core.project import Project, ProjectFileError, project_from_dict, project_to_dict, write_atomic
+from ..core.project import MAX_PROJECT_BYTES, Project, ProjectFileError, project_from_dict, project_to_dict
+from ..files import FileReadError, parse_json, read_bounded, write_atomic
+from ..text import shown
 
 FORMAT = "netbuilder-recovery"
 AUTOSAVE_INTERVAL_MS = 30_000
+DAMAGED_SUFFIX = ".damaged"
+_DAMAGED_NAMED = 3  # a message box naming a hundred files helps nobody
 _log = logging.getLogger(__name__)
 
 
@@ -76,30 +81,77 @@ def _lock_path(recovery_file: Path) -> Path:
     return recovery_file.with_suffix(".lock")
 
 
-def find_recoveries(folder: Path) -> list[Recovery]:
-    """Recovery files of sessions that are no longer running, newest first.
+class RecoveryFileError(Exception):
+    """A recovery file cannot be read or is not one; the message says why."""
 
-    A damaged recovery file cannot be offered; it is removed (and logged) so it is not found again.
+
+@dataclass
+class Recoveries:
+    """What a start finds: the crash leftovers to offer, newest first, and one message for each
+    damaged recovery file that was set aside instead (the window shows them once)."""
+
+    offers: list[Recovery] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+
+    @property
+    def set_aside_message(self) -> str:
+        """What the window says about the damaged files, a few of them by name."""
+        shown_here = self.set_aside[:_DAMAGED_NAMED]
+        more = len(self.set_aside) - len(shown_here)
+        if more:
+            shown_here = [*shown_here, f"{more} more damaged recovery files were kept the same way."]
+        return "\n\n".join(shown_here)
+
+
+def find_recoveries(folder: Path) -> Recoveries:
+    """Recovery files of sessions that are no longer running, and those that are damaged.
+
+    A damaged recovery file cannot be offered, but it may hold the user's only copy of their
+    work: it is renamed to `*.json.damaged` (not deleted), so it is not found again.
     """
-    found = []
+    found = Recoveries()
     for file in folder.glob("autosave-*.json"):
         lock = QLockFile(str(_lock_path(file)))
         if not lock.tryLock(0):
             continue  # a running netbuilder owns it
         lock.unlock()
         try:
-            found.append(_read(file))
-        except (OSError, ValueError, ProjectFileError) as error:
-            _log.warning("removing unreadable recovery file %s: %s", file, error)
-            file.unlink(missing_ok=True)
-    return sorted(found, key=lambda r: r.saved_at, reverse=True)
+            found.offers.append(read_recovery(file))
+        except RecoveryFileError as error:
+            found.set_aside.append(_set_aside(file, error))
+    found.offers.sort(key=lambda r: r.saved_at, reverse=True)
+    return found
 
 
-def _read(file: Path) -> Recovery:
-    data = json.loads(file.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError("not a netbuilder recovery file")
-    original = data.get("original_path")
-    return Recovery(file, project_from_dict(data.get("project"), "recovered project"),
-                    Path(original) if isinstance(original, str) else None,
-                    datetime.fromisoformat(str(data.get("saved_at"))))
+def _set_aside(file: Path, error: RecoveryFileError) -> str:
+    kept = file.with_name(file.name + DAMAGED_SUFFIX)
+    try:
+        os.replace(file, kept)
+    except OSError as failure:
+        _log.warning("cannot set aside the damaged recovery file %s: %s", file, failure)
+        return f"A damaged recovery file could not be offered ({error}); it stays at {shown(str(file))}."
+    return f"A damaged recovery file could not be offered ({error}); it was kept as {shown(str(kept))}."
+
+
+def read_recovery(file: Path) -> Recovery:
+    """The recovery in `file`, read with the same bounds and checks as a project file."""
+    try:
+        data = parse_json(read_bounded(file, MAX_PROJECT_BYTES, "recovery file"), file.name)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise RecoveryFileError(f"{shown(file.name)} is not a netbuilder recovery file")
+        original, saved_at = data.get("original_path"), data.get("saved_at")
+        if original is not None and (not isinstance(original, str) or not original or "\0" in original):
+            raise RecoveryFileError(f"{shown(file.name)}: the project's path is damaged")
+        return Recovery(file, project_from_dict(data.get("project"), f"the project in {file.name}"),
+                        Path(original) if original else None, _time(saved_at, file))
+    except (FileReadError, ProjectFileError) as error:
+        raise RecoveryFileError(str(error)) from None
+
+
+def _time(saved_at: object, file: Path) -> datetime:
+    try:
+        if isinstance(saved_at, str):
+            return datetime.fromisoformat(saved_at)
+    except ValueError:
+        pass
+    raise RecoveryFileError(f"{shown(file.name)}: the time it was saved is damaged ({shown(repr(saved_at), 40)})")

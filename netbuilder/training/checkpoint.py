@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import Project, write_atomic
 from netbuilder.data.recipe import Recipe, RecipeError
+from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
+from netbuilder.text import shown
 
 from .events import EpochEnded, SettingsChanged
 from .trainer import TrainingError
@@ -33,6 +36,8 @@ CHECKPOINT_VERSION = 2
 HISTORY_FORMAT = "netbuilder-history"
 HISTORY_VERSION = 1
 _OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second file
+# Weights of a network a CPU trains in hours are megabytes; 8 GB is a billion float32 parameters.
+MAX_CHECKPOINT_BYTES = 8 * 1024**3
 
 
 class CheckpointError(TrainingError):
@@ -63,14 +68,63 @@ def _epoch_to_json(epoch: EpochEnded) -> dict:
     return document
 
 
-def _epoch_from_json(document: dict) -> EpochEnded:
-    values = dict(document)
-    if values.get("confusion") is not None:
-        values["confusion"] = np.asarray(values["confusion"], dtype=np.int64)
-    if values.get("per_class_accuracy") is not None:
-        values["per_class_accuracy"] = np.asarray([np.nan if v is None else v for v in values["per_class_accuracy"]],
-                                                  dtype=np.float64)
-    return EpochEnded(**values)
+class _Damaged(Exception):
+    """Part of a saved history is not what was written; the message says which."""
+
+
+def _epoch_from_json(document: object) -> EpochEnded:
+    if not isinstance(document, dict):
+        raise _Damaged("an epoch is not an object")
+    saved = {entry.name for entry in fields(EpochEnded)} - set(_EPOCH_ARRAYS_NOT_SAVED)
+    unknown = document.keys() - saved
+    if unknown:
+        raise _Damaged(f"an epoch has the unknown entry {shown(repr(sorted(unknown)[0]), 40)}")
+    checked = {"epoch", "epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate",
+               "seconds", "confusion", "per_class_accuracy"}
+    others = {name: document[name] for name in saved - checked if name in document}  # fields added later
+    # One row and column per score the network outputs, which may be more than the data's classes
+    confusion, accuracy = document.get("confusion"), document.get("per_class_accuracy")
+    if confusion is not None and not (isinstance(confusion, list) and all(
+            isinstance(row, list) and len(row) == len(confusion) and all(_is_count(v) for v in row)
+            for row in confusion)):
+        raise _Damaged("a confusion matrix is not a square of counts")
+    if accuracy is not None and not (isinstance(accuracy, list) and all(
+            v is None or _is_number(v) for v in accuracy)):
+        raise _Damaged("a per-class accuracy is not a list of numbers")
+    return EpochEnded(
+        epoch=_count(document, "epoch"), epochs=_count(document, "epochs"),
+        train_loss=_number(document, "train_loss"), train_accuracy=_number(document, "train_accuracy", optional=True),
+        val_loss=_number(document, "val_loss", optional=True),
+        val_accuracy=_number(document, "val_accuracy", optional=True),
+        learning_rate=_number(document, "learning_rate"), seconds=_number(document, "seconds"),
+        confusion=None if confusion is None else np.asarray(confusion, dtype=np.int64),
+        per_class_accuracy=None if accuracy is None else np.asarray(
+            [np.nan if v is None else float(v) for v in accuracy], dtype=np.float64), **others)
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number that is a float (NaN: a diverged loss) or an int a float can hold."""
+    return isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
+
+
+def _number(document: dict, key: str, optional: bool = False) -> float | None:
+    value = document.get(key)
+    if value is None and optional:
+        return None
+    if not _is_number(value):
+        raise _Damaged(f"{key} is {shown(repr(value), 40)}, not a number")
+    return float(value)
+
+
+def _count(document: dict, key: str) -> int:
+    value = document.get(key)
+    if not _is_count(value):
+        raise _Damaged(f"{key} is {shown(repr(value), 40)}, not a whole number")
+    return value
 
 
 def checkpoint_path(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
@@ -146,30 +200,34 @@ def load_trained_model(project: Project, project_path: str | os.PathLike,
 
 def _read_checkpoint(path: Path, project_name: str) -> tuple[dict[str, torch.Tensor], History, Recipe]:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"There are no trained weights for {project_name} ({path.name} is missing): "
-                              "train the model first.") from None
-    except OSError as error:
-        raise CheckpointError(f"Cannot read {path.name}: {error.strerror or error}") from None
+        data = read_bounded(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    except FileMissingError:
+        raise CheckpointError(f"There are no trained weights for {shown(project_name)} ({shown(path.name)} is "
+                              "missing): train the model first.") from None
+    except FileReadError as error:
+        raise CheckpointError(str(error)) from None
+    name = shown(path.name)
     try:
         tensors = load_safetensors(data)
         (header_size,) = struct.unpack("<Q", data[:8])
-        metadata = json.loads(data[8:8 + header_size]).get("__metadata__") or {}
-    except (SafetensorError, struct.error, ValueError, AttributeError):
-        raise CheckpointError(f"{path.name} is damaged (not a safetensors file): train again.") from None
+        header = parse_json(data[8:8 + header_size], path.name)
+        metadata = header.get("__metadata__") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError("its metadata is not an object")
+    except (SafetensorError, struct.error, ValueError, AttributeError, FileReadError):
+        raise CheckpointError(f"{name} is damaged (not a safetensors file): train again.") from None
     if metadata.get("format") != CHECKPOINT_FORMAT or "recipe" not in metadata:
-        raise CheckpointError(f"{path.name} was saved by an older netbuilder, without the recipe that says how "
+        raise CheckpointError(f"{name} was saved by an older netbuilder, without the recipe that says how "
                               "to read new data for it: train the model again.")
     if metadata.get("version") != str(CHECKPOINT_VERSION):
-        raise CheckpointError(f"{path.name} has format version {metadata.get('version')}; this netbuilder reads "
-                              f"version {CHECKPOINT_VERSION}: train again or update netbuilder.")
+        raise CheckpointError(f"{name} has format version {shown(metadata.get('version'), 20)}; this netbuilder "
+                              f"reads version {CHECKPOINT_VERSION}: train again or update netbuilder.")
     try:
-        recipe = Recipe.from_dict(json.loads(metadata["recipe"]))
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path.name} is damaged (its recipe is not JSON): train again.") from None
+        recipe = Recipe.from_dict(parse_json(str(metadata["recipe"]), f"the recipe in {path.name}"))
+    except FileReadError:
+        raise CheckpointError(f"{name} is damaged (its recipe is not JSON): train again.") from None
     except RecipeError as error:
-        raise CheckpointError(f"{path.name} is damaged ({error}): train again.") from None
+        raise CheckpointError(f"{name} is damaged ({shown(error, 200)}): train again.") from None
     return tensors, _history_from_json(metadata.get("history"), path.name), recipe
 
 
@@ -205,23 +263,45 @@ def _history_to_json(history: History) -> dict:
                          "changes": [list(change) for change in c.changes]} for c in history.changes]}
 
 
-def _history_from_json(text: str | None, file_name: str) -> History:
+def _history_from_json(text: object, file_name: str) -> History:
+    name = shown(file_name)
     try:
-        document = json.loads(text or "")
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{file_name} is damaged (its history is not JSON): train again.") from None
+        # A diverged epoch's loss is NaN and is kept as measured; nothing else in a history is.
+        document = parse_json(str(text or ""), f"the history in {file_name}", allow_non_finite=True)
+    except FileReadError:
+        raise CheckpointError(f"{name} is damaged (its history is not JSON): train again.") from None
     if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT or \
             document.get("version") != HISTORY_VERSION:
-        raise CheckpointError(f"{file_name} is damaged (its history is not a netbuilder training history of "
+        raise CheckpointError(f"{name} is damaged (its history is not a netbuilder training history of "
                               f"version {HISTORY_VERSION}): train again.")
     try:
-        return History(class_names=[str(name) for name in document["class_names"]], task=str(document["task"]),
-                       dataset=str(document.get("dataset", "")),
-                       epochs=[_epoch_from_json(epoch) for epoch in document["epochs"]],
-                       batch_losses=[(float(position), float(loss))
-                                     for position, loss in document.get("batch_losses", [])],
-                       changes=[SettingsChanged(float(c["position"]), int(c["epoch"]), int(c["samples_seen"]),
-                                                tuple(tuple(change) for change in c["changes"]))
-                                for c in document.get("changes", [])])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{file_name} is damaged ({error}): train again.") from None
+        return _history(document)
+    except _Damaged as error:
+        raise CheckpointError(f"{name} is damaged (in its history, {error}): train again.") from None
+
+
+def _history(document: dict) -> History:
+    class_names, task, dataset = document.get("class_names"), document.get("task"), document.get("dataset", "")
+    if not (isinstance(class_names, list) and all(isinstance(class_name, str) for class_name in class_names)):
+        raise _Damaged("the class names are not a list of names")
+    if task not in TASKS or not isinstance(dataset, str):
+        raise _Damaged("the task or the dataset is not one netbuilder writes")
+    epochs, losses, changes = (document.get(key, []) for key in ("epochs", "batch_losses", "changes"))
+    if not all(isinstance(part, list) for part in (epochs, losses, changes)):
+        raise _Damaged("the epochs, batch losses or changes are not lists")
+    if not all(isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in losses):
+        raise _Damaged("a batch loss is not a pair of numbers")
+    return History(class_names=class_names, task=task, dataset=dataset,
+                   epochs=[_epoch_from_json(epoch) for epoch in epochs],
+                   batch_losses=[(float(position), float(loss)) for position, loss in losses],
+                   changes=[_change_from_json(change) for change in changes])
+
+
+def _change_from_json(document: object) -> SettingsChanged:
+    if not isinstance(document, dict) or not isinstance(document.get("changes"), list):
+        raise _Damaged("a change of settings is not an object with a list of changes")
+    changes = document["changes"]
+    if not all(isinstance(change, list) and len(change) == 3 and isinstance(change[0], str) for change in changes):
+        raise _Damaged("a change of settings is not [setting, before, after]")
+    return SettingsChanged(_number(document, "position"), _count(document, "epoch"),
+                           _count(document, "samples_seen"), tuple(tuple(change) for change in changes))

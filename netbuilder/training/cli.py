@@ -17,6 +17,7 @@ from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
+from netbuilder.text import shown
 
 from .checkpoint import load_trained_model, save_checkpoint
 from .distributed import World, describe, join
@@ -345,7 +346,7 @@ def _started_line(project: Project, dataset_name: str, started: Started) -> str:
     smoothing = project.training.label_smoothing
     # a smoothed training loss stays well above zero while the plain validation loss need not: say why
     smoothing_note = f", label smoothing {smoothing:g} (in the training loss only)" if smoothing else ""
-    return (f'Training "{project.name}" on {dataset_name}: {started.train_samples:,} training and {validation} '
+    return (f'Training "{shown(project.name)}" on {dataset_name}: {started.train_samples:,} training and {validation} '
             f"samples, {started.device}, {precision}{smoothing_note}")
 
 

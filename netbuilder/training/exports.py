@@ -24,11 +24,14 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from netbuilder.core.analysis import Analysis, analyze
-from netbuilder.core.codegen import to_python
+from netbuilder.core.codegen import docstring_text, to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
 
-from .checkpoint import CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model, weights_mismatch
+from netbuilder.files import FileReadError, read_bounded
+
+from .checkpoint import (MAX_CHECKPOINT_BYTES, CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model,
+                         weights_mismatch)
 from .export_formats import EXPORT_FORMATS, ExportFormat
 from .trainer import TrainingError
 
@@ -222,8 +225,8 @@ def training_script(source: ExportSource, module_file: str) -> str:
                                             ("bfloat16 precision", settings.precision == "fast")) if on]
     left_out = (f"# netbuilder's trainer also applies {', '.join(not_reproduced)}; this loop does not.\n"
                 if not_reproduced else "")
-    module_stem = Path(module_file).stem
-    return f'''"""Trains Net ({module_file}) as netbuilder trains "{source.project.name}": the same data, read the
+    module_stem, project_name = Path(module_file).stem, docstring_text(source.project.name)
+    return f'''"""Trains Net ({module_file}) as netbuilder trains "{project_name}": the same data, read the
 same way, and the same settings. Run: python {module_stem}_train.py [--data NAME|PATH] [--samples N]"""
 import argparse
 import importlib.util
@@ -377,13 +380,17 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if suffix not in WEIGHT_SUFFIXES:
         raise ExportError(f"{path.name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
     try:
+        data = read_bounded(path, MAX_CHECKPOINT_BYTES, "weights file")
+    except FileReadError as error:
+        raise ExportError(str(error)) from None
+    try:
         if suffix == ".safetensors":
             try:
-                return load_safetensors(path.read_bytes())
+                return load_safetensors(data)
             except SafetensorError:
                 raise ExportError(f"{path.name} is not a safetensors file.") from None
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
             if isinstance(error, OSError):
                 raise

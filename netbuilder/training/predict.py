@@ -16,7 +16,9 @@ import torch
 from netbuilder.data.base import DataError
 from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
-from netbuilder.data.tables import read_feature_rows, read_texts
+from netbuilder.data.tables import MAX_TABLE_BYTES, read_feature_rows, read_texts
+from netbuilder.files import FileReadError, read_bounded
+from netbuilder.text import shown
 
 from .checkpoint import TrainedModel
 
@@ -38,12 +40,12 @@ def read_image_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
     images = []
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{path.name}: the model reads images ({', '.join(IMAGE_SUFFIXES)}), not "
-                            f"{path.suffix or 'files without a suffix'}.")
+            raise DataError(f"{shown(path.name)}: the model reads images ({', '.join(IMAGE_SUFFIXES)}), not "
+                            f"{shown(path.suffix) or 'files without a suffix'}.")
         image = read_image(path, color=recipe.image.channels == 3)
         if image is None:
-            raise DataError(f"{path}: is not an image that can be read (missing, damaged, or not really "
-                            f"{path.suffix.lower()}).")
+            raise DataError(f"{shown(str(path))}: is not an image that can be read (damaged, or not really "
+                            f"{shown(path.suffix.lower())}).")
         images.append(image)
     return RawSamples(images, [path.name for path in files])
 
@@ -52,7 +54,6 @@ def read_table_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
     """Every row of CSV files, the model's feature columns found by name (a label column may be there)."""
     rows, names = [], []
     for path in files:
-        _require_file(path)
         features, _, where = read_feature_rows(path, recipe.table, with_labels=False)
         rows += list(features)
         names += where
@@ -63,16 +64,17 @@ def read_text_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
     """Texts: each non-empty line of a text file, or the text column of a CSV file."""
     texts, names = [], []
     for path in files:
-        _require_file(path)
         if path.suffix.lower() in _TABLE_SUFFIXES:
             column, _, where = read_texts(path, recipe.text, with_labels=False)
             texts += column
             names += where
             continue
         try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: cannot be read as text ({getattr(error, 'strerror', None) or error}).") from None
+            lines = read_bounded(path, MAX_TABLE_BYTES, "text file").decode("utf-8-sig").splitlines()
+        except FileReadError as error:
+            raise DataError(str(error)) from None
+        except UnicodeDecodeError:
+            raise DataError(f"{shown(str(path))}: is not UTF-8 text.") from None
         for number, line in enumerate(lines, start=1):
             if line.strip():
                 texts.append(line)
@@ -81,11 +83,6 @@ def read_text_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
 
 
 READERS: dict[str, Reader] = {"image": read_image_files, "table": read_table_files, "text": read_text_files}
-
-
-def _require_file(path: Path) -> None:
-    if not path.is_file():
-        raise DataError(f"{path}: there is no such file.")
 
 
 @torch.no_grad()
@@ -103,7 +100,7 @@ def predict_files(trained: TrainedModel, files: Sequence[str | Path],
     read = reader or READERS[trained.recipe.source_kind]
     raw = read(trained.recipe, [Path(file) for file in files])
     if not raw.samples:
-        raise DataError(f"{', '.join(Path(file).name for file in files)}: no samples to predict.")
+        raise DataError(f"{shown(', '.join(Path(file).name for file in files))}: no samples to predict.")
     return raw, predict(trained, raw.samples)
 
 

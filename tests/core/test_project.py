@@ -62,7 +62,7 @@ def test_malformed_files_say_what_is_wrong_and_where(mutate, message):
 
 
 def test_unreadable_and_non_json_files(tmp_path):
-    with pytest.raises(ProjectFileError, match="Cannot read missing.nbproj"):
+    with pytest.raises(ProjectFileError, match="There is no project file .*missing.nbproj"):
         load_project(tmp_path / "missing.nbproj")
     with pytest.raises(ProjectFileError, match="line 1, column 2"):
         project_from_bytes(b"{,}", "x")

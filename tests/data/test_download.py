@@ -92,3 +92,16 @@ def test_an_existing_good_file_is_only_replaced_by_a_verified_one(tmp_path, mirr
     with pytest.raises(DataError):
         download_file([mirrors.url("a") + "data.bin"], destination, md5=PAYLOAD_MD5)
     assert destination.read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("announced, message", [(True, "it offers 250 KB"), (False, "it sent more than 97.7 KB")],
+                         ids=["with Content-Length", "without"])
+def test_a_mirror_sending_more_than_any_dataset_is_refused_and_nothing_is_kept(tmp_path, mirrors, monkeypatch,
+                                                                               announced, message):
+    monkeypatch.setattr("netbuilder.data.download.MAX_DOWNLOAD_BYTES", 100_000)
+    mirrors.files["/a/data.bin"] = PAYLOAD  # 256 kB against a 100 kB limit
+    if not announced:  # the response's headers no longer tell its length
+        monkeypatch.setattr("http.client.HTTPMessage.get", lambda self, name, default=None: default)
+    with pytest.raises(DataError, match=f"{message}, more than any dataset file netbuilder reads"):
+        download_file([mirrors.url("a") + "data.bin"], tmp_path / "data.bin")
+    assert list(tmp_path.iterdir()) == []

@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -96,3 +98,29 @@ def test_a_folder_of_loose_images_is_explained(tmp_path):
 def test_a_missing_folder_is_explained(tmp_path):
     with pytest.raises(DataError, match="nowhere: is not a folder"):
         load_image_folder(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", [b"caf\xe9", b"tab\there"], ids=["not UTF-8", "a control character"])
+def test_a_class_folder_whose_name_is_not_printable_text_is_refused(tmp_path, name):
+    for folder in (os.fsencode(tmp_path / "good"), os.fsencode(tmp_path) + b"/" + name):
+        os.makedirs(folder)
+        with open(folder + b"/a.png", "wb") as image:
+            image.write(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes())
+    with pytest.raises(DataError, match="has a name that is not printable text: rename it") as error:
+        load_image_folder(tmp_path)
+    str(error.value).encode("utf-8")  # the message itself prints
+
+
+def test_an_image_declaring_a_gigapixel_is_refused_from_its_header(tmp_path):
+    ok, encoded = cv2.imencode(".png", np.zeros((4, 4), np.uint8))
+    header = bytearray(encoded.tobytes())
+    header[16:24] = (60_000).to_bytes(4, "big") * 2  # IHDR width and height: 3.6 gigapixels, 10 GB in colour
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "bomb.png").write_bytes(bytes(header))
+    with pytest.raises(DataError, match="declares 60,000×60,000 pixels; netbuilder reads images of up to 100 "
+                                        "megapixels"):
+        load_image_folder(tmp_path)
+    # skipping unreadable images skips it too, and then no class is left
+    with pytest.raises(DataError, match='No readable image in the class folder "a"'):
+        load_image_folder(tmp_path, skip_unreadable=True)

@@ -1,4 +1,6 @@
 import gzip
+import time
+import zlib
 
 import numpy as np
 import pytest
@@ -50,7 +52,7 @@ def test_a_bad_file_is_refused_with_its_name(tmp_path, idx_bytes, corrupt, messa
 
 
 def test_a_missing_file_is_a_data_error(tmp_path):
-    with pytest.raises(DataError, match="nothing.idx: cannot be read"):
+    with pytest.raises(DataError, match="There is no IDX file .*nothing.idx"):
         read_idx(tmp_path / "nothing.idx")
 
 
@@ -77,3 +79,50 @@ def test_damaged_real_looking_files_give_an_array_or_a_data_error(idx_bytes, pos
         decode_idx(mutated, "damaged.gz")
     except DataError as error:
         assert "damaged.gz" in str(error)
+
+
+def _gzip_stream(header: bytes, zero_bytes: int) -> bytes:
+    """A gzip file of `header` and `zero_bytes` zeros, compressed piece by piece (never held whole)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(16 * 1024 * 1024)
+    parts = [packer.compress(header)]
+    for start in range(0, zero_bytes, len(block)):
+        parts.append(packer.compress(block[:min(len(block), zero_bytes - start)]))
+    return b"".join(parts) + packer.flush()
+
+
+def test_a_small_gzip_file_that_unpacks_to_gigabytes_of_float32_is_refused_from_its_header(tmp_path):
+    # The issue's example: 1.9 GB of uint8 pixels, far below the file guard, is 7.8 GB as float32.
+    count, side = 2_500_000, 28
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (count, side, side))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(_gzip_stream(header, 64 * 1024 * 1024))  # the header is what counts, not the payload
+
+    with pytest.raises(DataError) as error:
+        read_idx(path)
+
+    message = str(error.value)
+    assert "2500000×28×28" in message and "7.3 GB" in message and "32-bit numbers" in message
+
+
+def test_a_gzip_file_declaring_a_small_array_but_unpacking_to_more_stops_unpacking(tmp_path, idx_bytes):
+    data = idx_bytes(np.zeros((2, 3, 4), np.uint8))
+    path = tmp_path / "labels.gz"
+    path.write_bytes(_gzip_stream(data, 256 * 1024 * 1024))  # 256 MB of zeros after a 24-value array
+
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="has extra bytes at the end"):
+        read_idx(path)
+    assert time.perf_counter() - started < 1.0  # it unpacked 41 bytes, not 256 MB
+
+
+def test_an_uncompressed_file_declaring_too_many_values_is_refused_before_reading_them(idx_bytes):
+    header = bytes([0, 0, 0x0D, 2]) + (100_000).to_bytes(4, "big") + (10_000).to_bytes(4, "big")
+    with pytest.raises(DataError, match="100000×10000 array, 3.73 GB once loaded as 32-bit numbers"):
+        decode_idx(header + bytes(100), "big.idx")
+
+
+def test_labels_count_the_8_bytes_of_int64_they_become(idx_bytes):
+    header = bytes([0, 0, 8, 1]) + (300_000_000).to_bytes(4, "big")  # 1.1 GB as float32, 2.2 GB as int64
+    with pytest.raises(DataError, match="300000000 array, 2.24 GB once loaded as 64-bit numbers"):
+        decode_idx(header, "labels.idx", loaded_bytes_per_value=8)

@@ -129,12 +129,20 @@ def test_an_incomplete_idx_folder_lists_what_is_missing(tmp_path):
     (dict(train_labels=np.zeros((3, 1), np.uint8)), "train-labels-idx1-ubyte.gz: expected a list of 8-bit labels"),
 ])
 def test_inconsistent_files_are_explained(tmp_path, idx_bytes, change, message):
-    arrays = dict(train_images=np.zeros((3, 4, 4), np.uint8), train_labels=np.zeros(3, np.uint8),
+    arrays = dict(train_images=np.zeros((3, 4, 4), np.uint8), train_labels=np.array([0, 1, 0], np.uint8),
                   val_images=np.zeros((2, 4, 4), np.uint8), val_labels=np.zeros(2, np.uint8)) | change
     write_set(tmp_path, idx_bytes, **arrays)
     with pytest.raises(DataError) as error:
         load_mnist("mnist", tmp_path, download=False)
     assert message in str(error.value)
+
+
+def test_a_one_class_idx_set_is_refused_like_a_one_class_csv(tmp_path, idx_bytes):
+    write_set(tmp_path, idx_bytes, train_images=np.zeros((3, 4, 4), np.uint8), train_labels=np.full(3, 7, np.uint8),
+              val_images=np.zeros((2, 4, 4), np.uint8), val_labels=np.array([7, 1], np.uint8))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz: every image has the label 7; a classification "
+                                        "needs at least two classes"):
+        load_idx_folder(tmp_path)
 
 
 def test_a_damaged_cached_file_names_the_file(tmp_path, idx_bytes, tiny_idx_set):

@@ -118,8 +118,10 @@ def test_regression_on_words_names_the_row(tmp_path):
 def test_binary_and_missing_files_are_refused(tmp_path):
     with pytest.raises(DataError, match="photo.csv: is not a CSV text file"):
         load_csv(write(tmp_path, "\x89PNG\x00\x00", name="photo.csv"))
-    with pytest.raises(DataError, match="gone.csv: cannot be read"):
+    with pytest.raises(DataError, match="There is no CSV file .*gone.csv"):
         load_csv(tmp_path / "gone.csv")
+    with pytest.raises(DataError, match="is a folder, not a CSV file"):
+        load_csv(tmp_path)
 
 
 CSV_LIKE_TEXT = st.text(alphabet=st.sampled_from(list('0123456789.,;\t"\n -abcé\r')), max_size=200)

@@ -1,6 +1,7 @@
 """Autosave while there are unsaved changes, and recovery after a crash (a real killed process)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -64,7 +65,7 @@ def test_after_a_crash_the_next_start_recovers_the_unsaved_work(make_window, rec
     assert graph.node_named("added_before_the_crash") is not None
     assert window.document.path == original and window.document.modified  # Save writes over cnn.nbproj
     assert window.isWindowModified()
-    assert find_recoveries(recovery_dir) == []  # the window's own autosave has taken over
+    assert find_recoveries(recovery_dir).offers == []  # the window's own autosave has taken over
 
 
 def test_declining_deletes_the_recovery_and_keeps_the_empty_project(make_window, recovery_dir):
@@ -82,18 +83,81 @@ def test_a_running_session_is_not_offered_as_a_crash(recovery_dir):
     session.save(load_template("1-mlp"), None)
 
     assert session.file.exists()
-    assert find_recoveries(recovery_dir) == []
+    assert find_recoveries(recovery_dir).offers == []
     session.close()
     assert not session.file.exists()
 
 
-def test_a_damaged_recovery_file_is_removed_not_offered(recovery_dir):
+def _recovery_text(**changes) -> str:
+    data = {"format": "netbuilder-recovery", "original_path": None, "saved_at": "2026-01-02T03:04:05",
+            "project": project_to_dict(load_template("1-mlp"))}
+    data.update(changes)
+    return json.dumps(data)
+
+
+DAMAGED_RECOVERY_FILES = {
+    "cut short": '{"format": "netbuilder-recovery", "project": {"nodes": ',
+    "nested 100,000 deep": "[" * 100_000 + "]" * 100_000,
+    "a position of 10**400": _recovery_text().replace('"position": [', '"position": [1' + "0" * 400 + ", 0], "
+                                                      '"old_position": [', 1),
+    "NaN": _recovery_text().replace('"saved_at"', '"nan": NaN, "saved_at"'),
+    "a project that is a list": _recovery_text(project=[1, 2]),
+    "a time that is a number": _recovery_text(saved_at=5),
+    "a path with a NUL": _recovery_text(original_path="a\u0000b"),
+    "not UTF-8": "\udcff",
+}
+
+
+@pytest.mark.parametrize("content", DAMAGED_RECOVERY_FILES.values(), ids=DAMAGED_RECOVERY_FILES.keys())
+def test_a_damaged_recovery_file_is_set_aside_once_with_a_message_and_the_window_opens(
+        make_window, recovery_dir, monkeypatch, content):
     recovery_dir.mkdir(parents=True)
     damaged = recovery_dir / "autosave-0123.json"
-    damaged.write_text('{"format": "netbuilder-recovery", "project": {"nodes": ', encoding="utf-8")
+    damaged.write_bytes(content.encode("utf-8", "surrogateescape"))
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
 
-    assert find_recoveries(recovery_dir) == []
-    assert not damaged.exists()
+    window = make_window()
+    assert not window.recover_unsaved_work(ask=lambda recovery: pytest.fail("a damaged file was offered"))
+    assert not window.recover_unsaved_work(ask=lambda recovery: pytest.fail("a damaged file was offered"))
+
+    (message,) = warnings  # said once, not at every start
+    kept = recovery_dir / "autosave-0123.json.damaged"
+    assert str(kept) in message and len(message) < 400 and message.isprintable()
+    assert not damaged.exists() and kept.read_bytes() == content.encode("utf-8", "surrogateescape")
+
+
+def test_many_damaged_recovery_files_are_all_kept_and_a_few_named(recovery_dir):
+    recovery_dir.mkdir(parents=True)
+    for index in range(10):
+        (recovery_dir / f"autosave-{index}.json").write_text("{", encoding="utf-8")
+
+    found = find_recoveries(recovery_dir)
+
+    assert len(list(recovery_dir.glob("*.json.damaged"))) == 10
+    assert found.set_aside_message.count("it was kept as") == 3
+    assert found.set_aside_message.endswith("7 more damaged recovery files were kept the same way.")
+
+
+def test_a_lone_surrogate_in_a_recovered_name_becomes_a_replacement_character(recovery_dir):
+    project = project_to_dict(load_template("1-mlp"))
+    project["name"] = "digits \ud800 net"
+    recovery_dir.mkdir(parents=True)
+    (recovery_dir / "autosave-0123.json").write_text(_recovery_text(project=project), encoding="utf-8")
+
+    (recovery,) = find_recoveries(recovery_dir).offers
+
+    assert recovery.project.name == "digits \ufffd net"
+    recovery.project.name.encode("utf-8")  # printable and saveable again
+
+
+def test_a_recovery_file_that_is_a_fifo_is_set_aside_without_blocking(recovery_dir, unwritten_fifo):
+    recovery_dir.mkdir(parents=True)
+    unwritten_fifo(recovery_dir / "autosave-0123.json")
+
+    found = find_recoveries(recovery_dir)
+
+    assert found.offers == [] and "pipe" in found.set_aside[0]
 
 
 def test_autosave_writes_only_unsaved_changes_and_a_clean_state_removes_it(make_window, recovery_dir, tmp_path):

@@ -92,7 +92,8 @@ def test_a_new_kind_of_raw_input_plugs_in_as_a_reader(bars_model, tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda tmp: tmp / "missing.png", "missing.png: is not an image that can be read"),
+    (lambda tmp: tmp / "missing.png", "There is no image file"),
+    (lambda tmp: (tmp / "folder.png").mkdir() or tmp / "folder.png", "is a folder, not an image file"),
     (lambda tmp: tmp / "notes.txt", "the model reads images"),
 ])
 def test_files_the_model_cannot_read_are_one_line(bars_model, tmp_path, capsys, make, message, cli):

@@ -93,6 +93,8 @@ class Param:
                 raise ParamError(f"{self.label} must be a whole number, not {value!r}")
             value = int(value)
         else:
+            if isinstance(value, int) and abs(value) > 2**1023:  # no float holds it (10**400)
+                raise ParamError(f"{self.label} must be a finite number, not {_fmt(value)}")
             value = float(value)
         if self.min is not None and value < self.min:
             raise ParamError(f"{self.label} must be at least {_fmt(self.min)}, not {_fmt(value)}")
@@ -118,6 +120,8 @@ _SHAPE_TEXT = re.compile(r"\s*[(\[]?\s*\d+(\s*[,x×*]\s*\d+)*\s*,?\s*[)\]]?\s*")
 
 
 def _fmt(number: float) -> str:
+    if isinstance(number, int) and abs(number) >= 10**21:  # a value from a file may have thousands of digits
+        return f"a {len(str(abs(number)))}-digit number"
     return str(int(number)) if isinstance(number, int) or number.is_integer() else f"{number:g}"
 
 
