@@ -5,6 +5,7 @@ both come from the same spec code strings and use the node names as attribute na
 """
 from __future__ import annotations
 
+from ..text import shown
 from .analysis import Analysis, analyze
 from .compile import CompileError, input_nodes, output_node
 from .graph import Graph
@@ -34,7 +35,7 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
     example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
     return "\n".join([
-        f'"""{title}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
+        f'"""{_docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
         "import torch",
         "from torch import nn",
         "",
@@ -55,6 +56,12 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
         f"    print(model({example_inputs}).shape)",
         "",
     ])
+
+
+def _docstring_text(title: str) -> str:
+    """A project's name as text inside the module's docstring: short, printable, and unable to end
+    the docstring early (a name holding \"\"\" would otherwise inject code into the file)."""
+    return shown(title).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _example_input(graph: Graph, analysis: Analysis, node_id: str) -> str:

@@ -136,6 +136,9 @@ class Rename(Command):
     text: str = "Rename"
 
     def do(self, graph: Graph) -> None:
+        problem = graph.rename_problem(self.node_id, self.name)
+        if problem:
+            raise GraphError(problem)
         self.before = graph.nodes[self.node_id].name
         graph.rename(self.node_id, self.name)
 

@@ -66,7 +66,7 @@ def name_clash(name: str) -> str | None:
     if name.startswith("_"):
         return "PyTorch's internal names (those starting with _)"
     if name in TORCH_ATTRIBUTES:
-        return f"a PyTorch module attribute (nn.Module.{name})"
+        return f"an attribute every PyTorch model has (model.{name})"
     if name in CODE_NAMES:
         return "a name the exported PyTorch code uses"
     return None
@@ -384,7 +384,8 @@ class Graph:
         self._emit("params_changed", node=node)
 
     def rename_problem(self, node_id: str, name: str) -> str | None:
-        """Why node `node_id` cannot be renamed to `name`, with a name that can be used, or None."""
+        """Why a user may not rename node `node_id` to `name`, suggesting a name they may use, or
+        None: both name rules and a free name (Rename checks this; undo restores any old name)."""
         if name == self.nodes[node_id].name:
             return None
         problem = name_problem(name)
@@ -396,10 +397,11 @@ class Graph:
         return f"{reason}, such as {self.usable_name(name)}" if reason else None
 
     def rename(self, node_id: str, name: str) -> None:
+        """Give node `node_id` a name that can be stored and is free (see rename_problem)."""
         node = self.nodes[node_id]
         if name == node.name:
             return
-        problem = self.rename_problem(node_id, name)
+        problem = name_problem(name) or (f'the name "{name}" is already used' if name in self._ids_by_name else None)
         if problem:
             raise GraphError(problem)
         del self._ids_by_name[node.name]

@@ -96,7 +96,7 @@ def test_duplicate_names_and_reserved_words_are_refused():
     graph = Graph()
     graph.add("dense", "fc1")
     other = graph.add("relu")
-    for name, reason in [("fc1", "already used"), ("forward", "clashes with a PyTorch module attribute"),
+    for name, reason in [("fc1", "already used"), ("forward", "clashes with an attribute every PyTorch model has"),
                          ("class", "Python keyword"), ("2x", "not a valid")]:
         with pytest.raises(GraphError, match=reason):
             Rename(other.id, name).do(graph)

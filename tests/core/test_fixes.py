@@ -73,6 +73,13 @@ def _dangling():
     return g, loose
 
 
+def _name_clashing_with_torch():
+    """As a project saved before the name rule knew "compile" opens."""
+    g = Graph()
+    g.chain(g.add("input", kind="vector", shape=(4,)), dense := g.add("dense", "compile", units=2), g.add("output"))
+    return g, dense
+
+
 FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fix)
     (_dense_after_conv, "Insert Flatten before it"),
     (_lstm_on_tokens, "Insert an Embedding before it"),
@@ -82,6 +89,7 @@ FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fi
     (_input_kind, "Set the kind to sequence"),
     (_concat_axis, "Set axis to 0"),
     (_dangling, "Delete it"),
+    (_name_clashing_with_torch, "Rename it to compile_1"),
 ]
 
 
