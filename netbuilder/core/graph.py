@@ -313,17 +313,21 @@ class Graph:
         in the size of the network. On a refusal nothing is added and EdgeListError names the first
         edge that `insert_edge`, called in turn, would have refused."""
         added: list[Edge] = []
+        refused: EdgeListError | None = None
         try:
             for position, edge in enumerate(edges):
                 problem = self._local_problem(edge.source, edge.target)
                 if problem:
-                    raise EdgeListError(position, problem)
+                    refused = EdgeListError(position, problem)
+                    break
                 self._edge_set.add(edge)  # the local checks of later edges see this one
                 self._sources[edge.target].append(edge.source)
                 added.append(edge)
-            if not self._acyclic([*self.edges, *added]):
+            if not self._acyclic([*self.edges, *added]):  # a cycle before the first local refusal comes first
                 first = self._first_cycle(added)
-                raise EdgeListError(first, self._cycle_message(added[first]))
+                refused = EdgeListError(first, self._cycle_message(added[first]))
+            if refused:
+                raise refused
         finally:  # _add_edges indexes the edges for good, in their places
             for edge in reversed(added):
                 self._edge_set.discard(edge)

@@ -140,10 +140,6 @@ def test_paste_copies_nodes_with_fresh_names_and_their_inner_edges_only(residual
     assert not set(new) & set(residual.nodes)
 
 
-def test_edges_are_values():
-    assert Edge("a", "b") == Edge("a", "b")
-
-
 def test_training_settings_and_dataset_change_as_one_undoable_step():
     project = load_template("1-mlp")
     before = project_to_dict(project)

@@ -140,7 +140,7 @@ def test_every_layer_problem_carries_a_cause_and_a_remedy(spec):
                     spec.infer_shape(params, list(in_shapes))
                 except ShapeError as error:
                     refused += 1
-                    assert error.cause and error.remedy and str(error) == f"{error.cause}: {error.remedy}"
+                    assert error.cause.strip() and error.remedy.strip()
     assert refused or spec.type_id in {"flatten", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax",
                                        "dropout", "layernorm"}
 
