@@ -5,7 +5,7 @@ import itertools
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from ..text import shown
 from .layers import get_spec
@@ -116,6 +116,8 @@ class Graph:
     _targets: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _edge_set: set[Edge] = field(default_factory=set, init=False, repr=False, compare=False)
     _ids_by_name: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # per name prefix, a number below which every name is taken (forgotten when a name is freed)
+    _name_hints: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ids_by_name = {node.name: node_id for node_id, node in self.nodes.items()}
@@ -166,17 +168,18 @@ class Graph:
         return self.unique_names([prefix])[0]
 
     def unique_names(self, prefixes: Sequence[str]) -> list[str]:
-        """A free name for each of `prefixes`, all different, counting on per prefix (one pass:
-        pasting a thousand ReLUs does not search from relu1 a thousand times)."""
-        counters: dict[str, Iterator[int]] = {}
+        """The first free names `prefix1`, `prefix2`, ... for each of `prefixes`, all different.
+        The search for a prefix resumes where the last one ended until a name is freed, so adding
+        or pasting a thousand ReLUs does not search from relu1 a thousand times."""
         names: list[str] = []
         chosen: set[str] = set()
         for prefix in prefixes:
-            numbers = counters.setdefault(prefix, itertools.count(1))
-            name = next(f"{prefix}{i}" for i in numbers
-                        if f"{prefix}{i}" not in self._ids_by_name and f"{prefix}{i}" not in chosen)
-            chosen.add(name)
-            names.append(name)
+            number = self._name_hints.get(prefix, 1)
+            while f"{prefix}{number}" in self._ids_by_name or f"{prefix}{number}" in chosen:
+                number += 1
+            self._name_hints[prefix] = number
+            chosen.add(f"{prefix}{number}")
+            names.append(f"{prefix}{number}")
         return names
 
     def usable_name(self, name: str) -> str:
@@ -295,6 +298,7 @@ class Graph:
             raise GraphError("remove a node's edges before the node")
         removed = [(index, node) for index, (node_id, node) in enumerate(self.nodes.items()) if node_id in doomed]
         self.nodes = {node_id: node for node_id, node in self.nodes.items() if node_id not in doomed}
+        self._name_hints.clear()
         for _, node in removed:
             del self._ids_by_name[node.name], self._sources[node.id], self._targets[node.id]
             self._emit("node_removed", node=node)
@@ -409,6 +413,7 @@ class Graph:
         if problem:
             raise GraphError(problem)
         del self._ids_by_name[node.name]
+        self._name_hints.clear()
         self._ids_by_name[name] = node_id
         node.name = name
         self._emit("node_renamed", node=node)
