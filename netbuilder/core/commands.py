@@ -49,6 +49,20 @@ class AddNode(Command):
 
 
 @dataclass
+class AddNodes(Command):
+    """Adds many made nodes as one step (a paste), in one pass (Graph.insert_nodes)."""
+
+    nodes: list[Node]
+    text: str = "Add"
+
+    def do(self, graph: Graph) -> None:
+        graph.insert_nodes(self.nodes)
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_nodes([node.id for node in self.nodes])
+
+
+@dataclass
 class RemoveNodes(Command):
     """Removes nodes together with every edge touching them, as one undo step."""
 
@@ -264,18 +278,14 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
     specs = [get_spec(item["type"]) for item in items]
     new_ids = dict(zip((item["id"] for item in items), graph.new_ids(len(items))))
     names = graph.unique_names([spec.name_prefix for spec in specs])
-    parts: list[Command] = []
-    for item, spec, name in zip(items, specs, names):
-        x, y = item["position"]
-        node = Node(new_ids[item["id"]], spec.type_id, name, spec.normalize_params(item["params"]),
-                    (x + offset[0], y + offset[1]))
-        parts.append(AddNode(spec.type_id, node=node))
-    parts.append(ConnectAll([Edge(new_ids[s], new_ids[t]) for s, t in fragment["edges"]]))
-    return Group(parts, "Paste")
+    nodes = [Node(new_ids[item["id"]], spec.type_id, name, spec.normalize_params(item["params"]),
+                  (item["position"][0] + offset[0], item["position"][1] + offset[1]))
+             for item, spec, name in zip(items, specs, names)]
+    return Group([AddNodes(nodes), ConnectAll([Edge(new_ids[s], new_ids[t]) for s, t in fragment["edges"]])], "Paste")
 
 
 def pasted_ids(command: Group) -> list[str]:
-    return [part.node.id for part in command.parts if isinstance(part, AddNode)]
+    return [node.id for part in command.parts if isinstance(part, AddNodes) for node in part.nodes]
 
 
 def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddNode:
