@@ -277,10 +277,7 @@ class Graph:
         if indices is None:
             self.nodes.update((node.id, node) for node in nodes)
         else:
-            items = list(self.nodes.items())
-            for index, node in zip(indices, nodes):
-                items.insert(index, (node.id, node))
-            self.nodes = dict(items)
+            self.nodes = dict(_merged(self.nodes.items(), indices, [(node.id, node) for node in nodes]))
         for node in nodes:
             self._ids_by_name[node.name] = node.id
             self._sources[node.id], self._targets[node.id] = [], []
@@ -361,8 +358,7 @@ class Graph:
                 self._sources[edge.target].append(edge.source)
                 self._targets[edge.source].append(edge.target)
         else:
-            for index, edge in zip(indices, edges):
-                self.edges.insert(index, edge)
+            self.edges = _merged(self.edges, indices, edges)
             self._reindex({node_id for edge in edges for node_id in (edge.source, edge.target)})
         for edge in edges:
             self._emit("edge_added", edge=edge)
@@ -436,3 +432,15 @@ class Graph:
         """Connect each node to the next: the straight line of a Keras Sequential model."""
         for source, target in zip(nodes, nodes[1:]):
             self.insert_edge(Edge(source.id, target.id))
+
+
+def _merged(existing: Iterable[Any], indices: Sequence[int], placed: Sequence[Any]) -> list[Any]:
+    """`existing` with each of `placed` put at its index (ascending places in the result, beyond
+    the end meaning the end), in one pass: inserting one by one would move the list each time."""
+    rest = iter(existing)
+    result: list[Any] = []
+    for index, item in zip(indices, placed):
+        result.extend(itertools.islice(rest, max(0, index - len(result))))
+        result.append(item)
+    result.extend(rest)
+    return result
