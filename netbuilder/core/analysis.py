@@ -42,6 +42,8 @@ class Analysis:
     order: list[str]  # topological order of the nodes that can be computed
     info: dict[str, NodeInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    _by_node: dict[str | None, list[Problem]] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)  # how many problems _by_node holds
 
     @property
     def errors(self) -> list[Problem]:
@@ -52,7 +54,16 @@ class Analysis:
         return not self.errors
 
     def problems_of(self, node_id: str) -> list[Problem]:
-        return [p for p in self.problems if p.node_id == node_id]
+        """The problems on one node, from an index (views ask this for every node)."""
+        for problem in self.problems[self._indexed:]:  # problems are only ever appended
+            self._by_node.setdefault(problem.node_id, []).append(problem)
+        self._indexed = len(self.problems)
+        return list(self._by_node.get(node_id, ()))
+
+    def listing(self, graph: Graph) -> list[str]:
+        """Every node for a table: the data-flow order, then nodes on cycles, which have none."""
+        placed = set(self.order)
+        return self.order + [node_id for node_id in graph.nodes if node_id not in placed]
 
     @property
     def total_params(self) -> int:
