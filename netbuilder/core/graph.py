@@ -186,7 +186,7 @@ class Graph:
         """A free name that passes both name rules, made from `name`: the fix offered for a name
         that clashes with PyTorch ("compile" -> "compile_1", "_x" -> "x")."""
         base = name.lstrip("_")[:NAME_LIMIT - 4] or "layer"
-        if not base[0].isalpha():
+        if not (base[0].isascii() and base[0].isalpha()):
             base = f"layer_{base}"[:NAME_LIMIT - 4]
         if base != name and base not in self._ids_by_name and not name_problem(base) and not name_clash(base):
             return base
@@ -227,9 +227,7 @@ class Graph:
         return None
 
     def _cycle_problem(self, source: str, target: str) -> str | None:
-        if self.reaches(target, source):
-            return f'connecting "{self.nodes[source].name}" to "{self.nodes[target].name}" would make a cycle'
-        return None
+        return self._cycle_message(Edge(source, target)) if self.reaches(target, source) else None
 
     def _acyclic(self, edges: Iterable[Edge]) -> bool:
         """Whether the nodes with `edges` (instead of the graph's own) form no cycle: one
