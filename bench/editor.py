@@ -8,13 +8,21 @@ and Add merges; every node analyses without a problem) is opened and edited:
   as an undoable SetParams: re-analysis of all nodes, item updates and a synchronous repaint;
   once with labels keeping their width (28×28 <-> 32×32) and once with every label resized.
 
+A 5,000-node graph of the same blocks is then opened and edited once, to show that opening
+and editing grow linearly with the network (`large_network_case`, which bench/graph_scale.py
+reports too).
+
 For context the same process also times raw Qt: 500 rectangles + 500 Bézier curves created
 and painted, the floor any QGraphicsView canvas stands on.
 
-    QT_QPA_PLATFORM=offscreen python bench/editor.py
+    QT_QPA_PLATFORM=offscreen python bench/editor.py [--large-nodes 5000]
+
+The last line is machine-readable: `editor_300_open_ms=… editor_300_edit_ms=… editor_5000_open_ms=…
+editor_5000_edit_ms=…`.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -37,6 +45,7 @@ from netbuilder.gui.document import Document  # noqa: E402
 from netbuilder.gui.editor import GraphScene, GraphView  # noqa: E402
 
 NODES = 300
+LARGE_NODES = 5000
 VIEW_SIZE = (1400, 900)
 OPEN_TARGET_S = 1.0
 EDIT_TARGET_S = 0.020
@@ -86,13 +95,14 @@ def open_editor(graph: Graph, app: QApplication) -> tuple[Document, GraphScene, 
     return document, scene, view, time.perf_counter() - start
 
 
-def time_edits(document: Document, view: GraphView, sizes: tuple[int, int]) -> tuple[list[float], list[float]]:
-    """(whole edit, analysis alone) seconds for each of EDITS changes of the input's size,
+def time_edits(document: Document, view: GraphView, sizes: tuple[int, int],
+               edits: int = EDITS) -> tuple[list[float], list[float]]:
+    """(whole edit, analysis alone) seconds for each of `edits` changes of the input's size,
     alternating between `sizes`."""
-    source = next(n for n in document.graph.nodes.values() if n.type_id == "input")
+    source = next(n for n in document.graph.nodes.values() if n.spec.is_source)
     whole, analysis = [], []
-    for index in range(EDITS):
-        size = sizes[index % 2]
+    for index in range(edits):
+        size = sizes[(index + 1) % 2]
         start = time.perf_counter()
         document.push(SetParams(source.id, {"shape": (1, size, size)}))
         view.viewport().repaint()
@@ -101,6 +111,15 @@ def time_edits(document: Document, view: GraphView, sizes: tuple[int, int]) -> t
         analyze(document.graph)
         analysis.append(time.perf_counter() - start)
     return whole, analysis
+
+
+def large_network_case(app: QApplication, size: int = LARGE_NODES) -> tuple[float, float]:
+    """(open, one edit) seconds for a generated network of `size` nodes."""
+    graph = generated_graph(size)
+    document, _, view, opened = open_editor(graph, app)
+    whole, _ = time_edits(document, view, (28, 32), edits=1)
+    view.close()
+    return opened, whole[0]
 
 
 def raw_qt_baseline(app: QApplication) -> float:
@@ -121,6 +140,9 @@ def raw_qt_baseline(app: QApplication) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large-nodes", type=int, default=LARGE_NODES, help="size of the large network")
+    args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     graph = generated_graph()
     problems = analyze(graph).problems
@@ -145,6 +167,13 @@ def main() -> None:
     print(f"  of which core analysis:     {statistics.median(analysis) * 1000:7.1f} ms (median)")
     print(f"repaint of the whole graph fitted in the view ({view.zoom:.2f}x): {fitted_paint * 1000:.1f} ms")
     print(f"raw Qt baseline, 500 rects + 500 curves created and painted: {baseline * 1000:.1f} ms")
+    large_open, large_edit = large_network_case(app, args.large_nodes)
+    scale = args.large_nodes / len(graph.nodes)
+    print(f"{args.large_nodes} nodes: open + first paint {large_open * 1000:.1f} ms, one edit {large_edit * 1000:.1f} ms "
+          f"({scale:.1f} times the nodes: open {large_open / opened:.1f} times, edit {large_edit / edit:.1f} times "
+          f"the {len(graph.nodes)}-node figures)")
+    print(f"editor_{len(graph.nodes)}_open_ms={opened * 1000:.1f} editor_{len(graph.nodes)}_edit_ms={edit * 1000:.1f} "
+          f"editor_{args.large_nodes}_open_ms={large_open * 1000:.1f} editor_{args.large_nodes}_edit_ms={large_edit * 1000:.1f}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .graph import Graph, Node
+from .graph import Graph, Node, name_clash
 from .layers import Fix, ParamError, Shape, ShapeError, format_shape
 from .layers.recurrent import Embedding
 
@@ -42,6 +42,8 @@ class Analysis:
     order: list[str]  # topological order of the nodes that can be computed
     info: dict[str, NodeInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    _by_node: dict[str | None, list[Problem]] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)  # how many problems _by_node holds
 
     @property
     def errors(self) -> list[Problem]:
@@ -52,7 +54,16 @@ class Analysis:
         return not self.errors
 
     def problems_of(self, node_id: str) -> list[Problem]:
-        return [p for p in self.problems if p.node_id == node_id]
+        """The problems on one node, from an index (views ask this for every node)."""
+        for problem in self.problems[self._indexed:]:  # problems are only ever appended
+            self._by_node.setdefault(problem.node_id, []).append(problem)
+        self._indexed = len(self.problems)
+        return list(self._by_node.get(node_id, ()))
+
+    def listing(self, graph: Graph) -> list[str]:
+        """Every node for a table: the data-flow order, then nodes on cycles, which have none."""
+        placed = set(self.order)
+        return self.order + [node_id for node_id in graph.nodes if node_id not in placed]
 
     @property
     def total_params(self) -> int:
@@ -70,26 +81,15 @@ def describe(node: Node) -> str:
     return f'{node.spec.title} "{node.name}"'
 
 
-def adjacency(graph: Graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Sources and targets of every node, built once: per-node edge scans would be quadratic."""
-    incoming: dict[str, list[str]] = {node_id: [] for node_id in graph.nodes}
-    outgoing: dict[str, list[str]] = {node_id: [] for node_id in graph.nodes}
-    for edge in graph.edges:
-        incoming[edge.target].append(edge.source)
-        outgoing[edge.source].append(edge.target)
-    return incoming, outgoing
-
-
 def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
     """Kahn's order of the nodes (ties in insertion order) and the set of nodes on cycles."""
-    incoming, outgoing = adjacency(graph)
-    pending = {node_id: len(sources) for node_id, sources in incoming.items()}
+    pending = {node_id: len(graph.inputs_of(node_id)) for node_id in graph.nodes}
     ready = deque(node_id for node_id, count in pending.items() if count == 0)
     order: list[str] = []
     while ready:
         current = ready.popleft()
         order.append(current)
-        for target in outgoing[current]:
+        for target in graph.outputs_of(current):
             pending[target] -= 1
             if pending[target] == 0:
                 ready.append(target)
@@ -99,12 +99,17 @@ def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
 def analyze(graph: Graph) -> Analysis:
     """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node."""
     order, cyclic = topological_order(graph)
-    incoming, outgoing = adjacency(graph)
     result = Analysis(order=order)
     add = result.problems.append
     for node_id in sorted(cyclic):
         add(Problem(describe(graph.nodes[node_id]), "is part of a cycle", "data must flow one way: remove "
                     "one of the connections that lead back", node_id))
+    for node in graph.nodes.values():
+        clash = name_clash(node.name)
+        if clash:  # a project saved before the name rule knew this name still opens, with this fix
+            better = graph.usable_name(node.name)
+            add(Problem(describe(node), f"has a name that clashes with {clash}", f"rename it, for example to {better}",
+                        node.id, fix=Fix(f"Rename it to {better}", "rename", node.id, params=(("name", better),))))
 
     specs = [node.spec for node in graph.nodes.values()]
     if not any(spec.is_source for spec in specs):
@@ -116,7 +121,7 @@ def analyze(graph: Graph) -> Analysis:
 
     for node_id in order:
         node = graph.nodes[node_id]
-        sources = incoming[node_id]
+        sources = graph.inputs_of(node_id)
         problem = _wiring_problem(node, sources)
         if problem:
             add(problem)
@@ -136,7 +141,7 @@ def analyze(graph: Graph) -> Analysis:
         result.info[node_id] = info
         for source in sources:
             _add_source_warning(graph, node, graph.nodes[source], result)
-        if not node.spec.has_output or outgoing[node_id] or node.spec.is_source:
+        if not node.spec.has_output or graph.outputs_of(node_id) or node.spec.is_source:
             continue
         add(Problem(describe(node), "feeds nothing, so it does not affect the prediction",
                     "connect it to a later layer or delete it", node_id, "warning",

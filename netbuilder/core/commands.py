@@ -49,6 +49,20 @@ class AddNode(Command):
 
 
 @dataclass
+class AddNodes(Command):
+    """Adds many made nodes as one step (a paste), in one pass (Graph.insert_nodes)."""
+
+    nodes: list[Node]
+    text: str = "Add"
+
+    def do(self, graph: Graph) -> None:
+        graph.insert_nodes(self.nodes)
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_nodes([node.id for node in self.nodes])
+
+
+@dataclass
 class RemoveNodes(Command):
     """Removes nodes together with every edge touching them, as one undo step."""
 
@@ -60,17 +74,12 @@ class RemoveNodes(Command):
         self.text = "Delete" if len(self.node_ids) != 1 else "Delete layer"
 
     def do(self, graph: Graph) -> None:
-        edges = graph.edges_of(self.node_ids)
-        self.removed_edges = [(graph.edges.index(e), e) for e in edges]
-        for edge in reversed(edges):
-            graph.delete_edge(edge)
-        self.removed = [graph.delete_node(node_id) for node_id in self.node_ids]
+        self.removed_edges = graph.delete_edges(graph.edges_of(self.node_ids))
+        self.removed = graph.delete_nodes(self.node_ids)
 
     def undo(self, graph: Graph) -> None:
-        for index, node in reversed(self.removed):
-            graph.insert_node(node, index)
-        for index, edge in sorted(self.removed_edges, key=lambda pair: pair[0]):
-            graph.insert_edge(edge, index)
+        graph.insert_nodes([node for _, node in self.removed], [index for index, _ in self.removed])
+        graph.insert_edges([edge for _, edge in self.removed_edges], [index for index, _ in self.removed_edges])
 
 
 @dataclass
@@ -84,6 +93,20 @@ class Connect(Command):
 
     def undo(self, graph: Graph) -> None:
         graph.delete_edge(Edge(self.source, self.target))
+
+
+@dataclass
+class ConnectAll(Command):
+    """Many connections as one step (a paste), checked together in one pass (Graph.insert_edges)."""
+
+    edges: list[Edge]
+    text: str = "Connect"
+
+    def do(self, graph: Graph) -> None:
+        graph.insert_edges(self.edges)
+
+    def undo(self, graph: Graph) -> None:
+        graph.delete_edges(self.edges)
 
 
 @dataclass
@@ -127,6 +150,9 @@ class Rename(Command):
     text: str = "Rename"
 
     def do(self, graph: Graph) -> None:
+        problem = graph.rename_problem(self.node_id, self.name)
+        if problem:
+            raise GraphError(problem)
         self.before = graph.nodes[self.node_id].name
         graph.rename(self.node_id, self.name)
 
@@ -248,26 +274,18 @@ def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:
 
 def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0)) -> Group:
     """A command adding copies of a fragment's nodes (fresh ids and names) with their inner edges."""
-    new_ids: dict[str, str] = {}
-    taken_ids: set[str] = set()
-    taken_names: list[str] = []
-    parts: list[Command] = []
-    for item in fragment["nodes"]:
-        spec = get_spec(item["type"])
-        node_id = graph.new_id(taken_ids)
-        taken_ids.add(node_id)
-        new_ids[item["id"]] = node_id
-        name = graph.unique_name(spec.name_prefix, taken_names)
-        taken_names.append(name)
-        x, y = item["position"]
-        node = Node(node_id, spec.type_id, name, spec.normalize_params(item["params"]), (x + offset[0], y + offset[1]))
-        parts.append(AddNode(spec.type_id, node=node))
-    parts += [Connect(new_ids[s], new_ids[t]) for s, t in fragment["edges"]]
-    return Group(parts, "Paste")
+    items = fragment["nodes"]
+    specs = [get_spec(item["type"]) for item in items]
+    new_ids = dict(zip((item["id"] for item in items), graph.new_ids(len(items))))
+    names = graph.unique_names([spec.name_prefix for spec in specs])
+    nodes = [Node(new_ids[item["id"]], spec.type_id, name, spec.normalize_params(item["params"]),
+                  (item["position"][0] + offset[0], item["position"][1] + offset[1]))
+             for item, spec, name in zip(items, specs, names)]
+    return Group([AddNodes(nodes), ConnectAll([Edge(new_ids[s], new_ids[t]) for s, t in fragment["edges"]])], "Paste")
 
 
 def pasted_ids(command: Group) -> list[str]:
-    return [part.node.id for part in command.parts if isinstance(part, AddNode)]
+    return [node.id for part in command.parts if isinstance(part, AddNodes) for node in part.nodes]
 
 
 def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddNode:

@@ -1,7 +1,7 @@
 """A problem's fix as an undoable edit: the analysis describes fixes as data, this makes them commands."""
 from __future__ import annotations
 
-from .commands import Command, Connect, Group, RemoveNodes, SetParams, insert_on_edge
+from .commands import Command, Connect, Group, RemoveNodes, Rename, SetParams, insert_on_edge
 from .graph import Edge, Graph
 from .layers import Fix
 from .layout import free_spot
@@ -14,6 +14,8 @@ def fix_command(graph: Graph, fix: Fix) -> Command:
         return Group([SetParams(node.id, dict(fix.params))], fix.title)
     if fix.action == "remove":
         return Group([RemoveNodes([node.id])], fix.title)
+    if fix.action == "rename":
+        return Group([Rename(node.id, dict(fix.params)["name"])], fix.title)
     sources, targets = graph.inputs_of(node.id), graph.outputs_of(node.id)
     if fix.action == "bypass":
         return Group([RemoveNodes([node.id]), *(Connect(s, t) for s in sources for t in targets)], fix.title)

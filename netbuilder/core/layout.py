@@ -65,26 +65,67 @@ _PLACEMENT_RINGS = 200  # searched out to 4,000 px: far beyond any screenful of 
 def free_spot(graph: Graph, wanted: tuple[float, float],
               size: tuple[float, float] = (CARD_WIDTH, CARD_HEIGHT)) -> tuple[float, float]:
     """The top-left corner nearest to `wanted` where an area of `size` (a card, or the bounds of
-    pasted cards) overlaps no layer's card, with PLACEMENT_GAP to spare; `wanted` when it is free."""
-    occupied = [node.position for node in graph.nodes.values()]
+    pasted cards) overlaps no layer's card, with PLACEMENT_GAP to spare; `wanted` when it is free.
+
+    Candidate spots lie on a grid around `wanted`. Each card blocks a rectangle of them, marked
+    once, so a search costs the number of cards plus the spots looked at, not their product; the
+    window of spots grows only when no spot in it is provably the nearest."""
+    if not all(math.isfinite(v) for v in (*wanted, *size)):
+        return wanted
+    radius = 8
+    while True:
+        radius = min(radius, _PLACEMENT_RINGS - 1)
+        blocked = _blocked_spots(graph, wanted, size, radius)
+        best: tuple[float, tuple[int, int]] | None = None
+        for ring in range(radius + 1):
+            # a spot on ring k is k to k*sqrt(2) steps away: once one is found, rings beyond that can't beat it
+            if best is not None and ring * _PLACEMENT_STEP > best[0]:
+                break
+            for i, j in _ring(ring):
+                distance = math.hypot(i, j) * _PLACEMENT_STEP
+                if (best is None or distance < best[0]) and not blocked[i + radius][j + radius]:
+                    best = (distance, (i, j))
+        else:
+            if radius < _PLACEMENT_RINGS - 1:  # a nearer spot may lie beyond this window
+                radius *= 4
+                continue
+        if best is None:
+            return wanted
+        i, j = best[1]
+        return wanted[0] + i * _PLACEMENT_STEP, wanted[1] + j * _PLACEMENT_STEP
+
+
+def _blocked_spots(graph: Graph, wanted: tuple[float, float], size: tuple[float, float],
+                   radius: int) -> list[bytearray]:
+    """blocked[i + radius][j + radius] is 1 where an area of `size` at wanted + (i, j) steps would
+    overlap a card (with the gap), for |i|, |j| <= radius."""
     width, height = size[0] + PLACEMENT_GAP, size[1] + PLACEMENT_GAP
     card_width, card_height = CARD_WIDTH + PLACEMENT_GAP, CARD_HEIGHT + PLACEMENT_GAP
+    blocked = [bytearray(2 * radius + 1) for _ in range(2 * radius + 1)]
+    for node in graph.nodes.values():
+        x, y = node.position
+        columns = _open_range(x - width, x + card_width, wanted[0], radius)
+        rows = _open_range(y - height, y + card_height, wanted[1], radius)
+        if columns and rows:
+            filled = bytes([1]) * (rows[1] - rows[0] + 1)
+            for i in range(columns[0], columns[1] + 1):
+                blocked[i + radius][rows[0] + radius:rows[1] + radius + 1] = filled
+    return blocked
 
-    def free(x: float, y: float) -> bool:
-        return all(x >= ox + card_width or ox >= x + width or y >= oy + card_height or oy >= y + height
-                   for ox, oy in occupied)
 
-    best: tuple[float, tuple[float, float]] | None = None
-    for ring in range(_PLACEMENT_RINGS):
-        # a spot on ring k is k to k*sqrt(2) steps away: once one is found, rings beyond that can't beat it
-        if best is not None and ring * _PLACEMENT_STEP > best[0]:
-            break
-        for i, j in _ring(ring):
-            spot = (wanted[0] + i * _PLACEMENT_STEP, wanted[1] + j * _PLACEMENT_STEP)
-            distance = math.hypot(i, j) * _PLACEMENT_STEP
-            if (best is None or distance < best[0]) and free(*spot):
-                best = (distance, spot)
-    return best[1] if best is not None else wanted
+def _open_range(low: float, high: float, origin: float, radius: int) -> tuple[int, int] | None:
+    """The steps k in [-radius, radius] with low < origin + k * step < high (compared exactly as
+    the spots are computed), or None when there are none."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    first = max(-radius - 1, min(radius + 1, math.floor((low - origin) / _PLACEMENT_STEP)))
+    last = max(-radius - 1, min(radius + 1, math.ceil((high - origin) / _PLACEMENT_STEP)))
+    first += origin + first * _PLACEMENT_STEP <= low  # the division may round either way by a step
+    first -= origin + (first - 1) * _PLACEMENT_STEP > low
+    last -= origin + last * _PLACEMENT_STEP >= high
+    last += origin + (last + 1) * _PLACEMENT_STEP < high
+    first, last = max(first, -radius), min(last, radius)
+    return (first, last) if first <= last else None
 
 
 def _ring(radius: int):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..files import MB, FileReadError, parse_json, read_bounded, write_atomic
 from ..text import shown
-from .graph import Edge, Graph, GraphError, Node, name_problem
+from .graph import Edge, EdgeListError, Graph, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
 
@@ -125,8 +125,11 @@ class _Reader:
         graph = Graph()
         for index, item in enumerate(self.get(data, "nodes", list, "file")):
             graph.insert_node(self.node(item, f"node {index + 1}", graph))
-        for index, item in enumerate(self.get(data, "edges", list, "file")):
-            self.edge(item, f"edge {index + 1}", graph)
+        edges = [self.edge(item, f"edge {index + 1}") for index, item in enumerate(self.get(data, "edges", list, "file"))]
+        try:
+            graph.insert_edges(edges)  # checked together: one sort finds cycles, not a search per edge
+        except EdgeListError as error:
+            raise self.fail(f"edge {error.index + 1}", str(error)) from None
         training = self.get(data, "training", dict, "file", {})
         try:
             settings = TrainingSettings.from_dict(training)
@@ -159,14 +162,10 @@ class _Reader:
             raise self.fail(where, "the position must be two numbers")
         return Node(node_id, type_id, name, params, (float(position[0]), float(position[1])))
 
-    def edge(self, item: Any, where: str, graph: Graph) -> None:
+    def edge(self, item: Any, where: str) -> Edge:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        source, target = self.get(item, "source", str, where), self.get(item, "target", str, where)
-        try:
-            graph.insert_edge(Edge(source, target))
-        except GraphError as error:
-            raise self.fail(where, str(error)) from None
+        return Edge(self.get(item, "source", str, where), self.get(item, "target", str, where))
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -12,9 +12,8 @@ HEADERS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
 
 def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, int | None, int | None]]:
     """One row per node in data-flow order (unreachable nodes last); None where unknown."""
-    ordered = analysis.order + [n for n in graph.nodes if n not in analysis.order]
     rows = []
-    for node_id in ordered:
+    for node_id in analysis.listing(graph):
         node, info = graph.nodes[node_id], analysis.info.get(node_id)
         shape = format_shape(info.shape) if info else "?"
         rows.append((node.name, node.spec.title, shape, info.params if info else None, info.flops if info else None))

@@ -73,6 +73,13 @@ def _dangling():
     return g, loose
 
 
+def _name_clashing_with_torch():
+    """As a project saved before the name rule knew "compile" opens."""
+    g = Graph()
+    g.chain(g.add("input", kind="vector", shape=(4,)), dense := g.add("dense", "compile", units=2), g.add("output"))
+    return g, dense
+
+
 FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fix)
     (_dense_after_conv, "Insert Flatten before it"),
     (_lstm_on_tokens, "Insert an Embedding before it"),
@@ -82,6 +89,7 @@ FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fi
     (_input_kind, "Set the kind to sequence"),
     (_concat_axis, "Set axis to 0"),
     (_dangling, "Delete it"),
+    (_name_clashing_with_torch, "Rename it to compile_1"),
 ]
 
 
@@ -132,7 +140,7 @@ def test_every_layer_problem_carries_a_cause_and_a_remedy(spec):
                     spec.infer_shape(params, list(in_shapes))
                 except ShapeError as error:
                     refused += 1
-                    assert error.cause and error.remedy and str(error) == f"{error.cause}: {error.remedy}"
+                    assert error.cause.strip() and error.remedy.strip()
     assert refused or spec.type_id in {"flatten", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax",
                                        "dropout", "layernorm"}
 

@@ -239,3 +239,47 @@ def test_the_labels_of_crossing_wires_do_not_overlap(qtbot):
 
     first, second = (scene.edge_item(edge).label_rect for edge in graph.edges)
     assert first.isValid() and second.isValid() and not first.intersects(second)
+
+
+def _laid_out_chain(length: int) -> Graph:
+    graph = Graph()
+    graph.chain(graph.add("input", kind="vector", shape=(4,)), *[graph.add("relu") for _ in range(length - 2)],
+                graph.add("output", task="regression"))
+    for node_id, position in layered_layout(graph).items():
+        graph.move(node_id, position)
+    return graph
+
+
+def _paste_and_delete_all(qtbot, monkeypatch, length: int) -> tuple[int, list]:
+    """Cards looked at while pasting a copy of a chain of `length` layers and deleting everything,
+    and the selections announced by the deletion."""
+    from netbuilder.gui.editor.node_item import NodeItem
+
+    document, scene, _ = make_editor(qtbot, _laid_out_chain(length))
+    looked_at = 0
+    card_rect = NodeItem.card_rect
+
+    def counting(item):
+        nonlocal looked_at
+        looked_at += 1
+        return card_rect(item)
+
+    monkeypatch.setattr(NodeItem, "card_rect", counting)
+    scene.select_all()
+    scene.paste(scene.copy_selected())
+    scene.select_all()
+    announced: list = []
+    scene.selection_changed_ids.connect(announced.append)
+    scene.delete_selected()
+    assert not document.graph.nodes
+    monkeypatch.undo()
+    return looked_at, announced
+
+
+def test_editing_many_layers_at_once_does_work_linear_in_their_number(qtbot, monkeypatch):
+    """Wires near new or removed cards are routed once per edit, not once per card, and a deletion
+    announces the new selection once, not once per removed card."""
+    small, announced = _paste_and_delete_all(qtbot, monkeypatch, 40)
+    large, _ = _paste_and_delete_all(qtbot, monkeypatch, 160)
+    assert announced == [[]]
+    assert large / small < 4 * 1.5  # looking at every card for each card would grow 16 times

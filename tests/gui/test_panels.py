@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from netbuilder.core.commands import AddNode, Connect, SetParams, SetTraining
@@ -191,13 +192,17 @@ def test_rename_is_undoable_and_refuses_bad_names_with_the_reason(inspect):
     panel.name_edit.editingFinished.emit()
     assert document.graph.nodes[conv].name == "features"
 
-    for bad, reason in (("2nd", "'2nd' is not a valid name: use letters, digits and _, starting with a letter"),
-                        ("input1", 'the name "input1" is already used'),
-                        ("forward", "'forward' is reserved in PyTorch code: choose another name")):
+    for bad, reason in (("2nd", '"2nd" is not a valid name: use up to 64 letters, digits and _, starting with a letter'),
+                        ("input1", 'the name "input1" is already used: choose another name, such as input1_1'),
+                        ("forward", '"forward" clashes with an attribute every PyTorch model has (model.forward): '
+                                    "choose another name, such as forward_1"),
+                        ("<b>x</b>\x1b[2J", '"<b>x</b>\\x1b[2J" is not a valid name: use up to 64 letters, digits and _, '
+                                           "starting with a letter")):
         panel.name_edit.setText(bad)
         panel.name_edit.editingFinished.emit()
         assert panel.error_text("name") == reason
         assert document.graph.nodes[conv].name == "features"
+    assert panel.errors["name"].textFormat() == Qt.TextFormat.PlainText  # what was typed is never markup
     document.undo_stack.undo()
     assert panel.name_edit.text() == "conv1"
     assert panel.error_text("name") == ""

@@ -25,7 +25,7 @@ class Fix:
 
     action: "insert_before" puts a new `type_id` layer between `node_id` and its input;
     "set_params" changes `params` of `node_id`; "bypass" removes `node_id` and joins its input to
-    what it fed; "remove" deletes `node_id`. A spec raising a ShapeError leaves `node_id` empty:
+    what it fed; "remove" deletes `node_id`; "rename" gives it the name in `params`. A spec raising a ShapeError leaves `node_id` empty:
     it means the layer with the problem, and the analysis fills it in.
     """
 

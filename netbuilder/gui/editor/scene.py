@@ -72,6 +72,8 @@ class GraphScene(QGraphicsScene):
         self._wire: _WireDrag | None = None
         self._loose_wire_end: PortItem | None = None  # the port of a wire dropped in space, awaiting a layer
         self._card_grid: dict[tuple[int, int], list[NodeItem]] | None = None  # see cards_near
+        self._reroute_areas: list[QRectF] = []  # see _reroute_around
+        self._selection_stale = False  # see _remove_item
         self._drag_start: dict[str, QPointF] = {}
         self._quiet_selection = False
         self.selectionChanged.connect(self._emit_selection)
@@ -361,6 +363,7 @@ class GraphScene(QGraphicsScene):
             self._quiet_selection = False
         self._nodes.clear()
         self._edges.clear()
+        self._reroute_areas.clear()
         self._graph = self.document.graph
         for node in self._graph.nodes.values():
             self._add_node_item(node)
@@ -378,7 +381,7 @@ class GraphScene(QGraphicsScene):
         elif kind == "node_removed":
             item = self._nodes.pop(node.id)
             area = item.sceneBoundingRect()
-            self.removeItem(item)
+            self._remove_item(item)
             self._reroute_around(area)
         elif kind == "edge_added":
             self._add_edge_item(edge)
@@ -392,13 +395,28 @@ class GraphScene(QGraphicsScene):
             self._reroute_around(item.sceneBoundingRect())
 
     def _reroute_around(self, area: QRectF) -> None:
-        """Route again the wires near a card that appeared, went or moved: they may now have to
-        detour around it, or no longer need to. (A scan, not a query of Qt's item index: this
-        runs inside an edit, and the index may still hold an item the edit just removed.)"""
+        """Remember that the wires near a card that appeared, went or moved must be routed again:
+        they may now have to detour around it, or no longer need to. They are routed once the edit
+        is complete (_reroute_pending), so an edit of a thousand cards routes each wire once."""
         self._card_grid = None
-        near = area.adjusted(-NODE_WIDTH, -NODE_HEIGHT, NODE_WIDTH, NODE_HEIGHT)
+        self._reroute_areas.append(area.adjusted(-NODE_WIDTH, -NODE_HEIGHT, NODE_WIDTH, NODE_HEIGHT))
+
+    def _reroute_pending(self) -> None:
+        """Route again the wires that meet an area remembered by _reroute_around. (A scan, not a
+        query of Qt's item index, which may still hold an item the edit just removed; a grid of the
+        areas keeps it linear.)"""
+        areas, self._reroute_areas = self._reroute_areas, []
+        if not areas:
+            return
+        grid: dict[tuple[int, int], list[QRectF]] = {}
+        for area in areas:
+            for cell in _cells(area, _CARD_CELL):
+                grid.setdefault(cell, []).append(area)
         for item in list(self._edges.values()):
-            if item.boundingRect().intersects(near):
+            bounds = item.boundingRect()
+            cells = _cell_count(bounds, _CARD_CELL)
+            near = areas if cells > len(areas) else [a for cell in _cells(bounds, _CARD_CELL) for a in grid.get(cell, ())]
+            if any(area.intersects(bounds) for area in near):
                 item.update_path()
 
     def cards_near(self, area: QRectF, skip: tuple[NodeItem, ...]) -> list[QRectF]:
@@ -448,10 +466,26 @@ class GraphScene(QGraphicsScene):
         target.edges.remove(item)
         source.output_port.set_connected(any(e.source is source for e in source.edges))
         target.input_port.set_connected(any(e.target is target for e in target.edges))
-        self.removeItem(item)
+        self._remove_item(item)
+
+    def _remove_item(self, item) -> None:
+        """Remove an item inside an edit. Qt reports the selection changed for each selected item
+        removed; the new selection is announced once, after the edit (_show_analysis), since
+        announcing it per item would make deleting many layers quadratic."""
+        quiet, self._quiet_selection = self._quiet_selection, True
+        try:
+            self.removeItem(item)
+        finally:
+            self._quiet_selection = quiet
+        self._selection_stale = True
 
     def _show_analysis(self) -> None:
-        """Refresh counts, shapes and problem colours; items repaint only where something changed."""
+        """Refresh wires, counts, shapes and problem colours after an edit; items repaint only
+        where something changed."""
+        self._reroute_pending()
+        if self._selection_stale:
+            self._selection_stale = False
+            self._emit_selection()
         analysis = self.document.analysis
         problems: dict[str, list] = {}
         for problem in analysis.problems:
@@ -487,6 +521,11 @@ class GraphScene(QGraphicsScene):
                 other is not me and other.label_rect.intersects(rect) for cell in cells(rect) for other in grid.get(cell, ())))
             if item.label:
                 file(item)
+
+
+def _cell_count(rect: QRectF, size: float) -> int:
+    return (int(rect.right() // size) - int(rect.left() // size) + 1) * \
+        (int(rect.bottom() // size) - int(rect.top() // size) + 1)
 
 
 def _cells(rect: QRectF, size: float):

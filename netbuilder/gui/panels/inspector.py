@@ -179,6 +179,7 @@ def make_param_field(param: Param, on_commit: Callable[[Any], None]) -> ParamFie
 
 def _error_label() -> QLabel:
     label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # a refusal quotes what was typed: never markup
     label.setWordWrap(True)
     label.setStyleSheet(_ERROR_STYLE)
     label.hide()

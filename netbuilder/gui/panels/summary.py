@@ -82,8 +82,7 @@ class SummaryPanel(QWidget):
             f"Memory of each layer's output for a batch of {batch} (the training batch size): "
             "what training keeps for the backward pass")
         selected = set(self._selected_ids())
-        # nodes on cycles have no place in the data-flow order; list them last so none is hidden
-        ids = analysis.order + [n for n in graph.nodes if n not in analysis.order]
+        ids = analysis.listing(graph)
         error_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical)
         self.table.blockSignals(True)
         self.table.setRowCount(len(ids) + 1)
