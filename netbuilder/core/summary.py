@@ -1,9 +1,7 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
-import math
-
-from .analysis import Analysis, NodeInfo, analyze
+from .analysis import Analysis, analyze
 from .graph import Graph
 from .layers import format_shape
 
@@ -19,12 +17,6 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
         shape = format_shape(info.shape) if info else "?"
         rows.append((node.name, node.spec.title, shape, info.params if info else None, info.flops if info else None))
     return rows
-
-
-def activation_bytes(info: NodeInfo, batch_size: int) -> int:
-    """Memory of a layer's output for one batch: what training keeps for the backward pass
-    (float32 values, int64 token ids)."""
-    return math.prod(info.shape) * batch_size * (8 if info.token_ids else 4)
 
 
 def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] | None:

@@ -7,7 +7,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
-from ...core.summary import activation_bytes, human_count, keras_difference
+from ...core.memory import activation_bytes, byte_size
+from ...core.summary import human_count, keras_difference
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -19,14 +20,6 @@ _ACTIVATIONS = 5
 def weights_size(params: int) -> str:
     """Memory taken by `params` float32 weights, e.g. '1.6 MB'."""
     return byte_size(params * 4)
-
-
-def byte_size(size: int) -> str:
-    """A number of bytes for people: '1.6 MB'."""
-    for threshold, unit in ((2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
-        if size >= threshold:
-            return f"{size / threshold:.1f} {unit}"
-    return f"{size} bytes"
 
 
 class SummaryPanel(QWidget):
