@@ -1,7 +1,7 @@
 """How much memory a network needs to be built, trained and run, and how much this computer has
 free, known before anything is allocated (no torch, no Qt).
 
-Training holds the weights twice (the model and the copy of the best epoch's weights that early
+Training holds the weights twice (the model and a copy of the best epoch's weights, which early
 stopping and a NaN stop go back to), one gradient per weight, the optimiser's state (Adam and
 AdamW two values per weight, SGD with momentum and RMSprop one), what autograd keeps of each
 batch for the backward pass, the dataset, which stays in memory, and torch's own runtime. The
@@ -44,7 +44,8 @@ class TrainingMemory:
     """Bytes a training run holds at its peak, by what holds them."""
 
     batch_size: int
-    weights: int  # the model's and the best epoch's copy
+    weights: int
+    best_copy: int  # of the weights, for early stopping and a NaN stop to go back to
     gradients: int
     optimizer: int
     activations: int  # kept for the backward pass of one batch
@@ -53,11 +54,13 @@ class TrainingMemory:
 
     @property
     def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.activations + (self.data or 0) + self.runtime
+        return (self.weights + self.best_copy + self.gradients + self.optimizer + self.activations
+                + (self.data or 0) + self.runtime)
 
     def describe(self) -> str:
-        """'about 1.2 GB at batch 64 (weights 372 KB, gradients …, optimizer …, activations …, data …, torch …)'"""
-        parts = [f"weights {byte_size(self.weights)}", f"gradients {byte_size(self.gradients)}",
+        """'about 1.2 GB at batch 64 (weights 372 KB + best copy 372 KB, gradients …, optimizer …,
+        activations …, data …, torch …)'"""
+        parts = [f"weights {byte_size(self.weights)} + best copy {byte_size(self.best_copy)}", f"gradients {byte_size(self.gradients)}",
                  f"optimizer {byte_size(self.optimizer)}", f"activations {byte_size(self.activations)}",
                  f"data {byte_size(self.data)}" if self.data is not None else "data not counted until loaded",
                  f"torch {byte_size(self.runtime)}"]
@@ -129,7 +132,7 @@ def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings
         states = _OPTIMIZER_STATES[settings.optimizer]
     kept = sum(_kept_bytes(graph, node_id, info, batch) for node_id, info in analysis.info.items())
     activations = max(kept, _evaluation_bytes(analysis, max(batch, EVALUATION_BATCH)))
-    return TrainingMemory(settings.batch_size, processes * 2 * weights, processes * weights,
+    return TrainingMemory(settings.batch_size, processes * weights, processes * weights, processes * weights,
                           processes * states * weights, processes * activations,
                           None if samples is None else processes * data_bytes(analysis, graph, samples),
                           processes * RUNTIME_BYTES)
@@ -140,11 +143,16 @@ def inference_bytes(analysis: Analysis, batch_size: int) -> int:
     return weight_bytes(analysis) + _evaluation_bytes(analysis, batch_size)
 
 
-def training_problem(memory: TrainingMemory, available: int | None, where: str = "this computer") -> Problem | None:
-    """The refusal when a run needs more than is `available` (None: unknown, never refused)."""
-    if available is None or memory.total <= available:
+def training_problem(graph: Graph, analysis: Analysis, settings: TrainingSettings, available: int | None,
+                     samples: int | None = None, processes: int = 1, where: str = "this computer") -> Problem | None:
+    """The refusal when training needs more than is `available` (None: unknown, never refused);
+    the arguments are training_memory's."""
+    if available is None:
         return None
-    return Problem("Training", f"needs {memory.describe()}; {where} has {byte_size(available)} free", REMEDY)
+    needed = training_memory(graph, analysis, settings, samples, processes)
+    if needed.total <= available:
+        return None
+    return Problem("Training", f"needs {needed.describe()}; {where} has {byte_size(available)} free", REMEDY)
 
 
 def building_problem(analysis: Analysis, available: int | None) -> Problem | None:

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import torch
 
-from netbuilder.core.compile import CompileError
+from netbuilder.core import memory
+from netbuilder.core.analysis import Problem, analyze
+from netbuilder.core.compile import CompileError, NotEnoughMemory
 from netbuilder.core.layers import ParamError
 from netbuilder.core.project import Project
 from netbuilder.data.base import Dataset, DataError
@@ -24,7 +26,7 @@ from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
 from .events import Finished, Preparing, TrainingEvent
 from .health import HEALTH_INTERVAL
-from .trainer import Trainer, describe_failure, prepare
+from .trainer import Trainer, describe_failure, prepare, resolve_device
 
 # Problems of the user's project or data: their message is all the user needs.
 USER_ERRORS = (CompileError, DataError, TrainingError, ParamError)
@@ -135,6 +137,9 @@ class TrainingSession:
 
         def work() -> None:
             try:
+                too_large = self._memory_problem()
+                if too_large:  # refused before the data is loaded or anything is allocated
+                    raise NotEnoughMemory(too_large)
                 with self.world.leader_first():  # a download or generation happens once, into the cache
                     outcome["result"] = prepare(self.project, self.dataset_spec, progress,
                                                 dataset=self._given_dataset)
@@ -159,3 +164,22 @@ class TrainingSession:
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]
+
+    def _memory_problem(self) -> Problem | None:
+        """Why this run would not fit in the training device's free memory, or None. A GPU holds
+        the network and its batches (data too large for it stays in host memory); on the CPU the
+        data counts too, when its size is known before loading (the built-in datasets), and the
+        processes that train together on this machine each hold a whole model."""
+        project, world = self.project, self.world
+        analysis = analyze(project.graph)
+        if not analysis.ok:
+            return None  # prepare() refuses it with its problems
+        device = world.device(resolve_device(project.training.device))
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            return memory.training_problem(project.graph, analysis, project.training, free,
+                                           where=f"the GPU ({device})")
+        spec = project.dataset if self.dataset_spec is None else self.dataset_spec
+        samples = None if self._given_dataset is not None else memory.builtin_samples(spec)
+        return memory.training_problem(project.graph, analysis, project.training, memory.available_memory(),
+                                       samples, processes=getattr(world, "local_size", 1))
