@@ -3,9 +3,10 @@ free, known before anything is allocated (no torch, no Qt).
 
 Training holds the weights twice (the model and a copy of the best epoch's weights, which early
 stopping and a NaN stop go back to), one gradient per weight, the optimiser's state (Adam and
-AdamW two values per weight, SGD with momentum and RMSprop one), what autograd keeps of each
+AdamW two values per weight, SGD with momentum and RMSprop one) and the temporary values of its
+step (torch's foreach implementation works on all the weights at once: one more), what autograd keeps of each
 batch for the backward pass, the dataset, which stays in memory, and torch's own runtime. The
-figures err high (bench/memory_estimate.py measures 1.0-1.8 times a real run's peak): refusing a
+figures err high (bench/memory_estimate.py measures 1.1-1.8 times a real run's peak): refusing a
 run that would just have fitted costs a smaller batch, running out of memory a killed process.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ _RECURRENT_COPIES = 3
 # caches): 80-97 MB measured with a tiny network of each kind.
 RUNTIME_BYTES = 128 * 2**20
 # Evaluation batches on the validation data are at least this large (the trainer's choice); they
-# run without autograd, so only a layer's input and output are alive at a time.
+# run without autograd, so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
 BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000)}
@@ -68,10 +69,13 @@ class TrainingMemory:
 
 
 def byte_size(size: int) -> str:
-    """A number of bytes for people: '1.6 MB' (units of 1024, like the system monitors)."""
+    """A number of bytes for people: '1.6 MB' (units of 1024, like the system monitors; in
+    integers, so that no size is too large to print)."""
     for power, unit in ((5, "PB"), (4, "TB"), (3, "GB"), (2, "MB"), (1, "KB")):
-        if size >= 1024**power:
-            return f"{size / 1024**power:.1f} {unit}"
+        scale = 1024**power
+        if size >= scale:
+            tenths = (size * 10 + scale // 2) // scale
+            return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{size} bytes"
 
 
@@ -102,8 +106,10 @@ def _kept_bytes(graph: Graph, node_id: str, info: NodeInfo, batch_size: int) -> 
 
 
 def _evaluation_bytes(analysis: Analysis, batch_size: int) -> int:
-    """The most a forward pass without autograd holds at once: the largest layer's input and output."""
-    return max((activation_bytes(info, batch_size) * 2 for info in analysis.info.values()), default=0)
+    """The most a forward pass without autograd holds at once: the largest layer's input and
+    output, and as much again for the copies in other memory layouts that oneDNN's kernels make
+    (measured: up to 3.5 times the largest output, bench/memory_estimate.py --quick)."""
+    return max((activation_bytes(info, batch_size) * 4 for info in analysis.info.values()), default=0)
 
 
 def data_bytes(analysis: Analysis, graph: Graph, samples: int) -> int:
@@ -130,6 +136,7 @@ def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings
         states = 1 if settings.momentum > 0 else 0
     else:
         states = _OPTIMIZER_STATES[settings.optimizer]
+    states += 1  # the step's temporaries
     kept = sum(_kept_bytes(graph, node_id, info, batch) for node_id, info in analysis.info.items())
     activations = max(kept, _evaluation_bytes(analysis, max(batch, EVALUATION_BATCH)))
     return TrainingMemory(settings.batch_size, processes * weights, processes * weights, processes * weights,
