@@ -7,7 +7,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
-from ...core.memory import activation_bytes, available_memory, byte_size
+from ...core import memory
+from ...core.memory import activation_bytes, byte_size
 from ...core.summary import human_count, keras_difference, memory_text
 from .. import style
 from ..document import Document
@@ -125,7 +126,8 @@ class SummaryPanel(QWidget):
         self.memory.setVisible(analysis.ok)
         if not analysis.ok:
             return
-        text, fits = memory_text(project.graph, analysis, project.training, project.dataset, available_memory())
+        text, fits = memory_text(project.graph, analysis, project.training, project.dataset,
+                                  memory.available_memory())
         self.memory.setText(text)
         self.memory.setStyleSheet("" if fits else f"color: {style.ERROR.name()};")
 
