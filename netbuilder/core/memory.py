@@ -74,7 +74,8 @@ def byte_size(size: int) -> str:
     for power, unit in ((5, "PB"), (4, "TB"), (3, "GB"), (2, "MB"), (1, "KB")):
         scale = 1024**power
         if size >= scale:
-            tenths = (size * 10 + scale // 2) // scale
+            tenths, rest = divmod(size * 10, scale)
+            tenths += 2 * rest > scale or (2 * rest == scale and tenths % 2)  # half to even, as format() does
             return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{size} bytes"
 
@@ -129,7 +130,8 @@ def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings
                     samples: int | None = None, processes: int = 1) -> TrainingMemory:
     """The peak memory of training the (valid) network with `settings`; `samples` in memory if
     known. `processes` that share this memory train one share of each batch each, with a whole
-    model each (distributed training on one machine's CPUs)."""
+    model each (distributed training on one machine's CPUs). The fast (bfloat16) mode counts as
+    full precision, which keeps more."""
     batch = max(1, -(-settings.batch_size // processes))
     weights = weight_bytes(analysis)
     if settings.optimizer == "sgd":

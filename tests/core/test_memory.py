@@ -95,6 +95,13 @@ def test_any_size_prints_without_overflow(size):
     assert len(text) < 450
 
 
+@given(st.integers(1024, 2**50))
+def test_sizes_round_as_format_does_for_sizes_a_float_holds_exactly(size):
+    unit, scale = next((unit, 1024**power) for power, unit in ((4, "TB"), (3, "GB"), (2, "MB"), (1, "KB"))
+                       if size >= 1024**power)
+    assert memory.byte_size(size) == f"{size / scale:.1f} {unit}"
+
+
 def test_sizes_print_like_a_system_monitor():
     assert [memory.byte_size(size) for size in (0, 1023, 1024, 1_677_722, 3 * GB, 4 * 10**12)] == \
         ["0 bytes", "1023 bytes", "1.0 KB", "1.6 MB", "3.0 GB", "3.6 TB"]
