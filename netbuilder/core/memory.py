@@ -153,15 +153,19 @@ def inference_bytes(analysis: Analysis, batch_size: int) -> int:
 
 
 def training_problem(graph: Graph, analysis: Analysis, settings: TrainingSettings, available: int | None,
-                     samples: int | None = None, processes: int = 1, where: str = "this computer") -> Problem | None:
+                     samples: int | None = None, processes: int = 1, where: str = "this computer",
+                     loaded: bool = False) -> Problem | None:
     """The refusal when training needs more than is `available` (None: unknown, never refused);
-    the arguments are training_memory's."""
+    the arguments are training_memory's. `loaded`: the network is built and the data loaded
+    already, so only the rest must still fit (the message counts them in what was free)."""
     if available is None:
         return None
     needed = training_memory(graph, analysis, settings, samples, processes)
-    if needed.total <= available:
+    in_memory = needed.weights + (needed.data or 0) if loaded else 0
+    if needed.total - in_memory <= available:
         return None
-    return Problem("Training", f"needs {needed.describe()}; {where} has {byte_size(available)} free", REMEDY)
+    return Problem("Training", f"needs {needed.describe()}; {where} has {byte_size(available + in_memory)} free",
+                   REMEDY)
 
 
 def building_problem(analysis: Analysis, available: int | None) -> Problem | None:

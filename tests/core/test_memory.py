@@ -95,7 +95,7 @@ def test_any_size_prints_without_overflow(size):
     assert len(text) < 450
 
 
-@given(st.integers(1024, 2**50))
+@given(st.integers(1024, 2**50 - 1))
 def test_sizes_round_as_format_does_for_sizes_a_float_holds_exactly(size):
     unit, scale = next((unit, 1024**power) for power, unit in ((4, "TB"), (3, "GB"), (2, "MB"), (1, "KB"))
                        if size >= 1024**power)

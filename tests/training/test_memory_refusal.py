@@ -130,6 +130,21 @@ def test_the_same_run_at_a_batch_that_fits_is_not_refused(monkeypatch, make_blob
     assert events[-1].reason == "completed", events[-1].message
 
 
+def test_a_run_on_the_users_own_data_is_checked_again_once_the_data_is_loaded(monkeypatch, make_blobs):
+    """The size of the user's own data is known only once loaded: what training still needs must
+    fit in what loading left free."""
+    before = [16 * GB, 16 * GB]  # the check before loading, the one before building the network
+    monkeypatch.setattr(memory, "available_memory", lambda: before.pop(0) if before else 64 * 2**20)  # data took it
+    project = Project(load_template("1-mlp").graph, "small", training=TrainingSettings(epochs=1, device="cpu"))
+    project.graph.replace_params(next(n for n, node in project.graph.nodes.items() if node.spec.is_source),
+                                 {"kind": "vector", "shape": (4,)})
+    session = TrainingSession(project, dataset=make_blobs(count=64, classes=10))
+    finished = list(session.events())[-1]
+    assert finished.reason == "failed" and finished.message.startswith("Training needs about ")
+    assert "data 1.5 KB" in finished.message  # the 64 samples loaded: 4 values and a label each
+    assert session.model is None
+
+
 def test_the_epoch_time_estimate_refuses_before_timing(monkeypatch):
     monkeypatch.setattr(memory, "available_memory", lambda: 16 * GB)
     with pytest.raises(NotEnoughMemory, match="at batch 65,536"):
