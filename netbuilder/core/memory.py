@@ -4,9 +4,9 @@ free, known before anything is allocated (no torch, no Qt).
 Training holds the weights twice (the model and a copy of the best epoch's weights, which early
 stopping and a NaN stop go back to), one gradient per weight, the optimiser's state (Adam and
 AdamW two values per weight, SGD with momentum and RMSprop one) and the temporary values of its
-step (torch's foreach implementation works on all the weights at once: one more), what autograd keeps of each
-batch for the backward pass, the dataset, which stays in memory, and torch's own runtime. The
-figures err high (bench/memory_estimate.py measures 1.1-1.8 times a real run's peak): refusing a
+step (torch's foreach implementation works on all the weights at once: one more), what autograd
+keeps of each batch for the backward pass, the dataset, which stays in memory, and torch's own
+runtime. The figures err high (bench/memory_estimate.py measures 1.1-1.8 times a real run's peak): refusing a
 run that would just have fitted costs a smaller batch, running out of memory a killed process.
 """
 from __future__ import annotations
@@ -61,7 +61,8 @@ class TrainingMemory:
     def describe(self) -> str:
         """'about 1.2 GB at batch 64 (weights 372 KB + best copy 372 KB, gradients …, optimizer …,
         activations …, data …, torch …)'"""
-        parts = [f"weights {byte_size(self.weights)} + best copy {byte_size(self.best_copy)}", f"gradients {byte_size(self.gradients)}",
+        parts = [f"weights {byte_size(self.weights)} + best copy {byte_size(self.best_copy)}",
+                 f"gradients {byte_size(self.gradients)}",
                  f"optimizer {byte_size(self.optimizer)}", f"activations {byte_size(self.activations)}",
                  f"data {byte_size(self.data)}" if self.data is not None else "data not counted until loaded",
                  f"torch {byte_size(self.runtime)}"]

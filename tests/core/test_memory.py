@@ -32,7 +32,7 @@ def many_wide_layers(layers: int = 40) -> Graph:
 
 
 # --- the estimate --------------------------------------------------------------------------------
-def test_the_optimiser_keeps_two_values_per_weight_for_adam_one_for_sgd_with_momentum_and_rmsprop_and_one_more_in_its_step():
+def test_the_optimiser_keeps_two_values_a_weight_for_adam_one_for_sgd_with_momentum_and_rmsprop_one_in_its_step():
     graph = load_template("1-mlp").graph
     analysis = analyze(graph)
     weights = analysis.total_params * 4

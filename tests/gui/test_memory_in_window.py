@@ -31,7 +31,8 @@ def terabyte_project(tmp_path):
     return path
 
 
-def test_the_terabyte_network_opens_flagged_and_is_refused_without_a_traceback(make_window, dialogs, tmp_path):  # noqa: F811
+def test_the_terabyte_network_opens_flagged_and_is_refused_without_a_traceback(make_window, dialogs,  # noqa: F811
+                                                                                 tmp_path):
     window = make_window()
     assert window.open_path(terabyte_project(tmp_path))  # its saved run is not restored: it cannot be built here
     training, summary = window.training, window.summary
@@ -59,7 +60,8 @@ def test_the_terabyte_network_opens_flagged_and_is_refused_without_a_traceback(m
     assert summary.memory.styleSheet() == "" and "too little" not in summary.memory.text()
 
 
-def test_a_batch_too_large_for_the_memory_free_disables_train_until_it_is_lowered(make_window, monkeypatch):  # noqa: F811
+def test_a_batch_too_large_for_the_memory_free_disables_train_until_it_is_lowered(make_window,  # noqa: F811
+                                                                                  monkeypatch):
     monkeypatch.setattr(memory, "available_memory", lambda: 16 * GB)
     graph = Graph()
     graph.chain(graph.add("input", kind="vector", shape=(784,)), *[graph.add("dense", units=4096) for _ in range(40)],
