@@ -1,7 +1,7 @@
 """The memory a network needs, the memory this computer has free, and the refusals before
 anything is allocated."""
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from netbuilder.core import memory
 from netbuilder.core.analysis import analyze
@@ -10,6 +10,8 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.project import load_template
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.core.summary import memory_text, summary_text
+
+from test_random_graphs import graphs
 
 GB = 2**30
 
@@ -86,6 +88,20 @@ def test_the_estimate_never_shrinks_as_the_batch_grows_and_is_never_negative(bat
     assert min(smaller.weights, smaller.gradients, smaller.optimizer, smaller.activations, smaller.data) >= 0
     assert memory.inference_bytes(analysis, 1) <= memory.inference_bytes(analysis, batch)
     assert f"at batch {batch:,}" in smaller.describe()
+
+
+@given(graphs(), st.integers(1, 4096))
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_for_any_network_the_weights_are_what_torch_allocates_and_the_estimate_grows_with_the_batch(graph, batch):
+    analysis = analyze(graph)
+    if not analysis.ok:
+        return
+    model = compile_graph(graph, analysis)
+    assert memory.weight_bytes(analysis) == sum(p.numel() * p.element_size() for p in model.parameters())
+    smaller = memory.training_memory(graph, analysis, TrainingSettings(batch_size=batch))
+    larger = memory.training_memory(graph, analysis, TrainingSettings(batch_size=batch * 2))
+    assert 0 < smaller.total <= larger.total
+    assert smaller.activations > 0 and memory.inference_bytes(analysis, batch) >= memory.weight_bytes(analysis)
 
 
 @given(st.integers(0, 10**400))
