@@ -182,15 +182,16 @@ def building_problem(analysis: Analysis, available: int | None) -> Problem | Non
 # --- memory available --------------------------------------------------------------------------
 PROC_MEMINFO = Path("/proc/meminfo")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+SELF_CGROUP = Path("/proc/self/cgroup")
 
 
-def available_memory(meminfo: Path = PROC_MEMINFO, cgroup: Path = CGROUP_ROOT) -> int | None:
+def available_memory(meminfo: Path = PROC_MEMINFO, cgroup: Path = CGROUP_ROOT,
+                     self_cgroup: Path = SELF_CGROUP) -> int | None:
     """Bytes this process can still allocate without swapping or being killed: the system's
-    available memory, or what is left under the container's (cgroup) limit when that is lower.
-    None when this system does not say."""
+    available memory, or what is left under a limit on its control group (a container's, a
+    systemd slice's) when that is lower. None when this system does not say."""
     system = _meminfo_available(meminfo) if meminfo.exists() else _platform_available()
-    limit = _cgroup_available(cgroup)
-    known = [value for value in (system, limit) if value is not None]
+    known = [value for value in (system, *_cgroup_available(cgroup, self_cgroup)) if value is not None]
     return min(known) if known else None
 
 
@@ -226,19 +227,44 @@ def _stat_value(path: Path, key: str) -> int:
     return 0
 
 
-def _cgroup_available(root: Path) -> int | None:
-    """The limit less the usage, not counting inactive file cache, which the kernel reclaims first
-    (as `docker stats` does); cgroup v2 (memory.max) or v1 (memory/memory.limit_in_bytes)."""
-    for limit_file, usage_file, stat_file, inactive in (
-            (root / "memory.max", root / "memory.current", root / "memory.stat", "inactive_file"),
-            (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes",
-             root / "memory" / "memory.stat", "total_inactive_file")):
-        limit = _read_number(limit_file)
-        if limit is None or limit >= 2**60:  # v1 writes "no limit" as a huge number
-            continue
-        usage = max(0, (_read_number(usage_file) or 0) - _stat_value(stat_file, inactive))
-        return max(0, limit - usage)
-    return None
+def _cgroup_available(root: Path, self_cgroup: Path) -> list[int]:
+    """What is left under each memory limit on this process's control group and the groups above
+    it, cgroup v2 (memory.max) or v1 (memory/memory.limit_in_bytes): the limit less the usage,
+    not counting inactive file cache, which the kernel reclaims first (as `docker stats` does)."""
+    v2, v1 = _own_groups(self_cgroup)
+    left = []
+    for folders, limit_name, usage_name, inactive in (
+            ([root / part for part in v2], "memory.max", "memory.current", "inactive_file"),
+            ([root / "memory" / part for part in v1], "memory.limit_in_bytes", "memory.usage_in_bytes",
+             "total_inactive_file")):
+        for folder in folders:
+            limit = _read_number(folder / limit_name)
+            if limit is None or limit >= 2**60:  # v2 writes no limit as "max", v1 as a huge number
+                continue
+            usage = max(0, (_read_number(folder / usage_name) or 0) - _stat_value(folder / "memory.stat", inactive))
+            left.append(max(0, limit - usage))
+    return left
+
+
+def _own_groups(self_cgroup: Path) -> tuple[list[str], list[str]]:
+    """The v2 and v1 memory control groups of this process and every group above it, as paths
+    relative to their hierarchy's root (inside a container, whose root is its own: "")."""
+    v2, v1 = "", ""
+    try:
+        for line in self_cgroup.read_text(encoding="ascii", errors="replace").splitlines():
+            number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+            if number == "0" and controllers == "":
+                v2 = path
+            elif "memory" in controllers.split(","):
+                v1 = path
+    except OSError:
+        pass
+
+    def with_ancestors(path: str) -> list[str]:
+        parts = [part for part in path.split("/") if part and part not in (".", "..")]
+        return ["/".join(parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+    return with_ancestors(v2), with_ancestors(v1)
 
 
 def _platform_available() -> int | None:

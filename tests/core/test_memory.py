@@ -194,37 +194,58 @@ def write(folder, files: dict[str, str]):
 
 def test_available_memory_is_memavailable_without_a_container_limit(tmp_path):
     write(tmp_path, {"meminfo": MEMINFO, "cgroup/memory.max": "max\n"})
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup") == 12_000_000 * 1024
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") == 12_000_000 * 1024
 
 
 def test_a_lower_cgroup_v2_limit_wins_and_reclaimable_file_cache_counts_as_free(tmp_path):
     write(tmp_path, {"meminfo": MEMINFO, "cgroup/memory.max": f"{4 * GB}\n", "cgroup/memory.current": f"{3 * GB}\n",
                      "cgroup/memory.stat": f"anon {2 * GB}\ninactive_file {GB}\nactive_file 0\n"})
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup") == 2 * GB
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") == 2 * GB
 
 
 def test_a_cgroup_v1_limit_counts_and_its_no_limit_value_is_ignored(tmp_path):
     write(tmp_path, {"meminfo": MEMINFO, "v1/memory/memory.limit_in_bytes": f"{2 * GB}\n",
                      "v1/memory/memory.usage_in_bytes": f"{GB}\n", "v1/memory/memory.stat": "total_inactive_file 0\n",
                      "unlimited/memory/memory.limit_in_bytes": "9223372036854771712\n"})
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "v1") == GB
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "unlimited") == 12_000_000 * 1024
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "v1", tmp_path / "self") == GB
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "unlimited", tmp_path / "self") == 12_000_000 * 1024
+
+
+def test_the_limit_of_the_processs_own_group_or_a_group_above_it_counts(tmp_path):
+    """As on a host where the process runs in a nested group: a systemd slice, a job's group."""
+    write(tmp_path, {"meminfo": MEMINFO,
+                     "self": "12:memory,hugetlb:/jobs/job7\n4:cpu:/elsewhere\n0::/user.slice/app.scope\n",
+                     "cgroup/user.slice/memory.max": f"{3 * GB}\n", "cgroup/user.slice/memory.current": f"{GB}\n",
+                     "cgroup/user.slice/app.scope/memory.max": "max\n",
+                     "cgroup/memory/jobs/job7/memory.limit_in_bytes": f"{8 * GB}\n",
+                     "cgroup/memory/jobs/job7/memory.usage_in_bytes": f"{GB}\n"})
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") == 2 * GB
+    (tmp_path / "cgroup/user.slice/memory.max").write_text("max\n")
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") == 7 * GB
 
 
 def test_a_limit_already_used_up_leaves_nothing_free(tmp_path):
     write(tmp_path, {"meminfo": MEMINFO, "cgroup/memory.max": f"{GB}\n", "cgroup/memory.current": f"{2 * GB}\n"})
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup") == 0
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") == 0
 
 
 @pytest.mark.parametrize("meminfo", ["", "MemTotal: 1000 kB\n", "MemAvailable: lots\n", "\x00\xff garbage"])
 def test_unreadable_memory_figures_mean_unknown_never_a_crash(tmp_path, meminfo, monkeypatch):
     write(tmp_path, {"meminfo": meminfo, "cgroup/memory.max": "not a number\n"})
-    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup") is None
+    assert memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self") is None
+
+
+@given(st.text(max_size=200), st.text(max_size=40), st.text(max_size=200))
+@hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_contents_of_the_memory_files_give_a_size_or_unknown(tmp_path, meminfo, limit, groups):
+    write(tmp_path, {"meminfo": meminfo, "cgroup/memory.max": limit, "cgroup/memory.current": limit, "self": groups})
+    free = memory.available_memory(tmp_path / "meminfo", tmp_path / "cgroup", tmp_path / "self")
+    assert free is None or free >= 0
 
 
 def test_without_proc_meminfo_the_platform_is_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "_platform_available", lambda: 5 * GB)
-    assert memory.available_memory(tmp_path / "missing", tmp_path / "no-cgroup") == 5 * GB
+    assert memory.available_memory(tmp_path / "missing", tmp_path / "no-cgroup", tmp_path / "self") == 5 * GB
 
 
 def test_this_computer_reports_some_memory_free():
