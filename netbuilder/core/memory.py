@@ -110,7 +110,7 @@ def _kept_bytes(graph: Graph, node_id: str, info: NodeInfo, batch_size: int) -> 
 def _evaluation_bytes(analysis: Analysis, batch_size: int) -> int:
     """The most a forward pass without autograd holds at once: the largest layer's input and
     output, and as much again for the copies in other memory layouts that oneDNN's kernels make
-    (measured: up to 3.5 times the largest output, bench/memory_estimate.py --quick)."""
+    (measured: up to 2.4 times the largest output, the deep CNN of bench/memory_estimate.py --quick)."""
     return max((activation_bytes(info, batch_size) * 4 for info in analysis.info.values()), default=0)
 
 
