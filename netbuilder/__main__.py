@@ -20,7 +20,8 @@ def _summary(args: argparse.Namespace) -> int:
         print(f"netbuilder: {error}", file=sys.stderr)
         return 2
     analysis = analyze(project.graph)
-    print(summary_text(project.graph, analysis, title=f"{shown(project.name)} ({shown(args.project)})"))
+    print(summary_text(project.graph, analysis, title=f"{shown(project.name)} ({shown(args.project)})",
+                       training=project.training, dataset=project.dataset))
     return 0 if analysis.ok else 1
 
 

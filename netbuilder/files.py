@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .text import shown
+from .text import byte_size, shown
 
 MB = 1024 * 1024
 # Deeper than any file netbuilder writes (a project nests 4 levels) and far below Python's
@@ -63,7 +63,7 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str) -> bytes:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
             raise FileReadError(f"{name} is {_kind_of(info.st_mode)}, not {_a(what)}: choose the file itself.")
-        too_large = FileReadError(f"{name} is larger than {size_text(limit)}, more than any {what} "
+        too_large = FileReadError(f"{name} is larger than {byte_size(limit)}, more than any {what} "
                                   f"netbuilder reads.")
         if info.st_size > limit:
             raise too_large
@@ -100,14 +100,6 @@ def _kind_of(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     return "not a regular file"
-
-
-def size_text(size: int) -> str:
-    """A byte count as people say it: 8 MB, 1.5 GB."""
-    for unit, scale in (("GB", 1024**3), ("MB", MB), ("KB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size} bytes"
 
 
 def parse_json(raw: bytes | str, source: str, *, allow_non_finite: bool = False) -> Any:

@@ -24,3 +24,15 @@ def _escaped(character: str) -> str:
         return character
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def byte_size(size: int) -> str:
+    """A number of bytes for people: '1.6 MB' (units of 1024, like the system monitors; in
+    integers, so that no size is too large to print)."""
+    for power, unit in ((5, "PB"), (4, "TB"), (3, "GB"), (2, "MB"), (1, "KB")):
+        scale = 1024**power
+        if size >= scale:
+            tenths, rest = divmod(size * 10, scale)
+            tenths += 2 * rest > scale or (2 * rest == scale and tenths % 2)  # half to even, as format() does
+            return f"{tenths // 10}.{tenths % 10} {unit}"
+    return f"{size} bytes"

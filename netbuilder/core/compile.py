@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .analysis import Analysis, analyze
+from . import memory
+from .analysis import Analysis, Problem, analyze
 from .graph import Graph
 
 if TYPE_CHECKING:
@@ -25,6 +26,15 @@ class CompileError(ValueError):
         super().__init__(f"The network cannot be built yet:\n{listed}{more}")
 
 
+class NotEnoughMemory(CompileError):
+    """The network, or training it, needs more memory than this computer has free; the message
+    gives both figures and what to lower."""
+
+    def __init__(self, problem: Problem):
+        self.problems = [problem]
+        ValueError.__init__(self, f"{problem.message}.")
+
+
 def input_nodes(graph: Graph, analysis: Analysis) -> list[str]:
     """The Input nodes in the order the compiled model takes them as arguments."""
     return [node_id for node_id in analysis.order if graph.nodes[node_id].spec.is_source]
@@ -35,13 +45,17 @@ def output_node(graph: Graph) -> str:
 
 
 def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.GraphModule":
-    """Build the model; raises CompileError listing the problems when the graph is not valid."""
-    import torch
-    import torch.fx
-
+    """Build the model; raises CompileError listing the problems when the graph is not valid, and
+    NotEnoughMemory, before allocating anything, when its weights would not fit in memory."""
     analysis = analysis or analyze(graph)
     if not analysis.ok:
         raise CompileError(analysis)
+    too_large = memory.building_problem(analysis, memory.available_memory())
+    if too_large:
+        raise NotEnoughMemory(too_large)
+    import torch
+    import torch.fx
+
     root = torch.nn.Module()
     fx_graph = torch.fx.Graph()
     tracer = torch.fx.proxy.GraphAppendingTracer(fx_graph)

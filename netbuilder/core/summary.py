@@ -1,11 +1,12 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
-import math
-
-from .analysis import Analysis, NodeInfo, analyze
+from ..text import byte_size
+from . import memory
+from .analysis import Analysis, analyze
 from .graph import Graph
 from .layers import format_shape
+from .settings import TrainingSettings
 
 HEADERS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
 
@@ -18,12 +19,6 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
         shape = format_shape(info.shape) if info else "?"
         rows.append((node.name, node.spec.title, shape, info.params if info else None, info.flops if info else None))
     return rows
-
-
-def activation_bytes(info: NodeInfo, batch_size: int) -> int:
-    """Memory of a layer's output for one batch: what training keeps for the backward pass
-    (float32 values, int64 token ids)."""
-    return math.prod(info.shape) * batch_size * (8 if info.token_ids else 4)
 
 
 def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] | None:
@@ -52,7 +47,24 @@ def human_count(count: int) -> str:
     return str(count)
 
 
-def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = "") -> str:
+def memory_text(graph: Graph, analysis: Analysis, settings: TrainingSettings, dataset: str,
+                available: int | None) -> tuple[str, bool]:
+    """What training the (valid) network on `dataset` needs, beside the `available` memory of this
+    computer, for `netbuilder summary` and the Summary panel alike; and whether it fits (True when
+    unknown, and for training on a GPU, whose free memory is checked when the run starts)."""
+    needed = memory.training_memory(graph, analysis, settings, memory.builtin_samples(dataset))
+    text = f"Training memory: {needed.describe()}"
+    if available is None or settings.device == "cuda":
+        return text, True
+    fits = memory.training_problem(graph, analysis, settings, available, memory.builtin_samples(dataset)) is None
+    free = f"this computer has {byte_size(available)} free"
+    return f"{text}; {free}" + ("" if fits else f", too little: {memory.REMEDY}"), fits
+
+
+def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = "",
+                 training: TrainingSettings | None = None, dataset: str = "") -> str:
+    """The layer table, totals and problems; with `training` settings, also the memory training
+    on `dataset` needs and what running the network for one sample needs."""
     analysis = analysis or analyze(graph)
     cells = [HEADERS] + [(name, kind, shape, "?" if params is None else f"{params:,}",
                           "?" if flops is None else human_count(flops))
@@ -66,6 +78,10 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
     out = ([title] if title else []) + [render(HEADERS), line] + [render(r) for r in cells[1:]] + [line]
     out.append(f"Total params: {analysis.total_params:,}")
     out.append(f"Forward FLOPs per sample: {human_count(analysis.total_flops)} ({analysis.total_flops:,})")
+    if training is not None and analysis.ok:
+        out.append(memory_text(graph, analysis, training, dataset, memory.available_memory())[0])
+        out.append(f"Prediction memory: about {byte_size(memory.inference_bytes(analysis, 1))} for one "
+                   "sample (the weights and its activations)")
     keras = keras_difference(graph, analysis)
     if keras:
         keras_total, reasons = keras

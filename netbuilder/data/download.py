@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from netbuilder.files import size_text
+from netbuilder.text import byte_size
 from netbuilder.text import shown
 
 from .base import DataError, Progress
@@ -89,12 +89,12 @@ def _copy_response(url: str, output, digests: dict, progress: Progress | None, m
         with urllib.request.urlopen(request, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0)
             if total > MAX_DOWNLOAD_BYTES:
-                raise _MirrorFailed(f"it offers {size_text(total)}, more than any dataset file netbuilder reads")
+                raise _MirrorFailed(f"it offers {byte_size(total)}, more than any dataset file netbuilder reads")
             if progress:
                 progress(0, total, message)
             while chunk := response.read(_CHUNK_BYTES):
                 if done + len(chunk) > MAX_DOWNLOAD_BYTES:
-                    raise _MirrorFailed(f"it sent more than {size_text(MAX_DOWNLOAD_BYTES)}, more than any "
+                    raise _MirrorFailed(f"it sent more than {byte_size(MAX_DOWNLOAD_BYTES)}, more than any "
                                         "dataset file netbuilder reads")
                 _write(output, chunk)
                 for digest in digests.values():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from netbuilder.files import FileReadError, read_bounded, size_text
+from netbuilder.files import FileReadError, read_bounded
+from netbuilder.text import byte_size
 from netbuilder.text import shown
 
 from .base import DataError
@@ -86,9 +87,9 @@ def _header(data: bytes, source: str, loaded_bytes_per_value: int) -> _Header:
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(rank))
     loaded = math.prod(shape) * loaded_bytes_per_value
     if loaded > MAX_LOADED_BYTES:
-        raise DataError(f"{source}: declares a {'×'.join(map(str, shape))} array, {size_text(loaded)} once "
+        raise DataError(f"{source}: declares a {'×'.join(map(str, shape))} array, {byte_size(loaded)} once "
                         f"loaded as {8 * loaded_bytes_per_value}-bit numbers; netbuilder loads at most "
-                        f"{size_text(MAX_LOADED_BYTES)} per file.")
+                        f"{byte_size(MAX_LOADED_BYTES)} per file.")
     return _Header(_ELEMENT_TYPES[data[2]], shape, size)
 
 

@@ -11,12 +11,15 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.compile import NotEnoughMemory
 from ..core.graph import Graph
 from ..core.settings import TrainingSettings
 from ..training.estimate import epoch_seconds  # torch-free: torch is imported by seconds_per_batch
 from .document import Document
 
 SETTLE_MS = 800  # time the network a moment after the last edit, not after each keystroke
+# Instead of a time, for a network whose training would not fit (the Summary panel gives the figures).
+TOO_LARGE = "Too large to train in the memory free"
 
 
 def network_key(graph: Graph, settings: TrainingSettings) -> str:
@@ -27,16 +30,18 @@ def network_key(graph: Graph, settings: TrainingSettings) -> str:
 
 class EpochEstimate(QObject):
     """Emits `text_changed` with e.g. "≈ 14 s per epoch on digits" (or per batch, for data of
-    unknown size; empty while the network has problems or has not been timed yet)."""
+    unknown size; TOO_LARGE for a network whose training would not fit in memory; empty while the
+    network has problems or has not been timed yet)."""
 
     text_changed = Signal(str)
-    _timed = Signal(str, object)  # key, seconds per batch (None: could not be timed), from the worker
+    # key, seconds per batch (None: could not be timed; TOO_LARGE: refused before timing), from the worker
+    _timed = Signal(str, object)
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
         self.text = ""
-        self._cache: dict[str, float | None] = {}
+        self._cache: dict[str, float | str | None] = {}
         self._busy = False
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -70,6 +75,8 @@ class EpochEstimate(QObject):
 
         try:
             seconds = seconds_per_batch(graph, settings)
+        except NotEnoughMemory:
+            seconds = TOO_LARGE
         except Exception:  # a network that trains in no way this can time: no estimate, no message
             seconds = None
         try:
@@ -77,14 +84,16 @@ class EpochEstimate(QObject):
         except RuntimeError:  # the window closed while timing
             pass
 
-    def _store(self, key: str, seconds: float | None) -> None:
+    def _store(self, key: str, seconds: float | str | None) -> None:
         self._busy = False
         self._cache[key] = seconds
         self.update_now()  # the network may have changed meanwhile: this times it again if so
 
-    def _describe(self, batch_seconds: float | None) -> str:
+    def _describe(self, batch_seconds: float | str | None) -> str:
         if batch_seconds is None:
             return ""
+        if batch_seconds == TOO_LARGE:
+            return TOO_LARGE
         project = self.document.project
         epoch = epoch_seconds(project.dataset, project.training.batch_size, batch_seconds)
         if epoch is None:

@@ -8,21 +8,20 @@ import math
 import statistics
 import time
 
+from ..core import memory
 from ..core.analysis import analyze
-from ..core.compile import CompileError, compile_graph, input_nodes
+from ..core.compile import CompileError, NotEnoughMemory, compile_graph, input_nodes
 from ..core.graph import Graph
 from ..core.settings import TrainingSettings
 
 TIMED_STEPS = 5  # after two untimed steps that allocate buffers and warm caches; the median counts
-# Training samples of the built-in datasets (each comes with its own validation set, so the
-# validation split takes nothing from these).
-BUILTIN_TRAINING_SAMPLES = {"digits": 60_000, "mnist": 60_000, "fashion-mnist": 60_000}
 
 
 def seconds_per_batch(graph: Graph, settings: TrainingSettings) -> float:
     """The median time of one training step on a batch of the settings' size, on the CPU. Raises
-    CompileError for a network with problems and ValueError for one with several inputs
-    (training feeds one)."""
+    CompileError for a network with problems, NotEnoughMemory (before allocating) for one whose
+    training would not fit in memory, and ValueError for one with several inputs (training feeds
+    one)."""
     import torch
 
     from .trainer import build_optimizer, training_layout
@@ -33,6 +32,9 @@ def seconds_per_batch(graph: Graph, settings: TrainingSettings) -> float:
     inputs = input_nodes(graph, analysis)
     if len(inputs) != 1:
         raise ValueError("training feeds one Input layer")
+    too_large = memory.training_problem(graph, analysis, settings, memory.available_memory())
+    if too_large:
+        raise NotEnoughMemory(too_large)
     info = analysis.info[inputs[0]]
     shape = (settings.batch_size, *info.shape)
     batch = torch.zeros(shape, dtype=torch.long) if info.token_ids else torch.rand(shape)
@@ -58,5 +60,5 @@ def seconds_per_batch(graph: Graph, settings: TrainingSettings) -> float:
 def epoch_seconds(dataset: str, batch_size: int, batch_seconds: float) -> float | None:
     """An epoch's training time on a built-in dataset; None for the user's own data, whose size
     is known only once it is loaded."""
-    samples = BUILTIN_TRAINING_SAMPLES.get(dataset.strip().lower())
-    return None if samples is None else math.ceil(samples / batch_size) * batch_seconds
+    samples = memory.BUILTIN_SAMPLES.get(dataset.strip().lower())  # (training, validation)
+    return None if samples is None else math.ceil(samples[0] / batch_size) * batch_seconds

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import torch
 
-from netbuilder.core.compile import CompileError
+from netbuilder.core import memory
+from netbuilder.core.analysis import Problem, analyze
+from netbuilder.core.compile import CompileError, NotEnoughMemory
 from netbuilder.core.layers import ParamError
 from netbuilder.core.project import Project
 from netbuilder.data.base import Dataset, DataError
@@ -24,7 +26,7 @@ from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
 from .events import Finished, Preparing, TrainingEvent
 from .health import HEALTH_INTERVAL
-from .trainer import Trainer, describe_failure, prepare
+from .trainer import Trainer, describe_failure, prepare, resolve_device
 
 # Problems of the user's project or data: their message is all the user needs.
 USER_ERRORS = (CompileError, DataError, TrainingError, ParamError)
@@ -135,9 +137,15 @@ class TrainingSession:
 
         def work() -> None:
             try:
+                too_large = self._memory_problem()
+                if too_large:  # refused before the data is loaded or anything is allocated
+                    raise NotEnoughMemory(too_large)
                 with self.world.leader_first():  # a download or generation happens once, into the cache
-                    outcome["result"] = prepare(self.project, self.dataset_spec, progress,
-                                                dataset=self._given_dataset)
+                    prepared = prepare(self.project, self.dataset_spec, progress, dataset=self._given_dataset)
+                too_large = self._memory_problem(prepared[1])
+                if too_large:  # the user's own data, whose size was unknown until loaded
+                    raise NotEnoughMemory(too_large)
+                outcome["result"] = prepared
             except BaseException as error:  # handed to the generator, which reports it
                 outcome["error"] = error
             finally:
@@ -159,3 +167,28 @@ class TrainingSession:
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]
+
+    def _memory_problem(self, loaded: Dataset | None = None) -> Problem | None:
+        """Why this run would not fit in the training device's free memory, or None; before the
+        data is `loaded` and the network built, and again after. A GPU holds the network and its
+        batches (data too large for it stays in host memory); on the CPU the data counts too, its
+        size known before loading for the built-in datasets only, and the processes that train
+        together on this machine each hold a whole model."""
+        project, world = self.project, self.world
+        analysis = analyze(project.graph)
+        if not analysis.ok:
+            return None  # prepare() refuses it with its problems
+        device = world.device(resolve_device(project.training.device))
+        if device.type == "cuda":
+            if loaded is not None:
+                return None  # the GPU holds nothing yet: the first check stands
+            free, _ = torch.cuda.mem_get_info(device)
+            return memory.training_problem(project.graph, analysis, project.training, free,
+                                           where=f"the GPU ({device})")
+        if loaded is not None:
+            samples = len(loaded.train_x) + len(loaded.val_x)
+        else:  # a dataset given already loaded is in memory already: not counted
+            spec = project.dataset if self.dataset_spec is None else self.dataset_spec
+            samples = None if self._given_dataset is not None else memory.builtin_samples(spec)
+        return memory.training_problem(project.graph, analysis, project.training, memory.available_memory(),
+                                       samples, processes=getattr(world, "local_size", 1), loaded=loaded is not None)

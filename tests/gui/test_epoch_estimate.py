@@ -49,3 +49,14 @@ def test_no_estimate_while_the_network_has_an_error(qtbot, timings):
 
     qtbot.waitUntil(lambda: estimate_.text == "", timeout=5000)
     assert len(timings) == 1
+
+
+def test_a_network_too_large_for_the_memory_free_is_not_timed_and_says_so(qtbot, monkeypatch):
+    from netbuilder.core import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)  # the real seconds_per_batch refuses first
+    document = Document(load_template("2-cnn"))
+    document.push(SetTraining(document.project, {"batch_size": 65536}))
+    estimate_ = EpochEstimate(document)
+    qtbot.waitUntil(lambda: estimate_.text != "", timeout=20000)
+    assert estimate_.text == "Too large to train in the memory free"

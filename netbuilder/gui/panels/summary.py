@@ -7,7 +7,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
                                QVBoxLayout, QWidget)
 
 from ...core.layers import format_shape
-from ...core.summary import activation_bytes, human_count, keras_difference
+from ...core import memory
+from ...core.memory import activation_bytes
+from ...text import byte_size
+from ...core.summary import human_count, keras_difference, memory_text
+from .. import style
 from ..document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -19,14 +23,6 @@ _ACTIVATIONS = 5
 def weights_size(params: int) -> str:
     """Memory taken by `params` float32 weights, e.g. '1.6 MB'."""
     return byte_size(params * 4)
-
-
-def byte_size(size: int) -> str:
-    """A number of bytes for people: '1.6 MB'."""
-    for threshold, unit in ((2**30, "GB"), (2**20, "MB"), (2**10, "KB")):
-        if size >= threshold:
-            return f"{size / threshold:.1f} {unit}"
-    return f"{size} bytes"
 
 
 class SummaryPanel(QWidget):
@@ -58,10 +54,14 @@ class SummaryPanel(QWidget):
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.totals = QLabel(self)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.memory = QLabel(self)  # what training needs, red when it does not fit
+        self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.memory.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
         layout.addWidget(self.totals)
+        layout.addWidget(self.memory)
         self.table.itemSelectionChanged.connect(self._report_selection)
         document.analysis_changed.connect(self.refresh)
         self.refresh()
@@ -117,6 +117,19 @@ class SummaryPanel(QWidget):
                                f"{'is' if uncounted == 1 else 'are'} not counted" if uncounted else "")
                             + (f" · Keras shows {keras[0]:,} params" if keras else ""))
         self.totals.setToolTip(f"Keras counts differently: {'; '.join(keras[1])}." if keras else "")
+        self._show_memory()
+
+    def _show_memory(self) -> None:
+        """The memory training needs at the batch size, beside what is free (checked again when a
+        run starts); hidden while the network has errors, whose figures would be partial."""
+        project, analysis = self.document.project, self.document.analysis
+        self.memory.setVisible(analysis.ok)
+        if not analysis.ok:
+            return
+        text, fits = memory_text(project.graph, analysis, project.training, project.dataset,
+                                  memory.available_memory())
+        self.memory.setText(text)
+        self.memory.setStyleSheet("" if fits else f"color: {style.ERROR.name()};")
 
     def _set_totals_row(self, row: int, layers: int) -> None:
         analysis = self.document.analysis

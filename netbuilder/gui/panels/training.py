@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout
                                QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
+from ...core import memory
 from ...core.commands import SetTraining
+from ...core.compile import CompileError
 from ...core.layers import ParamError
 from ...core.project import Project, project_from_dict, project_to_dict
 from ...core.settings import SETTING_LIMITS
@@ -405,11 +407,15 @@ class TrainingPanel(QWidget):
         self.refresh()
 
     def cannot_start_reason(self) -> str:
-        errors = self.document.analysis.errors
-        if not errors:
-            return ""
-        more = f" (and {len(errors) - 1} more: see the Problems panel)" if len(errors) > 1 else ""
-        return f"Cannot train yet: {errors[0].message}{more}"
+        project, errors = self.document.project, self.document.analysis.errors
+        if errors:
+            more = f" (and {len(errors) - 1} more: see the Problems panel)" if len(errors) > 1 else ""
+            return f"Cannot train yet: {errors[0].message}{more}"
+        if project.training.device == "cuda":
+            return ""  # the GPU's free memory is checked when the run starts: asking needs torch
+        too_large = memory.training_problem(project.graph, self.document.analysis, project.training,
+                                            memory.available_memory(), memory.builtin_samples(project.dataset))
+        return f"Cannot train yet: {too_large.message}." if too_large else ""
 
     def _update_controls(self) -> None:
         state = self.state
@@ -659,7 +665,7 @@ class TrainingPanel(QWidget):
 
         try:
             trained = load_trained_model(load_project(worker.project_file), worker.project_file, worker.out)
-        except (CheckpointError, ProjectFileError) as error:
+        except (CheckpointError, ProjectFileError, CompileError) as error:  # CompileError: too large for memory
             self.message.setText(f"The run ended, but its weights could not be read: {error}")
             self.message.setStyleSheet(_ERROR_STYLE)
             return
@@ -758,7 +764,7 @@ class TrainingPanel(QWidget):
             return
         try:
             trained = load_trained_model(self.document.project, project_path)
-        except CheckpointError as error:
+        except (CheckpointError, CompileError) as error:  # CompileError: too large for this computer's memory
             self.message.setText(f"The saved training run was not restored: {error}")
             self.message.setStyleSheet(_WARNING_STYLE)
             return
