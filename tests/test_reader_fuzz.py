@@ -268,7 +268,7 @@ def test_a_file_above_its_limit_is_refused_without_reading_it_whole(tmp_path):
     with open(path, "wb") as sparse:
         sparse.truncate(10 * 1024**3)  # 10 GB of nothing, taking no disk space
     started = time.perf_counter()
-    with pytest.raises(ProjectFileError, match="is larger than 64 MB, more than any project file netbuilder reads"):
+    with pytest.raises(ProjectFileError, match="is larger than 64.0 MB, more than any project file netbuilder reads"):
         load_project(path)
     assert time.perf_counter() - started < 1.0
 

@@ -75,7 +75,7 @@ def test_any_json_document_is_a_drawing_or_refused_with_a_strokes_error(document
 def test_a_file_that_is_not_json_or_too_large_or_missing_is_refused(tmp_path):
     (tmp_path / "text.json").write_text("hello")
     (tmp_path / "huge.json").write_bytes(b" " * (9 * 1024 * 1024))
-    for name, complaint in (("text.json", "not valid JSON"), ("huge.json", "larger than 8 MB"),
+    for name, complaint in (("text.json", "not valid JSON"), ("huge.json", "larger than 8.0 MB"),
                            ("none.json", "no drawing file")):
         with pytest.raises(StrokesError, match=complaint):
             load_drawing(tmp_path / name)
