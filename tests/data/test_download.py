@@ -94,7 +94,7 @@ def test_an_existing_good_file_is_only_replaced_by_a_verified_one(tmp_path, mirr
     assert destination.read_bytes() == b"old"
 
 
-@pytest.mark.parametrize("announced, message", [(True, "it offers 250 KB"), (False, "it sent more than 97.7 KB")],
+@pytest.mark.parametrize("announced, message", [(True, "it offers 250.0 KB"), (False, "it sent more than 97.7 KB")],
                          ids=["with Content-Length", "without"])
 def test_a_mirror_sending_more_than_any_dataset_is_refused_and_nothing_is_kept(tmp_path, mirrors, monkeypatch,
                                                                                announced, message):
