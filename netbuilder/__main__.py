@@ -5,6 +5,8 @@ Qt and torch are imported only by the commands that need them, so `summary` stay
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 
@@ -64,11 +66,44 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli_main(argv: list[str] | None = None, prog: str = "netbuilder-cli") -> int:
-    """`netbuilder-cli`: the headless commands only, so that its --help lists them."""
+    """`netbuilder-cli`: the headless commands only, so that its --help lists them.
+
+    Exit status: 0 done, 1 the project has problems (summary) or netbuilder failed, 2 the input
+    or the command line is at fault (the message says how), 130 interrupted.
+    """
     argv = sys.argv[1:] if argv is None else argv
-    training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
-    args = build_parser(with_training=training, prog=prog).parse_args(argv)
-    return args.handler(args)
+    try:
+        training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
+        args = build_parser(with_training=training, prog=prog).parse_args(argv)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("netbuilder: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT  # as a shell reports a command that Ctrl+C ended
+    except Exception as error:  # noqa: BLE001 - the last net: commands turn the errors they expect into messages
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    """One line for an error no command expected, the traceback in the log for a bug report."""
+    import traceback
+
+    from .error_log import write_error_log
+    from .text import shown
+
+    if isinstance(error, BrokenPipeError):  # the reader went away (`| head`): nothing left to say
+        sys.stdout = open(os.devnull, "w")  # so that the exit's final flush does not fail again
+        return 1
+    if isinstance(error, OSError):  # a file the command touched, outside the cases it checks first
+        where = f"{shown(error.filename)}: " if error.filename else ""
+        print(f"netbuilder: {where}{error.strerror or shown(error)}", file=sys.stderr)
+        return 2
+    if isinstance(error, MemoryError):
+        print("netbuilder: out of memory: make the network, the batch size or the data smaller", file=sys.stderr)
+        return 2
+    log = write_error_log(traceback.format_exc())
+    details = f"; the details are in {log}" if log else ""
+    print(f"netbuilder: unexpected error ({type(error).__name__}: {shown(error)}){details}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ class Trainer:
         self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
+        self._best: _Best | None = None  # of this run, once it has started
 
     def stop(self) -> None:
         self.control.stop()
@@ -140,9 +141,11 @@ class Trainer:
         try:
             finished = yield from self._run()
         except StopRequested:
-            finished = Finished("stopped", f"Stopped {self._where}.")
+            finished = Finished("stopped", _with_kept(f"Stopped {self._where}.", self._keep_best()))
         except Exception as error:  # the user gets a readable reason, a bug report the traceback
-            finished = Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
+            details = traceback.format_exc()
+            finished = Finished("failed", _with_kept(describe_failure(error, self.settings), self._keep_best()),
+                                details)
         finally:  # also when the consumer abandons the run
             torch.set_num_threads(threads_before)
             self.model.to("cpu", memory_format=torch.contiguous_format)  # plain tensors for saving
@@ -153,7 +156,7 @@ class Trainer:
     def _run(self) -> Generator[TrainingEvent, None, Finished]:
         model, task, dataset, world = self.model, self.task, self.dataset, self.world
         device = world.device(resolve_device(self.settings.device))
-        self.history, self.batch_losses, self.changes = [], [], []
+        self.history, self.batch_losses, self.changes, self._best = [], [], [], None
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
@@ -179,7 +182,7 @@ class Trainer:
                       tuple(dataset.class_names), _validation_samples(dataset, val_x, val_y))
 
         order_generator = torch.Generator().manual_seed(self.settings.seed)
-        best = _Best(_snapshot(model))
+        best = self._best = _Best(_snapshot(model))
         stale_epochs = 0
         samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
         smoothed = _SmoothedLoss()
@@ -278,6 +281,7 @@ class Trainer:
             monitored = world.leaders(ended.val_loss if validation else train_loss)
             if monitored < best.loss:  # False for NaN, which never counts as an improvement
                 best, stale_epochs = _Best(_snapshot(model), monitored, epoch), 0
+                self._best = best
             else:
                 stale_epochs += 1
             patience = self.settings.early_stopping_patience
@@ -391,6 +395,20 @@ class Trainer:
             return None
         generator = torch.Generator(device).manual_seed(self.settings.seed + self.world.rank)
         return lambda images: TRAINING_AUGMENTATION(images, generator)
+
+    def _keep_best(self) -> str:
+        """After a stop or a failure: put back the best epoch's weights, so that what is kept is
+        what the history vouches for (not a half-trained epoch); 'kept the weights of epoch N' for
+        the message, or '' when no epoch ended."""
+        best = self._best
+        if best is None or not best.epoch:
+            return ""
+        try:
+            self.model.load_state_dict(best.state)
+        except Exception:  # noqa: BLE001 - a model too broken to take its own weights back keeps none
+            self._best = None
+            return ""
+        return f"kept the weights of epoch {best.epoch}, the best so far"
 
     def _summary(self, best: _Best | None) -> str:
         last = self.history[-1]
@@ -525,6 +543,10 @@ def _epoch_ended(epoch: int, epochs: int, train_loss: float, train_accuracy: flo
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def _with_kept(message: str, kept: str) -> str:
+    return f"{message.rstrip('.')}; {kept}." if kept else message
 
 
 def _monitored_name(validation) -> str:

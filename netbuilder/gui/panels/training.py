@@ -645,12 +645,13 @@ class TrainingPanel(QWidget):
             if event.reason in ("completed", "early_stopping"):
                 self._load_distributed_run(worker)
             self._drop_run_folder()
-        elif session.model is not None and self.last_epoch is not None:
-            from ...training.checkpoint import TrainedModel
+        else:
+            from ...training.checkpoint import kept_run
 
-            trained = TrainedModel(session.model, session.dataset.recipe, session.history())
-            self.keep_weights(trained)
-            self.model_trained.emit(trained)
+            trained = kept_run(session)  # what the command line keeps too: the best epoch's weights
+            if trained is not None:
+                self.keep_weights(trained)
+                self.model_trained.emit(trained)
 
     def _load_distributed_run(self, worker: DistributedTrainingWorker) -> None:
         """The weights rank 0 saved, kept as a run in this process would keep them."""
