@@ -134,10 +134,14 @@ def _writable(path: Path, *reads: str | os.PathLike | None) -> Path:
 
 
 def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:
-    """`out` ending in the format's suffix (added when missing)."""
+    """`out` ending in the format's suffix (added when missing). A folder is refused rather than
+    turned into a file beside it named after the folder."""
     if not os.fspath(out).strip():
         raise ExportError("The output file name is empty: give a file name.")
     path = Path(out)
+    if path.is_dir():
+        raise ExportError(f"{shown(path)} is a folder: give a file name inside it, such as "
+                          f"{shown(path / ('model' + export_format.suffix))}.")
     return path if path.suffix.lower() == export_format.suffix else path.with_name(path.name + export_format.suffix)
 
 
