@@ -14,15 +14,26 @@ def _summary(args: argparse.Namespace) -> int:
     from .core.analysis import analyze
     from .core.project import ProjectFileError, load_project
     from .core.summary import summary_text
+    from .text import one_line
 
     try:
         project = load_project(args.project)
     except ProjectFileError as error:
-        print(f"netbuilder: {error}", file=sys.stderr)
+        print(f"netbuilder: {one_line(str(error))}", file=sys.stderr)
         return 2
     analysis = analyze(project.graph)
     print(summary_text(project.graph, analysis, title=f"{project.name} ({args.project})"))
     return 0 if analysis.ok else 1
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse, with its error messages bounded like every other message: an option's bad value
+    is quoted in full by argparse itself (a 5,000-digit number would fill the terminal)."""
+
+    def error(self, message: str):
+        from .text import one_line
+
+        super().error(one_line(message))
 
 
 def build_parser(with_training: bool = True, prog: str = "netbuilder") -> argparse.ArgumentParser:
@@ -30,7 +41,7 @@ def build_parser(with_training: bool = True, prog: str = "netbuilder") -> argpar
 
     Training and export commands import torch (about 2 s), so `summary` leaves them out.
     """
-    parser = argparse.ArgumentParser(prog=prog, description="Design, train and try neural networks.")
+    parser = CommandParser(prog=prog, description="Design, train and try neural networks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     summary = commands.add_parser("summary", help="print the layer table and problems of a project")
     summary.add_argument("project")
@@ -88,21 +99,22 @@ def _unexpected(error: Exception) -> int:
     import traceback
 
     from .error_log import write_error_log
-    from .text import shown
+    from .text import one_line, shown
 
     if isinstance(error, BrokenPipeError):  # the reader went away (`| head`): nothing left to say
         sys.stdout = open(os.devnull, "w")  # so that the exit's final flush does not fail again
         return 1
     if isinstance(error, OSError):  # a file the command touched, outside the cases it checks first
         where = f"{shown(error.filename)}: " if error.filename else ""
-        print(f"netbuilder: {where}{error.strerror or shown(error)}", file=sys.stderr)
+        print(f"netbuilder: {one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
         return 2
     if isinstance(error, MemoryError):
         print("netbuilder: out of memory: make the network, the batch size or the data smaller", file=sys.stderr)
         return 2
     log = write_error_log(traceback.format_exc())
     details = f"; the details are in {log}" if log else ""
-    print(f"netbuilder: unexpected error ({type(error).__name__}: {shown(error)}){details}", file=sys.stderr)
+    print(f"netbuilder: {one_line(f'unexpected error ({type(error).__name__}: {shown(error)})')}{details}",
+          file=sys.stderr)
     return 1
 
 

@@ -24,3 +24,12 @@ def _escaped(character: str) -> str:
         return character
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+MESSAGE_CHARACTERS = 400  # a message quoting a huge value still reads as about two lines
+
+
+def one_line(message: str) -> str:
+    """A message for a terminal: one line, printable, at most MESSAGE_CHARACTERS long, whatever
+    values from the user's files it quotes."""
+    return shown(" ".join(line.strip() for line in message.splitlines() if line.strip()), MESSAGE_CHARACTERS)

@@ -19,7 +19,7 @@ from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
-from netbuilder.text import shown
+from netbuilder.text import one_line
 
 from .checkpoint import checkpoint_path, checkpoint_version, kept_run, load_trained_model, save_checkpoint
 from .distributed import World, describe, join
@@ -36,7 +36,6 @@ FAILED = 2
 # Option names other than the setting's own, kept for scripts written when they were the only ones.
 _OPTION_ALIASES = {"learning_rate": ("--lr",)}
 THREADS = Param("threads", int, 0, min=1, max=1024)
-_MESSAGE_CHARACTERS = 400  # a message quoting a huge value stays about two lines long
 PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often within an epoch
 
 
@@ -216,7 +215,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     if succeeded:
         print(finished.message)
     else:
-        print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
+        print(f"netbuilder: {one_line(finished.message)}", file=sys.stderr)
     trained = kept_run(session) if world.leader else None
     if trained is not None:  # also after a stop, a NaN loss or a failure: the best epoch's weights
         try:
@@ -418,22 +417,15 @@ def _progress_printer():
 
 
 def _fail(error: Exception | str) -> int:
-    print(f"netbuilder: {_one_line(str(error))}", file=sys.stderr)
+    print(f"netbuilder: {one_line(str(error))}", file=sys.stderr)
     return FAILED
-
-
-def _one_line(message: str) -> str:
-    """A message as one printable line of bounded length, whatever values it quotes (file names
-    and labels from the user's files included)."""
-    return shown(" ".join(line.strip() for line in message.splitlines() if line.strip()), _MESSAGE_CHARACTERS)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m netbuilder.training.cli train|evaluate|predict ...`, the same commands without the app."""
-    parser = argparse.ArgumentParser(prog="netbuilder")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    from netbuilder.__main__ import cli_main
+
+    return cli_main(argv, prog="netbuilder")
 
 
 if __name__ == "__main__":
