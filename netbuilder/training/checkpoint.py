@@ -12,7 +12,7 @@ import os
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -94,7 +94,6 @@ class TrainedModel:
 
 
 FileVersion = tuple[int, int, int, int]  # device, inode, modification time (ns), size
-_ANY_VERSION = object()
 
 
 def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> FileVersion | None:
@@ -120,20 +119,20 @@ def kept_run(session: TrainingSession) -> TrainedModel | None:
 
 def save_checkpoint(model: torch.nn.Module, history: History, project_path: str | os.PathLike,
                     folder: str | os.PathLike | None = None, *, recipe: Recipe,
-                    replaces: FileVersion | None | object = _ANY_VERSION) -> Path:
+                    replaces: FileVersion | None | Literal["any"] = "any") -> Path:
     """Write weights, history and recipe as one file, atomically, under a lock that other runs
     saving the same checkpoint wait for; returns its path.
 
-    `replaces`: the checkpoint_version() taken when the run started. When the file has changed
-    since (another run of the same project saved meanwhile), that run's checkpoint is kept and
-    this one is written beside it as NAME-2.safetensors (or -3, ...): the returned path says
-    where, and nothing is overwritten unseen.
+    `replaces`: the checkpoint_version() taken when the run started ("any": whatever is there).
+    When the file has changed since (another run of the same project saved meanwhile), that
+    run's checkpoint is kept and this one is written beside it as NAME-2.safetensors (or -3,
+    ...): the returned path says where, and nothing is overwritten unseen.
     """
     path = checkpoint_path(project_path, folder)
     data = checkpoint_bytes(model, history, recipe=recipe)
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path):
-        if replaces is not _ANY_VERSION and checkpoint_version(project_path, folder) != replaces:
+        if replaces != "any" and checkpoint_version(project_path, folder) != replaces:
             path = _free_name(path)
         write_atomic(path, data)
     path.with_name(path.stem + _OLD_HISTORY_SUFFIX).unlink(missing_ok=True)  # it described older weights
