@@ -114,7 +114,7 @@ def train_command(args: argparse.Namespace) -> int:
         # Where the run writes is checked now, not after an hour of training.
         reads = (args.project, args.data or project.dataset)
         weights = checkpoint_path(args.project, args.out)
-        check_output_folder(weights.parent, weights.name, reads=reads)
+        check_output_folder(weights.parent, weights.name, reads=reads, size=_checkpoint_size(project))
         if args.events_jsonl:
             check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
         world = join(project.training.device)
@@ -131,6 +131,14 @@ def train_command(args: argparse.Namespace) -> int:
         return status
     finally:
         world.close(succeeded=status == 0)
+
+
+def _checkpoint_size(project: Project) -> int:
+    """About the bytes of the project's checkpoint: float32 weights (BatchNorm's running
+    statistics and the history are small beside them)."""
+    from netbuilder.core.analysis import analyze
+
+    return 4 * analyze(project.graph).total_params
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -61,15 +62,25 @@ def check_output_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathL
 
 
 def check_output_folder(folder: str | os.PathLike, file_name: str, *,
-                        reads: Iterable[str | os.PathLike] = ()) -> Path:
-    """The file `file_name` in `folder` (created when missing) as check_output_file sees it."""
+                        reads: Iterable[str | os.PathLike] = (), size: int = 0) -> Path:
+    """The file `file_name` in `folder` (created when missing) as check_output_file sees it, on
+    a disk with room for its `size` bytes (a full disk found now, not when the run saves)."""
     folder = Path(os.fspath(folder) or ".")
     try:
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"{shown(folder)} is a file, not a folder: give a folder for the output.")
     except OSError as error:
         raise OutputError(_cannot_write(folder, error)) from None
-    return check_output_file(folder / file_name, reads=reads, create_folders=True)
+    path = check_output_file(folder / file_name, reads=reads, create_folders=True)
+    free = shutil.disk_usage(_nearest_existing(folder)).free
+    if size > free:
+        raise OutputError(f"{shown(path)} will need about {_megabytes(size)}, but its disk has {_megabytes(free)} "
+                          "free: free some space or choose another folder.")
+    return path
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.0f} kB"
 
 
 def check_json_lines_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = ()) -> Path:

@@ -70,3 +70,15 @@ def test_events_are_appended_only_to_json_lines(tmp_path):
     assert check_json_lines_file(tmp_path / "run.jsonl") == tmp_path / "run.jsonl"
     assert check_json_lines_file(tmp_path / "empty.jsonl") == tmp_path / "empty.jsonl"
     assert "something other than JSON lines" in _refusal(check_json_lines_file, tmp_path / "picture.png")
+
+
+def test_a_disk_without_room_for_the_checkpoint_is_found_before_training(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 20_000, 20_000))
+    assert check_output_folder(tmp_path, "net.safetensors", size=10_000) == tmp_path / "net.safetensors"
+    message = _refusal(check_output_folder, tmp_path / "new", "net.safetensors", size=400_000_000)
+    assert message.endswith("will need about 400.0 MB, but its disk has 20 kB free: free some space or choose "
+                            "another folder.")
