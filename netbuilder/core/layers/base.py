@@ -88,8 +88,11 @@ class Param:
                     limit = f"must be at most {_fmt(self.max)}" if self.max is not None else "is too large"
                     raise ParamError(f"{self.label} {limit}, not a number of {len(value.strip().lstrip('+'))} "
                                      "digits") from None
-                words = f" or one of {', '.join(self.choices)}" if self.choices else ""
-                raise ParamError(f"{self.label} must be a whole number{words}, not {_quoted(value)}") from None
+                try:  # 1e3 is a whole number too; 2.5 and inf are refused below, saying why
+                    value = float(value)
+                except ValueError:
+                    words = f" or one of {', '.join(self.choices)}" if self.choices else ""
+                    raise ParamError(f"{self.label} must be a whole number{words}, not {_quoted(value)}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{self.label} must be a number, not {_quoted(value)}")
         if isinstance(value, float) and not math.isfinite(value):
