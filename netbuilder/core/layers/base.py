@@ -129,7 +129,9 @@ _SHAPE_TEXT = re.compile(r"\s*[(\[]?\s*\d+(\s*[,x×*]\s*\d+)*\s*,?\s*[)\]]?\s*")
 def _fmt(number: float) -> str:
     if isinstance(number, int) and number.bit_length() > 300:  # ~90 digits; str() refuses beyond 4,300
         return f"a number of about {int(number.bit_length() * 0.30103) + 1} digits"
-    return str(int(number)) if isinstance(number, int) or number.is_integer() else f"{number:g}"
+    if isinstance(number, int):
+        return str(number)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:g}"
 
 
 def _quoted(value: Any) -> str:
