@@ -72,6 +72,7 @@ def workspace(tmp_path_factory):
     (folder / "read-only.py").write_text("# keep")
     (folder / "read-only.py").chmod(0o444)
     os.mkfifo(folder / "pipe")
+    os.mkfifo(folder / "pipe.pt")
     return folder
 
 
@@ -110,6 +111,7 @@ def _hostile_commands():
     for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights"):
         yield [command, "--help"]
         yield [command]
+    yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
     yield ["no-such-command"]
     yield ["export", project, "--format", "no-such-format", "--out", "x"]
 

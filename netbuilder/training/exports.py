@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -393,6 +394,8 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if suffix not in WEIGHT_SUFFIXES:
         raise ExportError(f"{name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a device or a pipe would be read forever
+            raise ExportError(f"{name} is not a regular file: give a weights file.")
         if suffix == ".safetensors":
             try:
                 return load_safetensors(path.read_bytes())
