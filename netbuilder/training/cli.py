@@ -156,7 +156,7 @@ def _stop_on_signals(session: TrainingSession):
             raise KeyboardInterrupt
         received.append(number)
         session.stop()
-        print("\nnetbuilder: stopping after this batch to save the best weights so far "
+        print("\nnetbuilder: stopping after this batch; the best epoch so far is saved "
               "(Ctrl+C again quits without saving)", file=sys.stderr, flush=True)
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -237,6 +237,8 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                   f"run's weights are in {saved.name} (rename it to {intended.name} to use them)", file=sys.stderr)
         print(f"Saved the weights to {saved}", flush=True)
     if signals:
+        if trained is None and world.leader:
+            print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
         return 128 + signals[0]  # as a shell reports a command that the signal ended
     return 0 if succeeded else FAILED
 

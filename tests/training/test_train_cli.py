@@ -258,7 +258,8 @@ def test_ctrl_c_or_sigterm_stops_and_saves_the_best_weights_so_far(project_file,
     _signal_after_epoch(monkeypatch, getattr(signal, signal_name))
     assert run_cli("train", project_file, "--epochs", 50) == status
     captured = capsys.readouterr()
-    assert "stopping after this batch" in captured.err and "Traceback" not in captured.err
+    assert "stopping after this batch; the best epoch so far is saved" in captured.err
+    assert "Traceback" not in captured.err
     assert "Stopped at epoch 2, batch 1 of 4; kept the weights of epoch 1, the best so far." in captured.err
     assert captured.out.splitlines()[-1].startswith("Saved the weights to ")
     trained = load_trained_model(load_project(project_file), project_file)
@@ -321,3 +322,22 @@ def _points_document(data):
     return {"format": "netbuilder-project", "version": 1, "name": "Measured", "nodes": nodes,
             "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}], "dataset": str(data),
             "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}
+
+
+def test_ctrl_c_before_the_first_epoch_ends_says_nothing_was_saved(project_file, capsys, monkeypatch):
+    import os
+    import signal
+
+    from netbuilder.training import cli
+
+    real_started_line = cli._started_line
+
+    def started_line(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_started_line(*args)
+
+    monkeypatch.setattr(cli, "_started_line", started_line)
+    assert run_cli("train", project_file, "--epochs", 50) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2:] == ["netbuilder: Stopped at epoch 1, batch 1 of 4.", "netbuilder: nothing was saved: no epoch had ended"]
+    assert not project_file.with_suffix(".safetensors").exists()
