@@ -433,8 +433,8 @@ class Trainer:
             return ""
         try:
             self.model.load_state_dict(best.state)
-        except Exception:  # noqa: BLE001 - a model too broken to take its own weights back keeps none
-            self._best = None
+        except Exception:  # noqa: BLE001 - a model too broken to take its own weights back...
+            self._best, self.history = None, []  # ...is not kept: without epochs, kept_run keeps nothing
             return ""
         return f"kept the weights of epoch {best.epoch}, the best so far"
 
