@@ -339,5 +339,6 @@ def test_ctrl_c_before_the_first_epoch_ends_says_nothing_was_saved(project_file,
     monkeypatch.setattr(cli, "_started_line", started_line)
     assert run_cli("train", project_file, "--epochs", 50) == 130
     err = capsys.readouterr().err.splitlines()
-    assert err[-2:] == ["netbuilder: Stopped at epoch 1, batch 1 of 4.", "netbuilder: nothing was saved: no epoch had ended"]
+    assert err[-2:] == ["netbuilder: Stopped at epoch 1, batch 1 of 4.",
+                        "netbuilder: nothing was saved: no epoch had ended"]
     assert not project_file.with_suffix(".safetensors").exists()
