@@ -398,11 +398,13 @@ class Trainer:
             if scores < classes:
                 raise TrainingError(f'"{data.name}" has {classes} classes but the network outputs {scores} '
                                     f"scores: give the last Dense layer {classes} units.")
-        elif outputs[0].numel() != y[0].numel() or not y.is_floating_point():
+        elif not y.is_floating_point():
+            raise TrainingError(f'The Output layer is set to regression, but "{data.name}" has class labels: set the '
+                                "Output's task to classification.")
+        elif outputs[0].numel() != y[0].numel():
             raise TrainingError(f"The network predicts {outputs[0].numel()} value(s) per sample but "
                                 f'"{data.name}" has {y[0].numel()} target(s): give the last Dense layer '
-                                f"{y[0].numel()} unit(s), or set the Output's task to classification "
-                                "for class labels.")
+                                f"{y[0].numel()} unit(s).")
 
     def _choose_precision(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[str, tuple[str, ...]]:
         """"fast" only where the hardware has bfloat16 and the model's gradients survive it."""

@@ -342,3 +342,18 @@ def test_token_ids_beyond_an_embeddings_vocabulary_name_the_layer_and_the_size_i
     assert events[-1].reason == "failed"
     assert events[-1].message == ('"reviews" has 300 token ids (its words, padding and the unknown word), but '
                                   'Embedding "0" has a vocabulary of 50: raise its vocabulary to at least 300.')
+
+
+@pytest.mark.parametrize("task, targets, outputs, advice", [
+    ("regression", torch.arange(40) % 3, 1, "set to regression, but \"blobs\" has class labels: set the Output's "
+                                            "task to classification."),
+    ("regression", torch.randn(40, 2), 3, "predicts 3 value(s) per sample but \"blobs\" has 2 target(s): give the "
+                                          "last Dense layer 2 unit(s)."),
+    ("classification", torch.rand(40), 3, "has continuous targets: set the Output's task to regression."),
+])
+def test_data_and_output_that_disagree_get_the_advice_that_fixes_them(make_blobs, settings, task, targets, outputs,
+                                                                      advice):
+    data = make_blobs(count=40)
+    data.train_y = targets
+    events = run_all(Trainer(torch.nn.Linear(4, outputs), data, settings, task))
+    assert events[-1].reason == "failed" and events[-1].message.endswith(advice)
