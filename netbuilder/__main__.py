@@ -5,6 +5,8 @@ Qt and torch are imported only by the commands that need them, so `summary` stay
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 
@@ -12,12 +14,12 @@ def _summary(args: argparse.Namespace) -> int:
     from .core.analysis import analyze
     from .core.project import ProjectFileError, load_project
     from .core.summary import summary_text
-    from .text import shown
+    from .text import one_line, shown
 
     try:
         project = load_project(args.project)
     except ProjectFileError as error:
-        print(f"netbuilder: {error}", file=sys.stderr)
+        print(f"netbuilder: {one_line(str(error))}", file=sys.stderr)
         return 2
     analysis = analyze(project.graph)
     print(summary_text(project.graph, analysis, title=f"{shown(project.name)} ({shown(args.project)})",
@@ -25,12 +27,22 @@ def _summary(args: argparse.Namespace) -> int:
     return 0 if analysis.ok else 1
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse, with its error messages bounded like every other message: an option's bad value
+    is quoted in full by argparse itself (a 5,000-digit number would fill the terminal)."""
+
+    def error(self, message: str):
+        from .text import one_line
+
+        super().error(one_line(message))
+
+
 def build_parser(with_training: bool = True, prog: str = "netbuilder") -> argparse.ArgumentParser:
     """The headless commands; `netbuilder [PROJECT]` without one opens the app.
 
     Training and export commands import torch (about 2 s), so `summary` leaves them out.
     """
-    parser = argparse.ArgumentParser(prog=prog, description="Design, train and try neural networks.")
+    parser = CommandParser(prog=prog, description="Design, train and try neural networks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     summary = commands.add_parser("summary", help="print the layer table and problems of a project")
     summary.add_argument("project")
@@ -66,11 +78,45 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli_main(argv: list[str] | None = None, prog: str = "netbuilder-cli") -> int:
-    """`netbuilder-cli`: the headless commands only, so that its --help lists them."""
+    """`netbuilder-cli`: the headless commands only, so that its --help lists them.
+
+    Exit status: 0 done, 1 the project has problems (summary) or netbuilder failed, 2 the input
+    or the command line is at fault (the message says how), 130 interrupted.
+    """
     argv = sys.argv[1:] if argv is None else argv
-    training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
-    args = build_parser(with_training=training, prog=prog).parse_args(argv)
-    return args.handler(args)
+    try:
+        training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
+        args = build_parser(with_training=training, prog=prog).parse_args(argv)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("netbuilder: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT  # as a shell reports a command that Ctrl+C ended
+    except Exception as error:  # noqa: BLE001 - the last net: commands turn the errors they expect into messages
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    """One line for an error no command expected, the traceback in the log for a bug report."""
+    import traceback
+
+    from .error_log import write_error_log
+    from .text import one_line, shown
+
+    if isinstance(error, BrokenPipeError):  # the reader went away (`| head`): nothing left to say
+        sys.stdout = open(os.devnull, "w")  # so that the exit's final flush does not fail again
+        return 1
+    if isinstance(error, OSError):  # a file the command touched, outside the cases it checks first
+        where = f"{shown(error.filename)}: " if error.filename else ""
+        print(f"netbuilder: {one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
+        return 2
+    if isinstance(error, MemoryError):
+        print("netbuilder: out of memory: make the network, the batch size or the data smaller", file=sys.stderr)
+        return 2
+    log = write_error_log(traceback.format_exc())
+    details = f"; the details are in {log}" if log else ""
+    print(f"netbuilder: {one_line(f'unexpected error ({type(error).__name__}: {shown(error)})')}{details}",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -36,3 +36,12 @@ def byte_size(size: int) -> str:
             tenths += 2 * rest > scale or (2 * rest == scale and tenths % 2)  # half to even, as format() does
             return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{size} bytes"
+
+
+MESSAGE_CHARACTERS = 400  # a message quoting a huge value still reads as about two lines
+
+
+def one_line(message: str) -> str:
+    """A message for a terminal: one line, printable, at most MESSAGE_CHARACTERS long, whatever
+    values from the user's files it quotes."""
+    return shown(" ".join(line.strip() for line in message.splitlines() if line.strip()), MESSAGE_CHARACTERS)

@@ -45,3 +45,120 @@ def test_a_screenshot_needs_no_display(tmp_path):
                             text=True, timeout=120, env=_without_display(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert picture.stat().st_size > 10_000
+
+
+# --- every command and option against hostile values: one clear line, never a traceback --------
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A trained project with its data, and things a user may pass by mistake."""
+    from netbuilder.core.project import project_from_dict, save_project
+
+    folder = tmp_path_factory.mktemp("hostile")
+    rows = ["x1,x2,label"] + [f"{(i % 2) * 4 + (i % 7) * 0.1},{(i % 5) * 0.1},{'yes' if i % 2 else 'no'}"
+                              for i in range(40)]
+    (folder / "points.csv").write_text("\n".join(rows) + "\n")
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [2]}},
+             {"id": "b", "type": "dense", "name": "fc1", "params": {"units": 2}},
+             {"id": "c", "type": "output", "name": "output1", "params": {"task": "classification"}}]
+    save_project(project_from_dict({"format": "netbuilder-project", "version": 1, "name": "Points", "nodes": nodes,
+                                    "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}],
+                                    "dataset": str(folder / "points.csv"),
+                                    "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}),
+                 folder / "points.nbproj")
+    assert cli_main(["train", str(folder / "points.nbproj")]) == 0
+    (folder / "empty-folder").mkdir()
+    (folder / "picture.png").write_bytes((REPOSITORY / "docs" / "screenshot.png").read_bytes()[:4000])
+    (folder / "read-only.py").write_text("# keep")
+    (folder / "read-only.py").chmod(0o444)
+    os.mkfifo(folder / "pipe")
+    os.mkfifo(folder / "pipe.pt")
+    return folder
+
+
+HOSTILE_PATHS = ["", "missing.nbproj", "empty-folder", "picture.png", "points.csv", "-", "n" * 300,
+                 "x\x1b[31m\x07.nbproj", "caf\u00e9\u202e.nbproj", "\udcff.nbproj", "points.safetensors"]
+HOSTILE_OUTPUTS = ["", "empty-folder", "missing/x.out", "pipe", "read-only.py", "n" * 300, "points.nbproj",
+                   "picture.png", "a\x1b[2J/x", "/proc/netbuilder/x"]
+HOSTILE_NUMBERS = ["0", "-1", "nan", "inf", "-inf", "1e999", "1" + "0" * 30, "1" * 5000, "", "2.5", "x\x1b[2J"]
+
+
+def _hostile_commands():
+    project = "points.nbproj"
+    for path in HOSTILE_PATHS:
+        yield ["summary", path]
+        yield ["train", path, "--epochs", "1"]
+        yield ["evaluate", path]
+        yield ["predict", path, "points.csv"]
+        yield ["export-code", path]
+        yield ["export", path, "--format", "torchscript", "--out", "x.pt"]
+        yield ["predict", project, path]
+        yield ["predict", project, "--strokes", path]
+        yield ["evaluate", project, "--data", path]
+        yield ["evaluate", project, "--out", path]
+        yield ["import-weights", project, path, "--out", "w.safetensors"]
+        yield ["train", project, "--data", path]
+    for out in HOSTILE_OUTPUTS:
+        yield ["train", project, "--out", out, "--epochs", "1"]
+        yield ["train", project, "--events-jsonl", out, "--epochs", "1"]
+        yield ["export", project, "--format", "code", "--out", out]
+        yield ["export-code", project, "--out", out]
+        yield ["import-weights", project, "points.safetensors", "--out", out]
+    for number in HOSTILE_NUMBERS:
+        for option in ("--epochs", "--batch-size", "--learning-rate", "--threads", "--seed", "--validation-split"):
+            yield ["train", project, option, number] + (["--epochs", "1"] if option != "--epochs" else [])
+        yield ["predict", project, "points.csv", "--top", number]
+    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights"):
+        yield [command, "--help"]
+        yield [command]
+    yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
+    yield ["no-such-command"]
+    yield ["export", project, "--format", "no-such-format", "--out", "x"]
+
+
+def test_every_command_meets_hostile_values_with_a_short_message_and_no_traceback(workspace, monkeypatch, capsys):
+    monkeypatch.chdir(workspace)
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(workspace / "user-data"))
+    checked = 0
+    for argv in _hostile_commands():
+        try:
+            status = cli_main(argv)
+        except SystemExit as exit_status:  # argparse: --help, or a usage error
+            status = exit_status.code
+        captured = capsys.readouterr()
+        shown = captured.out + captured.err
+        assert status in (0, 1, 2, 130), (argv, shown[-500:])
+        assert "Traceback" not in shown and "\x1b" not in shown and "\x07" not in shown, argv
+        assert len(captured.err.splitlines()) <= 25 and max(map(len, captured.err.splitlines()), default=0) <= 600, argv
+        if status == 2 and not captured.err.startswith("usage:"):
+            assert captured.err.startswith("netbuilder: "), (argv, captured.err)
+        checked += 1
+    assert checked > 250
+    assert (workspace / "read-only.py").read_text() == "# keep" and not (workspace / "user-data").exists()
+    assert (workspace / "picture.png").stat().st_size == 4000
+
+
+@pytest.mark.parametrize("raised, status, message", [
+    (RuntimeError("a bug\nwith two lines"), 1, "netbuilder: unexpected error (RuntimeError: a bug\\x0awith two lines); "
+                                               "the details are in "),
+    (KeyboardInterrupt(), 130, "netbuilder: interrupted"),
+    (PermissionError(13, "Permission denied", "/somewhere/x\x1b.csv"), 2,
+     "netbuilder: /somewhere/x\\x1b.csv: Permission denied"),
+    (MemoryError(), 2, "netbuilder: out of memory"),
+])
+def test_what_no_command_expected_is_one_line_and_a_bug_report_goes_to_the_log(tmp_path, monkeypatch, capsys,
+                                                                                 raised, status, message):
+    import netbuilder.__main__ as main_module
+
+    def summary(args):
+        raise raised
+
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(main_module, "_summary", summary)
+    assert cli_main(["summary", "x.nbproj"]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.splitlines()) == 1 and "Traceback" not in err
+    log = tmp_path / "logs" / "netbuilder.log"
+    assert log.exists() == (status == 1)
+    if status == 1:
+        assert str(log) in err and "Traceback" in log.read_text() and "RuntimeError: a bug" in log.read_text()

@@ -33,23 +33,30 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
 )}
 
 
+def _default(name: str):
+    """A setting's default, written once: in its Param above."""
+    return SETTING_LIMITS[name].default
+
+
 @dataclass
 class TrainingSettings:
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    batch_size: int = 64
-    epochs: int = 3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    schedule: str = "cosine"
-    validation_split: float = 0.1
-    early_stopping_patience: int = 0
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    augment: bool = False
-    label_smoothing: float = 0.0
+    """One field per SETTING_LIMITS entry, in the same order; each default is the Param's."""
+
+    optimizer: str = _default("optimizer")
+    learning_rate: float = _default("learning_rate")
+    batch_size: int = _default("batch_size")
+    epochs: int = _default("epochs")
+    weight_decay: float = _default("weight_decay")
+    momentum: float = _default("momentum")
+    nesterov: bool = _default("nesterov")
+    schedule: str = _default("schedule")
+    validation_split: float = _default("validation_split")
+    early_stopping_patience: int = _default("early_stopping_patience")
+    seed: int = _default("seed")
+    device: str = _default("device")
+    precision: str = _default("precision")
+    augment: bool = _default("augment")
+    label_smoothing: float = _default("label_smoothing")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainingSettings":
@@ -64,5 +71,4 @@ class TrainingSettings:
 
     def replace(self, **changes) -> "TrainingSettings":
         return TrainingSettings.from_dict({**self.to_dict(), **changes})
-
 

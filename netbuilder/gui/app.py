@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -12,15 +11,10 @@ import shiboken6
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from ..error_log import log_file, write_error_log
 from . import style
-from .recovery import app_data_dir
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
-_LOG_LIMIT = 1_000_000  # bytes
-
-
-def log_file() -> Path:
-    return app_data_dir() / "logs" / "netbuilder.log"
 
 
 class ErrorReporter:
@@ -52,17 +46,11 @@ class ErrorReporter:
             self._showing = False
 
     def _write_log(self, details: str) -> str:
-        """Append the traceback to the log (keeping one older log of about 1 MB); say where it went."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and self.path.stat().st_size > _LOG_LIMIT:
-                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            with self.path.open("a", encoding="utf-8") as log:
-                log.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} unexpected error\n{details}\n")
-            return f"The details were written to {self.path} (please include them in a bug report).\n\n"
-        except OSError:
+        """Append the traceback to the log; say where it went."""
+        if write_error_log(details, self.path) is None:
             sys.stderr.write(details)
             return ""
+        return f"The details were written to {self.path} (please include them in a bug report).\n\n"
 
 
 def _display_available() -> bool:

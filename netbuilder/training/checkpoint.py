@@ -12,6 +12,7 @@ import os
 import struct
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -29,7 +30,11 @@ from netbuilder.files import FileMissingError, FileReadError, parse_json, read_b
 from netbuilder.text import shown
 
 from .events import EpochEnded, SettingsChanged
+from .file_lock import locked
 from .trainer import TrainingError
+
+if TYPE_CHECKING:
+    from .session import TrainingSession
 
 CHECKPOINT_FORMAT = "netbuilder-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -142,13 +147,57 @@ class TrainedModel:
     history: History
 
 
+FileVersion = tuple[int, int, int, int]  # device, inode, modification time (ns), size
+
+
+def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> FileVersion | None:
+    """Which checkpoint file is there now (None: none). A run takes this when it starts and hands
+    it to save_checkpoint, which then keeps a checkpoint that another run saved meanwhile."""
+    try:
+        status = checkpoint_path(project_path, folder).stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size
+
+
+def kept_run(session: TrainingSession) -> TrainedModel | None:
+    """What a finished run leaves to keep, however it ended: its model (the trainer has put back
+    the best epoch's weights after a stop, a NaN loss or a failure), recipe and history; None when
+    no epoch ended, so there is nothing worth saving. The window and the command line both keep
+    exactly this."""
+    history = session.history()
+    if session.model is None or session.dataset is None or not history.epochs:
+        return None
+    return TrainedModel(session.model, session.dataset.recipe, history)
+
+
 def save_checkpoint(model: torch.nn.Module, history: History, project_path: str | os.PathLike,
-                    folder: str | os.PathLike | None = None, *, recipe: Recipe) -> Path:
-    """Write weights, history and recipe as one file, atomically; returns its path."""
+                    folder: str | os.PathLike | None = None, *, recipe: Recipe,
+                    replaces: FileVersion | None | Literal["any"] = "any") -> Path:
+    """Write weights, history and recipe as one file, atomically, under a lock that other runs
+    saving the same checkpoint wait for; returns its path.
+
+    `replaces`: the checkpoint_version() taken when the run started ("any": whatever is there).
+    When the file has changed since (another run of the same project saved meanwhile), that
+    run's checkpoint is kept and this one is written beside it as NAME-2.safetensors (or -3,
+    ...): the returned path says where, and nothing is overwritten unseen.
+    """
     path = checkpoint_path(project_path, folder)
-    write_atomic(path, checkpoint_bytes(model, history, recipe=recipe))
+    data = checkpoint_bytes(model, history, recipe=recipe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path):
+        if replaces != "any" and checkpoint_version(project_path, folder) != replaces:
+            path = _free_name(path)
+        write_atomic(path, data)
     path.with_name(path.stem + _OLD_HISTORY_SUFFIX).unlink(missing_ok=True)  # it described older weights
     return path
+
+
+def _free_name(path: Path) -> Path:
+    number = 2
+    while (candidate := path.with_name(f"{path.stem}-{number}{path.suffix}")).exists():
+        number += 1
+    return candidate
 
 
 def checkpoint_bytes(model: torch.nn.Module, history: History, *, recipe: Recipe,

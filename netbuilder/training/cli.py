@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 from netbuilder.core.compile import CompileError
@@ -17,13 +19,14 @@ from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
-from netbuilder.text import shown
+from netbuilder.text import one_line, shown
 
-from .checkpoint import load_trained_model, save_checkpoint
+from .checkpoint import checkpoint_path, checkpoint_version, kept_run, load_trained_model, save_checkpoint
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
 from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
+from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession
 from .trainer import TrainingError
@@ -108,13 +111,15 @@ def train_command(args: argparse.Namespace) -> int:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
         threads = None if args.threads is None else THREADS.coerce(args.threads)
-        if args.events_jsonl:  # found unwritable now, not after the data is prepared
-            open(args.events_jsonl, "a", encoding="utf-8").close()
+        # Where the run writes is checked now, not after an hour of training.
+        reads = (args.project, args.data or project.dataset)
+        weights = checkpoint_path(args.project, args.out)
+        check_output_folder(weights.parent, weights.name, reads=reads, size=_checkpoint_size(project))
+        if args.events_jsonl:
+            check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
-    except OSError as error:
-        return _fail(f"cannot write the events to {args.events_jsonl}: {error.strerror or error}")
     status = FAILED
     try:
         if world.leader:
@@ -128,6 +133,40 @@ def train_command(args: argparse.Namespace) -> int:
         world.close(succeeded=status == 0)
 
 
+def _checkpoint_size(project: Project) -> int:
+    """About the bytes of the project's checkpoint: float32 weights (BatchNorm's running
+    statistics and the history are small beside them)."""
+    from netbuilder.core.analysis import analyze
+
+    return 4 * analyze(project.graph).total_params
+
+
+@contextlib.contextmanager
+def _stop_on_signals(session: TrainingSession):
+    """Ctrl+C or SIGTERM stop the run at the end of the current batch, so that the best weights so
+    far are saved; a second Ctrl+C quits at once, saving nothing. Yields the signal received
+    (a list, empty while none came)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield received
+        return
+
+    def stop(number: int, frame) -> None:
+        if received and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(number)
+        session.stop()
+        print("\nnetbuilder: stopping after this batch; the best epoch so far is saved "
+              "(Ctrl+C again quits without saving)", file=sys.stderr, flush=True)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:
     if world.distributed:
         print(describe(world), flush=True)
@@ -138,8 +177,10 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
     warned: set[tuple[str, str]] = set()
     live_line = False  # a live batch line is on the terminal
+    version = checkpoint_version(args.project, args.out)  # a checkpoint saved meanwhile by another run is kept
     try:
-        with _event_writer(args.events_jsonl if world.leader else None) as write_event:
+        with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
+                _stop_on_signals(session) as signals:
             for event in session.events():
                 write_event(event)
                 if isinstance(event, Preparing):
@@ -174,21 +215,32 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                 elif isinstance(event, Finished):
                     finished = event
     except KeyboardInterrupt:
+        _clear_live_line(live_line)
         print("netbuilder: interrupted; nothing was saved", file=sys.stderr)
-        return 130
-    if finished.reason not in ("completed", "early_stopping"):
-        print(f"netbuilder: {_one_line(finished.message)}", file=sys.stderr)
-        return FAILED
-    if not world.leader:
-        return 0
-    try:
-        weights = save_checkpoint(session.model, session.history(), args.project, args.out,
-                                  recipe=session.dataset.recipe)
-    except OSError as error:
-        return _fail(f"cannot save the weights: {error.strerror or error}")
-    print(finished.message)
-    print(f"Saved the weights to {weights}")
-    return 0
+        return 128 + signal.SIGINT  # as a shell reports a command that Ctrl+C ended
+    _clear_live_line(live_line)
+    succeeded = finished.reason in ("completed", "early_stopping")
+    if succeeded:
+        print(finished.message)
+    else:
+        print(f"netbuilder: {one_line(finished.message)}", file=sys.stderr)
+    trained = kept_run(session) if world.leader else None
+    if trained is not None:  # also after a stop, a NaN loss or a failure: the best epoch's weights
+        try:
+            saved = save_checkpoint(trained.model, trained.history, args.project, args.out, recipe=trained.recipe,
+                                    replaces=version)
+        except OSError as error:
+            return _fail(f"cannot save the weights: {error.strerror or error}")
+        intended = checkpoint_path(args.project, args.out)
+        if saved != intended:
+            print(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and this "
+                  f"run's weights are in {saved.name} (rename it to {intended.name} to use them)", file=sys.stderr)
+        print(f"Saved the weights to {saved}", flush=True)
+    if signals:
+        if trained is None and world.leader:
+            print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
+        return 128 + signals[0]  # as a shell reports a command that the signal ended
+    return 0 if succeeded else FAILED
 
 
 @contextlib.contextmanager
@@ -375,20 +427,15 @@ def _progress_printer():
 
 
 def _fail(error: Exception | str) -> int:
-    print(f"netbuilder: {_one_line(str(error))}", file=sys.stderr)
+    print(f"netbuilder: {one_line(str(error))}", file=sys.stderr)
     return FAILED
-
-
-def _one_line(message: str) -> str:
-    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m netbuilder.training.cli train|evaluate|predict ...`, the same commands without the app."""
-    parser = argparse.ArgumentParser(prog="netbuilder")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    from netbuilder.__main__ import cli_main
+
+    return cli_main(argv, prog="netbuilder")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,14 @@ from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.codegen import docstring_text, to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
+from netbuilder.text import shown
 
 from netbuilder.files import FileReadError, read_bounded
 
 from .checkpoint import (MAX_CHECKPOINT_BYTES, CheckpointError, TrainedModel, checkpoint_bytes, load_trained_model,
                          weights_mismatch)
 from .export_formats import EXPORT_FORMATS, ExportFormat
+from .outputs import OutputError, check_output_file
 from .trainer import TrainingError
 
 EXPORT_EXTRA = "pip install netbuilder[export]"
@@ -117,18 +119,32 @@ def export_project(project: Project, project_path: str | os.PathLike | None, for
                           f'{", ".join(EXPORT_FORMATS)}.')
     if export_format.needs_extra:
         require_export_packages(export_format.label)
+    path = _writable(with_suffix(out, export_format), project_path)
     source = export_source(project, project_path)
-    path = with_suffix(out, export_format)
     try:
         files = WRITERS[format_name](source, path)
     except OSError as error:
-        raise ExportError(f"Cannot write {path.name}: {error.strerror or error}") from None
+        raise ExportError(f"Cannot write {shown(path.name)}: {error.strerror or error}") from None
     return ExportResult(files, source.trained is not None, source.why_untrained, export_format.has_weights)
 
 
+def _writable(path: Path, *reads: str | os.PathLike | None) -> Path:
+    """`path` checked before any work (outputs.check_output_file), as an ExportError."""
+    try:
+        return check_output_file(path, reads=[read for read in reads if read is not None])
+    except OutputError as error:
+        raise ExportError(str(error)) from None
+
+
 def with_suffix(out: str | os.PathLike, export_format: ExportFormat) -> Path:
-    """`out` ending in the format's suffix (added when missing)."""
+    """`out` ending in the format's suffix (added when missing). A folder is refused rather than
+    turned into a file beside it named after the folder."""
+    if not os.fspath(out).strip():
+        raise ExportError("The output file name is empty: give a file name.")
     path = Path(out)
+    if path.is_dir():
+        raise ExportError(f"{shown(path)} is a folder: give a file name inside it, such as "
+                          f"{shown(path / ('model' + export_format.suffix))}.")
     return path if path.suffix.lower() == export_format.suffix else path.with_name(path.name + export_format.suffix)
 
 
@@ -376,9 +392,9 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     `weights_only=True`, so that a file from someone else never runs code: a pickle holding
     anything but tensors and plain containers is refused."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    name, suffix = shown(path.name), path.suffix.lower()
     if suffix not in WEIGHT_SUFFIXES:
-        raise ExportError(f"{path.name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
+        raise ExportError(f"{name}: netbuilder reads weights from {', '.join(WEIGHT_SUFFIXES)} files.")
     try:
         data = read_bounded(path, MAX_CHECKPOINT_BYTES, "weights file")
     except FileReadError as error:
@@ -388,29 +404,33 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             try:
                 return load_safetensors(data)
             except SafetensorError:
-                raise ExportError(f"{path.name} is not a safetensors file.") from None
+                raise ExportError(f"{name} is not a safetensors file.") from None
         try:
             loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError...
             if isinstance(error, OSError):
                 raise
-            raise ExportError(f"{path.name} was refused: it is not plain weights (it may hold code, which "
+            raise ExportError(f"{name} was refused: it is not plain weights (it may hold code, which "
                               "netbuilder never runs). Save a state_dict, or use safetensors.") from None
     except OSError as error:
-        raise ExportError(f"Cannot read {path.name}: {error.strerror or error}") from None
+        raise ExportError(f"Cannot read {name}: {error.strerror or error}") from None
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ExportError(f"{path.name} holds no state_dict (a mapping of layer names to tensors).")
+        raise ExportError(f"{name} holds no state_dict (a mapping of layer names to tensors).")
     return state
 
 
 def import_weights(project: Project, weights_path: str | os.PathLike, out: str | os.PathLike) -> ExportResult:
     """Weights from elsewhere, checked against the network, written as a safetensors export of
     the project (the format netbuilder opens safely). Raises ExportError or CompileError."""
+    path = _writable(Path(out), weights_path)
     source = export_source(project, None)
     tensors = read_weights_file(weights_path)
     problem = weights_mismatch(source.model.state_dict(), tensors)
     if problem:
-        raise ExportError(f"{Path(weights_path).name} does not fit the network: {problem}.")
+        raise ExportError(f"{shown(Path(weights_path).name)} does not fit the network: {problem}.")
     source.model.load_state_dict(tensors)
-    return ExportResult(_write_safetensors(source, Path(out)), trained=True)
+    try:
+        return ExportResult(_write_safetensors(source, path), trained=True)
+    except OSError as error:
+        raise ExportError(f"Cannot write {shown(path.name)}: {error.strerror or error}") from None

@@ -29,6 +29,7 @@ from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
+from netbuilder.text import shown
 
 from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
@@ -108,6 +109,7 @@ class Trainer:
         self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
+        self._best: _Best | None = None  # of this run, once it has started
 
     def stop(self) -> None:
         self.control.stop()
@@ -140,9 +142,11 @@ class Trainer:
         try:
             finished = yield from self._run()
         except StopRequested:
-            finished = Finished("stopped", f"Stopped {self._where}.")
+            finished = Finished("stopped", _with_kept(f"Stopped {self._where}.", self._keep_best()))
         except Exception as error:  # the user gets a readable reason, a bug report the traceback
-            finished = Finished("failed", describe_failure(error, self.settings), traceback.format_exc())
+            details = traceback.format_exc()
+            finished = Finished("failed", _with_kept(describe_failure(error, self.settings), self._keep_best()),
+                                details)
         finally:  # also when the consumer abandons the run
             torch.set_num_threads(threads_before)
             self.model.to("cpu", memory_format=torch.contiguous_format)  # plain tensors for saving
@@ -153,7 +157,7 @@ class Trainer:
     def _run(self) -> Generator[TrainingEvent, None, Finished]:
         model, task, dataset, world = self.model, self.task, self.dataset, self.world
         device = world.device(resolve_device(self.settings.device))
-        self.history, self.batch_losses, self.changes = [], [], []
+        self.history, self.batch_losses, self.changes, self._best = [], [], [], None
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
@@ -161,7 +165,7 @@ class Trainer:
         self._check_fit(train_x, train_y, device)
         optimizer = build_optimizer(model, self.settings)
         size, batch_size, epochs = len(train_x), self.settings.batch_size, self.settings.epochs
-        batches = world.batches(size, batch_size)
+        batches, last_end = self._batches(size, batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(batch_size, 256)
         precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
@@ -179,7 +183,7 @@ class Trainer:
                       tuple(dataset.class_names), _validation_samples(dataset, val_x, val_y))
 
         order_generator = torch.Generator().manual_seed(self.settings.seed)
-        best = _Best(_snapshot(model))
+        best = self._best = _Best(_snapshot(model))
         stale_epochs = 0
         samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
         smoothed = _SmoothedLoss()
@@ -209,7 +213,7 @@ class Trainer:
                         self.changes.append(event)
                         yield event
                 batch_started = time.perf_counter()
-                batch_indices = order[batch * batch_size:(batch + 1) * batch_size]
+                batch_indices = order[batch * batch_size:last_end if batch + 1 == batches else (batch + 1) * batch_size]
                 indices = world.shard(batch_indices)
                 inputs = train_x.index_select(0, indices).to(device, non_blocking=True)
                 targets = train_y.index_select(0, indices).to(device, non_blocking=True)
@@ -278,6 +282,7 @@ class Trainer:
             monitored = world.leaders(ended.val_loss if validation else train_loss)
             if monitored < best.loss:  # False for NaN, which never counts as an improvement
                 best, stale_epochs = _Best(_snapshot(model), monitored, epoch), 0
+                self._best = best
             else:
                 stale_epochs += 1
             patience = self.settings.early_stopping_patience
@@ -328,6 +333,31 @@ class Trainer:
         self.settings = self.settings.replace(**changes)
         return optimizer, schedules, changed
 
+    def _batches(self, size: int, batch_size: int) -> tuple[int, int]:
+        """The number of batches per epoch and where the last one ends.
+
+        BatchNorm cannot measure batch statistics on one sample ("Expected more than 1 value per
+        channel"), so with batch-statistics layers a last batch that would leave a process one
+        sample joins the batch before it (65 samples at batch 64: one batch of 65). Joining rather
+        than dropping it keeps every sample in every epoch and changes one batch's size by less
+        than one process's share.
+        """
+        world = self.world
+        batches = world.batches(size, batch_size)
+        last_end = min(size, batches * batch_size)
+        layer = _batch_statistics_layer(self.model)
+        if layer is None:
+            return batches, last_end
+        if batches > 1 and (last_end - (batches - 1) * batch_size) // world.size < 2:
+            batches -= 1
+        if (min(batch_size, last_end) if batches == 1 else batch_size) // world.size < 2:
+            per_process = " per process" if world.distributed else ""
+            raise TrainingError(f'BatchNorm layer "{layer}" needs batches of at least 2 samples{per_process} to '
+                                f"measure its statistics, but this run gives it "
+                                f"{min(batch_size, size) // world.size}: raise the batch size (now {batch_size})"
+                                + (" or add training data" if size < 2 * world.size else "") + ".")
+        return batches, last_end
+
     def _split(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The training and validation tensors; a share of the training data is held out when the
         dataset has no validation set of its own."""
@@ -345,6 +375,8 @@ class Trainer:
         """Run two samples through the model, and explain a mismatch between data and network
         before it surfaces as an error deep inside PyTorch."""
         data = self.dataset
+        if not x.is_floating_point() and len(x):
+            _check_vocabularies(self.model, int(x.max()), data)
         self.model.eval()
         try:
             with torch.no_grad():
@@ -366,11 +398,13 @@ class Trainer:
             if scores < classes:
                 raise TrainingError(f'"{data.name}" has {classes} classes but the network outputs {scores} '
                                     f"scores: give the last Dense layer {classes} units.")
-        elif outputs[0].numel() != y[0].numel() or not y.is_floating_point():
+        elif not y.is_floating_point():
+            raise TrainingError(f'The Output layer is set to regression, but "{data.name}" has class labels: set the '
+                                "Output's task to classification.")
+        elif outputs[0].numel() != y[0].numel():
             raise TrainingError(f"The network predicts {outputs[0].numel()} value(s) per sample but "
                                 f'"{data.name}" has {y[0].numel()} target(s): give the last Dense layer '
-                                f"{y[0].numel()} unit(s), or set the Output's task to classification "
-                                "for class labels.")
+                                f"{y[0].numel()} unit(s).")
 
     def _choose_precision(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[str, tuple[str, ...]]:
         """"fast" only where the hardware has bfloat16 and the model's gradients survive it."""
@@ -391,6 +425,20 @@ class Trainer:
             return None
         generator = torch.Generator(device).manual_seed(self.settings.seed + self.world.rank)
         return lambda images: TRAINING_AUGMENTATION(images, generator)
+
+    def _keep_best(self) -> str:
+        """After a stop or a failure: put back the best epoch's weights, so that what is kept is
+        what the history vouches for (not a half-trained epoch); 'kept the weights of epoch N' for
+        the message, or '' when no epoch ended."""
+        best = self._best
+        if best is None or not best.epoch:
+            return ""
+        try:
+            self.model.load_state_dict(best.state)
+        except Exception:  # noqa: BLE001 - a model too broken to take its own weights back...
+            self._best, self.history = None, []  # ...is not kept: without epochs, kept_run keeps nothing
+            return ""
+        return f"kept the weights of epoch {best.epoch}, the best so far"
 
     def _summary(self, best: _Best | None) -> str:
         last = self.history[-1]
@@ -527,6 +575,45 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
+def _refuse_continuous_labels(dataset: Dataset) -> None:
+    """Labels that are numbers with fractions (0.37, 1.92, ...) are measurements, not classes: a
+    classifier would get one class per distinct value and advice about its unit count."""
+    numbers = []
+    for name in dataset.class_names:
+        try:
+            numbers.append(float(name))
+        except ValueError:
+            return
+    if len(numbers) > 2 and not all(number.is_integer() for number in numbers if math.isfinite(number)):
+        examples = ", ".join(shown(name, 20) for name in dataset.class_names[:3])
+        raise TrainingError(f'The Output is set to classification, but the labels of "{shown(dataset.name)}" are '
+                            f"{len(numbers):,} different numbers ({examples}, ...), which look like continuous "
+                            "targets: set the Output's task to regression, or give class labels.")
+
+
+def _check_vocabularies(model: torch.nn.Module, highest_id: int, data: Dataset) -> None:
+    """Token ids beyond an Embedding's vocabulary fail inside PyTorch as 'index out of range':
+    name the layer and the size it needs instead (every id the data's vocabulary can give)."""
+    needed = max(highest_id + 1, len(data.vocabulary or ()))
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Embedding) and module.num_embeddings < needed:
+            raise TrainingError(f'"{shown(data.name)}" has {needed:,} token ids (its words, padding and the unknown '
+                                f'word), but Embedding "{name}" has a vocabulary of {module.num_embeddings:,}: raise '
+                                f"its vocabulary to at least {needed:,}.")
+
+
+def _batch_statistics_layer(model: torch.nn.Module) -> str | None:
+    """The name of the first layer that normalises with the statistics of each training batch."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            return name or type(module).__name__
+    return None
+
+
+def _with_kept(message: str, kept: str) -> str:
+    return f"{message.rstrip('.')}; {kept}." if kept else message
+
+
 def _monitored_name(validation) -> str:
     return "validation loss" if validation else "training loss"
 
@@ -566,6 +653,8 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     input_info = analysis.info[inputs[0]]
     loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
     dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
+    if task == "classification":
+        _refuse_continuous_labels(dataset)
     if dataset.task == "classification":
         problem = class_count_problem(graph, analysis, dataset.num_classes)
         if problem:

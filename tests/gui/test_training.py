@@ -238,3 +238,20 @@ def test_gallery_samples_of_a_cell_come_most_confident_first_and_texts_read_as_w
     assert cell_samples(validation, predictions, probabilities, 1, 0).tolist() == [2]
     assert sample_text(validation.x[0], "tokens", validation.vocabulary) == "good film"
     assert sample_text(np.array([0.5, -1.25]), "vector", column_names=("width", "depth")) == "width=0.5, depth=-1.25"
+
+
+def test_a_checkpoint_another_run_saves_meanwhile_is_kept_and_the_log_says_where_this_one_went(
+        qtbot, panel, tmp_path):
+    from netbuilder.core.project import save_project
+
+    project_file = tmp_path / "mlp.nbproj"
+    save_project(panel.document.project, project_file)
+    panel.document.path = project_file
+    panel.start_action.trigger()
+    (tmp_path / "mlp.safetensors").write_bytes(b"saved by netbuilder-cli meanwhile")
+    wait_until_idle(qtbot, panel)
+    assert (tmp_path / "mlp.safetensors").read_bytes() == b"saved by netbuilder-cli meanwhile"
+    assert (tmp_path / "mlp-2.safetensors").stat().st_size > 1000
+    log = [panel.run_log.item(row).text() for row in range(panel.run_log.count())]
+    assert any("Another run saved mlp.safetensors while this one trained" in line and "mlp-2.safetensors" in line
+               for line in log)

@@ -127,3 +127,60 @@ def test_saving_again_leaves_no_temporary_files(tmp_path):
     save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
     save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pets.safetensors"]
+
+
+def _racer(folder, tag, rounds, barrier, results):
+    """One of two runs of the same project that keep finishing at the same moment."""
+    from netbuilder.training.checkpoint import checkpoint_version
+
+    model = net()
+    for parameter in model.parameters():
+        torch.nn.init.constant_(parameter, float(tag))
+    history = History(["cat", "dog", "eel"], "classification", dataset=f"run {tag}")
+    for round_number in range(rounds):
+        barrier.wait()
+        started = checkpoint_version(folder / "pets.nbproj")  # both runs start from the same file...
+        barrier.wait()  # ...and save at the same moment
+        path = save_checkpoint(model, history, folder / "pets.nbproj", recipe=RECIPE, replaces=started)
+        results.put((round_number, tag, path.name))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="forks two racing processes")
+def test_two_runs_saving_at_once_never_overwrite_each_other_and_each_file_is_one_run(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    rounds = 15
+    barrier, results = context.Barrier(2), context.Queue()
+    racers = [context.Process(target=_racer, args=(tmp_path, tag, rounds, barrier, results)) for tag in (1, 2)]
+    for racer in racers:
+        racer.start()
+    saved = [results.get(timeout=120) for _ in range(2 * rounds)]
+    for racer in racers:
+        racer.join(timeout=60)
+        assert racer.exitcode == 0
+    by_round = {}
+    for round_number, tag, name in saved:
+        by_round.setdefault(round_number, set()).add(name)
+    assert all(len(names) == 2 and "pets.safetensors" in names for names in by_round.values())
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert len(files) == rounds + 1 and all(name.endswith(".safetensors") for name in files)  # no lock, no temp file
+    for name in files:  # each file is one run's: its weights and its history agree
+        loaded = net()
+        history = load_checkpoint(loaded, tmp_path / f"{name.removesuffix('.safetensors')}.nbproj")
+        tag = int(history.dataset.removeprefix("run "))
+        assert all(torch.equal(p, torch.full_like(p, float(tag))) for p in loaded.parameters())
+
+
+def test_a_checkpoint_saved_by_another_run_meanwhile_is_kept_and_this_one_goes_beside_it(tmp_path):
+    from netbuilder.training.checkpoint import checkpoint_version
+
+    path = tmp_path / "pets.nbproj"
+    save_checkpoint(net(), HISTORY, path, recipe=RECIPE)
+    started = checkpoint_version(path)
+    assert save_checkpoint(net(), HISTORY, path, recipe=RECIPE, replaces=started) == tmp_path / "pets.safetensors"
+    meanwhile = (tmp_path / "pets.safetensors").read_bytes()  # what "another run" saved after this one started
+    other = History(["cat", "dog", "eel"], "classification", dataset="this run")
+    assert save_checkpoint(net(), other, path, recipe=RECIPE, replaces=started) == tmp_path / "pets-2.safetensors"
+    assert (tmp_path / "pets.safetensors").read_bytes() == meanwhile
+    assert save_checkpoint(net(), other, path, recipe=RECIPE, replaces=started) == tmp_path / "pets-3.safetensors"

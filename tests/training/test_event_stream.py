@@ -80,4 +80,4 @@ def test_an_events_file_that_cannot_be_written_is_one_line_before_training(tmp_p
                            {"kind": "vector", "shape": [2]})
     assert cli("train", project, "--events-jsonl", tmp_path / "no-folder" / "events.jsonl") == 2
     error = capsys.readouterr().err
-    assert error.startswith("netbuilder: cannot write the events to ") and error.count("\n") == 1
+    assert error.startswith("netbuilder: The folder ") and "does not exist" in error and error.count("\n") == 1

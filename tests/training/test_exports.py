@@ -136,6 +136,7 @@ def test_an_untrained_project_exports_its_initial_weights_and_says_so(tmp_path):
 
 def test_safetensors_is_the_whole_trained_model_in_one_file(tmp_path):
     project, path, trained = trained_vector_project(tmp_path)
+    (tmp_path / "export").mkdir()
     export_project(project, path, "safetensors", tmp_path / "export" / "model.safetensors")
     with safe_open(str(tmp_path / "export" / "model.safetensors"), "pt") as file:
         metadata = file.metadata()

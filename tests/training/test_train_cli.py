@@ -195,3 +195,150 @@ def test_a_layer_health_problem_is_warned_about_once(project_file, capsys, monke
     err = capsys.readouterr().err.splitlines()
     assert err == ['warning: layer "relu1": lower the learning rate, add BatchNorm before it, or use LeakyReLU.',
                    "netbuilder: Stopped at epoch 1, batch 9 of 9."]
+
+
+# --- keeping the user's work ---------------------------------------------------------------------
+
+def _nan_from_epoch(epoch: int, monkeypatch, batches_per_epoch: int) -> None:
+    """The training loss becomes NaN from the first batch of `epoch` on."""
+    from netbuilder.training import trainer
+
+    calls = {"count": 0}
+    real_loss = trainer.task_loss
+
+    def loss(outputs, targets, task, label_smoothing=0.0):
+        calls["count"] += 1
+        value = real_loss(outputs, targets, task, label_smoothing)
+        return value * float("nan") if calls["count"] > (epoch - 1) * batches_per_epoch else value
+
+    monkeypatch.setattr(trainer, "task_loss", loss)
+
+
+def test_a_nan_loss_saves_the_best_weights_so_far_as_it_says(project_file, capsys, monkeypatch):
+    _nan_from_epoch(3, monkeypatch, batches_per_epoch=4)  # 64 training samples at batch 16
+    assert run_cli("train", project_file, "--epochs", 5) == 2
+    captured = capsys.readouterr()
+    assert "The loss became NaN at epoch 3, batch 1" in captured.err and "kept the weights of epoch" in captured.err
+    assert captured.out.splitlines()[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
+    trained = load_trained_model(load_project(project_file), project_file)
+    assert [epoch.epoch for epoch in trained.history.epochs] == [1, 2]
+    assert all(torch.isfinite(p).all() for p in trained.model.parameters())
+
+
+def test_a_nan_loss_in_the_first_epoch_saves_nothing_and_says_so(project_file, capsys, monkeypatch):
+    _nan_from_epoch(1, monkeypatch, batches_per_epoch=4)
+    assert run_cli("train", project_file) == 2
+    assert "restored the initial weights" in capsys.readouterr().err
+    assert not project_file.with_suffix(".safetensors").exists()
+
+
+def _signal_after_epoch(monkeypatch, *signals_to_send, after: int = 1) -> None:
+    """Send the signals to this process as the CLI prints the line of epoch `after`, as a user's
+    Ctrl+C (or a service manager's SIGTERM) would arrive mid-run."""
+    import os
+
+    from netbuilder.training import cli
+
+    real_line = cli._epoch_line
+
+    def line(epoch, speed):
+        if epoch.epoch == after:
+            for number in signals_to_send:
+                os.kill(os.getpid(), number)
+        return real_line(epoch, speed)
+
+    monkeypatch.setattr(cli, "_epoch_line", line)
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_stops_and_saves_the_best_weights_so_far(project_file, capsys, monkeypatch,
+                                                                    signal_name, status):
+    import signal
+
+    _signal_after_epoch(monkeypatch, getattr(signal, signal_name))
+    assert run_cli("train", project_file, "--epochs", 50) == status
+    captured = capsys.readouterr()
+    assert "stopping after this batch; the best epoch so far is saved" in captured.err
+    assert "Traceback" not in captured.err
+    assert "Stopped at epoch 2, batch 1 of 4; kept the weights of epoch 1, the best so far." in captured.err
+    assert captured.out.splitlines()[-1].startswith("Saved the weights to ")
+    trained = load_trained_model(load_project(project_file), project_file)
+    assert [epoch.epoch for epoch in trained.history.epochs] == [1]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+
+
+def test_a_second_ctrl_c_quits_at_once_without_saving(project_file, capsys, monkeypatch):
+    import signal
+
+    _signal_after_epoch(monkeypatch, signal.SIGINT, signal.SIGINT)
+    assert run_cli("train", project_file, "--epochs", 50) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "netbuilder: interrupted; nothing was saved"
+    assert not project_file.with_suffix(".safetensors").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "export", "export-code", "import-weights"])
+def test_where_a_command_writes_is_checked_before_it_works(project_file, tmp_path, capsys, monkeypatch, command):
+    from netbuilder.training import cli
+
+    started = []
+    monkeypatch.setattr(cli, "TrainingSession", lambda *args, **kwargs: started.append(args))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    out = {"train": blocker, "export": tmp_path / "missing" / "net.pt", "export-code": tmp_path,
+           "import-weights": tmp_path / "missing" / "w.safetensors"}[command]
+    arguments = {"train": [], "export": ["--format", "torchscript"], "export-code": [],
+                 "import-weights": [tmp_path / "no.safetensors"]}[command]
+    assert run_cli(command, project_file, *arguments, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert {"train": "is a file, not a folder", "export": "does not exist: create it first",
+            "export-code": "is a folder: give a file name", "import-weights": "does not exist"}[command] in err
+    assert not started and blocker.read_text() == "keep me"
+
+
+def test_events_never_go_into_a_file_the_run_reads(project_file, capsys):
+    before = project_file.read_bytes()
+    assert run_cli("train", project_file, "--events-jsonl", project_file) == 2
+    assert "is also the file this command reads" in capsys.readouterr().err
+    assert project_file.read_bytes() == before
+
+
+# --- training edge cases --------------------------------------------------------------------------
+
+def test_classifying_continuous_targets_says_to_choose_regression(tmp_path, capsys):
+    rows = ["x1,x2,label"] + [f"{i * 0.1},{i * 0.2},{(i * 37 % 100) / 50:.2f}" for i in range(60)]
+    (tmp_path / "measured.csv").write_text("\n".join(rows) + "\n")
+    project = json.loads(json.dumps(_points_document(tmp_path / "measured.csv")))
+    save_project(project_from_dict(project), tmp_path / "measured.nbproj")
+    assert run_cli("train", tmp_path / "measured.nbproj") == 2
+    err = capsys.readouterr().err
+    assert "look like continuous targets: set the Output's task to regression" in err and len(err.splitlines()) == 1
+
+
+def _points_document(data):
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [2]}},
+             {"id": "b", "type": "dense", "name": "fc1", "params": {"units": 2}},
+             {"id": "c", "type": "output", "name": "output1", "params": {"task": "classification"}}]
+    return {"format": "netbuilder-project", "version": 1, "name": "Measured", "nodes": nodes,
+            "edges": [{"source": "a", "target": "b"}, {"source": "b", "target": "c"}], "dataset": str(data),
+            "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}
+
+
+def test_ctrl_c_before_the_first_epoch_ends_says_nothing_was_saved(project_file, capsys, monkeypatch):
+    import os
+    import signal
+
+    from netbuilder.training import cli
+
+    real_started_line = cli._started_line
+
+    def started_line(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_started_line(*args)
+
+    monkeypatch.setattr(cli, "_started_line", started_line)
+    assert run_cli("train", project_file, "--epochs", 50) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2:] == ["netbuilder: Stopped at epoch 1, batch 1 of 4.",
+                        "netbuilder: nothing was saved: no epoch had ended"]
+    assert not project_file.with_suffix(".safetensors").exists()

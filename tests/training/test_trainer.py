@@ -294,3 +294,66 @@ def test_label_smoothing_holds_confidence_at_its_target_and_only_the_training_lo
     assert 0.7 < smoothed_confidence < 0.83  # the target for the true class: 1 - 0.3 + 0.3 / 3 = 0.8
     # The smoothed objective cannot fall below its targets' entropy (0.64); plain cross-entropy can.
     assert smoothed.train_loss > 0.6 > 0.4 > smoothed.val_loss
+
+
+def _with_batch_norm(features: int = 4, classes: int = 3, layer=torch.nn.BatchNorm1d) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(features, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), layer(8),
+                               torch.nn.Linear(8, classes))
+
+
+@pytest.mark.parametrize("samples, batches", [(65, 1), (129, 2), (66, 2)])
+def test_batch_norm_trains_when_the_last_batch_would_hold_one_sample(make_blobs, settings, samples, batches):
+    events = run_all(Trainer(_with_batch_norm(), make_blobs(count=samples, val_count=10),
+                             settings.replace(batch_size=64, epochs=2), "classification", report_interval=0))
+    assert events[-1].reason == "completed", events[-1].message
+    assert of_type(events, Started)[0].batches_per_epoch == batches  # a straggler joins the batch before it
+    assert of_type(events, BatchEnded)[-1].samples_seen == 2 * samples  # every sample, every epoch
+
+
+def test_batch_norm_with_batches_of_one_is_refused_naming_the_layer(make_blobs, settings):
+    events = run_all(Trainer(_with_batch_norm(), make_blobs(count=40), settings.replace(batch_size=1),
+                             "classification"))
+    assert events[-1].reason == "failed" and "Traceback" not in events[-1].message
+    assert 'BatchNorm layer "3" needs batches of at least 2 samples' in events[-1].message
+    assert "raise the batch size (now 1)" in events[-1].message
+
+
+def test_a_stop_keeps_the_best_epochs_weights_and_says_which(make_blobs, make_mlp, settings):
+    model = make_mlp()
+    trainer = Trainer(model, make_blobs(count=240, val_count=60), settings.replace(epochs=20), "classification",
+                      report_interval=0)
+    kept = {}
+    for event in trainer.run():
+        if isinstance(event, EpochEnded) and event.epoch == 2:
+            kept = {name: value.clone() for name, value in model.state_dict().items()}
+            trainer.stop()
+        last = event
+    assert last.reason == "stopped" and last.message.endswith("kept the weights of epoch 2, the best so far.")
+    assert all(torch.equal(model.state_dict()[name], value) for name, value in kept.items())
+
+
+def test_token_ids_beyond_an_embeddings_vocabulary_name_the_layer_and_the_size_it_needs(settings):
+    tokens = torch.randint(2, 300, (64, 12), generator=torch.Generator().manual_seed(0))
+    tokens[0, 0] = 299
+    data = Dataset("reviews", "tokens", tokens, torch.arange(64) % 2, tokens[:0], torch.arange(0), ["neg", "pos"])
+    model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Flatten(), torch.nn.Linear(96, 2))
+    events = run_all(Trainer(model, data, settings, "classification"))
+    assert events[-1].reason == "failed"
+    assert events[-1].message == ('"reviews" has 300 token ids (its words, padding and the unknown word), but '
+                                  'Embedding "0" has a vocabulary of 50: raise its vocabulary to at least 300.')
+
+
+@pytest.mark.parametrize("task, targets, outputs, advice", [
+    ("regression", torch.arange(40) % 3, 1, "set to regression, but \"blobs\" has class labels: set the Output's "
+                                            "task to classification."),
+    ("regression", torch.randn(40, 2), 3, "predicts 3 value(s) per sample but \"blobs\" has 2 target(s): give the "
+                                          "last Dense layer 2 unit(s)."),
+    ("classification", torch.rand(40), 3, "has continuous targets: set the Output's task to regression."),
+])
+def test_data_and_output_that_disagree_get_the_advice_that_fixes_them(make_blobs, settings, task, targets, outputs,
+                                                                      advice):
+    data = make_blobs(count=40)
+    data.train_y = targets
+    events = run_all(Trainer(torch.nn.Linear(4, outputs), data, settings, task))
+    assert events[-1].reason == "failed" and events[-1].message.endswith(advice)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from netbuilder.text import shown
+
 if TYPE_CHECKING:  # torch is imported lazily: start-up and the Qt-free core stay light
     from torch import nn
 
@@ -71,26 +73,33 @@ class Param:
         if self.kind is bool:
             if isinstance(value, bool):
                 return value
-            raise ParamError(f"{self.label} must be true or false, not {value!r}")
+            raise ParamError(f"{self.label} must be true or false, not {_quoted(value)}")
         if self.kind is str or (self.choices and value in self.choices):
             if value in self.choices:
                 return value
-            raise ParamError(f"{self.label} must be one of {', '.join(self.choices)}, not {value!r}")
+            raise ParamError(f"{self.label} must be one of {', '.join(self.choices)}, not {_quoted(value)}")
         if self.kind is tuple:
             return self._coerce_shape(value)
         if isinstance(value, str) and self.kind is int:
             try:
                 value = int(value.strip())
             except ValueError:
-                words = f" or one of {', '.join(self.choices)}" if self.choices else ""
-                raise ParamError(f"{self.label} must be a whole number{words}, not {value!r}") from None
+                if re.fullmatch(r"\s*\+?\d+\s*", value):  # a whole number longer than int() reads (4,300 digits)
+                    limit = f"must be at most {_fmt(self.max)}" if self.max is not None else "is too large"
+                    raise ParamError(f"{self.label} {limit}, not a {len(value.strip().lstrip('+'))}-digit "
+                                     "number") from None
+                try:  # 1e3 is a whole number too; 2.5 and inf are refused below, saying why
+                    value = float(value)
+                except ValueError:
+                    words = f" or one of {', '.join(self.choices)}" if self.choices else ""
+                    raise ParamError(f"{self.label} must be a whole number{words}, not {_quoted(value)}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamError(f"{self.label} must be a number, not {value!r}")
+            raise ParamError(f"{self.label} must be a number, not {_quoted(value)}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ParamError(f"{self.label} must be a finite number, not {value!r}")
+            raise ParamError(f"{self.label} must be a finite number, not {_quoted(value)}")
         if self.kind is int:
             if isinstance(value, float) and not value.is_integer():  # (huge ints do not fit a float)
-                raise ParamError(f"{self.label} must be a whole number, not {value!r}")
+                raise ParamError(f"{self.label} must be a whole number, not {_quoted(value)}")
             value = int(value)
         else:
             if isinstance(value, int) and abs(value) > 2**1023:  # no float holds it (10**400)
@@ -105,12 +114,12 @@ class Param:
     def _coerce_shape(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
             if not _SHAPE_TEXT.fullmatch(value):
-                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {value!r}")
+                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {_quoted(value)}")
             value = [int(s) for s in re.findall(r"\d+", value)]
         if not isinstance(value, (list, tuple)) or not value or len(value) > 4:
-            raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {value!r}")
+            raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {_quoted(value)}")
         if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
-            raise ParamError(f"{self.label} must be whole numbers, not {value!r}")
+            raise ParamError(f"{self.label} must be whole numbers, not {_quoted(value)}")
         if any(v < (self.min or 1) or v > (self.max or 1_000_000) for v in value):
             raise ParamError(f"each size in {self.label} must be between {_fmt(self.min or 1)} and {_fmt(self.max or 1_000_000)}")
         return tuple(value)
@@ -121,8 +130,23 @@ _SHAPE_TEXT = re.compile(r"\s*[(\[]?\s*\d+(\s*[,x×*]\s*\d+)*\s*,?\s*[)\]]?\s*")
 
 def _fmt(number: float) -> str:
     if isinstance(number, int) and abs(number) >= 10**21:  # a value from a file may have thousands of digits
-        return f"a {len(str(abs(number)))}-digit number"
-    return str(int(number)) if isinstance(number, int) or number.is_integer() else f"{number:g}"
+        return f"a {_digit_count(number)}-digit number"
+    if isinstance(number, int):
+        return str(number)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:g}"
+
+
+def _digit_count(number: int) -> int:
+    """Decimal digits of abs(number); str() refuses ints beyond 4,300 digits, so huge ones are
+    counted from their bits (exact but for the rare power-of-ten boundary)."""
+    if number.bit_length() < 14_000:
+        return len(str(abs(number)))
+    return int(number.bit_length() * math.log10(2)) + 1
+
+
+def _quoted(value: Any) -> str:
+    """A bad value as a message shows it: its repr, at most SHOWN_CHARACTERS long and printable."""
+    return shown(repr(value) if not isinstance(value, int) else _fmt(value))
 
 
 def format_shape(shape: Shape) -> str:

@@ -76,6 +76,7 @@ class TrainingPanel(QWidget):
         self.report_interval = 0.25  # seconds between batch reports; tests lower it
         self.state = "idle"  # idle, preparing, running, paused, stopping
         self.session = None  # the TrainingSession of a run in this process; None for a distributed run
+        self.run_checkpoint = None  # (project file, its checkpoint_version) when the run started
         self.worker: TrainingWorker | DistributedTrainingWorker | None = None
         self.run_folder = None  # a distributed run's TemporaryDirectory: its project file, weights and events
         self.loader: DatasetLoader | None = None
@@ -470,8 +471,12 @@ class TrainingPanel(QWidget):
         if processes > 1:
             self.worker = self._distributed_worker(snapshot, processes)
         else:
+            from ...training.checkpoint import checkpoint_version
             from ...training.session import TrainingSession  # imports torch: only when training
 
+            # a checkpoint another run (netbuilder-cli) saves meanwhile is kept, not overwritten
+            self.run_checkpoint = (self.document.path, checkpoint_version(self.document.path)) \
+                if self.document.path else None
             dataset = self.dataset if self.dataset_spec == snapshot.dataset else None
             self.session = TrainingSession(snapshot, dataset=dataset, report_interval=self.report_interval)
             self.worker = TrainingWorker(self.session, self)
@@ -651,12 +656,13 @@ class TrainingPanel(QWidget):
             if event.reason in ("completed", "early_stopping"):
                 self._load_distributed_run(worker)
             self._drop_run_folder()
-        elif session.model is not None and self.last_epoch is not None:
-            from ...training.checkpoint import TrainedModel
+        else:
+            from ...training.checkpoint import kept_run
 
-            trained = TrainedModel(session.model, session.dataset.recipe, session.history())
-            self.keep_weights(trained)
-            self.model_trained.emit(trained)
+            trained = kept_run(session)  # what the command line keeps too: the best epoch's weights
+            if trained is not None:
+                self.keep_weights(trained)
+                self.model_trained.emit(trained)
 
     def _load_distributed_run(self, worker: DistributedTrainingWorker) -> None:
         """The weights rank 0 saved, kept as a run in this process would keep them."""
@@ -697,18 +703,23 @@ class TrainingPanel(QWidget):
     def save_weights(self, project_path: Path, trained=None) -> bool:
         """Write a run's weights, history and recipe beside the project file (after a run, or when an
         unsaved project with a finished run gets its file). False, with a message, on failure."""
-        from ...training.checkpoint import save_checkpoint
+        from ...training.checkpoint import checkpoint_path, save_checkpoint
 
         trained = trained or self.unsaved_run
         if trained is None:
             return True
+        run_path, version = self.run_checkpoint or (None, "any")
         try:
-            path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe)
+            path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe,
+                                   replaces=version if run_path == project_path else "any")
         except OSError as error:
             self.message.setText(f"Cannot save the trained weights: {error.strerror or error}")
             self.message.setStyleSheet(_ERROR_STYLE)
             return False
         self.unsaved_run = None
+        if path.name != checkpoint_path(project_path).name:
+            self._log(f"Another run saved {checkpoint_path(project_path).name} while this one trained: it is kept, "
+                      f"and this run's weights are in {path.name} (rename it to use them).")
         self._log(f"Saved the weights, history and data recipe as {path.name} beside the project.")
         return True
 
