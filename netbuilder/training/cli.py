@@ -13,8 +13,10 @@ import sys
 import threading
 import time
 
-from netbuilder.core.compile import CompileError
+from netbuilder.core.analysis import analyze
+from netbuilder.core.compile import CompileError, NotEnoughMemory
 from netbuilder.core.layers import Param, ParamError
+from netbuilder.core.memory import weight_bytes
 from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
@@ -28,7 +30,7 @@ from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
-from .session import TrainingSession
+from .session import TrainingSession, memory_problem
 from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
@@ -111,10 +113,14 @@ def train_command(args: argparse.Namespace) -> int:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
         threads = None if args.threads is None else THREADS.coerce(args.threads)
+        too_large = memory_problem(project, args.data)  # before a disk is asked for room for its weights
+        if too_large:
+            raise NotEnoughMemory(too_large)
         # Where the run writes is checked now, not after an hour of training.
         reads = (args.project, args.data or project.dataset)
         weights = checkpoint_path(args.project, args.out)
-        check_output_folder(weights.parent, weights.name, reads=reads, size=_checkpoint_size(project))
+        check_output_folder(weights.parent, weights.name, reads=reads,
+                            size=weight_bytes(analyze(project.graph)))
         if args.events_jsonl:
             check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
         world = join(project.training.device)
@@ -131,14 +137,6 @@ def train_command(args: argparse.Namespace) -> int:
         return status
     finally:
         world.close(succeeded=status == 0)
-
-
-def _checkpoint_size(project: Project) -> int:
-    """About the bytes of the project's checkpoint: float32 weights (BatchNorm's running
-    statistics and the history are small beside them)."""
-    from netbuilder.core.analysis import analyze
-
-    return 4 * analyze(project.graph).total_params
 
 
 @contextlib.contextmanager
@@ -429,14 +427,3 @@ def _progress_printer():
 def _fail(error: Exception | str) -> int:
     print(f"netbuilder: {one_line(str(error))}", file=sys.stderr)
     return FAILED
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m netbuilder.training.cli train|evaluate|predict ...`, the same commands without the app."""
-    from netbuilder.__main__ import cli_main
-
-    return cli_main(argv, prog="netbuilder")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from netbuilder.text import shown
+from netbuilder.text import byte_size, shown
 
 from .control import TrainingError
 
@@ -74,13 +74,9 @@ def check_output_folder(folder: str | os.PathLike, file_name: str, *,
     path = check_output_file(folder / file_name, reads=reads, create_folders=True)
     free = shutil.disk_usage(_nearest_existing(folder)).free
     if size > free:
-        raise OutputError(f"{shown(path)} will need about {_megabytes(size)}, but its disk has {_megabytes(free)} "
+        raise OutputError(f"{shown(path)} will need about {byte_size(size)}, but its disk has {byte_size(free)} "
                           "free: free some space or choose another folder.")
     return path
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.0f} kB"
 
 
 def check_json_lines_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = ()) -> Path:

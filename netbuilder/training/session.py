@@ -169,26 +169,31 @@ class TrainingSession:
         return outcome["result"]
 
     def _memory_problem(self, loaded: Dataset | None = None) -> Problem | None:
-        """Why this run would not fit in the training device's free memory, or None; before the
-        data is `loaded` and the network built, and again after. A GPU holds the network and its
-        batches (data too large for it stays in host memory); on the CPU the data counts too, its
-        size known before loading for the built-in datasets only, and the processes that train
-        together on this machine each hold a whole model."""
-        project, world = self.project, self.world
-        analysis = analyze(project.graph)
-        if not analysis.ok:
-            return None  # prepare() refuses it with its problems
-        device = world.device(resolve_device(project.training.device))
-        if device.type == "cuda":
-            if loaded is not None:
-                return None  # the GPU holds nothing yet: the first check stands
-            free, _ = torch.cuda.mem_get_info(device)
-            return memory.training_problem(project.graph, analysis, project.training, free,
-                                           where=f"the GPU ({device})")
+        return memory_problem(self.project, self.dataset_spec, self.world, given=self._given_dataset, loaded=loaded)
+
+
+def memory_problem(project: Project, dataset_spec: str | None = None, world: World = SINGLE_PROCESS, *,
+                   given: Dataset | None = None, loaded: Dataset | None = None) -> Problem | None:
+    """Why this run would not fit in the training device's free memory, or None; before the
+    data is `loaded` and the network built (the command line asks before checking where it
+    writes), and again after. A GPU holds the network and its batches (data too large for it
+    stays in host memory); on the CPU the data counts too, its size known before loading for the
+    built-in datasets only (a dataset `given` already loaded is not counted), and the processes
+    that train together on this machine each hold a whole model."""
+    analysis = analyze(project.graph)
+    if not analysis.ok:
+        return None  # prepare() refuses it with its problems
+    device = world.device(resolve_device(project.training.device))
+    if device.type == "cuda":
         if loaded is not None:
-            samples = len(loaded.train_x) + len(loaded.val_x)
-        else:  # a dataset given already loaded is in memory already: not counted
-            spec = project.dataset if self.dataset_spec is None else self.dataset_spec
-            samples = None if self._given_dataset is not None else memory.builtin_samples(spec)
-        return memory.training_problem(project.graph, analysis, project.training, memory.available_memory(),
-                                       samples, processes=getattr(world, "local_size", 1), loaded=loaded is not None)
+            return None  # the GPU holds nothing yet: the first check stands
+        free, _ = torch.cuda.mem_get_info(device)
+        return memory.training_problem(project.graph, analysis, project.training, free,
+                                       where=f"the GPU ({device})")
+    if loaded is not None:
+        samples = len(loaded.train_x) + len(loaded.val_x)
+    else:  # a dataset given already loaded is in memory already: not counted
+        spec = project.dataset if dataset_spec is None else dataset_spec
+        samples = None if given is not None else memory.builtin_samples(spec)
+    return memory.training_problem(project.graph, analysis, project.training, memory.available_memory(),
+                                   samples, processes=getattr(world, "local_size", 1), loaded=loaded is not None)

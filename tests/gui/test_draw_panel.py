@@ -195,7 +195,7 @@ def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot
                                                                           capsys):
     from netbuilder.core.project import save_project
     from netbuilder.training.checkpoint import save_checkpoint
-    from netbuilder.training.cli import main
+    from netbuilder.__main__ import cli_main as main
 
     project_path = tmp_path / "mlp.nbproj"
     save_project(load_template("1-mlp"), project_path)
@@ -220,7 +220,7 @@ def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot
 def test_predict_strokes_refuses_a_file_that_is_not_a_drawing(trained_mlp, tmp_path, capsys):
     from netbuilder.core.project import save_project
     from netbuilder.training.checkpoint import save_checkpoint
-    from netbuilder.training.cli import main
+    from netbuilder.__main__ import cli_main as main
 
     project_path = tmp_path / "mlp.nbproj"
     save_project(load_template("1-mlp"), project_path)

@@ -80,5 +80,5 @@ def test_a_disk_without_room_for_the_checkpoint_is_found_before_training(tmp_pat
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 20_000, 20_000))
     assert check_output_folder(tmp_path, "net.safetensors", size=10_000) == tmp_path / "net.safetensors"
     message = _refusal(check_output_folder, tmp_path / "new", "net.safetensors", size=400_000_000)
-    assert message.endswith("will need about 400.0 MB, but its disk has 20 kB free: free some space or choose "
+    assert message.endswith("will need about 381.5 MB, but its disk has 19.5 KB free: free some space or choose "
                             "another folder.")
