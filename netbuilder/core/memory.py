@@ -31,8 +31,9 @@ _RECURRENT_COPIES = 3
 # What torch itself takes once it has trained a batch (code, thread pools, the allocator's
 # caches): 80-97 MB measured with a tiny network of each kind.
 RUNTIME_BYTES = 128 * 2**20
-# Evaluation batches on the validation data are at least this large (the trainer's choice); they
-# run without autograd, so only a few of a layer's values are alive at a time.
+# Evaluation batches on the validation data are at least this large (the trainer evaluates in
+# batches this size or the training batch size, whichever is larger); they run without autograd,
+# so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
 BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000)}

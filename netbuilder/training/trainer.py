@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
+from netbuilder.core.memory import EVALUATION_BATCH
 from netbuilder.core.project import Project
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
@@ -271,7 +272,7 @@ class Trainer:
 
             train_loss = epoch_loss_sum / epoch_samples
             self._where = f"during the validation of epoch {epoch}"
-            validation = evaluate(model, val_x, val_y, task, max(batch_size, 512),
+            validation = evaluate(model, val_x, val_y, task, max(batch_size, EVALUATION_BATCH),
                                   self.control.check_stop) if len(val_x) else None
             ended = _epoch_ended(epoch, epochs, train_loss,
                                  int(world.total(correct)) / epoch_samples if classification else None,
