@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..error_log import log_file, write_error_log
+from ..text import MESSAGE_CHARACTERS, shown
 from . import style
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
@@ -40,7 +41,7 @@ class ErrorReporter:
         try:
             QMessageBox.critical(QApplication.activeWindow(), "Something went wrong",
                                  f"netbuilder hit an unexpected problem and the last action may be incomplete:\n\n"
-                                 f"{kind.__name__}: {error}\n\n{where}"
+                                 f"{kind.__name__}: {shown(error, MESSAGE_CHARACTERS)}\n\n{where}"
                                  "Your project is autosaved every 30 seconds while it has unsaved changes.")
         finally:
             self._showing = False
