@@ -114,7 +114,7 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     train_off_the_gui_thread_only()
     from .main_window import MainWindow, release_clipboard
-    from .workers import wait_for_kept_threads
+    from .workers import threads_still_running, wait_for_kept_threads
 
     QCoreApplication.setApplicationName("netbuilder")
     QCoreApplication.setOrganizationName("netbuilder")
@@ -134,11 +134,20 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     try:
         if screenshot:
             return _save_screenshot(app, window, Path(screenshot))
-        return app.exec()
+        code = app.exec()
     finally:
         # Destroy the window's C++ objects while the application object still exists: left to the
         # interpreter's exit, the plot widgets of a panel that was ever shown crash Python (SIGSEGV).
         shiboken6.delete(window)
+    if threads_still_running():
+        # A thread that outlived the wait at quit (a loader deep in a CSV of hundreds of MB, which
+        # has no point to stop at, or the epoch estimate inside torch): Python's exit would destroy
+        # a running QThread or stop a thread inside torch, and the process aborts for either.
+        # Everything the user keeps is written by now, so end here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _save_screenshot(app: QApplication, window, path: Path) -> int:

@@ -1,0 +1,257 @@
+"""What a hostile or unlucky user feeds the window ends in a short printable message, loses no
+work, neither freezes nor crashes it: clipboard data, damaged settings, odd paths, full disks,
+drawings at their limits, and quitting while a file is still being read."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QGuiApplication, QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+import netbuilder.data.strokes as strokes_module
+import netbuilder.gui.panels.draw as draw_module
+from netbuilder.core.commands import AddNode
+from netbuilder.core.project import load_template
+from netbuilder.data.handwriting import HandwritingSet
+from netbuilder.gui.app import ErrorReporter
+from netbuilder.gui.document import Document
+from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, app_settings
+from netbuilder.gui.panels.draw import DrawPanel
+from netbuilder.text import MESSAGE_CHARACTERS, shown
+from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def printable_and_short(text: str, limit: int = MESSAGE_CHARACTERS) -> bool:
+    """Each line at most `limit` long and holding nothing that `shown` would escape."""
+    return all(len(line) <= limit and shown(line, len(line) + 1) == line for line in text.split("\n"))
+
+
+def put_on_clipboard(data: bytes) -> None:
+    mime = QMimeData()
+    mime.setData(FRAGMENT_MIME_TYPE, data)
+    QGuiApplication.clipboard().setMimeData(mime)
+
+
+def a_layer(position: list) -> dict:
+    return {"id": "a", "type": "dense", "name": "dense_x", "params": {}, "position": position}
+
+
+@pytest.mark.parametrize("data", [
+    b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the JSON reader's stack
+    b'{"nodes": ' + b"[" * 5_000 + b"]" * 5_000 + b', "edges": []}',
+    json.dumps({"nodes": [a_layer([float("nan"), 0])], "edges": []}).encode(),  # NaN: not JSON
+    b'{"nodes": [{"id": "a", "type": "dense", "name": "d", "params": {}, "position": [1e400, 0]}], "edges": []}',
+    b"\xff\xfe not UTF-8",
+    b'{"nodes": [], "edges": [], "padding": "' + b" " * (65 * 1024 * 1024) + b'"}',  # larger than any project
+], ids=["deep-list", "deep-in-nodes", "nan", "1e400", "not-utf8", "huge"])
+def test_hostile_clipboard_data_is_refused_with_a_message_and_adds_nothing(make_window, data):
+    window = make_window(Document(load_template("2-cnn")))
+    before = set(window.document.graph.nodes)
+    put_on_clipboard(data)
+    window.paste()
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Cannot paste:") and printable_and_short(message)
+    assert set(window.document.graph.nodes) == before
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20)
+fragments = st.fixed_dictionaries({"nodes": st.lists(st.fixed_dictionaries(
+    {"id": st.text(max_size=4), "type": st.sampled_from(["dense", "conv2d", "input", "zzz"]) | st.text(max_size=6),
+     "name": st.text(max_size=10), "params": json_values, "position": json_values}), max_size=4),
+    "edges": st.lists(json_values, max_size=4)})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=json_values | fragments)
+def test_any_json_on_the_clipboard_pastes_or_says_why(make_window, document):
+    window = getattr(test_any_json_on_the_clipboard_pastes_or_says_why, "window", None)
+    if window is None:  # one window for every example: opening one per example is slow
+        window = test_any_json_on_the_clipboard_pastes_or_says_why.window = make_window()
+    put_on_clipboard(json.dumps(document).encode())
+    window.statusBar().clearMessage()
+    window.paste()  # an exception here (or in a slot: pytest-qt) fails the test
+    assert printable_and_short(window.statusBar().currentMessage())
+
+
+@pytest.fixture(autouse=True)
+def _forget_shared_window():
+    yield
+    test_any_json_on_the_clipboard_pastes_or_says_why.__dict__.pop("window", None)
+
+
+def test_selecting_a_large_paste_in_the_summary_is_one_selection_change(make_window):
+    """Row by row (cell by cell) the table updated its selection 9,000 times for 1,500 layers."""
+    window = make_window()
+    nodes = [{"id": f"n{i}", "type": "dense", "name": f"d{i}", "params": {"units": 4}, "position": [i * 10.0, 0]}
+             for i in range(300)]
+    changes = []
+    window.summary.table.selectionModel().selectionChanged.connect(lambda *_: changes.append(1))
+    put_on_clipboard(json.dumps({"nodes": nodes, "edges": []}).encode())
+    window.paste()
+    assert len(window.document.graph.nodes) == 300
+    rows = {index.row() for index in window.summary.table.selectionModel().selectedRows()}
+    assert len(rows) == 300
+    assert len(changes) <= 2
+
+
+@pytest.mark.parametrize("stored", [5, {"a": 1}, [1, None, "", "/x/a.nbproj"], "/x/b.nbproj"])
+def test_a_damaged_recent_files_setting_gives_a_usable_menu(make_window, stored):
+    window = make_window()
+    app_settings().setValue("files/recent", stored)
+    window.fill_recent_menu()
+    listed = [action.text() for action in window.recent_menu.actions()]
+    assert all(isinstance(path, str) and path for path in window.recent_files())
+    assert listed in (["No recent projects"], ["a.nbproj"], ["b.nbproj"])
+
+
+def test_a_recent_file_whose_name_is_too_long_is_refused_and_forgotten(make_window, dialogs, tmp_path):
+    window = make_window()
+    too_long = str(tmp_path / ("\x1b[31m" + "x" * 5_000 + ".nbproj"))
+    app_settings().setValue("files/recent", [too_long])
+    window.fill_recent_menu()
+    window.recent_menu.actions()[0].trigger()
+    assert len(dialogs.warnings) == 1 and printable_and_short(dialogs.warnings[0])
+    assert window.recent_files() == []
+
+
+@pytest.mark.parametrize("name", ["a\0b.nbproj", "\x1b[31m" + "y" * 300 + ".nbproj"], ids=["nul", "too-long"])
+def test_saving_to_an_impossible_name_keeps_the_work_unsaved_and_says_why(make_window, dialogs, tmp_path, name):
+    window = make_window(Document(load_template("2-cnn")))
+    window.document.push(AddNode("dense", (0.0, 400.0)))
+    assert window.document.modified
+    dialogs.chosen_file = str(tmp_path / name)
+    assert not window.save_as()
+    assert len(dialogs.warnings) == 1 and printable_and_short(dialogs.warnings[0])
+    assert window.document.modified and window.document.path is None
+
+
+def test_a_full_disk_fails_the_save_and_keeps_the_previous_file_and_the_edits(make_window, dialogs, tmp_path,
+                                                                               monkeypatch):
+    window = make_window(Document(load_template("2-cnn")))
+    dialogs.chosen_file = str(tmp_path / "net.nbproj")
+    assert window.save_as()
+    saved = (tmp_path / "net.nbproj").read_bytes()
+    window.document.push(AddNode("dense", (0.0, 400.0)))
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", disk_full)
+    assert not window.save()
+    assert dialogs.warnings == ["Cannot save net.nbproj: No space left on device"]
+    assert (tmp_path / "net.nbproj").read_bytes() == saved
+    assert window.document.modified
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".net")] == []
+
+
+@pytest.mark.parametrize("text", ["1" * 5_000, "1×" + "9" * 5_000 + "×1"], ids=["5000-digits", "a-size-of-5000-digits"])
+def test_a_shape_of_thousands_of_digits_is_refused_beside_the_field(make_window, text):
+    window = make_window(Document(load_template("2-cnn")))
+    input_id = next(node_id for node_id, node in window.document.graph.nodes.items() if node.type_id == "input")
+    window.scene.select_nodes([input_id])
+    before = window.document.graph.nodes[input_id].params["shape"]
+    field = window.inspector.fields["shape"].widget
+    field.setText(text)
+    field.editingFinished.emit()
+    error = window.inspector.error_text("shape")
+    assert "between" in error and printable_and_short(error)
+    assert window.document.graph.nodes[input_id].params["shape"] == before
+
+
+def test_the_error_dialog_quotes_a_bounded_printable_message(monkeypatch, tmp_path):
+    dialogs_shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: dialogs_shown.append(text))
+    error = ValueError("\x1b[2J" + "v" * 100_000)
+    ErrorReporter(tmp_path / "errors.log")(ValueError, error, None)
+    assert printable_and_short(dialogs_shown[0], MESSAGE_CHARACTERS + 50) and len(dialogs_shown[0]) < 1_000
+
+
+@pytest.fixture
+def draw_panel(qtbot, tmp_path, monkeypatch):
+    # small limits, so that reaching them takes a few events (the same checks apply to any limit)
+    for module in (strokes_module, draw_module):
+        monkeypatch.setattr(module, "MAX_STROKES", 5)
+        monkeypatch.setattr(module, "MAX_POINTS", 40)
+    panel = DrawPanel(HandwritingSet(tmp_path / "handwriting"))
+    qtbot.addWidget(panel)
+    panel.resize(900, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def mouse(canvas, kind: QEvent.Type, at: QPoint, buttons=Qt.MouseButton.LeftButton) -> None:
+    QApplication.sendEvent(canvas, QMouseEvent(kind, QPointF(at), QPointF(at), Qt.MouseButton.LeftButton, buttons,
+                                               Qt.KeyboardModifier.NoModifier))
+
+
+def test_strokes_beyond_the_drawing_limit_are_refused_with_a_message(draw_panel):
+    canvas = draw_panel.canvas
+    for stroke in range(8):
+        mouse(canvas, QEvent.Type.MouseButtonPress, QPoint(60, 60))
+        mouse(canvas, QEvent.Type.MouseMove, QPoint(90, 90 + stroke * 5))
+        mouse(canvas, QEvent.Type.MouseButtonRelease, QPoint(90, 90), Qt.MouseButton.NoButton)
+    assert len(canvas.drawing().strokes) == 5
+    assert "5 strokes" in draw_panel.handwriting_status.text()
+    canvas.clear()
+    mouse(canvas, QEvent.Type.MouseButtonPress, QPoint(60, 60))
+    assert len(canvas.drawing().strokes) == 1
+
+
+def test_a_stroke_ends_at_the_point_limit_and_the_drawing_stays_usable(draw_panel):
+    canvas = draw_panel.canvas
+    mouse(canvas, QEvent.Type.MouseButtonPress, QPoint(20, 20))
+    for step in range(100):
+        mouse(canvas, QEvent.Type.MouseMove, QPoint(20 + step * 3, 20 + (step % 2) * 30))
+    mouse(canvas, QEvent.Type.MouseButtonRelease, QPoint(20, 20), Qt.MouseButton.NoButton)
+    assert canvas.drawing().point_count == 40
+    assert "40 points" in draw_panel.handwriting_status.text()
+    draw_panel.add_to_handwriting(3)
+    assert draw_panel.handwriting.counts()[3] == 1
+
+
+QUIT_WHILE_LOADING = textwrap.dedent("""
+    import sys, time
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])
+    import netbuilder.data.catalog as catalog
+    from netbuilder.gui import app, workers
+    from netbuilder.gui.main_window import MainWindow
+    catalog.load_dataset = lambda spec, progress=None, **options: time.sleep(60)  # a CSV of hundreds of MB
+    wait = workers.wait_for_kept_threads
+    workers.wait_for_kept_threads = lambda: wait(0.2)
+    show = MainWindow.show
+    def show_then_load_and_quit(window):
+        show(window)
+        QTimer.singleShot(50, window.training.load_preview)
+        QTimer.singleShot(300, QApplication.instance().quit)
+    MainWindow.show = show_then_load_and_quit
+    sys.exit(app.run_gui(sys.argv[1]))
+""")
+
+
+def test_quitting_while_a_dataset_is_still_being_read_ends_the_app_cleanly(tmp_path):
+    """Qt aborts a process whose Python exit destroys a running QThread (exit 134, a core dump)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen", NETBUILDER_DATA_DIR=str(tmp_path))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", QUIT_WHILE_LOADING, str(ROOT / "resources/templates/1-mlp.nbproj"),
+                             str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "QThread: Destroyed" not in result.stderr
+    assert time.monotonic() - started < 30
+
