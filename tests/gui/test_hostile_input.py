@@ -158,7 +158,8 @@ def test_a_full_disk_fails_the_save_and_keeps_the_previous_file_and_the_edits(ma
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".net")] == []
 
 
-@pytest.mark.parametrize("text", ["1" * 5_000, "1×" + "9" * 5_000 + "×1"], ids=["5000-digits", "a-size-of-5000-digits"])
+@pytest.mark.parametrize("text", ["1" * 5_000, "1×" + "9" * 5_000 + "×1"],
+                         ids=["5000-digits", "a-size-of-5000-digits"])
 def test_a_shape_of_thousands_of_digits_is_refused_beside_the_field(make_window, text):
     window = make_window(Document(load_template("2-cnn")))
     input_id = next(node_id for node_id, node in window.document.graph.nodes.items() if node.type_id == "input")
@@ -255,3 +256,23 @@ def test_quitting_while_a_dataset_is_still_being_read_ends_the_app_cleanly(tmp_p
     assert "QThread: Destroyed" not in result.stderr
     assert time.monotonic() - started < 30
 
+
+
+@pytest.mark.parametrize("kind", ["save_plot", "export_history"])
+def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_window, dialogs, tmp_path,
+                                                                          unwritten_fifo, kind):
+    """Writing into a FIFO nobody reads waits for ever (the watchdog ends it after 2 s)."""
+    panel = make_window().training
+    target = unwritten_fifo(tmp_path / ("out.png" if kind == "save_plot" else "out.csv"))
+    dialogs.chosen_file = str(target)
+    started = time.monotonic()
+    getattr(panel, kind)()
+    assert time.monotonic() - started < 1.5
+    assert target.is_file() and panel.message.text() == f"Wrote {target.name}."
+
+
+def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, dialogs, tmp_path):
+    panel = make_window().training
+    dialogs.chosen_file = str(tmp_path / "a\0b.csv")
+    panel.export_history()
+    assert panel.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
