@@ -276,3 +276,11 @@ def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, di
     dialogs.chosen_file = str(tmp_path / "a\0b.csv")
     panel.export_history()
     assert panel.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
+
+
+def test_a_project_named_with_control_characters_has_a_readable_title(make_window):
+    project = load_template("1-mlp")
+    project.name = "\x1b[31mred\u202e" + "n" * 500
+    window = make_window()
+    window.set_project(project, None, "template")
+    assert printable_and_short(window.windowTitle()) and len(window.windowTitle()) < 150
