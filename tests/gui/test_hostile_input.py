@@ -22,12 +22,11 @@ import netbuilder.data.strokes as strokes_module
 import netbuilder.gui.panels.draw as draw_module
 from netbuilder.core.commands import AddNode
 from netbuilder.core.project import load_template
-from netbuilder.data.handwriting import HandwritingSet
 from netbuilder.gui.app import ErrorReporter
 from netbuilder.gui.document import Document
 from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, app_settings
-from netbuilder.gui.panels.draw import DrawPanel
 from netbuilder.text import MESSAGE_CHARACTERS, shown
+from test_draw_panel import panel  # noqa: F401 (fixture)
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,16 +181,12 @@ def test_the_error_dialog_quotes_a_bounded_printable_message(monkeypatch, tmp_pa
 
 
 @pytest.fixture
-def draw_panel(qtbot, tmp_path, monkeypatch):
-    # small limits, so that reaching them takes a few events (the same checks apply to any limit)
+def draw_panel(panel, monkeypatch):
+    """The Draw panel with small drawing limits, reached in a few events (the checks are the same
+    for any limit)."""
     for module in (strokes_module, draw_module):
         monkeypatch.setattr(module, "MAX_STROKES", 5)
         monkeypatch.setattr(module, "MAX_POINTS", 40)
-    panel = DrawPanel(HandwritingSet(tmp_path / "handwriting"))
-    qtbot.addWidget(panel)
-    panel.resize(900, 560)
-    panel.show()
-    qtbot.waitExposed(panel)
     return panel
 
 
@@ -262,20 +257,20 @@ def test_quitting_while_a_dataset_is_still_being_read_ends_the_app_cleanly(tmp_p
 def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_window, dialogs, tmp_path,
                                                                           unwritten_fifo, kind):
     """Writing into a FIFO nobody reads waits for ever (the watchdog ends it after 2 s)."""
-    panel = make_window().training
+    training = make_window().training
     target = unwritten_fifo(tmp_path / ("out.png" if kind == "save_plot" else "out.csv"))
     dialogs.chosen_file = str(target)
     started = time.monotonic()
-    getattr(panel, kind)()
+    getattr(training, kind)()
     assert time.monotonic() - started < 1.5
-    assert target.is_file() and panel.message.text() == f"Wrote {target.name}."
+    assert target.is_file() and training.message.text() == f"Wrote {target.name}."
 
 
 def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, dialogs, tmp_path):
-    panel = make_window().training
+    training = make_window().training
     dialogs.chosen_file = str(tmp_path / "a\0b.csv")
-    panel.export_history()
-    assert panel.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
+    training.export_history()
+    assert training.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
 
 
 def test_a_project_named_with_control_characters_has_a_readable_title(make_window):
