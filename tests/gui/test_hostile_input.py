@@ -23,10 +23,12 @@ import netbuilder.gui.panels.draw as draw_module
 from netbuilder.core.commands import AddNode
 from netbuilder.core.layers.registry import all_specs
 from netbuilder.core.project import load_template
+from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.gui.app import ErrorReporter
 from netbuilder.gui.document import Document
 from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, app_settings
 from netbuilder.gui.panels.inspector import InspectorPanel
+from netbuilder.gui.panels.training import TrainingPanel
 from netbuilder.text import MESSAGE_CHARACTERS, shown
 from test_draw_panel import panel  # noqa: F401 (fixture)
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
@@ -275,9 +277,9 @@ HOSTILE_TEXTS = ["1e400", "-1e400", "nan", "inf", "", " ", "x" * 5_000, "9" * 5_
                  "\x00\x1b[31m", "\ud800", "0", "-1", "1e-400", "0x10", "١٢", "99999999999×9", "same", "1,2,3,4,5"]
 
 
-def type_into_field(inspector: InspectorPanel, node_id: str, name: str, text: str) -> None:
-    """Commit `text` through the parameter's widget, as typed (and unparsed, as a field may hand it over)."""
-    widget = inspector.fields[name].widget
+def type_into(widget, text: str, commit_raw) -> None:
+    """Commit `text` through a parameter's widget as typed; a spin box keeps only what it can
+    hold, so `commit_raw(text)` also hands the text over unparsed, as a field may."""
     if isinstance(widget, QComboBox) and not widget.isEditable():
         widget.currentTextChanged.emit(text)
         return
@@ -285,7 +287,7 @@ def type_into_field(inspector: InspectorPanel, node_id: str, name: str, text: st
     line.setText(text)
     line.editingFinished.emit()
     if isinstance(widget, QAbstractSpinBox):
-        inspector._commit_param(node_id, name, text)
+        commit_raw(text)
 
 
 def assert_taken_or_refused_beside_it(texts, type_id: str, name: str, qtbot) -> None:
@@ -297,7 +299,8 @@ def assert_taken_or_refused_beside_it(texts, type_id: str, name: str, qtbot) -> 
     inspector.show_node(command.node.id)
     for text in texts:
         before = document.graph.nodes[command.node.id].params[name]
-        type_into_field(inspector, command.node.id, name, text)
+        type_into(inspector.fields[name].widget, text,
+                  lambda raw: inspector._commit_param(command.node.id, name, raw))
         error = inspector.error_text(name)
         assert printable_and_short(error), (text[:20], error)
         if error:
@@ -315,3 +318,18 @@ def test_hostile_text_in_every_layer_field_is_taken_or_refused_beside_it(qtbot, 
 @given(where=st.sampled_from(LAYER_PARAMS), text=st.text(max_size=40))
 def test_any_text_in_any_layer_field_is_taken_or_refused_beside_it(qtbot, where, text):
     assert_taken_or_refused_beside_it([text], *where, qtbot)
+
+
+@pytest.mark.parametrize("name", [name for name, param in SETTING_LIMITS.items() if param.kind is not bool])
+def test_hostile_text_in_every_training_setting_is_taken_or_refused_beside_it(qtbot, name):
+    document = Document(load_template("1-mlp"))
+    panel = TrainingPanel(document)
+    qtbot.addWidget(panel)
+    for text in HOSTILE_TEXTS:
+        before = getattr(document.project.training, name)
+        type_into(panel.setting_fields[name].widget, text, lambda raw: panel.set_setting(name, raw))
+        error = panel.setting_errors[name]
+        assert printable_and_short(error.text())
+        if not error.isHidden():
+            assert getattr(document.project.training, name) == before
+    panel.shutdown()
