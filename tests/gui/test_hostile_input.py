@@ -333,3 +333,17 @@ def test_hostile_text_in_every_training_setting_is_taken_or_refused_beside_it(qt
         if not error.isHidden():
             assert getattr(document.project.training, name) == before
     panel.shutdown()
+
+
+@pytest.mark.parametrize("content", [
+    b"[window]\ngeometry=@ByteArray(\\xff\\x00garbage)\nstate=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18QPair)\n"
+    b"[files]\nrecent=@Invalid()\nlast_folder=\\x1b\n" + bytes(range(256)),
+    b"\0" * 100_000,
+], ids=["garbage", "zeros"])
+def test_a_damaged_settings_file_opens_the_window_with_defaults(make_window, settings_dir, content):
+    (settings_dir / "netbuilder").mkdir(parents=True, exist_ok=True)
+    (settings_dir / "netbuilder" / "netbuilder.ini").write_bytes(content)
+    window = make_window()
+    window.fill_recent_menu()
+    assert window.recent_files() == []
+    assert window.isVisible() and window.width() > 0
