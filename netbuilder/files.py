@@ -8,6 +8,7 @@ message is short and printable.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -198,6 +199,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     written through to its target rather than replaced, and temporary files that an earlier crash
     left beside it are removed.
     """
+    if "\0" in str(path):  # (os functions raise ValueError for it): callers handle a path refused as OSError
+        raise OSError(errno.EINVAL, "a file name cannot hold a NUL character")
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode_for(path)

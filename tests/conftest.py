@@ -37,3 +37,13 @@ def unwritten_fifo():
     yield make
     for watchdog in watchdogs:
         watchdog.cancel()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def estimates_end_before_python():
+    """A window times its network on a daemon thread (gui/epoch_estimate.py); one still inside
+    torch when the test process exits aborts it ("terminate called without an active exception")."""
+    yield
+    for thread in threading.enumerate():
+        if thread.daemon and thread.name == "epoch-estimate":
+            thread.join(timeout=60)

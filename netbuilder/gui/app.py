@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..error_log import log_file, write_error_log
+from ..text import MESSAGE_CHARACTERS, shown
 from . import style
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
@@ -40,7 +41,7 @@ class ErrorReporter:
         try:
             QMessageBox.critical(QApplication.activeWindow(), "Something went wrong",
                                  f"netbuilder hit an unexpected problem and the last action may be incomplete:\n\n"
-                                 f"{kind.__name__}: {error}\n\n{where}"
+                                 f"{kind.__name__}: {shown(error, MESSAGE_CHARACTERS)}\n\n{where}"
                                  "Your project is autosaved every 30 seconds while it has unsaved changes.")
         finally:
             self._showing = False
@@ -113,7 +114,7 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     train_off_the_gui_thread_only()
     from .main_window import MainWindow, release_clipboard
-    from .workers import wait_for_kept_threads
+    from .workers import threads_still_running, wait_for_kept_threads
 
     QCoreApplication.setApplicationName("netbuilder")
     QCoreApplication.setOrganizationName("netbuilder")
@@ -133,11 +134,20 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     try:
         if screenshot:
             return _save_screenshot(app, window, Path(screenshot))
-        return app.exec()
+        code = app.exec()
     finally:
         # Destroy the window's C++ objects while the application object still exists: left to the
         # interpreter's exit, the plot widgets of a panel that was ever shown crash Python (SIGSEGV).
         shiboken6.delete(window)
+    if threads_still_running():
+        # A thread that outlived the wait at quit (a loader deep in a CSV of hundreds of MB, which
+        # has no point to stop at, or the epoch estimate inside torch): Python's exit would destroy
+        # a running QThread or stop a thread inside torch, and the process aborts for either.
+        # Everything the user keeps is written by now, so end here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _save_screenshot(app: QApplication, window, path: Path) -> int:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QUndoStack
 from ..core.analysis import Analysis, analyze
 from ..core.commands import Command
 from ..core.project import Project
+from ..text import shown
 from .undo import CoreUndoCommand
 
 
@@ -76,4 +77,6 @@ class Document(QObject):
 
     @property
     def title(self) -> str:
-        return self.path.name if self.path else self.project.name or "Untitled"
+        """The file's or project's name for the title bar and questions: printable and short,
+        whatever a file named it (a bidi override or an escape sequence is shown as an escape)."""
+        return shown(self.path.name if self.path else self.project.name or "Untitled")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Callable
@@ -12,8 +13,10 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
                                QTabWidget, QWidget)
 
 from ..core.graph import GraphError
-from ..core.project import (FORMAT, VERSION, SUFFIX, Project, ProjectFileError, load_project, load_template,
-                            project_from_dict, save_project)
+from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, load_project,
+                            load_template, project_from_dict, save_project)
+from ..files import FileReadError, parse_json
+from ..text import MESSAGE_CHARACTERS, byte_size, shown
 from ..core.summary import human_count
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
@@ -277,7 +280,9 @@ class MainWindow(QMainWindow):
 
     # --- files ------------------------------------------------------------------------------------
     def _warn(self, title: str, text: str) -> None:
-        QMessageBox.warning(self, title, text)
+        """Every refusal the window shows goes through here: each line printable and of bounded
+        length, whatever file name or value it quotes."""
+        QMessageBox.warning(self, title, "\n".join(shown(line, MESSAGE_CHARACTERS) for line in text.split("\n")))
 
     def _last_folder(self) -> str:
         if self.document.path:
@@ -339,7 +344,7 @@ class MainWindow(QMainWindow):
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
         self.training.restore_saved_run(Path(path).resolve())  # its model_trained reaches the draw panel
-        self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+        self.statusBar().showMessage(f"Opened {shown(Path(path).name)}", 5000)
         return True
 
     def save(self) -> bool:
@@ -360,12 +365,12 @@ class MainWindow(QMainWindow):
         try:
             save_project(self.document.project, path)
         except OSError as error:
-            self._warn("Cannot save project", f"Cannot save {path.name}: {error.strerror or error}")
+            self._warn("Cannot save project", f"Cannot save {shown(path.name)}: {error.strerror or error}")
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
         self.training.save_weights(path.resolve())  # a run finished before the project had a file
-        self.statusBar().showMessage(f"Saved {path.name}", 5000)
+        self.statusBar().showMessage(f"Saved {shown(path.name)}", 5000)
         return True
 
     def _remember_file(self, path: Path) -> None:
@@ -376,8 +381,10 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def recent_files() -> list[str]:
+        """The recent projects, newest first; whatever a damaged settings file holds there, only text."""
         value = app_settings().value("files/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        value = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        return [path for path in value if isinstance(path, str) and path]
 
     def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -391,7 +398,7 @@ class MainWindow(QMainWindow):
     def _open_recent(self, path: Path) -> None:
         if not self.maybe_save():
             return
-        if not self.open_path(path) and not path.exists():
+        if not self.open_path(path) and not os.path.exists(path):  # (False for a name too long, not an error)
             app_settings().setValue("files/recent", [p for p in self.recent_files() if p != str(path)])
 
     def export_code(self) -> bool:
@@ -513,12 +520,15 @@ class MainWindow(QMainWindow):
         if mime is None or not mime.hasFormat(FRAGMENT_MIME_TYPE):
             self.statusBar().showMessage("The clipboard holds no netbuilder layers", 4000)
             return
+        raw = bytes(mime.data(FRAGMENT_MIME_TYPE))
         try:
-            fragment = json.loads(bytes(mime.data(FRAGMENT_MIME_TYPE)).decode("utf-8"))
+            if len(raw) > MAX_PROJECT_BYTES:
+                raise ValueError(f"the clipboard holds {byte_size(len(raw))}, more than any project")
+            fragment = parse_json(raw, "the clipboard data")  # as a project file is read: any bytes end in a message
             _check_fragment(fragment)
             self.scene.paste(fragment)
-        except (ValueError, GraphError, ProjectFileError) as error:
-            self.statusBar().showMessage(f"Cannot paste: {error}", 6000)
+        except (ValueError, GraphError, ProjectFileError, FileReadError) as error:
+            self.statusBar().showMessage(f"Cannot paste: {shown(error, 300)}", 6000)
 
     def duplicate(self) -> None:
         self.scene.duplicate_selected()

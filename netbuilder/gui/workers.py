@@ -7,6 +7,7 @@ thread, so Qt queues every signal to it.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import traceback
 from typing import Protocol
@@ -14,6 +15,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, QProcess, QThread, QTimer, Signal
 
 from ..training.events import BatchEnded, Finished, TrainingEvent
+from ..text import shown
 
 # Batch reports closer together than this reach the GUI together, in one signal: a run that reports
 # every batch cannot flood the event loop, and no report is dropped (each is a point on a curve).
@@ -55,7 +57,7 @@ class TrainingWorker(QThread):
                     self.events_ready.emit(pending)
                     pending, last_sent = [], now
         except Exception as error:  # a bug in the session: the panel still gets a readable ending
-            pending.append(Finished("failed", f"Training stopped on an unexpected error: {error}",
+            pending.append(Finished("failed", f"Training stopped on an unexpected error: {shown(error)}",
                                     traceback.format_exc()))
         if pending:
             self.events_ready.emit(pending)
@@ -78,6 +80,13 @@ def wait_or_keep(thread: QThread, timeout_seconds: float) -> bool:
     _still_running.add(thread)
     thread.finished.connect(lambda: _still_running.discard(thread))
     return False
+
+
+def threads_still_running() -> bool:
+    """Whether a thread handed to the keeper, or a daemon thread (the epoch estimate timing a
+    network), has still not ended: Python's exit must not run while one does."""
+    return any(thread.isRunning() for thread in _still_running) or \
+        any(thread.daemon and thread.is_alive() for thread in threading.enumerate())
 
 
 def wait_for_kept_threads(timeout_seconds: float = 10.0) -> None:
@@ -127,7 +136,7 @@ class DatasetLoader(QThread):
             self.failed.emit(str(error))
             return
         except Exception as error:  # any loader bug becomes a message, never a dialog with a traceback
-            self.failed.emit(f"Cannot load the dataset: {error}")
+            self.failed.emit(f"Cannot load the dataset: {shown(error)}")
             return
         if not self._cancelled:
             self.loaded.emit(dataset)
@@ -156,7 +165,7 @@ class ExportWriter(QThread):
         except (ExportError, CompileError) as error:
             self.failed.emit(str(error))
         except Exception as error:  # an exporter's bug becomes a message, never a dialog with a traceback
-            self.failed.emit(f"The export failed: {error}")
+            self.failed.emit(f"The export failed: {shown(error)}")
         else:
             self.written.emit(result)
 

@@ -333,7 +333,7 @@ def _history(document: dict) -> History:
     class_names, task, dataset = document.get("class_names"), document.get("task"), document.get("dataset", "")
     if not (isinstance(class_names, list) and all(isinstance(class_name, str) for class_name in class_names)):
         raise _Damaged("the class names are not a list of names")
-    if task not in TASKS or not isinstance(dataset, str):
+    if not isinstance(task, str) or task not in TASKS or not isinstance(dataset, str):
         raise _Damaged("the task or the dataset is not one netbuilder writes")
     epochs, losses, changes = (document.get(key, []) for key in ("epochs", "batch_losses", "changes"))
     if not all(isinstance(part, list) for part in (epochs, losses, changes)):

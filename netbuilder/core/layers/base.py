@@ -115,7 +115,8 @@ class Param:
         if isinstance(value, str):
             if not _SHAPE_TEXT.fullmatch(value):
                 raise ParamError(f"{self.label} must be sizes like 1×28×28, not {_quoted(value)}")
-            value = [int(s) for s in re.findall(r"\d+", value)]
+            # a size of more digits than a million has is out of range, and int() refuses 4,300 digits
+            value = [int(s) if len(s) <= 12 else 10**12 for s in re.findall(r"\d+", value)]
         if not isinstance(value, (list, tuple)) or not value or len(value) > 4:
             raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {_quoted(value)}")
         if any(isinstance(v, bool) or not isinstance(v, int) for v in value):

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from ...data.base import DataError
 from ...data.handwriting import HandwritingSet
-from ...data.strokes import Drawing, render
+from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
 from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
@@ -48,11 +48,14 @@ class DrawingCanvas(QWidget):
         stroke_moved: the stroke being drawn got new points.
         drawing_changed: a stroke ended, or the drawing was cleared, undone or its pen changed.
         digit_pressed(int): a digit key was pressed while the canvas has focus.
+        limit_reached(str): a drawing holds as many strokes or points as a drawing may (the
+            limits of netbuilder.data.strokes); the message says what to do.
     """
 
     stroke_moved = Signal()
     drawing_changed = Signal()
     digit_pressed = Signal(int)
+    limit_reached = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -120,6 +123,10 @@ class DrawingCanvas(QWidget):
         if event.button() == Qt.MouseButton.RightButton:
             self.clear()
         elif event.button() == Qt.MouseButton.LeftButton:
+            if len(self._drawing.strokes) >= MAX_STROKES or self._drawing.point_count >= MAX_POINTS:
+                self.limit_reached.emit(f"The drawing holds as many strokes as a drawing may ({MAX_STROKES} strokes, "
+                                        f"{MAX_POINTS:,} points): clear it (right-click or Esc) to draw again.")
+                return
             self._stroke = [self.to_canvas(event.position())]
             self.update()
             self.stroke_moved.emit()
@@ -129,6 +136,10 @@ class DrawingCanvas(QWidget):
             return
         point = self.to_canvas(event.position())
         last = self._stroke[-1]
+        if self._drawing.point_count + len(self._stroke) >= MAX_POINTS:  # the stroke ends where the limit is
+            self.limit_reached.emit(f"A drawing may have at most {MAX_POINTS:,} points: clear it (right-click or "
+                                    "Esc) to draw again.")
+            return
         if math.hypot(point[0] - last[0], point[1] - last[1]) >= _MIN_POINT_STEP:
             self._stroke.append(point)
             self.update()
@@ -268,6 +279,7 @@ class DrawPanel(QWidget):
         personal.addWidget(self.fine_tune_button)
         self.handwriting_status = QLabel()
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
+        self.canvas.limit_reached.connect(self.handwriting_status.setText)
 
         self.drawing_side = QWidget()  # hidden for a model that cannot read drawings
         left = QVBoxLayout(self.drawing_side)

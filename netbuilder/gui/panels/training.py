@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QListWidget, QMenu, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
@@ -24,6 +24,8 @@ from ...core.layers import ParamError
 from ...core.project import Project, project_from_dict, project_to_dict
 from ...core.settings import SETTING_LIMITS
 from ...data.builtin import BUILTIN_DATASETS
+from ...files import write_atomic
+from ...text import shown
 from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
@@ -754,18 +756,27 @@ class TrainingPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save plot as PNG", start, "PNG images (*.png)")
         if path:
             path = path if path.lower().endswith(".png") else path + ".png"
-            if not self.plots.graphics.grab().save(path):
-                self.message.setText(f"Cannot write {Path(path).name}.")
+            encoded = QBuffer()
+            encoded.open(QIODevice.OpenModeFlag.WriteOnly)
+            self.plots.graphics.grab().save(encoded, "PNG")
+            self._write_file(Path(path), bytes(encoded.data()))
 
     def export_history(self) -> None:
         start = str(self.document.path.with_suffix(".csv")) if self.document.path else "history.csv"
         path, _ = QFileDialog.getSaveFileName(self, "Export history as CSV", start, "CSV files (*.csv)")
         if path:
             path = Path(path if path.lower().endswith(".csv") else path + ".csv")
-            try:
-                path.write_text(self.plots.current.csv_text(), encoding="utf-8")
-            except OSError as error:
-                self.message.setText(f"Cannot write {path.name}: {error.strerror or error}")
+            self._write_file(path, self.plots.current.csv_text().encode("utf-8"))
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """Write a file the user named, as projects are written (a pipe there is replaced, not
+        waited on; a failure leaves what was there), or say in the panel why it could not be."""
+        try:
+            write_atomic(path, data)
+        except OSError as error:
+            self.message.setText(f"Cannot write {shown(path.name)}: {shown(error.strerror or error)}")
+        else:
+            self.message.setText(f"Wrote {shown(path.name)}.")
 
     def restore_saved_run(self, project_path: Path) -> None:
         """Show the run saved beside a project file, if there is one, and offer its model (model_trained)."""
