@@ -31,6 +31,7 @@ from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession, memory_problem
+from .threads import usable_cores
 from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
@@ -112,7 +113,7 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
-        threads = None if args.threads is None else THREADS.coerce(args.threads)
+        threads = None if args.threads is None else _thread_count(args.threads)
         too_large = memory_problem(project, args.data)  # before a disk is asked for room for its weights
         if too_large:
             raise NotEnoughMemory(too_large)
@@ -346,6 +347,15 @@ def import_weights_command(args: argparse.Namespace) -> int:
         return _fail(error)
     _say(result.message)
     return 0
+
+
+def _thread_count(text: str) -> int:
+    """--threads, at most the cores this process may use: more only wait for a core, and each
+    needs a stack (1,024 of them end the process inside OpenMP where memory is limited)."""
+    threads, cores = THREADS.coerce(text), usable_cores()
+    if threads > cores:
+        raise ParamError(f"threads must be at most {cores}, the cores netbuilder may use here, not {threads:,}.")
+    return threads
 
 
 def _setting_changes(args: argparse.Namespace) -> dict:
