@@ -233,8 +233,9 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
             return _fail(f"cannot save the weights: {error.strerror or error}")
         intended = checkpoint_path(args.project, args.out)
         if saved != intended:
-            _fail(f"another run saved {intended.name} while this one trained; it is kept, and this run's weights "
-                  f"are in {saved.name} (rename it to {intended.name} to use them)")
+            print(one_line(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and "
+                           f"this run's weights are in {saved.name} (rename it to {intended.name} to use them)"),
+                  file=sys.stderr)
         _say(f"Saved the weights to {saved}")
     if signals:
         if trained is None and world.leader:
