@@ -150,6 +150,7 @@ def _hostile_commands():
 def test_every_command_meets_hostile_values_with_a_short_message_and_no_traceback(workspace, monkeypatch, capsys):
     monkeypatch.chdir(workspace)
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(workspace / "user-data"))
+    inputs = {name: (workspace / name).read_bytes() for name in ("points.nbproj", "points.csv", "hostile.nbproj")}
     checked = 0
     for argv in _hostile_commands():
         try:
@@ -169,6 +170,8 @@ def test_every_command_meets_hostile_values_with_a_short_message_and_no_tracebac
     assert checked > 250
     assert (workspace / "read-only.py").read_text() == "# keep" and not (workspace / "user-data").exists()
     assert (workspace / "picture.png").stat().st_size == 4000
+    # no output option overwrote a file the commands read (import-weights --out points.nbproj did)
+    assert all((workspace / name).read_bytes() == content for name, content in inputs.items())
 
 
 @pytest.mark.parametrize("raised, status, message", [
@@ -198,3 +201,15 @@ def test_what_no_command_expected_is_one_line_and_a_bug_report_goes_to_the_log(t
     assert log.exists() == (status == 1)
     if status == 1:
         assert str(log) in err and "Traceback" in log.read_text() and "RuntimeError: a bug" in log.read_text()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a file that is always full")
+def test_a_run_whose_output_cannot_be_written_still_saves_its_weights(workspace, tmp_path):
+    """`train ... | head` once head has exited, or a log on a full disk: the lines are lost, the
+    trained weights are not."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "netbuilder", "train", str(workspace / "points.nbproj"),
+                                 "--epochs", "2", "--out", str(tmp_path)], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "points.safetensors").exists() and "Traceback" not in result.stderr

@@ -167,8 +167,9 @@ def _stop_on_signals(session: TrainingSession):
 
 
 def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:
+    say = _run_output()
     if world.distributed:
-        _say(describe(world))
+        say(describe(world))
     session = TrainingSession(project, args.data, threads=threads, world=world)
     show_preparation = _progress_printer()
     latest_speed = 0.0
@@ -186,9 +187,9 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                     if show_preparation and event.total:
                         show_preparation(event.done, event.total, event.message)
                 elif isinstance(event, Started):
-                    _say(_started_line(project, session.dataset.name, event))
+                    say(_started_line(project, session.dataset.name, event))
                     for note in event.notes:
-                        _say(f"note: {note}")
+                        say(f"note: {note}")
                 elif isinstance(event, BatchEnded):
                     latest_speed = event.samples_per_second
                     if show_batches:
@@ -196,15 +197,15 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                               f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
                         live_line = True
                     elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
-                        _say(_progress_line(event))
+                        say(_progress_line(event))
                         last_progress_line = time.monotonic()
                 elif isinstance(event, EpochEnded):
                     live_line = _clear_live_line(live_line)
-                    _say(_epoch_line(event, latest_speed))
+                    say(_epoch_line(event, latest_speed))
                     last_progress_line = time.monotonic()
                 elif isinstance(event, ThreadsChosen):
                     live_line = _clear_live_line(live_line)
-                    _say(_threads_line(event))
+                    say(_threads_line(event))
                 elif isinstance(event, HealthReport):
                     for layer in event.layers:
                         if layer.problem and (layer.layer, layer.problem) not in warned:
@@ -221,7 +222,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     _clear_live_line(live_line)
     succeeded = finished.reason in ("completed", "early_stopping")
     if succeeded:
-        _say(finished.message)
+        say(finished.message)
     else:
         print(f"netbuilder: {one_line(finished.message)}", file=sys.stderr)
     trained = kept_run(session) if world.leader else None
@@ -236,7 +237,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
             print(one_line(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and "
                            f"this run's weights are in {saved.name} (rename it to {intended.name} to use them)"),
                   file=sys.stderr)
-        _say(f"Saved the weights to {saved}")
+        say(f"Saved the weights to {saved}")
     if signals:
         if trained is None and world.leader:
             print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
@@ -444,6 +445,24 @@ def _say(text: str) -> None:
     files) may hold control characters, which are written as escapes rather than run by the
     terminal."""
     print(printable(text), flush=True)
+
+
+def _run_output():
+    """`_say` for the lines of a training run: when standard output stops taking them (`| head`
+    has exited, the log's disk is full), the run goes on to save its weights, without them."""
+    broken = False
+
+    def say(text: str) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            _say(text)
+        except OSError:
+            broken = True
+            with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere, quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return say
 
 
 def _fail(error: Exception | str) -> int:
