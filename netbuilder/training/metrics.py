@@ -120,7 +120,8 @@ def format_confusion(result: Evaluation, class_names: list[str]) -> str:
     if result.confusion is None or classes > SHOWN_MATRIX_CLASSES:
         width = max(len("class"), *(len(n) for n in names))
         rows = [f"{'class'.ljust(width)}  accuracy"]
-        rows += [name.ljust(width) + _accuracy(value).rjust(10) for name, value in zip(names, result.per_class_accuracy)]
+        rows += [name.ljust(width) + _accuracy(value).rjust(10)
+                 for name, value in zip(names, result.per_class_accuracy)]
         return "\n".join(rows)
     confusion = result.confusion
     label_width = max(len("true \\ predicted"), *(len(n) for n in names))
