@@ -109,7 +109,7 @@ def _unexpected(error: Exception) -> int:
         where = f"{shown(error.filename)}: " if error.filename else ""
         print(f"netbuilder: {one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
         return 2
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or _allocation_failed(error):
         print("netbuilder: out of memory: make the network, the batch size or the data smaller", file=sys.stderr)
         return 2
     log = write_error_log(traceback.format_exc())
@@ -117,6 +117,14 @@ def _unexpected(error: Exception) -> int:
     print(f"netbuilder: {one_line(f'unexpected error ({type(error).__name__}: {shown(error)})')}{details}",
           file=sys.stderr)
     return 1
+
+
+def _allocation_failed(error: Exception) -> bool:
+    """PyTorch's allocators report running out of memory as a RuntimeError (OutOfMemoryError on a
+    GPU), not as Python's MemoryError."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and (type(error).__name__ == "OutOfMemoryError"
+                                                or "can't allocate memory" in text or "Cannot allocate memory" in text)
 
 
 if __name__ == "__main__":

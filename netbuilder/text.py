@@ -19,6 +19,14 @@ def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     return "".join(_escaped(character) for character in text)
 
 
+def printable(text: str) -> str:
+    """Text for a terminal, whatever names from the user's files it holds (class names, file
+    names, column names): its line breaks kept, every other control or format character written
+    as an escape, as `shown` writes them. For whole outputs (tables, reports), which `shown`
+    would cut short."""
+    return "\n".join("".join(_escaped(character) for character in line) for line in text.split("\n"))
+
+
 def _escaped(character: str) -> str:
     if character == " " or unicodedata.category(character) not in ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"):
         return character

@@ -2,9 +2,11 @@
 machine without a display says so instead of aborting inside Qt, and can still take a screenshot."""
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,28 @@ def workspace(tmp_path_factory):
                                     "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}),
                  folder / "points.nbproj")
     assert cli_main(["train", str(folder / "points.nbproj")]) == 0
+    # Class names come from the labels of a CSV file: terminal escapes, a bell, a bidi override, a
+    # line break and a 300-character name, printed by evaluate and predict. The network gives
+    # 8 scores for 6 classes (spare scores are allowed; predict --top 8 ranks the named ones).
+    labels = ["\x1b[31mred", "bell\x07", "line\nbreak", "\u202erev", "\x9bcsi", "n" * 300]
+    with open(folder / "hostile.csv", "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["x\x1b[2J", "x2", "label"])
+        writer.writerows([index % 7 * 0.3, index % 5 * 0.1, labels[index % len(labels)]] for index in range(60))
+    hostile_nodes = [dict(nodes[0], params={"kind": "vector", "shape": [2]}), dict(nodes[1], params={"units": 8}),
+                     nodes[2]]
+    save_project(project_from_dict({"format": "netbuilder-project", "version": 1, "name": "Hostile\x1b[2J",
+                                    "nodes": hostile_nodes, "edges": [{"source": "a", "target": "b"},
+                                                                      {"source": "b", "target": "c"}],
+                                    "dataset": str(folder / "hostile.csv"),
+                                    "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}),
+                 folder / "hostile.nbproj")
+    assert cli_main(["train", str(folder / "hostile.nbproj")]) == 0
+    # A network without weights (the Input feeds the Output's scores directly).
+    save_project(project_from_dict({"format": "netbuilder-project", "version": 1, "name": "No weights",
+                                    "nodes": [nodes[0], nodes[2]], "edges": [{"source": "a", "target": "c"}],
+                                    "dataset": str(folder / "points.csv"), "training": {"epochs": 1}}),
+                 folder / "no-weights.nbproj")
     (folder / "empty-folder").mkdir()
     (folder / "picture.png").write_bytes((REPOSITORY / "docs" / "screenshot.png").read_bytes()[:4000])
     (folder / "read-only.py").write_text("# keep")
@@ -112,6 +136,13 @@ def _hostile_commands():
         yield [command, "--help"]
         yield [command]
     yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
+    for hostile in (["evaluate", "hostile.nbproj"], ["predict", "hostile.nbproj", "hostile.csv", "--top", "8"],
+                    ["predict", "hostile.nbproj", "hostile.csv", "--json"], ["summary", "hostile.nbproj"],
+                    ["export", "hostile.nbproj", "--format", "safetensors", "--out", "h\x1b[2J.safetensors"],
+                    ["train", "hostile.nbproj", "--out", "again\x1b[2J"]):
+        yield hostile
+    yield ["train", "no-weights.nbproj"]
+    yield ["train", project, "--threads", str(os.cpu_count() + 1)]
     yield ["no-such-command"]
     yield ["export", project, "--format", "no-such-format", "--out", "x"]
 
@@ -119,6 +150,7 @@ def _hostile_commands():
 def test_every_command_meets_hostile_values_with_a_short_message_and_no_traceback(workspace, monkeypatch, capsys):
     monkeypatch.chdir(workspace)
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(workspace / "user-data"))
+    inputs = {name: (workspace / name).read_bytes() for name in ("points.nbproj", "points.csv", "hostile.nbproj")}
     checked = 0
     for argv in _hostile_commands():
         try:
@@ -128,7 +160,9 @@ def test_every_command_meets_hostile_values_with_a_short_message_and_no_tracebac
         captured = capsys.readouterr()
         shown = captured.out + captured.err
         assert status in (0, 1, 2, 130), (argv, shown[-500:])
-        assert "Traceback" not in shown and "\x1b" not in shown and "\x07" not in shown, argv
+        assert "Traceback" not in shown and "unexpected error" not in shown, argv
+        assert not any(unicodedata.category(character) in ("Cc", "Cf") for character in shown.replace("\n", "")), argv
+        assert max(map(len, captured.out.splitlines()), default=0) <= 600, argv
         assert len(captured.err.splitlines()) <= 25 and max(map(len, captured.err.splitlines()), default=0) <= 600, argv
         if status == 2 and not captured.err.startswith("usage:"):
             assert captured.err.startswith("netbuilder: "), (argv, captured.err)
@@ -136,6 +170,8 @@ def test_every_command_meets_hostile_values_with_a_short_message_and_no_tracebac
     assert checked > 250
     assert (workspace / "read-only.py").read_text() == "# keep" and not (workspace / "user-data").exists()
     assert (workspace / "picture.png").stat().st_size == 4000
+    # no output option overwrote a file the commands read (import-weights --out points.nbproj did)
+    assert all((workspace / name).read_bytes() == content for name, content in inputs.items())
 
 
 @pytest.mark.parametrize("raised, status, message", [
@@ -145,6 +181,9 @@ def test_every_command_meets_hostile_values_with_a_short_message_and_no_tracebac
     (PermissionError(13, "Permission denied", "/somewhere/x\x1b.csv"), 2,
      "netbuilder: /somewhere/x\\x1b.csv: Permission denied"),
     (MemoryError(), 2, "netbuilder: out of memory"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                  "tried to allocate 80000000000 bytes. Error code 12 (Cannot allocate memory)"), 2,
+     "netbuilder: out of memory"),
 ])
 def test_what_no_command_expected_is_one_line_and_a_bug_report_goes_to_the_log(tmp_path, monkeypatch, capsys,
                                                                                  raised, status, message):
@@ -162,3 +201,15 @@ def test_what_no_command_expected_is_one_line_and_a_bug_report_goes_to_the_log(t
     assert log.exists() == (status == 1)
     if status == 1:
         assert str(log) in err and "Traceback" in log.read_text() and "RuntimeError: a bug" in log.read_text()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a file that is always full")
+def test_a_run_whose_output_cannot_be_written_still_saves_its_weights(workspace, tmp_path):
+    """`train ... | head` once head has exited, or a log on a full disk: the lines are lost, the
+    trained weights are not."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "netbuilder", "train", str(workspace / "points.nbproj"),
+                                 "--epochs", "2", "--out", str(tmp_path)], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "points.safetensors").exists() and "Traceback" not in result.stderr

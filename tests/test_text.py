@@ -3,7 +3,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from netbuilder.text import SHOWN_CHARACTERS, shown
+from netbuilder.text import SHOWN_CHARACTERS, printable, shown
 
 
 def test_a_huge_value_is_quoted_short_with_both_ends_kept():
@@ -28,3 +28,13 @@ def test_any_value_gives_printable_encodable_text(value):
     text.encode("utf-8")
     assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text)
     assert len(text) <= SHOWN_CHARACTERS * 10  # each kept character escapes to at most 10
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=60), min_size=1, max_size=6))
+def test_a_whole_output_keeps_its_lines_and_escapes_everything_else(lines):
+    """Tables of class, column and file names: printed whole (no line cut short), every line
+    kept, nothing a terminal would run."""
+    text = printable("\n".join(lines))
+    text.encode("utf-8")
+    assert text.split("\n") == [shown(line, limit=len(line) + 1) for line in lines]
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text.replace("\n", ""))

@@ -15,6 +15,10 @@ from .image_size import declared_size
 from .preprocess import resize_image
 from .recipe import image_recipe
 
+# OpenCV's decoders write their own warnings to the terminal ("PNG input buffer is incomplete"):
+# read_image says which file is unreadable, in netbuilder's words, instead.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 _PROGRESS_EVERY = 200  # images between progress reports
 # A 100-megapixel photo decodes to 300 MB in colour; every image is shrunk to the input size anyway.

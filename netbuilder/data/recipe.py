@@ -295,7 +295,9 @@ def predictions(recipe: Recipe, outputs: torch.Tensor) -> Prediction:
     """The model's raw outputs (N, ...) read as the Output's task says (softmax for classification)."""
     scores = outputs.detach().float().cpu()
     if TASKS[recipe.task].probabilities == "softmax":
-        probabilities = torch.softmax(scores.reshape(len(scores), -1), dim=1).numpy()
+        # A network may give spare scores beyond its classes (training allows it: they are never
+        # right); they share the softmax as in training, but name no class, so they are left out.
+        probabilities = torch.softmax(scores.reshape(len(scores), -1), dim=1)[:, :len(recipe.class_names)].numpy()
         return Prediction(recipe.task, recipe.class_names, probabilities, probabilities.argmax(axis=1))
     return Prediction(recipe.task, recipe.class_names, None, scores.reshape(len(scores), -1).numpy())
 

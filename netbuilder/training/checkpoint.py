@@ -8,6 +8,7 @@ never unpickles anything. Checkpoints of older versions (weights beside a separa
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import asdict, dataclass, field, fields
@@ -64,13 +65,31 @@ class History:
 _EPOCH_ARRAYS_NOT_SAVED = ("val_predictions", "val_probabilities")
 
 
-def _epoch_to_json(epoch: EpochEnded) -> dict:
-    document = {name: value for name, value in asdict(epoch).items() if name not in _EPOCH_ARRAYS_NOT_SAVED}
-    if epoch.confusion is not None:
+# The per-class figures of every epoch would outgrow the file's metadata (safetensors refuses a
+# header above 100 MB, and the weights would not be saved): the newest epochs keep theirs up to
+# this many numbers in all, older ones keep their scalar figures only.
+SAVED_CLASS_FIGURES = 1_000_000
+
+
+def _epoch_to_json(epoch: EpochEnded, with_class_figures: bool) -> dict:
+    document = {name: value for name, value in asdict(epoch).items()
+                if name not in _EPOCH_ARRAYS_NOT_SAVED and name not in ("confusion", "per_class_accuracy")}
+    if with_class_figures and epoch.confusion is not None:
         document["confusion"] = epoch.confusion.tolist()
-    if epoch.per_class_accuracy is not None:  # NaN (a class without samples) is written as null
+    if with_class_figures and epoch.per_class_accuracy is not None:  # NaN (no samples) is written as null
         document["per_class_accuracy"] = [None if np.isnan(v) else float(v) for v in epoch.per_class_accuracy]
     return document
+
+
+def _epochs_to_json(epochs: list[EpochEnded]) -> list[dict]:
+    budget, documents = SAVED_CLASS_FIGURES, []
+    for epoch in reversed(epochs):
+        figures = sum(len(array.reshape(-1)) for array in (epoch.confusion, epoch.per_class_accuracy)
+                      if array is not None)
+        kept = figures <= budget
+        documents.append(_epoch_to_json(epoch, kept))
+        budget -= figures if kept else 0
+    return documents[::-1]
 
 
 class _Damaged(Exception):
@@ -238,10 +257,15 @@ def load_trained_model(project: Project, project_path: str | os.PathLike,
         raise CheckpointError(f"{path.name} was trained for a {recipe.input_kind} input of "
                               f"{format_shape(recipe.input_shape)}, but the Input is now {input_node.params['kind']} "
                               f"{format_shape(tuple(input_shape))}: train again.")
-    task = graph.nodes[output_node(graph)].params["task"]
+    output_id = output_node(graph)
+    task = graph.nodes[output_id].params["task"]
     if task != recipe.task:
         raise CheckpointError(f"{path.name} was trained for {recipe.task}, but the Output now says {task}: "
                               "train again.")
+    outputs = math.prod(analysis.info[output_id].shape)
+    if len(recipe.class_names) > outputs:  # each class has a score (spare scores are allowed: never right)
+        raise CheckpointError(f"{shown(path.name)} is damaged (its recipe names {len(recipe.class_names):,} classes "
+                              f"for a network of {outputs:,} scores): train again.")
     model = compile_graph(graph, analysis)
     _load_weights(model, tensors, path)
     return TrainedModel(model.eval(), recipe, history)
@@ -306,7 +330,7 @@ def weights_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.T
 def _history_to_json(history: History) -> dict:
     return {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
             "task": history.task, "class_names": history.class_names,
-            "epochs": [_epoch_to_json(epoch) for epoch in history.epochs],
+            "epochs": _epochs_to_json(history.epochs),
             "batch_losses": [list(pair) for pair in history.batch_losses],
             "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
                          "changes": [list(change) for change in c.changes]} for c in history.changes]}

@@ -21,7 +21,7 @@ from netbuilder.core.project import Project, ProjectFileError, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
-from netbuilder.text import one_line, shown
+from netbuilder.text import one_line, printable, shown
 
 from .checkpoint import checkpoint_path, checkpoint_version, kept_run, load_trained_model, save_checkpoint
 from .distributed import World, describe, join
@@ -31,6 +31,7 @@ from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
 from .session import TrainingSession, memory_problem
+from .threads import usable_cores
 from .trainer import TrainingError
 
 USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
@@ -112,7 +113,7 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         project = load_project(args.project)
         project.training = project.training.replace(**_setting_changes(args))
-        threads = None if args.threads is None else THREADS.coerce(args.threads)
+        threads = None if args.threads is None else _thread_count(args.threads)
         too_large = memory_problem(project, args.data)  # before a disk is asked for room for its weights
         if too_large:
             raise NotEnoughMemory(too_large)
@@ -166,8 +167,9 @@ def _stop_on_signals(session: TrainingSession):
 
 
 def _train(args: argparse.Namespace, project: Project, threads: int | None, world: World) -> int:
+    say = _run_output()
     if world.distributed:
-        print(describe(world), flush=True)
+        say(describe(world))
     session = TrainingSession(project, args.data, threads=threads, world=world)
     show_preparation = _progress_printer()
     latest_speed = 0.0
@@ -185,9 +187,9 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                     if show_preparation and event.total:
                         show_preparation(event.done, event.total, event.message)
                 elif isinstance(event, Started):
-                    print(_started_line(project, session.dataset.name, event))
+                    say(_started_line(project, session.dataset.name, event))
                     for note in event.notes:
-                        print(f"note: {note}")
+                        say(f"note: {note}")
                 elif isinstance(event, BatchEnded):
                     latest_speed = event.samples_per_second
                     if show_batches:
@@ -195,21 +197,22 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
                               f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
                         live_line = True
                     elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
-                        print(_progress_line(event), flush=True)
+                        say(_progress_line(event))
                         last_progress_line = time.monotonic()
                 elif isinstance(event, EpochEnded):
                     live_line = _clear_live_line(live_line)
-                    print(_epoch_line(event, latest_speed), flush=True)
+                    say(_epoch_line(event, latest_speed))
                     last_progress_line = time.monotonic()
                 elif isinstance(event, ThreadsChosen):
                     live_line = _clear_live_line(live_line)
-                    print(_threads_line(event), flush=True)
+                    say(_threads_line(event))
                 elif isinstance(event, HealthReport):
                     for layer in event.layers:
                         if layer.problem and (layer.layer, layer.problem) not in warned:
                             warned.add((layer.layer, layer.problem))
                             live_line = _clear_live_line(live_line)
-                            print(f'warning: layer "{layer.layer}": {layer.advice}', file=sys.stderr, flush=True)
+                            print(one_line(f'warning: layer "{layer.layer}": {layer.advice}'), file=sys.stderr,
+                                  flush=True)
                 elif isinstance(event, Finished):
                     finished = event
     except KeyboardInterrupt:
@@ -219,7 +222,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     _clear_live_line(live_line)
     succeeded = finished.reason in ("completed", "early_stopping")
     if succeeded:
-        print(finished.message)
+        say(finished.message)
     else:
         print(f"netbuilder: {one_line(finished.message)}", file=sys.stderr)
     trained = kept_run(session) if world.leader else None
@@ -231,9 +234,10 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
             return _fail(f"cannot save the weights: {error.strerror or error}")
         intended = checkpoint_path(args.project, args.out)
         if saved != intended:
-            print(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and this "
-                  f"run's weights are in {saved.name} (rename it to {intended.name} to use them)", file=sys.stderr)
-        print(f"Saved the weights to {saved}", flush=True)
+            print(one_line(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and "
+                           f"this run's weights are in {saved.name} (rename it to {intended.name} to use them)"),
+                  file=sys.stderr)
+        say(f"Saved the weights to {saved}")
     if signals:
         if trained is None and world.leader:
             print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
@@ -267,13 +271,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     except USER_ERRORS as error:
         return _fail(error)
     for note in samples.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(one_line(f"note: {note}"), file=sys.stderr)
     if trained.recipe.task != "classification":
-        print(f"Mean squared error on {samples.description}: {result.loss:.4f}")
+        _say(f"Mean squared error on {samples.description}: {result.loss:.4f}")
         return 0
-    print(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})")
-    print()
-    print(format_confusion(result.confusion, list(trained.recipe.class_names)))
+    _say(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})\n\n"
+         + format_confusion(result, list(trained.recipe.class_names)))
     return 0
 
 
@@ -312,7 +315,11 @@ def predict_command(args: argparse.Namespace) -> int:
             predict_drawing_files(trained, args.strokes)
     except USER_ERRORS as error:
         return _fail(error)
-    print(format_rows(prediction_rows(raw, prediction, args.top), args.json))
+    rows = format_rows(prediction_rows(raw, prediction, args.top), args.json)
+    if args.json:
+        print(rows)  # ASCII JSON already: its escapes are JSON's
+    else:
+        _say(rows)
     return 0
 
 
@@ -329,7 +336,7 @@ def export_command(args: argparse.Namespace) -> int:
         result = export_project(project, args.project, args.format, args.out)
     except USER_ERRORS as error:
         return _fail(error)
-    print(result.message)
+    _say(result.message)
     return 0
 
 
@@ -340,8 +347,17 @@ def import_weights_command(args: argparse.Namespace) -> int:
         result = import_weights(load_project(args.project), args.weights, args.out)
     except USER_ERRORS as error:
         return _fail(error)
-    print(result.message)
+    _say(result.message)
     return 0
+
+
+def _thread_count(text: str) -> int:
+    """--threads, at most the cores this process may use: more only wait for a core, and each
+    needs a stack (1,024 of them end the process inside OpenMP where memory is limited)."""
+    threads, cores = THREADS.coerce(text), usable_cores()
+    if threads > cores:
+        raise ParamError(f"threads must be at most {cores}, the cores netbuilder may use here, not {threads:,}.")
+    return threads
 
 
 def _setting_changes(args: argparse.Namespace) -> dict:
@@ -422,6 +438,31 @@ def _progress_printer():
         end = "\n" if done >= total else ""
         print(f"\r{message}: {100 * done // max(total, 1)}%", end=end, file=sys.stderr, flush=True)
     return show
+
+
+def _say(text: str) -> None:
+    """Standard output for people and scripts: names from the user's files (classes, columns,
+    files) may hold control characters, which are written as escapes rather than run by the
+    terminal."""
+    print(printable(text), flush=True)
+
+
+def _run_output():
+    """`_say` for the lines of a training run: when standard output stops taking them (`| head`
+    has exited, the log's disk is full), the run goes on to save its weights, without them."""
+    broken = False
+
+    def say(text: str) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            _say(text)
+        except OSError:
+            broken = True
+            with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere, quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return say
 
 
 def _fail(error: Exception | str) -> int:

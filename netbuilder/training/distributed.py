@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from netbuilder.text import shown
+
 from .control import RunControl, StopRequested, TrainingError
 from .threads import usable_cores
 
@@ -221,15 +223,31 @@ def join(device_choice: str) -> World:
     SINGLE_PROCESS. The backend follows the training device: nccl for CUDA, gloo for the CPU."""
     if not launched_by_torchrun():
         return SINGLE_PROCESS
-    placement = _Placement(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                           int(os.environ.get("LOCAL_RANK", 0)),
-                           int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])))
+    placement = _placement_from_environment()
     if placement.size == 1:
         return SINGLE_PROCESS
     from .trainer import resolve_device
 
     backend = "nccl" if resolve_device(device_choice).type == "cuda" else "gloo"
     return DistributedWorld(placement, backend)
+
+
+def _placement_from_environment() -> _Placement:
+    """Where torchrun placed this process; variables set by hand that no torchrun would set are a
+    TrainingError naming them (they would fail, or wait for processes that never come, inside
+    torch.distributed)."""
+    names = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+    defaults = {"LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": os.environ["WORLD_SIZE"]}
+    texts = [os.environ.get(name, defaults.get(name, "")) for name in names]
+    numbers = [int(text) if text.isascii() and text.strip().isdigit() and len(text) < 10 else None
+               for text in texts]
+    if None not in numbers:
+        rank, size, local_rank, local_size = numbers
+        if rank < size and local_rank < local_size <= size:
+            return _Placement(rank, size, local_rank, local_size)
+    given = ", ".join(f"{name}={shown(text, 20)}" for name, text in zip(names, texts))
+    raise TrainingError(f"The torchrun variables do not describe a place among the processes ({given}): start "
+                        "the run with torchrun, or unset them to train in this process alone.")
 
 
 def describe(world: World) -> str:

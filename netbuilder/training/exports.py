@@ -422,8 +422,9 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 def import_weights(project: Project, weights_path: str | os.PathLike, out: str | os.PathLike) -> ExportResult:
     """Weights from elsewhere, checked against the network, written as a safetensors export of
-    the project (the format netbuilder opens safely). Raises ExportError or CompileError."""
-    path = _writable(Path(out), weights_path)
+    the project (the format netbuilder opens safely), its suffix added as `export` adds it (so
+    that `--out model.nbproj` cannot overwrite a project). Raises ExportError or CompileError."""
+    path = _writable(with_suffix(out, EXPORT_FORMATS["safetensors"]), weights_path)
     source = export_source(project, None)
     tensors = read_weights_file(weights_path)
     problem = weights_mismatch(source.model.state_dict(), tensors)

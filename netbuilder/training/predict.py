@@ -7,20 +7,23 @@ kind of input (such as drawings saved as strokes) is one more reader.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from netbuilder.core.memory import FLOAT_BYTES, available_memory
 from netbuilder.data.base import DataError
 from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
 from netbuilder.data.tables import MAX_TABLE_BYTES, read_feature_rows, read_texts
 from netbuilder.files import FileReadError, read_bounded
-from netbuilder.text import shown
+from netbuilder.text import byte_size, shown
 
 from .checkpoint import TrainedModel
+from .metrics import SHOWN_NAME_CHARACTERS
 
 _BATCH = 256
 _TABLE_SUFFIXES = (".csv", ".tsv")
@@ -90,8 +93,20 @@ def predict(trained: TrainedModel, samples: Sequence) -> Prediction:
     """The model's prediction for raw samples, read through its recipe."""
     inputs = model_inputs(trained.recipe, samples)
     trained.model.eval()
-    outputs = [trained.model(inputs[start:start + _BATCH]) for start in range(0, len(inputs), _BATCH)]
+    outputs = [trained.model(inputs[:_BATCH])]
+    _check_room(len(inputs), math.prod(outputs[0].shape[1:]))
+    outputs += [trained.model(inputs[start:start + _BATCH]) for start in range(_BATCH, len(inputs), _BATCH)]
     return predictions(trained.recipe, torch.cat(outputs))
+
+
+def _check_room(samples: int, scores: int) -> None:
+    """Every sample's scores are kept, and their probabilities: refused before they outgrow the
+    free memory (a model of 100,000 classes on a file of 100,000 rows would need 80 GB)."""
+    needed = 2 * samples * scores * FLOAT_BYTES
+    available = available_memory()
+    if available is not None and needed > available:
+        raise DataError(f"Predicting {samples:,} samples of {scores:,} scores each needs about {byte_size(needed)}; "
+                        f"this computer has {byte_size(available)} free: predict fewer samples at a time.")
 
 
 def predict_files(trained: TrainedModel, files: Sequence[str | Path],
@@ -115,16 +130,18 @@ def prediction_rows(raw: RawSamples, prediction: Prediction, top: int) -> list[d
 
 
 def format_rows(rows: list[dict], as_json: bool) -> str:
-    """The records as JSON for scripts, or as an aligned table for people."""
-    if as_json:
-        return json.dumps(rows, indent=1, ensure_ascii=False)
+    """The records as JSON for scripts, or as an aligned table for people (names short and printable)."""
+    if as_json:  # ASCII: names that hold terminal escapes reach the terminal as JSON escapes
+        return json.dumps(rows, indent=1, ensure_ascii=True).replace("\x7f", "\\u007f")
     if "values" in rows[0]:
-        header, cells = ["sample", "prediction"], [[row["sample"], ", ".join(f"{v:.4g}" for v in row["values"])]
+        header, cells = ["sample", "prediction"], [[shown(row["sample"]), ", ".join(f"{v:.4g}" for v in row["values"])]
                                                    for row in rows]
     else:
         header = ["sample", "prediction", "probability", "next"]
-        cells = [[row["sample"], row["top"][0]["class"], f"{100 * row['top'][0]['probability']:.1f}%",
-                  "  ".join(f"{other['class']} {100 * other['probability']:.1f}%" for other in row["top"][1:])]
+        cells = [[shown(row["sample"]), shown(row["top"][0]["class"], SHOWN_NAME_CHARACTERS),
+                  f"{100 * row['top'][0]['probability']:.1f}%",
+                  "  ".join(f"{shown(other['class'], SHOWN_NAME_CHARACTERS)} {100 * other['probability']:.1f}%"
+                            for other in row["top"][1:])]
                  for row in rows]
     widths = [max(len(line[column]) for line in [header, *cells]) for column in range(len(header))]
     return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()

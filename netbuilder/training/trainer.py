@@ -472,7 +472,10 @@ def bfloat16_supported(device: torch.device) -> bool:
 def build_optimizer(model: torch.nn.Module, settings: TrainingSettings) -> torch.optim.Optimizer:
     """Momentum and Nesterov apply to SGD only: RMSprop's momentum is a different, rarely wanted
     knob that would change its default behaviour."""
-    params, rate, decay = model.parameters(), settings.learning_rate, settings.weight_decay
+    params, rate, decay = list(model.parameters()), settings.learning_rate, settings.weight_decay
+    if not params:
+        raise TrainingError("The network has no weights to train: add a layer that learns (Dense, Conv, LSTM, "
+                            "Embedding, ...) between the Input and the Output.")
     if settings.optimizer == "sgd":
         if settings.nesterov and settings.momentum == 0:
             raise TrainingError("Nesterov momentum needs a momentum above 0: raise the momentum or turn Nesterov off.")

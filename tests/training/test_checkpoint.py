@@ -1,6 +1,7 @@
 import json
 import struct
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors
@@ -184,3 +185,27 @@ def test_a_checkpoint_saved_by_another_run_meanwhile_is_kept_and_this_one_goes_b
     assert save_checkpoint(net(), other, path, recipe=RECIPE, replaces=started) == tmp_path / "pets-2.safetensors"
     assert (tmp_path / "pets.safetensors").read_bytes() == meanwhile
     assert save_checkpoint(net(), other, path, recipe=RECIPE, replaces=started) == tmp_path / "pets-3.safetensors"
+
+
+def test_a_recipe_naming_more_classes_than_the_network_scores_is_damaged(tmp_path):
+    """Edited by hand: each class needs a score (spare scores are allowed; predict ranks the named ones)."""
+    save_checkpoint(compile_graph(project(units=2).graph), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    with pytest.raises(CheckpointError, match=r"damaged \(its recipe names 3 classes for a network of 2 scores\)"):
+        load_trained_model(project(units=2), tmp_path / "pets.nbproj")
+
+
+def test_a_long_run_of_many_classes_saves_its_weights_and_the_newest_per_class_figures(tmp_path, monkeypatch):
+    """Each epoch's confusion matrix (classes²) would outgrow safetensors' 100 MB header after
+    about 30 epochs of 1,000 classes, and the weights would not be saved: the newest epochs keep
+    theirs within SAVED_CLASS_FIGURES, older ones their scalar figures."""
+    import netbuilder.training.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "SAVED_CLASS_FIGURES", 3 * 12)  # three epochs of 3 classes (9 + 3 figures)
+    epochs = [EpochEnded(epoch, 5, 0.5, 0.5, 0.5, 0.5, 1e-3, 0.1, confusion=np.full((3, 3), epoch, np.int64),
+                         per_class_accuracy=np.array([0.5, np.nan, 1.0])) for epoch in range(1, 6)]
+    history = History(class_names=["cat", "dog", "eel"], task="classification", epochs=epochs)
+    save_checkpoint(compile_graph(project().graph), history, tmp_path / "pets.nbproj", recipe=RECIPE)
+    loaded = load_trained_model(project(), tmp_path / "pets.nbproj").history
+    assert [epoch.confusion is None for epoch in loaded.epochs] == [True, True, False, False, False]
+    assert loaded.epochs[-1].confusion.tolist() == [[5] * 3] * 3 and loaded.epochs[0].val_accuracy == 0.5
+    assert np.isnan(loaded.epochs[-1].per_class_accuracy[1])

@@ -3,9 +3,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -73,3 +76,33 @@ def test_a_run_failing_on_every_rank_ends_with_rank_0s_message_once(tmp_path, ma
     messages = [line for line in run.stderr.splitlines() if line.startswith("netbuilder: ")]
     assert len(messages) == 1 and "3 classes" in messages[0], run.stderr[-3000:]
     assert not project.with_suffix(".safetensors").exists()
+
+
+_TORCHRUN_VALUES = st.one_of(st.integers(-3, 5).map(str), st.text(max_size=12),
+                             st.sampled_from(["abc", "1" * 30, " 1", "٣", "1.0", "-0", "", "\x1b[2J"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rank=_TORCHRUN_VALUES, size=_TORCHRUN_VALUES, local_rank=st.none() | _TORCHRUN_VALUES,
+       local_size=st.none() | _TORCHRUN_VALUES)
+def test_torchrun_variables_set_by_hand_are_a_place_or_one_printable_message(rank, size, local_rank, local_size):
+    """RANK=-1, WORLD_SIZE=abc, a rank beyond the world: a TrainingError naming the values, before
+    torch.distributed fails on them or waits for processes that never come."""
+    from netbuilder.text import one_line
+    from netbuilder.training.control import TrainingError
+    from netbuilder.training.distributed import _placement_from_environment
+
+    values = {"RANK": rank, "WORLD_SIZE": size, "LOCAL_RANK": local_rank, "LOCAL_WORLD_SIZE": local_size}
+    if any("\x00" in value for value in values.values() if value is not None):
+        return  # an environment cannot hold NUL
+    with mock.patch.dict(os.environ, {name: value for name, value in values.items() if value is not None}):
+        for name in ("LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+            if values[name] is None:
+                os.environ.pop(name, None)
+        try:
+            placement = _placement_from_environment()
+        except TrainingError as error:
+            message = str(error)
+            assert one_line(message) == message and len(message) < 400 and "torchrun" in message
+            return
+    assert 0 <= placement.rank < placement.size and 0 <= placement.local_rank < placement.local_size <= placement.size

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from netbuilder.core.project import load_project
+from netbuilder.data.base import DataError
 from netbuilder.data.recipe import Recipe
 from netbuilder.training.checkpoint import load_trained_model
 from netbuilder.training.predict import RawSamples, predict_files
@@ -89,6 +90,25 @@ def test_a_new_kind_of_raw_input_plugs_in_as_a_reader(bars_model, tmp_path):
 
     raw, prediction = predict_files(trained, ["a-vertical.json", "b-horizontal.json"], reader=read_drawings)
     assert raw.names == ["a-vertical", "b-horizontal"] and prediction.names == ["vertical", "horizontal"]
+
+
+def test_predictions_that_would_outgrow_the_free_memory_are_refused_with_the_figures(bars_model, monkeypatch):
+    """Every sample's scores and probabilities are kept: a model of 100,000 classes on 100,000
+    rows would need 80 GB. Refused before they are made, saying what to do."""
+    import netbuilder.training.predict as predict_module
+
+    trained = load_trained_model(load_project(bars_model), bars_model)
+    images = [bar(8, 8, True, np.random.default_rng(4))] * 300
+
+    def read_images(recipe: Recipe, files):
+        return RawSamples(images, [f"image {index}" for index in range(len(images))])
+
+    monkeypatch.setattr(predict_module, "available_memory", lambda: 2 * 300 * 2 * 4 - 1)
+    with pytest.raises(DataError, match=r"Predicting 300 samples of 2 scores each needs about 4.7 KB; this computer "
+                                        r"has 4.7 KB free: predict fewer samples at a time"):
+        predict_files(trained, ["many"], reader=read_images)
+    monkeypatch.setattr(predict_module, "available_memory", lambda: 2 * 300 * 2 * 4)
+    assert len(predict_files(trained, ["many"], reader=read_images)[1]) == 300
 
 
 @pytest.mark.parametrize("make, message", [
