@@ -27,7 +27,7 @@ from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.codegen import docstring_text, to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project, project_to_dict, write_atomic
-from netbuilder.text import shown
+from netbuilder.text import byte_size, shown
 
 from netbuilder.files import FileReadError, read_bounded
 
@@ -348,8 +348,17 @@ def _write_exported_program(source: ExportSource, path: Path) -> list[Path]:
 
 
 # --- ONNX ------------------------------------------------------------------------------------------
+# An ONNX file is one protobuf message, which cannot exceed 2 GB; the weights are inside it, and the
+# graph around them takes a few KB (a margin of 16 MB).
+ONNX_MAX_WEIGHT_BYTES = 2**31 - 2**24
+
+
 def _write_onnx(source: ExportSource, path: Path) -> list[Path]:
     """The torch.export-based exporter (see docs/decisions.md), batch dimension dynamic, weights inside."""
+    weights = sum(value.numel() * value.element_size() for value in source.model.state_dict().values())
+    if weights > ONNX_MAX_WEIGHT_BYTES:  # found now, not after minutes of conversion ending in an EncodeError
+        raise ExportError(f"The weights take {byte_size(weights)}, and an ONNX file holds at most 2 GB: "
+                          "export as pt2, torchscript or safetensors, or make the layers smaller.")
     names = source.input_names
 
     def convert(model, inputs):  # also called on single layers, to find one that has no ONNX form

@@ -53,6 +53,18 @@ def test_onnx_gives_torchs_outputs_at_batch_1_and_7(path, tmp_path):
         np.testing.assert_allclose(got, expected.numpy(), atol=TOLERANCE, rtol=0)
 
 
+def test_onnx_refuses_weights_beyond_its_2_gb_file_limit_before_converting(tmp_path, monkeypatch, capsys):
+    """A network over 2 GB would convert for minutes and end in protobuf's EncodeError; the limit is
+    lowered here so that the test does not need 2 GB of weights."""
+    from netbuilder.training import exports
+
+    monkeypatch.setattr(exports, "ONNX_MAX_WEIGHT_BYTES", 100_000)  # the MLP template's weights: 398 KB
+    monkeypatch.setattr(exports, "_convert", lambda *args: pytest.fail("converted a network ONNX cannot hold"))
+    assert run_cli("export", TEMPLATES[0], "--format", "onnx", "--out", tmp_path / "net.onnx") == 2
+    assert "an ONNX file holds at most 2 GB: export as pt2" in capsys.readouterr().err
+    assert not (tmp_path / "net.onnx").exists()
+
+
 def test_every_format_has_a_writer():
     assert WRITERS.keys() == EXPORT_FORMATS.keys()
 
