@@ -156,7 +156,8 @@ def _bounded_int(text: str) -> int:
 
 def _checked(document: Any, source: str, repair_surrogates: bool) -> Any:
     """`document` with its nesting depth checked and, when asked, lone surrogates replaced;
-    walked without recursion so depth cannot overflow the stack."""
+    walked without recursion so depth cannot overflow the stack (only containers are visited:
+    a string's surrogates are replaced by the container holding it)."""
     fixed = _without_surrogates(document) if repair_surrogates and isinstance(document, str) else document
     pending = [(fixed, 1)]
     while pending:
@@ -169,11 +170,11 @@ def _checked(document: Any, source: str, repair_surrogates: bool) -> Any:
                          for key, item in value.items()]
                 value.clear()
                 value.update(items)
-            pending.extend((item, depth + 1) for item in value.values())
+            pending.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
         elif isinstance(value, list):
             if repair_surrogates:
                 value[:] = [_without_surrogates(item) if isinstance(item, str) else item for item in value]
-            pending.extend((item, depth + 1) for item in value)
+            pending.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
     return fixed
 
 

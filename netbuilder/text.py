@@ -13,6 +13,8 @@ def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     NUL) and lone surrogates written as escapes, so a message can neither rewrite the terminal
     nor fail to encode."""
     text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit and text.isprintable():  # nothing to escape (isprintable is False for each class escaped)
+        return text
     if len(text) > limit:
         head = (limit - 1) // 2
         text = text[:head] + "…" + text[len(text) - (limit - 1 - head):]
