@@ -38,7 +38,7 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
         return load_handwriting(mix_with_digits=name.endswith("+digits"), **options)
     if name in COLLECTIONS:
         return load_mnist(name, progress=progress, **options)
-    path = Path(spec.strip()).expanduser()
+    path = _dataset_path(spec)
     if path.is_dir():
         if find_idx_files(path):
             return load_idx_folder(path, progress=progress, **options)
@@ -51,6 +51,17 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
             return load_text_csv(path, **options)
         return load_csv(path, task=task, **options)
     raise _unreadable(spec, path)
+
+
+def _dataset_path(spec: str) -> Path:
+    """The path `spec` names, once the system accepts it as one: for a name too long every later
+    question about it (is it a folder? does it exist?) would raise rather than answer no."""
+    path = Path(spec.strip()).expanduser()
+    try:
+        path.exists()
+    except OSError as error:
+        raise DataError(f'Cannot read the dataset "{shown(spec)}": {error.strerror or error}.') from None
+    return path
 
 
 def _unreadable(spec: str, path: Path) -> DataError:
@@ -98,7 +109,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         if held_out is not None:
             return held_out
     name = spec.strip().lower()
-    path = Path(spec.strip()).expanduser()
+    path = _dataset_path(spec)
     if name in (builtin for builtin, _ in BUILTIN_DATASETS) or (path.is_dir() and find_idx_files(path)):
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():

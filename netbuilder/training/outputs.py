@@ -35,6 +35,8 @@ def check_output_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathL
     text = os.fspath(path)
     if not text.strip():
         raise OutputError("The output file name is empty: give a file name.")
+    if "\0" in text:  # every system call would raise ValueError on it
+        raise OutputError(f"{shown(text)} is not a file name: it holds a NUL character.")
     path = Path(text)
     try:
         status = path.stat()

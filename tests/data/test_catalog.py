@@ -98,3 +98,15 @@ def test_unknown_specs_and_unreadable_files_are_explained(tmp_path):
     photo.write_bytes(b"jpeg")
     with pytest.raises(DataError, match="photo.jpg: netbuilder reads CSV files"):
         load_dataset(str(photo))
+
+
+def test_a_dataset_name_too_long_for_the_system_is_a_data_error():
+    """The system answers such a name with an error, not 'no such file'; both loaders say so in one line."""
+    spec = "/tmp/" + "a" * 300 + ".csv"
+    from netbuilder.data.catalog import load_for_model
+    from netbuilder.data.recipe import ImageRecipe, Recipe
+
+    recipe = Recipe("image", (1, 28, 28), "classification", tuple("0123456789"), image=ImageRecipe(28, 28, 1))
+    for load in (lambda: load_dataset(spec), lambda: load_for_model(spec, recipe)):
+        with pytest.raises(DataError, match='Cannot read the dataset ".*": File name too long'):
+            load()

@@ -82,3 +82,7 @@ def test_a_disk_without_room_for_the_checkpoint_is_found_before_training(tmp_pat
     message = _refusal(check_output_folder, tmp_path / "new", "net.safetensors", size=400_000_000)
     assert message.endswith("will need about 381.5 MB, but its disk has 19.5 KB free: free some space or choose "
                             "another folder.")
+
+
+def test_a_name_holding_a_nul_character_is_refused_as_no_file_name(tmp_path):
+    assert "holds a NUL character" in _refusal(check_output_file, f"{tmp_path}/a\0b.py")
