@@ -19,6 +19,7 @@ import torch
 from netbuilder.data.base import DataError
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
 from netbuilder.data.strokes import Drawing, load_drawing, render
+from netbuilder.text import format_shape
 
 from .checkpoint import TrainedModel
 from .predict import RawSamples
@@ -42,7 +43,7 @@ def canvas_problem(recipe: Recipe) -> str | None:
 
 
 def _describe_input(recipe: Recipe) -> str:
-    shape = "×".join(map(str, recipe.input_shape))
+    shape = format_shape(recipe.input_shape)
     if recipe.text is not None:
         return f"text ({shape} token ids)"
     if recipe.table is not None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from netbuilder.text import shown
+from netbuilder.text import format_shape, shown
 
 if TYPE_CHECKING:  # torch is imported lazily: start-up and the Qt-free core stay light
     from torch import nn
@@ -148,11 +148,6 @@ def _digit_count(number: int) -> int:
 def _quoted(value: Any) -> str:
     """A bad value as a message shows it: its repr, at most SHOWN_CHARACTERS long and printable."""
     return shown(repr(value) if not isinstance(value, int) else _fmt(value))
-
-
-def format_shape(shape: Shape) -> str:
-    """(32, 26, 26) -> '32×26×26', the way shapes are shown to users."""
-    return "×".join(str(d) for d in shape) if shape else "scalar"
 
 
 class LayerSpec:
