@@ -14,12 +14,11 @@ import threading
 import time
 
 from netbuilder.core.analysis import analyze
-from netbuilder.core.compile import CompileError, NotEnoughMemory
+from netbuilder.core.compile import NotEnoughMemory
 from netbuilder.core.layers import Param, ParamError
 from netbuilder.core.memory import weight_bytes
-from netbuilder.core.project import Project, ProjectFileError, load_project
+from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
-from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 from netbuilder.text import one_line, printable, shown
 
@@ -30,11 +29,9 @@ from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
-from .session import TrainingSession, memory_problem
+from .session import USER_ERRORS, TrainingSession, memory_problem
 from .threads import usable_cores
-from .trainer import TrainingError
 
-USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 FAILED = 2
 # Option names other than the setting's own, kept for scripts written when they were the only ones.
 _OPTION_ALIASES = {"learning_rate": ("--lr",)}
