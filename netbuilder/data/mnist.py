@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.app_dirs import cache_dir
 from netbuilder.text import format_shape
 
-from .base import DataError, Dataset, Progress, cache_dir, grey_images_as_input
+from .base import DataError, Dataset, Progress, grey_images_as_input
 from .download import download_file
 from .idx import read_idx
 from .recipe import digit_recipe, image_recipe
