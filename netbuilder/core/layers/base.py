@@ -194,6 +194,11 @@ class LayerSpec:
     def param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
         return 0
 
+    def shape_arithmetic(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> tuple[str, ...]:
+        """How the output's sizes follow from the input's, one line per size, where that takes
+        arithmetic (sliding windows: '(28 − 3)/1 + 1 = 26'). Called only when infer_shape succeeded."""
+        return ()
+
     # why Keras's summary shows another count for this layer, where it does (see keras_param_count)
     keras_count_difference: ClassVar[str] = ""
 

@@ -343,10 +343,19 @@ class GraphScene(QGraphicsScene):
         """Tooltips of nodes and edges are written on demand (see NodeItem.tooltip_text)."""
         under = self.items(event.scenePos())
         if under and isinstance(under[0], (NodeItem, EdgeItem)):
-            QToolTip.showText(event.screenPos(), under[0].tooltip_text(), event.widget())
+            item = under[0]
+            text = item.tooltip_text(self.shape_arithmetic(item.edge)) if isinstance(item, EdgeItem) \
+                else item.tooltip_text()
+            QToolTip.showText(event.screenPos(), text, event.widget())
             event.accept()
         else:
             super().helpEvent(event)
+
+    def shape_arithmetic(self, edge: Edge) -> tuple[str, ...]:
+        """How the layer `edge` leaves computed the shape on it (its spec's arithmetic), or ()."""
+        info = self.document.analysis.info.get(edge.source)
+        node = self._graph.nodes[edge.source]
+        return node.spec.shape_arithmetic(node.params, info.in_shapes) if info else ()
 
     # --- keeping items in sync with the core --------------------------------------------------------
     def _rebuild(self) -> None:
