@@ -424,7 +424,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
     if len(recipe.input_shape) != kind.rank:
         return (f"the recipe's {recipe.input_kind} input has {len(recipe.input_shape)} sizes; it needs "
                 f"{kind.rank} ({kind.layout})")
-    if recipe.task == "classification" and \
+    if TASKS[recipe.task].has_classes and \
             (len(recipe.class_names) < 2 or len(set(recipe.class_names)) != len(recipe.class_names)):
         return "the recipe's class names must be at least two, each once"
     values = math.prod(recipe.input_shape)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import NotEnoughMemory
 from netbuilder.core.layers import Param, ParamError
@@ -269,8 +270,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return _fail(error)
     for note in samples.notes:
         print(one_line(f"note: {note}"), file=sys.stderr)
-    if trained.recipe.task != "classification":
-        _say(f"Mean squared error on {samples.description}: {result.loss:.4f}")
+    if not TASKS[trained.recipe.task].has_classes:
+        _say(f"{TASKS[trained.recipe.task].loss_title.capitalize()} on {samples.description}: {result.loss:.4f}")
         return 0
     _say(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})\n\n"
          + format_confusion(result, list(trained.recipe.class_names)))

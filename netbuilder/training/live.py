@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.data.base import DataError
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
 from netbuilder.data.strokes import Drawing, load_drawing, render
@@ -35,7 +36,7 @@ def canvas_problem(recipe: Recipe) -> str | None:
     """Why drawings cannot be fed to a model with this recipe, or None when they can."""
     shape = tuple(recipe.input_shape)
     if recipe.image is not None and recipe.image.channels == 1 and shape in CANVAS_INPUT_SHAPES \
-            and recipe.task == "classification":
+            and TASKS[recipe.task].has_classes:
         return None
     *others, last = CANVAS_INPUT_SHAPES.values()
     return (f"This model expects {_describe_input(recipe)}. The canvas draws 28×28 grey digits, which feed "
@@ -48,8 +49,8 @@ def _describe_input(recipe: Recipe) -> str:
         return f"text ({shape} token ids)"
     if recipe.table is not None:
         return f"table rows of {len(recipe.table.columns)} columns"
-    if recipe.task != "classification":
-        return f"{shape} inputs and predicts values (regression), not classes"
+    if not TASKS[recipe.task].has_classes:
+        return f"{shape} inputs and predicts values ({recipe.task}), not classes"
     channels = "colour" if recipe.image.channels == 3 else "grey"
     return f"{channels} images as a {recipe.input_kind} of {shape}"
 

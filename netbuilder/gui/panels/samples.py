@@ -12,6 +12,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from ...contracts import TASKS
 from ...text import format_shape
 from ...training.events import ValidationSamples
 
@@ -129,7 +130,7 @@ class DatasetPreview(QWidget):
         self.samples.clear()
         x, y = dataset.preview(count)
         names = dataset.class_names
-        classification = dataset.task == "classification"
+        classification = TASKS[dataset.task].has_classes
         image_shape = image_shape_of(dataset)
         _show_as_pictures(self.samples, dataset.kind in ("image", "sequence") or image_shape is not None)
         for sample, label in zip(x.numpy(), y.numpy()):
