@@ -97,42 +97,46 @@ class Edge(NamedTuple):
 class GraphEvent:
     """A change a view must show, one class per kind (ryvencore's `Flow` events): a listener tells
     them apart by class (`match event: case NodeAdded(node=node)`), so a misspelt kind is an
-    undefined name that the linter and the first run catch, never a branch silently not taken."""
+    undefined name that the linter and the first run catch, never a branch silently not taken.
+    Each kind is a NodeEvent (carrying the node) or an EdgeEvent (carrying the edge)."""
 
 
 @dataclass(frozen=True)
-class NodeAdded(GraphEvent):
+class NodeEvent(GraphEvent):
     node: Node
 
 
 @dataclass(frozen=True)
-class NodeRemoved(GraphEvent):
-    node: Node
-
-
-@dataclass(frozen=True)
-class EdgeAdded(GraphEvent):
+class EdgeEvent(GraphEvent):
     edge: Edge
 
 
-@dataclass(frozen=True)
-class EdgeRemoved(GraphEvent):
-    edge: Edge
+class NodeAdded(NodeEvent):
+    """A node joined the graph (added, pasted, or put back by undo)."""
 
 
-@dataclass(frozen=True)
-class ParamsChanged(GraphEvent):
-    node: Node
+class NodeRemoved(NodeEvent):
+    """A node left the graph; its edges left before it, each with its own EdgeRemoved."""
 
 
-@dataclass(frozen=True)
-class NodeRenamed(GraphEvent):
-    node: Node
+class EdgeAdded(EdgeEvent):
+    """A connection was made (or put back)."""
 
 
-@dataclass(frozen=True)
-class NodeMoved(GraphEvent):
-    node: Node
+class EdgeRemoved(EdgeEvent):
+    """A connection was removed."""
+
+
+class ParamsChanged(NodeEvent):
+    """The node's parameters were replaced."""
+
+
+class NodeRenamed(NodeEvent):
+    """The node has a new name."""
+
+
+class NodeMoved(NodeEvent):
+    """The node has a new position."""
 
 
 Listener = Callable[[GraphEvent], None]
@@ -283,7 +287,7 @@ class Graph:
         return done == len(self.nodes)
 
     # --- mutations (used by commands; each emits one event per node or edge) --------------------
-    def _emit(self, event_type: type[GraphEvent], subject: Node | Edge) -> None:
+    def _emit(self, event_type: type[NodeEvent] | type[EdgeEvent], subject: Node | Edge) -> None:
         if not self.listeners:  # reading a large file makes no events when nobody listens
             return
         event = event_type(subject)
