@@ -19,7 +19,6 @@ def test_a_convolution_shows_the_formula_with_its_numbers():
 @given(layer=st.sampled_from(["conv2d", "maxpool2d", "conv1d"]), height=st.integers(6, 20), width=st.integers(6, 20),
        kernel=st.integers(1, 4), stride=st.integers(1, 3), padding=st.integers(0, 2), dilation=st.integers(1, 2))
 def test_each_line_ends_in_the_size_torch_computes(layer, height, width, kernel, stride, padding, dilation):
-    torch.set_num_threads(1)
     graph = Graph()
     if layer == "conv1d":
         source = graph.add("input", kind="sequence", shape=(height, 2))
