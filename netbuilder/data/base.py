@@ -1,10 +1,8 @@
-"""The one interface every dataset offers, and where datasets are cached."""
+"""The one interface every dataset offers."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -71,19 +69,6 @@ class Dataset:
     def preview(self, count: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """The first `count` training samples with their labels, for showing to the user."""
         return self.train_x[:count], self.train_y[:count]
-
-
-def cache_dir() -> Path:
-    """Where downloaded and generated data is kept; NETBUILDER_CACHE_DIR overrides it (tests use that)."""
-    override = os.environ.get("NETBUILDER_CACHE_DIR")
-    if override:
-        path = Path(override)
-    else:
-        from platformdirs import user_cache_dir
-
-        path = Path(user_cache_dir("netbuilder"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def normalize_unit_images(images: torch.Tensor) -> torch.Tensor:

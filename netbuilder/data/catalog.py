@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.text import shown
 
 from .base import DataError, Dataset, Progress
@@ -128,7 +129,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         where = f"{len(labels):,} samples of {path.name}"
     else:
         raise _unreadable(spec, path)
-    if recipe.task != "classification":
+    if not TASKS[recipe.task].has_classes:
         return LabelledSamples(inputs, regression_targets(labels, spec), where)
     indices = class_indices(recipe, labels)
     known = indices >= 0

@@ -12,10 +12,10 @@ dataset seed and the chunk number, so the result does not depend on how many pro
 """
 from __future__ import annotations
 
+import io
 import math
 import multiprocessing
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,10 +27,12 @@ import cv2
 import numpy as np
 import torch
 
-from netbuilder.data.base import Dataset, DataError, cache_dir, grey_images_as_input
+from netbuilder.app_dirs import cache_dir
+from netbuilder.data.base import Dataset, DataError, grey_images_as_input
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
+from netbuilder.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
 GENERATOR_VERSION = 8
@@ -538,13 +540,6 @@ def _remove_older_versions(directory: Path) -> None:
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write all arrays to `path` atomically: a reader sees the old file or the whole new one."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    packed = io.BytesIO()
+    np.savez(packed, **arrays)
+    write_atomic(path, packed.getvalue())

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import DataError, Dataset, Progress, cache_dir, grey_images_as_input
+from netbuilder.app_dirs import cache_dir
+from netbuilder.text import format_shape
+
+from .base import DataError, Dataset, Progress, grey_images_as_input
 from .download import download_file
 from .idx import read_idx
 from .recipe import digit_recipe, image_recipe
@@ -138,8 +141,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
     train_x, train_y = _read_pair(paths["train_images"], paths["train_labels"])
     val_x, val_y = _read_pair(paths["val_images"], paths["val_labels"])
     if train_x.shape[1:] != val_x.shape[1:]:
-        raise DataError(f"{paths['train_images'].name} holds {_size(train_x.shape[1:])} images but "
-                        f"{paths['val_images'].name} holds {_size(val_x.shape[1:])} images; both must be the same size.")
+        raise DataError(f"{paths['train_images'].name} holds {format_shape(train_x.shape[1:])} images but "
+                        f"{paths['val_images'].name} holds {format_shape(val_x.shape[1:])} images; both must be the same size.")
     if len(np.unique(train_y)) < 2:
         label = int(train_y[0]) if len(train_y) else None
         raise DataError(f"{paths['train_labels'].name}: every image has the label {label}; a classification needs "
@@ -164,15 +167,11 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     labels = read_idx(labels_path, loaded_bytes_per_value=8)  # they become int64
     if images.dtype != np.uint8 or images.ndim != 3:
         raise DataError(f"{images_path.name}: expected 8-bit grey images (count×height×width), "
-                        f"found a {_size(images.shape)} array of {images.dtype}.")
+                        f"found a {format_shape(images.shape)} array of {images.dtype}.")
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(f"{labels_path.name}: expected a list of 8-bit labels, "
-                        f"found a {_size(labels.shape)} array of {labels.dtype}.")
+                        f"found a {format_shape(labels.shape)} array of {labels.dtype}.")
     if len(images) != len(labels):
         raise DataError(f"{images_path.name} holds {len(images)} images but {labels_path.name} "
                         f"holds {len(labels)} labels; they must match one to one.")
     return images, labels.astype(np.int64)
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from netbuilder.contracts import INPUT_KINDS, TASKS
-from netbuilder.text import shown
+from netbuilder.text import format_shape, shown
 
 from .base import MNIST_MEAN, MNIST_STD, DataError
 from .preprocess import IMAGE_SIZE, normalize_digit, resize_image
@@ -189,7 +189,7 @@ def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
 def _unit_pixels(sample: Any, index: int) -> np.ndarray:
     pixels = np.asarray(sample)
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4)) or pixels.size == 0:
-        raise DataError(f"Image {index + 1} is a {_shape_text(pixels.shape)} array; an image is height×width "
+        raise DataError(f"Image {index + 1} is a {format_shape(pixels.shape)} array; an image is height×width "
                         "(grey) or height×width×3 (colour).")
     if pixels.dtype == np.uint8:
         return pixels.astype(np.float32) / 255.0
@@ -424,7 +424,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
     if len(recipe.input_shape) != kind.rank:
         return (f"the recipe's {recipe.input_kind} input has {len(recipe.input_shape)} sizes; it needs "
                 f"{kind.rank} ({kind.layout})")
-    if recipe.task == "classification" and \
+    if TASKS[recipe.task].has_classes and \
             (len(recipe.class_names) < 2 or len(set(recipe.class_names)) != len(recipe.class_names)):
         return "the recipe's class names must be at least two, each once"
     values = math.prod(recipe.input_shape)
@@ -440,7 +440,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
         image = recipe.image
         if image.height * image.width * image.channels != values:
             return (f"the recipe's {image.channels}×{image.height}×{image.width} images do not fill its "
-                    f"{_shape_text(recipe.input_shape)} input")
+                    f"{format_shape(recipe.input_shape)} input")
         if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
             return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
         return None
@@ -449,7 +449,3 @@ def _inconsistency(recipe: Recipe) -> str | None:
         return (f"the recipe's table has {len(table.columns)} columns, {len(table.offset)} offsets and "
                 f"{len(table.spread)} spreads for an input of {values} values")
     return None
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "×".join(map(str, shape))

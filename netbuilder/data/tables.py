@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.files import MB, FileReadError, read_bounded
 from netbuilder.text import shown
 
@@ -84,8 +85,8 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     """
     if scaling not in ("standard", "minmax", "none"):
         raise DataError(f'Unknown scaling "{shown(scaling)}"; choose standard, minmax or none.')
-    if task not in (None, "classification", "regression"):
-        raise DataError(f'Unknown task "{shown(task)}"; choose classification or regression.')
+    if task is not None and task not in TASKS:
+        raise DataError(f'Unknown task "{shown(task)}"; choose {" or ".join(TASKS)}.')
     table = _read_table(Path(path))
     if len(table.header) < 2:
         raise DataError(f"{table.name}: needs at least one feature column besides the label column.")
@@ -96,7 +97,7 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     labels = table.labels(label_index)
     numbers = table.label_numbers(labels)
     task = task or _guess_task(numbers)
-    if task == "regression":
+    if not TASKS[task].has_classes:
         if numbers is None:
             row = next(row for row, label in enumerate(labels) if _parse_number(label, table.decimal_comma) is None)
             raise DataError(f"{table.where(row)}: the label '{shown(labels[row])}' is not a number, so it "

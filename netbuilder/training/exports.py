@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.codegen import docstring_text, to_python
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
@@ -232,7 +233,7 @@ def training_script(source: ExportSource, module_file: str) -> str:
                               "total_steps=epochs * batches, cycle_momentum=False)"),
     }
     per_epoch, per_batch = schedules[settings.schedule]
-    if task == "classification":
+    if TASKS[task].loss == "cross_entropy":
         loss = f"nn.functional.cross_entropy(outputs, targets, label_smoothing={settings.label_smoothing!r})"
     else:
         loss = "nn.functional.mse_loss(outputs, targets.view_as(outputs))"

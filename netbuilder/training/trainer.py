@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
@@ -188,7 +189,7 @@ class Trainer:
         stale_epochs = 0
         samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
         smoothed = _SmoothedLoss()
-        classification = task == "classification"
+        classification = TASKS[task].has_classes
         run_started = time.perf_counter()
         next_health = run_started + self.health_interval
         for epoch in range(1, epochs + 1):
@@ -387,7 +388,7 @@ class Trainer:
                 f'The data does not fit the network: samples of "{data.name}" are '
                 f"{format_shape(tuple(x.shape[1:]))} {_dtype_name(x)}, and the network fails on them "
                 f"({_first_line(error)}). Make the Input layer's shape match the data.") from None
-        if self.task == "classification":
+        if TASKS[self.task].has_classes:
             if y.is_floating_point():
                 raise TrainingError(f'The Output layer is set to classification, but "{data.name}" has '
                                     "continuous targets: set the Output's task to regression.")
@@ -657,9 +658,9 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     input_info = analysis.info[inputs[0]]
     loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
     dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
-    if task == "classification":
+    if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)
-    if dataset.task == "classification":
+    if TASKS[dataset.task].has_classes:
         problem = class_count_problem(graph, analysis, dataset.num_classes)
         if problem:
             raise TrainingError(f"{problem.message}.")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from netbuilder.data.base import MNIST_MEAN, MNIST_STD, DataError, cache_dir
+from netbuilder.app_dirs import cache_dir
+from netbuilder.data.base import MNIST_MEAN, MNIST_STD, DataError
 from netbuilder.data.mnist import IDX_FILE_NAMES, find_idx_files, load_idx_folder, load_mnist
 
 
