@@ -25,6 +25,8 @@ from .strokes import Drawing, StrokesError, load_drawing, render
 if TYPE_CHECKING:
     import torch
 
+    from .recipe import Recipe
+
 # The set's folders are the digits' class indices; kept torch-free (unlike .digits) because the
 # draw panel lists the set when the window opens, before anything is trained.
 DIGIT_CLASSES = 10
@@ -97,13 +99,20 @@ class HandwritingSet:
             (self.folder / label / f"{name}.json").unlink(missing_ok=True)
 
 
+def handwriting_recipe() -> Recipe:
+    """How the set's drawings are read: the built-in digits' recipe (28×28 grey digits 0-9, centred as MNIST's)."""
+    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
+    from .recipe import digit_recipe
+
+    return digit_recipe(CLASS_NAMES)
+
+
 def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
     """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
     recipe exactly as the canvas's drawing is."""
-    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
-    from .recipe import digit_recipe, model_inputs
+    from .recipe import model_inputs
 
-    return model_inputs(digit_recipe(CLASS_NAMES), [render(drawing) for drawing in drawings])
+    return model_inputs(handwriting_recipe(), [render(drawing) for drawing in drawings])
 
 
 def load_handwriting(**options) -> Dataset:
@@ -121,8 +130,7 @@ def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
     width of AUGMENT_PEN_FACTORS. With no digit drawn twice nothing can be held out; then the
     dataset says so (`no_validation`) rather than let training measure copies of what it learnt.
     """
-    from .digits import CLASS_NAMES, read_digits
-    from .recipe import digit_recipe
+    from .digits import read_digits
 
     handwriting = HandwritingSet(folder)
     samples = handwriting.samples()
@@ -144,6 +152,6 @@ def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
         source += f" mixed with {digits_size:,} built-in digits"
         notes += digits.notes
     no_validation = "" if len(val_index) else NO_HONEST_VALIDATION
-    return RawDataset("my handwriting + digits" if mix_with_digits else "my handwriting", digit_recipe(CLASS_NAMES),
+    return RawDataset("my handwriting + digits" if mix_with_digits else "my handwriting", handwriting_recipe(),
                       train_samples, train_labels, [render(samples[i].drawing) for i in val_index], labels[val_index],
                       source=source, notes=notes, no_validation=no_validation)

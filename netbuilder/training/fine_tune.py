@@ -16,6 +16,7 @@ import torch
 
 from netbuilder.core.project import Project
 from netbuilder.data.base import DataError
+from netbuilder.data.handwriting import handwriting_recipe
 from netbuilder.data.recipe import Recipe
 
 from .control import RunControl
@@ -27,16 +28,17 @@ FINE_TUNE_EPOCHS = 3
 LEARNING_RATE_FACTOR = 0.3  # of the project's own rate
 
 
-def fine_tune_problem(model_recipe: Recipe, handwriting_recipe: Recipe) -> str | None:
+def fine_tune_problem(model_recipe: Recipe) -> str | None:
     """Why the personal set cannot fine-tune a model with `model_recipe`, or None when it can: the
     model must read its images as the set's drawings are read and name the same ten digits, or
     training would teach it digit labels under its own class names."""
-    if model_recipe.task != "classification" or model_recipe.class_names != handwriting_recipe.class_names:
+    drawings = handwriting_recipe()
+    if model_recipe.task != "classification" or model_recipe.class_names != drawings.class_names:
         names = ", ".join(model_recipe.class_names[:4]) + (" …" if len(model_recipe.class_names) > 4 else "")
         what = f"the classes {names}" if model_recipe.class_names else "values (regression)"
         return (f"This model predicts {what}, not the digits 0 to 9 of your handwriting set, so it cannot be "
                 "fine-tuned on your handwriting.")
-    if model_recipe.image != handwriting_recipe.image:
+    if model_recipe.image != drawings.image:
         return ("This model reads its images differently from the digit models (28×28 grey digits, centred as in "
                 "MNIST), so your handwriting cannot fine-tune it: train a digit model first.")
     return None
@@ -68,12 +70,12 @@ class FineTuning:
         from netbuilder.data.handwriting import read_handwriting
 
         yield Preparing(0, 0, "Reading your handwriting")
+        problem = fine_tune_problem(self.recipe)
+        if problem:
+            yield Finished("failed", problem)
+            return
         try:
             handwriting = read_handwriting(mix_with_digits=True, folder=self.folder, digits_size=self.digits_size)
-            problem = fine_tune_problem(self.recipe, handwriting.recipe)
-            if problem:
-                yield Finished("failed", problem)
-                return
             # read through the model's own recipe, as everything that feeds it is
             dataset = replace(handwriting, recipe=self.recipe).build()
         except DataError as error:
