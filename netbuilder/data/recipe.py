@@ -1,11 +1,12 @@
 """A trained model's data contract: how raw data becomes its input and its outputs become names.
 
-The loaders fit a `Recipe` once, on the training data (an image size and value scale, a scaler
-and its statistics, a vocabulary), and training stores it beside the weights. Everything that
-later feeds the model (evaluation, `predict`, the drawing canvas, exports) goes through
-`model_inputs` with that recipe, so new data is read exactly as the training data was and is
-never refitted: an unknown word becomes the unknown token, a skewed test file keeps the
-training scaler, a test file lacking a class keeps the class indices.
+The loaders read raw samples and fit a `Recipe` once, on the training data (an image size and
+value scale, a scaler and its statistics, a vocabulary), and training stores it beside the
+weights. Everything that feeds the model goes through `model_inputs` with that recipe: the
+training and validation tensors themselves (`base.RawDataset.build`), evaluation, `predict`, the
+drawing canvas, the personal set, fine-tuning and exports. So new data is read exactly as the
+training data was and is never refitted: an unknown word becomes the unknown token, a skewed test
+file keeps the training scaler, a test file lacking a class keeps the class indices.
 """
 from __future__ import annotations
 
