@@ -54,8 +54,8 @@ def test_fine_tuning_changes_the_weights_of_a_copy_and_leaves_the_given_model_un
 @pytest.mark.parametrize("recipe, message", [
     # Fashion-MNIST: would learn digit labels under clothing names
     (image_recipe(COLLECTIONS["fashion-mnist"].class_names, 28, 28),
-     "This model predicts the classes T-shirt/top, Trouser, Pullover, Dress …, not the digits 0 to 9 of your "
-     "handwriting set, so it cannot be fine-tuned on your handwriting."),
+     ("This model predicts the classes T-shirt/top, Trouser, Pullover, Dress …, not the digits 0 to 9 of your "
+      "handwriting set, so it cannot be fine-tuned on your handwriting.")),
     # named 0-9 but reading whole images, not centred digits: the drawings would not be read as its data was
     (image_recipe(CLASS_NAMES, 28, 28), "This model reads its images differently from the digit models"),
 ])
