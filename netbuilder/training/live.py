@@ -18,7 +18,7 @@ import torch
 
 from netbuilder.contracts import TASKS
 from netbuilder.data.base import DataError
-from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
+from netbuilder.data.recipe import Prediction, Recipe, input_pictures, model_inputs, predictions
 from netbuilder.data.strokes import Drawing, load_drawing, render
 from netbuilder.text import format_shape
 
@@ -127,9 +127,7 @@ class DrawingReader:
 
     def picture(self, inputs: torch.Tensor) -> np.ndarray:
         """The first input of a batch as the 28×28 picture the model sees, in [0, 1]."""
-        image = self.recipe.image
-        values = inputs.detach()[0].reshape(DIGIT_SIDE, DIGIT_SIDE).numpy() * image.std + image.mean
-        return np.clip(values, 0.0, 1.0).astype(np.float32)
+        return input_pictures(self.recipe, inputs[:1])[0]
 
 
 def _keeper(name: str, kept: dict[str, np.ndarray]):

@@ -177,6 +177,8 @@ class Trainer:
         training_model = world.wrap(model, device)
         if self.settings.augment and augment is None:
             notes += ("Augmentation applies to images only, so this run trains without it.",)
+        if dataset.no_validation and not len(val_x):
+            notes += (dataset.no_validation,)
         # Threads matter on the CPU only; a GPU run keeps the count it found.
         tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
         self.control.training()
@@ -366,7 +368,7 @@ class Trainer:
         data = self.dataset
         if len(data.train_x) == 0:
             raise TrainingError(f'The dataset "{data.name}" has no training samples.')
-        if len(data.val_x) or self.settings.validation_split == 0 or len(data.train_x) < 2:
+        if len(data.val_x) or data.no_validation or self.settings.validation_split == 0 or len(data.train_x) < 2:
             return data.train_x, data.train_y, data.val_x, data.val_y
         labels = None if data.train_y.is_floating_point() else data.train_y.numpy()
         train, val = train_val_split(len(data.train_x), self.settings.validation_split, self.settings.seed, labels)
