@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.health_badges = HealthBadges(self.scene)
         self.training.health_reported.connect(self.health_badges.show)
         self.training.run_started.connect(self.show_training)
+        self.training.start_action.triggered.connect(self.document.ask_to_train)
         self.document.project_replaced.connect(self.health_badges.clear)
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
 
         if self.document.project.dataset != "digits":
             self.document.push(SetTraining(self.document.project, dataset="digits"))
+        self.document.ask_to_train()
         self.show_training()
         self.training.start()
         reason = self.training.cannot_start_reason()

@@ -214,7 +214,7 @@ def test_the_inspector_follows_undo_and_shows_the_node_problems(inspect):
     assert panel.info_labels["shape"].text() == "— (see problems)"
     assert 'Conv2d "conv1" kernel 3 > input height 2: use a smaller kernel' in panel.problem_messages[0]
     document.undo_stack.undo()
-    assert panel.problem_messages == ['Conv2d "conv1" feeds nothing, so it does not affect the prediction: connect it to a later layer or delete it']
+    assert panel.problem_messages == ['Conv2d "conv1" is not connected onward yet: connect its output to a later layer']
     assert panel.info_labels["shape"].text() == "32×26×26"
 
 
@@ -348,11 +348,31 @@ def test_the_fix_button_applies_the_selected_problems_fix_as_one_undo_step(qtbot
     panel.list.setCurrentRow(next(i for i, m in enumerate(panel.messages()) if "needs a flat input" in m))
     assert panel.fix_button.isEnabled() and panel.fix_button.text() == "Fix: Insert Flatten before it"
     panel.fix_button.click()
-    assert document.analysis.ok and panel.messages() == ["No problems: every layer fits its inputs"]
-    assert document.undo_stack.undoText() == "Insert Flatten before it"
+    assert document.analysis.ok and document.undo_stack.undoText() == "Insert Flatten before it"
     assert not panel.fix_button.isEnabled()
     document.undo_stack.undo()
     assert len(document.graph.nodes) == 4 and any("needs a flat input" in m for m in panel.messages())
+
+
+def test_an_output_size_other_than_the_class_count_is_a_problem_fixed_with_one_click(qtbot):
+    """A Dense with 64 units feeding a classifier trained on the built-in digits (10 classes)
+    trains a 64-way classifier: the problems list says so before training, with the fix."""
+    document = Document(Project(name="mine", dataset="digits"))
+    graph = document.graph
+    graph.chain(graph.add("input", kind="vector", shape=(4,)), dense := graph.add("dense", units=64),
+                graph.add("output"))
+    document.refresh()
+    panel = ProblemsPanel(document)
+    qtbot.addWidget(panel)
+    assert panel.messages() == ['Output "output1" gives 64 class scores but the data has 10 classes: '
+                                f'set the units of Dense "{dense.name}" to 10']
+    panel.list.setCurrentRow(0)
+    assert panel.fix_button.text() == "Fix: Set units to 10"
+    panel.fix_button.click()
+    assert graph.nodes[dense.id].params["units"] == 10
+    assert panel.messages() == ["No problems: every layer fits its inputs"]
+    document.undo_stack.undo()
+    assert graph.nodes[dense.id].params["units"] == 64 and "64 class scores" in panel.messages()[0]
 
 
 def test_a_valid_network_says_it_has_no_problems(qtbot):

@@ -9,13 +9,14 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QStyle, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
 from ...core.layers import Param, ParamError, format_shape
 from .. import style
 from ..document import Document
+from .problems import SEVERITY_ICONS
 from ...core.summary import human_count
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
@@ -327,10 +328,8 @@ class InspectorPanel(QWidget):
         self.problems_heading.setVisible(bool(problems))
         self.problem_messages = [p.message for p in problems]
         for problem in problems:
-            icon = (QStyle.StandardPixmap.SP_MessageBoxCritical if problem.severity == "error"
-                    else QStyle.StandardPixmap.SP_MessageBoxWarning)
             badge = QLabel()
-            badge.setPixmap(self.style().standardIcon(icon).pixmap(16, 16))
+            badge.setPixmap(self.style().standardIcon(SEVERITY_ICONS[problem.severity]).pixmap(16, 16))
             badge.setAlignment(Qt.AlignmentFlag.AlignTop)
             message = QLabel(problem.message)
             message.setWordWrap(True)
