@@ -9,7 +9,7 @@ from typing import Callable
 
 from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
                                QTabWidget, QWidget)
 
 from ..core.graph import GraphError
@@ -25,6 +25,7 @@ from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
 from .epoch_estimate import EpochEstimate
+from .field_undo import ProjectUndoKeys
 from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
+        QApplication.instance().installEventFilter(ProjectUndoKeys(self))  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):

@@ -427,3 +427,44 @@ def test_quitting_takes_only_our_layers_off_the_clipboard(make_window):
     release_clipboard()
     data = clipboard.mimeData()
     assert data is None or not data.hasFormat(FRAGMENT_MIME_TYPE)
+
+
+def test_ctrl_z_in_an_inspector_field_undoes_the_committed_edit_unless_the_field_holds_typed_text(make_window, qtbot):
+    """After a committed edit, Ctrl+Z with the cursor still in the field undoes it (the project's
+    undo); while the field holds text not yet committed, Ctrl+Z is the field's own undo."""
+    window = make_window()
+    ids = build_cnn(window)
+    graph = window.document.graph
+    window.scene.select_nodes([ids["conv"]])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    filters = window.inspector.fields["filters"].widget
+    filters.setFocus()
+    qtbot.waitUntil(filters.hasFocus)
+    filters.selectAll()
+    qtbot.keyClicks(filters, "8")
+    qtbot.keyClick(filters, Qt.Key.Key_Return)
+    assert graph.nodes[ids["conv"]].params["filters"] == 8
+
+    qtbot.keyClick(filters, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert graph.nodes[ids["conv"]].params["filters"] == 32 and filters.value() == 32
+
+    filters = window.inspector.fields["filters"].widget  # the page may be rebuilt by the undo
+    filters.setFocus()
+    qtbot.waitUntil(filters.hasFocus)
+    filters.selectAll()
+    qtbot.keyClicks(filters, "16")  # typed, not committed
+    steps = window.document.undo_stack.index()
+    qtbot.keyClick(filters, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.undo_stack.index() == steps  # the project is untouched...
+    assert filters.text() != "16" and graph.nodes[ids["conv"]].params["filters"] == 32  # ...the field undid its typing
+
+    name = window.inspector.name_edit
+    name.setFocus()
+    qtbot.waitUntil(name.hasFocus)
+    name.selectAll()
+    qtbot.keyClicks(name, "features")
+    qtbot.keyClick(name, Qt.Key.Key_Return)
+    assert graph.nodes[ids["conv"]].name == "features"
+    qtbot.keyClick(window.inspector.name_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert graph.nodes[ids["conv"]].name == "conv1"

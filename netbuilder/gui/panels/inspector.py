@@ -16,6 +16,7 @@ from ...core.graph import GraphError
 from ...core.layers import Param, ParamError, format_shape
 from .. import style
 from ..document import Document
+from ..field_undo import mark_committed
 from .problems import SEVERITY_ICONS
 from ...core.summary import human_count
 
@@ -310,6 +311,7 @@ class InspectorPanel(QWidget):
         self.name_edit.setText(node.name)
         for name, field in self.fields.items():
             field.show(node.params[name])
+            mark_committed(field.widget)
         for label in self.errors.values():
             label.hide()
         analysis, graph = self.document.analysis, self.document.graph
@@ -355,6 +357,7 @@ class InspectorPanel(QWidget):
     def _accept(self, node_id: str, key: str) -> None:
         if node_id == self.node_id:
             self.errors[key].hide()
+            mark_committed(self.name_edit if key == "name" else self.fields[key].widget)
 
     def _commit_name(self, node_id: str, text: str) -> None:
         node = self.document.graph.nodes.get(node_id)
