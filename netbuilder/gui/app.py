@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from ..error_log import log_file, write_error_log
 from ..text import MESSAGE_CHARACTERS, shown
 from . import style
+from .qt_libraries import check_xcb_libraries
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
 
@@ -112,6 +113,10 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
                   file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    missing_libraries = check_xcb_libraries()
+    if missing_libraries:  # Qt would abort naming the wrong library
+        print(missing_libraries, file=sys.stderr)
+        return 2
     train_off_the_gui_thread_only()
     from .main_window import MainWindow, release_clipboard
     from .workers import threads_still_running, wait_for_kept_threads
