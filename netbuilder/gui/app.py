@@ -99,7 +99,8 @@ def apply_theme(app: QApplication) -> None:
 
 
 def run_gui(project_path: str | None = None, screenshot: str | None = None) -> int:
-    """Open the main window with `project_path` (or, with none, the CNN template or a crash recovery).
+    """Open the main window with `project_path` (or, with none, a crash recovery, the project
+    worked on last, or the CNN template).
 
     With `screenshot`, save an image of the laid-out window to that PNG and return without
     entering the event loop (for documentation and smoke tests).
@@ -131,7 +132,8 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
 
     window = MainWindow(remember_layout=screenshot is None)
     recovered = screenshot is None and project_path is None and window.recover_unsaved_work()
-    if not recovered and not (project_path and window.open_path(Path(project_path))):
+    opened = project_path and window.open_path(Path(project_path))
+    if not (recovered or opened or (screenshot is None and project_path is None and window.open_last_project())):
         from ..core.project import load_template
 
         window.set_project(load_template(FIRST_TEMPLATE), None, "template")

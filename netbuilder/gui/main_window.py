@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
                                QTabWidget, QWidget)
@@ -289,9 +289,15 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, title, "\n".join(shown(line, MESSAGE_CHARACTERS) for line in text.split("\n")))
 
     def _last_folder(self) -> str:
-        if self.document.path:
-            return str(self.document.path.parent)
-        return str(app_settings().value("files/last_folder", str(Path.home())))
+        """Where file dialogs open: the project's folder, else the last folder saved in, else the
+        user's documents; never inside the installation (a template read from there, say)."""
+        saved_in = app_settings().value("files/last_folder", "")
+        for folder in (self.document.path.parent if self.document.path else None,
+                       Path(saved_in) if isinstance(saved_in, str) and saved_in else None):
+            if folder is not None and folder.is_dir() and not _inside_installation(folder):
+                return str(folder)
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
 
     def maybe_save(self) -> bool:
         """Before the project closes: ask to stop a training run and to save unsaved changes;
@@ -357,8 +363,8 @@ class MainWindow(QMainWindow):
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        suggested = Path(self._last_folder()) / f"{_file_stem(self.document.project.name)}{SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.document.path or suggested),
+        name = self.document.path.name if self.document.path else f"{_file_stem(self.document.project.name)}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(Path(self._last_folder()) / name),
                                               PROJECT_FILTER)
         if not path:
             return False
@@ -373,15 +379,19 @@ class MainWindow(QMainWindow):
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
+        app_settings().setValue("files/last_folder", str(path.resolve().parent))
         self.training.save_weights(path.resolve())  # a run finished before the project had a file
         self.statusBar().showMessage(f"Saved {shown(path.name)}", 5000)
         return True
 
     def _remember_file(self, path: Path) -> None:
-        settings = app_settings()
         recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
-        settings.setValue("files/recent", recent[:MAX_RECENT_FILES])
-        settings.setValue("files/last_folder", str(path.parent))
+        app_settings().setValue("files/recent", recent[:MAX_RECENT_FILES])
+
+    def open_last_project(self) -> bool:
+        """At start: the project worked on last (the newest of the recent list), where it still is."""
+        recent = self.recent_files()
+        return bool(recent) and Path(recent[0]).is_file() and self.open_path(Path(recent[0]))
 
     @staticmethod
     def recent_files() -> list[str]:
@@ -568,6 +578,17 @@ def _check_fragment(fragment: object) -> None:
              for e in fragment["edges"]]
     project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges},
                       "clipboard")
+
+
+def _inside_installation(folder: Path) -> bool:
+    """Whether `folder` is in netbuilder's own files (the package or its templates), where a user's
+    project does not belong and an update would replace it."""
+    from importlib import resources
+
+    import netbuilder
+
+    installed = (Path(netbuilder.__file__).parent, Path(str(resources.files("netbuilder.resources"))))
+    return any(folder.resolve().is_relative_to(place.resolve()) for place in installed)
 
 
 def _file_stem(name: str) -> str:

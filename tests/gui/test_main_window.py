@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
@@ -468,3 +469,44 @@ def test_ctrl_z_in_an_inspector_field_undoes_the_committed_edit_unless_the_field
     assert graph.nodes[ids["conv"]].name == "features"
     qtbot.keyClick(window.inspector.name_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert graph.nodes[ids["conv"]].name == "conv1"
+
+
+def test_the_project_worked_on_last_reopens_at_start(make_window, dialogs, tmp_path):
+    window = make_window()
+    build_cnn(window)
+    dialogs.chosen_file = str(tmp_path / "mine.nbproj")
+    assert window.save_as()
+    window.close()
+
+    again = make_window()
+    assert again.open_last_project()
+    assert again.document.path == (tmp_path / "mine.nbproj").resolve() and len(again.document.graph.nodes) == 5
+    again.close()
+    (tmp_path / "mine.nbproj").unlink()
+    assert not make_window().open_last_project() and dialogs.warnings == []  # gone: the template, no complaint
+
+
+def test_the_save_dialog_opens_in_the_documents_or_the_folder_last_saved_in_never_the_installation(
+        make_window, dialogs, tmp_path, monkeypatch):
+    from importlib import resources
+
+    from PySide6.QtCore import QStandardPaths
+
+    suggested = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, caption, start, *a: suggested.append(Path(start)) or (dialogs.chosen_file, ""))
+    templates = Path(str(resources.files("netbuilder.resources"))) / "templates"
+    window = make_window()
+    assert window.open_path(templates / "2-cnn.nbproj")  # a template opened as a file, from the installation
+    window.save_as()
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    assert suggested[-1].parent == (Path(documents) if Path(documents).is_dir() else Path.home())
+
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    dialogs.chosen_file = str(folder / "cnn.nbproj")
+    window.set_project(load_template("1-mlp"), None, "template")
+    window.save_as()
+    window.set_project(load_template("1-mlp"), None, "template")
+    window.save_as()
+    assert suggested[-1].parent == folder  # the last folder saved in
