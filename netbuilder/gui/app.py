@@ -157,8 +157,11 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     return code
 
 
+SCREENSHOT_SIZE = (1280, 800)  # a common laptop screen, the size the layout is designed to fit
+
+
 def _save_screenshot(app: QApplication, window, path: Path) -> int:
-    window.resize(1400, 900)
+    window.resize(*SCREENSHOT_SIZE)
     for _ in range(3):  # docks settle over a few layout passes
         app.processEvents()
     window.view.zoom_to_fit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from netbuilder.core.commands import AddNode, Connect, SetParams, SetTraining
@@ -382,3 +382,25 @@ def test_a_valid_network_says_it_has_no_problems(qtbot):
     assert panel.messages() == ["No problems: every layer fits its inputs"]
     with qtbot.assertNotEmitted(panel.node_clicked):
         panel.list.itemClicked.emit(panel.list.item(0))
+
+
+@pytest.mark.parametrize("size", [(1000, 300), (300, 700)])
+def test_the_confusion_matrix_row_labels_sit_next_to_its_cells(qtbot, size):
+    """In a wide (or tall) panel the matrix fills the plot rather than floating in its middle,
+    far from the class names on its left axis and under it."""
+    import numpy as np
+
+    from netbuilder.gui.panels.confusion import ConfusionMatrixView
+
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    confusion = np.diag(np.full(10, 20)) + 1
+    view.show_matrix(confusion, np.full(10, 0.9), [str(i) for i in range(10)], epoch=1)
+    qtbot.waitUntil(lambda: view.plot.getViewBox().width() > 0)
+    box = view.plot.getViewBox()
+    top_left, bottom_right = box.mapViewToScene(QPointF(0, 0)), box.mapViewToScene(QPointF(10, 10))
+    assert top_left.x() - view.plot.getAxis("left").sceneBoundingRect().right() < 12
+    assert view.plot.getAxis("bottom").sceneBoundingRect().top() - bottom_right.y() < 12
