@@ -161,7 +161,7 @@ SCREENSHOT_SIZE = (1280, 800)  # a common laptop screen, the size the layout is 
 
 
 def _save_screenshot(app: QApplication, window, path: Path) -> int:
-    window.resize(*SCREENSHOT_SIZE)
+    window.reset_layout(SCREENSHOT_SIZE)  # the default layout at that size, whatever the screen
     for _ in range(3):  # docks settle over a few layout passes
         app.processEvents()
     window.view.zoom_to_fit()

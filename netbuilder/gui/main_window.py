@@ -44,9 +44,9 @@ TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 # docked panels at least this large, and a restored layout that leaves one smaller, or off the
 # screen, is replaced by the default. Together they fit a 1280×800 screen with every panel open.
 # The default panels fit an 800×600 screen (the smallest netbuilder supports).
-PANEL_MINIMUMS = {"palette_dock": (150, 200), "inspector_dock": (250, 220), "summary_dock": (420, 170),
+PANEL_MINIMUMS = {"palette_dock": (180, 200), "inspector_dock": (250, 220), "summary_dock": (420, 170),
                   "problems_dock": (420, 170), "training_dock": (560, 230), "draw_dock": (360, 340)}
-CANVAS_MINIMUM = (360, 240)
+CANVAS_MINIMUM = (340, 240)
 DEFAULT_DOCK_SIZES = {"palette_dock": 210, "inspector_dock": 330, "summary_dock": 300}
 
 
@@ -128,9 +128,6 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "training_dock", self.training,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
-        self.tabifyDockWidget(self.summary_dock, self.problems_dock)
-        self.tabifyDockWidget(self.problems_dock, self.training_dock)
-        self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
         QApplication.instance().installEventFilter(ProjectUndoKeys(self))  # Ctrl+Z from the inspector's fields
@@ -170,10 +167,9 @@ class MainWindow(QMainWindow):
         self._add_draw_panel()
         reset = self.view_menu.addAction("&Reset Layout")
         reset.setStatusTip("Put every panel back where it starts, at its default size")
-        reset.triggered.connect(self.reset_layout)
+        reset.triggered.connect(lambda: self.reset_layout())
         self._zoomed_once = False
         self._restored_layout = False
-        self._default_state = self.saveState()
         self._restore_layout()
         self._file_state_changed()
         self._show_analysis_summary()
@@ -201,9 +197,7 @@ class MainWindow(QMainWindow):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.draw_panel)
         self.draw_dock = self._dock("Draw", "draw_dock", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.inspector_dock, self.draw_dock)  # a tab beside the inspector, not a column
-        self.draw_dock.hide()
-        self.inspector_dock.raise_()
+        self._place_docks()
         # not the dock's own toggle: that shows the panel in its tab before it could be placed
         toggle = self.draw_action = QAction("&Draw a Digit", self)
         toggle.setCheckable(True)
@@ -316,10 +310,10 @@ class MainWindow(QMainWindow):
                 return  # checked against this screen once shown (_check_restored_layout)
         self._default_layout()
 
-    def _default_layout(self) -> None:
-        """The default size, within the screen, and the default panel sizes where they fit."""
+    def _default_layout(self, size: tuple[int, int] | None = None) -> None:
+        """The default size (or `size`), within the screen, and the default panel sizes where they fit."""
         available = self.screen().availableGeometry()
-        width, height = min(DEFAULT_SIZE[0], available.width()), min(DEFAULT_SIZE[1], available.height() - 40)
+        width, height = size or (min(DEFAULT_SIZE[0], available.width()), min(DEFAULT_SIZE[1], available.height() - 40))
         self.resize(width, height)
         sides = [self.palette_dock, self.inspector_dock]
         fits = sum(DEFAULT_DOCK_SIZES[dock.objectName()] for dock in sides) + CANVAS_MINIMUM[0] + 40 <= width
@@ -328,16 +322,32 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.summary_dock], [min(DEFAULT_DOCK_SIZES["summary_dock"], height // 3)],
                          Qt.Orientation.Vertical)
 
-    def reset_layout(self) -> None:
-        """View > Reset Layout: every panel where it starts, at its default size."""
-        self.restoreState(self._default_state)
-        for dock in self.docks():
-            dock.setFloating(False)
-        self.draw_dock.hide()
+    def reset_layout(self, size: tuple[int, int] | None = None) -> None:
+        """View > Reset Layout: every panel where it starts, at its default size (in a window of
+        `size`, for a screenshot)."""
+        self._place_docks()
         self.showNormal()
-        self._default_layout()
+        self._default_layout(size)
         self.move(self.screen().availableGeometry().topLeft())
         self._check_layout_once_shown()
+
+    def _place_docks(self) -> None:
+        """Every panel in its default place: Layers left; Inspector right, the Draw panel a hidden
+        tab beside it; Summary, Problems and Training tabs below. (Not restoreState: restoring a
+        state into a laid-out window left the old tab bars drawn where they were.)"""
+        areas = Qt.DockWidgetArea
+        for dock, area in zip(self.docks(), (areas.LeftDockWidgetArea, areas.RightDockWidgetArea,
+                                             areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
+                                             areas.BottomDockWidgetArea, areas.RightDockWidgetArea)):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.show()
+        self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.training_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.draw_dock)  # a tab beside the inspector, not a column
+        self.draw_dock.hide()
+        self.summary_dock.raise_()
+        self.inspector_dock.raise_()
 
     def docks(self) -> list[QDockWidget]:
         return [self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock,
@@ -493,6 +503,9 @@ class MainWindow(QMainWindow):
         except ProjectFileError as error:
             self._warn("Cannot open project", str(error))
             return False
+        if _inside_installation(Path(path).resolve().parent):  # a template's file: saving asks where, never there
+            self.set_project(project, None, "template")
+            return True
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
         self.training.restore_saved_run(Path(path).resolve())  # its model_trained reaches the draw panel

@@ -375,14 +375,14 @@ def test_a_project_file_dropped_on_the_canvas_opens(make_window, tmp_path):
 
 def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
     window = make_window()
-    window.resize(780, 700)  # within the offscreen screen (800×800), which geometry is kept inside
+    window.resize(790, 700)  # within the offscreen screen (800×800), which geometry is kept inside
     window.palette_dock.close()
     QApplication.processEvents()
     assert window.layout_faults() == []
     assert window.close()
 
     again = make_window()
-    assert (again.width(), again.height()) == (780, 700)
+    assert (again.width(), again.height()) == (790, 700)
     assert not again.palette_dock.isVisible()
     assert any(settings_dir.rglob("*.ini"))
 
@@ -501,7 +501,9 @@ def test_the_save_dialog_opens_in_the_documents_or_the_folder_last_saved_in_neve
     templates = Path(str(resources.files("netbuilder.resources"))) / "templates"
     window = make_window()
     assert window.open_path(templates / "2-cnn.nbproj")  # a template opened as a file, from the installation
-    window.save_as()
+    assert window.document.path is None and window.origin == "template"  # so Save asks where, never there
+    assert window.recent_files() == []
+    window.save()
     documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     assert suggested[-1].parent == (Path(documents) if Path(documents).is_dir() else Path.home())
 
