@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 _PROJECT_KEYS = (QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo)
 
@@ -31,19 +31,26 @@ def holds_uncommitted_text(widget: QWidget) -> bool:
 
 
 class ProjectUndoKeys(QObject):
-    """Installed on the application: when Undo or Redo is pressed in a text field of `window`
-    that holds no uncommitted text, the field does not claim the key, so the window's action runs."""
+    """When Undo or Redo is pressed in a text field of `window` that holds no uncommitted text,
+    the field does not claim the key, so the window's action runs. It watches each widget of the
+    window as it takes the focus (not the whole application: a Python filter there would be
+    called for every event, the drawing canvas's included)."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
         self.window = window
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    def _focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
+        if now is not None and now.window() is self.window:
+            now.installEventFilter(self)  # once: installing again only moves it to the front
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.ShortcutOverride or not isinstance(watched, QWidget):
             return False
         if not any(event.matches(standard) for standard in _PROJECT_KEYS):
             return False
-        if watched.window() is not self.window or holds_uncommitted_text(watched):
+        if holds_uncommitted_text(watched):
             return False
         event.ignore()  # not overridden: the shortcut (the window's Undo or Redo) gets the key
         return True

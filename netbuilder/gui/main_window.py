@@ -9,7 +9,7 @@ from typing import Callable
 
 from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                                QProgressDialog, QScrollArea, QTabWidget, QWidget)
 
 from ..core.graph import GraphError
@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
 
         self.window_actions = WindowActions(self)
-        QApplication.instance().installEventFilter(ProjectUndoKeys(self))  # Ctrl+Z from the inspector's fields
+        self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
