@@ -131,8 +131,10 @@ def uses_xcb(environ: Mapping[str, str]) -> bool:
     return bool(environ.get("DISPLAY")) and not environ.get("WAYLAND_DISPLAY")
 
 
-def check_xcb_libraries(os_release_path: Path = Path("/etc/os-release"),
-                        loads: Callable[[str], bool] | None = None) -> str:
+OS_RELEASE = Path("/etc/os-release")
+
+
+def check_xcb_libraries(loads: Callable[[str], bool] | None = None) -> str:
     """The message for the user when the xcb plugin will not load for missing libraries, else ''."""
     if not sys.platform.startswith("linux") or not uses_xcb(os.environ):
         return ""
@@ -143,7 +145,7 @@ def check_xcb_libraries(os_release_path: Path = Path("/etc/os-release"),
     if not missing:
         return ""
     try:
-        os_release = os_release_path.read_text(encoding="utf-8", errors="replace")
+        os_release = OS_RELEASE.read_text(encoding="utf-8", errors="replace")
     except OSError:
         os_release = ""
     return missing_libraries_message(missing, os_release)

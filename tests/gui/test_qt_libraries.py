@@ -72,7 +72,7 @@ def test_starting_the_app_with_a_library_missing_prints_the_install_command_inst
     os_release.write_text(UBUNTU)
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     monkeypatch.setattr(qt_libraries, "_loads", lambda name: name not in NOT_ON_THIS_SYSTEM)
-    monkeypatch.setattr(qt_libraries.check_xcb_libraries, "__defaults__", (os_release, None))
+    monkeypatch.setattr(qt_libraries, "OS_RELEASE", os_release)
 
     assert run_gui(None) == 2
 
