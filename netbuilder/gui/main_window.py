@@ -42,8 +42,8 @@ DEFAULT_SIZE = (1400, 900)  # or the screen's available area, where smaller
 TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 # The smallest size at which each panel is still readable (width, height in pixels): Qt keeps
 # docked panels at least this large, and a restored layout that leaves one smaller, or off the
-# screen, is replaced by the default. Together they fit a 1280×800 screen with every panel open.
-# The default panels fit an 800×600 screen (the smallest netbuilder supports).
+# screen, is replaced by the default. Every panel open fits a 1280×800 screen; the default panels
+# fit an 800×600 one.
 PANEL_MINIMUMS = {"palette_dock": (180, 200), "inspector_dock": (250, 220), "summary_dock": (420, 170),
                   "problems_dock": (420, 170), "training_dock": (560, 230), "draw_dock": (360, 340)}
 CANVAS_MINIMUM = (340, 240)
@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
             self._restored_layout = self.restoreGeometry(settings.value("window/geometry")) \
                 and self.restoreState(settings.value("window/state"))
             if self._restored_layout:
-                return  # checked against this screen once shown (_check_restored_layout)
+                return  # checked against this screen once shown (_check_layout_once_shown)
         self._default_layout()
 
     def _default_layout(self, size: tuple[int, int] | None = None) -> None:
@@ -329,23 +329,23 @@ class MainWindow(QMainWindow):
         self.showNormal()
         self._default_layout(size)
         self.move(self.screen().availableGeometry().topLeft())
-        self._check_layout_once_shown()
+        self._fit_to_screen()
 
     def _place_docks(self) -> None:
         """Every panel in its default place: Layers left; Inspector right, the Draw panel a hidden
         tab beside it; Summary, Problems and Training tabs below. (Not restoreState: restoring a
         state into a laid-out window left the old tab bars drawn where they were.)"""
         areas = Qt.DockWidgetArea
+        self.draw_dock.hide()  # first: docking it here is not the user choosing a tab for it
         for dock, area in zip(self.docks(), (areas.LeftDockWidgetArea, areas.RightDockWidgetArea,
                                              areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
                                              areas.BottomDockWidgetArea, areas.RightDockWidgetArea)):
             dock.setFloating(False)
             self.addDockWidget(area, dock)
-            dock.show()
+            dock.setVisible(dock is not self.draw_dock)
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
         self.tabifyDockWidget(self.problems_dock, self.training_dock)
         self.tabifyDockWidget(self.inspector_dock, self.draw_dock)  # a tab beside the inspector, not a column
-        self.draw_dock.hide()
         self.summary_dock.raise_()
         self.inspector_dock.raise_()
 
@@ -375,17 +375,22 @@ class MainWindow(QMainWindow):
         return faults
 
     def _check_layout_once_shown(self) -> None:
-        """A restored layout that does not fit this screen gives way to the default; the default
-        fits the screen (before the first show, the window's minimum can read larger than it is)."""
-        if self._restored_layout:
+        """A restored layout that does not fit this screen gives way to the default."""
+        restored, self._restored_layout = self._restored_layout, False
+        if restored:
             # again, now that hidden panels no longer count: before the first show, a hidden tab's
             # minimum (the Draw panel's) made the restored window grow past its saved size
             self.restoreGeometry(app_settings().value("window/geometry"))
-        if self._restored_layout and self.layout_faults():
-            self.reset_layout()
-            self.statusBar().showMessage("The saved window layout does not fit this screen: the default layout "
-                                         "is shown (View > Reset Layout does this any time)", 10000)
-        self._restored_layout = False
+            if self.layout_faults():
+                self.reset_layout()
+                self.statusBar().showMessage("The saved window layout does not fit this screen: the default "
+                                             "layout is shown (View > Reset Layout does this any time)", 10000)
+                return
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """Keep the window on its screen (before the first show, its minimum can read larger than
+        it is); a screenshot's window keeps the size asked for."""
         available = self.screen().availableGeometry()
         if self.remember_layout and not self.isMaximized() and not available.contains(self.frameGeometry()):
             self.resize(min(self.width(), available.width()), min(self.height(), available.height() - 40))

@@ -566,4 +566,7 @@ def test_reset_layout_puts_every_panel_back(make_window):
     reset.trigger()
     assert window.palette_dock.isVisible() and window.inspector_dock.isVisible()
     assert not window.training_dock.isFloating() and not window.draw_dock.isVisible()
-    assert window.dockWidgetArea(window.draw_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    window.draw_floats.setChecked(True)
+    window.draw_floats.trigger()  # unchecked by the user: a tab from now on
+    window.draw_action.trigger()
+    assert window.draw_dock in window.tabifiedDockWidgets(window.inspector_dock)  # back beside the inspector
