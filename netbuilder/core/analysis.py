@@ -19,7 +19,9 @@ class Problem:
     cause: str  # what is wrong with it ("needs a flat input but receives 8×5×5")
     remedy: str  # what to change ("insert Flatten")
     node_id: str | None = None  # None: a problem of the whole graph
-    severity: Literal["error", "warning"] = "error"
+    # "hint": wiring the user is probably still building (a layer just dropped); it becomes a
+    # warning, with its fix, once they ask to train (analyze(..., training=True))
+    severity: Literal["error", "warning", "hint"] = "error"
     fix: Fix | None = None  # the remedy as an edit, where one exists
 
     @property
@@ -96,13 +98,22 @@ def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
     return order, set(graph.nodes) - set(order)
 
 
-def analyze(graph: Graph) -> Analysis:
-    """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node."""
+def analyze(graph: Graph, *, classes: int | None = None, training: bool = False) -> Analysis:
+    """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node.
+
+    `classes`: the dataset's class count where it is known, so a classification Output whose
+    score count differs is a problem before training. `training`: the user asked to train, so
+    unfinished wiring is a warning with its fix rather than a calm hint.
+    """
     order, cyclic = topological_order(graph)
     result = Analysis(order=order)
     result.problems.extend(_network_problems(graph, cyclic))
     for node_id in order:
-        _analyze_node(graph, graph.nodes[node_id], result)
+        _analyze_node(graph, graph.nodes[node_id], result, training)
+    if classes is not None:
+        problem = class_count_problem(graph, result, classes)
+        if problem:
+            result.problems.append(problem)
     return result
 
 
@@ -128,8 +139,9 @@ def _network_problems(graph: Graph, cyclic: set[str]) -> list[Problem]:
     return problems
 
 
-def _analyze_node(graph: Graph, node: Node, result: Analysis) -> None:
-    """Add `node`'s shape and counts to `result`, or its problem (its upstream nodes are done)."""
+def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool) -> None:
+    """Add `node`'s shape and counts to `result`, or its problem (its upstream nodes are done);
+    `training` as in `analyze`."""
     add = result.problems.append
     sources = graph.inputs_of(node.id)
     problem = _wiring_problem(node, sources)
@@ -153,7 +165,9 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis) -> None:
     if node.spec.has_output and not graph.outputs_of(node.id) and not node.spec.is_source:
         add(Problem(describe(node), "feeds nothing, so it does not affect the prediction",
                     "connect it to a later layer or delete it", node.id, "warning",
-                    Fix("Delete it", "remove", node.id)))
+                    Fix("Delete it", "remove", node.id)) if training else
+            Problem(describe(node), "is not connected onward yet", "connect its output to a later layer",
+                    node.id, "hint"))
 
 
 def _wiring_problem(node: Node, sources: list[str]) -> Problem | None:
@@ -193,21 +207,23 @@ def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis
 
 
 def class_count_problem(graph: Graph, analysis: Analysis, classes: int) -> Problem | None:
-    """The problem when the network gives fewer class scores than a dataset has `classes`, with a
-    fix setting the units of the layer that makes the scores (the last Dense), where there is one."""
+    """The problem when a classification Output's score count differs from a dataset's `classes`,
+    with a fix setting the units of the layer that makes the scores (the last Dense), where there
+    is one. Too few scores is an error (training cannot run); spare ones a warning: training runs,
+    but it trains a wider classifier than the data has classes, whose extra scores only waste."""
     output = next((node for node in graph.nodes.values() if node.spec.is_sink), None)
     sources = graph.inputs_of(output.id) if output else []
-    if len(sources) != 1 or sources[0] not in analysis.info:
+    if len(sources) != 1 or sources[0] not in analysis.info or output.params.get("task") != "classification":
         return None
     scores = analysis.info[sources[0]].shape
-    if len(scores) == 1 and scores[0] >= classes:
-        return None  # spare scores are harmless: they are never the right answer, so training lowers them
+    if scores == (classes,):
+        return None
     maker = _units_layer(graph, analysis, sources[0])
-    fix = Fix(f"Set the units of {graph.nodes[maker].name} to {classes}", "set_params", maker,
-              params=(("units", classes),)) if maker else None
+    fix = Fix(f"Set units to {classes}", "set_params", maker, params=(("units", classes),)) if maker else None
     where = f"the units of {describe(graph.nodes[maker])}" if maker else "the last layer's size"
-    return Problem(describe(output), f"receives {format_shape(scores)} scores but the data has {classes} classes",
-                   f"set {where} to {classes}", output.id, fix=fix)
+    severity = "warning" if len(scores) == 1 and scores[0] > classes else "error"
+    return Problem(describe(output), f"gives {format_shape(scores)} class scores but the data has {classes} classes",
+                   f"set {where} to {classes}", output.id, severity, fix)
 
 
 def _units_layer(graph: Graph, analysis: Analysis, node_id: str) -> str | None:

@@ -11,3 +11,11 @@ BUILTIN_DATASETS: list[tuple[str, str]] = [
     ("my-handwriting+digits", "Your own digits mixed with 6,000 built-in ones, for fine-tuning a digit model "
                               "on your handwriting."),
 ]
+
+# Their class counts, known before loading, so the window can check the Output against them.
+BUILTIN_CLASS_COUNTS: dict[str, int] = {name: 10 for name, _ in BUILTIN_DATASETS}
+
+
+def known_class_count(spec: str) -> int | None:
+    """The class count of a built-in dataset; None for a folder or file, known only once loaded."""
+    return BUILTIN_CLASS_COUNTS.get(spec.strip().lower())

@@ -136,6 +136,7 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     view_menu.addActions([actions.auto_layout, actions.zoom_to_fit])
     view_menu.addSeparator()
     window.panels_menu = view_menu.addMenu("&Panels")
+    window.view_menu = view_menu
 
 
 def build_toolbar(window: "MainWindow", actions: WindowActions) -> QToolBar:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from ..error_log import log_file, write_error_log
 from ..text import MESSAGE_CHARACTERS, shown
 from . import style
+from .qt_libraries import check_xcb_libraries
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
 
@@ -98,7 +99,8 @@ def apply_theme(app: QApplication) -> None:
 
 
 def run_gui(project_path: str | None = None, screenshot: str | None = None) -> int:
-    """Open the main window with `project_path` (or, with none, the CNN template or a crash recovery).
+    """Open the main window with `project_path` (or, with none, a crash recovery, the project
+    worked on last, or the CNN template).
 
     With `screenshot`, save an image of the laid-out window to that PNG and return without
     entering the event loop (for documentation and smoke tests).
@@ -112,6 +114,10 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
                   file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    missing_libraries = check_xcb_libraries()
+    if missing_libraries:  # Qt would abort naming the wrong library
+        print(missing_libraries, file=sys.stderr)
+        return 2
     train_off_the_gui_thread_only()
     from .main_window import MainWindow, release_clipboard
     from .workers import threads_still_running, wait_for_kept_threads
@@ -126,7 +132,8 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
 
     window = MainWindow(remember_layout=screenshot is None)
     recovered = screenshot is None and project_path is None and window.recover_unsaved_work()
-    if not recovered and not (project_path and window.open_path(Path(project_path))):
+    opened = project_path and window.open_path(Path(project_path))
+    if not (recovered or opened or (screenshot is None and project_path is None and window.open_last_project())):
         from ..core.project import load_template
 
         window.set_project(load_template(FIRST_TEMPLATE), None, "template")
@@ -150,8 +157,11 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
     return code
 
 
+SCREENSHOT_SIZE = (1280, 800)  # a common laptop screen, the size the layout is designed to fit
+
+
 def _save_screenshot(app: QApplication, window, path: Path) -> int:
-    window.resize(1400, 900)
+    window.reset_layout(SCREENSHOT_SIZE)  # the default layout at that size, whatever the screen
     for _ in range(3):  # docks settle over a few layout passes
         app.processEvents()
     window.view.zoom_to_fit()

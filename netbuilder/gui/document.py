@@ -9,6 +9,7 @@ from PySide6.QtGui import QUndoStack
 from ..core.analysis import Analysis, analyze
 from ..core.commands import Command
 from ..core.project import Project
+from ..data.builtin import known_class_count
 from ..text import shown
 from .undo import CoreUndoCommand
 
@@ -32,7 +33,8 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self.file_state_changed)
         self.project = project or Project()
         self.path: Path | None = None
-        self.analysis: Analysis = analyze(self.project.graph)
+        self.training_asked = False  # once the user asks to train, unfinished wiring is a warning
+        self.analysis: Analysis = self._analyze()
 
     @property
     def graph(self):
@@ -59,14 +61,24 @@ class Document(QObject):
             self.refresh()
 
     def refresh(self) -> None:
-        self.analysis = analyze(self.graph)
+        self.analysis = self._analyze()
         self.analysis_changed.emit()
+
+    def _analyze(self) -> Analysis:
+        return analyze(self.graph, classes=known_class_count(self.project.dataset), training=self.training_asked)
+
+    def ask_to_train(self) -> None:
+        """The user asked to train: wiring left unfinished is now worth a warning and its fix."""
+        if not self.training_asked:
+            self.training_asked = True
+            self.refresh()
 
     def replace_project(self, project: Project, path: Path | None = None) -> None:
         self.undo_stack.clear()
         self.project = project
         self.path = path
-        self.analysis = analyze(project.graph)
+        self.training_asked = False
+        self.analysis = self._analyze()
         self.project_replaced.emit()
         self.analysis_changed.emit()
         self.file_state_changed.emit()

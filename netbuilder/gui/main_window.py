@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressDialog,
-                               QTabWidget, QWidget)
+from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
+                               QProgressDialog, QScrollArea, QTabWidget, QWidget)
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, load_project,
@@ -25,6 +25,7 @@ from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
 from .epoch_estimate import EpochEstimate
+from .field_undo import ProjectUndoKeys
 from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
@@ -37,8 +38,16 @@ from .workers import ExportWriter
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
 MAX_RECENT_FILES = 8
-DEFAULT_SIZE = (1400, 900)
+DEFAULT_SIZE = (1400, 900)  # or the screen's available area, where smaller
 TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
+# The smallest size at which each panel is still readable (width, height in pixels): Qt keeps
+# docked panels at least this large, and a restored layout that leaves one smaller, or off the
+# screen, is replaced by the default. Every panel open fits a 1280×800 screen; the default panels
+# fit an 800×600 one.
+PANEL_MINIMUMS = {"palette_dock": (180, 200), "inspector_dock": (250, 220), "summary_dock": (420, 170),
+                  "problems_dock": (420, 170), "training_dock": (560, 230), "draw_dock": (360, 340)}
+CANVAS_MINIMUM = (340, 240)
+DEFAULT_DOCK_SIZES = {"palette_dock": 210, "inspector_dock": 330, "summary_dock": 300}
 
 
 def app_settings() -> QSettings:
@@ -85,7 +94,8 @@ class _ProjectFileDrops(QObject):
 
 
 class MainWindow(QMainWindow):
-    """One project per window. `recovery_dir` and `remember_layout` exist for tests and screenshots."""
+    """One project per window. `recovery_dir` and `remember_layout` exist for tests and screenshots
+    (a screenshot's window keeps the size asked for, whatever the screen)."""
 
     def __init__(self, document: Document | None = None, *, recovery_dir: Path | None = None,
                  remember_layout: bool = True, parent: QWidget | None = None):
@@ -101,6 +111,7 @@ class MainWindow(QMainWindow):
         self.scene = GraphScene(self.document, self)  # owned by the window, so destroyed before the app
         self.view = GraphView(self.scene)
         self.setCentralWidget(self.view)
+        self.view.setMinimumSize(*CANVAS_MINIMUM)  # no panel may crush the editor
         self.view.viewport().installEventFilter(_ProjectFileDrops(self))
 
         self.layer_palette = LayerPalette()
@@ -117,11 +128,9 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "training_dock", self.training,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
-        self.tabifyDockWidget(self.summary_dock, self.problems_dock)
-        self.tabifyDockWidget(self.problems_dock, self.training_dock)
-        self.summary_dock.raise_()
 
         self.window_actions = WindowActions(self)
+        self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
@@ -145,6 +154,7 @@ class MainWindow(QMainWindow):
         self.health_badges = HealthBadges(self.scene)
         self.training.health_reported.connect(self.health_badges.show)
         self.training.run_started.connect(self.show_training)
+        self.training.start_action.triggered.connect(self.document.ask_to_train)
         self.document.project_replaced.connect(self.health_badges.clear)
         self.document.analysis_changed.connect(self._show_analysis_summary)
 
@@ -155,7 +165,11 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
 
         self._add_draw_panel()
+        reset = self.view_menu.addAction("&Reset Layout")
+        reset.setStatusTip("Put every panel back where it starts, at its default size")
+        reset.triggered.connect(lambda: self.reset_layout())
         self._zoomed_once = False
+        self._restored_layout = False
         self._restore_layout()
         self._file_state_changed()
         self._show_analysis_summary()
@@ -165,6 +179,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        hint, (width, height) = widget.minimumSizeHint(), PANEL_MINIMUMS[name]
+        widget.setMinimumSize(max(width, hint.width()), max(height, hint.height()))  # never below its own content's
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
@@ -176,12 +192,26 @@ class MainWindow(QMainWindow):
         """The Draw dock (hidden until asked for) and the live views of each layer's output under
         the cards, shown only while the dock is visible."""
         self.draw_panel = DrawPanel()
-        self.draw_dock = self._dock("Draw", "draw_dock", self.draw_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.draw_dock.hide()
-        toggle = self.draw_dock.toggleViewAction()
-        toggle.setText("&Draw a Digit")
+        scroll = QScrollArea()  # the panel asks for more width than a tab beside the canvas has
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.draw_panel)
+        self.draw_dock = self._dock("Draw", "draw_dock", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._place_docks()
+        # not the dock's own toggle: that shows the panel in its tab before it could be placed
+        toggle = self.draw_action = QAction("&Draw a Digit", self)
+        toggle.setCheckable(True)
         toggle.setShortcut("Ctrl+Shift+D")
+        toggle.triggered.connect(lambda shown: self.show_draw_panel() if shown else self.draw_dock.close())
+        self.draw_dock.toggleViewAction().toggled.connect(toggle.setChecked)  # closed with its own button
         self.panels_menu.addAction(toggle)
+        self.draw_floats = self.panels_menu.addAction("Draw Panel in Its Own &Window")
+        self.draw_floats.setCheckable(True)
+        self.draw_floats.setStatusTip("Open the Draw panel as a window of its own rather than as a tab beside "
+                                      "the inspector")
+        self.draw_floats.setChecked(app_settings().value("layout/draw_floating", "") == "true")
+        self.draw_floats.triggered.connect(self._draw_placement_chosen)
+        self.draw_dock.topLevelChanged.connect(self._remember_draw_placement)
         self.activation_views = NodeActivationViews(self.scene)
         self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
         self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
@@ -191,6 +221,49 @@ class MainWindow(QMainWindow):
         self.document.project_replaced.connect(self._forget_drawn_model)
         self.training.model_trained.connect(self.draw_panel.set_trained_model)
         self.draw_panel.fine_tuned.connect(self.training.keep_weights)
+
+    def _draw_tab_room(self) -> tuple[int, int]:
+        """(the width the Draw panel wants, the width a tab beside the inspector can have while the
+        canvas keeps its minimum)."""
+        wanted = self.draw_panel.minimumSizeHint().width() + 24  # and a scroll bar
+        palette = self.palette_dock.width() if self.palette_dock.isVisible() and not self.palette_dock.isFloating() else 0
+        return wanted, self.width() - CANVAS_MINIMUM[0] - palette - 24
+
+    def show_draw_panel(self) -> None:
+        """Open the Draw panel where the user chose: a tab beside the inspector, widened as far as
+        the canvas's minimum allows, or a window of its own that fits the screen. Until they choose,
+        it is a tab where the tab has room for the whole panel, else a window."""
+        dock = self.draw_dock
+        choice = app_settings().value("layout/draw_floating", "")
+        wanted, room = self._draw_tab_room()
+        floating = choice == "true" if choice in ("true", "false") else room < wanted
+        self.draw_floats.setChecked(floating)
+        if floating:
+            if not dock.isFloating():
+                dock.setFloating(True)
+                available = self.screen().availableGeometry()
+                hint = self.draw_panel.minimumSizeHint()  # as small as it reads well: it sits over the window
+                width, height = min(hint.width() + 24, available.width()), min(hint.height() + 60, available.height())
+                dock.setGeometry(max(available.left(), min(self.geometry().right() - width, available.right() - width)),
+                                 max(available.top(), self.geometry().top() + 60), width, height)
+        elif dock.isFloating():
+            dock.setFloating(False)
+        dock.show()
+        dock.raise_()
+        if not dock.isFloating() and self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
+            self.resizeDocks([dock], [max(PANEL_MINIMUMS["draw_dock"][0], min(wanted, room))],
+                             Qt.Orientation.Horizontal)
+
+    def _draw_placement_chosen(self, floating: bool) -> None:
+        app_settings().setValue("layout/draw_floating", "true" if floating else "false")
+        if self.draw_dock.isVisible():
+            self.show_draw_panel()
+
+    def _remember_draw_placement(self, floating: bool) -> None:
+        """The user dragged the panel out or back: that is their choice from now on."""
+        if self.draw_dock.isVisible() and floating != self.draw_floats.isChecked():
+            self.draw_floats.setChecked(floating)
+            app_settings().setValue("layout/draw_floating", "true" if floating else "false")
 
     def _show_reading_on_cards(self, reading) -> None:
         if reading is None or not self.draw_dock.isVisible():
@@ -216,6 +289,7 @@ class MainWindow(QMainWindow):
 
         if self.document.project.dataset != "digits":
             self.document.push(SetTraining(self.document.project, dataset="digits"))
+        self.document.ask_to_train()
         self.show_training()
         self.training.start()
         reason = self.training.cannot_start_reason()
@@ -230,12 +304,98 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         settings = app_settings()
         if self.remember_layout and settings.value("window/geometry") is not None:
-            self.restoreGeometry(settings.value("window/geometry"))
-            self.restoreState(settings.value("window/state"))
-            return
-        self.resize(*DEFAULT_SIZE)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.summary_dock], [300], Qt.Orientation.Vertical)
+            self._restored_layout = self.restoreGeometry(settings.value("window/geometry")) \
+                and self.restoreState(settings.value("window/state"))
+            if self._restored_layout:
+                return  # checked against this screen once shown (_check_layout_once_shown)
+        self._default_layout()
+
+    def _default_layout(self, size: tuple[int, int] | None = None) -> None:
+        """The default size (or `size`), within the screen, and the default panel sizes where they fit."""
+        available = self.screen().availableGeometry()
+        width, height = size or (min(DEFAULT_SIZE[0], available.width()), min(DEFAULT_SIZE[1], available.height() - 40))
+        self.resize(width, height)
+        sides = [self.palette_dock, self.inspector_dock]
+        fits = sum(DEFAULT_DOCK_SIZES[dock.objectName()] for dock in sides) + CANVAS_MINIMUM[0] + 40 <= width
+        self.resizeDocks(sides, [DEFAULT_DOCK_SIZES[dock.objectName()] if fits else PANEL_MINIMUMS[dock.objectName()][0]
+                                 for dock in sides], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.summary_dock], [min(DEFAULT_DOCK_SIZES["summary_dock"], height // 3)],
+                         Qt.Orientation.Vertical)
+
+    def reset_layout(self, size: tuple[int, int] | None = None) -> None:
+        """View > Reset Layout: every panel where it starts, at its default size (in a window of
+        `size`, for a screenshot)."""
+        self._place_docks()
+        self.showNormal()
+        self._default_layout(size)
+        self.move(self.screen().availableGeometry().topLeft())
+        self._fit_to_screen()
+
+    def _place_docks(self) -> None:
+        """Every panel in its default place: Layers left; Inspector right, the Draw panel a hidden
+        tab beside it; Summary, Problems and Training tabs below. (Not restoreState: restoring a
+        state into a laid-out window left the old tab bars drawn where they were.)"""
+        areas = Qt.DockWidgetArea
+        self.draw_dock.hide()  # first: docking it here is not the user choosing a tab for it
+        for dock, area in zip(self.docks(), (areas.LeftDockWidgetArea, areas.RightDockWidgetArea,
+                                             areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
+                                             areas.BottomDockWidgetArea, areas.RightDockWidgetArea)):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.setVisible(dock is not self.draw_dock)
+        self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.tabifyDockWidget(self.problems_dock, self.training_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.draw_dock)  # a tab beside the inspector, not a column
+        self.summary_dock.raise_()
+        self.inspector_dock.raise_()
+
+    def docks(self) -> list[QDockWidget]:
+        return [self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock,
+                self.draw_dock]
+
+    def layout_faults(self) -> list[str]:
+        """What makes the current layout unusable on this screen: the window or a panel off every
+        screen, or the canvas or a shown panel below its minimum size."""
+        screens = [screen.availableGeometry() for screen in QGuiApplication.screens()]
+
+        def on_screen(rect) -> bool:
+            return any(screen.adjusted(-8, -8, 8, 8).contains(rect) for screen in screens)
+
+        faults = [] if on_screen(self.geometry()) else ["the window is off the screen"]
+        if self.view.width() < CANVAS_MINIMUM[0] or self.view.height() < CANVAS_MINIMUM[1]:
+            faults.append("the canvas is too small")
+        for dock in self.docks():
+            if not dock.isVisible():
+                continue
+            width, height = PANEL_MINIMUMS[dock.objectName()]
+            if dock.widget().width() < width or dock.widget().height() < height:
+                faults.append(f"the {dock.windowTitle()} panel is too small")
+            if dock.isFloating() and not on_screen(dock.geometry()):
+                faults.append(f"the {dock.windowTitle()} panel is off the screen")
+        return faults
+
+    def _check_layout_once_shown(self) -> None:
+        """A restored layout that does not fit this screen gives way to the default."""
+        restored, self._restored_layout = self._restored_layout, False
+        if restored:
+            # again, now that hidden panels no longer count: before the first show, a hidden tab's
+            # minimum (the Draw panel's) made the restored window grow past its saved size
+            self.restoreGeometry(app_settings().value("window/geometry"))
+            if self.layout_faults():
+                self.reset_layout()
+                self.statusBar().showMessage("The saved window layout does not fit this screen: the default "
+                                             "layout is shown (View > Reset Layout does this any time)", 10000)
+                return
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """Keep the window on its screen (before the first show, its minimum can read larger than
+        it is); a screenshot's window keeps the size asked for."""
+        available = self.screen().availableGeometry()
+        if self.remember_layout and not self.isMaximized() and not available.contains(self.frameGeometry()):
+            self.resize(min(self.width(), available.width()), min(self.height(), available.height() - 40))
+            self.move(max(available.left(), min(self.x(), available.right() - self.frameGeometry().width())),
+                      max(available.top(), min(self.y(), available.bottom() - self.frameGeometry().height())))
 
     def _save_layout(self) -> None:
         if self.remember_layout:
@@ -247,7 +407,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._zoomed_once:
             self._zoomed_once = True
-            QTimer.singleShot(0, self.view.zoom_to_fit)  # after the docks have their sizes
+            QTimer.singleShot(0, self._check_layout_once_shown)  # after the docks have their sizes
+            QTimer.singleShot(0, self.view.zoom_to_fit)
 
     def _file_state_changed(self) -> None:
         document = self.document
@@ -285,9 +446,15 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, title, "\n".join(shown(line, MESSAGE_CHARACTERS) for line in text.split("\n")))
 
     def _last_folder(self) -> str:
-        if self.document.path:
-            return str(self.document.path.parent)
-        return str(app_settings().value("files/last_folder", str(Path.home())))
+        """Where file dialogs open: the project's folder, else the last folder saved in, else the
+        user's documents; never inside the installation (a template read from there, say)."""
+        saved_in = app_settings().value("files/last_folder", "")
+        for folder in (self.document.path.parent if self.document.path else None,
+                       Path(saved_in) if isinstance(saved_in, str) and saved_in else None):
+            if folder is not None and folder.is_dir() and not _inside_installation(folder):
+                return str(folder)
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
 
     def maybe_save(self) -> bool:
         """Before the project closes: ask to stop a training run and to save unsaved changes;
@@ -341,6 +508,9 @@ class MainWindow(QMainWindow):
         except ProjectFileError as error:
             self._warn("Cannot open project", str(error))
             return False
+        if _inside_installation(Path(path).resolve().parent):  # a template's file: saving asks where, never there
+            self.set_project(project, None, "template")
+            return True
         self.set_project(project, Path(path).resolve())
         self._remember_file(Path(path).resolve())
         self.training.restore_saved_run(Path(path).resolve())  # its model_trained reaches the draw panel
@@ -353,8 +523,8 @@ class MainWindow(QMainWindow):
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        suggested = Path(self._last_folder()) / f"{_file_stem(self.document.project.name)}{SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(self.document.path or suggested),
+        name = self.document.path.name if self.document.path else f"{_file_stem(self.document.project.name)}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", str(Path(self._last_folder()) / name),
                                               PROJECT_FILTER)
         if not path:
             return False
@@ -369,15 +539,19 @@ class MainWindow(QMainWindow):
             return False
         self.document.mark_saved(path.resolve())
         self._remember_file(path.resolve())
+        app_settings().setValue("files/last_folder", str(path.resolve().parent))
         self.training.save_weights(path.resolve())  # a run finished before the project had a file
         self.statusBar().showMessage(f"Saved {shown(path.name)}", 5000)
         return True
 
     def _remember_file(self, path: Path) -> None:
-        settings = app_settings()
         recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
-        settings.setValue("files/recent", recent[:MAX_RECENT_FILES])
-        settings.setValue("files/last_folder", str(path.parent))
+        app_settings().setValue("files/recent", recent[:MAX_RECENT_FILES])
+
+    def open_last_project(self) -> bool:
+        """At start: the project worked on last (the newest of the recent list), where it still is."""
+        recent = self.recent_files()
+        return bool(recent) and Path(recent[0]).is_file() and self.open_path(Path(recent[0]))
 
     @staticmethod
     def recent_files() -> list[str]:
@@ -564,6 +738,17 @@ def _check_fragment(fragment: object) -> None:
              for e in fragment["edges"]]
     project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges},
                       "clipboard")
+
+
+def _inside_installation(folder: Path) -> bool:
+    """Whether `folder` is in netbuilder's own files (the package or its templates), where a user's
+    project does not belong and an update would replace it."""
+    from importlib import resources
+
+    import netbuilder
+
+    installed = (Path(netbuilder.__file__).parent, Path(str(resources.files("netbuilder.resources"))))
+    return any(folder.resolve().is_relative_to(place.resolve()) for place in installed)
 
 
 def _file_stem(name: str) -> str:

@@ -664,7 +664,7 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
         _refuse_continuous_labels(dataset)
     if TASKS[dataset.task].has_classes:
         problem = class_count_problem(graph, analysis, dataset.num_classes)
-        if problem:
+        if problem and problem.severity == "error":  # spare scores train, as the window's warning says
             raise TrainingError(f"{problem.message}.")
     with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(project.training.seed)

@@ -97,12 +97,18 @@ def test_same_padding_with_stride_two_explains_the_fix():
         spec.infer_shape(params, [(1, 8, 8)])
 
 
-def test_dangling_layer_is_a_warning():
+def test_a_dangling_layer_is_a_calm_hint_until_the_user_asks_to_train():
+    """While building, a layer not yet wired onward is unfinished, not wrong: a hint without the
+    destructive "Delete it"; asked to train, it is a warning that offers to delete it."""
     g = Graph()
     g.chain(g.add("input", kind="vector", shape=(4,)), g.add("dense", units=2), g.add("output"))
     loose = g.add("relu")
     g.insert_edge(Edge("n2", loose.id))
-    assert [p.severity for p in analyze(g).problems_of(loose.id)] == ["warning"]
+    (hint,) = analyze(g).problems_of(loose.id)
+    assert (hint.severity, hint.fix) == ("hint", None) and analyze(g).ok
+    assert hint.message == 'ReLU "relu1" is not connected onward yet: connect its output to a later layer'
+    (warning,) = analyze(g, training=True).problems_of(loose.id)
+    assert (warning.severity, warning.fix.title) == ("warning", "Delete it")
 
 
 @pytest.mark.parametrize(("value", "expected"), [(3, 3), ("4", 4), ("same", "same"), (2.0, 2)])

@@ -95,18 +95,18 @@ FIXABLE_GRAPHS = [  # (a graph with one problem on one node, the title of its fi
 
 @pytest.mark.parametrize("make, title", FIXABLE_GRAPHS)
 def test_a_fix_removes_its_problem_and_undo_restores_the_graph(make, title):
-    graph, node = make()
+    graph, node = make()  # as the user asked to train: unfinished wiring then offers its fix too
     before = copy_fragment(graph, list(graph.nodes)), list(graph.edges)
-    (problem,) = analyze(graph).problems_of(node.id)
+    (problem,) = analyze(graph, training=True).problems_of(node.id)
     assert problem.fix.title == title and problem.cause and problem.remedy
     command = fix_command(graph, problem.fix)
     command.do(graph)
-    after = analyze(graph)
+    after = analyze(graph, training=True)
     assert not after.problems and after.ok
     command.undo(graph)
     assert (copy_fragment(graph, list(graph.nodes)), list(graph.edges)) == before
     command.do(graph)  # redo gives the same fixed graph
-    assert not analyze(graph).problems
+    assert not analyze(graph, training=True).problems
 
 
 def test_the_class_count_fix_sets_the_last_dense_through_an_activation():
@@ -114,9 +114,10 @@ def test_the_class_count_fix_sets_the_last_dense_through_an_activation():
     g.chain(g.add("input", kind="vector", shape=(4,)), dense := g.add("dense", units=3), g.add("relu"),
             output := g.add("output"))
     analysis = analyze(g)
-    assert class_count_problem(g, analysis, 3) is None and class_count_problem(g, analysis, 2) is None
+    assert class_count_problem(g, analysis, 3) is None
     problem = class_count_problem(g, analysis, 10)
     assert problem.node_id == output.id and problem.remedy == f'set the units of Dense "{dense.name}" to 10'
+    assert problem.severity == "error" and problem.fix.title == "Set units to 10"
     command = fix_command(g, problem.fix)
     command.do(g)
     assert g.nodes[dense.id].params["units"] == 10 and class_count_problem(g, analyze(g), 10) is None
@@ -173,3 +174,23 @@ def test_no_code_outside_the_specs_asks_whether_a_layer_is_an_input_output_or_so
                     any(isinstance(part, ast.Constant) and part.value in _ROLE_TYPES for part in parts):
                 offenders.append(f"{path.relative_to(package)}:{node.lineno}")
     assert offenders == []
+
+
+def test_spare_class_scores_are_a_warning_whose_fix_sets_the_units():
+    """A Dense with 64 units before a classifier of 10 classes trains a 64-way classifier: the
+    analysis says so when it knows the class count, with the one-click fix."""
+    g = Graph()
+    g.chain(g.add("input", kind="vector", shape=(4,)), dense := g.add("dense", units=64), output := g.add("output"))
+    assert not analyze(g).problems  # the class count unknown: nothing to compare
+    (problem,) = analyze(g, classes=10).problems
+    assert (problem.node_id, problem.severity, problem.fix.title) == (output.id, "warning", "Set units to 10")
+    assert problem.cause == "gives 64 class scores but the data has 10 classes"
+    fix_command(g, problem.fix).do(g)
+    assert g.nodes[dense.id].params["units"] == 10 and not analyze(g, classes=10).problems
+
+
+def test_a_regression_output_is_not_compared_with_a_class_count():
+    g = Graph()
+    g.chain(g.add("input", kind="vector", shape=(4,)), g.add("dense", units=3), output := g.add("output"))
+    g.replace_params(output.id, {"task": "regression"})
+    assert not analyze(g, classes=10).problems

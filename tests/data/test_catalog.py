@@ -110,3 +110,16 @@ def test_a_dataset_name_too_long_for_the_system_is_a_data_error():
     for load in (lambda: load_dataset(spec), lambda: load_for_model(spec, recipe)):
         with pytest.raises(DataError, match='Cannot read the dataset ".*": File name too long'):
             load()
+
+
+def test_the_class_counts_known_before_loading_are_those_the_loaders_give():
+    """The window checks the Output against these before anything is loaded."""
+    from netbuilder.data.builtin import BUILTIN_DATASETS, known_class_count
+    from netbuilder.data.digits import CLASS_NAMES
+    from netbuilder.data.mnist import COLLECTIONS
+
+    loaders = {"digits": CLASS_NAMES, "my-handwriting": CLASS_NAMES, "my-handwriting+digits": CLASS_NAMES,
+               **{name: collection.class_names for name, collection in COLLECTIONS.items()}}
+    assert {name: known_class_count(name) for name, _ in BUILTIN_DATASETS} == \
+        {name: len(names) for name, names in loaders.items()}
+    assert known_class_count("/home/me/flowers") is None

@@ -304,7 +304,11 @@ def test_a_node_with_an_error_turns_red_with_the_problem_as_tooltip(qtbot):
     flatten = graph.add("flatten")
     graph.chain(source, flatten)
     document.refresh()
-    assert scene.node_item(flatten.id).state == "warning"  # it feeds nothing
+    assert scene.node_item(flatten.id).state == "hint"  # it feeds nothing yet: calm, and no "Delete it"
+    assert scene.node_item(flatten.id).fix_buttons == []
+    document.ask_to_train()
+    assert scene.node_item(flatten.id).state == "warning"
+    assert [button.fix.title for button in scene.node_item(flatten.id).fix_buttons] == ["Delete it"]
 
 
 def drop(view, scene_pos: QPointF, data: QMimeData) -> tuple[QDragEnterEvent, QDropEvent]:
@@ -509,8 +513,7 @@ def test_node_tooltip_shows_shapes_counts_and_problems(qtbot):
 
     flops = document.analysis.info[conv.id].flops
     assert QToolTip.text() == (f'Conv2d "conv1"\n1×28×28 → 32×26×26\n320 params, {flops:,} FLOPs\n'
-                               '⚠ Conv2d "conv1" feeds nothing, so it does not affect the prediction: '
-                               'connect it to a later layer or delete it')
+                               '· Conv2d "conv1" is not connected onward yet: connect its output to a later layer')
 
 
 def test_wire_tooltip_shows_the_shape_and_the_arithmetic_behind_it(qtbot):

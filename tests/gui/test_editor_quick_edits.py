@@ -186,6 +186,8 @@ def test_each_fix_button_on_a_card_fixes_its_problem_in_one_undo_step(qtbot, mak
     for node_id, position in layered_layout(graph).items():
         graph.move(node_id, position)
     document, scene, view = make_editor(qtbot, graph)
+    document.project.dataset = ""  # no class count to check: each graph has one problem, its own
+    document.ask_to_train()  # so that unfinished wiring offers its fix too
     before = snapshot(graph)
     (button,) = scene.node_item(node.id).fix_buttons
     assert button.fix.title == title

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
@@ -57,6 +58,7 @@ def make_window(qtbot, tmp_path, settings_dir, dialogs):
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
+        QApplication.processEvents()  # the layout check queued by the first show
         return window
     yield make
     release_clipboard()  # as run_gui does on quit: PySide6 crashes at exit if the clipboard still holds our data
@@ -373,12 +375,14 @@ def test_a_project_file_dropped_on_the_canvas_opens(make_window, tmp_path):
 
 def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
     window = make_window()
-    window.resize(760, 540)  # within the offscreen screen (800×600), which geometry is kept inside
+    window.resize(790, 700)  # within the offscreen screen (800×800), which geometry is kept inside
     window.palette_dock.close()
+    QApplication.processEvents()
+    assert window.layout_faults() == []
     assert window.close()
 
     again = make_window()
-    assert (again.width(), again.height()) == (760, 540)
+    assert (again.width(), again.height()) == (790, 700)
     assert not again.palette_dock.isVisible()
     assert any(settings_dir.rglob("*.ini"))
 
@@ -392,7 +396,7 @@ def test_run_gui_saves_a_screenshot_of_the_cnn_template_without_entering_the_eve
     assert run_gui(None, str(shot)) == 0
 
     image = QImage(str(shot))
-    assert (image.width(), image.height()) == (1400, 900)
+    assert (image.width(), image.height()) == (1280, 800)
     assert dialogs.questions == [] and dialogs.warnings == []
 
 
@@ -427,3 +431,142 @@ def test_quitting_takes_only_our_layers_off_the_clipboard(make_window):
     release_clipboard()
     data = clipboard.mimeData()
     assert data is None or not data.hasFormat(FRAGMENT_MIME_TYPE)
+
+
+def test_ctrl_z_in_an_inspector_field_undoes_the_committed_edit_unless_the_field_holds_typed_text(make_window, qtbot):
+    """After a committed edit, Ctrl+Z with the cursor still in the field undoes it (the project's
+    undo); while the field holds text not yet committed, Ctrl+Z is the field's own undo."""
+    window = make_window()
+    ids = build_cnn(window)
+    graph = window.document.graph
+    window.scene.select_nodes([ids["conv"]])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    filters = window.inspector.fields["filters"].widget
+    filters.setFocus()
+    qtbot.waitUntil(filters.hasFocus)
+    filters.selectAll()
+    qtbot.keyClicks(filters, "8")
+    qtbot.keyClick(filters, Qt.Key.Key_Return)
+    assert graph.nodes[ids["conv"]].params["filters"] == 8
+
+    qtbot.keyClick(filters, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert graph.nodes[ids["conv"]].params["filters"] == 32 and filters.value() == 32
+
+    filters = window.inspector.fields["filters"].widget  # the page may be rebuilt by the undo
+    filters.setFocus()
+    qtbot.waitUntil(filters.hasFocus)
+    filters.selectAll()
+    qtbot.keyClicks(filters, "16")  # typed, not committed
+    steps = window.document.undo_stack.index()
+    qtbot.keyClick(filters, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.undo_stack.index() == steps  # the project is untouched...
+    assert filters.text() != "16" and graph.nodes[ids["conv"]].params["filters"] == 32  # ...the field undid its typing
+
+    name = window.inspector.name_edit
+    name.setFocus()
+    qtbot.waitUntil(name.hasFocus)
+    name.selectAll()
+    qtbot.keyClicks(name, "features")
+    qtbot.keyClick(name, Qt.Key.Key_Return)
+    assert graph.nodes[ids["conv"]].name == "features"
+    qtbot.keyClick(window.inspector.name_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert graph.nodes[ids["conv"]].name == "conv1"
+
+
+def test_the_project_worked_on_last_reopens_at_start(make_window, dialogs, tmp_path):
+    window = make_window()
+    build_cnn(window)
+    dialogs.chosen_file = str(tmp_path / "mine.nbproj")
+    assert window.save_as()
+    window.close()
+
+    again = make_window()
+    assert again.open_last_project()
+    assert again.document.path == (tmp_path / "mine.nbproj").resolve() and len(again.document.graph.nodes) == 5
+    again.close()
+    (tmp_path / "mine.nbproj").unlink()
+    assert not make_window().open_last_project() and dialogs.warnings == []  # gone: the template, no complaint
+
+
+def test_the_save_dialog_opens_in_the_documents_or_the_folder_last_saved_in_never_the_installation(
+        make_window, dialogs, tmp_path, monkeypatch):
+    from importlib import resources
+
+    from PySide6.QtCore import QStandardPaths
+
+    suggested = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, caption, start, *a: suggested.append(Path(start)) or (dialogs.chosen_file, ""))
+    templates = Path(str(resources.files("netbuilder.resources"))) / "templates"
+    window = make_window()
+    assert window.open_path(templates / "2-cnn.nbproj")  # a template opened as a file, from the installation
+    assert window.document.path is None and window.origin == "template"  # so Save asks where, never there
+    assert window.recent_files() == []
+    window.save()
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    assert suggested[-1].parent == (Path(documents) if Path(documents).is_dir() else Path.home())
+
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    dialogs.chosen_file = str(folder / "cnn.nbproj")
+    window.set_project(load_template("1-mlp"), None, "template")
+    window.save_as()
+    window.set_project(load_template("1-mlp"), None, "template")
+    window.save_as()
+    assert suggested[-1].parent == folder  # the last folder saved in
+
+
+@pytest.mark.parametrize("own_window", [False, True])
+def test_every_panel_open_together_at_1280_by_800_keeps_at_least_its_minimum_size(make_window, own_window):
+    """Opening the Draw panel (as a tab beside the inspector, or a window of its own) squeezes
+    neither the canvas nor any panel below the size at which it is readable."""
+    from netbuilder.gui.main_window import CANVAS_MINIMUM, PANEL_MINIMUMS, app_settings
+
+    app_settings().setValue("layout/draw_floating", "true" if own_window else "false")
+    window = make_window()
+    window.resize(1280, 800)
+    for dock in window.docks()[:-1]:
+        dock.show()
+    window.draw_action.trigger()  # View > Panels > Draw a Digit
+    assert window.draw_dock.isFloating() is own_window
+    for dock in window.docks():  # each tab in turn in front, as the user sees it
+        dock.raise_()
+        QApplication.processEvents()
+        width, height = PANEL_MINIMUMS[dock.objectName()]
+        assert dock.widget().width() >= width and dock.widget().height() >= height, dock.objectName()
+        assert window.view.width() >= CANVAS_MINIMUM[0] and window.view.height() >= CANVAS_MINIMUM[1]
+    assert (window.width(), window.height()) == (1280, 800)  # nothing forced the window to grow
+
+
+def test_a_restored_layout_that_does_not_fit_this_screen_is_replaced_by_the_default(make_window, qtbot):
+    """Saved on a 1280×800 screen with the Draw panel as a tab, opened on this 800×800 one: the
+    panels' minimums would push the window off the screen, so the default layout is shown."""
+    from netbuilder.gui.main_window import app_settings
+
+    app_settings().setValue("layout/draw_floating", "false")
+    window = make_window()
+    window.resize(1280, 800)
+    window.draw_action.trigger()
+    assert not window.draw_dock.isFloating()
+    assert window.close()
+
+    again = make_window()
+    qtbot.waitUntil(lambda: not again.draw_dock.isVisible())
+    assert again.layout_faults() == [] and again.width() <= again.screen().availableGeometry().width()
+    assert "does not fit this screen" in again.statusBar().currentMessage()
+
+
+def test_reset_layout_puts_every_panel_back(make_window):
+    window = make_window()
+    window.palette_dock.close()
+    window.training_dock.setFloating(True)
+    window.draw_dock.show()
+    reset = next(action for action in window.view_menu.actions() if action.text() == "&Reset Layout")
+    reset.trigger()
+    assert window.palette_dock.isVisible() and window.inspector_dock.isVisible()
+    assert not window.training_dock.isFloating() and not window.draw_dock.isVisible()
+    window.draw_floats.setChecked(True)
+    window.draw_floats.trigger()  # unchecked by the user: a tab from now on
+    window.draw_action.trigger()
+    assert window.draw_dock in window.tabifiedDockWidgets(window.inspector_dock)  # back beside the inspector

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from netbuilder.core.commands import AddNode, Connect, SetParams, SetTraining
@@ -214,7 +214,7 @@ def test_the_inspector_follows_undo_and_shows_the_node_problems(inspect):
     assert panel.info_labels["shape"].text() == "— (see problems)"
     assert 'Conv2d "conv1" kernel 3 > input height 2: use a smaller kernel' in panel.problem_messages[0]
     document.undo_stack.undo()
-    assert panel.problem_messages == ['Conv2d "conv1" feeds nothing, so it does not affect the prediction: connect it to a later layer or delete it']
+    assert panel.problem_messages == ['Conv2d "conv1" is not connected onward yet: connect its output to a later layer']
     assert panel.info_labels["shape"].text() == "32×26×26"
 
 
@@ -348,11 +348,31 @@ def test_the_fix_button_applies_the_selected_problems_fix_as_one_undo_step(qtbot
     panel.list.setCurrentRow(next(i for i, m in enumerate(panel.messages()) if "needs a flat input" in m))
     assert panel.fix_button.isEnabled() and panel.fix_button.text() == "Fix: Insert Flatten before it"
     panel.fix_button.click()
-    assert document.analysis.ok and panel.messages() == ["No problems: every layer fits its inputs"]
-    assert document.undo_stack.undoText() == "Insert Flatten before it"
+    assert document.analysis.ok and document.undo_stack.undoText() == "Insert Flatten before it"
     assert not panel.fix_button.isEnabled()
     document.undo_stack.undo()
     assert len(document.graph.nodes) == 4 and any("needs a flat input" in m for m in panel.messages())
+
+
+def test_an_output_size_other_than_the_class_count_is_a_problem_fixed_with_one_click(qtbot):
+    """A Dense with 64 units feeding a classifier trained on the built-in digits (10 classes)
+    trains a 64-way classifier: the problems list says so before training, with the fix."""
+    document = Document(Project(name="mine", dataset="digits"))
+    graph = document.graph
+    graph.chain(graph.add("input", kind="vector", shape=(4,)), dense := graph.add("dense", units=64),
+                graph.add("output"))
+    document.refresh()
+    panel = ProblemsPanel(document)
+    qtbot.addWidget(panel)
+    assert panel.messages() == ['Output "output1" gives 64 class scores but the data has 10 classes: '
+                                f'set the units of Dense "{dense.name}" to 10']
+    panel.list.setCurrentRow(0)
+    assert panel.fix_button.text() == "Fix: Set units to 10"
+    panel.fix_button.click()
+    assert graph.nodes[dense.id].params["units"] == 10
+    assert panel.messages() == ["No problems: every layer fits its inputs"]
+    document.undo_stack.undo()
+    assert graph.nodes[dense.id].params["units"] == 64 and "64 class scores" in panel.messages()[0]
 
 
 def test_a_valid_network_says_it_has_no_problems(qtbot):
@@ -362,3 +382,25 @@ def test_a_valid_network_says_it_has_no_problems(qtbot):
     assert panel.messages() == ["No problems: every layer fits its inputs"]
     with qtbot.assertNotEmitted(panel.node_clicked):
         panel.list.itemClicked.emit(panel.list.item(0))
+
+
+@pytest.mark.parametrize("size", [(1000, 300), (300, 700)])
+def test_the_confusion_matrix_row_labels_sit_next_to_its_cells(qtbot, size):
+    """In a wide (or tall) panel the matrix fills the plot rather than floating in its middle,
+    far from the class names on its left axis and under it."""
+    import numpy as np
+
+    from netbuilder.gui.panels.confusion import ConfusionMatrixView
+
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    confusion = np.diag(np.full(10, 20)) + 1
+    view.show_matrix(confusion, np.full(10, 0.9), [str(i) for i in range(10)], epoch=1)
+    qtbot.waitUntil(lambda: view.plot.getViewBox().width() > 0)
+    box = view.plot.getViewBox()
+    top_left, bottom_right = box.mapViewToScene(QPointF(0, 0)), box.mapViewToScene(QPointF(10, 10))
+    assert top_left.x() - view.plot.getAxis("left").sceneBoundingRect().right() < 12
+    assert view.plot.getAxis("bottom").sceneBoundingRect().top() - bottom_right.y() < 12

@@ -55,7 +55,7 @@ def test_two_inputs_are_refused(csv_file):
 
 
 def test_too_few_class_scores_name_the_dense_layer_to_change(csv_file):
-    with pytest.raises(TrainingError, match=r'receives 2 scores but the data has 3 classes: set the units of '
+    with pytest.raises(TrainingError, match=r'gives 2 class scores but the data has 3 classes: set the units of '
                                             r'Dense "fc1" to 3'):
         prepare(project(dataset=str(csv_file), units=2))
 

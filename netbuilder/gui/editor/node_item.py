@@ -46,10 +46,14 @@ def _card_paths() -> tuple[QPainterPath, QPainterPath]:
 
 
 _CARD_PATH, _HEADER_PATH = _card_paths()
-_BORDER_PENS = {"ok": QPen(style.NODE_BORDER, 1.0), "warning": QPen(style.WARNING, 1.5),
-                "error": QPen(style.ERROR, 2.0)}
-_BODY_COLOURS = {"ok": style.NODE_BODY, "warning": style.WARNING_TINT, "error": style.ERROR_TINT}
-_FOOTER_COLOURS = {"ok": style.TEXT_DIM, "warning": style.WARNING, "error": style.ERROR}
+# a hint (wiring still being built) keeps the card's calm colours and says what is left to do
+_BORDER_PENS = {"ok": QPen(style.NODE_BORDER, 1.0), "hint": QPen(style.NODE_BORDER, 1.0),
+                "warning": QPen(style.WARNING, 1.5), "error": QPen(style.ERROR, 2.0)}
+_BODY_COLOURS = {"ok": style.NODE_BODY, "hint": style.NODE_BODY, "warning": style.WARNING_TINT,
+                 "error": style.ERROR_TINT}
+_FOOTER_COLOURS = {"ok": style.TEXT_DIM, "hint": style.TEXT_SECONDARY, "warning": style.WARNING,
+                   "error": style.ERROR}
+_TOOLTIP_MARKS = {"hint": "· ", "warning": "⚠ ", "error": "✖ "}
 _SELECTION_PEN = QPen(style.SELECTION, 2.0)
 _FIX_ROW_TOP = HEADER_HEIGHT + 39  # fix buttons take the place of the card's last text row
 _FIX_SPACING = 4.0
@@ -106,7 +110,7 @@ class NodeItem(QGraphicsItem):
         """Parameter count and problems; repaints only when what is drawn changed."""
         self.info, self.problems = info, problems
         severities = {p.severity for p in problems}
-        state = "error" if "error" in severities else "warning" if severities else "ok"
+        state = next((severity for severity in ("error", "warning", "hint") if severity in severities), "ok")
         if len(problems) == 1:
             # the card is the problem's subject, so it shows the cause and the remedy only
             parts = (problems[0].cause, problems[0].remedy)
@@ -160,7 +164,7 @@ class NodeItem(QGraphicsItem):
             inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
             lines.append(f"{inputs} → " * bool(inputs) + format_shape(self.info.shape))
             lines.append(f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
-        lines += [("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in self.problems]
+        lines += [_TOOLTIP_MARKS[p.severity] + p.message for p in self.problems]
         return "\n".join(lines)
 
     # --- geometry and painting ---------------------------------------------------------------------

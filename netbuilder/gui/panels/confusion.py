@@ -48,7 +48,9 @@ class ConfusionMatrixView(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.invertY(True)
-        self.plot.setAspectLocked(True)
+        # the cells fill the plot, so the class names on the axes sit next to them: square cells
+        # left a wide panel's matrix in its middle, far from its row labels
+        self.plot.setAspectLocked(False)
         self.plot.setLabel("left", "true class")
         self.plot.setLabel("bottom", "predicted class (click a cell to see its samples)")
         self.image = _ClickableImage(self.cell_clicked.emit)
@@ -83,7 +85,7 @@ class ConfusionMatrixView(QWidget):
         ticks = [[(i + 0.5, name) for i, name in enumerate(names)]]
         self.plot.getAxis("bottom").setTicks(ticks)
         self.plot.getAxis("left").setTicks(ticks)
-        self.plot.setRange(xRange=(0, count), yRange=(0, count), padding=0.02)
+        self.plot.setRange(xRange=(0, count), yRange=(0, count), padding=0)
         if len(self.cell_texts) != (count * count if count <= _TEXT_LIMIT else 0):
             self._make_texts(count if count <= _TEXT_LIMIT else 0)
         for index, text in enumerate(self.cell_texts):  # updated in place: making them anew takes long

@@ -9,13 +9,15 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QStyle, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
 from ...core.layers import Param, ParamError, format_shape
 from .. import style
 from ..document import Document
+from ..field_undo import mark_committed
+from .problems import SEVERITY_ICONS
 from ...core.summary import human_count
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
@@ -309,6 +311,7 @@ class InspectorPanel(QWidget):
         self.name_edit.setText(node.name)
         for name, field in self.fields.items():
             field.show(node.params[name])
+            mark_committed(field.widget)
         for label in self.errors.values():
             label.hide()
         analysis, graph = self.document.analysis, self.document.graph
@@ -327,10 +330,8 @@ class InspectorPanel(QWidget):
         self.problems_heading.setVisible(bool(problems))
         self.problem_messages = [p.message for p in problems]
         for problem in problems:
-            icon = (QStyle.StandardPixmap.SP_MessageBoxCritical if problem.severity == "error"
-                    else QStyle.StandardPixmap.SP_MessageBoxWarning)
             badge = QLabel()
-            badge.setPixmap(self.style().standardIcon(icon).pixmap(16, 16))
+            badge.setPixmap(self.style().standardIcon(SEVERITY_ICONS[problem.severity]).pixmap(16, 16))
             badge.setAlignment(Qt.AlignmentFlag.AlignTop)
             message = QLabel(problem.message)
             message.setWordWrap(True)
@@ -356,6 +357,7 @@ class InspectorPanel(QWidget):
     def _accept(self, node_id: str, key: str) -> None:
         if node_id == self.node_id:
             self.errors[key].hide()
+            mark_committed(self.name_edit if key == "name" else self.fields[key].widget)
 
     def _commit_name(self, node_id: str, text: str) -> None:
         node = self.document.graph.nodes.get(node_id)

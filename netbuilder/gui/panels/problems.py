@@ -9,12 +9,16 @@ from ...core.analysis import Problem
 from ...core.fixes import fix_command
 from ..document import Document
 
+SEVERITY_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+                  "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+                  "hint": QStyle.StandardPixmap.SP_MessageBoxInformation}
+SEVERITY_ORDER = ("error", "warning", "hint")
 NODE_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ProblemsPanel(QWidget):
-    """Errors first, then warnings, each with its icon; `node_clicked` names the layer of a clicked
+    """Errors first, then warnings, then hints, each with its icon; `node_clicked` names the layer of a clicked
     one. The fix button applies the selected problem's fix (also on double-click)."""
 
     node_clicked = Signal(str)
@@ -45,7 +49,7 @@ class ProblemsPanel(QWidget):
         return [self.list.item(row).text() for row in range(self.list.count())]
 
     def refresh(self) -> None:
-        problems = sorted(self.document.analysis.problems, key=lambda p: p.severity != "error")
+        problems = sorted(self.document.analysis.problems, key=lambda p: SEVERITY_ORDER.index(p.severity))
         self.list.clear()
         for problem in problems:
             item = QListWidgetItem(self._icon(problem), problem.message)
@@ -80,9 +84,7 @@ class ProblemsPanel(QWidget):
                                    "Select a problem that has a fix")
 
     def _icon(self, problem: Problem):
-        pixmap = (QStyle.StandardPixmap.SP_MessageBoxCritical if problem.severity == "error"
-                  else QStyle.StandardPixmap.SP_MessageBoxWarning)
-        return self.style().standardIcon(pixmap)
+        return self.style().standardIcon(SEVERITY_ICONS[problem.severity])
 
     def _open(self, item: QListWidgetItem) -> None:
         node_id = item.data(NODE_ROLE)
