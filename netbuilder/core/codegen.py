@@ -5,6 +5,8 @@ both come from the same spec code strings and use the node names as attribute na
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..text import shown
 from .analysis import Analysis, analyze
 from .compile import CompileError, input_nodes, output_node
@@ -19,8 +21,10 @@ def docstring_text(text: str) -> str:
     return shown(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net") -> str:
-    """The source of a module defining `Net`; raises CompileError when the graph has problems."""
+def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net", imports: Sequence[str] = (),
+              main: Sequence[str] | None = None) -> str:
+    """The source of a module defining `Net`; raises CompileError when the graph has problems.
+    `imports` are added to the module's, and `main` (lines) replaces its example that prints an output shape."""
     analysis = analysis or analyze(graph)
     if not analysis.ok:
         raise CompileError(analysis)
@@ -43,7 +47,7 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
     return "\n".join([
         f'"""{docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
-        "import torch",
+        *sorted({"import torch", *imports}),
         "from torch import nn",
         "",
         "",
@@ -58,9 +62,8 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
         f"        return {result}",
         "",
         "",
-        'if __name__ == "__main__":',
-        "    model = Net()",
-        f"    print(model({example_inputs}).shape)",
+        *(main if main is not None else ['if __name__ == "__main__":', "    model = Net()",
+                                         f"    print(model({example_inputs}).shape)"]),
         "",
     ])
 

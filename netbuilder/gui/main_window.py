@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
         project has them; a network with errors is refused, listing them. The export runs on a
         worker thread behind a modal progress dialog, so the window keeps painting."""
         from ..core.compile import CompileError
-        from ..training.export_formats import EXPORT_FORMATS
+        from ..export.formats import EXPORT_FORMATS
 
         export_format = EXPORT_FORMATS[format_name]
         title = f"Cannot export {export_format.label}"
