@@ -48,10 +48,11 @@ def bundled_source(functions: Iterable[Callable]) -> str:
                 definitions.setdefault(name, statement)
     head = sorted(line for line in imports if line.startswith("import ")) + \
         sorted(line for line in imports if line.startswith("from "))
-    values = [text for text in definitions.values() if text and not text.startswith(("def ", "class "))]
+    values = "\n".join(text for text in definitions.values() if text and not text.startswith(("def ", "class ")))
     classes = [text for text in definitions.values() if text.startswith("class ")]
     functions_text = [text for text in reversed(definitions.values()) if text.startswith("def ")]
-    return "\n".join(head) + "\n\n" + "\n".join(values) + "\n\n\n" + "\n\n".join(classes + functions_text)
+    parts = ["\n".join(head), values, "\n\n".join(classes + functions_text)]
+    return "\n\n\n".join(part.strip("\n") for part in parts if part) + "\n"
 
 
 def _global_names(code: types.CodeType) -> Iterator[str]:
