@@ -468,6 +468,6 @@ def test_the_terminal_shows_only_the_apps_lines_when_exporting(format_name, name
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     (line,) = done.stdout.splitlines()
-    assert line.startswith("Wrote net") and "with untrained initial weights: the project is not saved" in line
+    assert line.startswith("Wrote net") and "with untrained initial weights: There are no trained weights" in line
     if format_name == "onnx":  # what torch printed is kept for a bug report
         assert "torchvision" in (tmp_path / "data" / "logs" / "netbuilder.log").read_text()
