@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, load_project,
-                            load_template, project_from_dict, save_project)
+                            load_template, project_from_dict, project_to_dict, save_project)
 from ..files import FileReadError, parse_json
 from ..text import MESSAGE_CHARACTERS, byte_size, shown
 from ..core.summary import human_count
@@ -423,7 +423,9 @@ class MainWindow(QMainWindow):
                                               f"{export_format.label} (*{export_format.suffix})")
         if not path:
             return False
-        writer = ExportWriter(self.document.project, self.document.path, format_name, path, self)
+        # A snapshot taken here, on the GUI thread: the writer's thread never reads the project the window edits.
+        snapshot = project_from_dict(project_to_dict(self.document.project))
+        writer = ExportWriter(snapshot, self.document.path, format_name, path, self)
         outcome: list = []
         waiting = QEventLoop()
         writer.written.connect(outcome.append)

@@ -62,3 +62,27 @@ def test_a_missing_export_package_is_a_damaged_installation_said_in_a_warning(ma
     (message,) = dialogs.warnings
     assert "onnxscript package, which netbuilder installs with itself" in message and "reinstall" in message
     assert not (tmp_path / "net.onnx").exists()
+
+
+def test_the_export_thread_gets_a_snapshot_not_the_project_the_window_edits(make_window, dialogs, tmp_path,
+                                                                            monkeypatch):
+    from netbuilder.core.project import project_to_dict
+    from netbuilder.gui import main_window, workers
+
+    given = []
+
+    class Recording(workers.ExportWriter):
+        def __init__(self, project, *args, **kwargs):
+            given.append(project)
+            super().__init__(project, *args, **kwargs)
+
+    monkeypatch.setattr(main_window, "ExportWriter", Recording)
+    window = make_window()
+    window.open_template("1-mlp")
+    dialogs.chosen_file = str(tmp_path / "net.safetensors")
+
+    assert window.export_as("safetensors")
+
+    (project,) = given
+    assert project is not window.document.project and project.graph is not window.document.project.graph
+    assert project_to_dict(project) == project_to_dict(window.document.project)
