@@ -140,8 +140,16 @@ def inputs(samples):
 
 
 def _rows(path):
+    """Each row as a mapping from column name, and the line of the file where it starts."""
+    rows, lines = [], []
     with open(path, newline="", encoding="utf-8-sig") as file:
-        return list(csv.DictReader(file, delimiter="\\t" if path.suffix.lower() == ".tsv" else ","))
+        reader = csv.DictReader(file, delimiter="\\t" if path.suffix.lower() == ".tsv" else ",")
+        start = 2
+        for row in reader:
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+    return rows, lines
 
 
 def _image(path):
@@ -162,13 +170,14 @@ def read_samples(paths):
             samples.append(_image(path))
             names.append(path.name)
         elif path.suffix.lower() in _TABLE_SUFFIXES:
-            rows = _row_samples(_rows(path))
-            samples += rows
-            names += [f"{{path.name}} row {{row}}" for row in range(1, len(rows) + 1)]
+            rows, lines = _rows(path)
+            samples += _row_samples(rows)
+            names += [f"{{path.name}} row {{line}}" for line in lines]
         else:
-            lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-            samples += lines
-            names += [f"{{path.name}} line {{line}}" for line in range(1, len(lines) + 1)]
+            for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+                if line.strip():
+                    samples.append(line)
+                    names.append(f"{{path.name}} line {{number}}")
     return samples, names
 
 
@@ -181,7 +190,7 @@ def labelled_samples(path):
             samples += [_image(file) for file in files]
             labels += [name] * len(files)
     else:
-        rows = _rows(path)
+        rows, _ = _rows(path)
         label_column = (RECIPE.text or RECIPE.table).label_column
         samples, labels = _row_samples(rows), [row[label_column] for row in rows]
     if not SOFTMAX:

@@ -17,7 +17,7 @@ from safetensors import safe_open
 
 from netbuilder.__main__ import main as netbuilder_cli
 from netbuilder.core.project import load_project, project_from_dict, project_to_dict, save_project
-from netbuilder.data.recipe import Recipe, TableRecipe, digit_recipe
+from netbuilder.data.recipe import Recipe, TableRecipe, TextRecipe, digit_recipe
 from netbuilder.export.exporting import ExportError, export_project, export_source
 from netbuilder.export.formats import EXPORT_FORMATS
 from netbuilder.export.onnx_file import RECIPE_KEY
@@ -356,6 +356,40 @@ def test_the_exported_code_gives_the_apps_probabilities_for_a_png_without_netbui
     assert exported["names"] == ["seven.png", "one.png"]
     np.testing.assert_allclose(exported["probabilities"], app.probabilities, atol=1e-5, rtol=0)
     assert not np.allclose(app.probabilities[0], app.probabilities[1], atol=1e-3)  # the images do differ
+
+
+def trained_text_project(tmp_path):
+    """The LSTM text template with a small vocabulary's recipe, saved with its checkpoint."""
+    project, path = template("3-lstm-text"), tmp_path / "reviews.nbproj"
+    save_project(project, path)
+    vocabulary = ("<pad>", "<unk>", "good", "bad", "film", "plot", "don't", "like")
+    recipe = Recipe("tokens", (200,), "classification", ("negative", "positive"),
+                    text=TextRecipe(vocabulary, 200, "review", "sentiment"))
+    save_checkpoint(export_source(project, None).model, History(["negative", "positive"], "classification",
+                                                                "reviews.csv"), path, recipe=recipe)
+    return project, path
+
+
+@pytest.mark.parametrize("kind", ["rows", "texts"])
+def test_the_exported_code_reads_rows_and_texts_as_the_app_does_without_netbuilder(kind, tmp_path):
+    if kind == "rows":
+        project, path, _ = trained_vector_project(tmp_path)
+        data = tmp_path / "pets.csv"
+        data.write_text("d,pet,a,b,c\n4,cat,1,2,3\n-1.5,dog,0.25,7,2e3\n")  # columns found by name
+    else:
+        project, path = trained_text_project(tmp_path)
+        data = tmp_path / "reviews.txt"
+        data.write_text("A good film, I don't like the plot\n\nbad BAD bad unknown words\n")
+    export_project(project, path, "code", tmp_path / "net.py")
+    (tmp_path / "check.py").write_text(CHECK)
+
+    done = without_netbuilder(["check.py", data], tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    exported = json.loads(done.stdout)
+    app_rows, app = predict_files(load_trained_model(project, path), [data])
+    assert exported["names"] == app_rows.names
+    np.testing.assert_allclose(exported["probabilities"], app.probabilities, atol=1e-5, rtol=0)
 
 
 def test_the_exported_module_loads_its_weights_and_answers_for_files(tmp_path):
