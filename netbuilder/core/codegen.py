@@ -44,10 +44,10 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     result = names[graph.inputs_of(output_node(graph))[0]]
     signature = ", ".join(names[i] for i in inputs)
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
-    example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
+    example_inputs = example_inputs_code(graph, analysis)
     return "\n".join([
         f'"""{docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
-        *sorted({"import torch", *imports}),
+        *sorted({"import torch", *imports}, key=lambda line: (line.startswith("from "), line)),
         "from torch import nn",
         "",
         "",
@@ -68,7 +68,11 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     ])
 
 
-def _example_input(graph: Graph, analysis: Analysis, node_id: str) -> str:
-    info = analysis.info[node_id]
+def example_inputs_code(graph: Graph, analysis: Analysis) -> str:
+    """The code of a batch of 2 for each Input, as the forward takes them: token ids or random values."""
+    return ", ".join(_example_input(analysis.info[node_id]) for node_id in input_nodes(graph, analysis))
+
+
+def _example_input(info) -> str:
     dims = ", ".join(str(d) for d in (2, *info.shape))
     return f"torch.zeros({dims}, dtype=torch.long)" if info.token_ids else f"torch.randn({dims})"

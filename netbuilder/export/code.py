@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 
 from netbuilder.contracts import TASKS
-from netbuilder.core.codegen import docstring_text, to_python
-from netbuilder.core.compile import input_nodes
+from netbuilder.core.codegen import docstring_text, example_inputs_code, to_python
 from netbuilder.core.project import write_atomic
 from netbuilder.data.folders import read_image
 from netbuilder.data.recipe import class_indices, model_inputs
@@ -35,17 +34,14 @@ def companion(path: Path, role: str, suffix: str = ".py") -> Path:
 
 
 def write_code(source: ExportSource, path: Path) -> list[Path]:
-    weights, preprocess, script = companion(path, "weights", ".pt"), companion(path, "preprocess"), \
-        companion(path, "train")
-    files = [path, weights]
-    write_atomic(path, module_source(source, path).encode("utf-8"))
-    buffer = _state_dict_bytes(source.model)
-    write_atomic(weights, buffer)
+    files = {path: module_source(source, path).encode("utf-8"),
+             companion(path, "weights", ".pt"): _state_dict_bytes(source.model)}
     if source.recipe is not None:
-        write_atomic(preprocess, preprocess_source(source, path.name).encode("utf-8"))
-        files.append(preprocess)
-    write_atomic(script, training_script(source, path.name).encode("utf-8"))
-    return [*files, script]
+        files[companion(path, "preprocess")] = preprocess_source(source, path.name).encode("utf-8")
+    files[companion(path, "train")] = training_script(source, path.name).encode("utf-8")
+    for file, data in files.items():
+        write_atomic(file, data)
+    return list(files)
 
 
 def _state_dict_bytes(model: torch.nn.Module) -> bytes:
@@ -56,23 +52,23 @@ def _state_dict_bytes(model: torch.nn.Module) -> bytes:
 
 def module_source(source: ExportSource, path: Path) -> str:
     """The network's module with `load_model`, and a main that answers for files (once trained)."""
-    weights, preprocess = companion(path, "weights", ".pt").name, companion(path, "preprocess")
+    weights, preprocess = companion(path, "weights", ".pt").name, companion(path, "preprocess").name
     tail = [f"WEIGHTS = Path(__file__).with_name({weights!r})", "", "",
             "def load_model(weights=WEIGHTS):",
-            f'    """Net with the weights written beside this file (or those {companion(path, "train").name} saved '
-            'there), in eval mode."""',
+            f'    """Net with the weights written beside this file (or those '
+            f'{docstring_text(companion(path, "train").name)} saved there), in eval mode."""',
             "    model = Net()",
             '    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))',
             "    return model.eval()", "", ""]
     if source.recipe is None:
         tail += ['if __name__ == "__main__":',
                  "    # untrained weights have no recipe yet: export again after training to answer for files",
-                 f"    print(load_model()({', '.join(_example_text(source))}).shape)"]
+                 f"    print(load_model()({example_inputs_code(source.project.graph, source.analysis)}).shape)"]
     else:
         tail += ["def load_preprocess():",
-                 f'    """{preprocess.name}: how raw data becomes the input, and the outputs answers."""',
-                 f'    spec = importlib.util.spec_from_file_location("preprocess", '
-                 f"Path(__file__).with_name({preprocess.name!r}))",
+                 f'    """{docstring_text(preprocess)}: how raw data becomes the input, and the outputs answers."""',
+                 f"    path = Path(__file__).with_name({preprocess!r})",
+                 '    spec = importlib.util.spec_from_file_location("preprocess", path)',
                  "    module = importlib.util.module_from_spec(spec)",
                  "    spec.loader.exec_module(module)",
                  "    return module", "", "",
@@ -87,15 +83,8 @@ def module_source(source: ExportSource, path: Path) -> str:
                      imports=("import importlib.util", "import sys", "from pathlib import Path"), main=tail)
 
 
-def _example_text(source: ExportSource) -> list[str]:
-    return [f"torch.zeros({', '.join(map(str, (2, *info.shape)))}, dtype=torch.long)" if info.token_ids
-            else f"torch.randn({', '.join(map(str, (2, *info.shape)))})"
-            for info in (source.analysis.info[node_id] for node_id in input_nodes(source.project.graph,
-                                                                                  source.analysis))]
-
-
-_PREPROCESS_HEAD = '''"""How raw data becomes the input of {module} and its outputs become answers: the recipe netbuilder
-fitted on the training data of "{project}", as plain code (numpy, OpenCV and torch; no netbuilder).
+_PREPROCESS_HEAD = '''"""How raw data becomes the input of {module} and its outputs become answers: the recipe
+netbuilder fitted on the training data of "{project}", as plain code (numpy, OpenCV and torch; no netbuilder).
 
     inputs(samples)           raw samples -> the batch the model takes. Images: (H, W) grey or (H, W, 3)
                               RGB uint8 arrays of any size; rows: mappings from column name (or sequences
@@ -197,7 +186,8 @@ def labelled_samples(path):
         return samples, torch.tensor([float(label) for label in labels])
     targets = class_indices(RECIPE, labels)
     if (targets < 0).any():
-        raise DataError(f"{{path}}: the label {{labels[int((targets < 0).argmax())]!r}} is none of the model's classes.")
+        unknown = labels[int((targets < 0).argmax())]
+        raise DataError(f"{{path}}: the label {{unknown!r}} is none of the model's classes.")
     return samples, torch.from_numpy(targets)
 
 
@@ -314,7 +304,8 @@ def training_script(source: ExportSource, module_file: str) -> str:
                 if not_reproduced else "")
     path = Path(module_file)
     data_help = ("a folder of one subfolder of images per class, a CSV file with the label column (as for "
-                 f"{docstring_text(companion(path, 'preprocess').name)}), or a .pt file of {{\"inputs\": tensor, \"targets\": tensor}}"
+                 f"{docstring_text(companion(path, 'preprocess').name)}), or a .pt file of "
+                 '{"inputs": tensor, "targets": tensor}'
                  if source.recipe is not None else
                  'a .pt file of {"inputs": tensor, "targets": tensor} (export after training for raw data)')
     head = _TRAINING_HEAD.format(module=docstring_text(module_file), project=docstring_text(source.project.name),

@@ -75,7 +75,8 @@ class ExportResult:
     @property
     def message(self) -> str:
         written = f"Wrote {', '.join(path.name for path in self.files)}"
-        weights = "with the trained weights." if self.trained else f"with untrained initial weights: {self.why_untrained}"
+        weights = ("with the trained weights." if self.trained
+                   else f"with untrained initial weights: {self.why_untrained}")
         return " ".join((written, weights, *self.notes))
 
 
