@@ -54,15 +54,17 @@ def library_output_to_log(activity: str) -> Iterator[None]:
 
     The descriptors are process-wide, so the caller prints its own lines after the block."""
     with tempfile.TemporaryFile() as captured:
-        with _descriptors_to(captured.fileno()), _text_onto(captured) as stream, \
-                contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream), warnings.catch_warnings():
-            warnings.simplefilter("default")  # each warning once per place, into the log
-            warnings.showwarning = _write_warning
-            yield
-        captured.seek(0)
-        output = captured.read().decode("utf-8", errors="backslashreplace").strip()
-    if output:
-        _append(f"{activity}: what other libraries printed", output)
+        try:
+            with _descriptors_to(captured.fileno()), _text_onto(captured) as stream, \
+                    contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream), warnings.catch_warnings():
+                warnings.simplefilter("default")  # each warning once per place, into the log
+                warnings.showwarning = _write_warning
+                yield
+        finally:  # kept after a failure too: then it is what a bug report needs
+            captured.seek(0)
+            output = captured.read().decode("utf-8", errors="backslashreplace").strip()
+            if output:
+                _append(f"{activity}: what other libraries printed", output)
 
 
 @contextlib.contextmanager
