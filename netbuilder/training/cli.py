@@ -87,7 +87,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                                        for export_format in EXPORT_FORMATS.values()))
     export.add_argument("--out", required=True, metavar="FILE", help="file to write")
     export.set_defaults(handler=export_command)
-    code = subparsers.add_parser("export-code", help="write the network as a standalone PyTorch .py file "
+    code = subparsers.add_parser("export-code", help="write the network as standalone PyTorch files "
                                                      "(export --format code)")
     code.add_argument("project", help="project file (.nbproj)")
     code.add_argument("--out", metavar="FILE", help="file to write (default: print the module)")
