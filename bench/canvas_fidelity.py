@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from canvas_setup import drag_strokes, train_cnn  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from netbuilder.data.base import grey_images_as_input  # noqa: E402
 from netbuilder.data.digits import pen_traces  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
 from netbuilder.data.recipe import model_inputs  # noqa: E402
@@ -63,7 +62,7 @@ def compare(what: str, seconds: float, on_canvas: np.ndarray, reference: np.ndar
 def replayed_traces(panel: DrawPanel, model, recipe, count: int) -> tuple[float, float]:
     """(a): agreement between the canvas and the generator's renderings, and the canvas's accuracy."""
     drawings, labels, renderings = pen_traces(count, seed=12345)
-    on_renderings = classify(model, grey_images_as_input(renderings).reshape(-1, *recipe.input_shape))
+    on_renderings = classify(model, model_inputs(recipe, renderings))
     on_canvas = np.zeros(count, np.int64)
     started = time.perf_counter()
     for index, drawing in enumerate(drawings):
@@ -78,7 +77,7 @@ def real_digits_on_canvas(model, recipe, count: int) -> tuple[float, float]:
     """(b): agreement between MNIST digits drawn at canvas scale and the originals, and accuracy."""
     images = read_idx(REAL_DIGITS / "dev5k-images-idx3-ubyte.gz")[:count]
     labels = read_idx(REAL_DIGITS / "dev5k-labels-idx1-ubyte.gz")[:count].astype(np.int64)
-    on_originals = classify(model, grey_images_as_input(images).reshape(-1, *recipe.input_shape))
+    on_originals = classify(model, model_inputs(recipe, images))
     started = time.perf_counter()
     canvas_images = [cv2.resize(image, (CANVAS_SIDE, CANVAS_SIDE), interpolation=cv2.INTER_NEAREST)
                      for image in images]

@@ -28,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from real_digits import REAL_DIGITS, real_digits, train_template, write_png  # noqa: E402
 
-from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
+from netbuilder.data.base import Dataset  # noqa: E402
 from netbuilder.data.digits import allograph_count, allograph_shares, draw_allograph, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
+from netbuilder.data.recipe import digit_recipe, model_inputs  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
 
 NEIGHBOURS = 5
@@ -52,7 +53,7 @@ def hidden_features(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def as_input(images: np.ndarray, sample_shape: tuple[int, ...]) -> torch.Tensor:
     """uint8 28×28 images as the model takes them."""
-    x = grey_images_as_input(images)
+    x = model_inputs(digit_recipe([str(digit) for digit in range(10)]), images)
     labels = torch.zeros(len(images), dtype=torch.long)
     data = Dataset(name="shapes", kind="image", train_x=x[:0], train_y=labels[:0], val_x=x, val_y=labels,
                    class_names=[str(digit) for digit in range(10)])

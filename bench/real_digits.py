@@ -31,10 +31,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from netbuilder.core.project import load_template  # noqa: E402
-from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
+from netbuilder.data.base import Dataset  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
+from netbuilder.data.recipe import digit_recipe, model_inputs  # noqa: E402
 from netbuilder.training.events import Finished  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
 from netbuilder.training.trainer import Trainer, prepare  # noqa: E402
@@ -45,10 +46,10 @@ TIMED_SAMPLES = 20000
 
 
 def real_digits() -> Dataset:
-    """The 5,000 real MNIST test digits, normalised as every image dataset here is (all in val_x)."""
+    """The 5,000 real MNIST test digits, read through the digit recipe as MNIST is (all in val_x)."""
     images = read_idx(REAL_DIGITS / "dev5k-images-idx3-ubyte.gz")
     labels = read_idx(REAL_DIGITS / "dev5k-labels-idx1-ubyte.gz")
-    x = grey_images_as_input(images)
+    x = model_inputs(digit_recipe(CLASS_NAMES), images)
     y = torch.from_numpy(labels.astype(np.int64))
     return Dataset(name="mnist-dev", kind="image", train_x=x[:0], train_y=y[:0], val_x=x, val_y=y,
                    class_names=list(CLASS_NAMES))

@@ -60,8 +60,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from netbuilder.core.compile import compile_graph  # noqa: E402
 from netbuilder.core.project import load_template  # noqa: E402
-from netbuilder.data.base import Dataset, grey_images_as_input  # noqa: E402
+from netbuilder.data.base import Dataset  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits  # noqa: E402
+from netbuilder.data.recipe import digit_recipe, model_inputs  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished, Started  # noqa: E402
 from netbuilder.training.health import HEALTH_INTERVAL  # noqa: E402
 from netbuilder.training.threads import (DRIFT_WINDOW, DRIFT_WINDOW_SECONDS, MAX_DRIFT_WINDOWS,  # noqa: E402
@@ -252,9 +253,9 @@ def build_contestants(images: torch.Tensor, labels: torch.Tensor, epochs: int, w
 
 
 def training_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Built-in digits as the app feeds them: float32 (N, 1, 28, 28), MNIST-standardised."""
+    """Built-in digits as the app feeds them: float32 (N, 1, 28, 28), read through the digit recipe."""
     images, labels = generate_digits(count, seed=DATA_SEED)
-    x = grey_images_as_input(images)
+    x = model_inputs(digit_recipe(CLASS_NAMES), images)
     return x, torch.from_numpy(labels)
 
 

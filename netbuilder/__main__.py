@@ -117,7 +117,8 @@ def _unexpected(error: Exception) -> int:
     from .text import one_line, shown
 
     if isinstance(error, BrokenPipeError):  # the reader went away (`| head`): nothing left to say
-        sys.stdout = open(os.devnull, "w")  # so that the exit's final flush does not fail again
+        # open for the rest of the process, so that the exit's final flush does not fail again
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 1
     if isinstance(error, OSError):  # a file the command touched, outside the cases it checks first
         where = f"{shown(error.filename)}: " if error.filename else ""

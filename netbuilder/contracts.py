@@ -37,9 +37,12 @@ class TaskContract:
     loss_title: str
     metric: str  # "accuracy" or "mse": what evaluation reports
     probabilities: str  # "softmax": scores become class probabilities; "none": the scores are the prediction
+    # targets are class indices and the model's outputs are named classes: the data has class names
+    # (at least two), labels outside them are refused, results read as accuracy and a confusion matrix
+    has_classes: bool
 
 
 TASKS: dict[str, TaskContract] = {
-    "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax"),
-    "regression": TaskContract("mse", "mean squared error", "mse", "none"),
+    "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax", has_classes=True),
+    "regression": TaskContract("mse", "mean squared error", "mse", "none", has_classes=False),
 }

@@ -48,6 +48,11 @@ def byte_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def format_shape(shape: tuple[int, ...]) -> str:
+    """(32, 26, 26) -> '32×26×26', the way every message and view shows a shape."""
+    return "×".join(str(size) for size in shape) if shape else "scalar"
+
+
 MESSAGE_CHARACTERS = 400  # a message quoting a huge value still reads as about two lines
 
 

@@ -117,7 +117,7 @@ READERS = [
     Reader("text CSV", "texts.csv", lambda path: load_text_csv(path), DataError,
            b"text,label\ngood film,pos\nbad film,neg\nfine film,pos\nawful,neg\n"),
     Reader("IDX", "train-images-idx3-ubyte.gz", read_idx, DataError, _idx_file()),
-    Reader("image", "digit.png", lambda path: read_image(path, color=False), DataError,
+    Reader("image", "digit.png", lambda path: read_image(path), DataError,
            cv2.imencode(".png", np.eye(8, dtype=np.uint8) * 255)[1].tobytes()),
     Reader("safetensors weights", "weights.safetensors", read_weights_file, ExportError,
            save_safetensors(_checkpoint_model().state_dict())),

@@ -100,53 +100,60 @@ def analyze(graph: Graph) -> Analysis:
     """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node."""
     order, cyclic = topological_order(graph)
     result = Analysis(order=order)
-    add = result.problems.append
-    for node_id in sorted(cyclic):
-        add(Problem(describe(graph.nodes[node_id]), "is part of a cycle", "data must flow one way: remove "
-                    "one of the connections that lead back", node_id))
+    result.problems.extend(_network_problems(graph, cyclic))
+    for node_id in order:
+        _analyze_node(graph, graph.nodes[node_id], result)
+    return result
+
+
+def _network_problems(graph: Graph, cyclic: set[str]) -> list[Problem]:
+    """What is wrong with the network as a whole or with a node whatever its inputs: cycles, names
+    that clash, and the count of Input and Output layers."""
+    problems = [Problem(describe(graph.nodes[node_id]), "is part of a cycle", "data must flow one way: remove "
+                        "one of the connections that lead back", node_id) for node_id in sorted(cyclic)]
     for node in graph.nodes.values():
         clash = name_clash(node.name)
         if clash:  # a project saved before the name rule knew this name still opens, with this fix
             better = graph.usable_name(node.name)
-            add(Problem(describe(node), f"has a name that clashes with {clash}", f"rename it, for example to {better}",
-                        node.id, fix=Fix(f"Rename it to {better}", "rename", node.id, params=(("name", better),))))
-
+            problems.append(Problem(describe(node), f"has a name that clashes with {clash}",
+                                    f"rename it, for example to {better}", node.id,
+                                    fix=Fix(f"Rename it to {better}", "rename", node.id, params=(("name", better),))))
     specs = [node.spec for node in graph.nodes.values()]
     if not any(spec.is_source for spec in specs):
-        add(Problem(_NETWORK, "has no Input layer", "add one from the palette"))
+        problems.append(Problem(_NETWORK, "has no Input layer", "add one from the palette"))
     outputs = sum(spec.is_sink for spec in specs)
     if outputs != 1:
-        add(Problem(_NETWORK, "needs exactly one Output layer", "delete all but one") if outputs else
-            Problem(_NETWORK, "has no Output layer", "add one to say what the model predicts"))
+        problems.append(Problem(_NETWORK, "needs exactly one Output layer", "delete all but one") if outputs else
+                        Problem(_NETWORK, "has no Output layer", "add one to say what the model predicts"))
+    return problems
 
-    for node_id in order:
-        node = graph.nodes[node_id]
-        sources = graph.inputs_of(node_id)
-        problem = _wiring_problem(node, sources)
-        if problem:
-            add(problem)
-            continue
-        if any(s not in result.info for s in sources):
-            continue  # an upstream node already has a problem; one message per cause is enough
-        upstream = [result.info[s] for s in sources]
-        try:
-            info = _infer(node, upstream)
-        except ShapeError as error:
-            fix = replace(error.fix, node_id=error.fix.node_id or node_id) if error.fix else None
-            add(Problem(describe(node), error.cause, error.remedy, node_id, fix=fix))
-            continue
-        except ParamError as error:
-            add(Problem(describe(node), str(error), "change it in the Inspector", node_id))
-            continue
-        result.info[node_id] = info
-        for source in sources:
-            _add_source_warning(graph, node, graph.nodes[source], result)
-        if not node.spec.has_output or graph.outputs_of(node_id) or node.spec.is_source:
-            continue
+
+def _analyze_node(graph: Graph, node: Node, result: Analysis) -> None:
+    """Add `node`'s shape and counts to `result`, or its problem (its upstream nodes are done)."""
+    add = result.problems.append
+    sources = graph.inputs_of(node.id)
+    problem = _wiring_problem(node, sources)
+    if problem:
+        add(problem)
+        return
+    if any(s not in result.info for s in sources):
+        return  # an upstream node already has a problem; one message per cause is enough
+    try:
+        info = _infer(node, [result.info[s] for s in sources])
+    except ShapeError as error:
+        fix = replace(error.fix, node_id=error.fix.node_id or node.id) if error.fix else None
+        add(Problem(describe(node), error.cause, error.remedy, node.id, fix=fix))
+        return
+    except ParamError as error:
+        add(Problem(describe(node), str(error), "change it in the Inspector", node.id))
+        return
+    result.info[node.id] = info
+    for source in sources:
+        _add_source_warning(graph, node, graph.nodes[source], result)
+    if node.spec.has_output and not graph.outputs_of(node.id) and not node.spec.is_source:
         add(Problem(describe(node), "feeds nothing, so it does not affect the prediction",
-                    "connect it to a later layer or delete it", node_id, "warning",
-                    Fix("Delete it", "remove", node_id)))
-    return result
+                    "connect it to a later layer or delete it", node.id, "warning",
+                    Fix("Delete it", "remove", node.id)))
 
 
 def _wiring_problem(node: Node, sources: list[str]) -> Problem | None:

@@ -95,9 +95,48 @@ class Edge(NamedTuple):
 
 @dataclass(frozen=True)
 class GraphEvent:
-    kind: str  # node_added, node_removed, edge_added, edge_removed, params_changed, node_renamed, nodes_moved
-    node: Node | None = None
-    edge: Edge | None = None
+    """A change a view must show, one class per kind (ryvencore's `Flow` events): a listener tells
+    them apart by class (`match event: case NodeAdded(node=node)`), so a misspelt kind is an
+    undefined name that the linter and the first run catch, never a branch silently not taken.
+    Each kind is a NodeEvent (carrying the node) or an EdgeEvent (carrying the edge)."""
+
+
+@dataclass(frozen=True)
+class NodeEvent(GraphEvent):
+    node: Node
+
+
+@dataclass(frozen=True)
+class EdgeEvent(GraphEvent):
+    edge: Edge
+
+
+class NodeAdded(NodeEvent):
+    """A node joined the graph (added, pasted, or put back by undo)."""
+
+
+class NodeRemoved(NodeEvent):
+    """A node left the graph; its edges left before it, each with its own EdgeRemoved."""
+
+
+class EdgeAdded(EdgeEvent):
+    """A connection was made (or put back)."""
+
+
+class EdgeRemoved(EdgeEvent):
+    """A connection was removed."""
+
+
+class ParamsChanged(NodeEvent):
+    """The node's parameters were replaced."""
+
+
+class NodeRenamed(NodeEvent):
+    """The node has a new name."""
+
+
+class NodeMoved(NodeEvent):
+    """The node has a new position."""
 
 
 Listener = Callable[[GraphEvent], None]
@@ -248,10 +287,10 @@ class Graph:
         return done == len(self.nodes)
 
     # --- mutations (used by commands; each emits one event per node or edge) --------------------
-    def _emit(self, kind: str, node: Node | None = None, edge: Edge | None = None) -> None:
-        if not self.listeners:
+    def _emit(self, event_type: type[NodeEvent] | type[EdgeEvent], subject: Node | Edge) -> None:
+        if not self.listeners:  # reading a large file makes no events when nobody listens
             return
-        event = GraphEvent(kind, node, edge)
+        event = event_type(subject)
         for listener in list(self.listeners):
             listener(event)
 
@@ -279,7 +318,7 @@ class Graph:
         for node in nodes:
             self._ids_by_name[node.name] = node.id
             self._sources[node.id], self._targets[node.id] = [], []
-            self._emit("node_added", node=node)
+            self._emit(NodeAdded, node)
 
     def delete_node(self, node_id: str) -> tuple[int, Node]:
         """Remove an unconnected node; returns its place in the node order and the node."""
@@ -296,7 +335,7 @@ class Graph:
         self._name_hints.clear()
         for _, node in removed:
             del self._ids_by_name[node.name], self._sources[node.id], self._targets[node.id]
-            self._emit("node_removed", node=node)
+            self._emit(NodeRemoved, node)
         return removed
 
     def insert_edge(self, edge: Edge, index: int | None = None) -> None:
@@ -359,7 +398,7 @@ class Graph:
             self.edges = _merged(self.edges, indices, edges)
             self._reindex({node_id for edge in edges for node_id in (edge.source, edge.target)})
         for edge in edges:
-            self._emit("edge_added", edge=edge)
+            self._emit(EdgeAdded, edge)
 
     def delete_edge(self, edge: Edge) -> int:
         """Remove `edge`; returns its place in the edge list."""
@@ -377,13 +416,13 @@ class Graph:
         self._edge_set -= doomed
         self._reindex({node_id for edge in doomed for node_id in (edge.source, edge.target)})
         for _, edge in reversed(removed):
-            self._emit("edge_removed", edge=edge)
+            self._emit(EdgeRemoved, edge)
         return removed
 
     def replace_params(self, node_id: str, params: dict[str, Any]) -> None:
         node = self.nodes[node_id]
         node.params = node.spec.normalize_params(params)
-        self._emit("params_changed", node=node)
+        self._emit(ParamsChanged, node)
 
     def rename_problem(self, node_id: str, name: str) -> str | None:
         """Why a user may not rename node `node_id` to `name`, suggesting a name they may use, or
@@ -410,12 +449,12 @@ class Graph:
         self._name_hints.clear()
         self._ids_by_name[name] = node_id
         node.name = name
-        self._emit("node_renamed", node=node)
+        self._emit(NodeRenamed, node)
 
     def move(self, node_id: str, position: tuple[float, float]) -> None:
         node = self.nodes[node_id]
         node.position = (float(position[0]), float(position[1]))
-        self._emit("nodes_moved", node=node)
+        self._emit(NodeMoved, node)
 
     # --- construction helpers (for templates, tests and scripts) ---------------------------------
     def add(self, type_id: str, name: str | None = None, position: tuple[float, float] = (0.0, 0.0),

@@ -8,7 +8,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from .base import MNIST_BACKGROUND
+from .recipe import MNIST_BACKGROUND
 
 # Width of the elastic smoothing relative to the image's smaller side: 28 / 7 = 4 pixels,
 # the σ of Simard et al. (2003) for MNIST; smoother fields bend strokes instead of jittering them.

@@ -1,10 +1,8 @@
-"""The one interface every dataset offers, and where datasets are cached."""
+"""The one interface every dataset offers."""
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -12,15 +10,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-if TYPE_CHECKING:
     from .recipe import Recipe
-
-# One normalisation for every 28×28-style image (MNIST, the built-in digits, image folders and
-# the drawing canvas), so a model trained on one source can classify samples from another.
-MNIST_MEAN = 0.1307
-MNIST_STD = 0.3081
-# What a blank (black) pixel becomes after normalisation; augmentation pads with it.
-MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
 
 InputKind = Literal["image", "vector", "sequence", "tokens"]
 Task = Literal["classification", "regression"]
@@ -54,6 +44,9 @@ class Dataset:
     notes: list[str] = field(default_factory=list)  # what the user should know, e.g. skipped files
     # how raw data becomes these samples, fitted on the training split; stored with the trained weights
     recipe: Recipe | None = None
+    # Why no validation figure would be honest, when the training samples are augmented copies of
+    # each other and none was held out: training must then not hold out a share of them either.
+    no_validation: str = ""
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -73,29 +66,34 @@ class Dataset:
         return self.train_x[:count], self.train_y[:count]
 
 
-def cache_dir() -> Path:
-    """Where downloaded and generated data is kept; NETBUILDER_CACHE_DIR overrides it (tests use that)."""
-    override = os.environ.get("NETBUILDER_CACHE_DIR")
-    if override:
-        path = Path(override)
-    else:
-        from platformdirs import user_cache_dir
+@dataclass
+class RawDataset:
+    """What a loader read: raw samples as `recipe.model_inputs` takes them (images, rows, texts),
+    their labels, and the recipe fitted on the training part. `build` is the one step from here to
+    the tensors training uses, the same step that reads every later sample."""
 
-        path = Path(user_cache_dir("netbuilder"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    name: str
+    recipe: Recipe
+    train_samples: Sequence
+    train_y: np.ndarray  # int64 class indices, or float32 (N, outputs) for regression
+    val_samples: Sequence
+    val_y: np.ndarray
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    no_validation: str = ""  # as Dataset.no_validation
 
+    def build(self) -> Dataset:
+        import torch
 
-def normalize_unit_images(images: torch.Tensor) -> torch.Tensor:
-    """Images with values in [0, 1] -> the normalised values every image model here is trained on."""
-    return (images - MNIST_MEAN) / MNIST_STD
+        from .recipe import model_inputs
 
+        return Dataset(name=self.name, kind=self.recipe.input_kind,
+                       train_x=model_inputs(self.recipe, self.train_samples), train_y=torch.from_numpy(self.train_y),
+                       val_x=model_inputs(self.recipe, self.val_samples), val_y=torch.from_numpy(self.val_y),
+                       class_names=list(self.recipe.class_names), task=self.recipe.task, source=self.source,
+                       notes=list(self.notes), recipe=self.recipe,
+                       no_validation=self.no_validation)
 
-def grey_images_as_input(images: np.ndarray) -> torch.Tensor:
-    """uint8 greyscale images (N, H, W) -> float32 (N, 1, H, W), normalised as above."""
-    import torch  # lazily: the window lists datasets and drawings long before anything trains
-
-    return normalize_unit_images(torch.from_numpy(images).unsqueeze(1).to(torch.float32).div_(255.0))
 
 
 def train_val_split(count: int, val_fraction: float, seed: int,

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.text import shown
 
-from .base import DataError, Dataset, Progress
+from .base import DataError, Dataset, Progress, RawDataset
 from .builtin import BUILTIN_DATASETS
 from .folders import load_image_folder, read_labelled_images
-from .mnist import COLLECTIONS, find_idx_files, load_idx_folder, load_mnist
+from .mnist import COLLECTIONS, find_idx_files, read_idx_folder, read_mnist
 from .recipe import Recipe, class_indices, model_inputs
 from .tables import load_csv, load_text_csv, looks_like_text_csv, read_feature_rows, read_texts, regression_targets
 
@@ -29,19 +30,11 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
     go to the loader (e.g. `val_fraction`, `size`, `label_column`, `mirrors`).
     """
     task = options.pop("task", None)
-    name = spec.strip().lower()
-    if name == "digits":
-        return _load_digits(progress, options)
-    if name in ("my-handwriting", "my-handwriting+digits"):
-        from .handwriting import load_handwriting
-
-        return load_handwriting(mix_with_digits=name.endswith("+digits"), **options)
-    if name in COLLECTIONS:
-        return load_mnist(name, progress=progress, **options)
+    stored = read_stored_images(spec, progress=progress, **options)
+    if stored is not None:
+        return stored.build()
     path = _dataset_path(spec)
     if path.is_dir():
-        if find_idx_files(path):
-            return load_idx_folder(path, progress=progress, **options)
         return load_image_folder(path, progress=progress, **options)
     if path.exists() and path.suffix.lower() in CSV_SUFFIXES:  # the reader refuses a FIFO or device itself
         kind = options.pop("kind", None)
@@ -51,6 +44,23 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
             return load_text_csv(path, **options)
         return load_csv(path, task=task, **options)
     raise _unreadable(spec, path)
+
+
+def read_stored_images(spec: str, *, progress: Progress | None = None, **options) -> RawDataset | None:
+    """The raw images of a built-in dataset or an IDX folder named by `spec`, or None for any other spec."""
+    name = spec.strip().lower()
+    if name == "digits":
+        return _read_digits(progress, options)
+    if name in ("my-handwriting", "my-handwriting+digits"):
+        from .handwriting import read_handwriting
+
+        return read_handwriting(mix_with_digits=name.endswith("+digits"), **options)
+    if name in COLLECTIONS:
+        return read_mnist(name, progress=progress, **options)
+    path = _dataset_path(spec)
+    if path.is_dir() and find_idx_files(path):
+        return read_idx_folder(path, progress=progress, **options)
+    return None
 
 
 def _dataset_path(spec: str) -> Path:
@@ -74,12 +84,12 @@ def _unreadable(spec: str, path: Path) -> DataError:
                      f"file or folder {shown(str(path))}.")
 
 
-def _load_digits(progress: Progress | None, options: dict) -> Dataset:
-    from .digits import load_digits  # generating pulls in multiprocessing; only when asked for
+def _read_digits(progress: Progress | None, options: dict) -> RawDataset:
+    from .digits import read_digits  # generating pulls in multiprocessing; only when asked for
 
     if progress is None:
-        return load_digits(**options)
-    return load_digits(progress=lambda done, total: progress(done, total, "Generating the built-in digits"),
+        return read_digits(**options)
+    return read_digits(progress=lambda done, total: progress(done, total, "Generating the built-in digits"),
                        **options)
 
 
@@ -114,7 +124,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():
         _expect(recipe, "image", spec)
-        images, labels, where = read_labelled_images(path, recipe.image.channels == 3)
+        images, labels, where = read_labelled_images(path)
         inputs = model_inputs(recipe, images)
         where = f"{len(images):,} images of {path.name}"
     elif path.exists() and path.suffix.lower() in CSV_SUFFIXES:
@@ -128,7 +138,7 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         where = f"{len(labels):,} samples of {path.name}"
     else:
         raise _unreadable(spec, path)
-    if recipe.task != "classification":
+    if not TASKS[recipe.task].has_classes:
         return LabelledSamples(inputs, regression_targets(labels, spec), where)
     indices = class_indices(recipe, labels)
     known = indices >= 0
@@ -165,17 +175,11 @@ def _held_out_of_training(spec: str, recipe: Recipe, progress: Progress | None) 
 
 def _held_out_images(spec: str, recipe: Recipe, progress: Progress | None) -> tuple[torch.Tensor, list[str], str]:
     _expect(recipe, "image", spec)
-    dataset = load_dataset(spec, progress=progress)
-    x, y, which = (dataset.val_x, dataset.val_y, "validation") if len(dataset.val_x) else \
-        (dataset.train_x, dataset.train_y, "training")
-    labels = [dataset.class_names[index] for index in y.tolist()]
-    if dataset.recipe.image == recipe.image:  # read the same way already: the loader's tensors are the inputs
-        inputs = x.reshape(-1, *recipe.input_shape)
-    else:
-        image = dataset.recipe.image
-        unit = (x * image.std + image.mean).clamp(0.0, 1.0).permute(0, 2, 3, 1).numpy()
-        inputs = model_inputs(recipe, list(unit))
-    return inputs, labels, f"{len(x):,} {which} samples of {dataset.name}"
+    stored = read_stored_images(spec, progress=progress)
+    images, y, which = (stored.val_samples, stored.val_y, "validation") if len(stored.val_y) else \
+        (stored.train_samples, stored.train_y, "training")
+    labels = [stored.recipe.class_names[index] for index in y.tolist()]
+    return model_inputs(recipe, images), labels, f"{len(y):,} {which} samples of {stored.name}"
 
 
 def _expect(recipe: Recipe, kind: str, spec: str) -> None:

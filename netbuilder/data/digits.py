@@ -12,10 +12,10 @@ dataset seed and the chunk number, so the result does not depend on how many pro
 """
 from __future__ import annotations
 
+import io
 import math
 import multiprocessing
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,12 +25,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from netbuilder.data.base import Dataset, DataError, cache_dir, grey_images_as_input
+from netbuilder.app_dirs import cache_dir
+from netbuilder.data.base import Dataset, DataError, RawDataset
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
+from netbuilder.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
 GENERATOR_VERSION = 8
@@ -466,10 +467,15 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
                 progress: Progress | None = None) -> Dataset:
-    """The built-in digits as a dataset, generated once and then read from the cache.
+    """The built-in digits as tensors (N, 1, 28, 28), read through the digit recipe."""
+    return read_digits(train_size, val_size, seed, progress).build()
 
-    Images are float32 (N, 1, 28, 28), standardised with the MNIST mean and deviation. The
-    training set uses seed 2·seed and the validation set 2·seed + 1, so they never share a sample.
+
+def read_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
+                progress: Progress | None = None) -> RawDataset:
+    """The built-in digits as uint8 28×28 images, generated once and then read from the cache.
+
+    The training set uses seed 2·seed and the validation set 2·seed + 1, so they never share a sample.
     """
     if train_size < 1 or val_size < 0:
         raise DataError(f"The built-in digits need at least 1 training sample and no negative validation "
@@ -495,15 +501,10 @@ def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
         except OSError as error:
             notes.append(f"The generated digits could not be kept in {path} ({error.strerror or error}); "
                          "they will be generated again next time.")
-    return Dataset(
-        name="digits", kind="image",
-        train_x=grey_images_as_input(arrays["train_images"]), train_y=torch.from_numpy(arrays["train_labels"]),
-        val_x=grey_images_as_input(arrays["val_images"]), val_y=torch.from_numpy(arrays["val_labels"]),
-        class_names=list(CLASS_NAMES),
-        source=f"built-in handwriting digits (generator version {GENERATOR_VERSION}, seed {seed})",
-        notes=notes,
-        recipe=digit_recipe(CLASS_NAMES),
-    )
+    return RawDataset("digits", digit_recipe(CLASS_NAMES), arrays["train_images"], arrays["train_labels"],
+                      arrays["val_images"], arrays["val_labels"],
+                      source=f"built-in handwriting digits (generator version {GENERATOR_VERSION}, seed {seed})",
+                      notes=notes)
 
 
 def _read_cache(path: Path, train_size: int, val_size: int) -> dict[str, np.ndarray] | None:
@@ -538,13 +539,6 @@ def _remove_older_versions(directory: Path) -> None:
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write all arrays to `path` atomically: a reader sees the old file or the whole new one."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    packed = io.BytesIO()
+    np.savez(packed, **arrays)
+    write_atomic(path, packed.getvalue())

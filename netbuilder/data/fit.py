@@ -5,6 +5,7 @@ import math
 from dataclasses import replace
 
 from netbuilder.contracts import value_kind_of_rank
+from netbuilder.text import format_shape
 
 from .base import DataError, Dataset, InputKind
 
@@ -50,9 +51,9 @@ def _mismatch(dataset: Dataset, input_shape: tuple[int, ...], input_kind: InputK
     expects = _describe(input_kind, input_shape)
     gives = _describe(dataset.kind, dataset.sample_shape)
     if dataset.kind == input_kind:
-        fix = f"Set the Input's shape to {_format(dataset.sample_shape)}"
+        fix = f"Set the Input's shape to {format_shape(dataset.sample_shape)}"
     else:
-        fix = f"Set the Input's kind to {dataset.kind} and its shape to {_format(dataset.sample_shape)}"
+        fix = f"Set the Input's kind to {dataset.kind} and its shape to {format_shape(dataset.sample_shape)}"
     if dataset.kind == "image" and input_kind == "vector":
         fix += f" (or keep a vector Input, of {math.prod(dataset.sample_shape)} features)"
     return DataError(f'The Input expects {expects} but "{dataset.name}" gives {gives}. {fix}.')
@@ -60,19 +61,15 @@ def _mismatch(dataset: Dataset, input_shape: tuple[int, ...], input_kind: InputK
 
 def _describe(kind: str, shape: tuple[int, ...]) -> str:
     if kind == "tokens":
-        return f"texts as {_format(shape)} token ids"
+        return f"texts as {format_shape(shape)} token ids"
     if kind == "image" and len(shape) == 3:
-        return f"{_format(shape)} images"
+        return f"{format_shape(shape)} images"
     if kind == "sequence" and len(shape) == 2:
         return f"sequences of {_count(shape[0], 'step')} × {_count(shape[1], 'feature')}"
     if len(shape) == 1:
         return _count(shape[0], "feature")
-    return f"samples of {_format(shape)} values"
+    return f"samples of {format_shape(shape)} values"
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' * (number != 1)}"
-
-
-def _format(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))

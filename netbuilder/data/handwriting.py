@@ -19,11 +19,13 @@ import numpy as np
 
 from netbuilder.app_dirs import app_data_dir
 
-from .base import DataError, Dataset, train_val_split
+from .base import DataError, Dataset, RawDataset, train_val_split
 from .strokes import Drawing, StrokesError, load_drawing, render
 
 if TYPE_CHECKING:
     import torch
+
+    from .recipe import Recipe
 
 # The set's folders are the digits' class indices; kept torch-free (unlike .digits) because the
 # draw panel lists the set when the window opens, before anything is trained.
@@ -32,6 +34,10 @@ DIGIT_CLASSES = 10
 # or lighter, and other pens and screens draw thicker or thinner lines.
 AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
 DEFAULT_VAL_FRACTION = 0.25
+# Said instead of a validation figure when no drawing can be held out.
+NO_HONEST_VALIDATION = ("No digit of your handwriting set is drawn twice, so no drawing can be held out: this run "
+                        "has no honest validation figure (the other pen widths of a drawing it trains on would "
+                        "only measure what it learnt). Draw each digit at least twice to measure it.")
 # Built-in digits mixed in with the personal set: enough to keep the model reading other hands.
 MIX_DIGITS = 6000
 
@@ -93,27 +99,38 @@ class HandwritingSet:
             (self.folder / label / f"{name}.json").unlink(missing_ok=True)
 
 
+def handwriting_recipe() -> Recipe:
+    """How the set's drawings are read: the built-in digits' recipe (28×28 grey digits 0-9, centred as MNIST's)."""
+    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
+    from .recipe import digit_recipe
+
+    return digit_recipe(CLASS_NAMES)
+
+
 def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
     """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
     recipe exactly as the canvas's drawing is."""
-    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
-    from .recipe import digit_recipe, model_inputs
+    from .recipe import model_inputs
 
-    return model_inputs(digit_recipe(CLASS_NAMES), [render(drawing) for drawing in drawings])
+    return model_inputs(handwriting_recipe(), [render(drawing) for drawing in drawings])
 
 
-def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
-                     seed: int = 0, folder: Path | None = None, digits_size: int | None = None) -> Dataset:
-    """The personal set as a dataset, alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
+def load_handwriting(**options) -> Dataset:
+    """The personal set as tensors, read through the digit recipe (options: see `read_handwriting`)."""
+    return read_handwriting(**options).build()
 
-    A held-out part of the personal set (each digit split on its own) is the validation set in
-    both cases, so accuracy always says how well the model reads *your* handwriting. Training
-    drawings are rendered at each pen width of AUGMENT_PEN_FACTORS.
+
+def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
+                     seed: int = 0, folder: Path | None = None, digits_size: int | None = None) -> RawDataset:
+    """The personal set as rendered drawings, alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
+
+    The drawings are split before any is augmented: a held-out part of the personal set (each
+    digit split on its own) is the validation set in both cases, so accuracy always says how well
+    the model reads *your* handwriting, and only training drawings are rendered again at each pen
+    width of AUGMENT_PEN_FACTORS. With no digit drawn twice nothing can be held out; then the
+    dataset says so (`no_validation`) rather than let training measure copies of what it learnt.
     """
-    import torch
-
-    from .digits import CLASS_NAMES, load_digits
-    from .recipe import digit_recipe
+    from .digits import read_digits
 
     handwriting = HandwritingSet(folder)
     samples = handwriting.samples()
@@ -122,22 +139,19 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
                         "key to add each one.")
     labels = np.array([sample.label for sample in samples], np.int64)
     train_index, val_index = train_val_split(len(samples), val_fraction, seed, groups=labels)
-    train_drawings = [samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor)
-                      for factor in AUGMENT_PEN_FACTORS for i in train_index]
-    train_inputs = drawing_inputs(train_drawings)
-    train_labels = torch.from_numpy(np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS)))
+    train_samples = [render(samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor))
+                     for factor in AUGMENT_PEN_FACTORS for i in train_index]
+    train_labels = np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS))
     notes = list(handwriting.notes)
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
     if mix_with_digits:
         digits_size = digits_size or MIX_DIGITS
-        digits = load_digits(train_size=digits_size, val_size=0, seed=seed)
-        train_x, train_y = torch.cat([digits.train_x, train_inputs]), torch.cat([digits.train_y, train_labels])
+        digits = read_digits(train_size=digits_size, val_size=0, seed=seed)
+        train_samples = [*digits.train_samples, *train_samples]
+        train_labels = np.concatenate([digits.train_y, train_labels])
         source += f" mixed with {digits_size:,} built-in digits"
         notes += digits.notes
-    else:
-        train_x, train_y = train_inputs, train_labels
-    return Dataset(name="my handwriting + digits" if mix_with_digits else "my handwriting", kind="image",
-                   train_x=train_x, train_y=train_y,
-                   val_x=drawing_inputs([samples[i].drawing for i in val_index]),
-                   val_y=torch.from_numpy(labels[val_index]), class_names=list(CLASS_NAMES),
-                   source=source, notes=notes, recipe=digit_recipe(CLASS_NAMES))
+    no_validation = "" if len(val_index) else NO_HONEST_VALIDATION
+    return RawDataset("my handwriting + digits" if mix_with_digits else "my handwriting", handwriting_recipe(),
+                      train_samples, train_labels, [render(samples[i].drawing) for i in val_index], labels[val_index],
+                      source=source, notes=notes, no_validation=no_validation)

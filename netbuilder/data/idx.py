@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from netbuilder.files import FileReadError, read_bounded
-from netbuilder.text import byte_size
-from netbuilder.text import shown
+from netbuilder.text import byte_size, format_shape, shown
 
 from .base import DataError
 
@@ -64,7 +63,7 @@ def decode_idx(data: bytes, source: str, loaded_bytes_per_value: int = FLOAT32_B
         data = _gunzip(data, source, loaded_bytes_per_value)
     header = _header(data, source, loaded_bytes_per_value)
     if len(data) != header.file_size:
-        dims = "×".join(map(str, header.shape))
+        dims = format_shape(header.shape)
         problem = "is cut short" if len(data) < header.file_size else "has extra bytes at the end"
         raise DataError(f"{source}: {problem}: a {dims} array needs {header.file_size} bytes "
                         f"but the file has {len(data)}.")
@@ -87,7 +86,7 @@ def _header(data: bytes, source: str, loaded_bytes_per_value: int) -> _Header:
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(rank))
     loaded = math.prod(shape) * loaded_bytes_per_value
     if loaded > MAX_LOADED_BYTES:
-        raise DataError(f"{source}: declares a {'×'.join(map(str, shape))} array, {byte_size(loaded)} once "
+        raise DataError(f"{source}: declares a {format_shape(shape)} array, {byte_size(loaded)} once "
                         f"loaded as {8 * loaded_bytes_per_value}-bit numbers; netbuilder loads at most "
                         f"{byte_size(MAX_LOADED_BYTES)} per file.")
     return _Header(_ELEMENT_TYPES[data[2]], shape, size)

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .base import DataError, Dataset, Progress, cache_dir, grey_images_as_input
+from netbuilder.app_dirs import cache_dir
+from netbuilder.text import format_shape
+
+from .base import DataError, Dataset, Progress, RawDataset
 from .download import download_file
 from .idx import read_idx
 from .recipe import digit_recipe, image_recipe
@@ -73,10 +75,16 @@ COLLECTIONS = {
 }
 
 
-def load_mnist(name: str = "mnist", folder: str | Path | None = None, *, download: bool = True,
+def load_mnist(name: str = "mnist", folder: str | Path | None = None, **options) -> Dataset:
+    """MNIST or Fashion-MNIST as tensors, read through its recipe (options: see `read_mnist`)."""
+    return read_mnist(name, folder, **options).build()
+
+
+def read_mnist(name: str = "mnist", folder: str | Path | None = None, *, download: bool = True,
                progress: Progress | None = None, mirrors: Sequence[str] | None = None,
-               md5: Mapping[str, str] | None = None, timeout: float = 30.0) -> Dataset:
-    """MNIST or Fashion-MNIST (`name`), from `folder` (default: the cache), downloading missing files.
+               md5: Mapping[str, str] | None = None, timeout: float = 30.0) -> RawDataset:
+    """MNIST or Fashion-MNIST (`name`) as stored, from `folder` (default: the cache), downloading
+    missing files.
 
     `mirrors` and `md5` replace the published mirror list and checksums (tests use a local server).
     """
@@ -122,6 +130,11 @@ def find_idx_files(folder: str | Path) -> dict[str, Path]:
 
 
 def load_idx_folder(folder: str | Path, *, progress: Progress | None = None) -> Dataset:
+    """An IDX folder (`read_idx_folder`) as tensors, read through its recipe."""
+    return read_idx_folder(folder, progress=progress).build()
+
+
+def read_idx_folder(folder: str | Path, *, progress: Progress | None = None) -> RawDataset:
     """Any MNIST-style dataset given as the four standard IDX files in one folder (classes 0..max label)."""
     folder = Path(folder)
     found = find_idx_files(folder)
@@ -132,14 +145,14 @@ def load_idx_folder(folder: str | Path, *, progress: Progress | None = None) -> 
 
 
 def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] | None, source: str,
-                     progress: Progress | None, *, digits: bool) -> Dataset:
+                     progress: Progress | None, *, digits: bool) -> RawDataset:
     if progress:
         progress(0, 0, f"Reading {name}")
     train_x, train_y = _read_pair(paths["train_images"], paths["train_labels"])
     val_x, val_y = _read_pair(paths["val_images"], paths["val_labels"])
     if train_x.shape[1:] != val_x.shape[1:]:
-        raise DataError(f"{paths['train_images'].name} holds {_size(train_x.shape[1:])} images but "
-                        f"{paths['val_images'].name} holds {_size(val_x.shape[1:])} images; both must be the same size.")
+        raise DataError(f"{paths['train_images'].name} holds {format_shape(train_x.shape[1:])} images but "
+                        f"{paths['val_images'].name} holds {format_shape(val_x.shape[1:])} images; both must be the same size.")
     if len(np.unique(train_y)) < 2:
         label = int(train_y[0]) if len(train_y) else None
         raise DataError(f"{paths['train_labels'].name}: every image has the label {label}; a classification needs "
@@ -153,10 +166,8 @@ def _read_collection(paths: dict[str, Path], name: str, class_names: list[str] |
         if labels.size and labels.max() >= len(class_names):
             raise DataError(f"{labels_path.name} contains label {int(labels.max())}, but this dataset "
                             f"has only {len(class_names)} classes (0 to {len(class_names) - 1}).")
-    return Dataset(name=name, kind="image", train_x=grey_images_as_input(train_x), train_y=torch.from_numpy(train_y),
-                   val_x=grey_images_as_input(val_x), val_y=torch.from_numpy(val_y), class_names=class_names,
-                   source=source, recipe=digit_recipe(class_names) if digits else
-                   image_recipe(class_names, *train_x.shape[1:]))
+    recipe = digit_recipe(class_names) if digits else image_recipe(class_names, *train_x.shape[1:])
+    return RawDataset(name, recipe, train_x, train_y, val_x, val_y, source=source)
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -164,15 +175,11 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     labels = read_idx(labels_path, loaded_bytes_per_value=8)  # they become int64
     if images.dtype != np.uint8 or images.ndim != 3:
         raise DataError(f"{images_path.name}: expected 8-bit grey images (count×height×width), "
-                        f"found a {_size(images.shape)} array of {images.dtype}.")
+                        f"found a {format_shape(images.shape)} array of {images.dtype}.")
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(f"{labels_path.name}: expected a list of 8-bit labels, "
-                        f"found a {_size(labels.shape)} array of {labels.dtype}.")
+                        f"found a {format_shape(labels.shape)} array of {labels.dtype}.")
     if len(images) != len(labels):
         raise DataError(f"{images_path.name} holds {len(images)} images but {labels_path.name} "
                         f"holds {len(labels)} labels; they must match one to one.")
     return images, labels.astype(np.int64)
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))

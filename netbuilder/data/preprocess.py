@@ -61,4 +61,7 @@ def _unit_float(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"normalize_digit needs a 2-D grayscale image, not an array of shape {array.shape}")
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0
-    return np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 1.0)
+    values = array.astype(np.float32)
+    # Clipping sends ±inf to the ends and NaN (nothing known) becomes no ink; nan_to_num would do
+    # the same at three times the cost, which is most of the time of reading 70,000 digits.
+    return np.where(np.isnan(values), np.float32(0.0), np.clip(values, 0.0, 1.0))

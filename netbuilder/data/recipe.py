@@ -1,11 +1,12 @@
 """A trained model's data contract: how raw data becomes its input and its outputs become names.
 
-The loaders fit a `Recipe` once, on the training data (an image size and value scale, a scaler
-and its statistics, a vocabulary), and training stores it beside the weights. Everything that
-later feeds the model (evaluation, `predict`, the drawing canvas, exports) goes through
-`model_inputs` with that recipe, so new data is read exactly as the training data was and is
-never refitted: an unknown word becomes the unknown token, a skewed test file keeps the
-training scaler, a test file lacking a class keeps the class indices.
+The loaders read raw samples and fit a `Recipe` once, on the training data (an image size and
+value scale, a scaler and its statistics, a vocabulary), and training stores it beside the
+weights. Everything that feeds the model goes through `model_inputs` with that recipe: the
+training and validation tensors themselves (`base.RawDataset.build`), evaluation, `predict`, the
+drawing canvas, the personal set, fine-tuning and exports. So new data is read exactly as the
+training data was and is never refitted: an unknown word becomes the unknown token, a skewed test
+file keeps the training scaler, a test file lacking a class keeps the class indices.
 """
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import numpy as np
 import torch
 
 from netbuilder.contracts import INPUT_KINDS, TASKS
-from netbuilder.text import shown
+from netbuilder.text import format_shape, shown
 
-from .base import MNIST_MEAN, MNIST_STD, DataError
+from .base import DataError
 from .preprocess import IMAGE_SIZE, normalize_digit, resize_image
 
 RECIPE_FORMAT = "netbuilder-recipe"
@@ -32,6 +33,15 @@ _PADDING_ID, _UNKNOWN_ID = 0, 1
 _WORD = re.compile(r"\w+(?:'\w+)*")
 # A digit image whose border is mostly brighter than this is dark ink on light paper.
 _LIGHT_BACKGROUND = 127
+# Every image recipe scales pixels as MNIST was scaled, so that a model trained on one source of
+# 28×28 grey images (MNIST, the built-in digits, a folder, the canvas) reads the others.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+# What a blank (black) pixel becomes; augmentation pads with it.
+MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
+# Transparent parts of an image become black, the blank pixel of every image here, unless what is
+# drawn is itself darker than this (black ink drawn through transparency): then white, so it shows.
+_DARK_INK = 0.5
 
 
 class RecipeError(ValueError):
@@ -160,9 +170,13 @@ def digit_recipe(class_names: Sequence[str]) -> Recipe:
 def model_inputs(recipe: Recipe, samples: Sequence) -> torch.Tensor:
     """Raw samples -> the batch the model takes: float32 (N, *input_shape), or int64 token ids.
 
-    Images: greyscale (H, W) or colour (H, W, 3) uint8 arrays of any size (float arrays are read
-    as 0-1). Tables: rows of the feature columns' values, as sequences in the recipe's column
-    order or mappings from column name. Text: strings. Raises DataError naming the bad sample.
+    This is the only way raw data becomes model input: the loaders build their training and
+    validation tensors with it, and evaluation, `predict`, the canvas and fine-tuning read new
+    samples with it. Images: arrays (H, W) grey, (H, W, 3) RGB, (H, W, 2) grey+alpha or
+    (H, W, 4) RGBA of any size, 8- or 16-bit (float arrays are read as 0-1); a stack of equal
+    images (N, H, W[, C]) is read as its N images. Tables: rows of the feature columns' values,
+    as sequences in the recipe's column order or mappings from column name. Text: strings.
+    Raises DataError naming the bad sample.
     """
     if recipe.image:
         batch = _image_inputs(recipe.image, samples)
@@ -173,47 +187,79 @@ def model_inputs(recipe: Recipe, samples: Sequence) -> torch.Tensor:
     return batch.reshape(-1, *recipe.input_shape)
 
 
+def input_pictures(recipe: Recipe, inputs: torch.Tensor) -> np.ndarray:
+    """The inverse of `model_inputs` for images, to show what a model sees: float32 (N, H, W) grey
+    or (N, H, W, 3) colour in [0, 1]."""
+    image = recipe.image
+    values = inputs.detach().cpu().reshape(-1, image.channels, image.height, image.width).numpy()
+    pictures = np.clip(values * image.std + image.mean, 0.0, 1.0).astype(np.float32)
+    return pictures[:, 0] if image.channels == 1 else pictures.transpose(0, 2, 3, 1)
+
+
 def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
     batch = np.empty((len(samples), image.channels, image.height, image.width), np.float32)
-    for index, sample in enumerate(samples):
-        pixels = _unit_pixels(sample, index)
+    # A loader's stack of equal images is read in one go, anything else image by image: the same
+    # element-wise steps either way, so both give the same values.
+    stacked = isinstance(samples, np.ndarray) and samples.ndim in (3, 4) and len(samples) > 0
+    groups = [(0, samples)] if stacked else [(index, np.asarray(sample)[None]) for index, sample in enumerate(samples)]
+    for start, group in groups:
+        pixels = _opaque(_unit_pixels(group, start))
         if image.digits:
-            batch[index, 0] = normalize_digit(_ink_on_black(_grey(pixels)))
+            for offset, digit in enumerate(_ink_on_black(_grey(pixels))):
+                batch[start + offset, 0] = normalize_digit(digit)
             continue
         pixels = _grey(pixels)[..., None] if image.channels == 1 else _colour(pixels)
-        batch[index] = resize_image(pixels, image.height, image.width).reshape(
-            image.height, image.width, image.channels).transpose(2, 0, 1)
+        for offset, picture in enumerate(pixels):
+            batch[start + offset] = resize_image(picture, image.height, image.width).reshape(
+                image.height, image.width, image.channels).transpose(2, 0, 1)
     return (torch.from_numpy(batch) - image.mean) / image.std
 
 
-def _unit_pixels(sample: Any, index: int) -> np.ndarray:
-    pixels = np.asarray(sample)
-    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4)) or pixels.size == 0:
-        raise DataError(f"Image {index + 1} is a {_shape_text(pixels.shape)} array; an image is height×width "
-                        "(grey) or height×width×3 (colour).")
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / 255.0
-    return np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0)
+def _unit_pixels(group: np.ndarray, index: int) -> np.ndarray:
+    """Images (N, H, W[, C]) as float32 in [0, 1]; `index` is the first one's, for messages."""
+    shape = group.shape[1:]
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 2, 3, 4)) or group.size == 0:
+        raise DataError(f"Image {index + 1} is a {format_shape(shape)} array; an image is height×width "
+                        "(grey) or height×width×3 (colour), with or without transparency.")
+    if group.dtype.kind == "u":
+        return group.astype(np.float32) / np.float32(np.iinfo(group.dtype).max)
+    pixels = np.nan_to_num(group.astype(np.float32), nan=0.0)
+    return np.clip(pixels, 0.0, 1.0)
+
+
+def _opaque(pixels: np.ndarray) -> np.ndarray:
+    """Images whose last axis ends with an alpha channel (2: grey+alpha, 4: RGBA) composited onto
+    their background, before anything else reads them: a drawing program's black ink on a
+    transparent background has all its shape in the alpha channel and none in its colours."""
+    if pixels.ndim != 4 or pixels.shape[3] not in (2, 4):
+        return pixels
+    colour, alpha = pixels[..., :-1], pixels[..., -1:]
+    weight = alpha.sum(axis=(1, 2, 3))
+    ink = (colour * alpha).sum(axis=(1, 2, 3)) / np.maximum(weight * colour.shape[3], 1e-12)
+    background = np.where((weight > 0) & (ink < _DARK_INK), 1.0, 0.0).astype(np.float32)
+    return colour * alpha + background[:, None, None, None] * (1.0 - alpha)
 
 
 def _grey(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 2:
+    if pixels.ndim == 3:
         return pixels
-    if pixels.shape[2] == 1:
+    if pixels.shape[3] == 1:
         return pixels[..., 0]
-    return pixels[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as OpenCV
+    # ITU-R 601, as OpenCV; element by element, so a stack and a single image give the same values
+    return pixels[..., 0] * np.float32(0.299) + pixels[..., 1] * np.float32(0.587) + pixels[..., 2] * np.float32(0.114)
 
 
 def _colour(pixels: np.ndarray) -> np.ndarray:
-    if pixels.ndim == 2 or pixels.shape[2] == 1:
-        return np.repeat(pixels.reshape(*pixels.shape[:2], 1), 3, axis=2)
+    if pixels.ndim == 3 or pixels.shape[3] == 1:
+        return np.repeat(pixels.reshape(*pixels.shape[:3], 1), 3, axis=3)
     return pixels[..., :3]
 
 
 def _ink_on_black(grey: np.ndarray) -> np.ndarray:
     """Digits are learnt as white ink on black; a photo or scan of dark ink on paper is inverted."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    return 1.0 - grey if np.median(border) * 255 > _LIGHT_BACKGROUND else grey
+    border = np.concatenate([grey[:, 0], grey[:, -1], grey[:, :, 0], grey[:, :, -1]], axis=1)
+    light = np.median(border, axis=1) * 255 > _LIGHT_BACKGROUND
+    return np.where(light[:, None, None], 1.0 - grey, grey)
 
 
 def _table_inputs(table: TableRecipe, samples: Sequence) -> torch.Tensor:
@@ -424,7 +470,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
     if len(recipe.input_shape) != kind.rank:
         return (f"the recipe's {recipe.input_kind} input has {len(recipe.input_shape)} sizes; it needs "
                 f"{kind.rank} ({kind.layout})")
-    if recipe.task == "classification" and \
+    if TASKS[recipe.task].has_classes and \
             (len(recipe.class_names) < 2 or len(set(recipe.class_names)) != len(recipe.class_names)):
         return "the recipe's class names must be at least two, each once"
     values = math.prod(recipe.input_shape)
@@ -440,7 +486,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
         image = recipe.image
         if image.height * image.width * image.channels != values:
             return (f"the recipe's {image.channels}×{image.height}×{image.width} images do not fill its "
-                    f"{_shape_text(recipe.input_shape)} input")
+                    f"{format_shape(recipe.input_shape)} input")
         if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
             return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
         return None
@@ -449,7 +495,3 @@ def _inconsistency(recipe: Recipe) -> str | None:
         return (f"the recipe's table has {len(table.columns)} columns, {len(table.offset)} offsets and "
                 f"{len(table.spread)} spreads for an input of {values} values")
     return None
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "×".join(map(str, shape))

@@ -13,11 +13,12 @@ from typing import Literal
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.files import MB, FileReadError, read_bounded
 from netbuilder.text import shown
 
-from .base import DataError, Dataset, Task, train_val_split
-from .recipe import PADDING, UNKNOWN, Recipe, TableRecipe, TextRecipe, model_inputs, tokenize
+from .base import DataError, Dataset, RawDataset, Task, train_val_split
+from .recipe import PADDING, UNKNOWN, Recipe, TableRecipe, TextRecipe, tokenize
 
 Scaling = Literal["standard", "minmax", "none"]
 
@@ -84,8 +85,8 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     """
     if scaling not in ("standard", "minmax", "none"):
         raise DataError(f'Unknown scaling "{shown(scaling)}"; choose standard, minmax or none.')
-    if task not in (None, "classification", "regression"):
-        raise DataError(f'Unknown task "{shown(task)}"; choose classification or regression.')
+    if task is not None and task not in TASKS:
+        raise DataError(f'Unknown task "{shown(task)}"; choose {" or ".join(TASKS)}.')
     table = _read_table(Path(path))
     if len(table.header) < 2:
         raise DataError(f"{table.name}: needs at least one feature column besides the label column.")
@@ -96,26 +97,24 @@ def load_csv(path: str | Path, *, label_column: str | None = None, task: Task | 
     labels = table.labels(label_index)
     numbers = table.label_numbers(labels)
     task = task or _guess_task(numbers)
-    if task == "regression":
+    if not TASKS[task].has_classes:
         if numbers is None:
             row = next(row for row, label in enumerate(labels) if _parse_number(label, table.decimal_comma) is None)
             raise DataError(f"{table.where(row)}: the label '{shown(labels[row])}' is not a number, so it "
                             f"cannot be a regression target; choose classification.")
-        targets = torch.tensor(numbers, dtype=torch.float32).unsqueeze(1)
+        targets = np.array(numbers, dtype=np.float32).reshape(-1, 1)
         class_names, groups = [], None
     else:
         class_names, groups = _classes(table, label_index, labels, numbers)
-        targets = torch.from_numpy(groups)
+        targets = groups
     train, val = train_val_split(len(table.rows), val_fraction, seed, groups=groups)
     offset, spread = _fit_scaler(features[train], scaling)
     columns = tuple(table.header[index] for index in feature_indices)
     recipe = Recipe("vector", (len(columns),), task, tuple(class_names),
                     table=TableRecipe(columns, table.header[label_index], scaling,
                                       tuple(map(float, offset)), tuple(map(float, spread))))
-    x = model_inputs(recipe, features)
-    return Dataset(name=Path(path).stem, kind="vector", train_x=x[train], train_y=targets[train],
-                   val_x=x[val], val_y=targets[val], class_names=class_names, task=task, source=str(path),
-                   recipe=recipe)
+    return RawDataset(Path(path).stem, recipe, features[train], targets[train], features[val], targets[val],
+                      source=str(path)).build()
 
 
 def _classes(table: _Table, column: int, labels: list[str],
@@ -184,10 +183,8 @@ def load_text_csv(path: str | Path, *, text_column: str = "text", label_column: 
     recipe = Recipe("tokens", (sequence_length,), "classification", tuple(class_names),
                     text=TextRecipe((PADDING, UNKNOWN, *words), sequence_length, table.header[text_index],
                                     table.header[label_index]))
-    x, y = model_inputs(recipe, texts), torch.from_numpy(groups)
-    return Dataset(name=Path(path).stem, kind="tokens", train_x=x[train], train_y=y[train], val_x=x[val],
-                   val_y=y[val], class_names=class_names,
-                   source=str(path), recipe=recipe)
+    return RawDataset(Path(path).stem, recipe, [texts[row] for row in train], groups[train],
+                      [texts[row] for row in val], groups[val], source=str(path)).build()
 
 
 def looks_like_text_csv(path: str | Path, sample_rows: int = 200) -> bool:

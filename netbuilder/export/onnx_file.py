@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from netbuilder.core.project import write_atomic
+from netbuilder.files import write_atomic
 from netbuilder.text import byte_size
 
 from .exporting import ExportError, ExportSource, convert

@@ -12,8 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from netbuilder.core.project import Project, project_to_dict, write_atomic
-from netbuilder.files import FileReadError, read_bounded
+from netbuilder.core.project import Project, project_to_dict
+from netbuilder.files import FileReadError, read_bounded, write_atomic
 from netbuilder.text import shown
 from netbuilder.training.checkpoint import MAX_CHECKPOINT_BYTES, checkpoint_bytes, weights_mismatch
 

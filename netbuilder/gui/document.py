@@ -16,8 +16,9 @@ from .undo import CoreUndoCommand
 class Document(QObject):
     """Owns the Project being edited. Every edit goes through `push` so it can be undone.
 
-    Views subscribe to `project.graph.listeners` for structural changes and to
-    `analysis_changed` for shapes, counts and problems, recomputed once per user action.
+    Views subscribe to `project.graph.listeners` for structural changes (the typed events of
+    core/graph.py, one class per kind) and to `analysis_changed` for shapes, counts and problems,
+    recomputed once per user action.
     """
 
     analysis_changed = Signal()

@@ -6,6 +6,7 @@ cached by its structure, parameters and training settings), so editing never wai
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import replace
 
@@ -79,10 +80,8 @@ class EpochEstimate(QObject):
             seconds = TOO_LARGE
         except Exception:  # a network that trains in no way this can time: no estimate, no message
             seconds = None
-        try:
+        with contextlib.suppress(RuntimeError):  # the window closed while timing
             self._timed.emit(key, seconds)
-        except RuntimeError:  # the window closed while timing
-            pass
 
     def _store(self, key: str, seconds: float | str | None) -> None:
         self._busy = False

@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze
-from netbuilder.core.compile import CompileError, NotEnoughMemory
+from netbuilder.core.compile import NotEnoughMemory
 from netbuilder.core.layers import Param, ParamError
 from netbuilder.core.memory import weight_bytes
-from netbuilder.core.project import Project, ProjectFileError, load_project
+from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
-from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_for_model
 from netbuilder.text import one_line, printable, shown
 
@@ -30,11 +30,9 @@ from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .predict import format_rows, predict_files, prediction_rows
-from .session import TrainingSession, memory_problem
+from .session import USER_ERRORS, TrainingSession, memory_problem
 from .threads import usable_cores
-from .trainer import TrainingError
 
-USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 FAILED = 2
 # Option names other than the setting's own, kept for scripts written when they were the only ones.
 _OPTION_ALIASES = {"learning_rate": ("--lr",)}
@@ -273,8 +271,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return _fail(error)
     for note in samples.notes:
         print(one_line(f"note: {note}"), file=sys.stderr)
-    if trained.recipe.task != "classification":
-        _say(f"Mean squared error on {samples.description}: {result.loss:.4f}")
+    if not TASKS[trained.recipe.task].has_classes:
+        _say(f"{TASKS[trained.recipe.task].loss_title.capitalize()} on {samples.description}: {result.loss:.4f}")
         return 0
     _say(f"Accuracy on {samples.description}: {100 * result.accuracy:.2f}% (loss {result.loss:.4f})\n\n"
          + format_confusion(result, list(trained.recipe.class_names)))

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from netbuilder.contracts import INPUT_KINDS
 from netbuilder.core.project import Project
 from netbuilder.data.base import DataError
-from netbuilder.data.fit import fit_to_input
+from netbuilder.data.handwriting import handwriting_recipe
+from netbuilder.data.recipe import Recipe
 
 from .control import RunControl
 from .events import Finished, Preparing, TrainingEvent
@@ -26,6 +26,22 @@ from .trainer import Trainer
 
 FINE_TUNE_EPOCHS = 3
 LEARNING_RATE_FACTOR = 0.3  # of the project's own rate
+
+
+def fine_tune_problem(model_recipe: Recipe) -> str | None:
+    """Why the personal set cannot fine-tune a model with `model_recipe`, or None when it can: the
+    model must read its images as the set's drawings are read and name the same ten digits, or
+    training would teach it digit labels under its own class names."""
+    drawings = handwriting_recipe()
+    if model_recipe.task != "classification" or model_recipe.class_names != drawings.class_names:
+        names = ", ".join(model_recipe.class_names[:4]) + (" …" if len(model_recipe.class_names) > 4 else "")
+        what = f"the classes {names}" if model_recipe.class_names else "values (regression)"
+        return (f"This model predicts {what}, not the digits 0 to 9 of your handwriting set, so it cannot be "
+                "fine-tuned on your handwriting.")
+    if model_recipe.image != drawings.image:
+        return ("This model reads its images differently from the digit models (28×28 grey digits, centred as in "
+                "MNIST), so your handwriting cannot fine-tune it: train a digit model first.")
+    return None
 
 
 @dataclass
@@ -51,13 +67,17 @@ class FineTuning:
         self._control.stop()
 
     def events(self) -> Iterator[TrainingEvent]:
-        from netbuilder.data.handwriting import load_handwriting
+        from netbuilder.data.handwriting import read_handwriting
 
         yield Preparing(0, 0, "Reading your handwriting")
+        problem = fine_tune_problem(self.recipe)
+        if problem:
+            yield Finished("failed", problem)
+            return
         try:
-            loaded = load_handwriting(mix_with_digits=True, folder=self.folder, digits_size=self.digits_size)
-            kind = INPUT_KINDS[self.recipe.input_kind]
-            dataset = fit_to_input(loaded, self.recipe.input_shape, kind.token_ids)
+            handwriting = read_handwriting(mix_with_digits=True, folder=self.folder, digits_size=self.digits_size)
+            # read through the model's own recipe, as everything that feeds it is
+            dataset = replace(handwriting, recipe=self.recipe).build()
         except DataError as error:
             yield Finished("failed", str(error))
             return

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from netbuilder.contracts import TASKS
 from netbuilder.data.base import DataError
-from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
+from netbuilder.data.recipe import Prediction, Recipe, input_pictures, model_inputs, predictions
 from netbuilder.data.strokes import Drawing, load_drawing, render
+from netbuilder.text import format_shape
 
 from .checkpoint import TrainedModel
 from .predict import RawSamples
@@ -34,7 +36,7 @@ def canvas_problem(recipe: Recipe) -> str | None:
     """Why drawings cannot be fed to a model with this recipe, or None when they can."""
     shape = tuple(recipe.input_shape)
     if recipe.image is not None and recipe.image.channels == 1 and shape in CANVAS_INPUT_SHAPES \
-            and recipe.task == "classification":
+            and TASKS[recipe.task].has_classes:
         return None
     *others, last = CANVAS_INPUT_SHAPES.values()
     return (f"This model expects {_describe_input(recipe)}. The canvas draws 28×28 grey digits, which feed "
@@ -42,13 +44,13 @@ def canvas_problem(recipe: Recipe) -> str | None:
 
 
 def _describe_input(recipe: Recipe) -> str:
-    shape = "×".join(map(str, recipe.input_shape))
+    shape = format_shape(recipe.input_shape)
     if recipe.text is not None:
         return f"text ({shape} token ids)"
     if recipe.table is not None:
         return f"table rows of {len(recipe.table.columns)} columns"
-    if recipe.task != "classification":
-        return f"{shape} inputs and predicts values (regression), not classes"
+    if not TASKS[recipe.task].has_classes:
+        return f"{shape} inputs and predicts values ({recipe.task}), not classes"
     channels = "colour" if recipe.image.channels == 3 else "grey"
     return f"{channels} images as a {recipe.input_kind} of {shape}"
 
@@ -125,9 +127,7 @@ class DrawingReader:
 
     def picture(self, inputs: torch.Tensor) -> np.ndarray:
         """The first input of a batch as the 28×28 picture the model sees, in [0, 1]."""
-        image = self.recipe.image
-        values = inputs.detach()[0].reshape(DIGIT_SIDE, DIGIT_SIDE).numpy() * image.std + image.mean
-        return np.clip(values, 0.0, 1.0).astype(np.float32)
+        return input_pictures(self.recipe, inputs[:1])[0]
 
 
 def _keeper(name: str, kept: dict[str, np.ndarray]):

@@ -39,13 +39,13 @@ Reader = Callable[[Recipe, Sequence[Path]], RawSamples]
 
 
 def read_image_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
-    """Image files as decoded pixels (grey or colour, as the model was trained)."""
+    """Image files as decoded pixels, transparency included (`model_inputs` reads them as the model was trained)."""
     images = []
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise DataError(f"{shown(path.name)}: the model reads images ({', '.join(IMAGE_SUFFIXES)}), not "
                             f"{shown(path.suffix) or 'files without a suffix'}.")
-        image = read_image(path, color=recipe.image.channels == 3)
+        image = read_image(path)
         if image is None:
             raise DataError(f"{shown(str(path))}: is not an image that can be read (damaged, or not really "
                             f"{shown(path.suffix.lower())}).")

@@ -18,7 +18,7 @@ from netbuilder.core import memory
 from netbuilder.core.analysis import Problem, analyze
 from netbuilder.core.compile import CompileError, NotEnoughMemory
 from netbuilder.core.layers import ParamError
-from netbuilder.core.project import Project
+from netbuilder.core.project import Project, ProjectFileError
 from netbuilder.data.base import Dataset, DataError
 
 from .checkpoint import History
@@ -28,8 +28,9 @@ from .events import Finished, Preparing, TrainingEvent
 from .health import HEALTH_INTERVAL
 from .trainer import Trainer, describe_failure, prepare, resolve_device
 
-# Problems of the user's project or data: their message is all the user needs.
-USER_ERRORS = (CompileError, DataError, TrainingError, ParamError)
+# Problems of the user's project or data: their message is all the user needs (the window's runs
+# and every command of the command line catch these).
+USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, ParamError)
 # How often waiting for the data checks for a stop.
 _STOP_POLL_SECONDS = 0.1
 

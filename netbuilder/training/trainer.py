@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from netbuilder.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
@@ -176,6 +177,8 @@ class Trainer:
         training_model = world.wrap(model, device)
         if self.settings.augment and augment is None:
             notes += ("Augmentation applies to images only, so this run trains without it.",)
+        if dataset.no_validation and not len(val_x):
+            notes += (dataset.no_validation,)
         # Threads matter on the CPU only; a GPU run keeps the count it found.
         tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
         self.control.training()
@@ -188,7 +191,7 @@ class Trainer:
         stale_epochs = 0
         samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
         smoothed = _SmoothedLoss()
-        classification = task == "classification"
+        classification = TASKS[task].has_classes
         run_started = time.perf_counter()
         next_health = run_started + self.health_interval
         for epoch in range(1, epochs + 1):
@@ -365,7 +368,7 @@ class Trainer:
         data = self.dataset
         if len(data.train_x) == 0:
             raise TrainingError(f'The dataset "{data.name}" has no training samples.')
-        if len(data.val_x) or self.settings.validation_split == 0 or len(data.train_x) < 2:
+        if len(data.val_x) or data.no_validation or self.settings.validation_split == 0 or len(data.train_x) < 2:
             return data.train_x, data.train_y, data.val_x, data.val_y
         labels = None if data.train_y.is_floating_point() else data.train_y.numpy()
         train, val = train_val_split(len(data.train_x), self.settings.validation_split, self.settings.seed, labels)
@@ -387,7 +390,7 @@ class Trainer:
                 f'The data does not fit the network: samples of "{data.name}" are '
                 f"{format_shape(tuple(x.shape[1:]))} {_dtype_name(x)}, and the network fails on them "
                 f"({_first_line(error)}). Make the Input layer's shape match the data.") from None
-        if self.task == "classification":
+        if TASKS[self.task].has_classes:
             if y.is_floating_point():
                 raise TrainingError(f'The Output layer is set to classification, but "{data.name}" has '
                                     "continuous targets: set the Output's task to regression.")
@@ -657,9 +660,9 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     input_info = analysis.info[inputs[0]]
     loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
     dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
-    if task == "classification":
+    if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)
-    if dataset.task == "classification":
+    if TASKS[dataset.task].has_classes:
         problem = class_count_problem(graph, analysis, dataset.num_classes)
         if problem:
             raise TrainingError(f"{problem.message}.")

@@ -53,15 +53,6 @@ def test_removing_a_merge_input_and_undoing_keeps_the_input_order(residual):
     assert residual.inputs_of(add.id) == order
 
 
-def test_events_tell_views_what_changed():
-    graph, seen = Graph(), []
-    graph.listeners.append(lambda event: seen.append(event.kind))
-    command = AddNode("relu")
-    command.do(graph)
-    command.undo(graph)
-    assert seen == ["node_added", "node_removed"]
-
-
 def test_invalid_connections_are_refused_with_a_reason():
     graph = Graph()
     a, b, c = graph.add("input", kind="vector", shape=(3,)), graph.add("add"), graph.add("relu")

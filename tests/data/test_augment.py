@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from netbuilder.data.augment import Augmentation
-from netbuilder.data.base import MNIST_BACKGROUND
+from netbuilder.data.recipe import MNIST_BACKGROUND
 
 EVERYTHING = Augmentation(rotation_degrees=20, shift_fraction=0.1, scale_fraction=0.1,
                           horizontal_flip=True, elastic_strength=1.5)

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from netbuilder.data import digits
-from netbuilder.data.base import MNIST_BACKGROUND, DataError
+from netbuilder.data.base import DataError
+from netbuilder.data.recipe import MNIST_BACKGROUND
 from netbuilder.data.digits import generate_digits, load_digits
 
 

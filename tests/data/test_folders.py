@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from netbuilder.data.base import MNIST_MEAN, MNIST_STD, DataError
+from netbuilder.data.base import DataError
+from netbuilder.data.recipe import MNIST_MEAN, MNIST_STD
 from netbuilder.data.folders import load_image_folder
 
 BLACK, WHITE = -MNIST_MEAN / MNIST_STD, (1 - MNIST_MEAN) / MNIST_STD

@@ -1,11 +1,16 @@
 """The personal handwriting set: kept as strokes on disk, read back as a dataset."""
 import numpy as np
 import pytest
+import torch
 
+from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.base import DataError
 from netbuilder.data.catalog import load_dataset
-from netbuilder.data.handwriting import AUGMENT_PEN_FACTORS, HandwritingSet, drawing_inputs, load_handwriting
+from netbuilder.data.handwriting import (AUGMENT_PEN_FACTORS, NO_HONEST_VALIDATION, HandwritingSet, drawing_inputs,
+                                         load_handwriting)
 from netbuilder.data.strokes import Drawing
+from netbuilder.training.events import EpochEnded, Started
+from netbuilder.training.trainer import Trainer
 
 ONE = Drawing((280, 280), 18.0, (((140.0, 50.0), (140.0, 230.0)),))
 ZERO = Drawing((280, 280), 18.0, (tuple((140 + 60 * np.cos(a), 140 + 90 * np.sin(a))
@@ -82,3 +87,42 @@ def test_drawings_become_digits_normalised_like_mnist():
     ink = inputs[0, 0] > inputs.min() + 0.1
     rows = np.flatnonzero(ink.any(dim=1).numpy())
     assert rows[0] >= 4 and rows[-1] <= 23  # fitted into the central 20×20
+
+
+def _strokes(length: float, x: float = 140.0) -> Drawing:
+    """A distinct vertical stroke: drawings of different lengths render differently at every pen width."""
+    return Drawing((280, 280), 18.0, (((x, 140.0 - length / 2), (x + length / 5, 140.0 + length / 2)),))
+
+
+def test_no_pen_width_of_a_held_out_drawing_is_trained_on(tmp_path):
+    handwriting = HandwritingSet(tmp_path)
+    drawings = [_strokes(60 + 15 * index) for index in range(8)]
+    for index, drawing in enumerate(drawings):
+        handwriting.add(drawing, index % 2)
+    dataset = load_handwriting(folder=tmp_path, val_fraction=0.5)
+    assert len(dataset.val_y) == 4 and not dataset.no_validation
+    trained = {sample.numpy().tobytes() for sample in dataset.train_x}
+    for drawing in drawings:
+        widths = drawing_inputs([drawing.with_pen_width(drawing.pen_width * factor)
+                                 for factor in AUGMENT_PEN_FACTORS])
+        held_out = any(torch.equal(widths[list(AUGMENT_PEN_FACTORS).index(1.0)], val) for val in dataset.val_x)
+        in_training = [width.numpy().tobytes() in trained for width in widths]
+        # each drawing is on exactly one side, every pen width of it with it
+        assert in_training == [not held_out] * len(AUGMENT_PEN_FACTORS)
+
+
+@pytest.mark.parametrize("mix", [False, True])
+def test_with_no_digit_drawn_twice_training_says_no_honest_validation_exists(tmp_path, mix):
+    handwriting = HandwritingSet(tmp_path)
+    for digit in range(10):
+        handwriting.add(_strokes(60 + 12 * digit), digit)
+    dataset = load_handwriting(folder=tmp_path, mix_with_digits=mix, digits_size=30)
+    assert len(dataset.val_y) == 0 and dataset.no_validation == NO_HONEST_VALIDATION
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    settings = TrainingSettings(epochs=2, batch_size=16, device="cpu", validation_split=0.2)
+    events = list(Trainer(model, dataset, settings, "classification").run())
+    started = next(event for event in events if isinstance(event, Started))
+    assert started.val_samples == 0 and NO_HONEST_VALIDATION in started.notes
+    assert started.train_samples == len(dataset.train_y)  # nothing of the augmented copies was held out
+    epochs = [event for event in events if isinstance(event, EpochEnded)]
+    assert len(epochs) == 2 and all(epoch.val_accuracy is None for epoch in epochs)

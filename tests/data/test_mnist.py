@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from netbuilder.data.base import MNIST_MEAN, MNIST_STD, DataError, cache_dir
+from netbuilder.app_dirs import cache_dir
+from netbuilder.data.base import DataError
+from netbuilder.data.recipe import MNIST_MEAN, MNIST_STD, model_inputs
 from netbuilder.data.mnist import IDX_FILE_NAMES, find_idx_files, load_idx_folder, load_mnist
 
 
@@ -23,13 +25,14 @@ def test_downloads_on_first_use_then_reads_the_cache(tmp_path, mirrors, tiny_idx
         f"Downloading {name} from {mirrors.base_url[7:-1]}" for name in IDX_FILE_NAMES.values()}
 
     assert dataset.kind == "image" and dataset.task == "classification"
-    assert dataset.train_x.shape == (12, 1, 6, 5) and dataset.train_x.dtype == torch.float32
-    assert dataset.val_x.shape == (4, 1, 6, 5)
+    # MNIST's recipe centres digits in 28×28 as MNIST did: any image read for the model becomes one
+    assert dataset.train_x.shape == (12, 1, 28, 28) and dataset.train_x.dtype == torch.float32
+    assert dataset.val_x.shape == (4, 1, 28, 28)
     assert dataset.train_y.dtype == torch.int64
     assert dataset.val_y.tolist() == [0, 9, 3, 3]
     assert dataset.class_names == [str(digit) for digit in range(10)]
-    expected = (tiny_idx_set.train_images[3].astype(np.float32) / 255 - MNIST_MEAN) / MNIST_STD
-    np.testing.assert_allclose(dataset.train_x[3, 0].numpy(), expected, rtol=1e-6)
+    assert torch.equal(dataset.train_x, model_inputs(dataset.recipe, tiny_idx_set.train_images))
+    assert torch.equal(dataset.val_x, model_inputs(dataset.recipe, tiny_idx_set.val_images))
 
     again = load_mnist("mnist", tmp_path, mirrors=[unreachable_url])  # no network needed now
     assert torch.equal(again.train_x, dataset.train_x)

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.base import MNIST_BACKGROUND, normalize_unit_images
 from netbuilder.data.preprocess import normalize_digit
+from netbuilder.data.recipe import MNIST_BACKGROUND, digit_recipe, model_inputs
 
 
 @pytest.mark.parametrize("shape", [(28, 28), (280, 280), (7, 300)])
@@ -45,8 +45,8 @@ def test_a_colour_image_is_refused_with_a_message():
 
 
 def test_a_blank_drawing_normalises_to_the_mnist_background():
-    standardized = normalize_unit_images(normalize_digit(np.zeros((50, 50), np.uint8)))
-    np.testing.assert_allclose(standardized, MNIST_BACKGROUND, rtol=1e-6)
+    standardized = model_inputs(digit_recipe(list("0123456789")), [np.zeros((50, 50), np.uint8)])
+    np.testing.assert_allclose(standardized.numpy(), MNIST_BACKGROUND, rtol=1e-6)
 
 
 @st.composite

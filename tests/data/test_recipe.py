@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.base import DataError, normalize_unit_images
-from netbuilder.data.folders import load_image_folder
+from netbuilder.data.base import DataError
 from netbuilder.data.preprocess import normalize_digit
-from netbuilder.data.recipe import (Recipe, RecipeError, TableRecipe, TextRecipe, class_indices, digit_recipe,
-                                    image_recipe, model_inputs, predictions)
+from netbuilder.data.recipe import (MNIST_MEAN, MNIST_STD, Recipe, RecipeError, TableRecipe, TextRecipe,
+                                    class_indices, digit_recipe, image_recipe, input_pictures, model_inputs,
+                                    predictions)
 from netbuilder.data.tables import load_csv, load_text_csv
 
 TABLE = Recipe("vector", (2,), "classification", ("a", "b"),
@@ -55,9 +55,25 @@ def test_any_garbage_in_a_field_is_a_recipe_error_never_a_crash(value, field):
     document = TABLE.to_dict()
     document[field] = value
     try:
-        Recipe.from_dict(document)
+        recipe = Recipe.from_dict(document)
     except RecipeError:
-        pass
+        return
+    # What is accepted is a usable recipe saying what the document said.
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    if field in ("image", "text"):
+        assert value is None  # the table recipe cannot describe a second kind of data
+    else:
+        assert recipe.to_dict()[field] == value
+
+
+def test_a_recipe_with_plausible_values_is_accepted_as_written():
+    document = TABLE.to_dict()
+    document.update(input_shape=[3], class_names=["x", "y", "z"])
+    document["table"].update(columns=["a", "b", "c"], offset=[0, 1.5, -2], spread=[1, 2, 0.5], scaling="minmax")
+    recipe = Recipe.from_dict(document)
+    assert recipe.input_shape == (3,) and recipe.class_names == ("x", "y", "z")
+    assert recipe.table.offset == (0.0, 1.5, -2.0) and recipe.table.spread == (1.0, 2.0, 0.5)
+    assert recipe.table.scaling == "minmax"
 
 
 def test_a_big_drawing_is_digit_normalised_like_training_digits():
@@ -65,8 +81,8 @@ def test_a_big_drawing_is_digit_normalised_like_training_digits():
     cv2.putText(canvas, "3", (60, 240), cv2.FONT_HERSHEY_SIMPLEX, 7, 255, 20, cv2.LINE_AA)
     batch = model_inputs(digit_recipe(list("0123456789")), [canvas])
     assert batch.shape == (1, 1, 28, 28) and batch.dtype == torch.float32
-    expected = normalize_unit_images(torch.from_numpy(normalize_digit(canvas)))
-    assert torch.allclose(batch[0, 0], expected, atol=1e-6)
+    expected = (torch.from_numpy(normalize_digit(canvas)) - MNIST_MEAN) / MNIST_STD
+    assert torch.equal(batch[0, 0], expected)
 
 
 def test_dark_ink_on_paper_reads_like_white_ink_on_black():
@@ -78,18 +94,25 @@ def test_dark_ink_on_paper_reads_like_white_ink_on_black():
     assert torch.allclose(model_inputs(recipe, [colour]), model_inputs(recipe, [ink]), atol=1e-2)
 
 
-def test_images_are_read_as_the_folder_loader_read_them(tmp_path):
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        for index in range(3):
-            cv2.imwrite(str(tmp_path / name / f"{index}.png"), rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
-    dataset = load_image_folder(tmp_path, size=(20, 16), color=True, val_fraction=0)
-    images = [cv2.cvtColor(cv2.imread(str(tmp_path / "a" / f"{i}.png")), cv2.COLOR_BGR2RGB) for i in range(3)]
-    inputs = model_inputs(dataset.recipe, images)
-    assert inputs.shape == (3, 3, 20, 16)
-    # the loader resizes bytes, the recipe unit floats: the same up to one grey level
-    assert torch.allclose(inputs, dataset.train_x[dataset.train_y == 0], atol=1.5 / 255 / 0.3081)
+def test_a_stack_of_images_reads_as_each_image_on_its_own():
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 256, (5, 30, 26, 3), dtype=np.uint8)
+    for recipe in RECIPES[:2]:
+        assert torch.equal(model_inputs(recipe, stack), model_inputs(recipe, list(stack)))
+
+
+@pytest.mark.parametrize("recipe", RECIPES[:2])
+def test_input_pictures_show_what_the_model_reads(recipe):
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (3, 28, 28, 3), dtype=np.uint8)
+    inputs = model_inputs(recipe, images)
+    pictures = input_pictures(recipe, inputs)
+    image = recipe.image
+    assert pictures.shape == ((3, image.height, image.width) if image.channels == 1 else
+                              (3, image.height, image.width, 3))
+    assert pictures.min() >= 0 and pictures.max() <= 1
+    again = torch.from_numpy(pictures.reshape(3, image.height, image.width, -1).transpose(0, 3, 1, 2).copy())
+    assert torch.allclose((again - MNIST_MEAN) / MNIST_STD, inputs.reshape(again.shape), atol=1e-5)
 
 
 def test_images_feed_a_vector_input_flattened():

@@ -513,6 +513,20 @@ def test_node_tooltip_shows_shapes_counts_and_problems(qtbot):
                                'connect it to a later layer or delete it')
 
 
+def test_wire_tooltip_shows_the_shape_and_the_arithmetic_behind_it(qtbot):
+    graph, _, conv, relu = conv_graph()
+    graph.chain(conv, relu)
+    _, scene, view = make_editor(qtbot, graph)
+    middle = scene.edge_item(Edge(conv.id, relu.id)).sceneBoundingRect().center()
+    event = QGraphicsSceneHelpEvent(QEvent.Type.GraphicsSceneHelp)
+    event.setScenePos(middle)
+    event.setScreenPos(view.viewport().mapToGlobal(view.mapFromScene(middle)))
+
+    QApplication.sendEvent(scene, event)
+
+    assert QToolTip.text() == "32×26×26 per sample\nheight: (28 − 3)/1 + 1 = 26\nwidth: (28 − 3)/1 + 1 = 26"
+
+
 def test_wires_of_a_wrapped_layout_stay_clear_of_other_layers_and_near_the_graph(qtbot):
     graph = load_template("2-cnn").graph  # laid out in bands: two wires run back to the left
     _, scene, _ = make_editor(qtbot, graph)

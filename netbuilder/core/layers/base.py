@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from netbuilder.text import shown
+from netbuilder.text import format_shape, shown
 
 if TYPE_CHECKING:  # torch is imported lazily: start-up and the Qt-free core stay light
     from torch import nn
@@ -81,18 +81,31 @@ class Param:
         if self.kind is tuple:
             return self._coerce_shape(value)
         if isinstance(value, str) and self.kind is int:
-            try:
-                value = int(value.strip())
-            except ValueError:
-                if re.fullmatch(r"\s*\+?\d+\s*", value):  # a whole number longer than int() reads (4,300 digits)
-                    limit = f"must be at most {_fmt(self.max)}" if self.max is not None else "is too large"
-                    raise ParamError(f"{self.label} {limit}, not a {len(value.strip().lstrip('+'))}-digit "
-                                     "number") from None
-                try:  # 1e3 is a whole number too; 2.5 and inf are refused below, saying why
-                    value = float(value)
-                except ValueError:
-                    words = f" or one of {', '.join(self.choices)}" if self.choices else ""
-                    raise ParamError(f"{self.label} must be a whole number{words}, not {_quoted(value)}") from None
+            value = self._whole_number_text(value)
+        value = self._number(value)
+        if self.min is not None and value < self.min:
+            raise ParamError(f"{self.label} must be at least {_fmt(self.min)}, not {_fmt(value)}")
+        if self.max is not None and value > self.max:
+            raise ParamError(f"{self.label} must be at most {_fmt(self.max)}, not {_fmt(value)}")
+        return value
+
+    def _whole_number_text(self, text: str) -> int | float:
+        """Typed text read as a number: a whole number, or a float (1e3) that `_number` checks."""
+        try:
+            return int(text.strip())
+        except ValueError:
+            if re.fullmatch(r"\s*\+?\d+\s*", text):  # a whole number longer than int() reads (4,300 digits)
+                limit = f"must be at most {_fmt(self.max)}" if self.max is not None else "is too large"
+                raise ParamError(f"{self.label} {limit}, not a {len(text.strip().lstrip('+'))}-digit "
+                                 "number") from None
+        try:  # 1e3 is a whole number too; 2.5 and inf are refused by _number, saying why
+            return float(text)
+        except ValueError:
+            words = f" or one of {', '.join(self.choices)}" if self.choices else ""
+            raise ParamError(f"{self.label} must be a whole number{words}, not {_quoted(text)}") from None
+
+    def _number(self, value: Any) -> int | float:
+        """`value` as this parameter's int or float, before its limits are checked."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{self.label} must be a number, not {_quoted(value)}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -100,16 +113,10 @@ class Param:
         if self.kind is int:
             if isinstance(value, float) and not value.is_integer():  # (huge ints do not fit a float)
                 raise ParamError(f"{self.label} must be a whole number, not {_quoted(value)}")
-            value = int(value)
-        else:
-            if isinstance(value, int) and abs(value) > 2**1023:  # no float holds it (10**400)
-                raise ParamError(f"{self.label} must be a finite number, not {_fmt(value)}")
-            value = float(value)
-        if self.min is not None and value < self.min:
-            raise ParamError(f"{self.label} must be at least {_fmt(self.min)}, not {_fmt(value)}")
-        if self.max is not None and value > self.max:
-            raise ParamError(f"{self.label} must be at most {_fmt(self.max)}, not {_fmt(value)}")
-        return value
+            return int(value)
+        if isinstance(value, int) and abs(value) > 2**1023:  # no float holds it (10**400)
+            raise ParamError(f"{self.label} must be a finite number, not {_fmt(value)}")
+        return float(value)
 
     def _coerce_shape(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
@@ -148,11 +155,6 @@ def _digit_count(number: int) -> int:
 def _quoted(value: Any) -> str:
     """A bad value as a message shows it: its repr, at most SHOWN_CHARACTERS long and printable."""
     return shown(repr(value) if not isinstance(value, int) else _fmt(value))
-
-
-def format_shape(shape: Shape) -> str:
-    """(32, 26, 26) -> '32×26×26', the way shapes are shown to users."""
-    return "×".join(str(d) for d in shape) if shape else "scalar"
 
 
 class LayerSpec:
@@ -198,6 +200,11 @@ class LayerSpec:
 
     def param_count(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
         return 0
+
+    def shape_arithmetic(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> tuple[str, ...]:
+        """How the output's sizes follow from the input's, one line per size, where that takes
+        arithmetic (sliding windows: '(28 − 3)/1 + 1 = 26'). Called only when infer_shape succeeded."""
+        return ()
 
     # why Keras's summary shows another count for this layer, where it does (see keras_param_count)
     keras_count_difference: ClassVar[str] = ""

@@ -5,7 +5,7 @@ import math
 
 from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
-from .shape_math import resolve_padding, window_output
+from .shape_math import explain_window, resolve_padding, window_output
 
 _CONV_PARAMS = (
     Param("filters", int, 32, min=1, max=65536, shown=True, help="output channels"),
@@ -36,9 +36,16 @@ class _Conv(LayerSpec):
                              f"and the {p['filters']} filters", "choose groups that divide both, such as 1",
                              Fix("Set groups to 1", "set_params", params=(("groups", 1),)))
         pad = resolve_padding(p["padding"], p["kernel_size"], p["stride"], p["dilation"])
-        axes = ("height", "width") if self.spatial_rank == 2 else ("length",)
         return pad, [window_output(size, p["kernel_size"], p["stride"], pad, p["dilation"], axis)
-                     for size, axis in zip(self._spatial(shape), axes)]
+                     for size, axis in zip(self._spatial(shape), self._axes())]
+
+    def _axes(self) -> tuple[str, ...]:
+        return ("height", "width") if self.spatial_rank == 2 else ("length",)
+
+    def shape_arithmetic(self, p, in_shapes):
+        pad = resolve_padding(p["padding"], p["kernel_size"], p["stride"], p["dilation"])
+        return tuple(explain_window(size, p["kernel_size"], p["stride"], pad, p["dilation"], axis)
+                     for size, axis in zip(self._spatial(in_shapes[0]), self._axes()))
 
     def _spatial(self, shape) -> tuple[int, ...]:
         raise NotImplementedError

@@ -5,7 +5,7 @@ import math
 
 from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register
-from .shape_math import window_output
+from .shape_math import explain_window, window_output
 
 
 def _require_image(shape) -> None:
@@ -36,6 +36,11 @@ class _Pool2d(LayerSpec):
         return (channels,
                 window_output(height, p["pool_size"], p["stride"], p["padding"], 1, "height"),
                 window_output(width, p["pool_size"], p["stride"], p["padding"], 1, "width"))
+
+    def shape_arithmetic(self, p, in_shapes):
+        _, height, width = in_shapes[0]
+        return tuple(explain_window(size, p["pool_size"], p["stride"], p["padding"], 1, axis)
+                     for size, axis in ((height, "height"), (width, "width")))
 
     def flops(self, p, in_shapes, out_shape):
         return math.prod(out_shape) * p["pool_size"] ** 2

@@ -14,11 +14,18 @@ def window_output(size: int, kernel: int, stride: int, padding: int, dilation: i
     return (size + 2 * padding - span) // stride + 1
 
 
-def explain_window(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> str:
-    """The formula with numbers, e.g. '(28 + 2×0 − 3)/1 + 1 = 26', shown in tooltips."""
+def explain_window(size: int, kernel: int, stride: int, padding: int, dilation: int, axis: str) -> str:
+    """How `window_output` found an output length, with the numbers: 'height: (28 − 3)/1 + 1 = 26'
+    (padding appears when there is some, ⌊ ⌋ when the division is not exact, the dilated span
+    when it differs from the kernel). The wire's tooltip shows it."""
     span = dilation * (kernel - 1) + 1
-    out = (size + 2 * padding - span) // stride + 1
-    return f"⌊({size} + 2×{padding} − {span})/{stride}⌋ + 1 = {out}"
+    reach = size + 2 * padding - span
+    padded = f"{size} + 2×{padding}" if padding else f"{size}"
+    division = f"({padded} − {span})/{stride}"
+    if reach % stride:
+        division = f"⌊{division}⌋"
+    dilated = f" (kernel {kernel} dilated {dilation}× spans {span})" if dilation != 1 else ""
+    return f"{axis}: {division} + 1 = {reach // stride + 1}{dilated}"
 
 
 def resolve_padding(padding: int | str, kernel: int, stride: int, dilation: int) -> int:

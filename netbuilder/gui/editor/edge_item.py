@@ -186,8 +186,11 @@ class EdgeItem(QGraphicsItem):
         self.label = text
         self._place_label()
 
-    def tooltip_text(self) -> str:
-        return f"{self.label} per sample" if self.label else "No shape: an upstream layer has a problem"
+    def tooltip_text(self, arithmetic: tuple[str, ...] = ()) -> str:
+        """The shape on the wire, and `arithmetic`: how the layer it leaves computed that shape."""
+        if not self.label:
+            return "No shape: an upstream layer has a problem"
+        return "\n".join((f"{self.label} per sample", *arithmetic))
 
     def _place_label(self) -> None:
         self.label_moved = True

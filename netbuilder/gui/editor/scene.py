@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
                               copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
 from ...core.fixes import fix_command
-from ...core.graph import Edge, Graph, GraphError, GraphEvent
+from ...core.graph import (Edge, EdgeAdded, EdgeRemoved, Graph, GraphError, GraphEvent, NodeAdded, NodeMoved,
+                           NodeRemoved, NodeRenamed, ParamsChanged)
 from ...core.layers import Fix, format_shape, get_spec
 from ...core.layout import free_spot, layered_layout
 from .. import style
@@ -342,10 +343,19 @@ class GraphScene(QGraphicsScene):
         """Tooltips of nodes and edges are written on demand (see NodeItem.tooltip_text)."""
         under = self.items(event.scenePos())
         if under and isinstance(under[0], (NodeItem, EdgeItem)):
-            QToolTip.showText(event.screenPos(), under[0].tooltip_text(), event.widget())
+            item = under[0]
+            text = item.tooltip_text(self.shape_arithmetic(item.edge)) if isinstance(item, EdgeItem) \
+                else item.tooltip_text()
+            QToolTip.showText(event.screenPos(), text, event.widget())
             event.accept()
         else:
             super().helpEvent(event)
+
+    def shape_arithmetic(self, edge: Edge) -> tuple[str, ...]:
+        """How the layer `edge` leaves computed the shape on it (its spec's arithmetic), or ()."""
+        info = self.document.analysis.info.get(edge.source)
+        node = self._graph.nodes[edge.source]
+        return node.spec.shape_arithmetic(node.params, info.in_shapes) if info else ()
 
     # --- keeping items in sync with the core --------------------------------------------------------
     def _rebuild(self) -> None:
@@ -374,25 +384,25 @@ class GraphScene(QGraphicsScene):
         self._emit_selection()
 
     def _on_graph_event(self, event: GraphEvent) -> None:
-        kind, node, edge = event.kind, event.node, event.edge
-        if kind == "node_added":
-            self._add_node_item(node)
-            self._reroute_around(self._nodes[node.id].sceneBoundingRect())
-        elif kind == "node_removed":
-            item = self._nodes.pop(node.id)
-            area = item.sceneBoundingRect()
-            self._remove_item(item)
-            self._reroute_around(area)
-        elif kind == "edge_added":
-            self._add_edge_item(edge)
-        elif kind == "edge_removed":
-            self._remove_edge_item(edge)
-        elif kind in ("params_changed", "node_renamed"):
-            self._nodes[node.id].show_node()
-        elif kind == "nodes_moved":
-            item = self._nodes[node.id]
-            item.setPos(QPointF(*node.position))
-            self._reroute_around(item.sceneBoundingRect())
+        match event:
+            case NodeAdded(node=node):
+                self._add_node_item(node)
+                self._reroute_around(self._nodes[node.id].sceneBoundingRect())
+            case NodeRemoved(node=node):
+                item = self._nodes.pop(node.id)
+                area = item.sceneBoundingRect()
+                self._remove_item(item)
+                self._reroute_around(area)
+            case EdgeAdded(edge=edge):
+                self._add_edge_item(edge)
+            case EdgeRemoved(edge=edge):
+                self._remove_edge_item(edge)
+            case ParamsChanged(node=node) | NodeRenamed(node=node):
+                self._nodes[node.id].show_node()
+            case NodeMoved(node=node):
+                item = self._nodes[node.id]
+                item.setPos(QPointF(*node.position))
+                self._reroute_around(item.sceneBoundingRect())
 
     def _reroute_around(self, area: QRectF) -> None:
         """Remember that the wires near a card that appeared, went or moved must be routed again:

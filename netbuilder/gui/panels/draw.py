@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from ...data.base import DataError
 from ...data.handwriting import HandwritingSet
 from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
+from ...text import format_shape
 from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
@@ -458,7 +459,7 @@ class DrawPanel(QWidget):
             self.layer_title.setText("Select a layer on the canvas to see its output here" if self.reader else "")
             self.layer_view.clear()
             return
-        shape = "×".join(map(str, output.shape))
+        shape = format_shape(output.shape)
         if output.ndim == 3:
             picture = tile_maps(output)
             what = f"{output.shape[0]} feature maps"

@@ -12,6 +12,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from ...contracts import TASKS
+from ...text import format_shape
 from ...training.events import ValidationSamples
 
 THUMBNAIL = 56  # pixels; 28×28 digits at twice their size
@@ -128,7 +130,7 @@ class DatasetPreview(QWidget):
         self.samples.clear()
         x, y = dataset.preview(count)
         names = dataset.class_names
-        classification = dataset.task == "classification"
+        classification = TASKS[dataset.task].has_classes
         image_shape = image_shape_of(dataset)
         _show_as_pictures(self.samples, dataset.kind in ("image", "sequence") or image_shape is not None)
         for sample, label in zip(x.numpy(), y.numpy()):
@@ -139,7 +141,7 @@ class DatasetPreview(QWidget):
         train, val = len(dataset.train_x), len(dataset.val_x)
         header = (f"{dataset.name}: {train:,} training samples"
                   + (f", {val:,} validation samples" if val else " (validation is split off them)")
-                  + f", each {'×'.join(str(s) for s in dataset.sample_shape)}.")
+                  + f", each {format_shape(dataset.sample_shape)}.")
         if classification and names:
             counts = np.bincount(dataset.train_y.numpy(), minlength=len(names))
             header += "\nPer class: " + ", ".join(f"{name} {count:,}" for name, count in zip(names, counts.tolist()))
