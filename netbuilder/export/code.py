@@ -86,9 +86,10 @@ def module_source(source: ExportSource, path: Path) -> str:
 _PREPROCESS_HEAD = '''"""How raw data becomes the input of {module} and its outputs become answers: the recipe
 netbuilder fitted on the training data of "{project}", as plain code (numpy, OpenCV and torch; no netbuilder).
 
-    inputs(samples)           raw samples -> the batch the model takes. Images: (H, W) grey or (H, W, 3)
-                              RGB uint8 arrays of any size; rows: mappings from column name (or sequences
-                              in the recipe's column order); texts: strings
+    inputs(samples)           raw samples -> the batch the model takes. Images: arrays (H, W) grey,
+                              (H, W, 3) RGB, (H, W, 2) grey+alpha or (H, W, 4) RGBA of any size, 8- or
+                              16-bit (transparency is composited first); rows: mappings from column name
+                              (or sequences in the recipe's column order); texts: strings
     read_samples(paths)       image files, CSV files (a sample a row) or text files (a sample a line)
                               -> (raw samples, a name for each)
     labelled_samples(path)    training data: a folder of one subfolder of images per class, or a CSV file
@@ -142,7 +143,7 @@ def _rows(path):
 
 
 def _image(path):
-    pixels = read_image(path, color=RECIPE.image.channels == 3)
+    pixels = read_image(path)
     if pixels is None:
         raise DataError(f"{{path}} is not an image that can be read.")
     return pixels
