@@ -336,6 +336,14 @@ def drawn_digit(path: Path, seven: bool) -> Path:
     return path
 
 
+def ink_in_alpha(path: Path) -> Path:
+    """Black ink drawn only through transparency, as many drawing programs save a digit."""
+    image = np.zeros((50, 40, 4), np.uint8)
+    cv2.polylines(image, [np.array([[8, 8], [32, 8], [14, 44]])], False, (0, 0, 0, 255), 4)
+    cv2.imwrite(str(path), image)
+    return path
+
+
 CHECK = '''import importlib.util, json, sys
 def load(name):
     spec = importlib.util.spec_from_file_location(name, name + ".py")
@@ -353,7 +361,8 @@ def test_the_exported_code_gives_the_apps_probabilities_for_a_png_without_netbui
     project, path = trained_digit_project(tmp_path)
     result = export_project(project, path, "code", tmp_path / "net.py")
     assert [file.name for file in result.files] == ["net.py", "net_weights.pt", "net_preprocess.py", "net_train.py"]
-    images = [drawn_digit(tmp_path / "seven.png", seven=True), drawn_digit(tmp_path / "one.png", seven=False)]
+    images = [drawn_digit(tmp_path / "seven.png", seven=True), drawn_digit(tmp_path / "one.png", seven=False),
+              ink_in_alpha(tmp_path / "transparent.png")]
     (tmp_path / "check.py").write_text(CHECK)
 
     done = without_netbuilder(["check.py", *images], tmp_path)
@@ -361,7 +370,7 @@ def test_the_exported_code_gives_the_apps_probabilities_for_a_png_without_netbui
     assert done.returncode == 0, done.stderr
     exported = json.loads(done.stdout)
     _, app = predict_files(load_trained_model(project, path), images)
-    assert exported["names"] == ["seven.png", "one.png"]
+    assert exported["names"] == ["seven.png", "one.png", "transparent.png"]
     np.testing.assert_allclose(exported["probabilities"], app.probabilities, atol=1e-5, rtol=0)
     assert not np.allclose(app.probabilities[0], app.probabilities[1], atol=1e-3)  # the images do differ
 
