@@ -29,7 +29,21 @@ def _summary(args: argparse.Namespace) -> int:
 
 class CommandParser(argparse.ArgumentParser):
     """argparse, with its error messages bounded like every other message: an option's bad value
-    is quoted in full by argparse itself (a 5,000-digit number would fill the terminal)."""
+    is quoted in full by argparse itself (a 5,000-digit number would fill the terminal).
+
+    A command's options may stand anywhere among its positionals (`predict PROJECT --top 1 a.png`),
+    as in every common command line: each command's own parser parses intermixed."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._subparsers is not None or self._intermixing:  # the top parser, or intermixed parsing's own passes
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str):
         from .text import one_line

@@ -213,3 +213,39 @@ def test_a_run_whose_output_cannot_be_written_still_saves_its_weights(workspace,
                                 text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "points.safetensors").exists() and "Traceback" not in result.stderr
+
+
+# Each command with its options between (and before) its positionals, and what it must read.
+OPTIONS_ANYWHERE = {
+    "summary": (["summary", "p.nbproj"], {"project": "p.nbproj"}),  # its only argument: nothing to intermix
+    "train": (["train", "--epochs", "1", "p.nbproj", "--no-augment"],
+              {"project": "p.nbproj", "epochs": "1", "augment": False}),
+    "evaluate": (["evaluate", "--out", "runs", "p.nbproj"], {"project": "p.nbproj", "out": "runs"}),
+    "predict": (["predict", "p.nbproj", "--top", "1", "a.png", "--json", "b.png"],
+                {"project": "p.nbproj", "top": 1, "files": ["a.png", "b.png"], "json": True}),
+    "export": (["export", "--format", "onnx", "p.nbproj", "--out", "net.onnx"],
+               {"project": "p.nbproj", "format": "onnx", "out": "net.onnx"}),
+    "export-code": (["export-code", "--out", "net.py", "p.nbproj"], {"project": "p.nbproj", "out": "net.py"}),
+    "import-weights": (["import-weights", "p.nbproj", "--out", "w.safetensors", "w.pt"],
+                       {"project": "p.nbproj", "weights": "w.pt", "out": "w.safetensors"}),
+}
+
+
+def test_every_command_is_checked_with_options_among_its_positionals():
+    assert OPTIONS_ANYWHERE.keys() == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", OPTIONS_ANYWHERE, ids=str)
+def test_options_may_stand_anywhere_among_a_commands_positionals(command):
+    from netbuilder.__main__ import build_parser
+
+    argv, expected = OPTIONS_ANYWHERE[command]
+    args = build_parser(prog="netbuilder-cli").parse_args(argv)
+    assert {name: getattr(args, name) for name in expected} == expected
+
+
+def test_predict_reads_every_file_given_after_an_option(tmp_path, capsys):
+    """`predict PROJECT --top 1 a.png` said "unrecognized arguments: a.png"; now a.png is predicted."""
+    assert cli_main(["predict", str(tmp_path / "missing.nbproj"), "--top", "1", str(tmp_path / "a.png")]) == 2
+    error = capsys.readouterr().err
+    assert "unrecognized arguments" not in error and "missing.nbproj" in error

@@ -41,7 +41,9 @@ from netbuilder.gui.recovery import RecoveryFileError, read_recovery
 from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
 from netbuilder.text import shown
 from netbuilder.training.events import EpochEnded, SettingsChanged
-from netbuilder.training.exports import ExportError, ExportSource, read_weights_file, training_script
+from netbuilder.export.code import module_source, training_script
+from netbuilder.export.exporting import ExportError, ExportSource
+from netbuilder.export.weights import read_weights_file
 
 MESSAGE_LIMIT = 300
 # FUZZ_EXAMPLES=1000 runs a longer attack; the suite's default keeps this file to seconds.
@@ -330,7 +332,8 @@ def test_a_project_name_from_a_file_never_becomes_code_in_the_exported_files(nam
     project = load_template("1-mlp")
     project.name = name
     source = ExportSource(project, analyze(project.graph), model=None, trained=None)
-    for code in (to_python(project.graph, title=name), training_script(source, "net.py")):
+    for code in (to_python(project.graph, title=name), training_script(source, "net.py"),
+                 module_source(source, Path("net.py"))):
         module = ast.parse(code)
         docstring = ast.get_docstring(module, clean=False)
         assert docstring is not None and shown(name) in docstring

@@ -5,6 +5,8 @@ both come from the same spec code strings and use the node names as attribute na
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..text import shown
 from .analysis import Analysis, analyze
 from .compile import CompileError, input_nodes, output_node
@@ -19,8 +21,10 @@ def docstring_text(text: str) -> str:
     return shown(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net") -> str:
-    """The source of a module defining `Net`; raises CompileError when the graph has problems."""
+def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net", imports: Sequence[str] = (),
+              main: Sequence[str] | None = None) -> str:
+    """The source of a module defining `Net`; raises CompileError when the graph has problems.
+    `imports` are added to the module's, and `main` (lines) replaces its example that prints an output shape."""
     analysis = analysis or analyze(graph)
     if not analysis.ok:
         raise CompileError(analysis)
@@ -40,10 +44,10 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     result = names[graph.inputs_of(output_node(graph))[0]]
     signature = ", ".join(names[i] for i in inputs)
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
-    example_inputs = ", ".join(_example_input(graph, analysis, i) for i in inputs)
+    example_inputs = example_inputs_code(graph, analysis)
     return "\n".join([
         f'"""{docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
-        "import torch",
+        *sorted({"import torch", *imports}, key=lambda line: (line.startswith("from "), line)),
         "from torch import nn",
         "",
         "",
@@ -58,14 +62,17 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
         f"        return {result}",
         "",
         "",
-        'if __name__ == "__main__":',
-        "    model = Net()",
-        f"    print(model({example_inputs}).shape)",
+        *(main if main is not None else ['if __name__ == "__main__":', "    model = Net()",
+                                         f"    print(model({example_inputs}).shape)"]),
         "",
     ])
 
 
-def _example_input(graph: Graph, analysis: Analysis, node_id: str) -> str:
-    info = analysis.info[node_id]
+def example_inputs_code(graph: Graph, analysis: Analysis) -> str:
+    """The code of a batch of 2 for each Input, as the forward takes them: token ids or random values."""
+    return ", ".join(_example_input(analysis.info[node_id]) for node_id in input_nodes(graph, analysis))
+
+
+def _example_input(info) -> str:
     dims = ", ".join(str(d) for d in (2, *info.shape))
     return f"torch.zeros({dims}, dtype=torch.long)" if info.token_ids else f"torch.randn({dims})"

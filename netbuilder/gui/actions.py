@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from ..core.project import load_template, template_names
-from ..training.export_formats import EXPORT_FORMATS
+from ..export.formats import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWi
 
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, load_project,
-                            load_template, project_from_dict, save_project)
+                            load_template, project_from_dict, project_to_dict, save_project)
 from ..files import FileReadError, parse_json
 from ..text import MESSAGE_CHARACTERS, byte_size, shown
 from ..core.summary import human_count
@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         project has them; a network with errors is refused, listing them. The export runs on a
         worker thread behind a modal progress dialog, so the window keeps painting."""
         from ..core.compile import CompileError
-        from ..training.export_formats import EXPORT_FORMATS
+        from ..export.formats import EXPORT_FORMATS
 
         export_format = EXPORT_FORMATS[format_name]
         title = f"Cannot export {export_format.label}"
@@ -597,7 +597,9 @@ class MainWindow(QMainWindow):
                                               f"{export_format.label} (*{export_format.suffix})")
         if not path:
             return False
-        writer = ExportWriter(self.document.project, self.document.path, format_name, path, self)
+        # A snapshot taken here, on the GUI thread: the writer's thread never reads the project the window edits.
+        snapshot = project_from_dict(project_to_dict(self.document.project))
+        writer = ExportWriter(snapshot, self.document.path, format_name, path, self)
         outcome: list = []
         waiting = QEventLoop()
         writer.written.connect(outcome.append)

@@ -143,7 +143,7 @@ class DatasetLoader(QThread):
 
 
 class ExportWriter(QThread):
-    """Writes one export (netbuilder.training.exports.export_project) on its own thread: tracing a
+    """Writes one export (netbuilder.export.exporting.export_project) on its own thread: tracing a
     network for ONNX or torch.export takes seconds, an LSTM's tens of them.
 
     Emits `written(ExportResult)` or `failed(message)`.
@@ -158,7 +158,7 @@ class ExportWriter(QThread):
 
     def run(self) -> None:
         from ..core.compile import CompileError
-        from ..training.exports import ExportError, export_project  # imports torch: only when exporting
+        from ..export.exporting import ExportError, export_project  # imports torch: only when exporting
 
         try:
             result = export_project(*self._arguments)

@@ -75,16 +75,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_out_argument(predict, "folder holding the weights, if not beside the project")
     predict.set_defaults(handler=predict_command)
 
-    from .export_formats import EXPORT_FORMATS
+    from netbuilder.export.formats import EXPORT_FORMATS
 
     export = subparsers.add_parser("export", help="write the network, with its trained weights if any, in a "
                                                   "format for use outside netbuilder")
     export.add_argument("project", help="project file (.nbproj)")
-    export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS), help="; ".join(f"{export_format.name}: {export_format.description}"
-                                                                 for export_format in EXPORT_FORMATS.values()))
+    export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
+                        help="; ".join(f"{export_format.name}: {export_format.description}"
+                                       for export_format in EXPORT_FORMATS.values()))
     export.add_argument("--out", required=True, metavar="FILE", help="file to write")
     export.set_defaults(handler=export_command)
-    code = subparsers.add_parser("export-code", help="write the network as a standalone PyTorch .py file "
+    code = subparsers.add_parser("export-code", help="write the network as standalone PyTorch files "
                                                      "(export --format code)")
     code.add_argument("project", help="project file (.nbproj)")
     code.add_argument("--out", metavar="FILE", help="file to write (default: print the module)")
@@ -324,7 +325,7 @@ def predict_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from netbuilder.core.codegen import to_python
 
-    from .exports import export_project
+    from netbuilder.export.exporting import export_project
 
     try:
         project = load_project(args.project)
@@ -339,7 +340,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def import_weights_command(args: argparse.Namespace) -> int:
-    from .exports import import_weights
+    from netbuilder.export.weights import import_weights
 
     try:
         result = import_weights(load_project(args.project), args.weights, args.out)

@@ -15,13 +15,25 @@ from netbuilder.text import shown
 SHOWN_NAME_CHARACTERS = 40  # a class name in a table column
 
 
+def cross_entropy_loss(outputs: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
+
+
+def mse_loss(outputs: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Label smoothing spreads class probabilities; a regression has none to spread."""
+    return F.mse_loss(outputs, targets.view_as(outputs))
+
+
+# The loss of each contracts.TASKS loss name; the code export writes these very functions into its
+# training script.
+LOSSES = {"cross_entropy": cross_entropy_loss, "mse": mse_loss}
+
+
 def task_loss(outputs: torch.Tensor, targets: torch.Tensor, task: Task,
               label_smoothing: float = 0.0) -> torch.Tensor:
     """The loss the Output's task names (contracts.TASKS): cross-entropy on raw scores for
     classification, mean squared error for regression."""
-    if TASKS[task].loss == "cross_entropy":
-        return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
-    return F.mse_loss(outputs, targets.view_as(outputs))
+    return LOSSES[TASKS[task].loss](outputs, targets, label_smoothing)
 
 
 # A confusion matrix holds classes² counts, in memory and in every epoch of the saved history: up

@@ -9,8 +9,8 @@ from safetensors import safe_open
 from netbuilder.core.project import load_template, save_project
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.training.checkpoint import History, save_checkpoint
-from netbuilder.training.export_formats import EXPORT_FORMATS
-from netbuilder.training.exports import export_source
+from netbuilder.export.exporting import export_source
+from netbuilder.export.formats import EXPORT_FORMATS
 
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 - the window's fixtures
 
@@ -51,7 +51,7 @@ def test_exporting_a_trained_project_writes_its_trained_weights(make_window, dia
     assert not dialogs.warnings
 
 
-def test_a_missing_export_package_is_named_in_a_warning(make_window, dialogs, tmp_path, monkeypatch):
+def test_a_missing_export_package_is_a_damaged_installation_said_in_a_warning(make_window, dialogs, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     window = make_window()
     window.open_template("1-mlp")
@@ -60,5 +60,29 @@ def test_a_missing_export_package_is_named_in_a_warning(make_window, dialogs, tm
     assert not window.export_as("onnx")
 
     (message,) = dialogs.warnings
-    assert "pip install netbuilder[export]" in message
+    assert "onnxscript package, which netbuilder installs with itself" in message and "reinstall" in message
     assert not (tmp_path / "net.onnx").exists()
+
+
+def test_the_export_thread_gets_a_snapshot_not_the_project_the_window_edits(make_window, dialogs, tmp_path,
+                                                                            monkeypatch):
+    from netbuilder.core.project import project_to_dict
+    from netbuilder.gui import main_window, workers
+
+    given = []
+
+    class Recording(workers.ExportWriter):
+        def __init__(self, project, *args, **kwargs):
+            given.append(project)
+            super().__init__(project, *args, **kwargs)
+
+    monkeypatch.setattr(main_window, "ExportWriter", Recording)
+    window = make_window()
+    window.open_template("1-mlp")
+    dialogs.chosen_file = str(tmp_path / "net.safetensors")
+
+    assert window.export_as("safetensors")
+
+    (project,) = given
+    assert project is not window.document.project and project.graph is not window.document.project.graph
+    assert project_to_dict(project) == project_to_dict(window.document.project)
