@@ -270,7 +270,7 @@ def _colour(pixels: np.ndarray) -> np.ndarray:
 def _ink_on_black(grey: np.ndarray) -> np.ndarray:
     """Digits are learnt as white ink on black; a photo or scan of dark ink on paper is inverted."""
     border = np.concatenate([grey[:, 0], grey[:, -1], grey[:, :, 0], grey[:, :, -1]], axis=1)
-    # A median is at most the largest value, so only borders with a light pixel need one (a sort).
+    # A median is at most the largest value, so only borders with a light pixel need one (a partial sort).
     light = border.max(axis=1) * 255 > _LIGHT_BACKGROUND
     light[light] = np.median(border[light], axis=1) * 255 > _LIGHT_BACKGROUND
     return np.where(light[:, None, None], 1.0 - grey, grey) if light.any() else grey
