@@ -1,11 +1,12 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.preprocess import normalize_digit
-from netbuilder.data.recipe import MNIST_BACKGROUND, digit_recipe, model_inputs
+from netbuilder.data.preprocess import DIGIT_BOX, normalize_digit, normalize_digits
+from netbuilder.data.recipe import MNIST_BACKGROUND, MNIST_MEAN, MNIST_STD, digit_recipe, model_inputs
 
 
 @pytest.mark.parametrize("shape", [(28, 28), (280, 280), (7, 300)])
@@ -90,3 +91,82 @@ def test_a_pen_stroke_from_the_canvas_becomes_an_anti_aliased_mnist_digit(ink_bo
     assert result.max() == pytest.approx(1.0, abs=0.02)
     edges = (result > 0.05) & (result < 0.95)
     assert edges.sum() >= 0.3 * (result > 0.05).sum()
+
+
+_SPECIAL_VALUES = [np.nan, np.inf, -np.inf, -0.5, 1.5, -0.0]
+
+
+def _draw_ink(draw, rng, canvas, special_values):
+    """Ink on `canvas` (a view, values k/255): none, one pixel, a box of ink anywhere (often exactly
+    20 pixels at its longest, as MNIST's digits are; uniform ones have their centre of mass exactly
+    between two pixels) with a faint fringe, or noise; float images also get NaN, ±inf and values
+    outside 0-1."""
+    height, width = canvas.shape
+    kind = draw(st.sampled_from(["blank", "pixel", "box", "box", "box", "noise"]))
+    if kind == "pixel":
+        canvas[draw(st.integers(0, height - 1)), draw(st.integers(0, width - 1))] = draw(st.integers(1, 255)) / 255
+    elif kind == "noise":
+        canvas[:] = rng.integers(0, 256, canvas.shape) / 255
+    elif kind == "box":
+        longest = draw(st.one_of(st.just(DIGIT_BOX), st.integers(1, 30)))
+        shortest = draw(st.integers(1, longest))
+        box_height, box_width = (longest, shortest) if draw(st.booleans()) else (shortest, longest)
+        box_height, box_width = min(box_height, height), min(box_width, width)
+        top, left = draw(st.integers(0, height - box_height)), draw(st.integers(0, width - box_width))
+        fringe = rng.integers(0, 26, canvas.shape) / 255 * (rng.random(canvas.shape) < 0.3)
+        canvas[:] = np.where(rng.random(canvas.shape) < 0.5, fringe, 0.0)  # at most 0.1: never ink
+        uniform = draw(st.booleans())
+        canvas[top:top + box_height, left:left + box_width] = 1.0 if uniform else \
+            rng.integers(0, 256, (box_height, box_width)) / 255
+        canvas[top, left] = canvas[top + box_height - 1, left + box_width - 1] = 1.0  # the box is all of it
+    if special_values and draw(st.booleans()):
+        spots = rng.random(canvas.shape) < 0.1
+        canvas[spots] = rng.choice(_SPECIAL_VALUES, spots.sum())
+
+
+@st.composite
+def digit_stacks(draw, dtypes, dark_last_row_and_column=False):
+    """Stacks of 1-5 small grey images, 1-36 pixels a side, in one of `dtypes`."""
+    height, width = draw(st.integers(1, 36)), draw(st.integers(1, 36))
+    dtype = draw(st.sampled_from(dtypes))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    images = np.zeros((draw(st.integers(1, 5)), height, width))
+    for image in images:
+        canvas = image[:-1, :-1] if dark_last_row_and_column else image
+        if canvas.size:
+            _draw_ink(draw, rng, canvas, np.dtype(dtype).kind == "f")
+    if np.dtype(dtype).kind == "u":
+        return np.round(images * np.iinfo(dtype).max).astype(dtype)
+    return images.astype(dtype)
+
+
+@settings(max_examples=300, deadline=None)
+@given(digit_stacks([np.uint8, np.uint16, np.float32, np.float64]))
+def test_a_stack_of_digits_normalises_exactly_as_each_digit_alone(stack):
+    """`normalize_digits` (how the recipe reads a stack, most of it at once) gives exactly the
+    values of `normalize_digit` on each image: blank, one pixel, off-centre, touching the edges,
+    centred exactly between two pixels, NaN or out of range."""
+    assert np.array_equal(normalize_digits(stack), np.stack([normalize_digit(image) for image in stack]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(digit_stacks([np.uint8, np.uint16, np.float32], dark_last_row_and_column=True))
+def test_a_stack_of_images_reads_exactly_as_each_image_normalised_alone(stack):
+    """The digit recipe's input for a loader's stack equals the per-image path: each image as 0-1
+    values (16-bit ones divided by 65,535), `normalize_digit`, then MNIST's scaling. (The blank
+    last row and column keep the background dark, so nothing is inverted.)"""
+    recipe = digit_recipe(list("0123456789"))
+    unit = stack.astype(np.float32) / np.float32(65535) if stack.dtype == np.uint16 else stack
+    expected = (torch.from_numpy(np.stack([normalize_digit(image) for image in unit]))[:, None] - MNIST_MEAN) / MNIST_STD
+    assert torch.equal(model_inputs(recipe, stack), expected)
+    assert torch.equal(model_inputs(recipe, list(stack)), expected)
+
+
+def test_a_stack_longer_than_a_chunk_reads_as_its_images_one_by_one():
+    rng = np.random.default_rng(5)
+    stack = np.zeros((1100, 28, 28), np.uint8)
+    for image, (top, left, size) in zip(stack, rng.integers([0, 0, 5], [10, 10, 25], (1100, 3))):
+        image[top:top + size, left:left + size // 2 + 1] = rng.integers(0, 256, (min(size, 28 - top), size // 2 + 1))
+    stack[::97] = 255 - stack[::97]  # some dark ink on paper among them
+    recipe = digit_recipe(list("0123456789"))
+    assert torch.equal(model_inputs(recipe, stack), model_inputs(recipe, list(stack)))
