@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..text import byte_size
+from ..common.text import byte_size
 from .analysis import Analysis, NodeInfo, Problem
 from .graph import Graph
 from .settings import TrainingSettings

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from ..files import MB, FileReadError, parse_json, read_bounded, write_atomic
-from ..text import shown
+from ..common.files import MB, FileReadError, parse_json, read_bounded, write_atomic
+from ..common.text import shown
 from .graph import Edge, EdgeListError, Graph, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings

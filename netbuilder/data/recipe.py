@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from netbuilder.contracts import INPUT_KINDS, TASKS
-from netbuilder.text import format_shape, shown
+from netbuilder.common.contracts import INPUT_KINDS, TASKS
+from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
 from .preprocess import IMAGE_SIZE, normalize_digits, resize_image

@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from netbuilder.files import FileReadError, parse_json, read_bounded, write_atomic
-from netbuilder.text import shown
+from netbuilder.common.files import FileReadError, parse_json, read_bounded, write_atomic
+from netbuilder.common.text import shown
 
 from .base import DataError
 

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from ...data.base import DataError
 from ...data.handwriting import HandwritingSet
 from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
-from ...text import format_shape
+from ...common.text import format_shape
 from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
 if TYPE_CHECKING:
-    from ...training.checkpoint import TrainedModel
-    from ...training.live import DrawingReader, Reading
+    from ...model.checkpoint import TrainedModel
+    from ...inference.live import DrawingReader, Reading
 
 CANVAS_SIDE = 280  # canvas units: ten times MNIST's 28 pixels, whatever the widget's size on screen
 DEFAULT_PEN_WIDTH = 20
@@ -378,7 +378,7 @@ class DrawPanel(QWidget):
             self._show_message("No trained model yet. Train the network to see it read your drawings "
                                "as you draw.", offer_training=True)
             return
-        from ...training.live import DrawingReader, canvas_problem
+        from ...inference.live import DrawingReader, canvas_problem
 
         problem = canvas_problem(trained.recipe)
         if problem:

@@ -24,8 +24,8 @@ from ...core.layers import ParamError
 from ...core.project import Project, project_from_dict, project_to_dict
 from ...core.settings import SETTING_LIMITS
 from ...data.builtin import BUILTIN_DATASETS
-from ...files import write_atomic
-from ...text import shown
+from ...common.files import write_atomic
+from ...common.text import shown
 from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
@@ -473,7 +473,7 @@ class TrainingPanel(QWidget):
         if processes > 1:
             self.worker = self._distributed_worker(snapshot, processes)
         else:
-            from ...training.checkpoint import checkpoint_version
+            from ...model.checkpoint import checkpoint_version
             from ...training.session import TrainingSession  # imports torch: only when training
 
             # a checkpoint another run (netbuilder-cli) saves meanwhile is kept, not overwritten
@@ -659,7 +659,7 @@ class TrainingPanel(QWidget):
                 self._load_distributed_run(worker)
             self._drop_run_folder()
         else:
-            from ...training.checkpoint import kept_run
+            from ...model.checkpoint import kept_run
 
             trained = kept_run(session)  # what the command line keeps too: the best epoch's weights
             if trained is not None:
@@ -669,7 +669,7 @@ class TrainingPanel(QWidget):
     def _load_distributed_run(self, worker: DistributedTrainingWorker) -> None:
         """The weights rank 0 saved, kept as a run in this process would keep them."""
         from ...core.project import ProjectFileError, load_project
-        from ...training.checkpoint import CheckpointError, load_trained_model
+        from ...model.checkpoint import CheckpointError, load_trained_model
 
         try:
             trained = load_trained_model(load_project(worker.project_file), worker.project_file, worker.out)
@@ -705,7 +705,7 @@ class TrainingPanel(QWidget):
     def save_weights(self, project_path: Path, trained=None) -> bool:
         """Write a run's weights, history and recipe beside the project file (after a run, or when an
         unsaved project with a finished run gets its file). False, with a message, on failure."""
-        from ...training.checkpoint import checkpoint_path, save_checkpoint
+        from ...model.checkpoint import checkpoint_path, save_checkpoint
 
         trained = trained or self.unsaved_run
         if trained is None:
@@ -780,7 +780,7 @@ class TrainingPanel(QWidget):
 
     def restore_saved_run(self, project_path: Path) -> None:
         """Show the run saved beside a project file, if there is one, and offer its model (model_trained)."""
-        from ...training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
+        from ...model.checkpoint import CheckpointError, checkpoint_path, load_trained_model
 
         if not checkpoint_path(project_path).exists():
             return

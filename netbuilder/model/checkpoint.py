@@ -11,9 +11,9 @@ import json
 import math
 import os
 import struct
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -21,21 +21,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import Project, write_atomic
+from netbuilder.data.base import Dataset
 from netbuilder.data.recipe import Recipe, RecipeError
-from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
-from netbuilder.text import shown
+from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded
+from netbuilder.common.text import shown
 
-from .events import EpochEnded, SettingsChanged
 from .file_lock import locked
-from .trainer import TrainingError
-
-if TYPE_CHECKING:
-    from .session import TrainingSession
+from .history import EpochEnded, History, SettingsChanged
 
 CHECKPOINT_FORMAT = "netbuilder-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -46,19 +43,8 @@ _OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second 
 MAX_CHECKPOINT_BYTES = 8 * 1024**3
 
 
-class CheckpointError(TrainingError):
+class CheckpointError(Exception):
     """Saved weights are missing, damaged or do not fit the network; the message says which."""
-
-
-@dataclass
-class History:
-    class_names: list[str]
-    task: str
-    dataset: str = ""  # the dataset it was trained on, as the user named it
-    epochs: list[EpochEnded] = field(default_factory=list)
-    # (position in epochs, training loss) per reported batch, so a reopened project redraws its curves
-    batch_losses: list[tuple[float, float]] = field(default_factory=list)
-    changes: list[SettingsChanged] = field(default_factory=list)  # settings changed while paused
 
 
 # Per-sample arrays stay out of the history file; the confusion matrix and per-class accuracy stay in.
@@ -179,7 +165,17 @@ def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLik
     return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size
 
 
-def kept_run(session: TrainingSession) -> TrainedModel | None:
+class FinishedRun(Protocol):
+    """What kept_run reads of a training session (training.session.TrainingSession), named here
+    so that the model package needs nothing from training."""
+
+    model: torch.nn.Module | None
+    dataset: Dataset | None  # None before the data was read
+
+    def history(self) -> History: ...
+
+
+def kept_run(session: FinishedRun) -> TrainedModel | None:
     """What a finished run leaves to keep, however it ended: its model (the trainer has put back
     the best epoch's weights after a stop, a NaN loss or a failure), recipe and history; None when
     no epoch ended, so there is nothing worth saving. The window and the command line both keep
