@@ -1,7 +1,7 @@
 """One typed reader for the fields of parsed JSON: project files, recipes, checkpoint histories and
 drawings all decide here what counts as a number, a whole number, a text or a list of them.
 
-`field` raises FieldError, which says which field, what was wanted and what was found; each caller
+`read_field` raises FieldError, which says which field, what was wanted and what was found; each caller
 turns it into its own message, since the file and the place to name differ.
 """
 from __future__ import annotations
@@ -59,7 +59,8 @@ class FieldError(ValueError):
 _REQUIRED = object()
 
 
-def field(document: Mapping, name: str, kind: Kind, *, default: Any = _REQUIRED, optional: bool = False) -> Any:
+def read_field(document: Mapping, name: str, kind: Kind, *, default: Any = _REQUIRED,
+               optional: bool = False) -> Any:
     """`document[name]` when it is of `kind` (see KINDS). When the field is absent: `default` if one
     is given; None if `optional` (which also reads null as None); else FieldError, as for a value
     of another kind."""

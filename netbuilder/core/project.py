@@ -6,13 +6,13 @@ ProjectFileError saying what is wrong and where.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from ..common.fields import FieldError, Kind, read_field, is_count, is_number
 from ..common.files import MB, FileReadError, parse_json, read_bounded, write_atomic
 from ..common.text import shown
 from .graph import Edge, EdgeListError, Graph, Node, name_problem
@@ -91,7 +91,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ProjectFileError(f"{shown(source)} is not a netbuilder project (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not is_count(version) or version < 1:
         raise ProjectFileError(f"{shown(source)} has no valid format version")
     if version > VERSION:
         raise ProjectFileError(f"{shown(source)} was saved by a newer netbuilder (format version {shown(version, 20)}; "
@@ -111,72 +111,60 @@ class _Reader:
         # `what` may be another module's message quoting values from the file: keep it short and printable
         return ProjectFileError(f"{self.source}: {where}: {shown(what, 150)}")
 
-    def get(self, data: dict, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
-        if key not in data:
-            if default is ...:
-                raise self.fail(where, f'"{key}" is missing')
-            return default
-        value = data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            raise self.fail(where, f'"{key}" has the wrong type ({type(value).__name__})')
-        return value
+    def get(self, data: dict, key: str, kind: Kind, where: str, **default: Any) -> Any:
+        try:
+            return read_field(data, key, kind, **default)
+        except FieldError as error:
+            if error.missing:
+                raise self.fail(where, f'"{key}" is missing') from None
+            raise self.fail(where, f'"{key}" has the wrong type ({type(error.value).__name__})') from None
 
     def project(self, data: dict) -> Project:
         graph = Graph()
-        for index, item in enumerate(self.get(data, "nodes", list, "file")):
+        for index, item in enumerate(self.get(data, "nodes", "list", "file")):
             graph.insert_node(self.node(item, f"node {index + 1}", graph))
-        edges = [self.edge(item, f"edge {index + 1}") for index, item in enumerate(self.get(data, "edges", list, "file"))]
+        edges = [self.edge(item, f"edge {index + 1}")
+                 for index, item in enumerate(self.get(data, "edges", "list", "file"))]
         try:
             graph.insert_edges(edges)  # checked together: one sort finds cycles, not a search per edge
         except EdgeListError as error:
             raise self.fail(f"edge {error.index + 1}", str(error)) from None
-        training = self.get(data, "training", dict, "file", {})
+        training = self.get(data, "training", "object", "file", default={})
         try:
             settings = TrainingSettings.from_dict(training)
         except ParamError as error:
             raise self.fail("training settings", str(error)) from None
-        return Project(graph=graph, name=self.get(data, "name", str, "file", "Untitled"),
-                       description=self.get(data, "description", str, "file", ""),
-                       dataset=self.get(data, "dataset", str, "file", "digits"), training=settings)
+        return Project(graph=graph, name=self.get(data, "name", "text", "file", default="Untitled"),
+                       description=self.get(data, "description", "text", "file", default=""),
+                       dataset=self.get(data, "dataset", "text", "file", default="digits"), training=settings)
 
     def node(self, item: Any, where: str, graph: Graph) -> Node:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        node_id = self.get(item, "id", str, where)
+        node_id = self.get(item, "id", "text", where)
         if node_id in graph.nodes:
             raise self.fail(where, f"the id {shown(repr(node_id))} is used twice")
-        type_id = canonical_type(self.get(item, "type", str, where))
+        type_id = canonical_type(self.get(item, "type", "text", where))
         if type_id is None:
             raise self.fail(where, f"unknown layer type {shown(repr(item['type']))}")
-        name = self.get(item, "name", str, where)
+        name = self.get(item, "name", "text", where)
         where = f'{where} ("{shown(name, 40)}")'
         problem = name_problem(name) or ("the name is used twice" if graph.node_named(name) else None)
         if problem:
             raise self.fail(where, problem)
         try:
-            params = get_spec(type_id).normalize_params(self.get(item, "params", dict, where, {}))
+            params = get_spec(type_id).normalize_params(self.get(item, "params", "object", where, default={}))
         except ParamError as error:
             raise self.fail(where, str(error)) from None
-        position = self.get(item, "position", list, where, [0.0, 0.0])
-        if len(position) != 2 or not all(_finite_number(v) for v in position):
+        position = self.get(item, "position", "list", where, default=[0.0, 0.0])
+        if len(position) != 2 or not all(is_number(v) for v in position):
             raise self.fail(where, "the position must be two numbers")
         return Node(node_id, type_id, name, params, (float(position[0]), float(position[1])))
 
     def edge(self, item: Any, where: str) -> Edge:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        return Edge(self.get(item, "source", str, where), self.get(item, "target", str, where))
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _finite_number(value: Any) -> bool:
-    """A float, or an int that converts to one (10**400 does not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**1023
+        return Edge(self.get(item, "source", "text", where), self.get(item, "target", "text", where))
 
 
 # --- templates ----------------------------------------------------------------------------------

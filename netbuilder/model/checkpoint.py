@@ -22,7 +22,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from netbuilder.common.contracts import TASKS
-from netbuilder.common.fields import FieldError, Kind, field, is_count, is_number
+from netbuilder.common.fields import FieldError, Kind, read_field, is_count, is_number
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
@@ -124,7 +124,7 @@ def _count(document: dict, key: str) -> int:
 
 def _field(document: dict, key: str, kind: Kind, **options) -> Any:
     try:
-        return field(document, key, kind, **options)
+        return read_field(document, key, kind, **options)
     except FieldError as error:
         raise _Damaged(f"{key} is {shown(repr(error.value), 40)}, not {error.wanted}") from None
 
@@ -343,17 +343,17 @@ def _history_from_json(text: object, file_name: str) -> History:
 
 def _history(document: dict) -> History:
     try:
-        class_names = field(document, "class_names", "texts")
+        class_names = read_field(document, "class_names", "texts")
     except FieldError:
         raise _Damaged("the class names are not a list of names") from None
     try:
-        task, dataset = field(document, "task", "text"), field(document, "dataset", "text", default="")
+        task, dataset = read_field(document, "task", "text"), read_field(document, "dataset", "text", default="")
     except FieldError:
         raise _Damaged("the task or the dataset is not one netbuilder writes") from None
     if task not in TASKS:
         raise _Damaged("the task or the dataset is not one netbuilder writes")
     try:
-        epochs, losses, changes = (field(document, key, "list", default=[])
+        epochs, losses, changes = (read_field(document, key, "list", default=[])
                                    for key in ("epochs", "batch_losses", "changes"))
     except FieldError:
         raise _Damaged("the epochs, batch losses or changes are not lists") from None
