@@ -39,7 +39,17 @@ from netbuilder.training.events import Finished  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
 from netbuilder.training.trainer import Trainer, prepare  # noqa: E402
 
-REAL_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-dev"
+
+
+def shared_data(name: str) -> Path:
+    """../shared/data/<name> beside the checkout (a main checkout or a worktree one level deeper)."""
+    for folder in Path(__file__).resolve().parents[1:]:
+        if (folder / "shared" / "data" / name).exists():
+            return folder / "shared" / "data" / name
+    raise SystemExit(f"shared/data/{name} is not beside this checkout")
+
+
+REAL_DIGITS = shared_data("mnist-dev")
 TEMPLATES = {"cnn": "2-cnn", "mlp": "1-mlp", "lstm": "4-row-lstm"}
 TIMED_SAMPLES = 20000
 
@@ -64,9 +74,7 @@ def train_template(template: str, train_size: int | None, val_size: int | None,
     project = load_template(template)
     if epochs is not None:
         project.training = project.training.replace(epochs=epochs)
-    model, dataset, task = prepare(project, "digits")
-    if digits is not None:
-        dataset = fit_to_input(digits, dataset.sample_shape, token_ids=False)
+    model, dataset, task = prepare(project, "digits", dataset=digits)
     dataset = replace(dataset, train_x=dataset.train_x[:train_size], train_y=dataset.train_y[:train_size],
                       val_x=dataset.val_x[:val_size], val_y=dataset.val_y[:val_size])
     started = time.perf_counter()
