@@ -20,7 +20,7 @@ import numpy as np
 from netbuilder.app_dirs import app_data_dir
 
 from .base import DataError, Dataset, train_val_split
-from .strokes import Drawing, StrokesError, load_drawing, render
+from .strokes import Drawing, StrokesError, load_drawing
 
 if TYPE_CHECKING:
     import torch
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 # The set's folders are the digits' class indices; kept torch-free (unlike .digits) because the
 # draw panel lists the set when the window opens, before anything is trained.
 DIGIT_CLASSES = 10
-# Training renders each drawing again with the pen this many times as wide: people press harder
-# or lighter, and other pens and screens draw thicker or thinner lines.
+# Training reads each drawing again with the pen this many times as wide as the recipe's (which
+# is in proportion to the digit's size): people press harder or lighter, and other pens and
+# screens draw thicker or thinner lines.
 AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
 DEFAULT_VAL_FRACTION = 0.25
 # Built-in digits mixed in with the personal set: enough to keep the model reading other hands.
@@ -93,13 +94,14 @@ class HandwritingSet:
             (self.folder / label / f"{name}.json").unlink(missing_ok=True)
 
 
-def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
-    """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
-    recipe exactly as the canvas's drawing is."""
+def drawing_inputs(drawings: list[Drawing], pen_factor: float = 1.0) -> torch.Tensor:
+    """Drawings as the digit models' input (N, 1, 28, 28), read through the digit recipe exactly
+    as the canvas's drawing is (with the pen `pen_factor` times as wide)."""
     from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
-    from .recipe import digit_recipe, model_inputs
+    from .recipe import digit_recipe
+    from .recipe import drawing_inputs as recipe_drawing_inputs
 
-    return model_inputs(digit_recipe(CLASS_NAMES), [render(drawing) for drawing in drawings])
+    return recipe_drawing_inputs(digit_recipe(CLASS_NAMES), drawings, pen_factor)
 
 
 def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
@@ -122,9 +124,8 @@ def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
                         "key to add each one.")
     labels = np.array([sample.label for sample in samples], np.int64)
     train_index, val_index = train_val_split(len(samples), val_fraction, seed, groups=labels)
-    train_drawings = [samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor)
-                      for factor in AUGMENT_PEN_FACTORS for i in train_index]
-    train_inputs = drawing_inputs(train_drawings)
+    train_drawings = [samples[i].drawing for i in train_index]
+    train_inputs = torch.cat([drawing_inputs(train_drawings, factor) for factor in AUGMENT_PEN_FACTORS])
     train_labels = torch.from_numpy(np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS)))
     notes = list(handwriting.notes)
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
