@@ -97,11 +97,10 @@ class HandwritingSet:
 def drawing_inputs(drawings: list[Drawing], pen_factor: float = 1.0) -> torch.Tensor:
     """Drawings as the digit models' input (N, 1, 28, 28), read through the digit recipe exactly
     as the canvas's drawing is (with the pen `pen_factor` times as wide)."""
-    from .digits import CLASS_NAMES  # torch and the recipe load only when drawings are read
-    from .recipe import digit_recipe
-    from .recipe import drawing_inputs as recipe_drawing_inputs
+    from . import recipe  # torch and the recipe load only when drawings are read
+    from .digits import CLASS_NAMES
 
-    return recipe_drawing_inputs(digit_recipe(CLASS_NAMES), drawings, pen_factor)
+    return recipe.drawing_inputs(recipe.digit_recipe(CLASS_NAMES), drawings, pen_factor)
 
 
 def load_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
