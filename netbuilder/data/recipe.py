@@ -3,7 +3,8 @@
 The loaders fit a `Recipe` once, on the training data (an image size and value scale, a scaler
 and its statistics, a vocabulary), and training stores it beside the weights. Everything that
 later feeds the model (evaluation, `predict`, the drawing canvas, exports) goes through
-`model_inputs` with that recipe, so new data is read exactly as the training data was and is
+`model_inputs` with that recipe (a drawing first through `drawing_inputs`, which draws it at the
+size and pen the model was taught), so new data is read exactly as the training data was and is
 never refitted: an unknown word becomes the unknown token, a skewed test file keeps the
 training scaler, a test file lacking a class keeps the class indices.
 """
