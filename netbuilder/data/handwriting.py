@@ -2,9 +2,9 @@
 
 Each drawing is a small JSON file (`strokes.Drawing`) in `<app data>/handwriting/<digit>/`, so
 adding or deleting one never rewrites the others and a damaged file costs only itself. Because
-the set keeps strokes rather than pixels, training re-renders each drawing at several pen widths
-(augmentation that a set of pictures could not offer), through the same renderer and digit
-normalisation as the canvas and the built-in digits.
+the set keeps strokes rather than pixels, training reads each drawing at several pen widths
+(augmentation that a set of pictures could not offer), through the recipe's one function for
+drawings, as the canvas does.
 """
 from __future__ import annotations
 
