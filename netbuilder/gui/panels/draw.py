@@ -250,7 +250,8 @@ class DrawPanel(QWidget):
         self.pen_slider = QSlider(Qt.Orientation.Horizontal)
         self.pen_slider.setRange(*PEN_WIDTH_RANGE)
         self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
-        self.pen_slider.setToolTip("Pen width")
+        self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
+                                   "to the digit's size)")
         self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
         tools = QHBoxLayout()
         tools.addWidget(clear)
