@@ -33,13 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from canvas_setup import drag_strokes, train_cnn  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from real_digits import shared_data  # noqa: E402
 
 from netbuilder.data.digits import pen_traces  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
 from netbuilder.data.recipe import model_inputs  # noqa: E402
 from netbuilder.gui.panels.draw import CANVAS_SIDE, DrawPanel  # noqa: E402
 
-REAL_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-dev"
+REAL_DIGITS = shared_data("mnist-dev")
 BATCH = 500
 
 

@@ -13,10 +13,14 @@ can draw the preview grid of the README.
     python bench/real_digits.py --quick          # smoke run: 5,000 training digits, 1 epoch
     python bench/real_digits.py --seeds 0,1,2    # the same on three sets of built-in digits, and the mean
     python bench/real_digits.py --preview docs/digits-preview.png --models ""
+    git show b86fda8:netbuilder/data/digits.py > /tmp/digits_v8.py
+    python bench/real_digits.py --models "" --compare-with /tmp/digits_v8.py   # generator speed, side by side
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -40,7 +44,17 @@ from netbuilder.training.events import Finished  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
 from netbuilder.training.trainer import Trainer, prepare  # noqa: E402
 
-REAL_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-dev"
+
+
+def shared_data(name: str) -> Path:
+    """../shared/data/<name> beside the checkout (a main checkout or a worktree one level deeper)."""
+    for folder in Path(__file__).resolve().parents[1:]:
+        if (folder / "shared" / "data" / name).exists():
+            return folder / "shared" / "data" / name
+    raise SystemExit(f"shared/data/{name} is not beside this checkout")
+
+
+REAL_DIGITS = shared_data("mnist-dev")
 TEMPLATES = {"cnn": "2-cnn", "mlp": "1-mlp", "lstm": "4-row-lstm"}
 TIMED_SAMPLES = 20000
 
@@ -65,9 +79,7 @@ def train_template(template: str, train_size: int | None, val_size: int | None,
     project = load_template(template)
     if epochs is not None:
         project.training = project.training.replace(epochs=epochs)
-    model, dataset, task = prepare(project, "digits")
-    if digits is not None:
-        dataset = fit_to_input(digits, dataset.sample_shape, token_ids=False)
+    model, dataset, task = prepare(project, "digits", dataset=digits)
     dataset = replace(dataset, train_x=dataset.train_x[:train_size], train_y=dataset.train_y[:train_size],
                       val_x=dataset.val_x[:val_size], val_y=dataset.val_y[:val_size])
     started = time.perf_counter()
@@ -113,6 +125,27 @@ def write_png(path: Path, image: np.ndarray) -> None:
     os.replace(handle.name, path)
 
 
+def compare_generators(older: Path, rounds: int = 5, count: int = 1000) -> None:
+    """CPU seconds of this generator and of an older copy of digits.py drawing the same number of
+    digits in one process, in turns (so a busy machine slows both alike); the best round of each."""
+    from netbuilder.data import digits
+
+    spec = importlib.util.spec_from_file_location("older_digits", older)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(old)
+    best = {}
+    for _ in range(rounds):
+        for name, module in (("older", old), ("this", digits)):
+            rng = np.random.default_rng(0)
+            started = time.process_time()
+            for index in range(count):
+                module._render_digit(index % 10, rng)
+            best[name] = min(best.get(name, math.inf), time.process_time() - started)
+    print(f"generator CPU time for {count:,} digits, best of {rounds}: older {best['older']:.2f} s, this "
+          f"{best['this']:.2f} s, ratio {best['this'] / best['older']:.2f}")
+
+
 def row(result: dict[str, float]) -> str:
     """The accuracy columns of one line of the table."""
     return f"{result['own']:>8.2%} {result['real']:>8.2%} {result['real_a']:>7.2%} {result['real_b']:>7.2%}"
@@ -128,6 +161,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the built-in digits (default 0, "
                         "the app's); figures move by a few tenths of a point between seeds, so compare means")
     parser.add_argument("--preview", type=Path, metavar="PNG", help="also draw 10 rows × 16 digits into this file")
+    parser.add_argument("--compare-with", type=Path, metavar="DIGITS_PY",
+                        help="also time an older copy of netbuilder/data/digits.py against this one")
     args = parser.parse_args()
     train_size = args.train or (5000 if args.quick else None)
     val_size = args.val or (1000 if args.quick else None)
@@ -138,6 +173,8 @@ def main() -> None:
     generation_s = time.perf_counter() - started
     print(f"generator: {TIMED_SAMPLES:,} digits in {generation_s:.2f} s on {os.cpu_count()} CPUs "
           f"({TIMED_SAMPLES / generation_s:,.0f} digits/s)")
+    if args.compare_with:
+        compare_generators(args.compare_with)
     if args.preview:
         write_png(args.preview, preview_grid(images, labels))
         print(f"preview: {args.preview}")

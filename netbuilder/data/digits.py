@@ -34,7 +34,7 @@ from netbuilder.data.strokes import Drawing, ink_polyline
 from netbuilder.common.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 8
+GENERATOR_VERSION = 9
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -78,6 +78,11 @@ class _Variation:
     pressure: float = 0.35  # largest relative swing of the pen width along a stroke
     elastic: float = 6.0  # largest deviation of the elastic displacement, in canvas pixels
     wander: float = 0.07  # deviation of the smooth drift along each stroke
+    # A pen on a tablet is sampled in time, so a fast stroke is a polyline of few, far-apart
+    # points: this share of digits is drawn that way, the mean distance between samples drawn
+    # from this range (speed peaks mid-stroke, so there they are twice as far apart).
+    sampled_in_time: float = 0.5
+    sample_spacing: tuple[float, float] = (0.03, 0.1)
 
 
 _VARIATION = _Variation()
@@ -120,6 +125,11 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (13, [[(-0.13, 0.2), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)]]),  # flag
         (6, [[(-0.13, 0.2), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)],
              [(-0.2, 1.0), (0.2, 1.0)]]),  # flag and base
+        (12, [[(-0.3, 0.3), (-0.14, 0.14), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)]]),  # long flag
+        (8, [[(-0.4, 0.22), (-0.2, 0.1), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)]]),  # longer, flatter flag
+        (10, [[(-0.3, 0.3), (-0.14, 0.14), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)],
+              [(-0.26, 1.0), (0.26, 1.0)]]),  # long flag and a foot
+        (6, [[(-0.26, 0.42), (-0.12, 0.16), (0.02, 0.0), (0.02, 0.0), (0.0, 0.5), (-0.02, 1.0)]]),  # long upstroke
     ],
     2: [
         (15, [[(-0.32, 0.22), (-0.15, 0.03), (0.1, 0.0), (0.32, 0.15), (0.3, 0.38), (0.04, 0.66),
@@ -160,6 +170,14 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
              [(0.14, 0.0), (0.14, 0.5), (0.14, 1.0)]]),  # closed
         (20, [[(-0.28, 0.04), (-0.31, 0.32), (-0.2, 0.56), (0.06, 0.62), (0.38, 0.55)],
               [(0.18, 0.0), (0.17, 0.5), (0.14, 1.0)]]),  # rounded cup
+        (8, [[(-0.22, 0.0), (-0.3, 0.3), (-0.34, 0.6), (-0.34, 0.6), (0.0, 0.6), (0.2, 0.58), (0.2, 0.58),
+              (0.2, 0.3), (0.22, 0.0), (0.22, 0.0), (0.2, 0.5), (0.17, 1.0)]]),  # open, one stroke: up the stem and down
+        (6, [[(-0.24, 0.0), (-0.28, 0.36), (-0.1, 0.56), (0.14, 0.54), (0.24, 0.44), (0.25, 0.0), (0.25, 0.0),
+              (0.23, 0.5), (0.2, 1.0)]]),  # open, one stroke, round cup
+        (8, [[(-0.16, 0.0), (-0.18, 0.3), (-0.12, 0.52), (0.04, 0.56), (0.16, 0.5)],
+             [(0.17, 0.0), (0.16, 0.5), (0.14, 1.0)]]),  # narrow cup, the bar not past the stem
+        (8, [[(-0.16, 0.0), (-0.18, 0.3), (-0.12, 0.52), (0.04, 0.56), (0.15, 0.46), (0.17, 0.0), (0.17, 0.0),
+              (0.16, 0.5), (0.14, 1.0)]]),  # narrow cup, one stroke
     ],
     5: [
         (26, [[(-0.16, 0.02), (-0.22, 0.45), (-0.22, 0.45), (0.06, 0.38), (0.28, 0.5), (0.3, 0.75),
@@ -206,6 +224,13 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (11, [[(-0.22, 0.04), (0.22, 0.0), (0.22, 0.0), (0.15, 0.5), (0.1, 1.0)]]),  # short bar, steep stem
         (12, [[(-0.3, 0.02), (0.3, 0.0), (0.3, 0.0), (0.05, 0.5), (-0.15, 1.0)]]),  # long diagonal stem
         (16, [[(-0.28, 0.08), (0.0, 0.0), (0.28, 0.02), (0.22, 0.3), (0.08, 0.65), (0.04, 1.0)]]),  # round top
+        (10, [[(-0.34, 0.18), (-0.32, 0.02), (-0.32, 0.02), (0.32, 0.0), (0.32, 0.0), (0.1, 0.5), (-0.06, 1.0)],
+              [(-0.14, 0.52), (0.3, 0.5)]]),  # hooked start and a bar
+        (8, [[(-0.34, 0.1), (-0.16, 0.0), (0.04, 0.06), (0.34, 0.0), (0.34, 0.0), (0.12, 0.5), (-0.04, 1.0)],
+             [(-0.1, 0.54), (0.3, 0.52)]]),  # wavy top and a bar
+        (8, [[(-0.34, 0.12), (-0.16, 0.0), (0.04, 0.06), (0.34, 0.0), (0.34, 0.0), (0.12, 0.5), (-0.04, 1.0)]]),  # wavy top
+        (6, [[(-0.32, 0.12), (-0.08, 0.0), (0.22, 0.0), (0.32, 0.06), (0.18, 0.4), (0.04, 1.0)],
+             [(-0.12, 0.52), (0.3, 0.5)]]),  # arched top and a bar
     ],
     8: [
         (42, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.18, 0.3), (0.0, 0.45), (0.2, 0.62),
@@ -218,6 +243,9 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
                (-0.2, 0.1), (-0.02, 0.0)]]),  # mirrored
         (19, [_arc(0.0, 0.24, 0.18, 0.24, -90, -90 - 370, 9),
               _arc(0.0, 0.73, 0.23, 0.27, -90, -90 + 370, 9)]),  # two rings
+        (8, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.16, 0.3), (0.0, 0.46), (0.18, 0.62), (0.2, 0.85),
+              (0.0, 1.0), (-0.2, 0.9)],
+             [(-0.2, 0.9), (0.0, 0.5), (0.2, 0.08)]]),  # an S, closed by a straight stroke back up
     ],
     9: [
         (40, [[(0.22, 0.15), (0.0, 0.0), (-0.22, 0.12), (-0.25, 0.35), (-0.02, 0.5), (0.2, 0.38),
@@ -228,6 +256,14 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
                (0.24, 0.05), (0.24, 0.05), (0.2, 0.5), (0.12, 0.85), (-0.05, 1.0), (-0.2, 0.92)]]),  # tail
         (21, [_arc(0.0, 0.26, 0.23, 0.26, 0, -370, 10),
               [(0.23, 0.08), (0.22, 0.55), (0.16, 1.0)]]),  # ring and stem
+        (10, [[(0.2, 0.08), (0.02, 0.0), (-0.18, 0.08), (-0.2, 0.24), (-0.02, 0.34), (0.18, 0.26),
+               (0.21, 0.04), (0.21, 0.04), (0.2, 0.5), (0.14, 1.0)]]),  # small loop, long tail
+        (10, [[(0.2, 0.08), (0.02, 0.0), (-0.18, 0.08), (-0.2, 0.24), (-0.02, 0.34), (0.18, 0.26),
+               (0.21, 0.04), (0.21, 0.04), (0.2, 0.45), (0.12, 0.8), (-0.04, 0.98), (-0.22, 0.92)]]),  # small loop, tail curling left
+        (8, [[(0.2, 0.08), (0.02, 0.0), (-0.18, 0.08), (-0.2, 0.24), (-0.02, 0.34), (0.2, 0.22),
+              (0.22, 0.5), (0.08, 0.85), (-0.16, 1.0)]]),  # small loop flowing into a curved tail
+        (6, [[(0.16, 0.2), (0.14, 0.04), (-0.04, 0.0), (-0.2, 0.1), (-0.18, 0.28), (0.0, 0.34), (0.18, 0.3),
+              (0.22, 0.55), (0.12, 0.84), (-0.1, 1.0), (-0.3, 0.94)]]),  # loop begun mid-side, long curling tail
     ],
 }
 
@@ -274,6 +310,17 @@ def _smooth_curve(control: np.ndarray) -> np.ndarray:
     windows = np.stack([padded[:-3], padded[1:-2], padded[2:-1], padded[3:]], axis=1)  # (n-1, 4, 2)
     curve = np.einsum("sk,nkd->nsd", _BASIS, windows).reshape(-1, 2)
     return np.vstack([curve, control[-1:]])
+
+
+def _sampled_in_time(curve: np.ndarray, spacing: float) -> np.ndarray:
+    """The points a tablet records of a pen following `curve` (n, 2) at a steady rhythm: the pen
+    starts and stops at rest and is fastest mid-stroke (velocity ∝ 1 - cos 2πt, as in quick
+    aimed movements), so the samples lie `spacing` apart on average, twice that mid-stroke."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
+    count = max(2, math.ceil(arc[-1] / spacing) + 1)
+    time = np.linspace(0.0, 1.0, count)
+    along = arc[-1] * (time - np.sin(2 * math.pi * time) / (2 * math.pi))
+    return np.stack([np.interp(along, arc, curve[:, 0]), np.interp(along, arc, curve[:, 1])], axis=1)
 
 
 def allograph_count(digit: int) -> int:
@@ -339,6 +386,9 @@ def _pen_trace(digit: int, rng: np.random.Generator, shape: _Shape | None = None
             direction = control[tip] - control[inner]
             control[tip] += direction * rng.normal(*vary.overshoot)
         curves.append(_smooth_curve(control))
+    if rng.uniform() < vary.sampled_in_time:
+        spacing = rng.uniform(*vary.sample_spacing)
+        curves = [_sampled_in_time(curve, spacing) for curve in curves]
 
     everything = np.vstack(curves)
     low, high = everything.min(axis=0), everything.max(axis=0)

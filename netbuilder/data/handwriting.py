@@ -2,9 +2,9 @@
 
 Each drawing is a small JSON file (`strokes.Drawing`) in `<app data>/handwriting/<digit>/`, so
 adding or deleting one never rewrites the others and a damaged file costs only itself. Because
-the set keeps strokes rather than pixels, training re-renders each drawing at several pen widths
-(augmentation that a set of pictures could not offer), through the same renderer and digit
-normalisation as the canvas and the built-in digits.
+the set keeps strokes rather than pixels, training reads each drawing at several pen widths
+(augmentation that a set of pictures could not offer), through the recipe's one function for
+drawings, as the canvas does.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 from netbuilder.common.app_dirs import app_data_dir
 
 from .base import DataError, Dataset, RawDataset, train_val_split
-from .strokes import Drawing, StrokesError, load_drawing, render
+from .strokes import Drawing, StrokesError, load_drawing
 
 if TYPE_CHECKING:
     import torch
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 # The set's folders are the digits' class indices; kept torch-free (unlike .digits) because the
 # draw panel lists the set when the window opens, before anything is trained.
 DIGIT_CLASSES = 10
-# Training renders each drawing again with the pen this many times as wide: people press harder
-# or lighter, and other pens and screens draw thicker or thinner lines.
+# Training reads each drawing again with the pen this many times as wide as the recipe's (which
+# is in proportion to the digit's size): people press harder or lighter, and other pens and
+# screens draw thicker or thinner lines.
 AUGMENT_PEN_FACTORS = (0.6, 1.0, 1.6)
 DEFAULT_VAL_FRACTION = 0.25
 # Said instead of a validation figure when no drawing can be held out.
@@ -107,12 +108,13 @@ def handwriting_recipe() -> Recipe:
     return digit_recipe(CLASS_NAMES)
 
 
-def drawing_inputs(drawings: list[Drawing]) -> torch.Tensor:
-    """Drawings as the digit models' input (N, 1, 28, 28): rendered, then read through the digit
-    recipe exactly as the canvas's drawing is."""
-    from .recipe import model_inputs
 
-    return model_inputs(handwriting_recipe(), [render(drawing) for drawing in drawings])
+def drawing_inputs(drawings: list[Drawing], pen_factor: float = 1.0) -> torch.Tensor:
+    """Drawings as the digit models' input (N, 1, 28, 28), read through the digit recipe exactly
+    as the canvas's drawing is (with the pen `pen_factor` times as wide)."""
+    from . import recipe  # torch and the recipe load only when drawings are read
+
+    return recipe.drawing_inputs(handwriting_recipe(), drawings, pen_factor)
 
 
 def load_handwriting(**options) -> Dataset:
@@ -122,15 +124,16 @@ def load_handwriting(**options) -> Dataset:
 
 def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEFAULT_VAL_FRACTION,
                      seed: int = 0, folder: Path | None = None, digits_size: int | None = None) -> RawDataset:
-    """The personal set as rendered drawings, alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
+    """The personal set as pictures of its drawings (read at the recipe's size and pen), alone or mixed with `digits_size` built-in digits (MIX_DIGITS).
 
     The drawings are split before any is augmented: a held-out part of the personal set (each
     digit split on its own) is the validation set in both cases, so accuracy always says how well
-    the model reads *your* handwriting, and only training drawings are rendered again at each pen
+    the model reads *your* handwriting, and only training drawings are read again at each pen
     width of AUGMENT_PEN_FACTORS. With no digit drawn twice nothing can be held out; then the
     dataset says so (`no_validation`) rather than let training measure copies of what it learnt.
     """
     from .digits import read_digits
+    from .recipe import drawing_picture  # torch loads only when drawings are read
 
     handwriting = HandwritingSet(folder)
     samples = handwriting.samples()
@@ -139,8 +142,7 @@ def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
                         "key to add each one.")
     labels = np.array([sample.label for sample in samples], np.int64)
     train_index, val_index = train_val_split(len(samples), val_fraction, seed, groups=labels)
-    train_samples = [render(samples[i].drawing.with_pen_width(samples[i].drawing.pen_width * factor))
-                     for factor in AUGMENT_PEN_FACTORS for i in train_index]
+    train_samples = [drawing_picture(samples[i].drawing, factor) for factor in AUGMENT_PEN_FACTORS for i in train_index]
     train_labels = np.tile(labels[train_index], len(AUGMENT_PEN_FACTORS))
     notes = list(handwriting.notes)
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
@@ -153,5 +155,5 @@ def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
         notes += digits.notes
     no_validation = "" if len(val_index) else NO_HONEST_VALIDATION
     return RawDataset("my handwriting + digits" if mix_with_digits else "my handwriting", handwriting_recipe(),
-                      train_samples, train_labels, [render(samples[i].drawing) for i in val_index], labels[val_index],
+                      train_samples, train_labels, [drawing_picture(samples[i].drawing) for i in val_index], labels[val_index],
                       source=source, notes=notes, no_validation=no_validation)

@@ -25,6 +25,7 @@ from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
 from .preprocess import IMAGE_SIZE, normalize_digits, resize_image
+from .strokes import Drawing, ink_polyline
 
 RECIPE_FORMAT = "netbuilder-recipe"
 RECIPE_VERSION = 1
@@ -46,6 +47,13 @@ _DARK_INK = 0.5
 # A stack of images is read this many at a time: each step's arrays (1.6 MB for 28×28 grey) then stay in
 # the processor's cache, where the whole of MNIST at once (220 MB) made every step a trip through memory.
 _STACK_CHUNK = 512
+# A drawing is read at one size and one pen: its strokes' box fitted to this many pixels on its
+# longer side, inked with a pen this share of it. The share is the canvas's own proportion (its
+# default pen, 20, on a digit drawn across 200 of its 280 pixels) and the built-in digits' median
+# pen; 4 pixels of box per pixel of the model's 20-pixel digit box leave the shrinking to
+# normalize_digit's anti-aliasing, as with any image.
+_DRAWING_BOX = 80
+_DRAWING_PEN_SHARE = 0.1
 
 
 class RecipeError(ValueError):
@@ -198,6 +206,33 @@ def input_pictures(recipe: Recipe, inputs: torch.Tensor) -> np.ndarray:
     values = inputs.detach().cpu().reshape(-1, image.channels, image.height, image.width).numpy()
     pictures = np.clip(values * image.std + image.mean, 0.0, 1.0).astype(np.float32)
     return pictures[:, 0] if image.channels == 1 else pictures.transpose(0, 2, 3, 1)
+
+
+def drawing_inputs(recipe: Recipe, drawings: Sequence[Drawing], pen_factor: float = 1.0) -> torch.Tensor:
+    """Drawings -> the batch the model takes, read as the digits it was taught: each drawing's
+    strokes are fitted to one box and inked with one pen in proportion to it (`drawing_picture`),
+    then read as any image is. So where a digit was drawn on the canvas, how large, and with how
+    wide a pen do not change what the model sees: only the shape of the strokes does.
+    `pen_factor` widens or narrows that pen, for training on one drawing at several pens."""
+    return model_inputs(recipe, [drawing_picture(drawing, pen_factor) for drawing in drawings])
+
+
+def drawing_picture(drawing: Drawing, pen_factor: float = 1.0) -> np.ndarray:
+    """The strokes as a uint8 image, white ink on black, their bounding box scaled to
+    _DRAWING_BOX pixels on its longer side and centred, the pen pen_factor × _DRAWING_PEN_SHARE
+    of that. A drawing of one point (a tap) is a dot of the pen's size."""
+    pen = _DRAWING_BOX * _DRAWING_PEN_SHARE * pen_factor
+    side = _DRAWING_BOX + 2 * math.ceil(pen)
+    image = np.zeros((side, side), np.uint8)
+    if drawing.is_empty:
+        return image
+    points = np.concatenate([np.asarray(stroke, np.float64) for stroke in drawing.strokes])
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = _DRAWING_BOX / max(float((high - low).max()), drawing.pen_width)
+    offset = side / 2 - (low + high) / 2 * scale - 0.5  # OpenCV puts pixel centres at whole numbers
+    for stroke in drawing.strokes:
+        ink_polyline(image, np.asarray(stroke, np.float64) * scale + offset, pen)
+    return image
 
 
 def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:

@@ -1,11 +1,12 @@
 """Drawings as data: strokes of points, a pen width and a canvas size, and the one renderer.
 
 A drawing made on the canvas is kept as what the hand did (strokes of points in canvas
-coordinates), never as pixels. `render` turns it into a greyscale image, white ink on black,
-anti-aliased with round caps and joins; the drawing panel classifies that image, `netbuilder
-predict --strokes` classifies the same image from a saved drawing, the personal handwriting set
-re-renders its drawings with it, and the built-in digit generator inks its pen trace with the
-same primitive (`ink_polyline`). So what is classified is exactly reproducible from the file.
+coordinates), never as pixels. `render` turns it into a greyscale image as drawn, white ink on
+black, anti-aliased with round caps and joins (thumbnails, pictures of drawings). What a model
+reads is drawn by the recipe's `drawing_inputs` with the same primitive (`ink_polyline`), the
+strokes fitted to one box and one pen: the drawing panel, `netbuilder predict --strokes` and the
+personal handwriting set all go through it, and the built-in digit generator inks its pen trace
+with `ink_polyline` too. So what is classified is exactly reproducible from the file.
 
 The JSON form is `{"canvas": [w, h], "pen_width": p, "strokes": [[[x, y], ...], ...]}`. Files
 come from outside, so reading them checks everything and bounds every size.

@@ -1,8 +1,8 @@
 """Reading drawings with a trained model, as the drawing panel and `predict --strokes` do.
 
-The path is always the same: the Qt-free renderer draws the strokes, the recipe's
-`model_inputs` makes the model's input of that image, the model runs, `predictions` reads its
-outputs. `DrawingReader.read` adds what the panel shows beside the answer, from the same single
+The path is always the same: the recipe's `drawing_inputs` draws the strokes at the size and
+pen the model was taught and makes the model's input of that picture, the model runs,
+`predictions` reads its outputs. `DrawingReader.read` adds what the panel shows beside the answer, from the same single
 forward pass: each layer's output (forward hooks on the named submodules, which carry the
 layers' names) and, on request, the input gradient of the top class (saliency).
 """
@@ -18,8 +18,8 @@ import torch
 
 from netbuilder.common.contracts import TASKS
 from netbuilder.data.base import DataError
-from netbuilder.data.recipe import Prediction, Recipe, input_pictures, model_inputs, predictions
-from netbuilder.data.strokes import Drawing, load_drawing, render
+from netbuilder.data.recipe import Prediction, Recipe, drawing_inputs, input_pictures, predictions
+from netbuilder.data.strokes import Drawing, load_drawing
 from netbuilder.common.text import format_shape
 
 from netbuilder.model.checkpoint import TrainedModel
@@ -81,8 +81,8 @@ class DrawingReader:
         return list(self._layers)
 
     def inputs(self, drawings: Sequence[Drawing]) -> torch.Tensor:
-        """The model's input for each drawing: rendered, then read through the recipe."""
-        return model_inputs(self.recipe, [render(drawing) for drawing in drawings])
+        """The model's input for each drawing, read through the recipe's one way for drawings."""
+        return drawing_inputs(self.recipe, drawings)
 
     def classify(self, drawings: Sequence[Drawing], batch_size: int = DEFAULT_BATCH) -> Prediction:
         """Probabilities for many drawings, in batches."""

@@ -90,8 +90,9 @@ def test_drawings_become_digits_normalised_like_mnist():
 
 
 def _strokes(length: float, x: float = 140.0) -> Drawing:
-    """A distinct vertical stroke: drawings of different lengths render differently at every pen width."""
-    return Drawing((280, 280), 18.0, (((x, 140.0 - length / 2), (x + length / 5, 140.0 + length / 2)),))
+    """A distinct near-vertical stroke: drawings of different lengths slant differently, so they stay
+    different when read at the recipe's one size, at every pen width."""
+    return Drawing((280, 280), 18.0, (((x, 140.0 - length / 2), (x + 10.0 + length / 20, 140.0 + length / 2)),))
 
 
 def test_no_pen_width_of_a_held_out_drawing_is_trained_on(tmp_path):
@@ -103,8 +104,7 @@ def test_no_pen_width_of_a_held_out_drawing_is_trained_on(tmp_path):
     assert len(dataset.val_y) == 4 and not dataset.no_validation
     trained = {sample.numpy().tobytes() for sample in dataset.train_x}
     for drawing in drawings:
-        widths = drawing_inputs([drawing.with_pen_width(drawing.pen_width * factor)
-                                 for factor in AUGMENT_PEN_FACTORS])
+        widths = torch.cat([drawing_inputs([drawing], factor) for factor in AUGMENT_PEN_FACTORS])
         held_out = any(torch.equal(widths[list(AUGMENT_PEN_FACTORS).index(1.0)], val) for val in dataset.val_x)
         in_training = [width.numpy().tobytes() in trained for width in widths]
         # each drawing is on exactly one side, every pen width of it with it

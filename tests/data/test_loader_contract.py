@@ -11,8 +11,8 @@ from netbuilder.data.digits import generate_digits, load_digits, read_digits
 from netbuilder.data.folders import load_image_folder, read_image
 from netbuilder.data.handwriting import AUGMENT_PEN_FACTORS, HandwritingSet, load_handwriting
 from netbuilder.data.mnist import COLLECTIONS, IDX_FILE_NAMES, load_mnist
-from netbuilder.data.recipe import image_recipe, model_inputs
-from netbuilder.data.strokes import Drawing, render
+from netbuilder.data.recipe import drawing_picture, image_recipe, model_inputs
+from netbuilder.data.strokes import Drawing
 from netbuilder.data.tables import load_csv, load_text_csv
 
 
@@ -91,12 +91,12 @@ def test_a_text_table_trains_on_its_recipe_of_the_texts(tmp_path):
 ONE = Drawing((280, 280), 18.0, (((140.0, 50.0), (140.0, 230.0)),))
 
 
-def test_the_personal_set_trains_on_its_recipe_of_the_rendered_drawings(tmp_path):
+def test_the_personal_set_trains_on_its_recipe_of_the_drawings_pictures(tmp_path):
     HandwritingSet(tmp_path).add(ONE, 1)
     HandwritingSet(tmp_path).add(ONE, 7)
     dataset = load_handwriting(folder=tmp_path)
-    renders = [render(ONE.with_pen_width(ONE.pen_width * factor)) for factor in AUGMENT_PEN_FACTORS]
-    assert _rows(dataset.train_x) == _rows(model_inputs(dataset.recipe, renders * 2))
+    pictures = [drawing_picture(ONE, factor) for factor in AUGMENT_PEN_FACTORS]
+    assert _rows(dataset.train_x) == _rows(model_inputs(dataset.recipe, pictures * 2))
 
 
 def test_evaluating_a_model_on_a_built_in_dataset_reads_its_stored_images_through_the_models_recipe(

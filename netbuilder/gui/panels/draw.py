@@ -2,7 +2,7 @@
 
 The canvas keeps what the hand does as strokes (`data.strokes.Drawing`) and paints them with
 QPainterPath for the eye; what the model classifies is always the Qt-free renderer's image of
-the same strokes, read through the model's recipe (`training.live.DrawingReader`), so a saved
+the same strokes, read through the model's recipe (`inference.live.DrawingReader`), so a saved
 drawing classifies identically anywhere. Predictions run after each stroke and, throttled,
 while drawing; inference on one drawing takes milliseconds, so it runs on the GUI thread.
 """
@@ -250,7 +250,8 @@ class DrawPanel(QWidget):
         self.pen_slider = QSlider(Qt.Orientation.Horizontal)
         self.pen_slider.setRange(*PEN_WIDTH_RANGE)
         self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
-        self.pen_slider.setToolTip("Pen width")
+        self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
+                                   "to the digit's size)")
         self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
         tools = QHBoxLayout()
         tools.addWidget(clear)
