@@ -74,7 +74,8 @@ def test_the_bars_are_probabilities_and_follow_each_stroke(qtbot, panel, trained
     drag(qtbot, panel.canvas, one())
     first = panel.bars.opts["height"].copy()
     assert first.sum() == pytest.approx(1.0, abs=1e-5)
-    assert panel.top_class.text() == trained_mlp.recipe.class_names[int(first.argmax())]
+    top = trained_mlp.recipe.class_names[int(first.argmax())]
+    assert panel.top_class.text() == top or panel.top_class.text().startswith(f"{top} or ")  # or a close call
     drag(qtbot, panel.canvas, [(0.4, 0.3), (0.8, 0.3)])
     second = panel.bars.opts["height"]
     assert second.sum() == pytest.approx(1.0, abs=1e-5) and not np.allclose(first, second)
@@ -152,12 +153,14 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     window.draw_dock.show()
     drag(qtbot, window.draw_panel.canvas, one())
     graph = window.document.graph
+    qtbot.waitUntil(lambda: not window.activation_views.pending)  # the views come after the bars
     assert {graph.nodes[node_id].name for node_id in window.activation_views.node_ids} >= {"input1", "fc1", "output1"}
     window.scene.select_nodes([graph.node_named("fc1").id])
     assert window.draw_panel.layer_title.text().startswith("fc1: 128 values")
     window.draw_panel.flow.setChecked(False)
     assert window.activation_views.node_ids == []
     window.draw_panel.flow.setChecked(True)
+    qtbot.waitUntil(lambda: not window.activation_views.pending)
     assert window.activation_views.node_ids
     window.draw_dock.hide()
     assert window.activation_views.node_ids == []
