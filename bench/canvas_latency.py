@@ -3,7 +3,7 @@
 The main window holds the CNN template (trained briefly on built-in digits: the weights do not
 change the cost) with the Draw dock open. Pen traces of built-in digits are drawn into the canvas
 with real mouse events; for each stroke two clocks run from the mouse release:
-- bars: until the bars' plot starts painting the new answer (the rendering, the recipe's
+- bars: until the bars' plot has painted the new answer (the rendering, the recipe's
   preprocessing, the forward pass with every layer's output kept, the answer, the preview, and
   whatever the event loop does before that paint);
 - views done: until the views under the cards are all up to date and the graph has been
@@ -32,7 +32,7 @@ os.environ.setdefault("NETBUILDER_DATA_DIR", tempfile.mkdtemp(prefix="netbuilder
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from canvas_setup import train_cnn  # noqa: E402
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -42,27 +42,38 @@ from netbuilder.gui.main_window import MainWindow  # noqa: E402
 from netbuilder.gui.panels.draw import CANVAS_SIDE  # noqa: E402
 
 
-class PaintClock(QObject):
-    """Notes when the widget it watches starts painting."""
+class PaintClock:
+    """Notes when a view (the bars' plot) has finished painting, from its own paintEvent."""
 
-    def __init__(self):
-        super().__init__()
-        self.painted_at: float | None = None
+    def __init__(self, view):
+        self.view, self.painted_at = view, None
+        self._paint = view.paintEvent
 
-    def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.Paint and self.painted_at is None:
+    def __enter__(self) -> PaintClock:
+        self.view.paintEvent = self._timed_paint
+        return self
+
+    def __exit__(self, *_) -> None:
+        del self.view.paintEvent
+
+    def _timed_paint(self, event) -> None:
+        self._paint(event)
+        if self.painted_at is None:
             self.painted_at = time.perf_counter()
-        return False
 
 
 def stroke_latencies(app: QApplication, window: MainWindow, count: int) -> tuple[list[float], list[float]]:
     """Milliseconds from each stroke's mouse release to the bars' paint, and to the end of the work it caused."""
-    panel = window.draw_panel
-    canvas = panel.canvas
-    square = canvas.square()
-    clock = PaintClock()
-    panel.plot.viewport().installEventFilter(clock)
     bars, done = [], []
+    with PaintClock(window.draw_panel.plot) as clock:
+        _draw_all(app, window, count, clock, bars, done)
+    return bars, done
+
+
+def _draw_all(app: QApplication, window: MainWindow, count: int, clock: PaintClock, bars: list[float],
+              done: list[float]) -> None:
+    canvas = window.draw_panel.canvas
+    square = canvas.square()
     for drawing in pen_traces(count, seed=7)[0]:
         canvas.clear()
         app.processEvents()
@@ -87,8 +98,6 @@ def stroke_latencies(app: QApplication, window: MainWindow, count: int) -> tuple
             painted = clock.painted_at if clock.painted_at is not None else finished
             bars.append((painted - started) * 1000)
             done.append((finished - started) * 1000)
-    panel.plot.viewport().removeEventFilter(clock)
-    return bars, done
 
 
 def describe(name: str, latencies: list[float]) -> tuple[float, float]:
