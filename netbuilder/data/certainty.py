@@ -42,9 +42,7 @@ def close_call(probabilities: np.ndarray) -> tuple[int, int] | None:
     values = np.asarray(probabilities, np.float64)
     if values.size < 2:
         return None
-    second, first = np.argsort(values, kind="stable")[-2:]
-    if values[first] == values[second]:  # a tie: the lower class index first, as Prediction.top orders it
-        first, second = min(first, second), max(first, second)
+    first, second = np.argsort(-values, kind="stable")[:2]  # ties in class order, as Prediction.top
     return (int(first), int(second)) if values[first] - values[second] < CLOSE_CALL_MARGIN else None
 
 

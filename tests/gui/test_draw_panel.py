@@ -282,3 +282,42 @@ def test_the_pen_width_slider_sets_the_width_the_model_input_is_drawn_with(qtbot
     panel.pen_slider.setValue(35)
     assert panel.canvas.drawing().pen_width == 35
     assert panel.reading.picture.sum() > 1.5 * thin  # re-read at once, with the wider pen
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.01])
+def test_when_the_two_top_classes_are_close_the_panel_asks_instead_of_answering(qtbot, panel, trained_mlp,
+                                                                                monkeypatch, margin):
+    # the margin decides: with 0 no answer is a close call, with above 1 every answer is
+    monkeypatch.setattr("netbuilder.data.certainty.CLOSE_CALL_MARGIN", margin)
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, one())
+    probabilities = panel.bars.opts["height"]
+    first, second = (trained_mlp.recipe.class_names[index] for index in np.argsort(-probabilities, kind="stable")[:2])
+    if margin:
+        assert panel.top_class.text() == f"{first} or {second}?"
+        assert panel.top_probability.text().startswith(f"Not sure: {first} ")
+    else:
+        assert panel.top_class.text() == first and panel.top_probability.text().endswith("% sure")
+
+
+def test_a_blank_canvas_is_nothing_drawn_in_the_panel_and_in_predict(qtbot, panel, trained_mlp, tmp_path, capsys):
+    from netbuilder.__main__ import cli_main as main
+    from netbuilder.core.project import save_project
+    from netbuilder.training.checkpoint import save_checkpoint
+
+    panel.set_trained_model(trained_mlp)
+    drag(qtbot, panel.canvas, one())
+    panel.canvas.clear()
+    assert panel.reading is None and panel.top_class.text() == "–"
+    assert panel.top_probability.text().startswith("Nothing drawn") and not panel.bars.opts["height"].any()
+
+    project_path = tmp_path / "mlp.nbproj"
+    save_project(load_template("1-mlp"), project_path)
+    save_checkpoint(trained_mlp.model, trained_mlp.history, project_path, recipe=trained_mlp.recipe)
+    panel.canvas.drawing().save(tmp_path / "blank.json")
+    capsys.readouterr()
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "blank.json"), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["nothing_to_read"] == "nothing drawn" and row["top"] == []
+    assert main(["predict", str(project_path), "--strokes", str(tmp_path / "blank.json")]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split(None, 1) == ["blank.json", "(nothing drawn)"]

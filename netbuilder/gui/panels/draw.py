@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QVBoxLayout, QWidget)
 
 from ...data.base import DataError
-from ...data.certainty import NOTHING_DRAWN, close_call, close_call_text, has_no_ink
+from ...data.certainty import NOTHING_DRAWN, close_call, close_call_text
 from ...data.handwriting import HandwritingSet
 from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
 from .. import style
@@ -432,8 +432,10 @@ class DrawPanel(QWidget):
         """Read the current drawing and show the answer (nothing to read: empty bars)."""
         if self.reader is None:
             return
+        from ...training.live import nothing_drawn  # loaded with the reader
+
         drawing = self.canvas.drawing()
-        if drawing.is_empty or has_no_ink(render(drawing)):
+        if nothing_drawn(drawing):
             self.reading = None
             self._show_reading()
             self.reading_changed.emit(None)
