@@ -26,7 +26,10 @@ from netbuilder.data.strokes import Drawing  # noqa: E402
 from netbuilder.training.checkpoint import TrainedModel  # noqa: E402
 from netbuilder.training.trainer import prepare  # noqa: E402
 
-PEN_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pen-dev" / "pen-dev.jsonl.gz"
+# ../shared beside the checkout (a worktree's checkout may sit a level deeper)
+SHARED = next((folder / "shared" for folder in Path(__file__).resolve().parents if (folder / "shared" / "data").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")
+PEN_DEV = SHARED / "data" / "pen-dev" / "pen-dev.jsonl.gz"
 CNN_TEMPLATE = "2-cnn"
 
 
@@ -48,15 +51,16 @@ def pen_digits(writers: Sequence[int] | None = None) -> list[PenDigit]:
     return digits
 
 
-def trained_cnn(weights: Path | None = None, epochs: int = 3) -> TrainedModel:
-    """The CNN template trained `epochs` on all the built-in digits (or its weights from `weights`)."""
+def trained_cnn(weights: Path | None = None, train_size: int | None = None, epochs: int = 3) -> TrainedModel:
+    """The CNN template trained `epochs` on the built-in digits (the first `train_size`, or all), or
+    its weights from `weights`."""
     if weights is not None and weights.exists():
         project = load_template(CNN_TEMPLATE)
         model, dataset, _ = prepare(project, "digits")
         model.load_state_dict(torch.load(weights, weights_only=True))
         print(f"CNN template: weights from {weights}")
     else:
-        model, dataset, _, seconds, trained_epochs = train_template(CNN_TEMPLATE, None, None, epochs)
+        model, dataset, _, seconds, trained_epochs = train_template(CNN_TEMPLATE, train_size, 1000, epochs)
         print(f"CNN template trained {trained_epochs} epochs on {len(dataset.train_x):,} built-in digits "
               f"in {seconds:.0f} s")
         if weights is not None:
