@@ -51,9 +51,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="keep the trained CNN's weights in this file, and reuse them")
     parser.add_argument("--writers", help="comma-separated writer numbers (default: all)")
+    parser.add_argument("--epochs", type=int, help="try another number of fine-tuning epochs (default: the panel's)")
+    parser.add_argument("--lr-factor", type=float, help="try another learning-rate factor (default: the panel's)")
+    parser.add_argument("--digits", type=int, help="try another number of built-in digits mixed in (default: the panel's)")
     parser.add_argument("--train", type=int, help="train on the first N built-in digits only (smoke runs)")
     args = parser.parse_args()
     trained = trained_cnn(args.weights, args.train)
+    if args.lr_factor is not None:
+        fine_tune.LEARNING_RATE_FACTOR = args.lr_factor
+    epochs = args.epochs or fine_tune.FINE_TUNE_EPOCHS
     reader = DrawingReader(trained.model, trained.recipe)
     digits = pen_digits()
     writers = sorted({digit.writer for digit in digits})
@@ -64,8 +70,8 @@ def main() -> None:
     labels = np.array([digit.label for digit in digits])
     writer_of = np.array([digit.writer for digit in digits])
     print(f"{len(digits):,} pen-dev drawings of {len(set(writer_of))} writers read in "
-          f"{time.perf_counter() - started:.1f} s; fine-tuning: {fine_tune.FINE_TUNE_EPOCHS} epochs, "
-          f"lr x{fine_tune.LEARNING_RATE_FACTOR}")
+          f"{time.perf_counter() - started:.1f} s; fine-tuning: {epochs} epochs, lr x{fine_tune.LEARNING_RATE_FACTOR}, "
+          f"{args.digits or 'the default number of'} built-in digits mixed in")
     project = load_template(CNN_TEMPLATE)
     print(f"{'writer':>6} {'before':>7} {'after':>7} {'others before':>13} {'after':>7} {'held-out in set':>16} "
           f"{'seconds':>7}")
@@ -79,7 +85,8 @@ def main() -> None:
             handwriting = HandwritingSet(Path(folder))
             for index in chosen:
                 handwriting.add(digits[index].drawing, int(labels[index]))
-            run = FineTuning(trained.model, trained.recipe, project, folder=Path(folder))
+            run = FineTuning(trained.model, trained.recipe, project, folder=Path(folder), epochs=epochs,
+                             digits_size=args.digits)
             tuning_started = time.perf_counter()
             finished = [event for event in run.events() if isinstance(event, Finished)][-1]
             seconds = time.perf_counter() - tuning_started
@@ -91,7 +98,8 @@ def main() -> None:
                   accuracy(tuned, inputs[others], labels[others]), seconds)
         results.append(result)
         print(f"{writer:>6} {result[0]:>7.1%} {result[1]:>7.1%} {result[2]:>13.1%} {result[3]:>7.1%} "
-              f"{f'{run.result.before:.0%} -> {run.result.after:.0%}':>16} {seconds:>7.1f}", flush=True)
+              f"{f'{run.result.before:.0%} -> {run.result.after:.0%}':>16} {seconds:>7.1f}  {finished.message}",
+              flush=True)
     before, after, others_before, others_after, seconds = np.mean(results, axis=0)
     print(f"mean over {len(results)} writers: own drawings {before:.2%} -> {after:.2%}; other writers "
           f"{others_before:.2%} -> {others_after:.2%} ({100 * (others_after - others_before):+.2f} points; "
