@@ -71,7 +71,7 @@ def main() -> None:
     writer_of = np.array([digit.writer for digit in digits])
     print(f"{len(digits):,} pen-dev drawings of {len(set(writer_of))} writers read in "
           f"{time.perf_counter() - started:.1f} s; fine-tuning: {epochs} epochs, lr x{fine_tune.LEARNING_RATE_FACTOR}, "
-          f"{args.digits or 'the default number of'} built-in digits mixed in")
+          f"{args.digits or fine_tune.FINE_TUNE_DIGITS} built-in digits mixed in")
     project = load_template(CNN_TEMPLATE)
     print(f"{'writer':>6} {'before':>7} {'after':>7} {'others before':>13} {'after':>7} {'held-out in set':>16} "
           f"{'seconds':>7}")
@@ -86,7 +86,7 @@ def main() -> None:
             for index in chosen:
                 handwriting.add(digits[index].drawing, int(labels[index]))
             run = FineTuning(trained.model, trained.recipe, project, folder=Path(folder), epochs=epochs,
-                             digits_size=args.digits)
+                             digits_size=args.digits or fine_tune.FINE_TUNE_DIGITS)
             tuning_started = time.perf_counter()
             finished = [event for event in run.events() if isinstance(event, Finished)][-1]
             seconds = time.perf_counter() - tuning_started

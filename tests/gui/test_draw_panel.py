@@ -167,8 +167,7 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
 
 
 def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_the_result(
-        qtbot, panel, trained_mlp, monkeypatch):
-    monkeypatch.setattr("netbuilder.data.handwriting.MIX_DIGITS", 200)
+        qtbot, panel, trained_mlp):
     for _ in range(4):
         drag(qtbot, panel.canvas, one())
         panel.add_to_handwriting(1)
