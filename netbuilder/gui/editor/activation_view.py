@@ -8,9 +8,9 @@ as the prediction (`training.live.DrawingReader.read`); this module only draws t
 
 The answer the user waits for is the drawing panel's bars, so the views come after them and never
 hold them up: `NodeActivationViews.show` only queues the new outputs, and the pictures are made on
-the next turns of the event loop in slices of at most FRAME_BUDGET_MS (the cards in sight first, a
-card whose output did not change not at all), so that a repaint or a mouse event waits at most one
-slice. Each view keeps its painting as an image (Qt's device-coordinate cache): moving, scrolling
+the next turns of the event loop in slices of FRAME_BUDGET_MS (a slice ends with the first card
+past it; the cards in sight first, a card whose output did not change not at all), so that a
+repaint or a mouse event waits at most about one slice. Each view keeps its painting as an image (Qt's device-coordinate cache): moving, scrolling
 or repainting the graph redraws the image, and only a new output paints the view again.
 """
 from __future__ import annotations
