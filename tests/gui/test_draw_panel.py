@@ -166,6 +166,30 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     assert window.activation_views.node_ids == []
 
 
+def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_redraws_no_view(
+        qtbot, tmp_path, monkeypatch, trained_mlp):
+    from netbuilder.gui.main_window import MainWindow
+
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    window = MainWindow(recovery_dir=tmp_path / "recovery", remember_layout=False)
+    qtbot.addWidget(window)
+    window.set_project(load_template("1-mlp"), None)
+    window.show()
+    window.draw_panel.set_trained_model(trained_mlp)
+    window.draw_dock.show()
+    views = window.activation_views
+    drag(qtbot, window.draw_panel.canvas, one())
+    # the stroke has ended: the answer is there, the views wait for the event loop's next turns
+    assert window.draw_panel.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert views.pending
+    qtbot.waitUntil(lambda: not views.pending)
+    shown = views.node_ids
+    window.draw_panel.update_prediction()  # the same drawing again: the same outputs, nothing to draw
+    assert not views.pending and views.node_ids == shown
+    drag(qtbot, window.draw_panel.canvas, [(0.2, 0.5), (0.8, 0.5)])  # a new stroke: new outputs to draw
+    assert views.pending
+
+
 def test_fine_tuning_reports_held_out_accuracy_before_and_after_and_reads_with_the_result(
         qtbot, panel, trained_mlp):
     for _ in range(4):

@@ -10,8 +10,9 @@ The answer the user waits for is the drawing panel's bars, so the views come aft
 hold them up: `NodeActivationViews.show` only queues the new outputs, and the pictures are made on
 the next turns of the event loop in slices of FRAME_BUDGET_MS (a slice ends with the first card
 past it; the cards in sight first, a card whose output did not change not at all), so that a
-repaint or a mouse event waits at most about one slice. Each view keeps its painting as an image (Qt's device-coordinate cache): moving, scrolling
-or repainting the graph redraws the image, and only a new output paints the view again.
+repaint or a mouse event waits at most about one slice. Each view keeps its painting as an image
+(Qt's device-coordinate cache): moving, scrolling or repainting the graph redraws the image, and
+only a new output paints the view again.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import math
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 from shiboken6 import isValid
@@ -148,11 +149,8 @@ class NodeActivationViews(QObject):
     drawing; `clear` takes them all away (the panel closed, the views switched off, no model).
 
     `show` queues; the views are brought up to date in slices of FRAME_BUDGET_MS on later turns of
-    the event loop, the cards in sight first. `pending` says whether some are not yet up to date;
-    `updated` is emitted when they all are.
+    the event loop, the cards in sight first; `pending` says whether some are not yet up to date.
     """
-
-    updated = Signal()
 
     def __init__(self, scene: GraphScene):
         super().__init__(scene)
@@ -199,8 +197,6 @@ class NodeActivationViews(QObject):
         self._queue = changed
         if changed:
             self._timer.start()
-        else:
-            self.updated.emit()
 
     def clear(self) -> None:
         self._queue = []
@@ -233,8 +229,6 @@ class NodeActivationViews(QObject):
                 break
         if self._queue:
             self._timer.start()
-        else:
-            self.updated.emit()
 
     def _draw(self, node_id: str, content: tuple) -> None:
         view = self._view(node_id)
