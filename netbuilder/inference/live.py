@@ -18,8 +18,9 @@ import torch
 
 from netbuilder.common.contracts import TASKS
 from netbuilder.data.base import DataError
+from netbuilder.data.certainty import NOTHING_DRAWN, has_no_ink
 from netbuilder.data.recipe import Prediction, Recipe, drawing_inputs, input_pictures, predictions
-from netbuilder.data.strokes import Drawing, load_drawing
+from netbuilder.data.strokes import Drawing, load_drawing, render
 from netbuilder.common.text import format_shape
 
 from netbuilder.model.checkpoint import TrainedModel
@@ -147,5 +148,11 @@ def predict_drawing_files(trained: TrainedModel, files: Sequence[str | Path]) ->
     if problem:
         raise DataError(problem)
     drawings = [load_drawing(path) for path in files]
-    return RawSamples(drawings, [Path(path).name for path in files]), \
+    return RawSamples(drawings, [Path(path).name for path in files],
+                      [NOTHING_DRAWN if nothing_drawn(drawing) else None for drawing in drawings]), \
         DrawingReader(trained.model, trained.recipe).classify(drawings)
+
+
+def nothing_drawn(drawing: Drawing) -> bool:
+    """Whether a drawing leaves no ink on its canvas (no strokes, or strokes too faint to see)."""
+    return drawing.is_empty or has_no_ink(render(drawing))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from netbuilder.core.memory import FLOAT_BYTES, available_memory
 from netbuilder.data.base import DataError
+from netbuilder.data.certainty import EMPTY_IMAGE, close_call, close_call_text, has_no_ink
 from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
 from netbuilder.data.tables import MAX_TABLE_BYTES, read_feature_rows, read_texts
@@ -32,6 +33,8 @@ _TABLE_SUFFIXES = (".csv", ".tsv")
 class RawSamples:
     samples: list  # what model_inputs takes for the recipe: images, rows or texts
     names: list[str]  # how each is shown: "cat.png", "flowers.csv row 3", "notes.txt line 2"
+    # why a sample holds nothing to read ("the image is empty"), or None; by sample, for images and drawings
+    nothing_to_read: list[str | None] = field(default_factory=list)
 
 
 Reader = Callable[[Recipe, Sequence[Path]], RawSamples]
@@ -49,7 +52,8 @@ def read_image_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
             raise DataError(f"{shown(str(path))}: is not an image that can be read (damaged, or not really "
                             f"{shown(path.suffix.lower())}).")
         images.append(image)
-    return RawSamples(images, [path.name for path in files])
+    return RawSamples(images, [path.name for path in files],
+                      [EMPTY_IMAGE if has_no_ink(image) else None for image in images])
 
 
 def read_table_files(recipe: Recipe, files: Sequence[Path]) -> RawSamples:
@@ -119,13 +123,23 @@ def predict_files(trained: TrainedModel, files: Sequence[str | Path],
 
 
 def prediction_rows(raw: RawSamples, prediction: Prediction, top: int) -> list[dict]:
-    """One JSON-ready record per sample: its name and top classes, or its predicted values."""
+    """One JSON-ready record per sample: its name and top classes, or its predicted values.
+
+    A classification record also says whether the sample held nothing to read ("nothing_to_read":
+    why, and no classes in "top") and, when its two most probable classes are too close to choose
+    between, which two they are ("close_call": [first, second]; else null)."""
     if prediction.probabilities is None:
         return [{"sample": name, "values": [float(value) for value in values]}
                 for name, values in zip(raw.names, prediction.values)]
-    return [{"sample": name, "top": [{"class": label, "probability": round(probability, 6)}
-                                     for label, probability in prediction.top(index, top)]}
-            for index, name in enumerate(raw.names)]
+    rows = []
+    for index, name in enumerate(raw.names):
+        empty = raw.nothing_to_read[index] if raw.nothing_to_read else None
+        pair = None if empty else close_call(prediction.probabilities[index])
+        rows.append({"sample": name, "nothing_to_read": empty,
+                     "close_call": None if pair is None else [prediction.class_names[class_] for class_ in pair],
+                     "top": [] if empty else [{"class": label, "probability": round(probability, 6)}
+                                              for label, probability in prediction.top(index, top)]})
+    return rows
 
 
 def format_rows(rows: list[dict], as_json: bool) -> str:
@@ -137,11 +151,18 @@ def format_rows(rows: list[dict], as_json: bool) -> str:
                                                    for row in rows]
     else:
         header = ["sample", "prediction", "probability", "next"]
-        cells = [[shown(row["sample"]), shown(row["top"][0]["class"], SHOWN_NAME_CHARACTERS),
-                  f"{100 * row['top'][0]['probability']:.1f}%",
+        cells = [[shown(row["sample"]), f"({row['nothing_to_read']})", "", ""] if row["nothing_to_read"] else
+                 [shown(row["sample"]), _answer(row), f"{100 * row['top'][0]['probability']:.1f}%",
                   "  ".join(f"{shown(other['class'], SHOWN_NAME_CHARACTERS)} {100 * other['probability']:.1f}%"
                             for other in row["top"][1:])]
                  for row in rows]
     widths = [max(len(line[column]) for line in [header, *cells]) for column in range(len(header))]
     return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
                      for line in [header, *cells])
+
+
+def _answer(row: dict) -> str:
+    """The prediction cell: the top class, or the two top classes as a question ("7 or 2?") for a close call."""
+    if row["close_call"]:
+        return close_call_text([shown(name, SHOWN_NAME_CHARACTERS) for name in row["close_call"]], (0, 1))
+    return shown(row["top"][0]["class"], SHOWN_NAME_CHARACTERS)

@@ -144,3 +144,41 @@ def test_a_regression_model_prints_its_predicted_values(tmp_path, capsys, cli, m
     assert record["sample"] == "new.csv row 2" and record["values"][0] == pytest.approx(1.0, abs=0.1)
     assert cli("predict", project, tmp_path / "new.csv") == 0
     assert capsys.readouterr().out.splitlines()[0].split() == ["sample", "prediction"]
+
+
+def test_an_image_with_no_ink_is_said_to_be_empty_not_given_a_class(bars_model, tmp_path, capsys, cli):
+    rng = np.random.default_rng(4)
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((28, 28), 255, np.uint8))
+    cv2.imwrite(str(tmp_path / "grain.png"), (120 + rng.random((40, 40)) * 20).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "tall.png"), bar(40, 40, True, rng))
+    files = [tmp_path / "blank.png", tmp_path / "grain.png", tmp_path / "tall.png"]
+    capsys.readouterr()
+    assert cli("predict", bars_model, *files) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split(None, 1) == ["blank.png", "(the image is empty)"]
+    assert lines[2].split(None, 1) == ["grain.png", "(the image is empty)"]
+    assert lines[3].split()[:2] == ["tall.png", "vertical"]
+    assert cli("predict", bars_model, *files, "--json") == 0
+    blank, grain, tall = json.loads(capsys.readouterr().out)
+    assert blank["nothing_to_read"] == grain["nothing_to_read"] == "the image is empty"
+    assert blank["top"] == grain["top"] == [] and blank["close_call"] is None
+    assert tall["nothing_to_read"] is None and tall["top"][0]["class"] == "vertical"
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.01])
+def test_rows_whose_two_top_classes_are_close_are_marked(bars_model, tmp_path, capsys, cli, monkeypatch, margin):
+    # the margin decides: with 0 no answer is a close call, with above 1 every answer is
+    monkeypatch.setattr("netbuilder.data.certainty.CLOSE_CALL_MARGIN", margin)
+    cv2.imwrite(str(tmp_path / "tall.png"), bar(40, 40, True, np.random.default_rng(5)))
+    capsys.readouterr()
+    assert cli("predict", bars_model, tmp_path / "tall.png", "--top", "1") == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert cli("predict", bars_model, tmp_path / "tall.png", "--top", "1", "--json") == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    if margin:
+        assert row.split()[:4] == ["tall.png", "vertical", "or", "horizontal?"]
+        assert record["close_call"] == ["vertical", "horizontal"]
+    else:
+        assert row.split()[:2] == ["tall.png", "vertical"] and "?" not in row
+        assert record["close_call"] is None
+    assert [entry["class"] for entry in record["top"]] == ["vertical"]

@@ -5,13 +5,22 @@ current drawing: feature-map tiles for convolutions and pooling, a bar strip for
 and other flat outputs, rows as a heat map for sequences, the class probabilities at the
 Output and the model's 28×28 input at the Input. The pictures come from the same forward pass
 as the prediction (`inference.live.DrawingReader.read`); this module only draws them.
+
+The answer the user waits for is the drawing panel's bars, so the views come after them and never
+hold them up: `NodeActivationViews.show` only queues the new outputs, and the pictures are made on
+the next turns of the event loop in slices of FRAME_BUDGET_MS (a slice ends with the first card
+past it; the cards in sight first, a card whose output did not change not at all), so that a
+repaint or a mouse event waits at most about one slice. Each view keeps its painting as an image
+(Qt's device-coordinate cache): moving, scrolling or repainting the graph redraws the image, and
+only a new output paints the view again.
 """
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Qt
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem
 from shiboken6 import isValid
@@ -31,13 +40,20 @@ TILE_COLUMNS = 8  # two rows of eight square maps fill the card-wide strip
 _BAR_COLOUR = QColor("#4da3ff")
 _TOP_BAR_COLOUR = QColor("#3ecf8e")
 _BACKGROUND = QColor("#141518")
+FRAME_BUDGET_MS = 8.0  # the views' work between two turns of the event loop: half a 60 Hz frame
 
 
 def unit_range(values: np.ndarray) -> np.ndarray:
     """Values scaled to [0, 1] by their own range (a flat array becomes zeros)."""
-    values = np.nan_to_num(values.astype(np.float32))
-    low, high = float(values.min()), float(values.max())
-    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return unit_ranges(values.reshape(1, -1)).reshape(values.shape)
+
+
+def unit_ranges(rows: np.ndarray) -> np.ndarray:
+    """Each row of a (N, M) array scaled to [0, 1] by its own range (a flat row becomes zeros)."""
+    rows = np.nan_to_num(rows.astype(np.float32))
+    low = rows.min(axis=1, keepdims=True)
+    span = rows.max(axis=1, keepdims=True) - low
+    return np.divide(rows - low, span, out=np.zeros_like(rows), where=span > 0)
 
 
 def tile_maps(maps: np.ndarray, limit: int | None = None, columns: int | None = None) -> np.ndarray:
@@ -47,12 +63,10 @@ def tile_maps(maps: np.ndarray, limit: int | None = None, columns: int | None = 
     count, height, width = maps.shape
     columns = min(columns or math.ceil(math.sqrt(count)), count)
     rows = math.ceil(count / columns)
-    grid = np.zeros((rows * (height + 1) - 1, columns * (width + 1) - 1), np.float32)
-    for index in range(count):
-        top, left = divmod(index, columns)
-        grid[top * (height + 1):top * (height + 1) + height, left * (width + 1):left * (width + 1) + width] = \
-            unit_range(maps[index])
-    return grid
+    cells = np.zeros((rows * columns, height + 1, width + 1), np.float32)  # each map with its dark edge
+    cells[:count, :height, :width] = unit_ranges(maps.reshape(count, -1)).reshape(count, height, width)
+    grid = cells.reshape(rows, columns, height + 1, width + 1).transpose(0, 2, 1, 3)
+    return grid.reshape(rows * (height + 1), columns * (width + 1))[:-1, :-1]
 
 
 def grey_pixmap(picture: np.ndarray) -> QPixmap:
@@ -79,6 +93,7 @@ class ActivationView(QGraphicsItem):
         super().__init__(parent)
         self.setPos(0, NODE_HEIGHT + VIEW_GAP)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # painted again only by update()
         self._pixmap: QPixmap | None = None
         self._bars: np.ndarray | None = None
         self._highlight = -1
@@ -131,57 +146,130 @@ class ActivationView(QGraphicsItem):
 
 class NodeActivationViews(QObject):
     """Keeps one ActivationView under each card that has something to show, for the latest
-    drawing; `clear` takes them all away (the panel closed, the views switched off, no model)."""
+    drawing; `clear` takes them all away (the panel closed, the views switched off, no model).
+
+    `show` queues; the views are brought up to date in slices of FRAME_BUDGET_MS on later turns of
+    the event loop, the cards in sight first; `pending` says whether some are not yet up to date.
+    """
 
     def __init__(self, scene: GraphScene):
         super().__init__(scene)
         self.scene = scene
         self._views: dict[str, ActivationView] = {}
+        self._shown: dict[str, tuple] = {}  # node id -> what its view shows, to skip what did not change
+        self._queue: list[tuple[str, tuple]] = []  # (node id, what its view is to show), in order of work
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._work)
         # a new project's cards are new items: the views went with the old ones
-        scene.document.project_replaced.connect(self._views.clear)
+        scene.document.project_replaced.connect(self._forget_views)
 
     @property
     def node_ids(self) -> list[str]:
         """The nodes showing a view now."""
         return list(self._views)
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
     def show(self, activations: dict[str, np.ndarray], picture: np.ndarray, probabilities: np.ndarray,
              class_names: tuple[str, ...]) -> None:
-        """Show each layer's output (by layer name), the input picture at Input nodes and the
-        probabilities at Output nodes; nodes with nothing to show lose their view."""
-        shown = set()
+        """Queue each layer's output (by layer name), the input picture at Input nodes and the
+        probabilities at Output nodes; nodes with nothing to show lose their view at once."""
+        wanted = {}
         for node_id, node in self.scene.document.graph.nodes.items():
             spec = node.spec
             if not spec.has_output:  # the Output: what the model concludes
-                self._view(node_id).show_bars(probabilities, int(np.argmax(probabilities)), class_names)
+                wanted[node_id] = ("bars", probabilities, class_names)
             elif spec.max_inputs == 0:  # an Input: what the model receives
-                self._view(node_id).show_picture(picture)
+                wanted[node_id] = ("picture", picture)
             elif node.name in activations:
-                output = activations[node.name]
-                picture_of_layer = layer_picture(output)
-                if picture_of_layer is not None:
-                    self._view(node_id).show_picture(picture_of_layer)
-                else:
-                    self._view(node_id).show_bars(output.reshape(-1))
-            else:
-                continue
-            shown.add(node_id)
-        for node_id in set(self._views) - shown:
+                wanted[node_id] = ("layer", activations[node.name])
+        for node_id in set(self._views) - set(wanted):
             self._remove(node_id)
+        changed = [(node_id, content) for node_id, content in wanted.items()
+                   if not (self._has_view(node_id) and _same(self._shown.get(node_id), content))]
+        in_sight = self._in_sight()
+        changed.sort(key=lambda item: self.scene.node_item(item[0]).sceneBoundingRect().intersects(in_sight),
+                     reverse=True)  # stable: the graph's order within the cards in sight and within the others
+        self._queue = changed
+        if changed:
+            self._timer.start()
 
     def clear(self) -> None:
+        self._queue = []
+        self._timer.stop()
         for node_id in list(self._views):
             self._remove(node_id)
 
-    def _view(self, node_id: str) -> ActivationView:
+    def _forget_views(self) -> None:
+        self._queue = []
+        self._views.clear()
+        self._shown.clear()
+
+    def _in_sight(self) -> QRectF:
+        """The part of the scene the graph's views show."""
+        area = QRectF()
+        for view in self.scene.views():
+            if view.isVisible():
+                area = area.united(view.mapToScene(view.viewport().rect()).boundingRect())
+        return area
+
+    def _work(self) -> None:
+        """Bring views up to date until the frame budget is spent; the rest on the next turn."""
+        deadline = time.perf_counter() + FRAME_BUDGET_MS / 1000
+        while self._queue:
+            node_id, content = self._queue.pop(0)
+            if node_id not in self.scene.document.graph.nodes:  # deleted since
+                continue
+            self._draw(node_id, content)
+            if time.perf_counter() >= deadline:
+                break
+        if self._queue:
+            self._timer.start()
+
+    def _draw(self, node_id: str, content: tuple) -> None:
+        view = self._view(node_id)
+        kind = content[0]
+        if kind == "bars":
+            probabilities, class_names = content[1], content[2]
+            view.show_bars(probabilities, int(np.argmax(probabilities)), class_names)
+        elif kind == "picture":
+            view.show_picture(content[1])
+        else:
+            picture = layer_picture(content[1])
+            if picture is not None:
+                view.show_picture(picture)
+            else:
+                view.show_bars(content[1].reshape(-1))
+        self._shown[node_id] = content
+
+    def _has_view(self, node_id: str) -> bool:
+        """Whether the node's card has its view (a card made again, after an undo, has none)."""
         view = self._views.get(node_id)
-        card = self.scene.node_item(node_id)
-        if view is None or not isValid(view) or view.parentItem() is not card:
-            view = ActivationView(card)
-            self._views[node_id] = view
-        return view
+        return view is not None and isValid(view) and view.parentItem() is self.scene.node_item(node_id)
+
+    def _view(self, node_id: str) -> ActivationView:
+        if not self._has_view(node_id):
+            self._views[node_id] = ActivationView(self.scene.node_item(node_id))
+        return self._views[node_id]
 
     def _remove(self, node_id: str) -> None:
         view = self._views.pop(node_id)
+        self._shown.pop(node_id, None)
         if isValid(view) and view.scene() is not None:  # a deleted card took its view with it
             view.scene().removeItem(view)
+
+
+def _same(shown: tuple | None, content: tuple) -> bool:
+    """Whether a view showing `shown` already shows `content` (the same kind and equal values)."""
+    return shown is not None and len(shown) == len(content) and shown[0] == content[0] and \
+        all(_equal(a, b) for a, b in zip(shown[1:], content[1:]))
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+    return a == b

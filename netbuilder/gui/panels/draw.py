@@ -5,6 +5,12 @@ QPainterPath for the eye; what the model classifies is always the Qt-free render
 the same strokes, read through the model's recipe (`inference.live.DrawingReader`), so a saved
 drawing classifies identically anywhere. Predictions run after each stroke and, throttled,
 while drawing; inference on one drawing takes milliseconds, so it runs on the GUI thread.
+
+The bars are the answer the user waits for, so they come first: a reading sets the bars, the
+answer and the preview at once, and what is only illustration (the selected layer's large picture
+here, the views under the cards in the editor) is drawn on later turns of the event loop, after
+the bars have been painted. A drawing with no ink is "nothing drawn", never a class; two classes
+too close to choose between are said as such ("7 or 2?"); both decided in `data.certainty`.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QVBoxLayout, QWidget)
 
 from ...data.base import DataError
+from ...data.certainty import NOTHING_DRAWN, close_call, close_call_text
 from ...data.handwriting import HandwritingSet
 from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
 from ...common.text import format_shape
@@ -240,6 +247,10 @@ class DrawPanel(QWidget):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_INTERVAL_MS)
         self._live_timer.timeout.connect(self.update_prediction)
+        self._layer_timer = QTimer(self)  # the selected layer's picture, after the bars are painted
+        self._layer_timer.setSingleShot(True)
+        self._layer_timer.setInterval(0)
+        self._layer_timer.timeout.connect(self._show_selected_layer)
 
         clear = QPushButton("Clear")
         clear.setToolTip("Clear the drawing (Esc or right-click on the canvas)")
@@ -423,8 +434,10 @@ class DrawPanel(QWidget):
         """Read the current drawing and show the answer (nothing to read: empty bars)."""
         if self.reader is None:
             return
+        from ...inference.live import nothing_drawn  # loaded with the reader
+
         drawing = self.canvas.drawing()
-        if drawing.is_empty:
+        if nothing_drawn(drawing):
             self.reading = None
             self._show_reading()
             self.reading_changed.emit(None)
@@ -439,19 +452,26 @@ class DrawPanel(QWidget):
         class_count = len(self.reader.recipe.class_names)
         if reading is None:
             self.top_class.setText("–")
-            self.top_probability.setText("Draw a digit")
+            self.top_probability.setText(f"{NOTHING_DRAWN.capitalize()}: draw a digit")
             self.bars.setOpts(height=np.zeros(class_count))
             self.preview.setPixmap(grey_pixmap(np.zeros((28, 28))).scaled(
                 _PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-            self._show_selected_layer()
+            self._layer_timer.start()
             return
         probabilities = reading.prediction.probabilities[0]
-        name, probability = reading.prediction.top(0, 1)[0]
-        self.top_class.setText(name)
-        self.top_probability.setText(f"{100 * probability:.1f}% sure")
+        names = reading.prediction.class_names
+        pair = close_call(probabilities)
+        if pair is None:
+            name, probability = reading.prediction.top(0, 1)[0]
+            self.top_class.setText(name)
+            self.top_probability.setText(f"{100 * probability:.1f}% sure")
+        else:
+            self.top_class.setText(close_call_text(names, pair))
+            self.top_probability.setText("Not sure: " + " or ".join(
+                f"{names[index]} {100 * probabilities[index]:.0f}%" for index in pair))
         self.bars.setOpts(height=probabilities)
         self.preview.setPixmap(_preview_pixmap(reading.picture, reading.saliency))
-        self._show_selected_layer()
+        self._layer_timer.start()
 
     def _show_selected_layer(self) -> None:
         output = None if self.reading is None or self.selected_layer is None \
