@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 
+# The two events a model's history keeps are defined with it, below training (model/history.py)
 from netbuilder.model.history import EpochEnded, SettingsChanged
 
 FinishReason = Literal["completed", "stopped", "early_stopping", "nan_loss", "failed"]
