@@ -6,6 +6,7 @@ thread, so Qt queues every signal to it.
 """
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 import time
@@ -154,7 +155,8 @@ class ExportWriter(QThread):
 
     def __init__(self, project, project_path, format_name: str, out, parent: QObject | None = None):
         super().__init__(parent)
-        self._arguments = (project, project_path, format_name, out)
+        # copied here, on the GUI thread: the window goes on taking edits of `project` while this writes
+        self._arguments = (copy.deepcopy(project), project_path, format_name, out)
 
     def run(self) -> None:
         from ..core.compile import CompileError
@@ -215,6 +217,11 @@ class DistributedTrainingWorker(QObject):
 
     def is_running(self) -> bool:
         return self._process.state() != QProcess.ProcessState.NotRunning
+
+    @property
+    def state(self) -> str:
+        """As a RunControl's states: running, or stopping once asked to stop."""
+        return "stopping" if self._stopping else "running"
 
     def stop(self) -> None:
         """End the run: torchrun passes SIGTERM on to every rank, and a rank that outlives the

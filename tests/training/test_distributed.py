@@ -62,7 +62,7 @@ def test_the_command_line_names_processes_and_backend_first_and_rank_0_alone_log
     lines = run.stdout.splitlines()
     assert lines[0] == "Distributed training: 2 processes, gloo backend (CPU)"
     assert [line.split()[1] for line in lines if line.startswith("epoch")] == ["1/2", "2/2"]
-    assert lines[-1] == f"Saved the weights to {tmp_path / 'weights' / 'points.safetensors'}"
+    assert lines[-1] == f"Saved the weights, history and data recipe to {tmp_path / 'weights' / 'points.safetensors'}"
     assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == ["points.safetensors"]
 
 
