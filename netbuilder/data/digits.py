@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import tempfile
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,10 +400,28 @@ def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                      borderMode=cv2.BORDER_CONSTANT)
 
 
-def _render_chunk(seed: int, chunk: int, labels: np.ndarray) -> np.ndarray:
+_STOP_POLL_SECONDS = 0.1  # how often the generation asks its progress callback whether to stop
+_stop_event = None  # a worker process's view of its pool's stop flag (set by _start_worker)
+
+
+def _start_worker(stop) -> None:
+    """Each pool worker: the parent stops the generation, so Ctrl+C, which the terminal sends to
+    every process of the group, leaves workers alone (no traceback of theirs on the terminal)."""
+    global _stop_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_event = stop
+
+
+def _render_chunk(seed: int, chunk: int, labels: np.ndarray) -> np.ndarray | None:
+    """The chunk's digits; None when the pool was told to stop (checked after every digit)."""
     cv2.setNumThreads(1)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
-    return np.stack([_render_digit(int(label), rng) for label in labels])
+    rendered = []
+    for label in labels:
+        if _stop_event is not None and _stop_event.is_set():
+            return None
+        rendered.append(_render_digit(int(label), rng))
+    return np.stack(rendered)
 
 
 def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
@@ -411,6 +430,8 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
 
     Every class gets count // 10 samples or one more, in shuffled order. The same `count` and
     `seed` always give the same bytes, whatever `workers` (processes; default: one per CPU).
+    `progress(done, count)` is also called every _STOP_POLL_SECONDS while the workers draw: when
+    it raises (the user stopped), the workers stop within a digit and have exited when this raises.
     """
     if count < 0:
         raise ValueError(f"count must be at least 0, not {count}")
@@ -430,11 +451,16 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
 
     stored = 0  # chunks 0..stored-1 are in `images`
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+        context = _worker_context()
+        stop = context.Event()
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
         try:
             futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
                        for index, chunk_labels in enumerate(chunks)]
             for index, future in enumerate(futures):
+                while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
+                    if progress is not None:
+                        progress(done, count)  # raises on a stop
                 store(index, future.result())
                 stored += 1
         except BrokenProcessPool:
@@ -442,7 +468,9 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
             # guard kills them. Such a script still gets its digits, drawn here, just slower.
             pass
         finally:
-            # After a raising progress callback (the user stopped), chunks not yet started are dropped.
+            # After a raising progress callback (the user stopped) the chunks being drawn end at
+            # their next digit and those not yet started are dropped; the workers have exited then.
+            stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
     for index in range(stored, len(chunks)):
         store(index, _render_chunk(seed, index, chunks[index]))
