@@ -12,11 +12,14 @@ dataset seed and the chunk number, so the result does not depend on how many pro
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import multiprocessing
 import os
 import signal
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -401,6 +404,20 @@ def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 _STOP_POLL_SECONDS = 0.1  # how often the generation asks its progress callback whether to stop
+_EXIT_WAIT_SECONDS = 60.0  # the longest a process's exit waits for a stopped generation's workers to end
+_pools = threading.Condition()  # guards _pools_running
+_pools_running = 0
+
+
+def _wait_for_pools_at_exit() -> None:
+    """A process that is exiting while a generation on another thread is stopping (the user
+    stopped the run; the thread is starting the pool's workers) waits for its workers to end:
+    workers started after the exit would find their parent's queues gone and print tracebacks."""
+    with _pools:
+        _pools.wait_for(lambda: _pools_running == 0, _EXIT_WAIT_SECONDS)
+
+
+atexit.register(_wait_for_pools_at_exit)
 _stop_event = None  # a worker process's view of its pool's stop flag (set by _start_worker)
 
 
@@ -451,30 +468,45 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
 
     stored = 0  # chunks 0..stored-1 are in `images`
     if workers > 1:
-        context = _worker_context()
-        stop = context.Event()
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
-        try:
-            futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
-                       for index, chunk_labels in enumerate(chunks)]
-            for index, future in enumerate(futures):
-                while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
-                    if progress is not None:
-                        progress(done, count)  # raises on a stop
-                store(index, future.result())
-                stored += 1
-        except BrokenProcessPool:
-            # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
-            # guard kills them. Such a script still gets its digits, drawn here, just slower.
-            pass
-        finally:
-            # After a raising progress callback (the user stopped) the chunks being drawn end at
-            # their next digit and those not yet started are dropped; the workers have exited then.
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+        with _counted_pool():
+            context = _worker_context()
+            stop = context.Event()
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
+            try:
+                futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
+                           for index, chunk_labels in enumerate(chunks)]
+                for index, future in enumerate(futures):
+                    while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
+                        if progress is not None:
+                            progress(done, count)  # raises on a stop
+                    store(index, future.result())
+                    stored += 1
+            except BrokenProcessPool:
+                # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
+                # guard kills them. Such a script still gets its digits, drawn here, just slower.
+                pass
+            finally:
+                # After a raising progress callback (the user stopped) the chunks being drawn end at
+                # their next digit and those not yet started are dropped; the workers have exited then.
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
     for index in range(stored, len(chunks)):
         store(index, _render_chunk(seed, index, chunks[index]))
     return images, labels
+
+
+@contextlib.contextmanager
+def _counted_pool():
+    """A generation's pool, counted while it runs, for _wait_for_pools_at_exit."""
+    global _pools_running
+    with _pools:
+        _pools_running += 1
+    try:
+        yield
+    finally:
+        with _pools:
+            _pools_running -= 1
+            _pools.notify_all()
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

@@ -254,3 +254,13 @@ def test_a_checkpoint_another_run_saves_meanwhile_is_kept_and_the_log_says_where
     log = [panel.run_log.item(row).text() for row in range(panel.run_log.count())]
     assert any("Another run saved mlp.safetensors while this one trained" in line and "mlp-2.safetensors" in line
                for line in log)
+
+
+def test_momentum_and_nesterov_are_offered_only_with_sgd(panel):
+    fields = panel.setting_fields
+    panel.set_setting("optimizer", "adam")
+    assert not fields["momentum"].widget.isEnabled() and not fields["nesterov"].widget.isEnabled()
+    assert "SGD optimizer only" in fields["momentum"].widget.toolTip()
+    panel.set_setting("optimizer", "sgd")
+    assert fields["momentum"].widget.isEnabled() and fields["nesterov"].widget.isEnabled()
+    assert fields["learning_rate"].widget.isEnabled()

@@ -19,7 +19,7 @@ from netbuilder.training.event_stream import read_event
 from netbuilder.training.events import Preparing
 
 ROOT = Path(__file__).resolve().parents[2]
-EXIT_TIMEOUT_SECONDS = 30  # generous: a stop that does not reach the workers takes minutes here
+EXIT_TIMEOUT_SECONDS = 90  # generous (a busy machine starts the workers slowly); a stop that misses them takes minutes
 MOMENTS = [round(random.Random(seed).uniform(0.0, 1.5), 2) for seed in range(3)]  # seconds into preparation
 
 

@@ -22,7 +22,7 @@ from ...core.commands import SetTraining
 from ...core.compile import CompileError
 from ...core.layers import ParamError
 from ...core.project import Project
-from ...core.settings import SETTING_LIMITS
+from ...core.settings import SETTING_LIMITS, unused_settings
 from ...data.builtin import BUILTIN_DATASETS
 from ...files import write_atomic
 from ...text import shown
@@ -368,8 +368,11 @@ class TrainingPanel(QWidget):
     def refresh(self) -> None:
         """Show the project's settings and dataset, and whether the network can be trained."""
         training = self.document.project.training
+        unused = unused_settings(training.optimizer)
         for name, field in self.setting_fields.items():
             field.show(getattr(training, name))
+            field.widget.setEnabled(name not in unused)
+            field.widget.setToolTip(unused.get(name, SETTING_LIMITS[name].help or ""))
         if self.dataset_choice.currentData() != self.document.project.dataset:
             self._fill_dataset_choices()
         self._update_controls()
