@@ -308,8 +308,6 @@ class Trainer:
         """The losses held since the last report, read in the one sync per report: a BatchEnded,
         or a Finished (the best weights put back) when one of them is not a number."""
         losses, sizes = self.world.losses(loop.pending_losses, loop.pending_sizes)
-        loop.pending_losses.clear()
-        loop.pending_sizes.clear()
         bad = np.flatnonzero(~np.isfinite(losses))
         if len(bad):
             failed_batch = batch + 2 - len(losses) + int(bad[0])
@@ -324,6 +322,7 @@ class Trainer:
         elapsed = now - loop.run_started - loop.paused_seconds
         progress = loop.samples_seen / (loop.epochs * len(loop.train_x))
         self.batch_losses.append((position, mean_loss))
+        loop.pending_losses, loop.pending_sizes = [], []  # `sizes` may be the list held until now
         return BatchEnded(epoch, batch + 1, loop.batches, mean_loss, loop.samples_seen,
                           loop.samples_seen / training_time if training_time > 0 else 0.0,
                           position, loop.smoothed.add(mean_loss), loop.learning_rate, elapsed,
