@@ -405,15 +405,19 @@ def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 _STOP_POLL_SECONDS = 0.1  # how often the generation asks its progress callback whether to stop
 _EXIT_WAIT_SECONDS = 60.0  # the longest a process's exit waits for a stopped generation's workers to end
-_pools = threading.Condition()  # guards _pools_running
+_pools = threading.Condition()  # guards _pools_running and _exiting
 _pools_running = 0
+_exiting = False  # the process is exiting: no pool starts any more
 
 
 def _wait_for_pools_at_exit() -> None:
     """A process that is exiting while a generation on another thread is stopping (the user
     stopped the run; the thread is starting the pool's workers) waits for its workers to end:
-    workers started after the exit would find their parent's queues gone and print tracebacks."""
+    workers started after the exit would find their parent's queues gone and print tracebacks.
+    A generation whose thread gets to start its pool only now draws in this process instead."""
+    global _exiting
     with _pools:
+        _exiting = True
         _pools.wait_for(lambda: _pools_running == 0, _EXIT_WAIT_SECONDS)
 
 
@@ -466,43 +470,59 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
         if progress is not None:
             progress(done, count)
 
+    def check_stop() -> None:  # the progress callback raises on a stop
+        if progress is not None:
+            progress(done, count)
+
     stored = 0  # chunks 0..stored-1 are in `images`
     if workers > 1:
-        with _counted_pool():
-            context = _worker_context()
-            stop = context.Event()
-            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
-            try:
-                futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
-                           for index, chunk_labels in enumerate(chunks)]
-                for index, future in enumerate(futures):
-                    while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
-                        if progress is not None:
-                            progress(done, count)  # raises on a stop
-                    store(index, future.result())
-                    stored += 1
-            except BrokenProcessPool:
-                # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
-                # guard kills them. Such a script still gets its digits, drawn here, just slower.
-                pass
-            finally:
-                # After a raising progress callback (the user stopped) the chunks being drawn end at
-                # their next digit and those not yet started are dropped; the workers have exited then.
-                stop.set()
-                pool.shutdown(wait=True, cancel_futures=True)
+        with _counted_pool() as allowed:
+            if allowed:
+                stored = _draw_on_pool(workers, seed, chunks, store, check_stop)
     for index in range(stored, len(chunks)):
         store(index, _render_chunk(seed, index, chunks[index]))
     return images, labels
 
 
+def _draw_on_pool(workers: int, seed: int, chunks: list[np.ndarray], store: Callable[[int, np.ndarray], None],
+                  check_stop: Callable[[], None]) -> int:
+    """Chunks drawn by worker processes and stored in order; how many were stored. `check_stop`
+    (which raises on a stop) is called every _STOP_POLL_SECONDS while the workers draw."""
+    context = _worker_context()
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    stored = 0
+    try:
+        futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
+        for index, future in enumerate(futures):
+            while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
+                check_stop()
+            store(index, future.result())
+            stored += 1
+    except BrokenProcessPool:
+        # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
+        # guard kills them. Such a script still gets its digits, drawn here, just slower.
+        pass
+    finally:
+        # After a stop the chunks being drawn end at their next digit and those not yet started
+        # are dropped; the workers have exited when this returns or raises.
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stored
+
+
 @contextlib.contextmanager
 def _counted_pool():
-    """A generation's pool, counted while it runs, for _wait_for_pools_at_exit."""
+    """A generation's pool, counted while it runs, for _wait_for_pools_at_exit; False (and no
+    pool) once the process is exiting."""
     global _pools_running
     with _pools:
+        if _exiting:
+            yield False
+            return
         _pools_running += 1
     try:
-        yield
+        yield True
     finally:
         with _pools:
             _pools_running -= 1

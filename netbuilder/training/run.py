@@ -74,9 +74,21 @@ class TrainingRun:
     def stop(self) -> None:
         self.session.stop()
 
+    def paused_values(self) -> dict:
+        """What a person sees and edits while paused: the settings in use, the learning rate as the
+        schedule has brought it now rather than the base rate the schedule started from."""
+        now = self.session.learning_rate_now()
+        return {**self.settings, **({"learning_rate": now} if now is not None else {})}
+
     def change_settings(self, **values) -> None:
         """While paused: the values of CHANGEABLE_WHILE_PAUSED that differ from the run's now
-        take effect when it resumes. Raises ParamError or TrainingError with the reason."""
+        take effect when it resumes; a learning rate is the rate to train at from now on, the rest
+        of the schedule scaled to it (paused_values shows it). Raises ParamError or TrainingError."""
+        shown = self.paused_values()
+        now = self.session.learning_rate_now()
+        values = {name: value for name, value in values.items() if value != shown.get(name)}
+        if "learning_rate" in values and now:  # as a new base rate, which scales the whole schedule
+            values["learning_rate"] = self.settings["learning_rate"] * values["learning_rate"] / now
         changes = {name: value for name, value in values.items() if value != self.settings.get(name)}
         if changes:
             self.session.change_settings(**changes)

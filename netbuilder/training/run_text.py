@@ -96,3 +96,12 @@ def saved_run_text(history) -> list[str]:
 def is_news(event: TrainingEvent, threads_in_use: int | None) -> bool:
     """A thread choice is told when the count changes: re-timing that keeps it is routine."""
     return not isinstance(event, ThreadsChosen) or event.threads != threads_in_use
+
+
+def rate_change_text(schedule: str, base_rate: float, rate_now: float) -> str:
+    """Beside the paused run's learning rate: which rate it is, and what changing it does."""
+    if schedule == "constant":
+        return "The learning rate stays at the value you set for the rest of the run."
+    return (f"The {schedule.replace('_', '-')} schedule has brought the rate from {base_rate:.3g} to "
+            f"{rate_now:.3g}. A new rate applies from now on, and the rest of the schedule is scaled "
+            f"by the same factor.")

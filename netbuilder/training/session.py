@@ -112,6 +112,10 @@ class TrainingSession:
                                 world=self.world)
         yield from self._trainer.run()
 
+    def learning_rate_now(self) -> float | None:
+        """The schedule's current learning rate, for showing while paused; None before training."""
+        return self._trainer.learning_rate_now if self._trainer is not None else None
+
     def history(self) -> History:
         """The run's history so far, for save_checkpoint(model, history, project_path)."""
         trainer = self._trainer

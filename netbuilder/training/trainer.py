@@ -150,6 +150,13 @@ class Trainer:
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
         self._best: _Best | None = None  # of this run, once it has started
+        self._loop: _Loop | None = None  # of this run, once it has started
+
+    @property
+    def learning_rate_now(self) -> float | None:
+        """The rate the next batch trains at (the schedule's current one); None before the start.
+        Read it while the run is paused: it changes with every batch."""
+        return self._loop.optimizer.param_groups[0]["lr"] if self._loop is not None else None
 
     def stop(self) -> None:
         self.control.stop()
@@ -236,9 +243,10 @@ class Trainer:
         # Threads matter on the CPU only; a GPU run keeps the count it found.
         tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
         best = self._best = _Best(_snapshot(model))
-        return _Loop(device, train_x, train_y, val_x, val_y, optimizer, schedules, self.settings.epochs, batches,
+        self._loop = _Loop(device, train_x, train_y, val_x, val_y, optimizer, schedules, self.settings.epochs, batches,
                      last_end, precision, notes, autocast, augment, world.wrap(model, device), tuner, best,
                      torch.Generator().manual_seed(self.settings.seed))
+        return self._loop
 
     def _epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
         """One epoch's batches, with the reports, health checks and thread choices between them;

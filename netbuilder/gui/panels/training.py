@@ -30,8 +30,8 @@ from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
 from ...training.gpus import visible_gpu_count
-from ...training.run_text import (change_text, graph_structure, is_news, progress_text, saved_run_text, saved_texts,
-                                  started_text, threads_text)
+from ...training.run_text import (change_text, graph_structure, is_news, progress_text, rate_change_text,
+                                  saved_run_text, saved_texts, started_text, threads_text)
 from .. import style
 from ..document import Document
 from ..workers import DatasetLoader, DistributedTrainingWorker, TrainingWorker, wait_or_keep
@@ -227,6 +227,10 @@ class TrainingPanel(QWidget):
             field = make_param_field(param, lambda value, name=name: self._paused_edit(name, value))
             self.paused_fields[name] = field
             form.addRow(param.label, field.widget)
+        self.paused_note = QLabel()
+        self.paused_note.setWordWrap(True)
+        self.paused_note.setEnabled(False)
+        form.addRow(self.paused_note)
         self.apply_changes = QPushButton("Apply and resume")
         self.apply_changes.clicked.connect(self.resume)
         self.paused_error = QLabel()
@@ -517,8 +521,11 @@ class TrainingPanel(QWidget):
         self.run.pause()
         self.paused_values = {}
         self.paused_error.clear()
+        shown = self.run.paused_values()
         for name, field in self.paused_fields.items():
-            field.show(self.run.settings[name])
+            field.show(shown[name])
+        self.paused_note.setText(rate_change_text(self.run.project.training.schedule, self.run.settings["learning_rate"],
+                                                  shown["learning_rate"]))
         self.stats.setText(self.stats.text() + " · paused")
         self._update_controls()
 
