@@ -129,13 +129,17 @@ class TrainingSession:
         (a progress callback cannot yield).
 
         A stop ends the session at once (StopRequested), whatever the loading is doing; the
-        helper thread's next progress call raises, which abandons a download or generation, and
-        a loader that reports no progress (a CSV file) finishes on its own, its result unused.
+        helper thread's next progress call raises (also once the session has ended), which
+        abandons a download or generation, and a loader that reports no progress (a CSV file)
+        finishes on its own, its result unused.
         """
         events: queue.SimpleQueue = queue.SimpleQueue()
         outcome: dict = {}
+        abandoned = threading.Event()  # the session has moved on (ended its control): stop as after a stop
 
         def progress(done: int, total: int, message: str) -> None:
+            if abandoned.is_set():
+                raise StopRequested
             self._control.check_stop()
             events.put(Preparing(done, total, message))
 
@@ -158,15 +162,19 @@ class TrainingSession:
         yield Preparing(0, 0, "Preparing the data and the network")
         worker = threading.Thread(target=work, name="netbuilder-prepare", daemon=True)
         worker.start()
-        while True:
-            try:
-                event = events.get(timeout=_STOP_POLL_SECONDS)
-            except queue.Empty:
-                self._control.check_stop()
-                continue
-            if event is None:
-                break
-            yield event
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=_STOP_POLL_SECONDS)
+                except queue.Empty:
+                    self._control.check_stop()
+                    continue
+                if event is None:
+                    break
+                yield event
+        except BaseException:  # a stop, or the consumer dropped the stream
+            abandoned.set()
+            raise
         worker.join()
         if "error" in outcome:
             raise outcome["error"]

@@ -60,7 +60,7 @@ def test_a_stop_while_digits_are_generated_ends_every_process_without_a_tracebac
     project = tmp_path / "digits.nbproj"
     save_project(load_template("1-mlp"), project)
     events = tmp_path / "events.jsonl"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NETBUILDER_DATA_DIR=str(tmp_path / "data"),
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NETBUILDER_DATA_DIR=str(tmp_path / "data"), PYTHONFAULTHANDLER="1",
                NETBUILDER_CACHE_DIR=str(tmp_path / "cache"))  # nothing generated yet: it is generated now
     command = subprocess.Popen([sys.executable, "-m", "netbuilder", "train", str(project), "--data", "digits",
                                 "--events-jsonl", str(events)], env=env, stdout=subprocess.PIPE,
@@ -70,7 +70,14 @@ def test_a_stop_while_digits_are_generated_ends_every_process_without_a_tracebac
         time.sleep(moment)  # the moment of the stop, not a measurement
         assert command.poll() is None, "the generation ended before the stop: make the dataset larger"
         os.kill(command.pid, signal_number)
-        out, err = command.communicate(timeout=EXIT_TIMEOUT_SECONDS)
+        try:
+            out, err = command.communicate(timeout=EXIT_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:  # what each process left is doing, for the failure
+            left = _session_members(command.pid)
+            for pid in left:
+                os.kill(pid, signal.SIGABRT)  # PYTHONFAULTHANDLER: each prints where its threads are
+            out, err = command.communicate(timeout=EXIT_TIMEOUT_SECONDS)
+            pytest.fail(f"processes {left} still ran {EXIT_TIMEOUT_SECONDS} s after the stop:\n{err[-6000:]}")
     finally:
         if command.poll() is None:
             os.killpg(command.pid, signal.SIGKILL)
