@@ -366,7 +366,8 @@ class Trainer:
 
     def _apply_changes(self, changes: dict, optimizer: torch.optim.Optimizer, schedules: tuple, batches: int):
         """The optimizer and schedules to go on with after the user changed settings while paused,
-        and the changes that took effect as (setting, before, after).
+        and the changes that took effect as (setting, before, after); for the learning rate,
+        the rate in use before and after (what the curves show), not the schedule's base.
 
         The run stays the same run: a new optimizer is built on the same parameters at the rate
         the schedule has reached and its schedule continues from the same step; a new learning
@@ -374,8 +375,9 @@ class Trainer:
         halfway down stays halfway down, from the new height.
         """
         before = self.settings
-        changed = tuple((name, getattr(before, name), value) for name, value in changes.items()
-                        if getattr(before, name) != value)
+        rate_before = optimizer.param_groups[0]["lr"]
+        changed = [(name, getattr(before, name), value) for name, value in changes.items()
+                   if getattr(before, name) != value]
         if "optimizer" in changes and changes["optimizer"] != before.optimizer:
             rate = optimizer.param_groups[0]["lr"]
             states = [schedule.state_dict() if schedule is not None else None for schedule in schedules]
@@ -400,6 +402,9 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["weight_decay"] = changes["weight_decay"]
         self.settings = self.settings.replace(**changes)
+        rate_after = optimizer.param_groups[0]["lr"]
+        changed = tuple((name, rate_before, rate_after) if name == "learning_rate" else (name, was, value)
+                        for name, was, value in changed)
         return optimizer, schedules, changed
 
     def _batches(self, size: int, batch_size: int) -> tuple[int, int]:
