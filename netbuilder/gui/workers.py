@@ -6,7 +6,6 @@ thread, so Qt queues every signal to it.
 """
 from __future__ import annotations
 
-import copy
 import sys
 import threading
 import time
@@ -15,6 +14,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, QProcess, QThread, QTimer, Signal
 
+from ..core.project import project_from_dict, project_to_dict
 from ..training.events import BatchEnded, Finished, TrainingEvent
 from ..text import shown
 
@@ -156,7 +156,8 @@ class ExportWriter(QThread):
     def __init__(self, project, project_path, format_name: str, out, parent: QObject | None = None):
         super().__init__(parent)
         # copied here, on the GUI thread: the window goes on taking edits of `project` while this writes
-        self._arguments = (copy.deepcopy(project), project_path, format_name, out)
+        snapshot = project_from_dict(project_to_dict(project), project.name)  # without the window's listeners
+        self._arguments = (snapshot, project_path, format_name, out)
 
     def run(self) -> None:
         from ..core.compile import CompileError
