@@ -147,4 +147,5 @@ TrainingEvent = Preparing | Started | BatchEnded | EpochEnded | SettingsChanged 
 
 
 def _show(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """Three significant digits: a rate the schedule has brought to 0.000999945 reads 0.001."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
