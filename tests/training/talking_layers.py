@@ -1,7 +1,7 @@
-"""`python tests/talking_layers.py COMMAND ...`: netbuilder's command line in a process where every
-Linear layer talks the way torch's layers do when they run (a UserWarning, a line through torch's
-log handlers, lines that C code writes to the file descriptors), for the tests that what libraries
-say reaches the log file and never the terminal."""
+"""`python tests/training/talking_layers.py COMMAND ...`: netbuilder's command line in a process
+where every Linear layer talks the way torch's layers do when they are made (LSTM's dropout warning)
+and when they run: a UserWarning, a line through torch's log handlers, lines that C code writes to
+the file descriptors. For the tests that what libraries say reaches the log file, never the terminal."""
 import logging
 import os
 import sys
@@ -22,13 +22,14 @@ def _talk() -> None:
     os.write(1, LIBRARY_LINES[3].encode() + b"\n")
 
 
-def _talking(forward):
-    def forward_and_talk(self, inputs):
+def _talking(method):
+    def talk_and_work(self, *args, **kwargs):
         _talk()
-        return forward(self, inputs)
-    return forward_and_talk
+        return method(self, *args, **kwargs)
+    return talk_and_work
 
 
 if __name__ == "__main__":
+    torch.nn.Linear.__init__ = _talking(torch.nn.Linear.__init__)
     torch.nn.Linear.forward = _talking(torch.nn.Linear.forward)
     sys.exit(cli_main(sys.argv[1:]))

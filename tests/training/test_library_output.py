@@ -103,4 +103,5 @@ def test_import_weights_prints_its_own_lines_and_logs_what_the_layers_say(traine
                     data_dir=tmp_path)
     _only_the_app_speaks(terminal)
     assert (tmp_path / "imported.safetensors").exists()
+    assert all(line in _log(tmp_path) for line in LIBRARY_LINES)
 
