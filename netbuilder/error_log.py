@@ -26,7 +26,8 @@ from .app_dirs import app_data_dir
 _LOG_LIMIT = 1_000_000  # bytes; one older log of about this size is kept beside it
 _STANDARD_STREAMS = (1, 2)  # the file descriptors of standard output and standard error
 _appending = threading.Lock()  # the window's threads append warnings and log lines concurrently
-_window_routes = False  # the window routes library output for its whole life (window_library_output_to_log)
+_window_routes = False
+LIBRARY_LOGGERS = ("torch", "onnx", "onnxscript", "onnx_ir")  # the top loggers of the libraries that log  # the window routes library output for its whole life (window_library_output_to_log)
 
 
 def log_file() -> Path:
@@ -196,9 +197,19 @@ def window_library_output_to_log() -> None:
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    sys.stdout = sys.stderr = _LogStream()
+    sys.stdout = sys.stderr = log = _LogStream()
     warnings.showwarning = _log_warning
+    for handler in _library_stream_handlers():  # made before now, they hold the terminal
+        handler.setStream(log)
     _window_routes = True
+
+
+def _library_stream_handlers() -> list[logging.StreamHandler]:
+    """The handlers writing to a stream that torch, onnx and onnxscript have put on their loggers."""
+    loggers = [logger for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger) and name.split(".")[0] in LIBRARY_LOGGERS]
+    return [handler for logger in loggers for handler in logger.handlers
+            if type(handler) is logging.StreamHandler]
 
 
 class _LogStream(io.TextIOBase):
@@ -219,8 +230,8 @@ class _LogStream(io.TextIOBase):
 
     def _write_locked(self, text: str) -> None:
         stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S} "
-        stamped = "".join((stamp if self._line_start or i else "") + line if line else line
-                          for i, line in enumerate(text.splitlines(keepends=True)))
+        stamped = "".join((stamp if self._line_start or index else "") + line
+                          for index, line in enumerate(text.splitlines(keepends=True)))
         self._line_start = text.endswith("\n")
         path = log_file()
         with contextlib.suppress(OSError):
