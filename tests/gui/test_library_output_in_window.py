@@ -3,16 +3,13 @@ the training worker's thread) goes to the log file, never to a dialog or the win
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import warnings
 
-import cv2
 import pytest
 import torch
 from PySide6.QtWidgets import QMessageBox
 
-from netbuilder import error_log
 from netbuilder.core.project import load_template
 from netbuilder.error_log import log_file, window_library_output_to_log
 from netbuilder.gui.document import Document
@@ -23,20 +20,10 @@ LIBRARY_LINES = ("a layer's UserWarning on the worker", "a line through torch's 
 
 
 @pytest.fixture
-def routed(monkeypatch, tmp_path):
-    """The window's routing of library output, as run_gui sets it up at start, undone after."""
+def routed(library_routing_restored, monkeypatch, tmp_path):
+    """The window's routing of library output, as run_gui sets it up at start."""
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path / "data"))
-    for name in ("stdout", "stderr"):
-        monkeypatch.setattr(sys, name, getattr(sys, name))
-    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
-    monkeypatch.setattr(error_log, "_window_routes", error_log._window_routes)
-    handlers = {handler: handler.stream for handler in error_log._library_stream_handlers()}
-    opencv_level = cv2.utils.logging.getLogLevel()
     window_library_output_to_log()
-    yield
-    for handler, stream in handlers.items():
-        handler.setStream(stream)
-    cv2.utils.logging.setLogLevel(opencv_level)
 
 
 @pytest.fixture
