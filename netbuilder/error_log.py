@@ -91,6 +91,7 @@ def command_output_to_log(command: str) -> Iterator[None]:
     with _captured(f"netbuilder {command}") as (captured, stream):
         terminal = {descriptor: _terminal_copy(name, descriptor) for name, descriptor in
                     (("stdout", 1), ("stderr", 2))}
+        copies = [copy for copy in terminal.values() if copy is not None]
         root = logging.getLogger()
         handler = logging.StreamHandler(stream)
         root.addHandler(handler)  # instead of logging's last resort, which prints to sys.stderr
@@ -100,17 +101,15 @@ def command_output_to_log(command: str) -> Iterator[None]:
                     contextlib.redirect_stderr(terminal[2] or sys.stderr):
                 try:
                     yield
-                finally:
-                    for copy in terminal.values():
+                finally:  # what the app printed last reaches the terminal before the descriptors return
+                    for copy in copies:
                         with contextlib.suppress(OSError, ValueError):  # the reader went away (`| head`)
-                            if copy is not None:
-                                copy.flush()
+                            copy.flush()
         finally:
             root.removeHandler(handler)
-            for copy in terminal.values():
+            for copy in copies:
                 with contextlib.suppress(OSError, ValueError):
-                    if copy is not None:
-                        copy.close()
+                    copy.close()
 
 
 def _terminal_copy(name: str, descriptor: int) -> io.TextIOWrapper | None:
@@ -138,8 +137,8 @@ def _captured(activity: str) -> Iterator[tuple]:
                 warnings.simplefilter("default")  # each warning once per place, into the log
                 warnings.showwarning = functools.partial(_write_warning, stream)
                 yield captured, stream
-        finally:
-            captured.seek(0)
+        finally:  # at most the end of it: a library repeating a line every batch of a long run
+            captured.seek(max(0, os.fstat(captured.fileno()).st_size - _LOG_LIMIT))
             output = captured.read().decode("utf-8", errors="backslashreplace").strip()
             if output:
                 _append(f"{activity}: what other libraries printed", output)
