@@ -388,7 +388,7 @@ def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
 
 
 def test_run_gui_saves_a_screenshot_of_the_cnn_template_without_entering_the_event_loop(
-        qapp, tmp_path, settings_dir, dialogs, monkeypatch):
+        qapp, tmp_path, settings_dir, dialogs, monkeypatch, library_routing_restored):
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own; restored afterwards
     shot = tmp_path / "window.png"
