@@ -299,7 +299,6 @@ class DrawPanel(QWidget):
         self.personal_rows.addLayout(labelling)
         self.personal_rows.addLayout(training)
         self.handwriting_status = QLabel()
-        self.handwriting_status.setWordWrap(True)  # a long message takes lines, not the panel's width
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
         self.canvas.limit_reached.connect(self.handwriting_status.setText)
 
@@ -353,13 +352,16 @@ class DrawPanel(QWidget):
         self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.top_class.setFont(style.ui_font(40, bold=True))
         # as wide as a close call between two digits, whatever it says now: the panel's arrangement
-        # must not change with the answer
+        # must not change with the answer. (No label wraps: a scroll area takes a wrapping label's
+        # preferred height as the panel's minimum, and scrolls.)
         self.top_class.setMinimumWidth(self.top_class.fontMetrics().horizontalAdvance("8 or 8?"))
         self.top_class.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.top_probability = QLabel("")
         self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.top_probability.setFont(style.ui_font(12))
-        self.top_probability.setWordWrap(True)
+        self.top_probability.setMinimumWidth(self.top_probability.fontMetrics().horizontalAdvance(
+            f"{NOTHING_DRAWN.capitalize()}: draw a digit"))
+        self.top_probability.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.plot = pg.PlotWidget(background=style.CANVAS_BACKGROUND)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -386,7 +388,7 @@ class DrawPanel(QWidget):
         self.flow.setToolTip("Show each layer's output for this drawing under its card on the canvas")
         self.flow.toggled.connect(self._set_show_activations)
         self.layer_title = QLabel()
-        self.layer_title.setWordWrap(True)
+        self.layer_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.layer_view = QLabel()
         self.layer_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # the picture fits the space the panel has left, rather than asking for more: the answer,
@@ -513,7 +515,7 @@ class DrawPanel(QWidget):
         output = None if self.reading is None or self.selected_layer is None \
             else self.reading.activations.get(self.selected_layer)
         if output is None:
-            self.layer_title.setText("Select a layer on the canvas to see its output here" if self.reader else "")
+            self.layer_title.setText("Select a layer on the canvas to see its output" if self.reader else "")
             self.layer_view.clear()
             return
         shape = format_shape(output.shape)
