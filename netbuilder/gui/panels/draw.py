@@ -298,7 +298,7 @@ class DrawPanel(QWidget):
         self.personal_rows = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         self.personal_rows.addLayout(labelling)
         self.personal_rows.addLayout(training)
-        self.handwriting_status = QLabel()
+        self.handwriting_status = _StatusLine()
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
         self.canvas.limit_reached.connect(self.handwriting_status.setText)
 
@@ -628,6 +628,19 @@ class DrawPanel(QWidget):
         if self._fine_tune_worker is not None:
             self._fine_tune_worker.stop_and_wait(timeout_seconds)
             self._fine_tune_worker = None
+
+
+class _StatusLine(QLabel):
+    """One line of status that never widens the panel: what does not fit is cut off, and the
+    whole text is its tooltip."""
+
+    def __init__(self):
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
 
 
 class HandwritingGallery(QDialog):
