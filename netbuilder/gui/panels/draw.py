@@ -348,20 +348,6 @@ class DrawPanel(QWidget):
         import pyqtgraph as pg
 
         page = QWidget()
-        self.top_class = QLabel("–")
-        self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.top_class.setFont(style.ui_font(40, bold=True))
-        # as wide as a close call between two digits, whatever it says now: the panel's arrangement
-        # must not change with the answer. (No label wraps: a scroll area takes a wrapping label's
-        # preferred height as the panel's minimum, and scrolls.)
-        self.top_class.setMinimumWidth(self.top_class.fontMetrics().horizontalAdvance("8 or 8?"))
-        self.top_class.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.top_probability = QLabel("")
-        self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.top_probability.setFont(style.ui_font(12))
-        self.top_probability.setMinimumWidth(self.top_probability.fontMetrics().horizontalAdvance(
-            f"{NOTHING_DRAWN.capitalize()}: draw a digit"))
-        self.top_probability.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.plot = pg.PlotWidget(background=style.CANVAS_BACKGROUND)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
@@ -371,14 +357,6 @@ class DrawPanel(QWidget):
         self.plot.setMinimumHeight(_BARS_MIN_HEIGHT)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush(_colour_tuple(style.SELECTION)))
         self.plot.addItem(self.bars)
-        self.preview = QLabel()
-        self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
-        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
-                                "centred by its centre of mass in 28×28, as the training digits were")
-        preview_caption = QLabel("Model's input")
-        preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        preview_caption.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
-        preview_caption.setToolTip(self.preview.toolTip())
         self.why = QCheckBox("Why this answer")
         self.why.setToolTip("Colour the pixels whose change would move the top class's score most "
                             "(the input gradient)")
@@ -394,6 +372,43 @@ class DrawPanel(QWidget):
         # the picture fits the space the panel has left, rather than asking for more: the answer,
         # the bars and the drawing come first
         self.layer_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        options = QHBoxLayout()
+        options.addWidget(self.why)
+        options.addWidget(self.flow)
+        options.addStretch(1)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self._build_answer_row())
+        column.addWidget(self.plot, 2)
+        column.addLayout(options)
+        column.addWidget(self.layer_title)
+        column.addWidget(self.layer_view, 1)
+        return page
+
+    def _build_answer_row(self) -> QHBoxLayout:
+        """The answer and how sure, beside the model's input."""
+        self.top_class = QLabel("–")
+        self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_class.setFont(style.ui_font(40, bold=True))
+        # as wide as a close call between two digits, whatever it says now: the panel's arrangement
+        # must not change with the answer. (No label wraps: a scroll area takes a wrapping label's
+        # preferred height as the panel's minimum, and scrolls.)
+        self.top_class.setMinimumWidth(self.top_class.fontMetrics().horizontalAdvance("8 or 8?"))
+        self.top_class.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.top_probability = QLabel("")
+        self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_probability.setFont(style.ui_font(12))
+        self.top_probability.setMinimumWidth(self.top_probability.fontMetrics().horizontalAdvance(
+            f"{NOTHING_DRAWN.capitalize()}: draw a digit"))
+        self.top_probability.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.preview = QLabel()
+        self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
+        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
+                                "centred by its centre of mass in 28×28, as the training digits were")
+        preview_caption = QLabel("Model's input")
+        preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        preview_caption.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
+        preview_caption.setToolTip(self.preview.toolTip())
         answer = QVBoxLayout()
         answer.addStretch(1)
         answer.addWidget(self.top_class)
@@ -406,18 +421,7 @@ class DrawPanel(QWidget):
         answer_row = QHBoxLayout()
         answer_row.addLayout(answer, 1)
         answer_row.addLayout(model_input)
-        options = QHBoxLayout()
-        options.addWidget(self.why)
-        options.addWidget(self.flow)
-        options.addStretch(1)
-        column = QVBoxLayout(page)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(answer_row)
-        column.addWidget(self.plot, 2)
-        column.addLayout(options)
-        column.addWidget(self.layer_title)
-        column.addWidget(self.layer_view, 1)
-        return page
+        return answer_row
 
     # --- the model -----------------------------------------------------------------------------------
     def set_trained_model(self, trained: TrainedModel | None) -> None:
