@@ -263,6 +263,7 @@ class DrawPanel(QWidget):
         self.pen_slider = QSlider(Qt.Orientation.Horizontal)
         self.pen_slider.setRange(*PEN_WIDTH_RANGE)
         self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
+        self.pen_slider.setMinimumWidth(80)  # pixels: a slider that can be set, beside the two buttons
         self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
                                    "to the digit's size)")
         self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
