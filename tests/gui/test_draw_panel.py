@@ -140,7 +140,9 @@ def test_a_drawing_added_with_a_digit_key_is_in_the_set_after_a_restart(qtbot, t
     assert "1 drawing (1×1)" in restarted.handwriting_status.text()
 
 
-def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_path, monkeypatch, trained_mlp):
+@pytest.fixture
+def mlp_window(qtbot, tmp_path, monkeypatch, trained_mlp):
+    """The window on the MLP template, its Draw panel reading with the trained MLP (panel still closed)."""
     from netbuilder.gui.main_window import MainWindow
 
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
@@ -149,6 +151,11 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     window.set_project(load_template("1-mlp"), None)
     window.show()
     window.draw_panel.set_trained_model(trained_mlp)
+    return window
+
+
+def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, mlp_window):
+    window = mlp_window
     assert window.activation_views.node_ids == []
     window.draw_dock.show()
     drag(qtbot, window.draw_panel.canvas, one())
@@ -166,16 +173,8 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     assert window.activation_views.node_ids == []
 
 
-def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_redraws_no_view(
-        qtbot, tmp_path, monkeypatch, trained_mlp):
-    from netbuilder.gui.main_window import MainWindow
-
-    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
-    window = MainWindow(recovery_dir=tmp_path / "recovery", remember_layout=False)
-    qtbot.addWidget(window)
-    window.set_project(load_template("1-mlp"), None)
-    window.show()
-    window.draw_panel.set_trained_model(trained_mlp)
+def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_redraws_no_view(qtbot, mlp_window):
+    window = mlp_window
     window.draw_dock.show()
     views = window.activation_views
     drag(qtbot, window.draw_panel.canvas, one())
