@@ -101,7 +101,10 @@ def cli_main(argv: list[str] | None = None, prog: str = "netbuilder-cli") -> int
     try:
         training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
         args = build_parser(with_training=training, prog=prog).parse_args(argv)
-        return args.handler(args)
+        from .common.error_log import command_output_to_log
+
+        with command_output_to_log(args.command):  # torch, when the command uses it, is imported by now
+            return args.handler(args)
     except KeyboardInterrupt:
         print("netbuilder: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT  # as a shell reports a command that Ctrl+C ended

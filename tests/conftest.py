@@ -47,3 +47,26 @@ def estimates_end_before_python():
     for thread in threading.enumerate():
         if thread.daemon and thread.name == "epoch-estimate":
             thread.join(timeout=60)
+
+
+@pytest.fixture
+def library_routing_restored(monkeypatch):
+    """What the window's routing of library output changes for the whole process (run_gui sets it up
+    at start), restored after the test, so that later tests print and warn as usual."""
+    import sys
+    import warnings
+
+    import cv2
+
+    from netbuilder import error_log
+
+    for name in ("stdout", "stderr"):
+        monkeypatch.setattr(sys, name, getattr(sys, name))
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(error_log, "_window_routes", error_log._window_routes)
+    handlers = {handler: handler.stream for handler in error_log._library_stream_handlers()}
+    opencv_level = cv2.utils.logging.getLogLevel()
+    yield
+    for handler, stream in handlers.items():
+        handler.setStream(stream)
+    cv2.utils.logging.setLogLevel(opencv_level)

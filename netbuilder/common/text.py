@@ -22,6 +22,17 @@ def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     return "".join(_escaped(character) for character in text)
 
 
+def shown_within(value: object, width: int) -> str:
+    """`shown(value)` in at most `width` characters of output, escapes included (`shown`'s limit
+    counts the value's characters, each of which may escape to ten): for messages that promise
+    a length whatever the value holds."""
+    for limit in range(width, 0, -1):
+        text = shown(value, limit)
+        if len(text) <= width:
+            return text
+    return ""
+
+
 def printable(text: str) -> str:
     """Text for a terminal, whatever names from the user's files it holds (class names, file
     names, column names): its line breaks kept, every other control or format character written

@@ -33,6 +33,15 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
 )}
 
 
+def unused_settings(optimizer: str) -> dict[str, str]:
+    """The settings the chosen optimizer ignores, each with why (the training panel disables them):
+    momentum and Nesterov are SGD's alone (see training.trainer.build_optimizer)."""
+    if optimizer == "sgd":
+        return {}
+    why = f"applies to the SGD optimizer only, not {optimizer}"
+    return {"momentum": f"Momentum {why}", "nesterov": f"Nesterov momentum {why}"}
+
+
 def _default(name: str):
     """A setting's default, written once: in its Param above."""
     return SETTING_LIMITS[name].default

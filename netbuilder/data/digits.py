@@ -12,13 +12,17 @@ dataset seed and the chunk number, so the result does not depend on how many pro
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -450,10 +454,46 @@ def _elastic(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                      borderMode=cv2.BORDER_CONSTANT)
 
 
-def _render_chunk(seed: int, chunk: int, labels: np.ndarray) -> np.ndarray:
+_STOP_POLL_SECONDS = 0.1  # how often the generation asks its progress callback whether to stop
+_EXIT_WAIT_SECONDS = 60.0  # the longest a process's exit waits for a stopped generation's workers to end
+_pools = threading.Condition()  # guards _pools_running and _exiting
+_pools_running = 0
+_exiting = False  # the process is exiting: no pool starts any more
+
+
+def _wait_for_pools_at_exit() -> None:
+    """A process that is exiting while a generation on another thread is stopping (the user
+    stopped the run; the thread is starting the pool's workers) waits for its workers to end:
+    workers started after the exit would find their parent's queues gone and print tracebacks.
+    A generation whose thread gets to start its pool only now draws in this process instead."""
+    global _exiting
+    with _pools:
+        _exiting = True
+        _pools.wait_for(lambda: _pools_running == 0, _EXIT_WAIT_SECONDS)
+
+
+atexit.register(_wait_for_pools_at_exit)
+_stop_event = None  # a worker process's view of its pool's stop flag (set by _start_worker)
+
+
+def _start_worker(stop) -> None:
+    """Each pool worker: the parent stops the generation, so Ctrl+C, which the terminal sends to
+    every process of the group, leaves workers alone (no traceback of theirs on the terminal)."""
+    global _stop_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_event = stop
+
+
+def _render_chunk(seed: int, chunk: int, labels: np.ndarray) -> np.ndarray | None:
+    """The chunk's digits; None when the pool was told to stop (checked after every digit)."""
     cv2.setNumThreads(1)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk + 1,)))
-    return np.stack([_render_digit(int(label), rng) for label in labels])
+    rendered = []
+    for label in labels:
+        if _stop_event is not None and _stop_event.is_set():
+            return None
+        rendered.append(_render_digit(int(label), rng))
+    return np.stack(rendered)
 
 
 def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
@@ -462,6 +502,8 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
 
     Every class gets count // 10 samples or one more, in shuffled order. The same `count` and
     `seed` always give the same bytes, whatever `workers` (processes; default: one per CPU).
+    `progress(done, count)` is also called every _STOP_POLL_SECONDS while the workers draw: when
+    it raises (the user stopped), the workers stop within a digit and have exited when this raises.
     """
     if count < 0:
         raise ValueError(f"count must be at least 0, not {count}")
@@ -479,25 +521,63 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
         if progress is not None:
             progress(done, count)
 
+    def check_stop() -> None:  # the progress callback raises on a stop
+        if progress is not None:
+            progress(done, count)
+
     stored = 0  # chunks 0..stored-1 are in `images`
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
-        try:
-            futures = [pool.submit(_render_chunk, seed, index, chunk_labels)
-                       for index, chunk_labels in enumerate(chunks)]
-            for index, future in enumerate(futures):
-                store(index, future.result())
-                stored += 1
-        except BrokenProcessPool:
-            # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
-            # guard kills them. Such a script still gets its digits, drawn here, just slower.
-            pass
-        finally:
-            # After a raising progress callback (the user stopped), chunks not yet started are dropped.
-            pool.shutdown(wait=True, cancel_futures=True)
+        with _counted_pool() as allowed:
+            if allowed:
+                stored = _draw_on_pool(workers, seed, chunks, store, check_stop)
     for index in range(stored, len(chunks)):
         store(index, _render_chunk(seed, index, chunks[index]))
     return images, labels
+
+
+def _draw_on_pool(workers: int, seed: int, chunks: list[np.ndarray], store: Callable[[int, np.ndarray], None],
+                  check_stop: Callable[[], None]) -> int:
+    """Chunks drawn by worker processes and stored in order; how many were stored. `check_stop`
+    (which raises on a stop) is called every _STOP_POLL_SECONDS while the workers draw."""
+    context = _worker_context()
+    stop = context.Event()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    stored = 0
+    try:
+        futures = [pool.submit(_render_chunk, seed, index, chunk_labels) for index, chunk_labels in enumerate(chunks)]
+        for index, future in enumerate(futures):
+            while not wait((future,), timeout=_STOP_POLL_SECONDS).done:
+                check_stop()
+            store(index, future.result())
+            stored += 1
+    except BrokenProcessPool:
+        # Workers re-run the main script on start; one without an `if __name__ == "__main__":`
+        # guard kills them. Such a script still gets its digits, drawn here, just slower.
+        pass
+    finally:
+        # After a stop the chunks being drawn end at their next digit and those not yet started
+        # are dropped; the workers have exited when this returns or raises.
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stored
+
+
+@contextlib.contextmanager
+def _counted_pool():
+    """A generation's pool, counted while it runs, for _wait_for_pools_at_exit; False (and no
+    pool) once the process is exiting."""
+    global _pools_running
+    with _pools:
+        if _exiting:
+            yield False
+            return
+        _pools_running += 1
+    try:
+        yield True
+    finally:
+        with _pools:
+            _pools_running -= 1
+            _pools.notify_all()
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

@@ -11,7 +11,7 @@ import shiboken6
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ..common.error_log import log_file, write_error_log
+from ..common.error_log import log_file, window_library_output_to_log, write_error_log
 from ..common.text import MESSAGE_CHARACTERS, shown
 from . import style
 from .qt_libraries import check_xcb_libraries
@@ -49,8 +49,8 @@ class ErrorReporter:
 
     def _write_log(self, details: str) -> str:
         """Append the traceback to the log; say where it went."""
-        if write_error_log(details, self.path) is None:
-            sys.stderr.write(details)
+        if write_error_log(details, self.path) is None and sys.__stderr__ is not None:
+            sys.__stderr__.write(details)  # sys.stderr is the log (window_library_output_to_log)
             return ""
         return f"The details were written to {self.path} (please include them in a bug report).\n\n"
 
@@ -119,6 +119,7 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
         print(missing_libraries, file=sys.stderr)
         return 2
     train_off_the_gui_thread_only()
+    window_library_output_to_log()
     from .main_window import MainWindow, release_clipboard
     from .workers import threads_still_running, wait_for_kept_threads
 
@@ -170,7 +171,7 @@ def _save_screenshot(app: QApplication, window, path: Path) -> int:
     window.scene.select_nodes(editable[:1])
     app.processEvents()
     if not window.grab().save(str(path)):
-        print(f"Cannot write the screenshot to {path}", file=sys.stderr)
+        print(f"Cannot write the screenshot to {path}", file=sys.__stderr__)
         return 1
     window.close()
     return 0

@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         """The Draw dock (hidden until asked for) and the live views of each layer's output under
         the cards, shown only while the dock is visible."""
         self.draw_panel = DrawPanel()
-        scroll = QScrollArea()  # the panel asks for more width than a tab beside the canvas has
+        scroll = QScrollArea()  # the panel reflows to fit; below its smallest arrangement, it scrolls
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.draw_panel)
@@ -223,16 +223,16 @@ class MainWindow(QMainWindow):
         self.draw_panel.fine_tuned.connect(self.training.keep_weights)
 
     def _draw_tab_room(self) -> tuple[int, int]:
-        """(the width the Draw panel wants, the width a tab beside the inspector can have while the
-        canvas keeps its minimum)."""
-        wanted = self.draw_panel.minimumSizeHint().width() + 24  # and a scroll bar
+        """(the width the Draw panel wants: its drawing and reading side by side, the width a tab
+        beside the inspector can have while the canvas keeps its minimum)."""
+        wanted = self.draw_panel.side_by_side_width() + 24  # and a scroll bar
         palette = self.palette_dock.width() if self.palette_dock.isVisible() and not self.palette_dock.isFloating() else 0
         return wanted, self.width() - CANVAS_MINIMUM[0] - palette - 24
 
     def show_draw_panel(self) -> None:
         """Open the Draw panel where the user chose: a tab beside the inspector, widened as far as
         the canvas's minimum allows, or a window of its own that fits the screen. Until they choose,
-        it is a tab where the tab has room for the whole panel, else a window."""
+        it is a tab where the tab has room for the drawing and the reading side by side, else a window."""
         dock = self.draw_dock
         choice = app_settings().value("layout/draw_floating", "")
         wanted, room = self._draw_tab_room()
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
                 dock.setFloating(True)
                 available = self.screen().availableGeometry()
                 hint = self.draw_panel.minimumSizeHint()  # as small as it reads well: it sits over the window
-                width, height = min(hint.width() + 24, available.width()), min(hint.height() + 60, available.height())
+                width, height = min(wanted, available.width()), min(hint.height() + 60, available.height())
                 dock.setGeometry(max(available.left(), min(self.geometry().right() - width, available.right() - width)),
                                  max(available.top(), self.geometry().top() + 60), width, height)
         elif dock.isFloating():

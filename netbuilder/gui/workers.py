@@ -14,6 +14,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, QProcess, QThread, QTimer, Signal
 
+from ..core.project import project_from_dict, project_to_dict
 from ..training.events import BatchEnded, Finished, TrainingEvent
 from ..common.text import shown
 
@@ -154,7 +155,9 @@ class ExportWriter(QThread):
 
     def __init__(self, project, project_path, format_name: str, out, parent: QObject | None = None):
         super().__init__(parent)
-        self._arguments = (project, project_path, format_name, out)
+        # copied here, on the GUI thread: the window goes on taking edits of `project` while this writes
+        snapshot = project_from_dict(project_to_dict(project), project.name)  # without the window's listeners
+        self._arguments = (snapshot, project_path, format_name, out)
 
     def run(self) -> None:
         from ..core.compile import CompileError
@@ -215,6 +218,11 @@ class DistributedTrainingWorker(QObject):
 
     def is_running(self) -> bool:
         return self._process.state() != QProcess.ProcessState.NotRunning
+
+    @property
+    def state(self) -> str:
+        """As a RunControl's states: running, or stopping once asked to stop."""
+        return "stopping" if self._stopping else "running"
 
     def stop(self) -> None:
         """End the run: torchrun passes SIGTERM on to every rank, and a rank that outlives the

@@ -158,7 +158,7 @@ def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLik
 
 
 class FinishedRun(Protocol):
-    """What kept_run reads of a training session (training.session.TrainingSession), named here
+    """What kept_run reads of a training session (training.session.TrainingSession, which the run service keeps), named here
     so that the model package needs nothing from training."""
 
     model: torch.nn.Module | None

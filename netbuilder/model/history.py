@@ -57,4 +57,5 @@ class History:
 
 
 def _show(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """Three significant digits: a rate the schedule has brought to 0.000999945 reads 0.001."""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

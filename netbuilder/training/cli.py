@@ -21,15 +21,17 @@ from netbuilder.core.memory import weight_bytes
 from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.catalog import load_for_model
-from netbuilder.common.text import one_line, printable, shown
-from netbuilder.model.checkpoint import checkpoint_path, checkpoint_version, kept_run, load_trained_model, save_checkpoint
+from netbuilder.common.text import one_line, printable
 from netbuilder.inference.live import predict_drawing_files
 from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
+from netbuilder.model.checkpoint import checkpoint_path, load_trained_model
 
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
 from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
+from .run import TrainingRun
+from .run_text import epoch_text, is_news, progress_text, started_text, threads_text
 from .session import USER_ERRORS, TrainingSession, memory_problem
 from .threads import usable_cores
 
@@ -169,42 +171,42 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     say = _run_output()
     if world.distributed:
         say(describe(world))
-    session = TrainingSession(project, args.data, threads=threads, world=world)
+    run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world)
     show_preparation = _progress_printer()
     latest_speed = 0.0
     show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
     last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
     warned: set[tuple[str, str]] = set()
+    threads_in_use = None
     live_line = False  # a live batch line is on the terminal
-    version = checkpoint_version(args.project, args.out)  # a checkpoint saved meanwhile by another run is kept
     try:
         with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
-                _stop_on_signals(session) as signals:
-            for event in session.events():
+                _stop_on_signals(run.session) as signals:
+            for event in run.events():
                 write_event(event)
                 if isinstance(event, Preparing):
                     if show_preparation and event.total:
                         show_preparation(event.done, event.total, event.message)
                 elif isinstance(event, Started):
-                    say(_started_line(project, session.dataset.name, event))
+                    say(started_text(run.project, run.session.dataset.name, event))
                     for note in event.notes:
                         say(f"note: {note}")
                 elif isinstance(event, BatchEnded):
                     latest_speed = event.samples_per_second
                     if show_batches:
-                        print(f"\repoch {event.epoch}  batch {event.batch}/{event.batches}  loss {event.loss:.4f}  "
-                              f"{latest_speed:,.0f} samples/s", end="", file=sys.stderr, flush=True)
+                        print(f"\r{progress_text(event)}", end="", file=sys.stderr, flush=True)
                         live_line = True
                     elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
-                        say(_progress_line(event))
+                        say(progress_text(event))
                         last_progress_line = time.monotonic()
                 elif isinstance(event, EpochEnded):
                     live_line = _clear_live_line(live_line)
-                    say(_epoch_line(event, latest_speed))
+                    say(epoch_text(event, latest_speed))
                     last_progress_line = time.monotonic()
-                elif isinstance(event, ThreadsChosen):
+                elif isinstance(event, ThreadsChosen) and is_news(event, threads_in_use):
+                    threads_in_use = event.threads
                     live_line = _clear_live_line(live_line)
-                    say(_threads_line(event))
+                    say(threads_text(event))
                 elif isinstance(event, HealthReport):
                     for layer in event.layers:
                         if layer.problem and (layer.layer, layer.problem) not in warned:
@@ -224,19 +226,16 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
         say(finished.message)
     else:
         print(f"netbuilder: {one_line(finished.message)}", file=sys.stderr)
-    trained = kept_run(session) if world.leader else None
+    trained = run.kept()
     if trained is not None:  # also after a stop, a NaN loss or a failure: the best epoch's weights
         try:
-            saved = save_checkpoint(trained.model, trained.history, args.project, args.out, recipe=trained.recipe,
-                                    replaces=version)
+            saved = run.save(trained)
         except OSError as error:
             return _fail(f"cannot save the weights: {error.strerror or error}")
-        intended = checkpoint_path(args.project, args.out)
-        if saved != intended:
-            print(one_line(f"netbuilder: another run saved {intended.name} while this one trained; it is kept, and "
-                           f"this run's weights are in {saved.name} (rename it to {intended.name} to use them)"),
-                  file=sys.stderr)
-        say(f"Saved the weights to {saved}")
+        *conflict, done = saved.texts
+        for line in conflict:
+            print(f"netbuilder: {line}", file=sys.stderr)
+        say(done)
     if signals:
         if trained is None and world.leader:
             print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
@@ -376,56 +375,12 @@ def _setting_changes(args: argparse.Namespace) -> dict:
     return changes
 
 
-def _progress_line(batch: BatchEnded) -> str:
-    """For logs: where the run is within a long epoch."""
-    parts = [f"progress {100 * batch.progress:3.0f}%", f"epoch {batch.epoch}  batch {batch.batch}/{batch.batches}",
-             f"loss {batch.loss:.4f}", f"{batch.samples_per_second:,.0f} samples/s"]
-    if batch.remaining_seconds is not None:
-        parts.append(f"{_duration(batch.remaining_seconds)} left")
-    return "  ".join(parts)
-
-
 def _clear_live_line(shown: bool) -> bool:
     """Clear the terminal's live batch line if one is shown, so that the next line starts clean;
     False: none is shown now."""
     if shown:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     return False
-
-
-def _threads_line(chosen: ThreadsChosen) -> str:
-    why = "timed at the start" if chosen.reason == "start" else "timed again: the machine got busier or quieter"
-    speeds = ", ".join(f"{count} → {speed:,.0f}" for count, speed in sorted(chosen.samples_per_second.items()))
-    return f"threads: {chosen.threads} ({why}; samples/s per thread count: {speeds})"
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
-
-def _started_line(project: Project, dataset_name: str, started: Started) -> str:
-    precision = "bfloat16 (fast)" if started.precision == "fast" else "fp32"
-    validation = f"{started.val_samples:,} validation" if started.val_samples else "no validation"
-    smoothing = project.training.label_smoothing
-    # a smoothed training loss stays well above zero while the plain validation loss need not: say why
-    smoothing_note = f", label smoothing {smoothing:g} (in the training loss only)" if smoothing else ""
-    return (f'Training "{shown(project.name)}" on {dataset_name}: {started.train_samples:,} training and {validation} '
-            f"samples, {started.device}, {precision}{smoothing_note}")
-
-
-def _epoch_line(epoch: EpochEnded, samples_per_second: float) -> str:
-    width = len(str(epoch.epochs))
-    parts = [f"epoch {epoch.epoch:>{width}}/{epoch.epochs}", f"loss {epoch.train_loss:.4f}"]
-    if epoch.train_accuracy is not None:
-        parts.append(f"acc {100 * epoch.train_accuracy:5.1f}%")
-    if epoch.val_loss is not None:
-        parts.append(f"val loss {epoch.val_loss:.4f}")
-    if epoch.val_accuracy is not None:
-        parts.append(f"val acc {100 * epoch.val_accuracy:5.1f}%")
-    parts += [f"lr {epoch.learning_rate:.3g}", f"{epoch.seconds:.1f} s", f"{samples_per_second:,.0f} samples/s"]
-    return "  ".join(parts)
 
 
 def _progress_printer():

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from netbuilder.common.text import shown
+from netbuilder.common.text import shown_within
 
 from .control import RunControl, StopRequested, TrainingError
 from .threads import usable_cores
@@ -245,7 +245,7 @@ def _placement_from_environment() -> _Placement:
         rank, size, local_rank, local_size = numbers
         if rank < size and local_rank < local_size <= size:
             return _Placement(rank, size, local_rank, local_size)
-    given = ", ".join(f"{name}={shown(text, 20)}" for name, text in zip(names, texts))
+    given = ", ".join(f"{name}={shown_within(text, 20)}" for name, text in zip(names, texts))
     raise TrainingError(f"The torchrun variables do not describe a place among the processes ({given}): start "
                         "the run with torchrun, or unset them to train in this process alone.")
 

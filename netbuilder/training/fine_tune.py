@@ -1,6 +1,7 @@
 """Fine-tuning a trained digit model on the user's own handwriting.
 
-Starts from the trained weights (a copy: the model in use is untouched until the run succeeds)
+Starts from the trained weights (a copy made when the run is created: the model in use is
+untouched until the run succeeds)
 and trains a few epochs on the personal set mixed with built-in digits, at a lower learning
 rate so that what the model knew is adjusted rather than relearnt. Accuracy on the held-out
 part of the personal set is measured before and after, on the same drawings.
@@ -63,7 +64,9 @@ class FineTuning:
 
     def __init__(self, model: torch.nn.Module, recipe, project: Project, *, folder: Path | None = None,
                  epochs: int = FINE_TUNE_EPOCHS, digits_size: int = FINE_TUNE_DIGITS):
-        self.model, self.recipe, self.project = model, recipe, project
+        # copied here, on the caller's (GUI) thread, between its reads: a read adds forward hooks to
+        # `model` for the layer views, which a copy made on the worker thread could catch half-added
+        self.model, self.recipe, self.project = copy.deepcopy(model), recipe, project
         self.folder, self.epochs, self.digits_size = folder, epochs, digits_size
         self.result: FineTuneResult | None = None
         self._control = RunControl()
@@ -90,7 +93,7 @@ class FineTuning:
             yield Finished("failed", "Add at least two drawings of a digit to your handwriting set, so that one "
                                      "can be held out to measure the fine-tuning.")
             return
-        model = copy.deepcopy(self.model)
+        model = self.model
         before = evaluate(model, dataset.val_x, dataset.val_y, "classification").accuracy
         settings = self.project.training.replace(
             epochs=self.epochs, learning_rate=self.project.training.learning_rate * LEARNING_RATE_FACTOR)

@@ -113,6 +113,10 @@ class TrainingSession:
                                 world=self.world)
         yield from self._trainer.run()
 
+    def learning_rate_now(self) -> float | None:
+        """The schedule's current learning rate, for showing while paused; None before training."""
+        return self._trainer.learning_rate_now if self._trainer is not None else None
+
     def history(self) -> History:
         """The run's history so far, for save_checkpoint(model, history, project_path)."""
         trainer = self._trainer
@@ -126,13 +130,17 @@ class TrainingSession:
         (a progress callback cannot yield).
 
         A stop ends the session at once (StopRequested), whatever the loading is doing; the
-        helper thread's next progress call raises, which abandons a download or generation, and
-        a loader that reports no progress (a CSV file) finishes on its own, its result unused.
+        helper thread's next progress call raises (also once the session has ended), which
+        abandons a download or generation, and a loader that reports no progress (a CSV file)
+        finishes on its own, its result unused.
         """
         events: queue.SimpleQueue = queue.SimpleQueue()
         outcome: dict = {}
+        abandoned = threading.Event()  # the session has moved on (ended its control): stop as after a stop
 
         def progress(done: int, total: int, message: str) -> None:
+            if abandoned.is_set():
+                raise StopRequested
             self._control.check_stop()
             events.put(Preparing(done, total, message))
 
@@ -155,15 +163,19 @@ class TrainingSession:
         yield Preparing(0, 0, "Preparing the data and the network")
         worker = threading.Thread(target=work, name="netbuilder-prepare", daemon=True)
         worker.start()
-        while True:
-            try:
-                event = events.get(timeout=_STOP_POLL_SECONDS)
-            except queue.Empty:
-                self._control.check_stop()
-                continue
-            if event is None:
-                break
-            yield event
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=_STOP_POLL_SECONDS)
+                except queue.Empty:
+                    self._control.check_stop()
+                    continue
+                if event is None:
+                    break
+                yield event
+        except BaseException:  # a stop, or the consumer dropped the stream
+            abandoned.set()
+            raise
         worker.join()
         if "error" in outcome:
             raise outcome["error"]

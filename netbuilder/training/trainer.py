@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -75,6 +75,45 @@ class _SmoothedLoss:
         return self.average / (1 - self.decay ** self.count)
 
 
+@dataclass
+class _Loop:
+    """What a run carries from batch to batch and epoch to epoch (Trainer._setup makes it)."""
+    device: torch.device
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    schedules: tuple  # (stepped after each epoch, stepped after each batch), as build_schedule gives them
+    epochs: int
+    batches: int
+    last_end: int  # where the last batch of an epoch ends
+    precision: str
+    notes: tuple[str, ...]
+    autocast: Callable
+    augment: Callable[[torch.Tensor], torch.Tensor] | None
+    training_model: torch.nn.Module  # the model, wrapped for a distributed run
+    tuner: ThreadTuner
+    best: _Best
+    order_generator: torch.Generator
+    stale_epochs: int = 0
+    samples_seen: int = 0
+    train_seconds: float = 0.0
+    paused_seconds: float = 0.0
+    smoothed: _SmoothedLoss = field(default_factory=_SmoothedLoss)
+    run_started: float = 0.0
+    next_health: float = 0.0
+    learning_rate: float = 0.0
+    # the current epoch's
+    epoch_started: float = 0.0
+    last_report: float = 0.0
+    correct: torch.Tensor | None = None
+    epoch_loss_sum: float = 0.0
+    epoch_samples: int = 0  # less a last batch too small to share among distributed ranks
+    pending_losses: list = field(default_factory=list)  # since the last report, read at the next
+    pending_sizes: list = field(default_factory=list)
+
+
 class Trainer:
     """Trains `model` on `dataset` as `settings` say; `run()` yields the events of the run.
 
@@ -112,6 +151,13 @@ class Trainer:
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
         self._best: _Best | None = None  # of this run, once it has started
+        self._loop: _Loop | None = None  # of this run, once it has started
+
+    @property
+    def learning_rate_now(self) -> float | None:
+        """The rate the next batch trains at (the schedule's current one); None before the start.
+        Read it while the run is paused: it changes with every batch."""
+        return self._loop.optimizer.param_groups[0]["lr"] if self._loop is not None else None
 
     def stop(self) -> None:
         self.control.stop()
@@ -157,7 +203,27 @@ class Trainer:
         yield finished  # last, once the model is ready and the state is "finished"
 
     def _run(self) -> Generator[TrainingEvent, None, Finished]:
-        model, task, dataset, world = self.model, self.task, self.dataset, self.world
+        loop = self._setup()
+        self.control.training()
+        loop.tuner.start()
+        yield Started(loop.device.type, loop.precision, len(loop.train_x), len(loop.val_x), loop.batches, loop.notes,
+                      loop.epochs, loop.tuner.threads, tuple(self.dataset.class_names),
+                      _validation_samples(self.dataset, loop.val_x, loop.val_y))
+        loop.run_started = time.perf_counter()
+        loop.next_health = loop.run_started + self.health_interval
+        for epoch in range(1, loop.epochs + 1):
+            finished = yield from self._epoch(loop, epoch)
+            if finished is None:
+                finished = yield from self._end_epoch(loop, epoch)
+            if finished is not None:
+                return finished
+        if self.settings.early_stopping_patience and loop.best.epoch:
+            self.model.load_state_dict(loop.best.state)
+        return Finished("completed", self._summary(loop.best if self.settings.early_stopping_patience else None))
+
+    def _setup(self) -> _Loop:
+        """The data on the device, the optimizer, schedules, precision and thread tuner of a run."""
+        model, world = self.model, self.world
         device = world.device(resolve_device(self.settings.device))
         self.history, self.batch_losses, self.changes, self._best = [], [], [], None
         train_x, train_y, val_x, val_y = self._split()
@@ -166,142 +232,145 @@ class Trainer:
         val_x, val_y = _place(val_x, device), _place(val_y, device)
         self._check_fit(train_x, train_y, device)
         optimizer = build_optimizer(model, self.settings)
-        size, batch_size, epochs = len(train_x), self.settings.batch_size, self.settings.epochs
-        batches, last_end = self._batches(size, batch_size)
+        batches, last_end = self._batches(len(train_x), self.settings.batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
-        check = min(batch_size, 256)
+        check = min(self.settings.batch_size, 256)
         precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)
-        training_model = world.wrap(model, device)
         if self.settings.augment and augment is None:
             notes += ("Augmentation applies to images only, so this run trains without it.",)
-        if dataset.no_validation and not len(val_x):
-            notes += (dataset.no_validation,)
+        if self.dataset.no_validation and not len(val_x):
+            notes += (self.dataset.no_validation,)
         # Threads matter on the CPU only; a GPU run keeps the count it found.
         tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
-        self.control.training()
-        tuner.start()
-        yield Started(device.type, precision, size, len(val_x), batches, notes, epochs, tuner.threads,
-                      tuple(dataset.class_names), _validation_samples(dataset, val_x, val_y))
-
-        order_generator = torch.Generator().manual_seed(self.settings.seed)
         best = self._best = _Best(_snapshot(model))
-        stale_epochs = 0
-        samples_seen, train_seconds, paused_seconds = 0, 0.0, 0.0
-        smoothed = _SmoothedLoss()
-        classification = TASKS[task].has_classes
-        run_started = time.perf_counter()
-        next_health = run_started + self.health_interval
-        for epoch in range(1, epochs + 1):
-            epoch_started = time.perf_counter()
-            model.train()
-            order = torch.randperm(size, generator=order_generator).to(train_x.device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            pending_losses: list[torch.Tensor] = []
-            pending_sizes: list[int] = []
-            # samples trained on this epoch: `size`, less a last batch too small to share among distributed ranks
-            epoch_loss_sum, epoch_samples = 0.0, 0
-            last_report = loop_started = time.perf_counter()
-            for batch in range(batches):
-                self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
-                waited, changes = world.between_batches(self.control)
-                train_seconds -= waited
-                paused_seconds += waited
-                if changes:
-                    optimizer, schedules, changed = self._apply_changes(changes, optimizer, schedules, batches)
-                    if changed:
-                        event = SettingsChanged(epoch - 1 + batch / batches, epoch,
-                                                samples_seen + sum(pending_sizes), changed)
-                        self.changes.append(event)
-                        yield event
-                batch_started = time.perf_counter()
-                batch_indices = order[batch * batch_size:last_end if batch + 1 == batches else (batch + 1) * batch_size]
-                indices = world.shard(batch_indices)
-                inputs = train_x.index_select(0, indices).to(device, non_blocking=True)
-                targets = train_y.index_select(0, indices).to(device, non_blocking=True)
-                if augment is not None:
-                    inputs = augment(inputs)
-                probe = HealthProbe(model) if batch_started >= next_health else None
-                with probe or contextlib.nullcontext():
-                    with autocast():
-                        outputs = training_model(inputs)
-                        loss = task_loss(outputs, targets, task, self.settings.label_smoothing)
-                    optimizer.zero_grad(set_to_none=True)
-                    world.for_gradient(loss, len(indices), len(batch_indices)).backward()
-                learning_rate = optimizer.param_groups[0]["lr"]
-                optimizer.step()
-                if schedules[1] is not None:
-                    schedules[1].step()
-                pending_losses.append(loss.detach())
-                pending_sizes.append(len(indices))
-                if classification:
-                    correct += (outputs.argmax(dim=1) == targets).sum()
-                now = time.perf_counter()
-                position = epoch - 1 + (batch + 1) / batches
-                if probe is not None:  # its hooks slowed this batch: not a fair timing
-                    next_health = now + self.health_interval
-                    yield HealthReport(position, probe.layers())
-                elif (chosen := tuner.record(now - batch_started, len(indices))) is not None:
-                    yield chosen
-                if not world.report_due(now - last_report >= self.report_interval or batch + 1 == batches):
-                    continue
-                losses, sizes = world.losses(pending_losses, pending_sizes)  # the one sync per report
-                bad = np.flatnonzero(~np.isfinite(losses))
-                if len(bad):
-                    failed_batch = batch + 2 - len(losses) + int(bad[0])
-                    model.load_state_dict(best.state)
-                    return Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, best, self.settings))
-                reported = sum(sizes)
-                samples_seen += reported
-                mean_loss = float(np.dot(losses, sizes) / reported)
-                epoch_loss_sum += mean_loss * reported
-                epoch_samples += reported
-                training_time = train_seconds + now - loop_started
-                elapsed = now - run_started - paused_seconds
-                progress = samples_seen / (epochs * size)
-                self.batch_losses.append((position, mean_loss))
-                yield BatchEnded(epoch, batch + 1, batches, mean_loss, samples_seen,
-                                 samples_seen / training_time if training_time > 0 else 0.0,
-                                 position, smoothed.add(mean_loss), learning_rate, elapsed,
-                                 elapsed * (1 - progress) / progress, progress)
-                pending_losses.clear()
-                pending_sizes.clear()
-                last_report = time.perf_counter()
-            train_seconds += time.perf_counter() - loop_started
-            if schedules[0] is not None:
-                schedules[0].step()
+        self._loop = _Loop(device, train_x, train_y, val_x, val_y, optimizer, schedules, self.settings.epochs, batches,
+                     last_end, precision, notes, autocast, augment, world.wrap(model, device), tuner, best,
+                     torch.Generator().manual_seed(self.settings.seed))
+        return self._loop
 
-            train_loss = epoch_loss_sum / epoch_samples
-            self._where = f"during the validation of epoch {epoch}"
-            validation = evaluate(model, val_x, val_y, task, max(batch_size, EVALUATION_BATCH),
-                                  self.control.check_stop) if len(val_x) else None
-            ended = _epoch_ended(epoch, epochs, train_loss,
-                                 int(world.total(correct)) / epoch_samples if classification else None,
-                                 validation, learning_rate, time.perf_counter() - epoch_started)
-            self.history.append(ended)
-            yield ended
+    def _epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
+        """One epoch's batches, with the reports, health checks and thread choices between them;
+        a Finished when the loss stopped being a number."""
+        model, world, batches, batch_size = self.model, self.world, loop.batches, self.settings.batch_size
+        loop.epoch_started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(loop.train_x), generator=loop.order_generator).to(loop.train_x.device)
+        loop.correct = torch.zeros((), dtype=torch.int64, device=loop.device)
+        loop.epoch_loss_sum, loop.epoch_samples = 0.0, 0
+        loop.last_report = loop_started = time.perf_counter()
+        for batch in range(batches):
+            self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
+            waited, changes = world.between_batches(self.control)
+            loop.train_seconds -= waited
+            loop.paused_seconds += waited
+            if changes:
+                loop.optimizer, loop.schedules, changed = self._apply_changes(changes, loop.optimizer, loop.schedules,
+                                                                              batches)
+                if changed:
+                    event = SettingsChanged(epoch - 1 + batch / batches, epoch,
+                                            loop.samples_seen + sum(loop.pending_sizes), changed)
+                    self.changes.append(event)
+                    yield event
+            batch_started = time.perf_counter()
+            batch_indices = order[batch * batch_size:loop.last_end if batch + 1 == batches else (batch + 1) * batch_size]
+            indices = world.shard(batch_indices)
+            inputs = loop.train_x.index_select(0, indices).to(loop.device, non_blocking=True)
+            targets = loop.train_y.index_select(0, indices).to(loop.device, non_blocking=True)
+            if loop.augment is not None:
+                inputs = loop.augment(inputs)
+            probe = HealthProbe(model) if batch_started >= loop.next_health else None
+            with probe or contextlib.nullcontext():
+                with loop.autocast():
+                    outputs = loop.training_model(inputs)
+                    loss = task_loss(outputs, targets, self.task, self.settings.label_smoothing)
+                loop.optimizer.zero_grad(set_to_none=True)
+                world.for_gradient(loss, len(indices), len(batch_indices)).backward()
+            loop.learning_rate = loop.optimizer.param_groups[0]["lr"]
+            loop.optimizer.step()
+            if loop.schedules[1] is not None:
+                loop.schedules[1].step()
+            loop.pending_losses.append(loss.detach())
+            loop.pending_sizes.append(len(indices))
+            if TASKS[self.task].has_classes:
+                loop.correct += (outputs.argmax(dim=1) == targets).sum()
+            now = time.perf_counter()
+            position = epoch - 1 + (batch + 1) / batches
+            if probe is not None:  # its hooks slowed this batch: not a fair timing
+                loop.next_health = now + self.health_interval
+                yield HealthReport(position, probe.layers())
+            elif (chosen := loop.tuner.record(now - batch_started, len(indices))) is not None:
+                yield chosen
+            if world.report_due(now - loop.last_report >= self.report_interval or batch + 1 == batches):
+                report = self._report(loop, epoch, batch, position, now, loop_started)
+                if isinstance(report, Finished):
+                    return report
+                yield report
+                loop.last_report = time.perf_counter()
+        loop.train_seconds += time.perf_counter() - loop_started
+        if loop.schedules[0] is not None:
+            loop.schedules[0].step()
+        return None
 
-            monitored = world.leaders(ended.val_loss if validation else train_loss)
-            if monitored < best.loss:  # False for NaN, which never counts as an improvement
-                best, stale_epochs = _Best(_snapshot(model), monitored, epoch), 0
-                self._best = best
-            else:
-                stale_epochs += 1
-            patience = self.settings.early_stopping_patience
-            if patience and stale_epochs >= patience and epoch < epochs:
-                model.load_state_dict(best.state)
-                return Finished("early_stopping", f"The {_monitored_name(validation)} has not improved for "
-                               f"{patience} epoch{'s' * (patience > 1)}: stopped after epoch {epoch} and kept "
-                               f"the weights of epoch {best.epoch} ({_monitored_name(validation)} {best.loss:.4f}).")
-        if self.settings.early_stopping_patience and best.epoch:
-            model.load_state_dict(best.state)
-        return Finished("completed", self._summary(best if self.settings.early_stopping_patience else None))
+    def _report(self, loop: _Loop, epoch: int, batch: int, position: float, now: float,
+                loop_started: float) -> BatchEnded | Finished:
+        """The losses held since the last report, read in the one sync per report: a BatchEnded,
+        or a Finished (the best weights put back) when one of them is not a number."""
+        losses, sizes = self.world.losses(loop.pending_losses, loop.pending_sizes)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if len(bad):
+            failed_batch = batch + 2 - len(losses) + int(bad[0])
+            self.model.load_state_dict(loop.best.state)
+            return Finished("nan_loss", nan_message(losses[bad[0]], epoch, failed_batch, loop.best, self.settings))
+        reported = sum(sizes)
+        loop.samples_seen += reported
+        mean_loss = float(np.dot(losses, sizes) / reported)
+        loop.epoch_loss_sum += mean_loss * reported
+        loop.epoch_samples += reported
+        training_time = loop.train_seconds + now - loop_started
+        elapsed = now - loop.run_started - loop.paused_seconds
+        progress = loop.samples_seen / (loop.epochs * len(loop.train_x))
+        self.batch_losses.append((position, mean_loss))
+        loop.pending_losses, loop.pending_sizes = [], []  # `sizes` may be the list held until now
+        return BatchEnded(epoch, batch + 1, loop.batches, mean_loss, loop.samples_seen,
+                          loop.samples_seen / training_time if training_time > 0 else 0.0,
+                          position, loop.smoothed.add(mean_loss), loop.learning_rate, elapsed,
+                          elapsed * (1 - progress) / progress, progress)
+
+    def _end_epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
+        """Validation, the epoch's figures, the best weights so far and early stopping."""
+        train_loss = loop.epoch_loss_sum / loop.epoch_samples
+        self._where = f"during the validation of epoch {epoch}"
+        validation = evaluate(self.model, loop.val_x, loop.val_y, self.task,
+                              max(self.settings.batch_size, EVALUATION_BATCH),
+                              self.control.check_stop) if len(loop.val_x) else None
+        train_accuracy = int(self.world.total(loop.correct)) / loop.epoch_samples \
+            if TASKS[self.task].has_classes else None
+        ended = _epoch_ended(epoch, loop.epochs, train_loss, train_accuracy, validation, loop.learning_rate,
+                             time.perf_counter() - loop.epoch_started)
+        self.history.append(ended)
+        yield ended
+        monitored = self.world.leaders(ended.val_loss if validation else train_loss)
+        if monitored < loop.best.loss:  # False for NaN, which never counts as an improvement
+            loop.best, loop.stale_epochs = _Best(_snapshot(self.model), monitored, epoch), 0
+            self._best = loop.best
+        else:
+            loop.stale_epochs += 1
+        patience = self.settings.early_stopping_patience
+        if patience and loop.stale_epochs >= patience and epoch < loop.epochs:
+            self.model.load_state_dict(loop.best.state)
+            monitored_name = _monitored_name(validation)
+            return Finished("early_stopping", f"The {monitored_name} has not improved for {patience} "
+                            f"epoch{'s' * (patience > 1)}: stopped after epoch {epoch} and kept the weights of "
+                            f"epoch {loop.best.epoch} ({monitored_name} {loop.best.loss:.4f}).")
+        return None
 
     def _apply_changes(self, changes: dict, optimizer: torch.optim.Optimizer, schedules: tuple, batches: int):
         """The optimizer and schedules to go on with after the user changed settings while paused,
-        and the changes that took effect as (setting, before, after).
+        and the changes that took effect as (setting, before, after); for the learning rate,
+        the rate in use before and after (what the curves show), not the schedule's base.
 
         The run stays the same run: a new optimizer is built on the same parameters at the rate
         the schedule has reached and its schedule continues from the same step; a new learning
@@ -309,8 +378,9 @@ class Trainer:
         halfway down stays halfway down, from the new height.
         """
         before = self.settings
-        changed = tuple((name, getattr(before, name), value) for name, value in changes.items()
-                        if getattr(before, name) != value)
+        rate_before = optimizer.param_groups[0]["lr"]
+        changed = [(name, getattr(before, name), value) for name, value in changes.items()
+                   if getattr(before, name) != value]
         if "optimizer" in changes and changes["optimizer"] != before.optimizer:
             rate = optimizer.param_groups[0]["lr"]
             states = [schedule.state_dict() if schedule is not None else None for schedule in schedules]
@@ -335,6 +405,9 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["weight_decay"] = changes["weight_decay"]
         self.settings = self.settings.replace(**changes)
+        rate_after = optimizer.param_groups[0]["lr"]
+        changed = tuple((name, rate_before, rate_after) if name == "learning_rate" else (name, was, value)
+                        for name, was, value in changed)
         return optimizer, schedules, changed
 
     def _batches(self, size: int, batch_size: int) -> tuple[int, int]:

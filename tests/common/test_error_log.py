@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from netbuilder.common.error_log import library_output_to_log, log_file
+from netbuilder.common.error_log import command_output_to_log, library_output_to_log, log_file
 
 
 def _make_noise() -> None:
@@ -58,3 +58,23 @@ def test_nothing_printed_writes_no_log(tmp_path, monkeypatch):
     with library_output_to_log("code export"):
         pass
     assert not log_file().exists()
+
+
+def test_a_command_keeps_its_own_lines_on_the_terminal_and_logs_what_libraries_say(tmp_path, monkeypatch, capfd):
+    """For a whole command (`netbuilder-cli train`): its progress lines stay on the terminal in the
+    order printed, while warnings, log lines and C code's writes around them go to the log."""
+    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
+    with command_output_to_log("train"):
+        print("epoch 1", flush=True)
+        warnings.warn("a layer's warning", UserWarning)
+        logging.getLogger("onnxscript-like").warning("a log line with no handler of its own")
+        os.write(1, b"C code on standard output\n")
+        print("epoch 2", flush=True)
+        os.write(2, b"C code on standard error\n")
+        print("a problem", file=sys.stderr)
+    terminal = capfd.readouterr()
+    assert terminal.out == "epoch 1\nepoch 2\n" and terminal.err == "a problem\n"
+    log = log_file().read_text()
+    assert "netbuilder train: what other libraries printed" in log
+    assert all(line in log for line in ("a layer's warning", "a log line with no handler of its own",
+                                        "C code on standard output", "C code on standard error"))

@@ -3,7 +3,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from netbuilder.common.text import SHOWN_CHARACTERS, printable, shown
+from netbuilder.common.text import SHOWN_CHARACTERS, printable, shown, shown_within
 
 
 def test_a_huge_value_is_quoted_short_with_both_ends_kept():
@@ -38,3 +38,12 @@ def test_a_whole_output_keeps_its_lines_and_escapes_everything_else(lines):
     text.encode("utf-8")
     assert text.split("\n") == [shown(line, limit=len(line) + 1) for line in lines]
     assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text.replace("\n", ""))
+
+
+@given(st.text(alphabet=st.characters(), max_size=60), st.integers(1, 40))
+def test_a_value_shown_within_a_width_never_exceeds_it_escapes_included(value, width):
+    text = shown_within(value, width)
+    assert len(text) <= width
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text)
+    if len(shown(value)) <= width:
+        assert text == shown(value)

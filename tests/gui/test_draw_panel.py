@@ -140,7 +140,9 @@ def test_a_drawing_added_with_a_digit_key_is_in_the_set_after_a_restart(qtbot, t
     assert "1 drawing (1×1)" in restarted.handwriting_status.text()
 
 
-def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_path, monkeypatch, trained_mlp):
+@pytest.fixture
+def mlp_window(qtbot, tmp_path, monkeypatch, trained_mlp):
+    """The window on the MLP template, its Draw panel reading with the trained MLP (panel still closed)."""
     from netbuilder.gui.main_window import MainWindow
 
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
@@ -149,6 +151,11 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     window.set_project(load_template("1-mlp"), None)
     window.show()
     window.draw_panel.set_trained_model(trained_mlp)
+    return window
+
+
+def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, mlp_window):
+    window = mlp_window
     assert window.activation_views.node_ids == []
     window.draw_dock.show()
     drag(qtbot, window.draw_panel.canvas, one())
@@ -166,16 +173,8 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, tmp_pat
     assert window.activation_views.node_ids == []
 
 
-def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_redraws_no_view(
-        qtbot, tmp_path, monkeypatch, trained_mlp):
-    from netbuilder.gui.main_window import MainWindow
-
-    monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path))
-    window = MainWindow(recovery_dir=tmp_path / "recovery", remember_layout=False)
-    qtbot.addWidget(window)
-    window.set_project(load_template("1-mlp"), None)
-    window.show()
-    window.draw_panel.set_trained_model(trained_mlp)
+def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_redraws_no_view(qtbot, mlp_window):
+    window = mlp_window
     window.draw_dock.show()
     views = window.activation_views
     drag(qtbot, window.draw_panel.canvas, one())
@@ -345,3 +344,44 @@ def test_a_blank_canvas_is_nothing_drawn_in_the_panel_and_in_predict(qtbot, pane
     assert row["nothing_to_read"] == "nothing drawn" and row["top"] == []
     assert main(["predict", str(project_path), "--strokes", str(tmp_path / "blank.json")]) == 0
     assert capsys.readouterr().out.splitlines()[1].split(None, 1) == ["blank.json", "(nothing drawn)"]
+
+
+def test_the_panel_is_side_by_side_when_wide_and_stacks_when_narrow_without_hiding_anything(qtbot, tmp_path,
+                                                                                            trained_mlp):
+    """In a scroll area, as in the window: wide, the reading sits beside the drawing and the
+    handwriting buttons make one row; narrow (and tall), the reading goes under the drawing and the
+    buttons take two rows; shrinking from wide to narrow never leaves it wider than shown."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QPushButton, QScrollArea
+
+    panel = DrawPanel(HandwritingSet(tmp_path / "handwriting"))
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(panel)
+    qtbot.addWidget(scroll)
+    scroll.show()
+    panel.set_trained_model(trained_mlp)
+
+    def top_left(widget):
+        return widget.mapTo(panel, QPoint(0, 0))
+
+    def all_in_sight():
+        viewport = scroll.viewport()
+        return all(viewport.rect().contains(QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size()))
+                   for widget in (panel.canvas, panel.top_class, panel.plot, *panel.findChildren(QPushButton))
+                   if widget.isVisible())
+
+    scroll.resize(950, 560)
+    qtbot.waitUntil(lambda: panel.width() == scroll.viewport().width() and panel.is_side_by_side())
+    assert top_left(panel.plot).x() > top_left(panel.canvas).x() + panel.canvas.width() - 1
+    assert top_left(panel.fine_tune_button).y() == top_left(panel.label_choice).y()  # one row
+    assert all_in_sight()
+
+    scroll.resize(380, 760)
+    qtbot.waitUntil(lambda: not panel.is_side_by_side() and panel.width() == scroll.viewport().width())
+    assert top_left(panel.plot).y() > top_left(panel.canvas).y() + panel.canvas.height() - 1
+    assert top_left(panel.fine_tune_button).y() > top_left(panel.label_choice).y()  # two rows
+    assert not scroll.horizontalScrollBar().isVisible() and all_in_sight()
+
+    scroll.resize(950, 560)
+    qtbot.waitUntil(lambda: panel.is_side_by_side())

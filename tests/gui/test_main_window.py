@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolBar
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton, QToolBar
 
 from netbuilder.core.commands import AddNode, Connect
 from netbuilder.core.graph import Edge
@@ -388,7 +388,7 @@ def test_window_size_and_dock_layout_are_remembered(make_window, settings_dir):
 
 
 def test_run_gui_saves_a_screenshot_of_the_cnn_template_without_entering_the_event_loop(
-        qapp, tmp_path, settings_dir, dialogs, monkeypatch):
+        qapp, tmp_path, settings_dir, dialogs, monkeypatch, library_routing_restored):
     monkeypatch.setenv("NETBUILDER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own; restored afterwards
     shot = tmp_path / "window.png"
@@ -570,3 +570,49 @@ def test_reset_layout_puts_every_panel_back(make_window):
     window.draw_floats.trigger()  # unchecked by the user: a tab from now on
     window.draw_action.trigger()
     assert window.draw_dock in window.tabifiedDockWidgets(window.inspector_dock)  # back beside the inspector
+
+
+@pytest.fixture(scope="module")
+def trained_mlp():
+    """The MLP template trained for one epoch on a few hundred built-in digits: enough for the
+    Draw panel to show its answer and bars."""
+    from netbuilder.data.digits import load_digits
+    from netbuilder.model.checkpoint import TrainedModel
+    from netbuilder.training.session import TrainingSession
+
+    project = load_template("1-mlp")
+    project.training = project.training.replace(epochs=1)
+    session = TrainingSession(project, dataset=load_digits(train_size=300, val_size=60), threads=1)
+    assert list(session.events())[-1].reason == "completed"
+    return TrainedModel(session.model, session.dataset.recipe, session.history())
+
+
+def in_sight(widget, scroll) -> bool:
+    """The widget is shown and lies wholly inside the scroll area's visible part."""
+    viewport = scroll.viewport()
+    return widget.isVisible() and viewport.rect().contains(QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size()))
+
+
+@pytest.mark.parametrize("narrowest", [False, True])
+def test_at_1280_by_800_the_draw_panel_is_a_tab_showing_everything_without_scrolling(make_window, trained_mlp,
+                                                                                    narrowest):
+    """The first time, with no choice made: a tab beside the inspector, the drawing and the reading
+    side by side, and the canvas, the answer, the bars and every button in sight, as opened and
+    at the narrowest width at which the panel keeps them side by side."""
+    window = make_window()
+    window.resize(1280, 800)
+    window.draw_action.trigger()
+    panel, scroll = window.draw_panel, window.draw_dock.widget()
+    panel.set_trained_model(trained_mlp)
+    if narrowest:
+        frame = window.draw_dock.width() - scroll.viewport().width()
+        window.resizeDocks([window.draw_dock], [panel.side_by_side_width() + frame], Qt.Orientation.Horizontal)
+    QApplication.processEvents()
+    assert not window.draw_dock.isFloating() and window.draw_dock in window.tabifiedDockWidgets(window.inspector_dock)
+    assert panel.is_side_by_side() and panel.results.x() >= panel.canvas.mapTo(panel, QPoint(0, 0)).x() + 160
+    assert not scroll.verticalScrollBar().isVisible() and not scroll.horizontalScrollBar().isVisible()
+    for widget in (panel.canvas, panel.top_class, panel.top_probability, panel.plot, panel.preview, panel.why,
+                   panel.flow, *panel.findChildren(QPushButton)):
+        if widget is not panel.train_button:  # on the page shown before training
+            assert in_sight(widget, scroll), widget.objectName() or getattr(widget, "text", lambda: widget)()
+    assert window.view.width() >= 340 and (window.width(), window.height()) == (1280, 800)

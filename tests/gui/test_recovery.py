@@ -190,9 +190,14 @@ def test_closing_normally_leaves_nothing_to_recover(make_window, recovery_dir):
     assert not any(recovery_dir.glob("autosave-*"))
 
 
-def test_autosave_runs_every_30_seconds(make_window):
+def test_autosave_runs_every_30_seconds_and_its_timeout_saves(make_window, recovery_dir):
     window = make_window()
     assert window.autosave_timer.isActive() and window.autosave_timer.interval() == 30_000
+    window.document.push(AddNode("input"))
+    assert not any(recovery_dir.glob("autosave-*.json"))
+    window.autosave_timer.timeout.emit()  # what the timer does every 30 s
+    (file,) = recovery_dir.glob("autosave-*.json")
+    assert '"input1"' in file.read_text(encoding="utf-8")
 
 
 def test_recovered_project_round_trips_exactly(make_window, recovery_dir):

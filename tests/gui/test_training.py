@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +81,14 @@ def test_clicking_a_confusion_cell_opens_its_samples_most_confident_first(qtbot,
     assert not gallery.samples.item(0).icon().isNull()
 
 
-def test_stop_mid_epoch_stops_within_a_second(qtbot, panel):
+def test_stop_mid_epoch_stops_before_the_next_batch(qtbot, panel):
     panel.document.project.training = panel.document.project.training.replace(epochs=50)
     panel.start()
     qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
-    asked = time.monotonic()
+    trained_when_asked = len(panel.run.session.history().batch_losses)  # one report a batch here
     panel.stop_action.trigger()
-    wait_until_idle(qtbot, panel, timeout=1000)
-    assert time.monotonic() - asked < 1.0
+    wait_until_idle(qtbot, panel)
+    assert len(panel.plots.current.batch_x) <= trained_when_asked + 1  # the batch under way, no other
     assert panel.message.text().startswith("Stopped")
 
 
@@ -255,3 +254,13 @@ def test_a_checkpoint_another_run_saves_meanwhile_is_kept_and_the_log_says_where
     log = [panel.run_log.item(row).text() for row in range(panel.run_log.count())]
     assert any("Another run saved mlp.safetensors while this one trained" in line and "mlp-2.safetensors" in line
                for line in log)
+
+
+def test_momentum_and_nesterov_are_offered_only_with_sgd(panel):
+    fields = panel.setting_fields
+    panel.set_setting("optimizer", "adam")
+    assert not fields["momentum"].widget.isEnabled() and not fields["nesterov"].widget.isEnabled()
+    assert "SGD optimizer only" in fields["momentum"].widget.toolTip()
+    panel.set_setting("optimizer", "sgd")
+    assert fields["momentum"].widget.isEnabled() and fields["nesterov"].widget.isEnabled()
+    assert fields["learning_rate"].widget.isEnabled()

@@ -1,5 +1,4 @@
 import argparse
-import functools
 import io
 import json
 import sys
@@ -9,6 +8,7 @@ import torch
 
 from netbuilder.core.project import load_project, project_from_dict, save_project
 from netbuilder.model.checkpoint import load_trained_model
+from netbuilder.training import run as training_run
 from netbuilder.training.cli import add_commands
 
 
@@ -39,11 +39,11 @@ def project_file(tmp_path):
 def test_train_prints_each_epoch_and_saves_beside_the_project(project_file, capsys):
     assert run_cli("train", project_file, "--epochs", 3) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith('Training "Points" on points: 64 training and 16 validation samples, cpu, fp32')
+    assert out[0].startswith('Training "Points" on points: 64 training and 16 validation samples, 3 epochs, cpu, fp32')
     epochs = [line for line in out if line.startswith("epoch")]
     assert [line.split()[1] for line in epochs] == ["1/3", "2/3", "3/3"]
     assert all("val acc" in line and "samples/s" in line for line in epochs)
-    assert out[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
+    assert out[-1] == f"Saved the weights, history and data recipe to {project_file.with_suffix('.safetensors')}"
     trained = load_trained_model(load_project(project_file), project_file)
     assert trained.history.class_names == ["no", "yes"] and len(trained.history.epochs) == 3
     assert trained.recipe.class_names == ("no", "yes") and trained.recipe.table.columns == ("x1", "x2")
@@ -69,7 +69,7 @@ def test_on_a_terminal_a_live_batch_line_shows_progress_and_is_cleared_before_ea
     monkeypatch.setattr(sys, "stderr", terminal)
     assert run_cli("train", project_file, "--epochs", 2) == 0
     live = terminal.getvalue()
-    assert "\repoch 1  batch 4/4  loss " in live and "samples/s" in live
+    assert "epoch 1  batch 4/4  loss " in live and "samples/s" in live and "\rprogress" in live
     assert live.count("\r\033[K") == 2
     assert "batch" not in capsys.readouterr().out  # logs keep one line per epoch
 
@@ -128,16 +128,15 @@ def test_bad_setting_values_get_the_settings_own_one_line_message(project_file, 
 
 def test_every_training_setting_is_an_option_and_reaches_the_run(project_file, monkeypatch):
     from netbuilder.core.settings import SETTING_LIMITS
-    from netbuilder.training import cli
 
     seen = {}
 
-    class Recording(cli.TrainingSession):
+    class Recording(training_run.TrainingSession):
         def __init__(self, project, dataset_spec=None, **options):
             seen["settings"], seen["threads"] = project.training, options["threads"]
             super().__init__(project, dataset_spec, **options)
 
-    monkeypatch.setattr(cli, "TrainingSession", Recording)
+    monkeypatch.setattr(training_run, "TrainingSession", Recording)
     assert run_cli("train", project_file, "--optimizer", "sgd", "--learning-rate", "0.02", "--batch-size", "8",
                    "--epochs", "1", "--weight-decay", "0.001", "--momentum", "0.5", "--nesterov",
                    "--schedule", "step", "--validation-split", "0.25", "--early-stopping-patience", "2",
@@ -157,7 +156,9 @@ def test_without_a_terminal_a_progress_line_is_printed_within_long_epochs(projec
     from netbuilder.training import cli
 
     monkeypatch.setattr(cli, "PROGRESS_LINE_SECONDS", 0.0)  # every report, instead of every 10 s
-    monkeypatch.setattr(cli, "TrainingSession", functools.partial(cli.TrainingSession, report_interval=0))
+    every_batch = training_run.TrainingSession
+    monkeypatch.setattr(training_run, "TrainingSession",
+                        lambda *args, **options: every_batch(*args, **{**options, "report_interval": 0}))
     assert run_cli("train", project_file, "--epochs", 1, "--batch-size", 4) == 0
     out = capsys.readouterr().out.splitlines()
     progress = [line for line in out if line.startswith("progress")]
@@ -167,10 +168,11 @@ def test_without_a_terminal_a_progress_line_is_printed_within_long_epochs(projec
 
 
 def test_the_measured_thread_choice_is_printed_and_threads_fixes_it(project_file, capsys, monkeypatch):
-    from netbuilder.training import cli
     from netbuilder.training.events import ThreadsChosen
 
-    assert cli._threads_line(ThreadsChosen(1, {2: 896.4, 1: 2117.0}, "drift")) == (
+    from netbuilder.training.run_text import threads_text
+
+    assert threads_text(ThreadsChosen(1, {2: 896.4, 1: 2117.0}, "drift")) == (
         "threads: 1 (timed again: the machine got busier or quieter; samples/s per thread count: "
         "1 → 2,117, 2 → 896)")
     assert run_cli("train", project_file, "--epochs", 1, "--threads", 1) == 0
@@ -178,19 +180,18 @@ def test_the_measured_thread_choice_is_printed_and_threads_fixes_it(project_file
 
 
 def test_a_layer_health_problem_is_warned_about_once(project_file, capsys, monkeypatch):
-    from netbuilder.training import cli
     from netbuilder.training.events import Finished, HealthReport, LayerHealth
 
     dead = LayerHealth("relu1", 0.97, 0.01, 0.0, "dead", "lower the learning rate, add BatchNorm before it, "
                                                         "or use LeakyReLU.")
 
-    class DyingSession(cli.TrainingSession):
+    class DyingSession(training_run.TrainingSession):
         def events(self):
             yield HealthReport(0.5, (dead,))
             yield HealthReport(1.0, (dead,))
             yield Finished("stopped", "Stopped at epoch 1, batch 9 of 9.")
 
-    monkeypatch.setattr(cli, "TrainingSession", DyingSession)
+    monkeypatch.setattr(training_run, "TrainingSession", DyingSession)
     assert run_cli("train", project_file) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == ['warning: layer "relu1": lower the learning rate, add BatchNorm before it, or use LeakyReLU.',
@@ -219,7 +220,7 @@ def test_a_nan_loss_saves_the_best_weights_so_far_as_it_says(project_file, capsy
     assert run_cli("train", project_file, "--epochs", 5) == 2
     captured = capsys.readouterr()
     assert "The loss became NaN at epoch 3, batch 1" in captured.err and "kept the weights of epoch" in captured.err
-    assert captured.out.splitlines()[-1] == f"Saved the weights to {project_file.with_suffix('.safetensors')}"
+    assert captured.out.splitlines()[-1] == f"Saved the weights, history and data recipe to {project_file.with_suffix('.safetensors')}"
     trained = load_trained_model(load_project(project_file), project_file)
     assert [epoch.epoch for epoch in trained.history.epochs] == [1, 2]
     assert all(torch.isfinite(p).all() for p in trained.model.parameters())
@@ -239,7 +240,7 @@ def _signal_after_epoch(monkeypatch, *signals_to_send, after: int = 1) -> None:
 
     from netbuilder.training import cli
 
-    real_line = cli._epoch_line
+    real_line = cli.epoch_text
 
     def line(epoch, speed):
         if epoch.epoch == after:
@@ -247,7 +248,7 @@ def _signal_after_epoch(monkeypatch, *signals_to_send, after: int = 1) -> None:
                 os.kill(os.getpid(), number)
         return real_line(epoch, speed)
 
-    monkeypatch.setattr(cli, "_epoch_line", line)
+    monkeypatch.setattr(cli, "epoch_text", line)
 
 
 @pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -255,16 +256,18 @@ def test_ctrl_c_or_sigterm_stops_and_saves_the_best_weights_so_far(project_file,
                                                                     signal_name, status):
     import signal
 
+    # whatever the suite started with: Python's default, or SIG_IGN when run as a background job
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     _signal_after_epoch(monkeypatch, getattr(signal, signal_name))
     assert run_cli("train", project_file, "--epochs", 50) == status
     captured = capsys.readouterr()
     assert "stopping after this batch; the best epoch so far is saved" in captured.err
     assert "Traceback" not in captured.err
     assert "Stopped at epoch 2, batch 1 of 4; kept the weights of epoch 1, the best so far." in captured.err
-    assert captured.out.splitlines()[-1].startswith("Saved the weights to ")
+    assert captured.out.splitlines()[-1].startswith("Saved the weights, history and data recipe to ")
     trained = load_trained_model(load_project(project_file), project_file)
     assert [epoch.epoch for epoch in trained.history.epochs] == [1]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+    assert {number: signal.getsignal(number) for number in before} == before  # the handlers are put back
 
 
 def test_a_second_ctrl_c_quits_at_once_without_saving(project_file, capsys, monkeypatch):
@@ -278,10 +281,9 @@ def test_a_second_ctrl_c_quits_at_once_without_saving(project_file, capsys, monk
 
 @pytest.mark.parametrize("command", ["train", "export", "export-code", "import-weights"])
 def test_where_a_command_writes_is_checked_before_it_works(project_file, tmp_path, capsys, monkeypatch, command):
-    from netbuilder.training import cli
 
     started = []
-    monkeypatch.setattr(cli, "TrainingSession", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(training_run, "TrainingSession", lambda *args, **kwargs: started.append(args))
     blocker = tmp_path / "a-file"
     blocker.write_text("keep me")
     out = {"train": blocker, "export": tmp_path / "missing" / "net.pt", "export-code": tmp_path,
@@ -330,13 +332,13 @@ def test_ctrl_c_before_the_first_epoch_ends_says_nothing_was_saved(project_file,
 
     from netbuilder.training import cli
 
-    real_started_line = cli._started_line
+    real_started_line = cli.started_text
 
     def started_line(*args):
         os.kill(os.getpid(), signal.SIGINT)
         return real_started_line(*args)
 
-    monkeypatch.setattr(cli, "_started_line", started_line)
+    monkeypatch.setattr(cli, "started_text", started_line)
     assert run_cli("train", project_file, "--epochs", 50) == 130
     err = capsys.readouterr().err.splitlines()
     assert err[-2:] == ["netbuilder: Stopped at epoch 1, batch 1 of 4.",

@@ -1,6 +1,5 @@
 import math
 import threading
-import time
 
 import pytest
 import torch
@@ -8,6 +7,7 @@ import torch
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.base import Dataset
 from netbuilder.training import trainer as trainer_module
+from netbuilder.training.control import RunControl
 from netbuilder.training.events import BatchEnded, EpochEnded, Finished, Started
 from netbuilder.training.metrics import evaluate
 from netbuilder.training.trainer import Trainer, bfloat16_supported
@@ -72,13 +72,27 @@ def test_stop_takes_effect_before_the_next_batch(make_blobs, make_mlp, settings)
     assert list(events) == []
 
 
+class _HoldSignalled(threading.Condition):
+    """The control's condition, telling the test when the run starts waiting on it (held)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+
+    def wait(self, timeout=None):
+        self.holding.set()
+        return super().wait(timeout)
+
+
 def test_pause_holds_the_run_until_resumed(make_blobs, make_mlp, settings):
-    trainer = Trainer(make_mlp(), make_blobs(), settings, "classification", report_interval=0)
+    control = RunControl()
+    control._lock = condition = _HoldSignalled()
+    trainer = Trainer(make_mlp(), make_blobs(), settings, "classification", report_interval=0, control=control)
     received: list = []
     trainer.pause()
     worker = threading.Thread(target=lambda: received.extend(trainer.run()))
     worker.start()
-    time.sleep(0.3)
+    assert condition.holding.wait(timeout=60), "the run never held"
     assert trainer.paused and [type(e) for e in received] == [Started]  # held before the first batch
     assert worker.is_alive()
     trainer.resume()

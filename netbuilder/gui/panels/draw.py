@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QBoxLayout, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMessageBox, QPushButton, QSizePolicy, QSlider, QStackedWidget,
                                QVBoxLayout, QWidget)
 
@@ -42,7 +42,9 @@ DEFAULT_PEN_WIDTH = 20
 PEN_WIDTH_RANGE = (6, 40)
 LIVE_INTERVAL_MS = 60  # predictions while a stroke is being drawn, at most this often
 _MIN_POINT_STEP = 0.75  # canvas units between two recorded points of a stroke
-_PREVIEW_SIDE = 140
+_PREVIEW_SIDE = 84  # three screen pixels to each of the model's 28×28: sharp, and small enough to sit beside the answer
+_BARS_MIN_HEIGHT = 110
+_REFLOW_SLACK = 8  # pixels
 _SALIENCY_COLOUR = np.array([255, 80, 40], np.float32)
 
 
@@ -261,6 +263,7 @@ class DrawPanel(QWidget):
         self.pen_slider = QSlider(Qt.Orientation.Horizontal)
         self.pen_slider.setRange(*PEN_WIDTH_RANGE)
         self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
+        self.pen_slider.setMinimumWidth(80)  # pixels: a slider that can be set, beside the two buttons
         self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
                                    "to the digit's size)")
         self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
@@ -284,30 +287,45 @@ class DrawPanel(QWidget):
                                          "built-in digits; reports accuracy on a held-out part of your set "
                                          "before and after")
         self.fine_tune_button.clicked.connect(self.fine_tune_requested)  # the window has the project
-        personal = QHBoxLayout()
-        personal.addWidget(self.label_choice)
-        personal.addWidget(add)
-        personal.addWidget(gallery)
-        personal.addStretch(1)
-        personal.addWidget(self.fine_tune_button)
-        self.handwriting_status = QLabel()
+        # the handwriting buttons: one row across the panel, or two rows where the panel is narrow
+        labelling = QHBoxLayout()
+        labelling.addWidget(self.label_choice)
+        labelling.addWidget(add)
+        labelling.addWidget(gallery)
+        labelling.addStretch(1)
+        training = QHBoxLayout()
+        training.addStretch(1)
+        training.addWidget(self.fine_tune_button)
+        self.personal_rows = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.personal_rows.addLayout(labelling)
+        self.personal_rows.addLayout(training)
+        self.handwriting_status = _StatusLine()
         self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
         self.canvas.limit_reached.connect(self.handwriting_status.setText)
 
-        self.drawing_side = QWidget()  # hidden for a model that cannot read drawings
+        # hidden, with the handwriting side, for a model that cannot read drawings
+        self.drawing_side = QWidget()
         left = QVBoxLayout(self.drawing_side)
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.canvas, 1)
         left.addLayout(tools)
-        left.addLayout(personal)
-        left.addWidget(self.handwriting_status)
+        self.handwriting_side = QWidget()
+        below = QVBoxLayout(self.handwriting_side)
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addLayout(self.personal_rows)
+        below.addWidget(self.handwriting_status)
 
         self.results = QStackedWidget()
         self.results.addWidget(self._build_message_page())
         self.results.addWidget(self._build_reading_page())
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.drawing_side, 3)
-        layout.addWidget(self.results, 2)
+        # the drawing and the reading side by side where the panel is wide enough, else one above
+        # the other; the handwriting buttons and status below both
+        self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.columns.addWidget(self.drawing_side, 3)
+        self.columns.addWidget(self.results, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.columns, 1)
+        layout.addWidget(self.handwriting_side)
         self._show_handwriting_count()
         self.set_trained_model(None)
 
@@ -331,25 +349,15 @@ class DrawPanel(QWidget):
         import pyqtgraph as pg
 
         page = QWidget()
-        self.top_class = QLabel("–")
-        self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.top_class.setFont(style.ui_font(40, bold=True))
-        self.top_probability = QLabel("")
-        self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.top_probability.setFont(style.ui_font(12))
         self.plot = pg.PlotWidget(background=style.CANVAS_BACKGROUND)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.getAxis("left").setTicks([[(0, "0"), (0.5, "50%"), (1, "100%")]])
-        self.plot.setMinimumHeight(140)
+        self.plot.setMinimumHeight(_BARS_MIN_HEIGHT)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush(_colour_tuple(style.SELECTION)))
         self.plot.addItem(self.bars)
-        self.preview = QLabel()
-        self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
-        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
-                                "centred by its centre of mass in 28×28, as the training digits were")
         self.why = QCheckBox("Why this answer")
         self.why.setToolTip("Colour the pixels whose change would move the top class's score most "
                             "(the input gradient)")
@@ -359,33 +367,68 @@ class DrawPanel(QWidget):
         self.flow.setToolTip("Show each layer's output for this drawing under its card on the canvas")
         self.flow.toggled.connect(self._set_show_activations)
         self.layer_title = QLabel()
+        self.layer_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.layer_view = QLabel()
         self.layer_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.layer_view.setMinimumSize(120, 120)
-        # the picture fits the space the panel gives it, rather than asking for more
+        # the picture fits the space the panel has left, rather than asking for more: the answer,
+        # the bars and the drawing come first
         self.layer_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        preview_row = QHBoxLayout()
-        preview_row.addWidget(self.preview)
-        options = QVBoxLayout()
-        options.addWidget(QLabel("The model's input (28×28)"))
+        options = QHBoxLayout()
         options.addWidget(self.why)
         options.addWidget(self.flow)
         options.addStretch(1)
-        preview_row.addLayout(options)
         column = QVBoxLayout(page)
-        column.addWidget(self.top_class)
-        column.addWidget(self.top_probability)
-        column.addWidget(self.plot, 1)
-        column.addLayout(preview_row)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self._build_answer_row())
+        column.addWidget(self.plot, 2)
+        column.addLayout(options)
         column.addWidget(self.layer_title)
         column.addWidget(self.layer_view, 1)
         return page
+
+    def _build_answer_row(self) -> QHBoxLayout:
+        """The answer and how sure, beside the model's input."""
+        self.top_class = QLabel("–")
+        self.top_class.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_class.setFont(style.ui_font(40, bold=True))
+        # as wide as a close call between two digits, whatever it says now: the panel's arrangement
+        # must not change with the answer. (No label wraps: a scroll area takes a wrapping label's
+        # preferred height as the panel's minimum, and scrolls.)
+        self.top_class.setMinimumWidth(self.top_class.fontMetrics().horizontalAdvance("8 or 8?"))
+        self.top_class.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.top_probability = QLabel("")
+        self.top_probability.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_probability.setFont(style.ui_font(12))
+        self.top_probability.setMinimumWidth(self.top_probability.fontMetrics().horizontalAdvance(
+            f"{NOTHING_DRAWN.capitalize()}: draw a digit"))
+        self.top_probability.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.preview = QLabel()
+        self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
+        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
+                                "centred by its centre of mass in 28×28, as the training digits were")
+        preview_caption = QLabel("Model's input")
+        preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        preview_caption.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
+        preview_caption.setToolTip(self.preview.toolTip())
+        answer = QVBoxLayout()
+        answer.addStretch(1)
+        answer.addWidget(self.top_class)
+        answer.addWidget(self.top_probability)
+        answer.addStretch(1)
+        model_input = QVBoxLayout()
+        model_input.setSpacing(2)
+        model_input.addWidget(self.preview)
+        model_input.addWidget(preview_caption)
+        answer_row = QHBoxLayout()
+        answer_row.addLayout(answer, 1)
+        answer_row.addLayout(model_input)
+        return answer_row
 
     # --- the model -----------------------------------------------------------------------------------
     def set_trained_model(self, trained: TrainedModel | None) -> None:
         """The model to read drawings with, or None."""
         self.trained, self.reader, self.reading = trained, None, None
-        self.drawing_side.setVisible(True)
+        self._show_drawing_side(True)
         if trained is None:
             self._show_message("No trained model yet. Train the network to see it read your drawings "
                                "as you draw.", offer_training=True)
@@ -394,7 +437,7 @@ class DrawPanel(QWidget):
 
         problem = canvas_problem(trained.recipe)
         if problem:
-            self.drawing_side.setVisible(False)
+            self._show_drawing_side(False)
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
@@ -477,7 +520,7 @@ class DrawPanel(QWidget):
         output = None if self.reading is None or self.selected_layer is None \
             else self.reading.activations.get(self.selected_layer)
         if output is None:
-            self.layer_title.setText("Select a layer on the canvas to see its output here" if self.reader else "")
+            self.layer_title.setText("Select a layer on the canvas to see its output" if self.reader else "")
             self.layer_view.clear()
             return
         shape = format_shape(output.shape)
@@ -496,8 +539,34 @@ class DrawPanel(QWidget):
         self.layer_view.setPixmap(grey_pixmap(picture).scaled(
             self.layer_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
 
+    # --- layout ----------------------------------------------------------------------------------------
+    def _show_drawing_side(self, shown: bool) -> None:
+        self.drawing_side.setVisible(shown)
+        self.handwriting_side.setVisible(shown)
+
+    def side_by_side_width(self) -> int:
+        """The narrowest the panel can be with the drawing and the reading side by side and the
+        handwriting buttons in one row; narrower, they stack."""
+        margins, spacing = self.layout().contentsMargins(), self.columns.spacing()
+        columns = self.drawing_side.minimumSizeHint().width() + spacing + self.results.minimumSizeHint().width()
+        buttons = sum(row.minimumSize().width() for row in _child_layouts(self.personal_rows)) + spacing
+        # a few pixels above the side-by-side minimum: a panel that shrinks below this width can
+        # always stack, so a scroll area around it never holds it wider than it is shown
+        return max(columns, buttons) + margins.left() + margins.right() + _REFLOW_SLACK
+
+    def is_side_by_side(self) -> bool:
+        return self.columns.direction() == QBoxLayout.Direction.LeftToRight
+
+    def _reflow(self) -> None:
+        side_by_side = self.width() >= self.side_by_side_width()
+        if side_by_side != self.is_side_by_side():
+            direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
+            self.columns.setDirection(direction)
+            self.personal_rows.setDirection(direction)
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._reflow()
         if self.reading is not None:
             self._show_selected_layer()
 
@@ -564,6 +633,19 @@ class DrawPanel(QWidget):
         if self._fine_tune_worker is not None:
             self._fine_tune_worker.stop_and_wait(timeout_seconds)
             self._fine_tune_worker = None
+
+
+class _StatusLine(QLabel):
+    """One line of status that never widens the panel: what does not fit is cut off, and the
+    whole text is its tooltip."""
+
+    def __init__(self):
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
 
 
 class HandwritingGallery(QDialog):
@@ -638,6 +720,10 @@ def _preview_pixmap(picture: np.ndarray, saliency: np.ndarray | None):
     image = QImage(pixels.data, 28, 28, pixels.strides[0], QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(image).scaled(_PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.FastTransformation)
+
+
+def _child_layouts(layout: QBoxLayout) -> list:
+    return [layout.itemAt(index).layout() for index in range(layout.count()) if layout.itemAt(index).layout()]
 
 
 def _colour_tuple(colour: QColor) -> tuple[int, int, int]:

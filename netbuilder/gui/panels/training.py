@@ -21,8 +21,8 @@ from ...core import memory
 from ...core.commands import SetTraining
 from ...core.compile import CompileError
 from ...core.layers import ParamError
-from ...core.project import Project, project_from_dict, project_to_dict
-from ...core.settings import SETTING_LIMITS
+from ...core.project import Project
+from ...core.settings import SETTING_LIMITS, unused_settings
 from ...data.builtin import BUILTIN_DATASETS
 from ...common.files import write_atomic
 from ...common.text import shown
@@ -30,6 +30,8 @@ from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
 from ...training.gpus import visible_gpu_count
+from ...training.run_text import (change_text, graph_structure, is_news, progress_text, rate_change_text,
+                                  saved_run_text, saved_texts, started_text, threads_text)
 from .. import style
 from ..document import Document
 from ..workers import DatasetLoader, DistributedTrainingWorker, TrainingWorker, wait_or_keep
@@ -48,21 +50,6 @@ _FOLDER_CHOICES = (
 )
 
 
-def graph_structure(project: Project) -> dict:
-    """What training depends on in a project's graph: layers, parameters and wires, not positions."""
-    data = project_to_dict(project)
-    return {"nodes": [{key: value for key, value in node.items() if key != "position"} for node in data["nodes"]],
-            "edges": data["edges"]}
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 class TrainingPanel(QWidget):
     """Trains the document's project. `start_action`, `pause_action` and `stop_action` drive the run
     (the window's menu and toolbar show the same actions); `shutdown()` stops a run and any loading
@@ -76,21 +63,17 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.report_interval = 0.25  # seconds between batch reports; tests lower it
-        self.state = "idle"  # idle, preparing, running, paused, stopping
-        self.session = None  # the TrainingSession of a run in this process; None for a distributed run
-        self.run_checkpoint = None  # (project file, its checkpoint_version) when the run started
+        self.run = None  # the TrainingRun in this process, also once ended; None for a distributed run
+        self.trained_structure: dict | None = None  # graph_structure of the project the last run trained
         self.worker: TrainingWorker | DistributedTrainingWorker | None = None
         self.run_folder = None  # a distributed run's TemporaryDirectory: its project file, weights and events
         self.loader: DatasetLoader | None = None
         self.dataset = None  # the loaded netbuilder.data.base.Dataset of `dataset_spec`, if any
         self.dataset_spec = ""
-        self.run_settings: dict[str, Any] = {}  # the running run's values of CHANGEABLE_WHILE_PAUSED
-        self.run_spec = ""  # the dataset spec of the running run
         self.run_image_shape: tuple[int, ...] | None = None  # of its validation samples, for the gallery
         self.started: Started | None = None
         self.threads_in_use: int | None = None  # torch threads the run uses, as last logged
         self.last_epoch: EpochEnded | None = None
-        self.trained_structure: dict | None = None
         self.unsaved_run = None  # a finished run's TrainedModel whose weights wait for the project to get a file
         self.failure_details = ""
         self.galleries: list[SampleGallery] = []
@@ -244,6 +227,10 @@ class TrainingPanel(QWidget):
             field = make_param_field(param, lambda value, name=name: self._paused_edit(name, value))
             self.paused_fields[name] = field
             form.addRow(param.label, field.widget)
+        self.paused_note = QLabel()
+        self.paused_note.setWordWrap(True)
+        self.paused_note.setEnabled(False)
+        form.addRow(self.paused_note)
         self.apply_changes = QPushButton("Apply and resume")
         self.apply_changes.clicked.connect(self.resume)
         self.paused_error = QLabel()
@@ -385,8 +372,11 @@ class TrainingPanel(QWidget):
     def refresh(self) -> None:
         """Show the project's settings and dataset, and whether the network can be trained."""
         training = self.document.project.training
+        unused = unused_settings(training.optimizer)
         for name, field in self.setting_fields.items():
             field.show(getattr(training, name))
+            field.widget.setEnabled(name not in unused)
+            field.widget.setToolTip(unused.get(name, SETTING_LIMITS[name].help or ""))
         if self.dataset_choice.currentData() != self.document.project.dataset:
             self._fill_dataset_choices()
         self._update_controls()
@@ -395,7 +385,7 @@ class TrainingPanel(QWidget):
     def _project_replaced(self) -> None:
         self.shutdown()
         self._cancel_loading()
-        self.dataset, self.unsaved_run, self.trained_structure, self.last_epoch = None, None, None, None
+        self.dataset, self.unsaved_run, self.trained_structure, self.last_epoch, self.run = None, None, None, None, None
         self.preview.show_message("No dataset loaded yet.")
         self.plots.clear()
         self.confusion.show_nothing("The confusion matrix appears after the first epoch of a classification "
@@ -453,6 +443,17 @@ class TrainingPanel(QWidget):
 
     # --- the run ----------------------------------------------------------------------------------
     @property
+    def state(self) -> str:
+        """idle, preparing, running, paused or stopping: the run's own state (its RunControl, or the
+        processes of a distributed run) until the panel has taken its Finished."""
+        if self.worker is None:
+            return "idle"
+        if self.run is None:
+            return self.worker.state
+        # not begun yet: preparing; ended, its Finished not yet taken: stopping (nothing to do meanwhile)
+        return {"idle": "preparing", "finished": "stopping"}.get(self.run.state, self.run.state)
+
+    @property
     def running(self) -> bool:
         return self.state != "idle"
 
@@ -465,23 +466,20 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         if self.running or self.cannot_start_reason():
             return
-        snapshot = project_from_dict(project_to_dict(self.document.project), self.document.title)
-        self.trained_structure = graph_structure(snapshot)
-        self.run_settings = {name: getattr(snapshot.training, name) for name in CHANGEABLE_WHILE_PAUSED}
-        self.run_spec = snapshot.dataset
+        project = self.document.project
         processes = self.processes.value() if not self.processes_row.isHidden() else 1
         if processes > 1:
-            self.worker = self._distributed_worker(snapshot, processes)
+            self.run = None
+            self.trained_structure = graph_structure(project)
+            self.worker = self._distributed_worker(project, processes)
         else:
-            from ...model.checkpoint import checkpoint_version
-            from ...training.session import TrainingSession  # imports torch: only when training
+            from ...training.run import TrainingRun  # imports torch: only when training
 
-            # a checkpoint another run (netbuilder-cli) saves meanwhile is kept, not overwritten
-            self.run_checkpoint = (self.document.path, checkpoint_version(self.document.path)) \
-                if self.document.path else None
-            dataset = self.dataset if self.dataset_spec == snapshot.dataset else None
-            self.session = TrainingSession(snapshot, dataset=dataset, report_interval=self.report_interval)
-            self.worker = TrainingWorker(self.session, self)
+            dataset = self.dataset if self.dataset_spec == project.dataset else None
+            self.run = TrainingRun(project, self.document.path, name=self.document.title, dataset=dataset,
+                                   report_interval=self.report_interval)
+            self.trained_structure = self.run.structure
+            self.worker = TrainingWorker(self.run, self)
         self.started, self.last_epoch, self.unsaved_run, self.failure_details = None, None, None, ""
         self.run_log.clear()
         self.message.clear()
@@ -490,27 +488,26 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.epoch_progress.reset()
         self.stats.setText("Preparing…")
-        self.plots.start_run(snapshot.training.epochs)
+        self.plots.start_run(project.training.epochs)
         self.confusion.show_nothing("The confusion matrix appears after the first epoch.")
         self.health_reported.emit(HealthReport(0.0, ()))  # the previous run's badges no longer apply
         self.worker.events_ready.connect(self._on_events)
         self.worker.finished.connect(self.worker.deleteLater)
-        self.state = "preparing"
         self._update_controls()
         self._update_snapshot_note()
         self.run_started.emit()
         self.worker.start()
 
-    def _distributed_worker(self, snapshot: Project, processes: int) -> DistributedTrainingWorker:
-        """torchrun trains a file: the snapshot is saved in a folder of its own, where the run's
-        weights and events go too (the folder goes when the run's weights are loaded)."""
+    def _distributed_worker(self, project: Project, processes: int) -> DistributedTrainingWorker:
+        """torchrun trains a file: the project as it is now is saved in a folder of its own, where
+        the run's weights and events go too (the folder goes when the run's weights are loaded)."""
         import tempfile
 
         from ...core.project import save_project
 
         self.run_folder = tempfile.TemporaryDirectory(prefix="netbuilder-run-")
         folder = Path(self.run_folder.name)
-        save_project(snapshot, folder / "run.nbproj")
+        save_project(project, folder / "run.nbproj")
         return DistributedTrainingWorker(folder / "run.nbproj", folder, processes, self)
 
     def offer_processes(self, maximum: int) -> None:
@@ -519,39 +516,33 @@ class TrainingPanel(QWidget):
         self.processes_row.setVisible(maximum > 1)
 
     def pause(self) -> None:
-        if self.state != "running" or self.session is None:
+        if self.state != "running" or self.run is None:
             return
-        self.session.pause()
-        self.state = "paused"
+        self.run.pause()
         self.paused_values = {}
         self.paused_error.clear()
+        shown = self.run.paused_values()
         for name, field in self.paused_fields.items():
-            field.show(self.run_settings[name])
+            field.show(shown[name])
+        self.paused_note.setText(rate_change_text(self.run.project.training.schedule, self.run.settings["learning_rate"],
+                                                  shown["learning_rate"]))
         self.stats.setText(self.stats.text() + " · paused")
         self._update_controls()
 
     def resume(self) -> None:
         if self.state != "paused":
             return
-        changes = {name: value for name, value in self.paused_values.items() if value != self.run_settings[name]}
-        if changes:
-            try:
-                self.session.change_settings(**changes)
-            except Exception as refusal:  # ParamError or TrainingError: the message says why
-                self.paused_error.setText(str(refusal))
-                return
-            self.run_settings.update(changes)
-        self.session.resume()
-        self.state = "running"
+        try:
+            self.run.change_settings(**self.paused_values)
+        except Exception as refusal:  # ParamError or TrainingError: the message says why
+            self.paused_error.setText(str(refusal))
+            return
+        self.run.resume()
         self._update_controls()
 
     def stop(self) -> None:
         if self.state in ("preparing", "running", "paused"):
-            if self.session is not None:
-                self.session.stop()
-            else:
-                self.worker.stop()
-            self.state = "stopping"
+            (self.run or self.worker).stop()
             self.stats.setText("Stopping…")
             self._update_controls()
 
@@ -564,9 +555,7 @@ class TrainingPanel(QWidget):
         if self.worker is not None:
             worker, self.worker = self.worker, None  # its events still queued are ignored from now on
             worker.stop_and_wait(timeout_seconds)
-            self.session = None
             self._drop_run_folder()
-            self.state = "idle"
             self._update_controls()
 
     # --- events -----------------------------------------------------------------------------------
@@ -586,16 +575,14 @@ class TrainingPanel(QWidget):
     def _started(self, event: Started) -> None:
         self.started = event
         self.threads_in_use = None  # the tuner's first choice is logged, whatever Started said
-        self.run_image_shape = image_shape_of(self.session.dataset) if self.session is not None else None
-        if self.state == "preparing":
-            self.state = "running"
-            self._update_controls()
-        if self.dataset is None and self.session is not None and self.session.dataset is not None:
-            self.dataset, self.dataset_spec = self.session.dataset, self.run_spec
+        self._update_controls()
+        session = self.run.session if self.run is not None else None
+        self.run_image_shape = image_shape_of(session.dataset) if session is not None else None
+        if self.dataset is None and session is not None and session.dataset is not None:
+            self.dataset, self.dataset_spec = session.dataset, self.run.project.dataset
             self.preview.show_dataset(self.dataset)
-        validation = f"{event.val_samples:,} validation samples" if event.val_samples else "no validation data"
-        self._log(f"Started: {event.train_samples:,} training samples, {validation}, {event.epochs} epochs, "
-                  f"{event.device.upper()} {event.precision}, {event.threads} thread{'s' * (event.threads != 1)}")
+        if session is not None:
+            self._log(started_text(self.run.project, session.dataset.name, event))
         for note in event.notes:
             self._log(note)
 
@@ -604,10 +591,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(int(round(_PROGRESS_STEPS * event.progress)))
         self.epoch_progress.setRange(0, event.batches)
         self.epoch_progress.setValue(event.batch)
-        self.stats.setText(f"Epoch {event.epoch}/{self.started.epochs if self.started else '?'} · batch "
-                           f"{event.batch}/{event.batches} · {event.samples_per_second:,.0f} samples/s · "
-                           f"elapsed {_clock(event.elapsed_seconds)} · remaining {_clock(event.remaining_seconds)}"
-                           + (" · paused" if self.state == "paused" else ""))
+        self.stats.setText(progress_text(event) + (" · paused" if self.state == "paused" else ""))
 
     def _epoch(self, event: EpochEnded) -> None:
         self.last_epoch = event
@@ -624,25 +608,22 @@ class TrainingPanel(QWidget):
 
     def _settings_changed(self, event: SettingsChanged) -> None:
         self.plots.add_change(event)
-        self._log(f"At epoch {event.position:.2f}: {event.label}")
+        self._log(change_text(event))
 
     def _threads_chosen(self, event: ThreadsChosen) -> None:
         """Logged when the count changes: re-timing that keeps the same count is routine, not news."""
-        if self.threads_in_use == event.threads:
-            return
-        self.threads_in_use = event.threads
-        speeds = ", ".join(f"{threads}: {speed:,.0f}" for threads, speed in sorted(event.samples_per_second.items()))
-        why = "at the start" if event.reason == "start" else "as the machine's load changed"
-        self._log(f"Chose {event.threads} torch thread{'s' * (event.threads != 1)} {why} (samples/s by threads: {speeds})")
+        if is_news(event, self.threads_in_use):
+            self.threads_in_use = event.threads
+            self._log(threads_text(event))
 
     def _health(self, event: HealthReport) -> None:
         self.health_reported.emit(event)
 
     def _finished(self, event: Finished) -> None:
-        session, worker = self.session, self.worker
-        if session is not None:
+        run, worker = self.run, self.worker
+        if run is not None:
             worker.wait()
-        self.worker, self.session, self.state = None, None, "idle"
+        self.worker = None
         bad = event.reason in ("failed", "nan_loss")
         self.message.setText(event.message)
         self.message.setStyleSheet(_ERROR_STYLE if bad else "")
@@ -654,14 +635,12 @@ class TrainingPanel(QWidget):
         self.stats.setText(self.stats.text().replace(" · paused", ""))
         self._update_controls()
         self._update_snapshot_note()
-        if session is None:
+        if run is None:
             if event.reason in ("completed", "early_stopping"):
                 self._load_distributed_run(worker)
             self._drop_run_folder()
         else:
-            from ...model.checkpoint import kept_run
-
-            trained = kept_run(session)  # what the command line keeps too: the best epoch's weights
+            trained = run.kept()  # what the command line keeps too: the best epoch's weights
             if trained is not None:
                 self.keep_weights(trained)
                 self.model_trained.emit(trained)
@@ -705,34 +684,36 @@ class TrainingPanel(QWidget):
     def save_weights(self, project_path: Path, trained=None) -> bool:
         """Write a run's weights, history and recipe beside the project file (after a run, or when an
         unsaved project with a finished run gets its file). False, with a message, on failure."""
-        from ...model.checkpoint import checkpoint_path, save_checkpoint
-
         trained = trained or self.unsaved_run
         if trained is None:
             return True
-        run_path, version = self.run_checkpoint or (None, "any")
         try:
-            path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe,
-                                   replaces=version if run_path == project_path else "any")
+            texts = self._save(trained, project_path)
         except OSError as error:
             self.message.setText(f"Cannot save the trained weights: {error.strerror or error}")
             self.message.setStyleSheet(_ERROR_STYLE)
             return False
         self.unsaved_run = None
-        if path.name != checkpoint_path(project_path).name:
-            self._log(f"Another run saved {checkpoint_path(project_path).name} while this one trained: it is kept, "
-                      f"and this run's weights are in {path.name} (rename it to use them).")
-        self._log(f"Saved the weights, history and data recipe as {path.name} beside the project.")
+        for line in texts:
+            self._log(line)
         return True
+
+    def _save(self, trained, project_path: Path) -> list[str]:
+        """Through the run that trained it, which knows the checkpoint it found there; weights from
+        elsewhere (a distributed run, fine-tuning) replace whatever is there. Raises OSError."""
+        if self.run is not None and trained.model is self.run.session.model:
+            return self.run.save(trained, project_path).texts
+        from ...model.checkpoint import checkpoint_path, save_checkpoint
+
+        path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe)
+        return saved_texts(path, checkpoint_path(project_path))
 
     def show_saved_run(self, history) -> None:
         """A saved run (checkpoint History) as if it had just ended: its curves and last confusion matrix."""
         self.plots.show_saved_run(history)
         self.run_log.clear()
-        self._log(f"The saved run: {len(history.epochs)} epoch{'s' * (len(history.epochs) != 1)} on "
-                  f"{history.dataset or 'its dataset'}.")
-        for change in history.changes:
-            self._log(f"At epoch {change.position:.2f}: {change.label}")
+        for line in saved_run_text(history):
+            self._log(line)
         last = history.epochs[-1] if history.epochs else None
         if last is not None and last.confusion is not None and last.per_class_accuracy is not None:
             self.confusion.show_matrix(last.confusion, last.per_class_accuracy, history.class_names, last.epoch)

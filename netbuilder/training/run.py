@@ -1,0 +1,102 @@
+"""One training run as a person follows it: the one service behind the window's training panel
+and `netbuilder train`, which are two presenters of it.
+
+A TrainingRun owns the snapshot of the project it trains (the canvas stays editable meanwhile),
+the TrainingSession, the settings the run uses now (they change while paused), and keeping and
+saving the run's weights beside the project, where a checkpoint another run saved meanwhile is
+kept, not overwritten. What a person reads for each event is in run_text, the same words on the
+terminal and in the window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from netbuilder.core.project import Project, project_from_dict, project_to_dict
+from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, checkpoint_version, kept_run, save_checkpoint
+
+from .control import CHANGEABLE_WHILE_PAUSED, State
+from .distributed import SINGLE_PROCESS, World
+from .run_text import graph_structure, saved_texts
+from .session import TrainingSession
+
+
+@dataclass(frozen=True)
+class SavedWeights:
+    path: Path  # where the weights went
+    intended: Path  # where they go when no other run saved there meanwhile
+
+    @property
+    def texts(self) -> list[str]:
+        """What the person is told, the conflict (if any) first."""
+        return saved_texts(self.path, self.intended)
+
+
+class TrainingRun:
+    """One run of a snapshot of `project`, taken now (`name`: the snapshot's name, the
+    window's title for a project without a file). `project_path` is the project's file, if it
+    has one: weights are saved beside it (or in `out`), and a checkpoint saved there by another
+    run while this one trains is kept. The other arguments are TrainingSession's."""
+
+    def __init__(self, project: Project, project_path: str | Path | None = None, *, name: str | None = None,
+                 dataset_spec: str | None = None, dataset=None, out: str | Path | None = None,
+                 threads: int | None = None, world: World = SINGLE_PROCESS, report_interval: float = 0.25):
+        self.project = project_from_dict(project_to_dict(project), name or project.name)
+        self.structure = graph_structure(self.project)
+        self.project_path = Path(project_path) if project_path is not None else None
+        self.out = out
+        self.world = world
+        # the checkpoint as the run starts: one saved meanwhile by another run is kept
+        self._found_checkpoint = checkpoint_version(self.project_path, out) if self.project_path else "any"
+        self.settings = {name: getattr(self.project.training, name) for name in CHANGEABLE_WHILE_PAUSED}
+        self.session = TrainingSession(self.project, dataset_spec, dataset=dataset, threads=threads, world=world,
+                                       report_interval=report_interval)
+
+    @property
+    def state(self) -> State:
+        return self.session.state
+
+    def events(self):
+        return self.session.events()
+
+    def pause(self) -> None:
+        self.session.pause()
+
+    def resume(self) -> None:
+        self.session.resume()
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    def paused_values(self) -> dict:
+        """What a person sees and edits while paused: the settings in use, the learning rate as the
+        schedule has brought it now rather than the base rate the schedule started from."""
+        now = self.session.learning_rate_now()
+        return {**self.settings, **({"learning_rate": now} if now is not None else {})}
+
+    def change_settings(self, **values) -> None:
+        """While paused: the values of CHANGEABLE_WHILE_PAUSED that differ from the run's now
+        take effect when it resumes; a learning rate is the rate to train at from now on, the rest
+        of the schedule scaled to it (paused_values shows it). Raises ParamError or TrainingError."""
+        shown = self.paused_values()
+        now = self.session.learning_rate_now()
+        values = {name: value for name, value in values.items() if value != shown.get(name)}
+        if "learning_rate" in values and now:  # as a new base rate, which scales the whole schedule
+            values["learning_rate"] = self.settings["learning_rate"] * values["learning_rate"] / now
+        changes = {name: value for name, value in values.items() if value != self.settings.get(name)}
+        if changes:
+            self.session.change_settings(**changes)
+            self.settings.update(changes)
+
+    def kept(self) -> TrainedModel | None:
+        """What a finished run keeps (its best epoch's weights; also after a stop, a NaN loss or a
+        failure), None when no epoch ended; other ranks of a distributed run keep nothing."""
+        return kept_run(self.session) if self.world.leader else None
+
+    def save(self, trained: TrainedModel, project_path: str | Path | None = None) -> SavedWeights:
+        """Write `trained` beside `project_path` (default: the run's project file). Raises OSError."""
+        path = Path(project_path) if project_path is not None else self.project_path
+        replaces = self._found_checkpoint if path == self.project_path else "any"
+        saved = save_checkpoint(trained.model, trained.history, path, self.out, recipe=trained.recipe,
+                                replaces=replaces)
+        return SavedWeights(saved, checkpoint_path(path, self.out))
