@@ -128,8 +128,10 @@ class Param:
             raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {_quoted(value)}")
         if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
             raise ParamError(f"{self.label} must be whole numbers, not {_quoted(value)}")
-        if any(v < (self.min or 1) or v > (self.max or 1_000_000) for v in value):
-            raise ParamError(f"each size in {self.label} must be between {_fmt(self.min or 1)} and {_fmt(self.max or 1_000_000)}")
+        low = 1 if self.min is None else self.min  # 0 is a limit too: Permute's axes start at 0
+        high = 1_000_000 if self.max is None else self.max
+        if any(v < low or v > high for v in value):
+            raise ParamError(f"each size in {self.label} must be between {_fmt(low)} and {_fmt(high)}")
         return tuple(value)
 
 
