@@ -21,8 +21,7 @@ class Dense(LayerSpec):
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
         if len(shape) > 2:
-            raise ShapeError(f"needs a flat input F (or a sequence T×F) but receives {format_shape(shape)}",
-                             "insert Flatten",
+            raise ShapeError(f"needs a flat input but receives {format_shape(shape)}", "insert Flatten",
                              Fix("Insert Flatten before it", "insert_before", type_id="flatten"))
         return (*shape[:-1], p["units"])
 
