@@ -21,7 +21,7 @@ MNIST_STD = 0.3081
 MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
 
 InputKind = Literal["image", "vector", "sequence", "tokens"]
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "reconstruction"]
 # progress(done, total, message) while loading: bytes downloaded, images read, ...; total is 0
 # when unknown. The callback may raise (e.g. the user pressed Stop) to abandon the work.
 Progress = Callable[[int, int, str], None]
