@@ -1,0 +1,90 @@
+"""The reconstruction task: an autoencoder trained to give back its input image, on any labelled
+image data (the labels set aside), evaluated by mean squared error, predicting images."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from netbuilder.core.graph import Graph
+from netbuilder.core.project import Project
+from netbuilder.data.base import Dataset, DataError
+from netbuilder.data.fit import targets_for_task
+from netbuilder.data.recipe import digit_recipe, predictions
+from netbuilder.training.events import BatchEnded, EpochEnded
+from netbuilder.training.predict import RawSamples, format_rows, prediction_rows
+from netbuilder.training.trainer import Trainer, prepare
+
+
+def autoencoder(side: int = 8, decoder_stride: int = 2) -> Project:
+    g = Graph()
+    g.chain(g.add("input", kind="image", shape=(1, side, side)), g.add("conv2d", filters=4, padding="same"),
+            g.add("relu"), g.add("maxpool2d"),
+            g.add("conv_transpose2d", filters=1, kernel_size=decoder_stride, stride=decoder_stride),
+            g.add("output", task="reconstruction"))
+    return Project(g)
+
+
+def labelled_images(side: int = 8, count: int = 48) -> Dataset:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(count, 1, side, side, generator=generator)
+    y = torch.arange(count) % 3
+    split = count * 3 // 4
+    return Dataset("shapes", "image", x[:split], y[:split], x[split:], y[split:], class_names=["a", "b", "c"])
+
+
+def test_labelled_images_train_with_themselves_as_targets(settings):
+    model, dataset, task = prepare(autoencoder(), dataset=labelled_images())
+    assert task == dataset.task == "reconstruction"
+    assert torch.equal(dataset.train_y, dataset.train_x) and torch.equal(dataset.val_y, dataset.val_x)
+    assert dataset.class_names == []
+    epochs = [event for event in Trainer(model, dataset, settings.replace(epochs=8, batch_size=12), task).run()
+              if isinstance(event, EpochEnded)]
+    assert epochs[-1].val_loss < epochs[0].val_loss and epochs[-1].val_accuracy is None
+
+
+def test_augmented_images_are_their_own_targets(settings):
+    """A network that copies its input has no loss, however the images are shifted for training."""
+    side = 28
+    g = Graph()
+    g.chain(g.add("input", kind="image", shape=(1, side, side)), g.add("conv2d", "copy", filters=1, kernel_size=1),
+            g.add("output", task="reconstruction"))
+    model, dataset, task = prepare(Project(g), dataset=labelled_images(side))
+    with torch.no_grad():
+        model.copy.weight.fill_(1.0)
+        model.copy.bias.zero_()
+    run = Trainer(model, dataset, settings.replace(epochs=1, augment=True, learning_rate=1e-7), task, report_interval=0)
+    losses = [event.loss for event in run.run() if isinstance(event, BatchEnded)]
+    assert losses and max(losses) < 1e-6
+
+
+def test_a_network_that_changes_the_size_is_told_to_give_back_the_inputs_shape(settings):
+    model, dataset, task = prepare(autoencoder(decoder_stride=1), dataset=labelled_images())
+    finished = list(Trainer(model, dataset, settings, task).run())[-1]
+    assert finished.reason == "failed" and finished.message == (
+        "A reconstruction network must give back its input, but this one turns 1×8×8 samples into 1×4×4: make "
+        "the last layer's output the Input's shape.")
+
+
+def test_texts_have_nothing_to_reconstruct():
+    ids = torch.zeros(4, 5, dtype=torch.long)
+    texts = Dataset("reviews", "tokens", ids, torch.zeros(4, dtype=torch.long), ids[:0], ids[:0, 0])
+    with pytest.raises(DataError, match='"reviews" holds texts: choose an image dataset'):
+        targets_for_task(texts, "reconstruction")
+
+
+def test_a_prediction_is_each_images_reconstruction_and_its_error():
+    recipe = replace(digit_recipe([]).for_input("image", (1, 2, 2)), task="reconstruction")
+    inputs = torch.zeros(2, 1, 2, 2)
+    outputs = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]], [[[100.0, 0.0], [0.0, 0.0]]]])
+    prediction = predictions(recipe, outputs, inputs)
+    np.testing.assert_allclose(prediction.errors, [0.5, 2500.0])
+    image = recipe.image
+    np.testing.assert_allclose(prediction.values[0, 0, 0], [image.mean, image.std + image.mean], rtol=1e-6)
+    assert prediction.values.max() == 1.0  # pixels, clipped to what a picture can show
+    rows = prediction_rows(RawSamples([], ["a.png", "b.png"]), prediction, top=3)
+    assert json.loads(format_rows(rows, as_json=True))[1]["error"] == 2500.0
+    assert np.array(rows[0]["image"]).shape == (1, 2, 2)
+    assert format_rows(rows, as_json=False).splitlines() == ["sample  reconstruction error", "a.png   0.5",
+                                                             "b.png   2500"]
