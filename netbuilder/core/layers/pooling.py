@@ -123,8 +123,8 @@ class Upsample(LayerSpec):
     type_id = "upsample"
     title = "Upsample"
     category = "Pooling"
-    description = ("The reverse of pooling: enlarges an image C×H×W by a whole scale factor, copying "
-                   "pixels (nearest) or blending them (bilinear); a decoder's upsampling without weights.")
+    description = ("The reverse of pooling: enlarges an image C×H×W by a scale factor (2 doubles H and W), "
+                   "copying pixels (nearest) or blending them (bilinear); a decoder's upsampling without weights.")
     name_prefix = "upsample"
     params = (Param("scale_factor", int, 2, min=1, max=64, shown=True),
               Param("mode", str, "nearest", choices=("nearest", "bilinear"), shown=True))
