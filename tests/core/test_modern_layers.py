@@ -13,6 +13,7 @@ from netbuilder.core.codegen import to_python
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.fixes import fix_command
 from netbuilder.core.graph import Edge, Graph
+from netbuilder.core.layers import ParamError, get_spec
 from netbuilder.core.project import Project, save_project
 from netbuilder.training.metrics import task_loss
 
@@ -272,3 +273,14 @@ def test_a_reconstruction_output_needs_an_image():
     assert _problem(g, out.id).message.endswith("gives back the input image, so it needs an image C×H×W but "
                                                 "receives 6: end the decoder with Conv2d or ConvTranspose2d giving "
                                                 "the Input's channels, or Reshape to the Input's shape")
+
+
+def test_permutes_dims_read_and_show_as_axes():
+    spec = get_spec("permute")
+    dims = spec.param("dims")
+    assert spec.summary({"dims": (2, 0, 1)}) == dims.show((2, 0, 1)) == "2, 0, 1"
+    assert dims.coerce(dims.show((2, 0, 1))) == (2, 0, 1) and dims.coerce("1,0") == (1, 0)
+    with pytest.raises(ParamError, match="each axis in dims must be between 0 and 3"):
+        dims.coerce("0, 4")
+    with pytest.raises(ParamError, match="dims must be axes like 1, 0, not 'swap'"):
+        dims.coerce("swap")

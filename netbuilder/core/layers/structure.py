@@ -134,11 +134,8 @@ class Permute(LayerSpec):
     description = ("Reorders the axes (without the batch): dims 1, 0 turns a sequence T×F into F×T; "
                    "dims 1, 2, 0 turns an image C×H×W into H×W×C.")
     name_prefix = "permute"
-    params = (Param("dims", tuple, (1, 0), min=0, max=3, shown=True,
+    params = (Param("dims", tuple, (1, 0), min=0, max=3, shown=True, axes=True,
                     help="the input's axes in their new order, counted from 0 without the batch"),)
-
-    def summary(self, p):
-        return ", ".join(str(axis) for axis in p["dims"])
 
     def infer_shape(self, p, in_shapes):
         (shape,) = in_shapes
