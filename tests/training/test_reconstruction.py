@@ -88,3 +88,34 @@ def test_a_prediction_is_each_images_reconstruction_and_its_error():
     assert np.array(rows[0]["image"]).shape == (1, 2, 2)
     assert format_rows(rows, as_json=False).splitlines() == ["sample  reconstruction error", "a.png   0.5",
                                                              "b.png   2500"]
+
+
+def test_the_command_line_trains_evaluates_and_predicts_an_autoencoder(tmp_path, capsys):
+    import cv2
+
+    from conftest import run_cli, write_project
+
+    generator = np.random.default_rng(0)
+    for label in ("dark", "bright"):
+        (tmp_path / "pictures" / label).mkdir(parents=True)
+        for index in range(8):
+            pixels = generator.integers(0, 128 if label == "dark" else 256, (28, 28), dtype=np.uint8)
+            cv2.imencode(".png", pixels)[1].tofile(tmp_path / "pictures" / label / f"{index}.png")
+    project = tmp_path / "autoencoder.nbproj"
+    write_project(project, tmp_path / "pictures",
+                  [("conv2d", {"filters": 4, "padding": "same"}), ("maxpool2d", {}),
+                   ("conv_transpose2d", {"filters": 1})],
+                  {"kind": "image", "shape": [1, 28, 28]}, task="reconstruction", epochs=2, validation_split=0.25)
+    assert run_cli("train", project) == 0
+    capsys.readouterr()
+    assert run_cli("evaluate", project) == 0
+    assert capsys.readouterr().out.startswith("Mean squared error on 4 validation samples of ")
+    picture = tmp_path / "pictures" / "dark" / "0.png"
+    assert run_cli("predict", project, picture) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["sample", "reconstruction", "error"] and row.split()[0] == "0.png"
+    assert run_cli("predict", project, picture, "--json") == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["error"] == pytest.approx(float(row.split()[1]), rel=1e-3)
+    image = np.array(record["image"])
+    assert image.shape == (1, 28, 28) and 0.0 <= image.min() and image.max() <= 1.0
