@@ -284,3 +284,28 @@ def test_permutes_dims_read_and_show_as_axes():
         dims.coerce("0, 4")
     with pytest.raises(ParamError, match="dims must be axes like 1, 0, not 'swap'"):
         dims.coerce("swap")
+
+
+@pytest.mark.parametrize("type_id, params", [
+    ("multihead_attention", {"heads": 4}), ("multihead_attention", {"heads": 4, "dropout": 0.1}),
+    ("transformer_encoder", {"heads": 4, "feedforward": 96}),
+    ("transformer_encoder", {"heads": 2, "feedforward": 48, "dropout": 0.0})])
+def test_the_memory_estimate_covers_what_autograd_keeps_inside_attention(type_id, params):
+    """Attention keeps far more than its T×F output for the backward pass (with dropout, every
+    head's T×T weights): the estimate counts it, erring high as the memory check must, but not
+    by more than twice."""
+    steps, features, batch = 96, 32, 3
+    g, node_id = _chain((type_id, params), shape=(steps, features), kind="sequence")
+    info = analyze(g).info[node_id]
+    spec, node_params = g.nodes[node_id].spec, g.nodes[node_id].params
+    estimate = (spec.inner_values(node_params, info.in_shapes) + steps * features) * batch * 4
+    module = spec.build(node_params, info.in_shapes).train()
+    saved = {}
+
+    def keep(tensor):
+        saved[(tensor.data_ptr(), tensor.numel(), tensor.dtype)] = tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        spec.apply(node_params, module, [torch.randn(batch, steps, features, requires_grad=True)])
+    assert sum(saved.values()) <= estimate <= 2 * sum(saved.values())

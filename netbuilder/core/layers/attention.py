@@ -28,6 +28,14 @@ def _attention_params(features: int, bias: bool) -> int:
     return 4 * features * features + (4 * features if bias else 0)
 
 
+def _attention_values(steps: int, features: int, heads: int, dropout: float) -> int:
+    """What self-attention keeps for the backward pass (autograd's saved tensors, measured on the
+    CPU): its input, queries, keys, values, the heads' output and their summary (6 T×F); with
+    dropout on the attention weights torch leaves its fused kernel for one that keeps every head's
+    T×T scores, weights and dropout mask."""
+    return 6 * steps * features + (3 * heads * steps * steps if dropout else 0)
+
+
 def _attention_flops(steps: int, features: int) -> int:
     """The four projections of every step, then scores Q·Kᵀ and their weighted sum of V (T×T×F each)."""
     return 2 * 4 * steps * features * features + 2 * 2 * steps * steps * features
@@ -58,6 +66,9 @@ class MultiheadAttention(_SelfAttention):
 
     def flops(self, p, in_shapes, out_shape):
         return _attention_flops(*in_shapes[0])
+
+    def inner_values(self, p, in_shapes):
+        return _attention_values(*in_shapes[0], p["heads"], p["dropout"])
 
     def code(self, p, in_shapes):
         extra = f", dropout={p['dropout']!r}" if p["dropout"] else ""
@@ -91,6 +102,13 @@ class TransformerEncoderLayer(_SelfAttention):
     def flops(self, p, in_shapes, out_shape):
         steps, features = in_shapes[0]
         return _attention_flops(steps, features) + 2 * 2 * steps * features * p["feedforward"]
+
+    def inner_values(self, p, in_shapes):
+        # besides attention: residual sums, LayerNorms and their dropout masks (6 T×F), the
+        # feed-forward's hidden values before and after the activation and their mask (3 T×feedforward)
+        steps, features = in_shapes[0]
+        return (_attention_values(steps, features, p["heads"], p["dropout"]) + 6 * steps * features
+                + 3 * steps * p["feedforward"])
 
     def code(self, p, in_shapes):
         extra = f", activation={p['activation']!r}" if p["activation"] != "relu" else ""

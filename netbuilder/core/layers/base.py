@@ -233,6 +233,11 @@ class LayerSpec:
         """Forward floating-point operations for one sample (a multiply-add counts as 2)."""
         return 0
 
+    def inner_values(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
+        """Values per sample that training keeps inside the layer for the backward pass, beyond
+        its output (attention's T×T scores per head); the memory estimate adds them."""
+        return 0
+
     accepts_token_ids: ClassVar[bool] = False  # only Embedding reads integer token ids
     makes_probabilities: ClassVar[bool] = False  # its outputs are probabilities (Softmax)
 
