@@ -119,3 +119,29 @@ def test_the_command_line_trains_evaluates_and_predicts_an_autoencoder(tmp_path,
     assert record["error"] == pytest.approx(float(row.split()[1]), rel=1e-3)
     image = np.array(record["image"])
     assert image.shape == (1, 28, 28) and 0.0 <= image.min() and image.max() <= 1.0
+
+
+def test_an_autoencoder_gives_a_drawing_back():
+    from netbuilder.core.compile import compile_graph
+    from netbuilder.data.strokes import Drawing
+    from netbuilder.training.live import DrawingReader, canvas_problem
+
+    g = Graph()
+    g.chain(g.add("input", kind="image", shape=(1, 28, 28)), g.add("conv2d", "copy", filters=1, kernel_size=1),
+            g.add("output", task="reconstruction"))
+    model = compile_graph(g)
+    with torch.no_grad():
+        model.copy.weight.fill_(1.0)
+        model.copy.bias.zero_()
+    recipe = replace(digit_recipe([]), task="reconstruction")
+    assert canvas_problem(recipe) is None
+    reader = DrawingReader(model, recipe)
+    seven = Drawing((280, 280), 20.0, (((60.0, 50.0), (220.0, 50.0), (120.0, 240.0)),))
+    reading = reader.read(seven, activations=True, saliency=True)
+    assert reading.picture.max() > 0.9 and reading.saliency is None
+    np.testing.assert_allclose(reading.reconstruction, reading.picture, atol=1e-6)
+    assert reading.prediction.errors[0] < 1e-10 and "copy" in reading.activations
+    one = Drawing((280, 280), 20.0, (((140.0, 40.0), (140.0, 240.0)),))
+    batch = reader.classify([seven, one], batch_size=1)
+    assert batch.values.shape == (2, 1, 28, 28) and batch.errors.max() < 1e-10
+    np.testing.assert_allclose(batch.values[0, 0], reading.reconstruction, atol=1e-6)

@@ -334,6 +334,7 @@ class DrawPanel(QWidget):
         self.plot.setMinimumHeight(140)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush(_colour_tuple(style.SELECTION)))
         self.plot.addItem(self.bars)
+        self.reconstruction_view = _reconstruction_view()  # an autoencoder's answer, in the bars' place
         self.preview = QLabel()
         self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
         self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
@@ -364,6 +365,7 @@ class DrawPanel(QWidget):
         column.addWidget(self.top_class)
         column.addWidget(self.top_probability)
         column.addWidget(self.plot, 1)
+        column.addWidget(self.reconstruction_view, 1)
         column.addLayout(preview_row)
         column.addWidget(self.layer_title)
         column.addWidget(self.layer_view, 1)
@@ -386,12 +388,19 @@ class DrawPanel(QWidget):
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
+        self.plot.setVisible(not self.reader.reconstructs)
+        self.reconstruction_view.setVisible(self.reader.reconstructs)
+        self.why.setVisible(not self.reader.reconstructs)  # saliency explains a top class
         self.bars.setOpts(x=np.arange(len(trained.recipe.class_names)), height=np.zeros(len(trained.recipe.class_names)))
         self.plot.getAxis("bottom").setTicks([list(enumerate(trained.recipe.class_names))])
         self.plot.setXRange(-0.6, len(trained.recipe.class_names) - 0.4, padding=0)
         self.results.setCurrentIndex(1)
-        self.fine_tune_button.setEnabled(self._fine_tune_worker is None)
+        self.fine_tune_button.setEnabled(self._can_fine_tune())
         self.update_prediction()
+
+    def _can_fine_tune(self) -> bool:
+        """Fine-tuning teaches a classifier the labels of the handwriting set; an autoencoder has none."""
+        return self.reader is not None and not self.reader.reconstructs and self._fine_tune_worker is None
 
     def _show_message(self, text: str, offer_training: bool) -> None:
         self.message.setText(text)
@@ -440,17 +449,28 @@ class DrawPanel(QWidget):
             self.top_class.setText("–")
             self.top_probability.setText("Draw a digit")
             self.bars.setOpts(height=np.zeros(class_count))
+            self.reconstruction_view.clear()
             self.preview.setPixmap(grey_pixmap(np.zeros((28, 28))).scaled(
                 _PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
             self._show_selected_layer()
             return
-        probabilities = reading.prediction.probabilities[0]
-        name, probability = reading.prediction.top(0, 1)[0]
-        self.top_class.setText(name)
-        self.top_probability.setText(f"{100 * probability:.1f}% sure")
-        self.bars.setOpts(height=probabilities)
+        if reading.reconstruction is not None:
+            self._show_reconstruction(reading)
+        else:
+            name, probability = reading.prediction.top(0, 1)[0]
+            self.top_class.setText(name)
+            self.top_probability.setText(f"{100 * probability:.1f}% sure")
+            self.bars.setOpts(height=reading.prediction.probabilities[0])
         self.preview.setPixmap(_preview_pixmap(reading.picture, reading.saliency))
         self._show_selected_layer()
+
+    def _show_reconstruction(self, reading: Reading) -> None:
+        self.top_class.setText("Given back")
+        self.top_probability.setText(f"reconstruction error {reading.prediction.errors[0]:.3g} "
+                                     "(mean squared, as in training)")
+        self.reconstruction_view.setPixmap(grey_pixmap(reading.reconstruction).scaled(
+            self.reconstruction_view.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation))
 
     def _show_selected_layer(self) -> None:
         output = None if self.reading is None or self.selected_layer is None \
@@ -536,7 +556,7 @@ class DrawPanel(QWidget):
                 if result is not None and trained is not None:
                     self.set_trained_model(replace(trained, model=result.model))
                     self.fine_tuned.emit(self.trained)
-                self.fine_tune_button.setEnabled(self.reader is not None)
+                self.fine_tune_button.setEnabled(self._can_fine_tune())
 
     def shutdown(self, timeout_seconds: float = 2.0) -> None:
         """Stop a fine-tuning run (the window is closing)."""
@@ -603,6 +623,17 @@ class HandwritingGallery(QDialog):
             for key in keys:
                 self.handwriting.remove(key)
             self.refresh()
+
+
+def _reconstruction_view() -> QLabel:
+    """Where an autoencoder's answer goes: the drawing as the model gives it back (hidden for a classifier)."""
+    view = QLabel()
+    view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    view.setMinimumHeight(140)
+    view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+    view.setToolTip("The model's output: your drawing as the autoencoder gives it back")
+    view.hide()
+    return view
 
 
 def _preview_pixmap(picture: np.ndarray, saliency: np.ndarray | None):
