@@ -93,7 +93,11 @@ def test_a_prediction_is_each_images_reconstruction_and_its_error():
 def test_the_command_line_trains_evaluates_and_predicts_an_autoencoder(tmp_path, capsys):
     import cv2
 
-    from conftest import run_cli, write_project
+    from netbuilder.__main__ import main as netbuilder_cli
+    from netbuilder.core.project import save_project
+
+    def run_cli(*argv):
+        return netbuilder_cli([str(arg) for arg in argv])
 
     generator = np.random.default_rng(0)
     for label in ("dark", "bright"):
@@ -102,10 +106,10 @@ def test_the_command_line_trains_evaluates_and_predicts_an_autoencoder(tmp_path,
             pixels = generator.integers(0, 128 if label == "dark" else 256, (28, 28), dtype=np.uint8)
             cv2.imencode(".png", pixels)[1].tofile(tmp_path / "pictures" / label / f"{index}.png")
     project = tmp_path / "autoencoder.nbproj"
-    write_project(project, tmp_path / "pictures",
-                  [("conv2d", {"filters": 4, "padding": "same"}), ("maxpool2d", {}),
-                   ("conv_transpose2d", {"filters": 1})],
-                  {"kind": "image", "shape": [1, 28, 28]}, task="reconstruction", epochs=2, validation_split=0.25)
+    autoencoder_project = autoencoder(side=28)
+    autoencoder_project.dataset = str(tmp_path / "pictures")
+    autoencoder_project.training = autoencoder_project.training.replace(epochs=2, validation_split=0.25, device="cpu")
+    save_project(autoencoder_project, project)
     assert run_cli("train", project) == 0
     capsys.readouterr()
     assert run_cli("evaluate", project) == 0
