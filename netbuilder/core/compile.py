@@ -69,7 +69,7 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
         call = None
         if module is not None:
             root.add_module(node.name, module)
-            call = _module_caller(tracer, node.name)
+            call = _ModuleCaller(tracer, node.name)
         inputs = [values[source] for source in graph.inputs_of(node_id)]
         values[node_id] = node.spec.apply(node.params, call, inputs)
     fx_graph.output(values[output_node(graph)].node)
@@ -78,7 +78,17 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
     return model
 
 
-def _module_caller(tracer, name: str):
-    def call(*args):
-        return tracer.create_proxy("call_module", name, args, {})
-    return call
+class _ModuleCaller:
+    """Stands for a node's module in its forward code while compiling: calling it records a call of
+    the module, and reading an attribute (a positional embedding's `.weight`) records that read."""
+
+    def __init__(self, tracer, name: str):
+        self._tracer, self._name = tracer, name
+
+    def __call__(self, *args, **kwargs):
+        return self._tracer.create_proxy("call_module", self._name, args, kwargs)
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):  # Python's own protocol look-ups are not the module's weights
+            raise AttributeError(attribute)
+        return self._tracer.create_proxy("get_attr", f"{self._name}.{attribute}", (), {})

@@ -87,8 +87,9 @@ def _kept_bytes(graph: Graph, node_id: str, info: NodeInfo, batch_size: int) -> 
     backward pass (in integers: no float overflow for absurd shapes)."""
     output = activation_bytes(info, batch_size)
     kept = output + output // 2
-    params = graph.nodes[node_id].params
-    gates = getattr(graph.nodes[node_id].spec, "gates", None)
+    params, spec = graph.nodes[node_id].params, graph.nodes[node_id].spec
+    kept += spec.inner_values(params, info.in_shapes) * batch_size * FLOAT_BYTES
+    gates = getattr(spec, "gates", None)
     if gates is not None:  # a recurrent layer: every step's gates and states, per layer and direction
         steps = info.in_shapes[0][0]
         directions = 2 if params["bidirectional"] else 1

@@ -269,8 +269,10 @@ class MainWindow(QMainWindow):
         if reading is None or not self.draw_dock.isVisible():
             self.activation_views.clear()
             return
-        self.activation_views.show(reading.activations, reading.picture, reading.prediction.probabilities[0],
-                                   reading.prediction.class_names)
+        probabilities = reading.prediction.probabilities
+        self.activation_views.show(reading.activations, reading.picture,
+                                   None if probabilities is None else probabilities[0],
+                                   reading.prediction.class_names, reading.reconstruction)
 
     def _draw_dock_visibility_changed(self, visible: bool) -> None:
         if visible:
