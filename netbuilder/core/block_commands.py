@@ -126,8 +126,9 @@ def group_into_block(graph: Graph, node_ids: list[str], name: str | None = None)
                            if e.target in chosen), Edge(leaving[0], output.id)])
     definition = BlockDefinition(new_block_id(library), block_name, inside)
 
+    instance_name = block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
     position = (sum(n.position[0] for n in members) / len(members), middle_y)
-    instance = Node(graph.new_id(), INSTANCE, graph.unique_name(block_name), {"block": definition.id, "repeat": 1},
+    instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1},
                     position)
     kept = [edge for edge in graph.edges if edge.source not in chosen and edge.target not in chosen]
     final: list[Edge] = []
