@@ -139,7 +139,11 @@ def _network_problems(graph: Graph, cyclic: set[str], inside_block: bool = False
             problems.append(Problem(describe(node), f"has a name that clashes with {clash}",
                                     f"rename it, for example to {better}", node.id,
                                     fix=Fix(f"Rename it to {better}", "rename", node.id, params=(("name", better),))))
-    if inside_block:  # a block's data enters and leaves through its ports, not Input and Output layers
+    for node in graph.nodes.values():  # only a block's ports lead in and out of a block, and only inside one
+        if (node.spec.is_source or node.spec.is_sink) and (node.spec.category == BlockInstance.category) != inside_block:
+            problems.append(Problem(describe(node), f"cannot be {'inside' if inside_block else 'outside'} a block",
+                                    "delete it", node.id, fix=Fix("Delete it", "remove", node.id)))
+    if inside_block:
         return problems
     specs = [node.spec for node in graph.nodes.values()]
     if not any(spec.is_source for spec in specs):
