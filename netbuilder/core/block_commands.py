@@ -94,16 +94,16 @@ def group_into_block(graph: Graph, node_ids: list[str], name: str | None = None)
     outgoing = [edge for edge in graph.edges if edge.source in chosen and edge.target not in chosen]
     sources = list(dict.fromkeys(edge.source for edge in incoming))
     leaving = list(dict.fromkeys(edge.source for edge in outgoing))
+    comes_back = _reentry(graph, chosen, [edge.target for edge in outgoing])
+    if comes_back:
+        raise GraphError(f'data leaves the selection and comes back in through "{graph.nodes[comes_back].name}": '
+                         "select it too, or fewer layers")
     if not sources:
         raise GraphError("no wire enters the selection: a block needs an input")
     if len(leaving) != 1:
         raise GraphError("no wire leaves the selection: a block needs an output" if not leaving else
                          "a block has one output, but wires leave the selection from " +
                          ", ".join(f'"{graph.nodes[node_id].name}"' for node_id in leaving))
-    comes_back = _reentry(graph, chosen, [edge.target for edge in outgoing])
-    if comes_back:
-        raise GraphError(f'data leaves the selection and comes back in through "{graph.nodes[comes_back].name}": '
-                         "select it too, or fewer layers")
     library = graph.blocks
     block_name = name or unique_block_name(library, "block")
     problem = name_problem(block_name)
