@@ -70,6 +70,64 @@ class InsideBlock(Command):
         self.command.undo(graph.blocks[self.block_id].graph)
 
 
+class _Planned(Command):
+    """A command made of graph commands planned when it is first done, on the graph as it is then
+    (so that several, grouped as one step, each see the ids and names the others took); redo
+    repeats the same plan."""
+
+    plan: Group | None = None
+
+    def make_plan(self, graph: Graph) -> Group:
+        raise NotImplementedError
+
+    def do(self, graph: Graph) -> None:
+        if self.plan is None:
+            self.plan = self.make_plan(graph)
+        self.plan.do(graph)
+
+    def undo(self, graph: Graph) -> None:
+        self.plan.undo(graph)
+
+
+@dataclass
+class GroupIntoBlock(_Planned):
+    """Replaces the layers `node_ids` with one instance of a new block holding them (named `name`,
+    or block1, block2, ...). The wires that entered the selection become the block's input ports
+    (one per layer outside feeding it, in wire order), the wire leaving it its output. Refused
+    with GraphError, saying why, for a selection that cannot become a block."""
+
+    node_ids: list[str]
+    name: str | None = None
+    text: str = "Group into block"
+
+    def make_plan(self, graph: Graph) -> Group:
+        return _group_plan(graph, self.node_ids, self.name)
+
+
+@dataclass
+class Ungroup(_Planned):
+    """Replaces block instance `node_id` with its layers (N chained copies for a block repeated N
+    times), wired as the instance was. The definition stays in the library."""
+
+    node_id: str
+    text: str = "Ungroup block"
+
+    def make_plan(self, graph: Graph) -> Group:
+        return _ungroup_plan(graph, self.node_id)
+
+
+@dataclass
+class MakeUnique(_Planned):
+    """Gives block instance `node_id` its own copy of its block, so that edits inside it no longer
+    change the other instances."""
+
+    node_id: str
+    text: str = "Make block unique"
+
+    def make_plan(self, graph: Graph) -> Group:
+        return _make_unique_plan(graph, self.node_id)
+
+
 def _placed(kept: list[Edge], final: list[Edge]) -> tuple[list[Edge], list[int]]:
     """The edges of `final` that are not in `kept`, with their places in `final`."""
     old = set(kept)
@@ -77,11 +135,7 @@ def _placed(kept: list[Edge], final: list[Edge]) -> tuple[list[Edge], list[int]]
     return [edge for _, edge in placed], [index for index, _ in placed]
 
 
-def group_into_block(graph: Graph, node_ids: list[str], name: str | None = None) -> Group:
-    """A command replacing the layers `node_ids` with one instance of a new block holding them.
-    The wires that entered the selection become the block's input ports (one per layer outside
-    feeding it, in wire order), the wire leaving it its output. Raises GraphError, saying why,
-    for a selection that cannot become a block."""
+def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
     chosen = set(node_ids)
     if not chosen or not chosen <= set(graph.nodes):
         raise GraphError("select the layers to group into a block")
@@ -159,9 +213,7 @@ def _reentry(graph: Graph, chosen: set[str], starts: list[str]) -> str | None:
     return None
 
 
-def ungroup(graph: Graph, node_id: str) -> Group:
-    """A command replacing block instance `node_id` with its layers (N chained copies for a block
-    repeated N times), wired as the instance was. The definition stays in the library."""
+def _ungroup_plan(graph: Graph, node_id: str) -> Group:
     instance = graph.nodes[node_id]
     if instance.type_id != INSTANCE:
         raise GraphError(f'"{instance.name}" is not a block')
@@ -225,9 +277,7 @@ def copy_graph(graph: Graph) -> Graph:
     return copy
 
 
-def make_unique(graph: Graph, node_id: str) -> Group:
-    """A command giving block instance `node_id` its own copy of its block, so that edits inside
-    it no longer change the other instances."""
+def _make_unique_plan(graph: Graph, node_id: str) -> Group:
     instance = graph.nodes[node_id]
     if instance.type_id != INSTANCE:
         raise GraphError(f'"{instance.name}" is not a block')

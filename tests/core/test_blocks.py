@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from netbuilder.core.analysis import analyze
-from netbuilder.core.block_commands import InsideBlock, group_into_block, make_unique, ungroup
+from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, MakeUnique, Ungroup
 from netbuilder.core.codegen import to_python
 from netbuilder.core.commands import (AddNode, Connect, Disconnect, Group, Rename, SetParams, copy_fragment,
                                      new_layer, paste_fragment, pasted_ids)
@@ -50,7 +50,7 @@ def structure(graph):
 def test_grouping_makes_one_card_with_the_selections_ports_and_counts_and_undo_restores_it():
     graph, chosen = residual_net()
     before, flat = structure(graph), analyze(graph)
-    command = group_into_block(graph, chosen)
+    command = GroupIntoBlock(chosen)
     command.do(graph)
     instance = instance_of(graph)
     definition = graph.blocks[instance.params["block"]]
@@ -71,10 +71,10 @@ def test_grouping_makes_one_card_with_the_selections_ports_and_counts_and_undo_r
 @given(graphs(), st.data())
 def test_any_selection_groups_and_ungroups_to_the_same_network_or_is_refused_untouched(graph, data):
     candidates = [n for n, node in graph.nodes.items() if not (node.spec.is_source or node.spec.is_sink)]
-    chosen = data.draw(st.lists(st.sampled_from(candidates), unique=True, max_size=5)) if candidates else []
+    chosen = data.draw(st.lists(st.sampled_from(candidates), unique=True, min_size=1, max_size=5)) if candidates else []
     before, flat = structure(graph), analyze(graph)
     try:
-        command = group_into_block(graph, chosen)
+        command = GroupIntoBlock(chosen)
         command.do(graph)
     except GraphError:
         assert structure(graph) == before
@@ -89,7 +89,7 @@ def test_any_selection_groups_and_ungroups_to_the_same_network_or_is_refused_unt
     command.do(graph)
     assert structure(graph) == after
     expected = wiring(graph_from(before))
-    back = ungroup(graph, instance_of(graph).id)
+    back = Ungroup(instance_of(graph).id)
     back.do(graph)
     assert wiring(graph) == expected  # every layer back with its name and its inputs in order
     back.undo(graph)
@@ -114,12 +114,12 @@ def load_project_dict(data):
 def test_selections_that_cannot_be_a_block_are_refused_with_a_reason(chosen, message):
     graph, ids = residual_net()
     with pytest.raises(GraphError, match=re.escape(message)):
-        group_into_block(graph, chosen(ids, graph)).do(graph)
+        GroupIntoBlock(chosen(ids, graph)).do(graph)
 
 
 def two_instances():
     graph, chosen = residual_net()
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     first = instance_of(graph)
     paste = paste_fragment(graph, copy_fragment(graph, [first.id]))
     paste.do(graph)
@@ -144,7 +144,7 @@ def test_an_edit_inside_a_block_changes_every_instance_and_make_unique_detaches_
     one_conv = 4 * 4 * 25 + 4
     assert analysis.info[first.id].params == analysis.info[second.id].params == one_conv + 4 * 4 * 9 + 4
     edit.undo(graph)
-    unique = make_unique(graph, second.id)
+    unique = MakeUnique(second.id)
     unique.do(graph)
     assert second.params["block"] != first.params["block"]
     edit.do(graph)
@@ -158,7 +158,7 @@ def test_an_edit_inside_a_block_changes_every_instance_and_make_unique_detaches_
 
 def test_a_problem_inside_a_block_shows_on_its_instance_naming_the_layer_inside():
     graph, chosen = residual_net()
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     instance = instance_of(graph)
     definition = graph.blocks[instance.params["block"]]
     InsideBlock(definition.id, SetParams(definition.graph.node_named("conv2").id, {"filters": 6})).do(graph)
@@ -169,7 +169,7 @@ def test_a_problem_inside_a_block_shows_on_its_instance_naming_the_layer_inside(
 
 def test_repeat_counts_each_repetition_and_needs_an_output_that_fits_the_input():
     graph, chosen = residual_net()
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     instance = instance_of(graph)
     once = analyze(graph).info[instance.id]
     SetParams(instance.id, {"repeat": 3}).do(graph)
@@ -190,11 +190,11 @@ def test_repeat_counts_each_repetition_and_needs_an_output_that_fits_the_input()
 
 def test_ungrouping_a_repeated_block_gives_its_layers_n_times_in_a_chain():
     graph, chosen = residual_net()
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     instance = instance_of(graph)
     SetParams(instance.id, {"repeat": 3}).do(graph)
     repeated = analyze(graph)
-    command = ungroup(graph, instance.id)
+    command = Ungroup(instance.id)
     command.do(graph)
     flat = analyze(graph)
     assert flat.ok and flat.total_params == repeated.total_params and flat.total_flops == repeated.total_flops
@@ -208,7 +208,7 @@ def test_compiled_blocks_compute_what_the_flat_network_computes_with_keys_a_pyto
     flat = compile_graph(graph)
     x = torch.randn(2, 4, 8, 8)
     expected = flat(x)
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     instance = instance_of(graph)
     Rename(instance.id, "stage1").do(graph)
     nested = compile_graph(graph)
@@ -227,7 +227,7 @@ def test_compiled_blocks_compute_what_the_flat_network_computes_with_keys_a_pyto
 def test_exported_code_has_one_class_per_block_and_gives_the_compiled_outputs():
     torch.manual_seed(0)
     graph, chosen = residual_net()
-    group_into_block(graph, chosen).do(graph)
+    GroupIntoBlock(chosen).do(graph)
     instance = instance_of(graph)
     SetParams(instance.id, {"repeat": 2}).do(graph)
     source = to_python(graph)
@@ -245,10 +245,10 @@ def test_exported_code_has_one_class_per_block_and_gives_the_compiled_outputs():
 def test_blocks_nest_and_a_block_inside_itself_is_refused():
     torch.manual_seed(0)
     graph, chosen = residual_net()
-    group_into_block(graph, chosen, "res").do(graph)
+    GroupIntoBlock(chosen, "res").do(graph)
     inner = instance_of(graph)
     fc = graph.node_named("flatten1").id
-    group_into_block(graph, [inner.id, fc], "stage").do(graph)
+    GroupIntoBlock([inner.id, fc], "stage").do(graph)
     outer = next(node for node in graph.nodes.values() if node.type_id == "block")
     analysis = analyze(graph)
     assert analysis.ok and analysis.info[outer.id].shape == (256,)
@@ -266,7 +266,7 @@ def test_blocks_nest_and_a_block_inside_itself_is_refused():
 
 def test_projects_with_blocks_save_and_open_identical(tmp_path):
     graph, chosen = residual_net()
-    group_into_block(graph, chosen, "res").do(graph)
+    GroupIntoBlock(chosen, "res").do(graph)
     SetParams(instance_of(graph).id, {"repeat": 2}).do(graph)
     project = Project(graph=graph, name="blocks")
     path = tmp_path / "net.nbproj"
@@ -294,7 +294,7 @@ def test_a_version_1_file_opens_unchanged_with_no_blocks():
 ])
 def test_malformed_blocks_in_a_file_say_what_is_wrong_and_where(mutate, message):
     graph, chosen = residual_net()
-    group_into_block(graph, chosen, "res").do(graph)
+    GroupIntoBlock(chosen, "res").do(graph)
     data = project_to_dict(Project(graph=graph))
     mutate(data)
     with pytest.raises(ProjectFileError, match=re.escape(message)):

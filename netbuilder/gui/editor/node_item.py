@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from ...core.analysis import NodeInfo, Problem
+from ...core.blocks import INSTANCE
 from ...core.graph import Node
 from ...core.layers import format_shape
 from ...core.layout import CARD_HEIGHT, CARD_WIDTH
@@ -72,9 +73,10 @@ class NodeItem(QGraphicsItem):
     Text is laid out once per change into QStaticText objects, so painting allocates nothing.
     """
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, blocks: dict | None = None):
         super().__init__()
         self.node = node  # the core's object: edits change it in place, the scene calls show_*()
+        self.blocks = blocks if blocks is not None else {}  # the project's block library, for a block's name
         self.node_id = node.id
         self.info: NodeInfo | None = None
         self.problems: list[Problem] = []
@@ -118,9 +120,10 @@ class NodeItem(QGraphicsItem):
         elif problems:
             parts, footer = None, f"{len(problems)} problems: see the tooltip"
         else:
-            parts, footer = None, _param_count_text(info.params) if info else ""
+            parts, footer = None, _param_count_text(info.params, self._repeat()) if info else ""
         fixes = [p.fix for p in problems if p.fix is not None]
-        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons]:
+        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons] \
+                or self.node.type_id == INSTANCE:  # a block's row shows its output shape, which may have changed
             self.state, self.footer_text, self._problem_parts = state, footer, parts
             self._show_fixes(fixes)
             self._lay_out_details()
@@ -143,7 +146,7 @@ class NodeItem(QGraphicsItem):
         """The two rows under the name: key parameters and parameter count, or the problem."""
         font = style.ui_font(_DETAIL_POINTS)
         if self.state == "ok":
-            first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
+            first, second = _elided(self.summary_text(), font), _elided(self.footer_text, font)
         else:
             first, second = _problem_lines(*(self._problem_parts or (self.footer_text, "")), font)
             if self.fix_buttons:  # the buttons say what to do: the row above says what is wrong
@@ -151,6 +154,18 @@ class NodeItem(QGraphicsItem):
         self._summary.setText(first)
         self._footer.setText(second)
         self.update()
+
+    def summary_text(self) -> str:
+        """The key parameters; for a block, its name, repeat count and output shape ("res ×3 → 16×28×28")."""
+        summary = self.node.spec.summary(self.node.params)
+        if self.node.type_id != INSTANCE:
+            return summary
+        definition = self.blocks.get(self.node.params["block"])
+        shape = f" → {format_shape(self.info.shape)}" if self.info is not None else ""
+        return " ".join(filter(None, (definition.name if definition else "", summary))) + shape
+
+    def _repeat(self) -> int:
+        return self.node.params["repeat"] if self.node.type_id == INSTANCE else 1
 
     def detail_lines(self) -> tuple[str, str]:
         """The two rows as drawn under the name."""
@@ -236,5 +251,7 @@ def _problem_lines(cause: str, remedy: str, font) -> tuple[str, str]:
     return _elided(first, font), _elided(second, font)
 
 
-def _param_count_text(count: int) -> str:
-    return f"{count:,} param" + ("" if count == 1 else "s")
+def _param_count_text(count: int, repeat: int = 1) -> str:
+    """"1,184 params", or for a block repeated 3 times "3,552 params (3 × 1,184)"."""
+    each = f" ({repeat} × {count // repeat:,})" if repeat > 1 else ""
+    return f"{count:,} param" + ("" if count == 1 else "s") + each
