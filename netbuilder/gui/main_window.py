@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
+        self.view.card_actions = list(self.window_actions.block_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())

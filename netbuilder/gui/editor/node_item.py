@@ -120,7 +120,7 @@ class NodeItem(QGraphicsItem):
         elif problems:
             parts, footer = None, f"{len(problems)} problems: see the tooltip"
         else:
-            parts, footer = None, _param_count_text(info.params, self._repeat()) if info else ""
+            parts, footer = None, _param_count_text(info.params) if info else ""
         fixes = [p.fix for p in problems if p.fix is not None]
         if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons] \
                 or self.node.type_id == INSTANCE:  # a block's row shows its output shape, which may have changed
@@ -179,6 +179,9 @@ class NodeItem(QGraphicsItem):
             inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
             lines.append(f"{inputs} → " * bool(inputs) + format_shape(self.info.shape))
             lines.append(f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
+            if self._repeat() > 1:
+                lines.append(f"each of the {self._repeat()} repetitions: {_param_count_text(self.info.params // self._repeat())}, "
+                             f"{self.info.flops // self._repeat():,} FLOPs")
         lines += [_TOOLTIP_MARKS[p.severity] + p.message for p in self.problems]
         return "\n".join(lines)
 
@@ -251,7 +254,5 @@ def _problem_lines(cause: str, remedy: str, font) -> tuple[str, str]:
     return _elided(first, font), _elided(second, font)
 
 
-def _param_count_text(count: int, repeat: int = 1) -> str:
-    """"1,184 params", or for a block repeated 3 times "3,552 params (3 × 1,184)"."""
-    each = f" ({repeat} × {count // repeat:,})" if repeat > 1 else ""
-    return f"{count:,} param" + ("" if count == 1 else "s") + each
+def _param_count_text(count: int) -> str:
+    return f"{count:,} param" + ("" if count == 1 else "s")
