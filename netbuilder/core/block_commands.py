@@ -137,6 +137,38 @@ def _placed(kept: list[Edge], final: list[Edge]) -> tuple[list[Edge], list[int]]
 
 def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
     chosen = set(node_ids)
+    sources, leaving = _ports_of_selection(graph, chosen)
+    library = graph.blocks
+    block_name = name or unique_block_name(library, "block")
+    problem = name_problem(block_name)
+    if problem:
+        raise GraphError(problem)
+    members = [graph.nodes[node_id] for node_id in graph.nodes if node_id in chosen]
+    definition = BlockDefinition(new_block_id(library), block_name, _inside_graph(graph, members, sources, leaving))
+    instance_name = block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
+    position = (sum(n.position[0] for n in members) / len(members), sum(n.position[1] for n in members) / len(members))
+    instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1}, position)
+    first_wire_in = {}  # each layer feeding the selection: its first wire in, which becomes its port's wire
+    for edge in graph.edges:
+        if edge.target in chosen and edge.source not in chosen:
+            first_wire_in.setdefault(edge.source, edge)
+    kept, final = [], []
+    for edge in graph.edges:
+        if edge.source not in chosen and edge.target not in chosen:
+            kept.append(edge)
+            final.append(edge)
+        elif edge.source not in chosen and first_wire_in[edge.source] == edge:
+            final.append(Edge(edge.source, instance.id))
+        elif edge.target not in chosen:
+            final.append(Edge(instance.id, edge.target))
+    new_edges, indices = _placed(kept, final)
+    return Group([AddDefinition(definition), RemoveNodes([n.id for n in members]),
+                  AddNode(INSTANCE, node=instance), ConnectAt(new_edges, indices)], "Group into block")
+
+
+def _ports_of_selection(graph: Graph, chosen: set[str]) -> tuple[list[str], list[str]]:
+    """The layers outside feeding the selection `chosen`, in wire order, and the one layer inside
+    whose output leaves it; GraphError, saying why, when the selection cannot be a block."""
     if not chosen or not chosen <= set(graph.nodes):
         raise GraphError("select the layers to group into a block")
     for node_id in chosen:
@@ -144,9 +176,9 @@ def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
         if node.spec.is_source or node.spec.is_sink:
             raise GraphError(f'{node.spec.title} "{node.name}" cannot go inside a block: its data enters and '
                              "leaves through ports; select the layers between them")
-    incoming = [edge for edge in graph.edges if edge.target in chosen and edge.source not in chosen]
     outgoing = [edge for edge in graph.edges if edge.source in chosen and edge.target not in chosen]
-    sources = list(dict.fromkeys(edge.source for edge in incoming))
+    sources = list(dict.fromkeys(edge.source for edge in graph.edges
+                                 if edge.target in chosen and edge.source not in chosen))
     leaving = list(dict.fromkeys(edge.source for edge in outgoing))
     comes_back = _reentry(graph, chosen, [edge.target for edge in outgoing])
     if comes_back:
@@ -158,45 +190,27 @@ def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
         raise GraphError("no wire leaves the selection: a block needs an output" if not leaving else
                          "a block has one output, but wires leave the selection from " +
                          ", ".join(f'"{graph.nodes[node_id].name}"' for node_id in leaving))
-    library = graph.blocks
-    block_name = name or unique_block_name(library, "block")
-    problem = name_problem(block_name)
-    if problem:
-        raise GraphError(problem)
-    inside = Graph(blocks=library)
-    members = [graph.nodes[node_id] for node_id in graph.nodes if node_id in chosen]
+    return sources, leaving
+
+
+def _inside_graph(graph: Graph, members: list[Node], sources: list[str], leaving: list[str]) -> Graph:
+    """A block's graph: copies of `members` (same ids and names) with their wires among them, an
+    input port per layer of `sources` in its place, and the output port fed by `leaving`."""
+    chosen = {node.id for node in members}
+    inside = Graph(blocks=graph.blocks)
     inside.insert_nodes([Node(n.id, n.type_id, n.name, dict(n.params), n.position) for n in members])
-    left = min(n.position[0] for n in members)
+    left, right = min(n.position[0] for n in members), max(n.position[0] for n in members)
     middle_y = sum(n.position[1] for n in members) / len(members)
     port_ids = inside.new_ids(len(sources) + 1)
     ports = [Node(port_id, INPUT_PORT, inside.unique_name("x"), {}, (left - 200.0, middle_y + 80.0 * index))
              for index, port_id in enumerate(port_ids[:-1])]
     inside.insert_nodes(ports)
-    right = max(n.position[0] for n in members)
     output = Node(port_ids[-1], OUTPUT_PORT, inside.unique_name("out"), {}, (right + 200.0, middle_y))
     inside.insert_node(output)
     port_of = {source: port.id for source, port in zip(sources, ports)}
     inside.insert_edges([*(Edge(port_of.get(e.source, e.source), e.target) for e in graph.edges
                            if e.target in chosen), Edge(leaving[0], output.id)])
-    definition = BlockDefinition(new_block_id(library), block_name, inside)
-
-    instance_name = block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
-    position = (sum(n.position[0] for n in members) / len(members), middle_y)
-    instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1},
-                    position)
-    kept = [edge for edge in graph.edges if edge.source not in chosen and edge.target not in chosen]
-    final: list[Edge] = []
-    for edge in graph.edges:
-        if edge.target in chosen and edge.source not in chosen:
-            if edge == next(e for e in incoming if e.source == edge.source):  # one wire per port
-                final.append(Edge(edge.source, instance.id))
-        elif edge.source in chosen and edge.target not in chosen:
-            final.append(Edge(instance.id, edge.target))
-        elif edge.source not in chosen and edge.target not in chosen:
-            final.append(edge)
-    new_edges, indices = _placed(kept, final)
-    return Group([AddDefinition(definition), RemoveNodes([n.id for n in members]),
-                  AddNode(INSTANCE, node=instance), ConnectAt(new_edges, indices)], "Group into block")
+    return inside
 
 
 def _reentry(graph: Graph, chosen: set[str], starts: list[str]) -> str | None:
