@@ -14,6 +14,8 @@ from netbuilder.core.commands import (AddNode, Connect, Disconnect, Group, Renam
                                      new_layer, paste_fragment, pasted_ids)
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Edge, Graph, GraphError
+from netbuilder.core.memory import training_memory
+from netbuilder.core.settings import TrainingSettings
 from netbuilder.core.project import (Project, ProjectFileError, load_project, load_template, project_from_bytes,
                                      project_to_dict, save_project)
 
@@ -299,3 +301,28 @@ def test_malformed_blocks_in_a_file_say_what_is_wrong_and_where(mutate, message)
     mutate(data)
     with pytest.raises(ProjectFileError, match=re.escape(message)):
         load_project_dict(data)
+
+
+def test_training_memory_counts_what_the_layers_inside_each_repetition_keep():
+    graph, chosen = residual_net()
+    settings = TrainingSettings()
+    flat = training_memory(graph, analyze(graph), settings)
+    GroupIntoBlock(chosen).do(graph)
+    assert training_memory(graph, analyze(graph), settings) == flat
+    instance = instance_of(graph)
+    SetParams(instance.id, {"repeat": 3}).do(graph)
+    repeated = training_memory(graph, analyze(graph), settings)
+    Ungroup(instance.id).do(graph)
+    assert training_memory(graph, analyze(graph), settings) == repeated
+
+
+def test_several_blocks_ungrouped_as_one_step_each_get_their_own_layers():
+    graph, first, second = two_instances()
+    before = analyze(graph)
+    both = Group([Ungroup(first.id), Ungroup(second.id)], "Ungroup block")
+    both.do(graph)
+    after = analyze(graph)
+    assert after.ok and after.total_params == before.total_params
+    assert sum(node.type_id == "conv2d" for node in graph.nodes.values()) == 4
+    both.undo(graph)
+    assert {first.id, second.id} <= set(graph.nodes)
