@@ -16,6 +16,7 @@ from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Edge, Graph, GraphError
 from netbuilder.core.memory import training_memory
 from netbuilder.core.settings import TrainingSettings
+from netbuilder.core.summary import keras_difference
 from netbuilder.core.project import (Project, ProjectFileError, load_project, load_template, project_from_bytes,
                                      project_to_dict, save_project)
 
@@ -326,3 +327,12 @@ def test_several_blocks_ungrouped_as_one_step_each_get_their_own_layers():
     assert sum(node.type_id == "conv2d" for node in graph.nodes.values()) == 4
     both.undo(graph)
     assert {first.id, second.id} <= set(graph.nodes)
+
+
+def test_the_keras_count_of_a_network_with_blocks_counts_the_layers_inside():
+    graph = load_template("2-cnn").graph  # Keras also counts BatchNorm's running statistics
+    flat = keras_difference(graph, analyze(graph))
+    assert flat is not None
+    hidden = [node.id for node in graph.nodes.values() if node.type_id in ("conv2d", "batchnorm", "relu")][:3]
+    GroupIntoBlock(hidden).do(graph)
+    assert keras_difference(graph, analyze(graph)) == flat
