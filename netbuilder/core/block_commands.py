@@ -238,7 +238,8 @@ def _ungroup_plan(graph: Graph, node_id: str) -> Group:
     layers = [node for node in inside.nodes.values() if node.type_id not in (INPUT_PORT, OUTPUT_PORT)]
     outer_sources = graph.inputs_of(node_id)
     last_inner = next((edge.source for edge in inside.edges if edge.target == output), None)
-    if last_inner is None or len(outer_sources) != len(ports) or (repeat > 1 and len(ports) != 1):
+    if last_inner not in {node.id for node in layers} or len(outer_sources) != len(ports) \
+            or (repeat > 1 and len(ports) != 1):  # (an empty block, or one whose input is its output, too)
         raise GraphError(f'block "{instance.name}" has a problem to fix before it can be ungrouped: '
                          "see its card")
     new_ids = iter(graph.new_ids(len(layers) * repeat))

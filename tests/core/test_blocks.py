@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from netbuilder.core.analysis import analyze
 from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, MakeUnique, Ungroup
 from netbuilder.core.codegen import to_python
-from netbuilder.core.commands import (AddNode, Connect, Disconnect, Group, Rename, SetParams, copy_fragment,
+from netbuilder.core.commands import (AddNode, Connect, Disconnect, Group, RemoveNodes, Rename, SetParams, copy_fragment,
                                      new_layer, paste_fragment, pasted_ids)
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Edge, Graph, GraphError
@@ -336,3 +336,16 @@ def test_the_keras_count_of_a_network_with_blocks_counts_the_layers_inside():
     hidden = [node.id for node in graph.nodes.values() if node.type_id in ("conv2d", "batchnorm", "relu")][:3]
     GroupIntoBlock(hidden).do(graph)
     assert keras_difference(graph, analyze(graph)) == flat
+
+
+def test_a_block_emptied_inside_cannot_be_ungrouped_and_says_so():
+    graph, chosen = residual_net()
+    GroupIntoBlock(chosen).do(graph)
+    instance = instance_of(graph)
+    definition = graph.blocks[instance.params["block"]]
+    layers = [n.id for n in definition.graph.nodes.values() if n.type_id not in ("block_input", "block_output")]
+    InsideBlock(definition.id, Group([RemoveNodes(layers), Connect(definition.input_ports[0], definition.output_port)])).do(graph)
+    assert analyze(graph).info[instance.id].params == 0
+    with pytest.raises(GraphError, match='block "block1" has a problem to fix before it can be ungrouped'):
+        Ungroup(instance.id).do(graph)
+    assert instance.id in graph.nodes
