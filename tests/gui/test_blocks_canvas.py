@@ -86,3 +86,21 @@ def test_a_cards_menu_groups_ungroups_and_a_repeated_card_counts_each_repetition
     window.scene.ungroup_selected()
     assert sum(node.type_id == "conv2d" for node in graph.nodes.values()) == 6
     QApplication.processEvents()
+
+
+def test_a_pasted_block_card_shares_its_block_and_another_project_refuses_it(make_window):
+    graph, (source, conv1, relu, conv2, *_rest) = conv_stack()
+    window = make_window(Document(Project(graph=graph)))
+    window.scene.select_nodes([conv1.id, relu.id, conv2.id])
+    window.window_actions.group_into_block.trigger()
+    (block_id,) = window.scene.selected_node_ids()
+    window.window_actions.copy.trigger()
+    window.window_actions.paste.trigger()
+    (pasted,) = window.scene.selected_node_ids()
+    assert pasted != block_id and graph.nodes[pasted].params["block"] == graph.nodes[block_id].params["block"]
+    assert len(graph.blocks) == 1
+
+    other = make_window()
+    other.window_actions.paste.trigger()
+    assert "refers to block 'b1', which the file lacks" in other.statusBar().currentMessage()
+    assert not other.document.graph.nodes
