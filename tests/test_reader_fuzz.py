@@ -28,6 +28,7 @@ from safetensors.torch import save as save_safetensors
 
 from netbuilder.__main__ import main
 from netbuilder.core.analysis import analyze
+from netbuilder.core.block_commands import GroupIntoBlock
 from netbuilder.core.codegen import to_python
 from netbuilder.core.project import ProjectFileError, load_project, load_template, project_to_dict, save_project
 from netbuilder.data.base import DataError
@@ -103,9 +104,26 @@ def _idx_file() -> bytes:
     return gzip.compress(header + images.tobytes())
 
 
+def _nested_blocks_project() -> bytes:
+    """The MLP template with its hidden layers in a block, itself inside another block, repeated."""
+    project = load_template("1-mlp")
+    graph = project.graph
+    hidden = [node.id for node in graph.nodes.values() if not (node.spec.is_source or node.spec.is_sink)][:2]
+    GroupIntoBlock(hidden, "inner").do(graph)
+    (inner,) = [node.id for node in graph.nodes.values() if node.type_id == "block"]
+    GroupIntoBlock([inner], "outer").do(graph)
+    return json.dumps(project_to_dict(project)).encode()
+
+
+def _read_and_analyse(path: Path) -> None:
+    """A project with blocks is read, and its shapes inferred inside every block, without a crash."""
+    analyze(load_project(path).graph)
+
+
 READERS = [
     Reader("project", "net.nbproj", load_project, ProjectFileError,
            json.dumps(project_to_dict(load_template("1-mlp"))).encode()),
+    Reader("project with blocks", "blocks.nbproj", _read_and_analyse, ProjectFileError, _nested_blocks_project()),
     Reader("recovery", "autosave-1.json", read_recovery, RecoveryFileError, _recovery_file()),
     Reader("checkpoint", "net.safetensors",
            lambda path: load_checkpoint(_checkpoint_model(), path.with_suffix(".nbproj")), CheckpointError,
@@ -124,7 +142,7 @@ READERS = [
     Reader("PyTorch weights", "weights.pt", read_weights_file, ExportError,
            _torch_saved(_checkpoint_model().state_dict())),
 ]
-JSON_READERS = [reader for reader in READERS if reader.name in ("project", "recovery", "drawing")]
+JSON_READERS = [reader for reader in READERS if reader.name in ("project", "project with blocks", "recovery", "drawing")]
 
 
 @pytest.fixture(scope="module")

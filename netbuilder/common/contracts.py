@@ -40,9 +40,14 @@ class TaskContract:
     # targets are class indices and the model's outputs are named classes: the data has class names
     # (at least two), labels outside them are refused, results read as accuracy and a confusion matrix
     has_classes: bool
+    # the target of each sample is its own input (an autoencoder's reconstruction): any image data
+    # trains it, its labels ignored, and the Output must give the Input's shape
+    target_is_input: bool = False
 
 
 TASKS: dict[str, TaskContract] = {
     "classification": TaskContract("cross_entropy", "cross-entropy", "accuracy", "softmax", has_classes=True),
     "regression": TaskContract("mse", "mean squared error", "mse", "none", has_classes=False),
+    "reconstruction": TaskContract("mse", "mean squared error", "mse", "none", has_classes=False,
+                                   target_is_input=True),
 }

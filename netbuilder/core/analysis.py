@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .graph import Graph, Node, name_clash
 from .layers import Fix, ParamError, Shape, ShapeError, format_shape
+from .layers.block_nodes import BlockInstance
 from .layers.recurrent import Embedding
+
+if TYPE_CHECKING:
+    from .blocks import BlockDefinition
 
 
 @dataclass(frozen=True)
@@ -98,18 +102,24 @@ def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
     return order, set(graph.nodes) - set(order)
 
 
-def analyze(graph: Graph, *, classes: int | None = None, training: bool = False) -> Analysis:
+def analyze(graph: Graph, *, classes: int | None = None, training: bool = False,
+            ports: dict[str, NodeInfo] | None = None, within: tuple[str, ...] = ()) -> Analysis:
     """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node.
 
     `classes`: the dataset's class count where it is known, so a classification Output whose
     score count differs is a problem before training. `training`: the user asked to train, so
-    unfinished wiring is a warning with its fix rather than a calm hint.
+    unfinished wiring is a warning with its fix rather than a calm hint. `ports`: `graph` is a
+    block definition's, analysed for one instance: what enters each input port; `within`: the ids
+    of the blocks it lies inside (a block found among them contains itself).
     """
     order, cyclic = topological_order(graph)
     result = Analysis(order=order)
-    result.problems.extend(_network_problems(graph, cyclic))
+    result.problems.extend(_network_problems(graph, cyclic, inside_block=ports is not None))
     for node_id in order:
-        _analyze_node(graph, graph.nodes[node_id], result, training)
+        if ports is not None and node_id in ports:
+            result.info[node_id] = ports[node_id]
+            continue
+        _analyze_node(graph, graph.nodes[node_id], result, training, within)
     if classes is not None:
         problem = class_count_problem(graph, result, classes)
         if problem:
@@ -117,7 +127,7 @@ def analyze(graph: Graph, *, classes: int | None = None, training: bool = False)
     return result
 
 
-def _network_problems(graph: Graph, cyclic: set[str]) -> list[Problem]:
+def _network_problems(graph: Graph, cyclic: set[str], inside_block: bool = False) -> list[Problem]:
     """What is wrong with the network as a whole or with a node whatever its inputs: cycles, names
     that clash, and the count of Input and Output layers."""
     problems = [Problem(describe(graph.nodes[node_id]), "is part of a cycle", "data must flow one way: remove "
@@ -129,6 +139,12 @@ def _network_problems(graph: Graph, cyclic: set[str]) -> list[Problem]:
             problems.append(Problem(describe(node), f"has a name that clashes with {clash}",
                                     f"rename it, for example to {better}", node.id,
                                     fix=Fix(f"Rename it to {better}", "rename", node.id, params=(("name", better),))))
+    for node in graph.nodes.values():  # only a block's ports lead in and out of a block, and only inside one
+        if (node.spec.is_source or node.spec.is_sink) and (node.spec.category == BlockInstance.category) != inside_block:
+            problems.append(Problem(describe(node), f"cannot be {'inside' if inside_block else 'outside'} a block",
+                                    "delete it", node.id, fix=Fix("Delete it", "remove", node.id)))
+    if inside_block:
+        return problems
     specs = [node.spec for node in graph.nodes.values()]
     if not any(spec.is_source for spec in specs):
         problems.append(Problem(_NETWORK, "has no Input layer", "add one from the palette"))
@@ -139,7 +155,7 @@ def _network_problems(graph: Graph, cyclic: set[str]) -> list[Problem]:
     return problems
 
 
-def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool) -> None:
+def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, within: tuple[str, ...]) -> None:
     """Add `node`'s shape and counts to `result`, or its problem (its upstream nodes are done);
     `training` as in `analyze`."""
     add = result.problems.append
@@ -151,7 +167,9 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool) ->
     if any(s not in result.info for s in sources):
         return  # an upstream node already has a problem; one message per cause is enough
     try:
-        info = _infer(node, [result.info[s] for s in sources])
+        upstream = [result.info[s] for s in sources]
+        info = _infer_instance(graph, node, upstream, within) if node.type_id == BlockInstance.type_id \
+            else _infer(node, upstream)
     except ShapeError as error:
         fix = replace(error.fix, node_id=error.fix.node_id or node.id) if error.fix else None
         add(Problem(describe(node), error.cause, error.remedy, node.id, fix=fix))
@@ -196,6 +214,49 @@ def _infer(node: Node, upstream: list[NodeInfo]) -> NodeInfo:
     shape = spec.infer_shape(params, in_shapes)
     return NodeInfo(in_shapes, shape, spec.param_count(params, in_shapes),
                     spec.flops(params, in_shapes, shape), spec.outputs_token_ids(params))
+
+
+def inside_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
+                    within: tuple[str, ...] = ()) -> tuple[BlockDefinition, Analysis]:
+    """The definition of block instance `node` and its analysis for the inputs `upstream`; raises
+    ShapeError when the instance cannot be analysed (its block is missing, contains itself, or
+    takes another number of inputs)."""
+    definition = graph.blocks.get(node.params["block"])
+    if definition is None:
+        raise ShapeError("refers to a block the project does not have", "delete it")
+    if definition.id in within:
+        raise ShapeError(f'contains block "{definition.name}" inside itself', "a block cannot be placed inside itself")
+    ports = definition.input_ports
+    if len(upstream) != len(ports):
+        names = ", ".join(definition.port_names())
+        raise ShapeError(f'has {len(upstream)} input{"s" * (len(upstream) != 1)} connected but block '
+                         f'"{definition.name}" takes {len(ports)} ({names})', "connect one wire per port")
+    seeds = {port: NodeInfo((), info.shape, 0, 0, info.token_ids) for port, info in zip(ports, upstream)}
+    return definition, analyze(definition.graph, ports=seeds, within=(*within, definition.id))
+
+
+def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: tuple[str, ...]) -> NodeInfo:
+    """A block instance's output and its counts: its definition analysed for these inputs, the
+    parameters and FLOPs of one repetition times the repeat count. A problem inside the block
+    shows on the instance, naming the layer inside."""
+    definition, inner = inside_instance(graph, node, upstream, within)
+    if inner.errors:
+        first = inner.errors[0]
+        more = f" (and {len(inner.errors) - 1} more problems inside)" if len(inner.errors) > 1 else ""
+        raise ShapeError(f'has a problem inside: {first.subject} inside block "{definition.name}" {first.cause}{more}',
+                         first.remedy)
+    output = definition.output_port
+    if output is None or output not in inner.info:
+        raise ShapeError(f'block "{definition.name}" has no output', "connect a layer to its output port")
+    shape, token_ids = inner.info[output].shape, inner.info[output].token_ids
+    repeat = node.params["repeat"]
+    in_shapes = tuple(info.shape for info in upstream)
+    if repeat > 1 and (in_shapes != (shape,) or upstream[0].token_ids != token_ids):
+        raise ShapeError(f"repeats ×{repeat}, but the block's output {format_shape(shape)} does not fit its "
+                         f"input {', '.join(format_shape(s) for s in in_shapes)}",
+                         "set repeat to 1, or make the block's output the shape of its input",
+                         Fix("Set repeat to 1", "set_params", params=(("repeat", 1),)))
+    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids)
 
 
 def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis) -> None:

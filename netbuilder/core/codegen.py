@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..common.text import shown
-from .analysis import Analysis, analyze
+from .analysis import Analysis, analyze, inside_instance
+from .blocks import INSTANCE, class_name
 from .compile import CompileError, input_nodes, output_node
 from .graph import Graph
 from .layers import format_shape
@@ -30,20 +31,10 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
         raise CompileError(analysis)
     inputs = input_nodes(graph, analysis)
     names = {node_id: node.name for node_id, node in graph.nodes.items()}
-    init_lines, forward_lines = [], []
-    for node_id in analysis.order:
-        node, info = graph.nodes[node_id], analysis.info[node_id]
-        if node.spec.is_source or node.spec.is_sink:
-            continue
-        constructor = node.spec.code(node.params, info.in_shapes)
-        if constructor is not None:
-            init_lines.append(f"        self.{node.name} = {constructor}")
-        expression = node.spec.forward_code(node.params, f"self.{node.name}",
-                                            [names[s] for s in graph.inputs_of(node_id)])
-        forward_lines.append(f"        {node.name} = {expression}  # {format_shape(info.shape)}")
-    result = names[graph.inputs_of(output_node(graph))[0]]
-    signature = ", ".join(names[i] for i in inputs)
+    classes = _Classes()
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
+    net = classes.body(graph, analysis, "Net", inputs, graph.inputs_of(output_node(graph))[0],
+                       [f"        # {shapes} (N = batch size)"])
     example_inputs = example_inputs_code(graph, analysis)
     return "\n".join([
         f'"""{docstring_text(title)}: exported from netbuilder. {analysis.total_params:,} trainable parameters."""',
@@ -51,21 +42,71 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
         "from torch import nn",
         "",
         "",
-        "class Net(nn.Module):",
-        "    def __init__(self):",
-        "        super().__init__()",
-        *(init_lines or ["        pass"]),
-        "",
-        f"    def forward(self, {signature}):",
-        f"        # {shapes} (N = batch size)",
-        *forward_lines,
-        f"        return {result}",
+        *classes.lines,
+        *net,
         "",
         "",
         *(main if main is not None else ['if __name__ == "__main__":', "    model = Net()",
                                          f"    print(model({example_inputs}).shape)"]),
         "",
     ])
+
+
+class _Classes:
+    """The classes of a module being written: one per block definition and input shapes (a block
+    used with other input shapes builds other layers), each written once, before those using it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[tuple, str] = {}
+
+    def body(self, graph: Graph, analysis: Analysis, name: str, inputs: list[str], result: str,
+             comment: Sequence[str] = ()) -> list[str]:
+        """The class `name` computing node `result` from the nodes `inputs` (its forward begins with
+        the lines `comment`), with its blocks' classes added to `lines` first."""
+        init_lines, forward_lines = [], []
+        for node_id in analysis.order:
+            node, info = graph.nodes[node_id], analysis.info[node_id]
+            if node_id in inputs or node.spec.is_sink:
+                continue
+            sources = [graph.nodes[s].name for s in graph.inputs_of(node_id)]
+            if node.type_id == INSTANCE:
+                block = self.block_class(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+                repeat = node.params["repeat"]
+                init_lines.append(f"        self.{node.name} = {block}()" if repeat == 1 else
+                                  f"        self.{node.name} = nn.Sequential(*({block}() for _ in range({repeat})))")
+                expression = f"self.{node.name}({', '.join(sources)})"
+            else:
+                constructor = node.spec.code(node.params, info.in_shapes)
+                if constructor is not None:
+                    init_lines.append(f"        self.{node.name} = {constructor}")
+                expression = node.spec.forward_code(node.params, f"self.{node.name}", sources)
+            forward_lines.append(f"        {node.name} = {expression}  # {format_shape(info.shape)}")
+        return [
+            f"class {name}(nn.Module):",
+            "    def __init__(self):",
+            "        super().__init__()",
+            *(init_lines or ["        pass"]),
+            "",
+            f"    def forward(self, {', '.join(graph.nodes[i].name for i in inputs)}):",
+            *comment,
+            *forward_lines,
+            f"        return {graph.nodes[result].name}",
+        ]
+
+    def block_class(self, graph: Graph, node, upstream) -> str:
+        """The name of the class of block instance `node` for its inputs, written on first use."""
+        definition, inner = inside_instance(graph, node, upstream)
+        key = (definition.id, tuple((info.shape, info.token_ids) for info in upstream))
+        if key not in self.names:
+            taken = {"Net", *self.names.values()}
+            name, number = class_name(definition.name), 2
+            while name in taken:
+                name, number = f"{class_name(definition.name)}{number}", number + 1
+            self.names[key] = name
+            result = definition.graph.inputs_of(definition.output_port)[0]
+            self.lines.extend([*self.body(definition.graph, inner, name, definition.input_ports, result), "", ""])
+        return self.names[key]
 
 
 def example_inputs_code(graph: Graph, analysis: Analysis) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import memory
-from .analysis import Analysis, Problem, analyze
-from .graph import Graph
+from .analysis import Analysis, NodeInfo, Problem, analyze, inside_instance
+from .blocks import INSTANCE, class_name
+from .graph import Graph, Node
 
 if TYPE_CHECKING:
     import torch.fx
@@ -53,6 +54,12 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
     too_large = memory.building_problem(analysis, memory.available_memory())
     if too_large:
         raise NotEnoughMemory(too_large)
+    return _build(graph, analysis, input_nodes(graph, analysis), graph.inputs_of(output_node(graph))[0], "Net")
+
+
+def _build(graph: Graph, analysis: Analysis, inputs: list[str], result: str, class_name: str) -> "torch.fx.GraphModule":
+    """The module computing node `result` of `graph` from the nodes `inputs` (its arguments, in
+    order), for a valid `analysis`: each block instance becomes a nested module of its own."""
     import torch
     import torch.fx
 
@@ -60,25 +67,53 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
     fx_graph = torch.fx.Graph()
     tracer = torch.fx.proxy.GraphAppendingTracer(fx_graph)
     values: dict[str, torch.fx.Proxy] = {}
+    for node_id in inputs:
+        values[node_id] = torch.fx.Proxy(fx_graph.placeholder(graph.nodes[node_id].name), tracer)
     for node_id in analysis.order:
         node, info = graph.nodes[node_id], analysis.info[node_id]
-        if node.spec.is_source:
-            values[node_id] = torch.fx.Proxy(fx_graph.placeholder(node.name), tracer)
+        if node_id in values or node.spec.is_sink:
+            continue
+        sources = [values[source] for source in graph.inputs_of(node_id)]
+        if node.type_id == INSTANCE:
+            root.add_module(node.name, _block_module(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)]))
+            values[node_id] = _ModuleCaller(tracer, node.name)(*sources)
             continue
         module = node.spec.build(node.params, info.in_shapes)
         call = None
         if module is not None:
             root.add_module(node.name, module)
-            call = _module_caller(tracer, node.name)
-        inputs = [values[source] for source in graph.inputs_of(node_id)]
-        values[node_id] = node.spec.apply(node.params, call, inputs)
-    fx_graph.output(values[output_node(graph)].node)
-    model = torch.fx.GraphModule(root, fx_graph, class_name="Net")
+            call = _ModuleCaller(tracer, node.name)
+        values[node_id] = node.spec.apply(node.params, call, sources)
+    fx_graph.output(values[result].node)
+    model = torch.fx.GraphModule(root, fx_graph, class_name=class_name)
     model.eval()
     return model
 
 
-def _module_caller(tracer, name: str):
-    def call(*args):
-        return tracer.create_proxy("call_module", name, args, {})
-    return call
+class _ModuleCaller:
+    """Stands for a node's module in its forward code while compiling: calling it records a call of
+    the module, and reading an attribute (a positional embedding's `.weight`) records that read."""
+
+    def __init__(self, tracer, name: str):
+        self._tracer, self._name = tracer, name
+
+    def __call__(self, *args, **kwargs):
+        return self._tracer.create_proxy("call_module", self._name, args, kwargs)
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):  # Python's own protocol look-ups are not the module's weights
+            raise AttributeError(attribute)
+        return self._tracer.create_proxy("get_attr", f"{self._name}.{attribute}", (), {})
+
+
+def _block_module(graph: Graph, node: Node, upstream: list[NodeInfo]) -> "torch.nn.Module":
+    """Block instance `node` as a module of its block's class; repeated, an nn.Sequential of copies
+    with their own weights (state_dict keys `stage1.0.conv1.weight`)."""
+    import torch
+
+    definition, inner = inside_instance(graph, node, upstream)
+    result = definition.graph.inputs_of(definition.output_port)[0]
+    name = class_name(definition.name)
+    copies = [_build(definition.graph, inner, definition.input_ports, result, name) for _ in range(node.params["repeat"])]
+    return copies[0] if len(copies) == 1 else torch.nn.Sequential(*copies)
+

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from ..common.text import shown
-from .layers import get_spec
+from .layers import block_nodes, get_spec  # noqa: F401 - block_nodes registers the block node types
 from .layers.base import LayerSpec
 
 # Every public attribute of a torch `nn.Module` and of the `torch.fx.GraphModule` compiling makes
@@ -151,6 +151,9 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
+    # the project's block definitions by id (core.blocks.BlockDefinition), one dict shared by the
+    # network's graph and every definition's graph, so that an instance anywhere finds its block
+    blocks: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _sources: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _targets: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _edge_set: set[Edge] = field(default_factory=set, init=False, repr=False, compare=False)

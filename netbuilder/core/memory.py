@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..common.text import byte_size
-from .analysis import Analysis, NodeInfo, Problem
+from .analysis import Analysis, NodeInfo, Problem, inside_instance
+from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT
 from .graph import Graph
 from .settings import TrainingSettings
 
@@ -81,14 +82,23 @@ def weight_bytes(analysis: Analysis) -> int:
     return analysis.total_params * FLOAT_BYTES
 
 
-def _kept_bytes(graph: Graph, node_id: str, info: NodeInfo, batch_size: int) -> int:
+def _kept_bytes(graph: Graph, analysis: Analysis, node_id: str, batch_size: int) -> int:
     """What one layer keeps of a batch for the backward pass: its output (or its input, which
     the previous layer counts), and half as much again for the gradients alive at a time in the
-    backward pass (in integers: no float overflow for absurd shapes)."""
+    backward pass (in integers: no float overflow for absurd shapes). A block keeps what each
+    layer inside it keeps, once per repetition."""
+    node, info = graph.nodes[node_id], analysis.info[node_id]
+    if node.type_id == INSTANCE:
+        definition, inner = inside_instance(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+        ports = {INPUT_PORT, OUTPUT_PORT}  # their values are the layers' around them, counted there
+        return node.params["repeat"] * sum(_kept_bytes(definition.graph, inner, inner_id, batch_size)
+                                           for inner_id in inner.info
+                                           if definition.graph.nodes[inner_id].type_id not in ports)
     output = activation_bytes(info, batch_size)
     kept = output + output // 2
-    params = graph.nodes[node_id].params
-    gates = getattr(graph.nodes[node_id].spec, "gates", None)
+    params, spec = graph.nodes[node_id].params, graph.nodes[node_id].spec
+    kept += spec.inner_values(params, info.in_shapes) * batch_size * FLOAT_BYTES
+    gates = getattr(spec, "gates", None)
     if gates is not None:  # a recurrent layer: every step's gates and states, per layer and direction
         steps = info.in_shapes[0][0]
         directions = 2 if params["bidirectional"] else 1
@@ -130,7 +140,7 @@ def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings
     else:
         states = _OPTIMIZER_STATES[settings.optimizer]
     states += 1  # the step's temporaries
-    kept = sum(_kept_bytes(graph, node_id, info, batch) for node_id, info in analysis.info.items())
+    kept = sum(_kept_bytes(graph, analysis, node_id, batch) for node_id in analysis.info)
     activations = max(kept, _evaluation_bytes(analysis, max(batch, EVALUATION_BATCH)))
     return TrainingMemory(settings.batch_size, processes * weights, processes * weights, processes * weights,
                           processes * states * weights, processes * activations,

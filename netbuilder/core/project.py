@@ -12,15 +12,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from ..common.fields import FieldError, Kind, read_field, is_count, is_number
+from ..common.fields import FieldError, Kind, is_count, is_number, read_field
 from ..common.files import MB, FileReadError, parse_json, read_bounded, write_atomic
 from ..common.text import shown
+from .blocks import INSTANCE, BlockDefinition, nesting_cycle
 from .graph import Edge, EdgeListError, Graph, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
 
 FORMAT = "netbuilder-project"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".nbproj"
 # A 20,000-layer network saves as about 6 MB; a larger file is not a project (or is /dev/zero).
 MAX_PROJECT_BYTES = 64 * MB
@@ -39,9 +40,14 @@ class Project:
     training: TrainingSettings = field(default_factory=TrainingSettings)
 
 
-# Each migration turns version N's data into version N+1's. None are needed yet; the
-# loader applies them in order so old files keep opening when the format changes.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+def _add_block_library(data: dict) -> dict:
+    """Version 1 had no blocks: its network opens unchanged, with an empty block library."""
+    return {**data, "version": 2, "blocks": []}
+
+
+# Each migration turns version N's data into version N+1's; the loader applies them in order so
+# old files keep opening when the format changes.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_block_library}
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -50,12 +56,24 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         "version": VERSION,
         "name": project.name,
         "description": project.description,
-        "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": _jsonable(n.params),
-                   "position": [round(n.position[0], 2), round(n.position[1], 2)]}
-                  for n in project.graph.nodes.values()],
-        "edges": [{"source": e.source, "target": e.target} for e in project.graph.edges],
+        **_graph_to_dict(project.graph),
+        "blocks": blocks_to_list(project.graph.blocks),
         "dataset": project.dataset,
         "training": project.training.to_dict(),
+    }
+
+
+def blocks_to_list(library: dict[str, BlockDefinition]) -> list[dict[str, Any]]:
+    """The block library as a project file holds it."""
+    return [{"id": block.id, "name": block.name, **_graph_to_dict(block.graph)} for block in library.values()]
+
+
+def _graph_to_dict(graph: Graph) -> dict[str, Any]:
+    return {
+        "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": _jsonable(n.params),
+                   "position": [round(n.position[0], 2), round(n.position[1], 2)]}
+                  for n in graph.nodes.values()],
+        "edges": [{"source": e.source, "target": e.target} for e in graph.edges],
     }
 
 
@@ -120,15 +138,17 @@ class _Reader:
             raise self.fail(where, f'"{key}" has the wrong type ({type(error.value).__name__})') from None
 
     def project(self, data: dict) -> Project:
-        graph = Graph()
-        for index, item in enumerate(self.get(data, "nodes", "list", "file")):
-            graph.insert_node(self.node(item, f"node {index + 1}", graph))
-        edges = [self.edge(item, f"edge {index + 1}")
-                 for index, item in enumerate(self.get(data, "edges", "list", "file"))]
-        try:
-            graph.insert_edges(edges)  # checked together: one sort finds cycles, not a search per edge
-        except EdgeListError as error:
-            raise self.fail(f"edge {error.index + 1}", str(error)) from None
+        library: dict[str, BlockDefinition] = {}
+        for index, item in enumerate(self.get(data, "blocks", "list", "file", default=[])):
+            block = self.block(item, f"block {index + 1}", library)
+            library[block.id] = block
+        graph = self.graph(data, "", library)
+        for block in library.values():
+            self.check_instances(block.graph, library, f'block "{block.name}": ')
+        self.check_instances(graph, library, "")
+        cycle = nesting_cycle(library)
+        if cycle:
+            raise self.fail(f'block "{shown(cycle[0], 40)}"', f"contains itself ({' inside '.join(cycle)})")
         training = self.get(data, "training", "object", "file", default={})
         try:
             settings = TrainingSettings.from_dict(training)
@@ -137,6 +157,38 @@ class _Reader:
         return Project(graph=graph, name=self.get(data, "name", "text", "file", default="Untitled"),
                        description=self.get(data, "description", "text", "file", default=""),
                        dataset=self.get(data, "dataset", "text", "file", default="digits"), training=settings)
+
+    def graph(self, data: dict, where: str, library: dict[str, BlockDefinition]) -> Graph:
+        """The nodes and edges of `data` (the network's, or a block's when `where` names it)."""
+        graph = Graph(blocks=library)
+        for index, item in enumerate(self.get(data, "nodes", "list", where.rstrip(": ") or "file")):
+            graph.insert_node(self.node(item, f"{where}node {index + 1}", graph))
+        edges = [self.edge(item, f"{where}edge {index + 1}")
+                 for index, item in enumerate(self.get(data, "edges", "list", where.rstrip(": ") or "file"))]
+        try:
+            graph.insert_edges(edges)  # checked together: one sort finds cycles, not a search per edge
+        except EdgeListError as error:
+            raise self.fail(f"{where}edge {error.index + 1}", str(error)) from None
+        return graph
+
+    def block(self, item: Any, where: str, library: dict[str, BlockDefinition]) -> BlockDefinition:
+        if not isinstance(item, dict):
+            raise self.fail(where, "is not an object")
+        block_id = self.get(item, "id", "text", where)
+        if block_id in library:
+            raise self.fail(where, f"the id {shown(repr(block_id))} is used twice")
+        name = self.get(item, "name", "text", where)
+        problem = name_problem(name) or ("the name is used twice" if any(b.name == name for b in library.values())
+                                         else None)
+        if problem:
+            raise self.fail(where, problem)
+        return BlockDefinition(block_id, name, self.graph(item, f'block "{name}": ', library))
+
+    def check_instances(self, graph: Graph, library: dict[str, BlockDefinition], where: str) -> None:
+        for node in graph.nodes.values():
+            if node.type_id == INSTANCE and node.params["block"] not in library:
+                raise self.fail(f'{where}node "{node.name}"',
+                                f"refers to block {shown(repr(node.params['block']), 40)}, which the file lacks")
 
     def node(self, item: Any, where: str, graph: Graph) -> Node:
         if not isinstance(item, dict):

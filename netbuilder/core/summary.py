@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..common.text import byte_size
 from . import memory
-from .analysis import Analysis, analyze
+from .analysis import Analysis, analyze, inside_instance
+from .blocks import INSTANCE
 from .graph import Graph
 from .layers import format_shape
 from .settings import TrainingSettings
@@ -24,14 +25,28 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
 def keras_difference(graph: Graph, analysis: Analysis) -> tuple[int, list[str]] | None:
     """(the parameter count Keras's summary shows, why) where it differs from PyTorch's count,
     so that users checking against a Keras article are not puzzled; None where they agree."""
-    keras_counts = {n: graph.nodes[n].spec.keras_param_count(graph.nodes[n].params, info.in_shapes)
-                    for n, info in analysis.info.items()}
-    keras_total = sum(keras_counts.values())
+    keras_total, reasons = _keras_count(graph, analysis)
     if keras_total == analysis.total_params:
         return None
-    reasons = dict.fromkeys(graph.nodes[n].spec.keras_count_difference for n, count in keras_counts.items()
-                            if count != analysis.info[n].params)
-    return keras_total, list(reasons)
+    return keras_total, list(dict.fromkeys(reasons))
+
+
+def _keras_count(graph: Graph, analysis: Analysis) -> tuple[int, list[str]]:
+    """What Keras counts for the layers of `graph` (inside blocks too, once per repetition), and
+    the reasons of the layers where it differs."""
+    total, reasons = 0, []
+    for node_id, info in analysis.info.items():
+        node = graph.nodes[node_id]
+        if node.type_id == INSTANCE:
+            definition, inner = inside_instance(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+            count, inner_reasons = _keras_count(definition.graph, inner)
+            total, reasons = total + count * node.params["repeat"], reasons + inner_reasons
+            continue
+        count = node.spec.keras_param_count(node.params, info.in_shapes)
+        total += count
+        if count != info.params:
+            reasons.append(node.spec.keras_count_difference)
+    return total, reasons
 
 
 def human_count(count: int) -> str:

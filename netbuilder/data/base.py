@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .recipe import Recipe
 
 InputKind = Literal["image", "vector", "sequence", "tokens"]
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "reconstruction"]
 # progress(done, total, message) while loading: bytes downloaded, images read, ...; total is 0
 # when unknown. The callback may raise (e.g. the user pressed Stop) to abandon the work.
 Progress = Callable[[int, int, str], None]

@@ -98,7 +98,7 @@ class LabelledSamples:
     """Data read for a trained model: its inputs, the targets in the model's terms, and what they are."""
 
     inputs: torch.Tensor
-    targets: torch.Tensor  # class indices of the model's classes, or regression targets
+    targets: torch.Tensor  # class indices of the model's classes, regression targets, or the inputs (reconstruction)
     description: str  # e.g. "200 samples of test.csv"
     notes: list[str] = field(default_factory=list)  # e.g. rows left out, and why
 
@@ -138,6 +138,8 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
         where = f"{len(labels):,} samples of {path.name}"
     else:
         raise _unreadable(spec, path)
+    if TASKS[recipe.task].target_is_input:
+        return LabelledSamples(inputs, inputs, where)
     if not TASKS[recipe.task].has_classes:
         return LabelledSamples(inputs, regression_targets(labels, spec), where)
     indices = class_indices(recipe, labels)
@@ -158,11 +160,12 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
 
 def _held_out_of_training(spec: str, recipe: Recipe, progress: Progress | None) -> LabelledSamples | None:
     """The validation part of the training data, if loading it again gives exactly the model's recipe."""
-    from .fit import fit_to_input
+    from .fit import fit_to_input, targets_for_task
 
     try:
-        dataset = fit_to_input(load_dataset(spec, progress=progress, task=recipe.task), recipe.input_shape,
-                               token_ids=recipe.input_kind == "tokens")
+        dataset = targets_for_task(fit_to_input(load_dataset(spec, progress=progress, task=recipe.task),
+                                                recipe.input_shape, token_ids=recipe.input_kind == "tokens"),
+                                   recipe.task)
     except DataError:
         return None  # it changed too much to load as before: read it through the recipe instead
     if dataset.recipe != recipe:

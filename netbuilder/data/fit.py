@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from netbuilder.common.contracts import value_kind_of_rank
+from netbuilder.common.contracts import TASKS, value_kind_of_rank
 from netbuilder.common.text import format_shape
 
 from .base import DataError, Dataset, InputKind
@@ -31,6 +31,21 @@ def fit_to_input(dataset: Dataset, input_shape: tuple[int, ...], token_ids: bool
     return replace(dataset, kind=input_kind, recipe=recipe,
                    train_x=dataset.train_x.reshape(-1, *input_shape),
                    val_x=dataset.val_x.reshape(-1, *input_shape))
+
+
+def targets_for_task(dataset: Dataset, task: str) -> Dataset:
+    """`dataset` with the targets the Output's task trains on: its own for most tasks; for a task
+    whose target is the input (reconstruction) the samples themselves, shared, not copied, with the
+    labels and class names set aside. Raises DataError for token ids, which have nothing to
+    reconstruct by mean squared error."""
+    if not TASKS[task].target_is_input:
+        return dataset
+    if dataset.kind == "tokens":
+        raise DataError(f'A {task} Output learns to give back its input image, but "{dataset.name}" holds '
+                        "texts: choose an image dataset, or set the Output's task to classification.")
+    recipe = replace(dataset.recipe, task=task, class_names=()) if dataset.recipe else None
+    return replace(dataset, train_y=dataset.train_x, val_y=dataset.val_x, class_names=[], task=task,
+                   recipe=recipe)
 
 
 def _reshapes(sample_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> bool:

@@ -370,7 +370,10 @@ class Prediction:
     task: str
     class_names: tuple[str, ...]
     probabilities: np.ndarray | None  # float (N, classes) for classification, else None
-    values: np.ndarray  # regression: the outputs (N, outputs); classification: the predicted class (N,)
+    # regression: the outputs (N, outputs); classification: the predicted class (N,); reconstruction:
+    # the images given back (N, C, H, W), as pixel values in [0, 1] where the inputs are images
+    values: np.ndarray
+    errors: np.ndarray | None = None  # reconstruction: each sample's mean squared error against its input
 
     def __len__(self) -> int:
         return len(self.values)
@@ -387,9 +390,16 @@ class Prediction:
         return [self.class_names[index] for index in self.values]
 
 
-def predictions(recipe: Recipe, outputs: torch.Tensor) -> Prediction:
-    """The model's raw outputs (N, ...) read as the Output's task says (softmax for classification)."""
+def predictions(recipe: Recipe, outputs: torch.Tensor, inputs: torch.Tensor | None = None) -> Prediction:
+    """The model's raw outputs (N, ...) read as the Output's task says (softmax for classification;
+    for reconstruction the images, and with the `inputs` each one's error)."""
     scores = outputs.detach().float().cpu()
+    if TASKS[recipe.task].target_is_input:
+        errors = None if inputs is None else \
+            (scores - inputs.float().cpu().view_as(scores)).square().flatten(1).mean(dim=1).numpy()
+        if recipe.image:  # back from the normalised values the model works in to pixels
+            scores = (scores * recipe.image.std + recipe.image.mean).clamp(0.0, 1.0)
+        return Prediction(recipe.task, (), None, scores.numpy(), errors)
     if TASKS[recipe.task].probabilities == "softmax":
         # A network may give spare scores beyond its classes (training allows it: they are never
         # right); they share the softmax as in training, but name no class, so they are left out.

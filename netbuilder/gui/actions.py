@@ -81,7 +81,14 @@ class WindowActions:
                                    "Arrange the layers left to right in data-flow order", "layout")
         self.zoom_to_fit = _action(window, "Zoom to &Fit", window.zoom_to_fit, ("F",),
                                    "Show the whole network", "fit")
-        self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete)
+        self.group_into_block = _action(window, "&Group into Block", window.scene.group_selected, ("Ctrl+G",),
+                                        "Make the selected layers one block: a card you can repeat and reuse")
+        self.ungroup = _action(window, "U&ngroup Block", window.scene.ungroup_selected, ("Ctrl+Shift+G",),
+                               "Put the selected block's layers back in its place")
+        self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
+                                   "Give the selected block its own copy, so edits inside it change only this one")
+        self.block_actions = (self.group_into_block, self.ungroup, self.make_unique)
+        self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, *self.block_actions)
 
         # The training panel owns these (their text, tooltip and enabled state follow the run);
         # the keys are the debugger's: F5 runs and continues, Shift+F5 stops.
@@ -124,6 +131,8 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     edit_menu.addActions([actions.undo, actions.redo])
     edit_menu.addSeparator()
     edit_menu.addActions([actions.cut, actions.copy, actions.paste, actions.duplicate, actions.delete])
+    edit_menu.addSeparator()
+    edit_menu.addActions(list(actions.block_actions))
     edit_menu.addSeparator()
     edit_menu.addAction(actions.select_all)
 

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWi
                                QProgressDialog, QScrollArea, QTabWidget, QWidget)
 
 from ..core.graph import GraphError
-from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, load_project,
-                            load_template, project_from_dict, project_to_dict, save_project)
+from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, blocks_to_list,
+                            load_project, load_template, project_from_dict, project_to_dict, save_project)
 from ..common.files import FileReadError, parse_json
 from ..common.text import MESSAGE_CHARACTERS, byte_size, shown
 from ..core.summary import human_count
@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
+        self.view.card_actions = list(self.window_actions.block_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
@@ -269,8 +270,10 @@ class MainWindow(QMainWindow):
         if reading is None or not self.draw_dock.isVisible():
             self.activation_views.clear()
             return
-        self.activation_views.show(reading.activations, reading.picture, reading.prediction.probabilities[0],
-                                   reading.prediction.class_names)
+        probabilities = reading.prediction.probabilities
+        self.activation_views.show(reading.activations, reading.picture,
+                                   None if probabilities is None else probabilities[0],
+                                   reading.prediction.class_names, reading.reconstruction)
 
     def _draw_dock_visibility_changed(self, visible: bool) -> None:
         if visible:
@@ -701,7 +704,7 @@ class MainWindow(QMainWindow):
             if len(raw) > MAX_PROJECT_BYTES:
                 raise ValueError(f"the clipboard holds {byte_size(len(raw))}, more than any project")
             fragment = parse_json(raw, "the clipboard data")  # as a project file is read: any bytes end in a message
-            _check_fragment(fragment)
+            _check_fragment(fragment, self.document.graph.blocks)
             self.scene.paste(fragment)
         except (ValueError, GraphError, ProjectFileError, FileReadError) as error:
             self.statusBar().showMessage(f"Cannot paste: {shown(error, 300)}", 6000)
@@ -731,15 +734,16 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.training_dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
 
 
-def _check_fragment(fragment: object) -> None:
-    """Clipboard data comes from outside: read it with the project loader's checks before pasting."""
+def _check_fragment(fragment: object, library: dict) -> None:
+    """Clipboard data comes from outside: read it with the project loader's checks before pasting
+    (block instances among it must refer to blocks of this project's `library`)."""
     if not isinstance(fragment, dict) or not isinstance(fragment.get("nodes"), list) \
             or not isinstance(fragment.get("edges"), list):
         raise ValueError("the clipboard data is not a set of layers")
     edges = [{"source": e[0], "target": e[1]} if isinstance(e, list) and len(e) == 2 else e
              for e in fragment["edges"]]
-    project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges},
-                      "clipboard")
+    project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges,
+                       "blocks": blocks_to_list(library)}, "clipboard")
 
 
 def _inside_installation(folder: Path) -> bool:

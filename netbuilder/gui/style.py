@@ -44,6 +44,7 @@ CATEGORY_COLOURS: dict[str, QColor] = {
     "Activation": QColor("#3f8f4a"),
     "Recurrent": QColor("#b5466e"),
     "Merge": QColor("#5f6b78"),
+    "Attention": QColor("#b8563b"),
 }
 _OTHER_CATEGORY = QColor("#5f6470")
 

@@ -37,7 +37,7 @@ def canvas_problem(recipe: Recipe) -> str | None:
     """Why drawings cannot be fed to a model with this recipe, or None when they can."""
     shape = tuple(recipe.input_shape)
     if recipe.image is not None and recipe.image.channels == 1 and shape in CANVAS_INPUT_SHAPES \
-            and TASKS[recipe.task].has_classes:
+            and (TASKS[recipe.task].has_classes or TASKS[recipe.task].target_is_input):
         return None
     *others, last = CANVAS_INPUT_SHAPES.values()
     return (f"This model expects {_describe_input(recipe)}. The canvas draws 28×28 grey digits, which feed "
@@ -65,6 +65,13 @@ class Reading:
     activations: dict[str, np.ndarray]  # layer name -> that layer's output for this drawing (no batch axis)
     saliency: np.ndarray | None  # float32 (28, 28) in [0, 1]: how much each input pixel moved the top score
 
+    @property
+    def reconstruction(self) -> np.ndarray | None:
+        """An autoencoder's picture given back, (28, 28) in [0, 1]; None for a classifier."""
+        if self.prediction.errors is None:
+            return None
+        return self.prediction.values[0].reshape(DIGIT_SIDE, DIGIT_SIDE).astype(np.float32)
+
 
 class DrawingReader:
     """A trained classifier of drawings. `model` is in eval mode on the CPU; `recipe` must pass
@@ -85,14 +92,21 @@ class DrawingReader:
         """The model's input for each drawing, read through the recipe's one way for drawings."""
         return drawing_inputs(self.recipe, drawings)
 
+    @property
+    def reconstructs(self) -> bool:
+        """The model gives its input back (an autoencoder) rather than class probabilities."""
+        return TASKS[self.recipe.task].target_is_input
+
     def classify(self, drawings: Sequence[Drawing], batch_size: int = DEFAULT_BATCH) -> Prediction:
-        """Probabilities for many drawings, in batches."""
-        outputs = []
+        """Probabilities (or reconstructions and their errors) for many drawings, in batches."""
+        outputs, kept_inputs = [], []  # the inputs only where each reconstruction's error is measured
         with torch.inference_mode():
             for start in range(0, len(drawings), batch_size):
-                outputs.append(self.model(self.inputs(drawings[start:start + batch_size])))
+                inputs = self.inputs(drawings[start:start + batch_size])
+                outputs.append(self.model(inputs))
+                kept_inputs += [inputs] if self.reconstructs else []
         scores = torch.cat(outputs) if outputs else torch.zeros(0, len(self.recipe.class_names))
-        return predictions(self.recipe, scores)
+        return predictions(self.recipe, scores, torch.cat(kept_inputs) if kept_inputs else None)
 
     def read(self, drawing: Drawing, *, activations: bool = False, saliency: bool = False) -> Reading:
         """Classify one drawing; with `activations` keep every named layer's output and with
@@ -107,7 +121,7 @@ class DrawingReader:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            if saliency:
+            if saliency and not self.reconstructs:  # saliency explains a top class, which it has not
                 inputs.requires_grad_(True)
                 with torch.enable_grad():
                     outputs = self.model(inputs)
@@ -123,7 +137,7 @@ class DrawingReader:
             torch.set_num_threads(threads)
             for hook in hooks:
                 hook.remove()
-        return Reading(self.picture(inputs), predictions(self.recipe, outputs.detach()), kept,
+        return Reading(self.picture(inputs), predictions(self.recipe, outputs.detach(), inputs.detach()), kept,
                        None if heat is None else heat.astype(np.float32))
 
     def picture(self, inputs: torch.Tensor) -> np.ndarray:

@@ -99,7 +99,7 @@ def predict(trained: TrainedModel, samples: Sequence) -> Prediction:
     outputs = [trained.model(inputs[:_BATCH])]
     _check_room(len(inputs), math.prod(outputs[0].shape[1:]))
     outputs += [trained.model(inputs[start:start + _BATCH]) for start in range(_BATCH, len(inputs), _BATCH)]
-    return predictions(trained.recipe, torch.cat(outputs))
+    return predictions(trained.recipe, torch.cat(outputs), inputs)
 
 
 def _check_room(samples: int, scores: int) -> None:
@@ -127,7 +127,12 @@ def prediction_rows(raw: RawSamples, prediction: Prediction, top: int) -> list[d
 
     A classification record also says whether the sample held nothing to read ("nothing_to_read":
     why, and no classes in "top") and, when its two most probable classes are too close to choose
-    between, which two they are ("close_call": [first, second]; else null)."""
+    between, which two they are ("close_call": [first, second]; else null).; an
+    autoencoder's record holds its reconstruction error and the image given back (pixel values,
+    channels × rows × columns)."""
+    if prediction.errors is not None:
+        return [{"sample": name, "error": float(error), "image": values.astype(float).round(4).tolist()}
+                for name, error, values in zip(raw.names, prediction.errors, prediction.values)]
     if prediction.probabilities is None:
         return [{"sample": name, "values": [float(value) for value in values]}
                 for name, values in zip(raw.names, prediction.values)]
@@ -146,7 +151,10 @@ def format_rows(rows: list[dict], as_json: bool) -> str:
     """The records as JSON for scripts, or as an aligned table for people (names short and printable)."""
     if as_json:  # ASCII: names that hold terminal escapes reach the terminal as JSON escapes
         return json.dumps(rows, indent=1, ensure_ascii=True).replace("\x7f", "\\u007f")
-    if "values" in rows[0]:
+    if "error" in rows[0]:  # a reconstructed image is for --json (or the Draw panel), not a table
+        header, cells = ["sample", "reconstruction error"], [[shown(row["sample"]), f"{row['error']:.4g}"]
+                                                             for row in rows]
+    elif "values" in rows[0]:
         header, cells = ["sample", "prediction"], [[shown(row["sample"]), ", ".join(f"{v:.4g}" for v in row["values"])]
                                                    for row in rows]
     else:

@@ -281,6 +281,8 @@ class Trainer:
             targets = loop.train_y.index_select(0, indices).to(loop.device, non_blocking=True)
             if loop.augment is not None:
                 inputs = loop.augment(inputs)
+                if TASKS[self.task].target_is_input:  # the shifted image is what to give back
+                    targets = inputs
             probe = HealthProbe(model) if batch_started >= loop.next_health else None
             with probe or contextlib.nullcontext():
                 with loop.autocast():
@@ -478,6 +480,10 @@ class Trainer:
         elif not y.is_floating_point():
             raise TrainingError(f'The Output layer is set to regression, but "{data.name}" has class labels: set the '
                                 "Output's task to classification.")
+        elif TASKS[self.task].target_is_input and outputs.shape[1:] != y.shape[1:]:
+            raise TrainingError(f"A {self.task} network must give back its input, but this one turns "
+                                f"{format_shape(tuple(y.shape[1:]))} samples into {format_shape(tuple(outputs.shape[1:]))}: "
+                                "make the last layer's output the Input's shape.")
         elif outputs[0].numel() != y[0].numel():
             raise TrainingError(f"The network predicts {outputs[0].numel()} value(s) per sample but "
                                 f'"{data.name}" has {y[0].numel()} target(s): give the last Dense layer '
@@ -727,12 +733,12 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     if dataset is None and not spec.strip():
         raise DataError("No dataset is chosen: choose one (for example the built-in digits) before training.")
     from netbuilder.data.catalog import load_dataset  # pulls in every loader; only when training
-    from netbuilder.data.fit import fit_to_input
+    from netbuilder.data.fit import fit_to_input, targets_for_task
 
     task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
     loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
-    dataset = fit_to_input(loaded, input_info.shape, input_info.token_ids)
+    dataset = targets_for_task(fit_to_input(loaded, input_info.shape, input_info.token_ids), task)
     if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)
     if TASKS[dataset.task].has_classes:

@@ -16,7 +16,7 @@ from netbuilder.core.project import project_from_bytes, project_to_dict, Project
 
 import json
 
-# type_id -> (params, input kind, input shape, number of inputs)
+# type_id -> (params, input kind, input shape (or a list of one per input), number of inputs)
 CASES = {
     "input": ({}, "image", (1, 28, 28), 0),
     "output": ({"task": "classification"}, "vector", (10,), 1),
@@ -43,6 +43,21 @@ CASES = {
     "reshape": ({"target_shape": (2, 6)}, "vector", (12,), 1),
     "add": ({}, "image", (2, 3, 3), 3),
     "concat": ({"axis": -1}, "sequence", (4, 3), 2),
+    "conv_transpose2d": ({"filters": 5, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+                         "image", (4, 7, 6), 1),
+    "upsample": ({"scale_factor": 3, "mode": "bilinear"}, "image", (2, 4, 5), 1),
+    "adaptive_avg_pool2d": ({"output_size": 3}, "image", (2, 7, 8), 1),
+    "relu6": ({}, "vector", (5,), 1),
+    "silu": ({}, "vector", (5,), 1),
+    "hardswish": ({}, "vector", (5,), 1),
+    "hardsigmoid": ({}, "vector", (5,), 1),
+    "mul": ({}, "image", [(4, 5, 5), (4, 1, 1)], 2),  # a squeeze-and-excite gate broadcast over the image
+    "dropout2d": ({"rate": 0.3}, "image", (3, 4, 4), 1),
+    "identity": ({}, "vector", (6,), 1),
+    "permute": ({"dims": (2, 0, 1)}, "image", (3, 4, 5), 1),
+    "multihead_attention": ({"heads": 2}, "sequence", (6, 8), 1),
+    "transformer_encoder": ({"heads": 2, "feedforward": 16, "activation": "gelu"}, "sequence", (6, 8), 1),
+    "positional_embedding": ({}, "sequence", (6, 8), 1),
 }
 
 
@@ -58,7 +73,8 @@ def _graph_around(type_id: str) -> tuple[Graph, str, list[str]]:
         node = graph.add("input", kind=kind, shape=shape)
         graph.chain(node, graph.add("flatten"), graph.add("dense", units=3), graph.add("output"))
         return graph, node.id, [node.id]
-    sources = [graph.add("input", kind=kind, shape=shape) for _ in range(inputs)]
+    shapes = shape if isinstance(shape, list) else [shape] * inputs
+    sources = [graph.add("input", kind=kind, shape=each) for each in shapes]
     node = graph.add(type_id, **params)
     for source in sources:
         graph.insert_edge(Edge(source.id, node.id))
@@ -112,6 +128,13 @@ HAND_FLOPS = {
     # fused LSTM kernels escape FlopCounterMode: 4 gates, each a product with [x, h], 7 steps,
     # 2 directions; the second layer reads both directions of the first (12 features)
     "lstm": 7 * 2 * (2 * 4 * 6 * (4 + 6) + 2 * 4 * 6 * (12 + 6)),
+    "identity": 0, "permute": 0, "dropout2d": 0,
+    "relu6": 2 * 5, "silu": 5 * 5, "hardswish": 4 * 5, "hardsigmoid": 3 * 5,
+    "mul": 4 * 5 * 5,  # one product per output value
+    "upsample": 8 * 2 * 12 * 15,  # bilinear: four neighbours' multiply-adds per output value
+    # 7 rows into 3 windows of 3 (0-3, 2-5, 4-7), 8 columns into 3, 4, 3: every window value summed
+    "adaptive_avg_pool2d": 2 * (3 + 3 + 3) * (3 + 4 + 3),
+    "positional_embedding": 6 * 8,  # one addition per value
 }
 
 
@@ -126,8 +149,9 @@ def test_flops_match_torchs_count_or_a_hand_count(type_id):
         return
     module = node.spec.build(node.params, info.in_shapes)
     sample = _sample(graph, input_ids[0])
+    arguments = {"conv1d": lambda x: (x.transpose(1, 2),), "multihead_attention": lambda x: (x, x, x)}
     with FlopCounterMode(display=False) as counter:  # the module alone: torch counts its products
-        module(sample.transpose(1, 2) if type_id == "conv1d" else sample)
+        module(*arguments.get(type_id, lambda x: (x,))(sample))
     assert info.flops * 3 == counter.get_total_flops() > 0  # a batch of 3
 
 

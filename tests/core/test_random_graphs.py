@@ -19,7 +19,8 @@ def param_values(param: Param):
     if param.kind is str:
         return st.sampled_from(param.choices)
     if param.kind is tuple:
-        return st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
+        low = 1 if param.min is None else int(param.min)
+        return st.lists(st.integers(low, min(int(param.max or 6), 6)), min_size=1, max_size=3).map(tuple)
     low = param.min if param.min is not None else -3
     if param.kind is float:
         return st.floats(low, min(param.max if param.max is not None else 1.0, low + 1.0))
@@ -69,12 +70,15 @@ def _connect(draw, graph, node_id):
 
 # the input rank each layer documents ("an image C×H×W", "a sequence T×F", ...)
 _INPUT_RANKS = {"conv2d": {3}, "maxpool2d": {3}, "avgpool2d": {3}, "global_avg_pool": {3}, "conv1d": {2},
-                "lstm": {2}, "gru": {2}, "simple_rnn": {2}, "embedding": {1}, "batchnorm": {1, 3}, "dense": {1, 2}}
+                "lstm": {2}, "gru": {2}, "simple_rnn": {2}, "embedding": {1}, "batchnorm": {1, 3}, "dense": {1, 2},
+                "conv_transpose2d": {3}, "upsample": {3}, "adaptive_avg_pool2d": {3}, "dropout2d": {3},
+                "multihead_attention": {2}, "transformer_encoder": {2}, "positional_embedding": {2}}
 
 
 def _really_wrong(graph, analysis, problem) -> bool:
     """Whether an error is true by a check made without the analysis: a graph-level error by
-    counting, a node's by its wiring, its documented input, or torch failing to run it."""
+    counting, a node's by its wiring, its documented input, or torch failing to run it (or giving
+    an empty output)."""
     kinds = [node.type_id for node in graph.nodes.values()]
     if problem.node_id is None:
         return "input" not in kinds if "no Input" in problem.cause else kinds.count("output") != 1
@@ -94,15 +98,17 @@ def _really_wrong(graph, analysis, problem) -> bool:
         return node.params["task"] == "classification" and (len(shapes[0]) != 1 or shapes[0][0] < 2)
     if node.type_id == "add":
         return len(set(shapes)) > 1  # no broadcasting: branches must agree
+    if node.type_id == "mul" and len({len(shape) for shape in shapes}) > 1:
+        return True  # torch would align the batch axis of one with a size of the other
     if node.type_id == "concat" and not -len(shapes[0]) <= node.params["axis"] < len(shapes[0]):
         return True  # the batch axis is not one to join along
     try:
         module = node.spec.build(node.params, [info.shape for info in upstream])
         with torch.no_grad():
-            node.spec.apply(node.params, module, [_sample(info) for info in upstream])
+            result = node.spec.apply(node.params, module, [_sample(info) for info in upstream])
     except Exception:  # torch refuses the layer as configured
         return True
-    return False
+    return result.numel() == 0  # torch ran, but left nothing (a transposed convolution's padding ate it)
 
 
 def _sample(info, batch=2):

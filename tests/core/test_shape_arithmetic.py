@@ -1,4 +1,5 @@
 """The arithmetic a wire's tooltip shows is the arithmetic that gave its shape, and PyTorch agrees."""
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,20 +24,21 @@ def test_each_line_ends_in_the_size_torch_computes(layer, height, width, kernel,
     if layer == "conv1d":
         source = graph.add("input", kind="sequence", shape=(height, 2))
         windowed = graph.add(layer, filters=3, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation)
-        module = torch.nn.Conv1d(2, 3, kernel, stride, padding, dilation)
-        sizes = module(torch.zeros(1, 2, height)).shape[2:]
+        module, example = torch.nn.Conv1d(2, 3, kernel, stride, padding, dilation), torch.zeros(1, 2, height)
     elif layer == "conv2d":
         source = graph.add("input", shape=(2, height, width))
         windowed = graph.add(layer, filters=3, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation)
-        sizes = torch.nn.Conv2d(2, 3, kernel, stride, padding, dilation)(torch.zeros(1, 2, height, width)).shape[2:]
+        module, example = torch.nn.Conv2d(2, 3, kernel, stride, padding, dilation), torch.zeros(1, 2, height, width)
     else:
         padding = min(padding, kernel // 2)
         source = graph.add("input", shape=(2, height, width))
         windowed = graph.add(layer, pool_size=kernel, stride=stride, padding=padding)
-        sizes = torch.nn.MaxPool2d(kernel, stride, padding)(torch.zeros(1, 2, height, width)).shape[2:]
+        module, example = torch.nn.MaxPool2d(kernel, stride, padding), torch.zeros(1, 2, height, width)
     graph.chain(source, windowed)
     info = analyze(graph).info.get(windowed.id)
-    if info is None:  # the window does not fit: the Problem explains it, and there is no shape to explain
+    if info is None:  # the window does not fit: the Problem explains it, and torch refuses it too
+        with pytest.raises(RuntimeError):
+            module(example)
         return
     lines = windowed.spec.shape_arithmetic(windowed.params, info.in_shapes)
-    assert [int(line.split("= ")[1].split()[0]) for line in lines] == list(sizes)
+    assert [int(line.split("= ")[1].split()[0]) for line in lines] == list(module(example).shape[2:])

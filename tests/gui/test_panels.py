@@ -38,9 +38,9 @@ def test_the_palette_lists_every_layer_once_by_category(qtbot):
 
 
 @pytest.mark.parametrize("query, expected", [
-    ("conv", ["conv2d", "conv1d"]),
-    ("CONV2", ["conv2d"]),
-    ("residual", ["add"]),  # found by its description
+    ("conv", ["conv2d", "conv1d", "conv_transpose2d", "dropout2d"]),  # Dropout2d by its description
+    ("CONV2", ["conv2d", "conv_transpose2d"]),  # Keras calls the latter Conv2DTranspose
+    ("residual", ["transformer_encoder", "add"]),  # found by their descriptions
     ("pool whole", ["global_avg_pool"]),  # every word must match, in the title or the description
     ("warp drive", []),
     ("", None),

@@ -43,3 +43,10 @@ GELU = _activation("gelu", "GELU", "nn.GELU()", "Smooth ReLU used in transformer
 Softmax = _activation("softmax", "Softmax", "nn.Softmax(dim=-1)",
                       "Turns scores into probabilities over the last axis. Not needed before a "
                       "classification Output: cross-entropy applies it itself.", cost=3, probabilities=True)
+ReLU6 = _activation("relu6", "ReLU6", "nn.ReLU6()", "min(max(0, x), 6): ReLU capped at 6, as in MobileNet.", cost=2)
+SiLU = _activation("silu", "SiLU", "nn.SiLU()", "x · sigmoid(x) (Swish): smooth ReLU of EfficientNet.", cost=5)
+Hardswish = _activation("hardswish", "Hardswish", "nn.Hardswish()",
+                        "x · ReLU6(x + 3) / 6: a cheap Swish, as in MobileNetV3.", cost=4)
+Hardsigmoid = _activation("hardsigmoid", "Hardsigmoid", "nn.Hardsigmoid()",
+                          "ReLU6(x + 3) / 6: a cheap sigmoid, the gate of MobileNetV3's squeeze-and-excite.",
+                          cost=3)

@@ -63,10 +63,19 @@ class Param:
     choices: tuple[str, ...] = ()
     help: str = ""
     shown: bool = False  # shown on the node on the canvas as a key parameter
+    axes: bool = False  # a tuple of axis numbers (Permute's dims), written 2, 0, 1 rather than as sizes 2×0×1
 
     @property
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+    def show(self, value: Any) -> str:
+        """`value` as the node and the Inspector write it (and as typing it back reads it)."""
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, tuple):
+            return ", ".join(str(axis) for axis in value) if self.axes else format_shape(value)
+        return str(value)
 
     def coerce(self, value: Any) -> Any:
         """Return `value` as this parameter's type, or raise ParamError saying why not."""
@@ -118,18 +127,25 @@ class Param:
             raise ParamError(f"{self.label} must be a finite number, not {_fmt(value)}")
         return float(value)
 
+    @property
+    def _example(self) -> str:
+        return "axes like 1, 0" if self.axes else "sizes like 1×28×28"
+
     def _coerce_shape(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
             if not _SHAPE_TEXT.fullmatch(value):
-                raise ParamError(f"{self.label} must be sizes like 1×28×28, not {_quoted(value)}")
+                raise ParamError(f"{self.label} must be {self._example}, not {_quoted(value)}")
             # a size of more digits than a million has is out of range, and int() refuses 4,300 digits
             value = [int(s) if len(s) <= 12 else 10**12 for s in re.findall(r"\d+", value)]
         if not isinstance(value, (list, tuple)) or not value or len(value) > 4:
-            raise ParamError(f"{self.label} must be 1 to 4 sizes like 1×28×28, not {_quoted(value)}")
+            raise ParamError(f"{self.label} must be 1 to 4 {self._example}, not {_quoted(value)}")
         if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
             raise ParamError(f"{self.label} must be whole numbers, not {_quoted(value)}")
-        if any(v < (self.min or 1) or v > (self.max or 1_000_000) for v in value):
-            raise ParamError(f"each size in {self.label} must be between {_fmt(self.min or 1)} and {_fmt(self.max or 1_000_000)}")
+        low = 1 if self.min is None else self.min  # 0 is a limit too: Permute's axes start at 0
+        high = 1_000_000 if self.max is None else self.max
+        if any(v < low or v > high for v in value):
+            raise ParamError(f"each {'axis' if self.axes else 'size'} in {self.label} must be between "
+                             f"{_fmt(low)} and {_fmt(high)}")
         return tuple(value)
 
 
@@ -191,7 +207,7 @@ class LayerSpec:
     def summary(self, p: dict[str, Any]) -> str:
         """Key parameters shown on the node, e.g. '32, 3×3, same'. A switch shows its name when on
         and nothing when off: a bare 'yes' on a node would not say what is switched on."""
-        return ", ".join(q.label if q.kind is bool else _show(p[q.name])
+        return ", ".join(q.label if q.kind is bool else q.show(p[q.name])
                          for q in self.params if q.shown and (q.kind is not bool or p[q.name]))
 
     # --- the shape rule and costs ----------------------------------------------------------
@@ -215,6 +231,11 @@ class LayerSpec:
 
     def flops(self, p: dict[str, Any], in_shapes: Sequence[Shape], out_shape: Shape) -> int:
         """Forward floating-point operations for one sample (a multiply-add counts as 2)."""
+        return 0
+
+    def inner_values(self, p: dict[str, Any], in_shapes: Sequence[Shape]) -> int:
+        """Values per sample that training keeps inside the layer for the backward pass, beyond
+        its output (attention's T×T scores per head); the memory estimate adds them."""
         return 0
 
     accepts_token_ids: ClassVar[bool] = False  # only Embedding reads integer token ids
@@ -267,10 +288,3 @@ class LayerSpec:
         scope = {"__builtins__": {}, "torch": torch, "module": module, **dict(zip(names, inputs))}
         return eval(self.forward_code(p, "module", names), scope)  # noqa: S307 - see build()
 
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, tuple):
-        return format_shape(value)
-    return str(value)

@@ -1,4 +1,4 @@
-"""Fully connected layers and the regularising Dropout."""
+"""Fully connected layers and the regularising Dropout and Dropout2d."""
 from __future__ import annotations
 
 import math
@@ -49,3 +49,24 @@ class Dropout(LayerSpec):
 
     def code(self, p, in_shapes):
         return f"nn.Dropout({p['rate']!r})"
+
+
+@register
+class Dropout2d(LayerSpec):
+    type_id = "dropout2d"
+    title = "Dropout2d"
+    category = "Core"
+    description = ("During training, zeroes whole channels of an image C×H×W at random (rate): "
+                   "neighbouring pixels are alike, so dropping single values regularises convolutions little.")
+    name_prefix = "dropout"
+    params = (Param("rate", float, 0.5, min=0.0, max=0.99, shown=True),)
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        if len(shape) != 3:
+            raise ShapeError(f"needs an image C×H×W but receives {format_shape(shape)}",
+                             "use Dropout for vectors and sequences")
+        return shape
+
+    def code(self, p, in_shapes):
+        return f"nn.Dropout2d({p['rate']!r})"

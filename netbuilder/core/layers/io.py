@@ -53,6 +53,7 @@ class Output(LayerSpec):
     description = ("The model's prediction. " + "; ".join(
         f"{task.capitalize()} trains with {contract.loss_title}" + (" on raw scores (logits)"
                                                                     if contract.probabilities == "softmax" else "")
+        + (" against the input image itself (an autoencoder)" if contract.target_is_input else "")
         for task, contract in TASKS.items()) + ".")
     name_prefix = "output"
     params = (Param("task", str, "classification", choices=tuple(TASKS), shown=True),)
@@ -69,6 +70,10 @@ class Output(LayerSpec):
                       else "use Dense with one unit per class")
             raise ShapeError(f"needs one score per class (a vector of 2 or more) but receives "
                              f"{format_shape(shape)}", remedy)
+        if self.contract(p).target_is_input and len(shape) != 3:
+            raise ShapeError(f"gives back the input image, so it needs an image C×H×W but receives "
+                             f"{format_shape(shape)}", "end the decoder with Conv2d or ConvTranspose2d giving the "
+                             "Input's channels, or Reshape to the Input's shape")
         return shape
 
     def source_warning(self, p, source: LayerSpec, source_params) -> tuple[str, str, Fix] | None:

@@ -1,4 +1,5 @@
-"""Pooling: max and average over image windows, and global average pooling."""
+"""Pooling: max and average over image windows, adaptive and global average pooling, and its
+reverse, Upsample."""
 from __future__ import annotations
 
 import math
@@ -85,3 +86,58 @@ class GlobalAvgPool(LayerSpec):
 
     def code(self, p, in_shapes):
         return "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())"
+
+
+def _adaptive_windows(size: int, output: int) -> list[int]:
+    """The window length of each of `output` cells averaging `size` values, as torch splits them:
+    cell i covers ⌊i·size/output⌋ to ⌈(i+1)·size/output⌉."""
+    return [-(-(i + 1) * size // output) - i * size // output for i in range(output)]
+
+
+@register
+class AdaptiveAvgPool2d(LayerSpec):
+    type_id = "adaptive_avg_pool2d"
+    title = "AdaptiveAvgPool2d"
+    category = "Pooling"
+    description = ("Averages windows sized to give an output_size × output_size image from any input "
+                   "size (as ResNet and VGG do before their classifier).")
+    name_prefix = "pool"
+    params = (Param("output_size", int, 1, min=1, max=4096, shown=True, help="output height and width"),)
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        _require_image(shape)
+        return (shape[0], p["output_size"], p["output_size"])
+
+    def flops(self, p, in_shapes, out_shape):
+        channels, height, width = in_shapes[0]
+        return (channels * sum(_adaptive_windows(height, p["output_size"]))
+                * sum(_adaptive_windows(width, p["output_size"])))
+
+    def code(self, p, in_shapes):
+        return f"nn.AdaptiveAvgPool2d({p['output_size']})"
+
+
+@register
+class Upsample(LayerSpec):
+    type_id = "upsample"
+    title = "Upsample"
+    category = "Pooling"
+    description = ("The reverse of pooling: enlarges an image C×H×W by a scale factor (2 doubles H and W), "
+                   "copying pixels (nearest) or blending them (bilinear); a decoder's upsampling without weights.")
+    name_prefix = "upsample"
+    params = (Param("scale_factor", int, 2, min=1, max=64, shown=True),
+              Param("mode", str, "nearest", choices=("nearest", "bilinear"), shown=True))
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        _require_image(shape)
+        channels, height, width = shape
+        return (channels, height * p["scale_factor"], width * p["scale_factor"])
+
+    def flops(self, p, in_shapes, out_shape):
+        # nearest copies; bilinear blends four neighbours per output value (4 multiply-adds)
+        return 8 * math.prod(out_shape) if p["mode"] == "bilinear" else 0
+
+    def code(self, p, in_shapes):
+        return f"nn.Upsample(scale_factor={p['scale_factor']}, mode={p['mode']!r})"

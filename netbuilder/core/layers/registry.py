@@ -5,6 +5,8 @@ from .base import LayerSpec
 
 _SPECS: dict[str, LayerSpec] = {}
 _ALIASES: dict[str, str] = {}
+# specs the editor makes itself (a block instance and its ports), never offered in the palette
+_UNLISTED: set[str] = set()
 
 
 def register(cls: type[LayerSpec]) -> type[LayerSpec]:
@@ -14,6 +16,13 @@ def register(cls: type[LayerSpec]) -> type[LayerSpec]:
             raise ValueError(f"layer type id {key!r} registered twice")
     _SPECS[cls.type_id] = cls()
     _ALIASES.update({alias: cls.type_id for alias in cls.aliases})
+    return cls
+
+
+def register_unlisted(cls: type[LayerSpec]) -> type[LayerSpec]:
+    """Like `register`, for a spec that the palette does not offer (blocks make these nodes)."""
+    register(cls)
+    _UNLISTED.add(cls.type_id)
     return cls
 
 
@@ -29,4 +38,4 @@ def canonical_type(type_id: str) -> str | None:
 
 def all_specs() -> list[LayerSpec]:
     """Every registered spec, in catalogue order (the palette shows them this way)."""
-    return list(_SPECS.values())
+    return [spec for type_id, spec in _SPECS.items() if type_id not in _UNLISTED]

@@ -1,4 +1,5 @@
-"""Layers that only rearrange or merge tensors: Flatten, Reshape, Add, Concat."""
+"""Layers that only pass on, rearrange or merge tensors: Identity, Flatten, Reshape, Permute, Add,
+Mul, Concat."""
 from __future__ import annotations
 
 import math
@@ -108,3 +109,82 @@ class Concat(LayerSpec):
         # every axis is shifted by one in torch because of the batch dimension
         dim = p["axis"] + 1 if p["axis"] >= 0 else p["axis"]
         return f"torch.cat(({', '.join(inputs)},), dim={dim})"
+
+
+@register
+class Identity(LayerSpec):
+    type_id = "identity"
+    title = "Identity"
+    category = "Core"
+    description = "Passes its input on unchanged: a placeholder, or a named point to branch from."
+    name_prefix = "identity"
+
+    def infer_shape(self, p, in_shapes):
+        return in_shapes[0]
+
+    def code(self, p, in_shapes):
+        return "nn.Identity()"
+
+
+@register
+class Permute(LayerSpec):
+    type_id = "permute"
+    title = "Permute"
+    category = "Core"
+    description = ("Reorders the axes (without the batch): dims 1, 0 turns a sequence T×F into F×T; "
+                   "dims 1, 2, 0 turns an image C×H×W into H×W×C.")
+    name_prefix = "permute"
+    params = (Param("dims", tuple, (1, 0), min=0, max=3, shown=True, axes=True,
+                    help="the input's axes in their new order, counted from 0 without the batch"),)
+
+    def infer_shape(self, p, in_shapes):
+        (shape,) = in_shapes
+        dims, rank = p["dims"], len(shape)
+        if sorted(dims) != list(range(rank)):
+            reverse = tuple(range(rank - 1, -1, -1))
+            listed = ", ".join(str(axis) for axis in reverse)
+            raise ShapeError(f"dims {', '.join(str(axis) for axis in dims)} must list each of the "
+                             f"{rank} axes of {format_shape(shape)} (0 to {rank - 1}) once",
+                             f"give {rank} axes such as {listed}",
+                             Fix(f"Set dims to {listed}", "set_params", params=(("dims", reverse),)))
+        return tuple(shape[axis] for axis in dims)
+
+    def forward_code(self, p, module, inputs):
+        # torch's axis 0 is the batch, which stays first
+        return f"{inputs[0]}.permute(0, {', '.join(str(axis + 1) for axis in p['dims'])})"
+
+
+@register
+class Mul(LayerSpec):
+    type_id = "mul"
+    title = "Mul"
+    category = "Merge"
+    description = ("Multiplies its inputs element by element, broadcasting sizes of 1 as torch does: "
+                   "a C×1×1 gate scales each channel of C×H×W (squeeze-and-excite).")
+    name_prefix = "mul"
+    min_inputs = 2
+    max_inputs = None
+
+    def infer_shape(self, p, in_shapes):
+        ranks = {len(s) for s in in_shapes}
+        if len(ranks) != 1:
+            vector = next((s for s in in_shapes if len(s) == 1), None)
+            remedy = (f"Reshape the {vector[0]} values to {vector[0]}×1×1 to scale each channel" if vector
+                      else "Reshape the inputs so their axes match")
+            raise ShapeError(f"needs inputs with the same number of axes but receives {_describe_all(in_shapes)}",
+                             remedy)
+        result = []
+        for axis, sizes in enumerate(zip(*in_shapes)):
+            different = set(sizes) - {1}
+            if len(different) > 1:
+                raise ShapeError(f"cannot multiply {_describe_all(in_shapes)}: on axis {axis} the sizes "
+                                 f"{' and '.join(str(s) for s in sorted(different))} differ, and only a size of "
+                                 "1 is repeated to match", "give the inputs equal sizes, or 1, on every axis")
+            result.append(max(sizes))
+        return tuple(result)
+
+    def flops(self, p, in_shapes, out_shape):
+        return (len(in_shapes) - 1) * math.prod(out_shape)
+
+    def forward_code(self, p, module, inputs):
+        return " * ".join(inputs)

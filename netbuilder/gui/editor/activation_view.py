@@ -174,14 +174,17 @@ class NodeActivationViews(QObject):
     def pending(self) -> bool:
         return bool(self._queue)
 
-    def show(self, activations: dict[str, np.ndarray], picture: np.ndarray, probabilities: np.ndarray,
-             class_names: tuple[str, ...]) -> None:
+    def show(self, activations: dict[str, np.ndarray], picture: np.ndarray, probabilities: np.ndarray | None,
+             class_names: tuple[str, ...], given_back: np.ndarray | None = None) -> None:
         """Queue each layer's output (by layer name), the input picture at Input nodes and the
-        probabilities at Output nodes; nodes with nothing to show lose their view at once."""
+        probabilities at Output nodes (an autoencoder's: the picture it gives back, `given_back`);
+        nodes with nothing to show lose their view at once."""
         wanted = {}
         for node_id, node in self.scene.document.graph.nodes.items():
             spec = node.spec
-            if not spec.has_output:  # the Output: what the model concludes
+            if not spec.has_output and given_back is not None:  # the Output of an autoencoder
+                wanted[node_id] = ("picture", given_back)
+            elif not spec.has_output:  # the Output: what the model concludes
                 wanted[node_id] = ("bars", probabilities, class_names)
             elif spec.max_inputs == 0:  # an Input: what the model receives
                 wanted[node_id] = ("picture", picture)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainterPath, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from ...core.analysis import NodeInfo, Problem
+from ...core.blocks import INSTANCE
 from ...core.graph import Node
 from ...core.layers import format_shape
 from ...core.layout import CARD_HEIGHT, CARD_WIDTH
@@ -72,9 +73,10 @@ class NodeItem(QGraphicsItem):
     Text is laid out once per change into QStaticText objects, so painting allocates nothing.
     """
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, blocks: dict | None = None):
         super().__init__()
         self.node = node  # the core's object: edits change it in place, the scene calls show_*()
+        self.blocks = blocks if blocks is not None else {}  # the project's block library, for a block's name
         self.node_id = node.id
         self.info: NodeInfo | None = None
         self.problems: list[Problem] = []
@@ -120,7 +122,8 @@ class NodeItem(QGraphicsItem):
         else:
             parts, footer = None, _param_count_text(info.params) if info else ""
         fixes = [p.fix for p in problems if p.fix is not None]
-        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons]:
+        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons] \
+                or self.node.type_id == INSTANCE:  # a block's row shows its output shape, which may have changed
             self.state, self.footer_text, self._problem_parts = state, footer, parts
             self._show_fixes(fixes)
             self._lay_out_details()
@@ -143,7 +146,7 @@ class NodeItem(QGraphicsItem):
         """The two rows under the name: key parameters and parameter count, or the problem."""
         font = style.ui_font(_DETAIL_POINTS)
         if self.state == "ok":
-            first, second = _elided(self.node.spec.summary(self.node.params), font), _elided(self.footer_text, font)
+            first, second = _elided(self.summary_text(), font), _elided(self.footer_text, font)
         else:
             first, second = _problem_lines(*(self._problem_parts or (self.footer_text, "")), font)
             if self.fix_buttons:  # the buttons say what to do: the row above says what is wrong
@@ -151,6 +154,18 @@ class NodeItem(QGraphicsItem):
         self._summary.setText(first)
         self._footer.setText(second)
         self.update()
+
+    def summary_text(self) -> str:
+        """The key parameters; for a block, its name, repeat count and output shape ("res ×3 → 16×28×28")."""
+        summary = self.node.spec.summary(self.node.params)
+        if self.node.type_id != INSTANCE:
+            return summary
+        definition = self.blocks.get(self.node.params["block"])
+        shape = f" → {format_shape(self.info.shape)}" if self.info is not None else ""
+        return " ".join(filter(None, (definition.name if definition else "", summary))) + shape
+
+    def _repeat(self) -> int:
+        return self.node.params["repeat"] if self.node.type_id == INSTANCE else 1
 
     def detail_lines(self) -> tuple[str, str]:
         """The two rows as drawn under the name."""
@@ -164,6 +179,9 @@ class NodeItem(QGraphicsItem):
             inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
             lines.append(f"{inputs} → " * bool(inputs) + format_shape(self.info.shape))
             lines.append(f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
+            if self._repeat() > 1:
+                lines.append(f"each of the {self._repeat()} repetitions: {_param_count_text(self.info.params // self._repeat())}, "
+                             f"{self.info.flops // self._repeat():,} FLOPs")
         lines += [_TOOLTIP_MARKS[p.severity] + p.message for p in self.problems]
         return "\n".join(lines)
 

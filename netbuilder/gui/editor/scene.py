@@ -11,6 +11,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
+from ...core.block_commands import GroupIntoBlock, MakeUnique, Ungroup
+from ...core.blocks import INSTANCE
 from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
                               copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
 from ...core.fixes import fix_command
@@ -176,6 +178,38 @@ class GraphScene(QGraphicsScene):
             parts.append(RemoveNodes(node_ids))
         if parts:
             self.document.push(parts[0] if len(parts) == 1 else Group(parts, "Delete"))
+
+    def group_selected(self) -> None:
+        """Group the selected layers into a new block, as one undo step, and select its card."""
+        self._push_block_edit(lambda: GroupIntoBlock(self.selected_node_ids()), "group into a block")
+
+    def ungroup_selected(self) -> None:
+        """Replace each selected block with its layers, as one undo step."""
+        self._push_block_edit(lambda: Group([Ungroup(node_id) for node_id in self._selected_blocks()], "Ungroup block"),
+                              "ungroup")
+
+    def make_selected_unique(self) -> None:
+        """Give each selected block its own copy of its definition, as one undo step."""
+        self._push_block_edit(lambda: Group([MakeUnique(node_id) for node_id in self._selected_blocks()],
+                                            "Make block unique"), "make it unique")
+
+    def _selected_blocks(self) -> list[str]:
+        blocks = [node_id for node_id in self.selected_node_ids() if self._graph.nodes[node_id].type_id == INSTANCE]
+        if not blocks:
+            raise GraphError("select a block first")
+        return blocks
+
+    def _push_block_edit(self, make, what: str) -> None:
+        """Push the command `make()` returns, then select the blocks and layers it added; a refusal
+        (a selection that cannot be a block) becomes a message."""
+        graph = self.document.graph
+        before = set(graph.nodes)
+        try:
+            self.document.push(make())
+        except GraphError as error:
+            self.message.emit(f"Cannot {what}: {error}")
+            return
+        self.select_nodes([node_id for node_id in graph.nodes if node_id not in before])
 
     def copy_selected(self) -> dict:
         """The selected nodes and the edges among them, as a core fragment (plain data)."""
@@ -453,7 +487,7 @@ class GraphScene(QGraphicsScene):
         self._card_grid = None
 
     def _add_node_item(self, node) -> None:
-        item = NodeItem(node)
+        item = NodeItem(node, self._graph.blocks)
         self._nodes[node.id] = item
         self.addItem(item)
         self._card_grid = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtGui import QAction, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from .. import style
 from .edge_item import EdgeItem
+from .node_item import NodeItem
 from .quick_add import QuickAddBox
 from .scene import GraphScene
 
@@ -29,7 +30,8 @@ class GraphView(QGraphicsView):
 
     Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
     left drag on empty space selects with a rubber band. Delete/Backspace delete the selection;
-    Escape drops a wire being dragged. Tab, or a right-click on empty canvas, opens the quick-add
+    Escape drops a wire being dragged. A right-click on a card opens `card_actions` as a menu.
+    Tab, or a right-click on empty canvas, opens the quick-add
     box at the cursor; so does a new wire released over empty canvas, and the layer chosen
     there is connected to it.
     Drops of LAYER_MIME_TYPE add that layer where dropped (spliced in, when dropped on a wire);
@@ -38,6 +40,7 @@ class GraphView(QGraphicsView):
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
+        self.card_actions: list[QAction] = []  # the window sets them: the right-click menu of a card
         self.graph_scene = scene
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
@@ -111,12 +114,27 @@ class GraphView(QGraphicsView):
         inside = self._mouse_at is not None and self.viewport().rect().contains(self._mouse_at)
         return self.mapToScene(self._mouse_at if inside else self.viewport().rect().center())
 
+    def open_card_menu(self, card: NodeItem, at: QPoint) -> QMenu:
+        """The menu of a right-clicked card (grouping into a block and the like), for the selection
+        it belongs to, or for the card alone when it is not selected."""
+        if not card.isSelected():
+            self.graph_scene.select_nodes([card.node_id])
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addActions(self.card_actions)
+        menu.popup(at)
+        return menu
+
     def focusNextPrevChild(self, next: bool) -> bool:
         return False  # Tab opens quick add, as in other node editors, instead of leaving the canvas
 
     def contextMenuEvent(self, event) -> None:
         scene_pos = self.mapToScene(event.pos())
-        if any(isinstance(item, EdgeItem) or item.flags() & item.GraphicsItemFlag.ItemIsSelectable
+        card = next((item for item in self.graph_scene.items(scene_pos) if isinstance(item, NodeItem)), None)
+        if card is not None and self.card_actions:
+            self.open_card_menu(card, event.globalPos())
+            event.accept()
+        elif any(isinstance(item, EdgeItem) or item.flags() & item.GraphicsItemFlag.ItemIsSelectable
                for item in self.graph_scene.items(scene_pos)):
             super().contextMenuEvent(event)
         else:

@@ -358,6 +358,7 @@ class DrawPanel(QWidget):
         self.plot.setMinimumHeight(_BARS_MIN_HEIGHT)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush(_colour_tuple(style.SELECTION)))
         self.plot.addItem(self.bars)
+        self.reconstruction_view = _reconstruction_view()  # an autoencoder's answer, in the bars' place
         self.why = QCheckBox("Why this answer")
         self.why.setToolTip("Colour the pixels whose change would move the top class's score most "
                             "(the input gradient)")
@@ -381,6 +382,7 @@ class DrawPanel(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(self._build_answer_row())
         column.addWidget(self.plot, 2)
+        column.addWidget(self.reconstruction_view, 2)
         column.addLayout(options)
         column.addWidget(self.layer_title)
         column.addWidget(self.layer_view, 1)
@@ -441,12 +443,19 @@ class DrawPanel(QWidget):
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
+        self.plot.setVisible(not self.reader.reconstructs)
+        self.reconstruction_view.setVisible(self.reader.reconstructs)
+        self.why.setVisible(not self.reader.reconstructs)  # saliency explains a top class
         self.bars.setOpts(x=np.arange(len(trained.recipe.class_names)), height=np.zeros(len(trained.recipe.class_names)))
         self.plot.getAxis("bottom").setTicks([list(enumerate(trained.recipe.class_names))])
         self.plot.setXRange(-0.6, len(trained.recipe.class_names) - 0.4, padding=0)
         self.results.setCurrentIndex(1)
-        self.fine_tune_button.setEnabled(self._fine_tune_worker is None)
+        self.fine_tune_button.setEnabled(self._can_fine_tune())
         self.update_prediction()
+
+    def _can_fine_tune(self) -> bool:
+        """Fine-tuning teaches a classifier the labels of the handwriting set; an autoencoder has none."""
+        return self.reader is not None and not self.reader.reconstructs and self._fine_tune_worker is None
 
     def _show_message(self, text: str, offer_training: bool) -> None:
         self.message.setText(text)
@@ -497,10 +506,19 @@ class DrawPanel(QWidget):
             self.top_class.setText("–")
             self.top_probability.setText(f"{NOTHING_DRAWN.capitalize()}: draw a digit")
             self.bars.setOpts(height=np.zeros(class_count))
+            self.reconstruction_view.clear()
             self.preview.setPixmap(grey_pixmap(np.zeros((28, 28))).scaled(
                 _PREVIEW_SIDE, _PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
             self._layer_timer.start()
             return
+        if reading.reconstruction is not None:
+            self._show_reconstruction(reading)
+        else:
+            self._show_classes(reading)
+        self.preview.setPixmap(_preview_pixmap(reading.picture, reading.saliency))
+        self._layer_timer.start()
+
+    def _show_classes(self, reading: Reading) -> None:
         probabilities = reading.prediction.probabilities[0]
         names = reading.prediction.class_names
         pair = close_call(probabilities)
@@ -513,8 +531,14 @@ class DrawPanel(QWidget):
             self.top_probability.setText("Not sure: " + " or ".join(
                 f"{names[index]} {100 * probabilities[index]:.0f}%" for index in pair))
         self.bars.setOpts(height=probabilities)
-        self.preview.setPixmap(_preview_pixmap(reading.picture, reading.saliency))
-        self._layer_timer.start()
+
+    def _show_reconstruction(self, reading: Reading) -> None:
+        self.top_class.setText("Given back")
+        self.top_probability.setText(f"reconstruction error {reading.prediction.errors[0]:.3g} "
+                                     "(mean squared, as in training)")
+        self.reconstruction_view.setPixmap(grey_pixmap(reading.reconstruction).scaled(
+            self.reconstruction_view.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation))
 
     def _show_selected_layer(self) -> None:
         output = None if self.reading is None or self.selected_layer is None \
@@ -626,7 +650,7 @@ class DrawPanel(QWidget):
                 if result is not None and trained is not None:
                     self.set_trained_model(replace(trained, model=result.model))
                     self.fine_tuned.emit(self.trained)
-                self.fine_tune_button.setEnabled(self.reader is not None)
+                self.fine_tune_button.setEnabled(self._can_fine_tune())
 
     def shutdown(self, timeout_seconds: float = 2.0) -> None:
         """Stop a fine-tuning run (the window is closing)."""
@@ -706,6 +730,17 @@ class HandwritingGallery(QDialog):
             for key in keys:
                 self.handwriting.remove(key)
             self.refresh()
+
+
+def _reconstruction_view() -> QLabel:
+    """Where an autoencoder's answer goes: the drawing as the model gives it back (hidden for a classifier)."""
+    view = QLabel()
+    view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    view.setMinimumHeight(140)
+    view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+    view.setToolTip("The model's output: your drawing as the autoencoder gives it back")
+    view.hide()
+    return view
 
 
 def _preview_pixmap(picture: np.ndarray, saliency: np.ndarray | None):

@@ -24,14 +24,6 @@ _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _ERROR_STYLE = f"color: {style.ERROR.name()};"
 
 
-def _show_value(value: Any) -> str:
-    if isinstance(value, tuple):
-        return format_shape(value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 class _WheelOnlyWhenFocused(QObject):
     """Scrolling the inspector must not change the spin box or combo box under the mouse."""
 
@@ -123,7 +115,7 @@ class _TextField(ParamField):
         return text
 
     def _set(self, value: Any) -> None:
-        self.widget.setText(_show_value(value))
+        self.widget.setText(self.param.show(value))
 
 
 class _BoolField(ParamField):

@@ -134,8 +134,12 @@ class DatasetPreview(QWidget):
         image_shape = image_shape_of(dataset)
         _show_as_pictures(self.samples, dataset.kind in ("image", "sequence") or image_shape is not None)
         for sample, label in zip(x.numpy(), y.numpy()):
-            caption = names[int(label)] if classification and int(label) < len(names) else \
-                ", ".join(f"{v:.3g}" for v in np.ravel(label))
+            if TASKS[dataset.task].target_is_input:
+                caption = ""  # its target is the picture itself
+            elif classification and int(label) < len(names):
+                caption = names[int(label)]
+            else:
+                caption = ", ".join(f"{v:.3g}" for v in np.ravel(label))
             _add_sample(self.samples, sample, caption, dataset.kind, dataset.vocabulary or (),
                         column_names_of(dataset), image_shape)
         train, val = len(dataset.train_x), len(dataset.val_x)

@@ -1,0 +1,51 @@
+"""Exports of a network built from blocks (a residual block repeated, nested modules inside): each
+consumer's outputs equal the compiled model's."""
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from netbuilder.core.block_commands import GroupIntoBlock
+from netbuilder.core.commands import SetParams
+from netbuilder.core.graph import Edge, Graph
+from netbuilder.core.project import Project
+from netbuilder.export.exporting import export_project, export_source
+
+TOLERANCE = 1e-5
+
+
+def residual_digits_project() -> Project:
+    """input 1×28×28 -> stem conv -> [conv, relu, conv, add(+skip)] ×2 -> pool -> flatten -> dense 10."""
+    graph = Graph()
+    x, stem = graph.add("input"), graph.add("conv2d", filters=4, padding="same")
+    conv1, relu, conv2, add = (graph.add("conv2d", filters=4, padding="same"), graph.add("relu"),
+                               graph.add("conv2d", filters=4, padding="same"), graph.add("add"))
+    pool, flatten, dense, out = graph.add("maxpool2d"), graph.add("flatten"), graph.add("dense", units=10), graph.add("output")
+    graph.chain(x, stem, conv1, relu, conv2, add, pool, flatten, dense, out)
+    graph.insert_edge(Edge(stem.id, add.id))
+    group = GroupIntoBlock([conv1.id, relu.id, conv2.id, add.id], "residual")
+    group.do(graph)
+    SetParams(next(n.id for n in graph.nodes.values() if n.type_id == "block"), {"repeat": 2}).do(graph)
+    return Project(graph=graph, name="blocks")
+
+
+def run_export(name, path):
+    if name == "onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda x: torch.from_numpy(session.run(["output"], {"input1": x.numpy()})[0])
+    if name == "torchscript":
+        return torch.jit.load(str(path))
+    return torch.export.load(str(path)).module()
+
+
+@pytest.mark.parametrize(("name", "suffix"), [("onnx", ".onnx"), ("torchscript", ".pt"), ("pt2", ".pt2")])
+def test_a_network_of_repeated_blocks_exports_with_the_compiled_outputs(name, suffix, tmp_path):
+    project = residual_digits_project()
+    export_project(project, None, name, tmp_path / f"net{suffix}")
+    source = export_source(project, None)
+    assert "residual.1.conv2.weight" in source.model.state_dict()
+    exported = run_export(name, tmp_path / f"net{suffix}")
+    for batch in (1, 5):
+        (inputs,) = source.example_inputs(batch)
+        with torch.no_grad():
+            np.testing.assert_allclose(exported(inputs).numpy(), source.model(inputs).numpy(), atol=TOLERANCE, rtol=0)
