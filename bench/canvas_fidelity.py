@@ -98,7 +98,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     if args.project:
         from netbuilder.core.project import load_project
-        from netbuilder.training.checkpoint import load_trained_model
+        from netbuilder.model.checkpoint import load_trained_model
 
         trained = load_trained_model(load_project(args.project), args.project)
         print(f"loaded the trained weights of {args.project}")

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pen_setup import pen_digits, trained_cnn  # noqa: E402
 
 from netbuilder.data import certainty  # noqa: E402
-from netbuilder.training.live import DrawingReader  # noqa: E402
+from netbuilder.inference.live import DrawingReader  # noqa: E402
 
 MARGINS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 TUNING_WRITERS = range(1, 16)

@@ -41,7 +41,7 @@ from real_digits import TEMPLATES, real_digits, score, shared_data, train_templa
 
 from netbuilder.data.digits import load_digits  # noqa: E402
 from netbuilder.data.strokes import Drawing, render  # noqa: E402
-from netbuilder.training.live import DrawingReader  # noqa: E402
+from netbuilder.inference.live import DrawingReader  # noqa: E402
 
 PEN_DEV = shared_data("pen-dev") / "pen-dev.jsonl.gz"
 TUNED_WRITERS = range(1, 16)  # the generator was tuned looking at these; 16-30 only confirm

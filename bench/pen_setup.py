@@ -23,7 +23,7 @@ from real_digits import train_template  # noqa: E402
 
 from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.strokes import Drawing  # noqa: E402
-from netbuilder.training.checkpoint import TrainedModel  # noqa: E402
+from netbuilder.model.checkpoint import TrainedModel  # noqa: E402
 from netbuilder.training.trainer import prepare  # noqa: E402
 
 # ../shared beside the checkout (a worktree's checkout may sit a level deeper)

@@ -36,7 +36,7 @@ from netbuilder.data.handwriting import HandwritingSet  # noqa: E402
 from netbuilder.training import fine_tune  # noqa: E402
 from netbuilder.training.events import Finished  # noqa: E402
 from netbuilder.training.fine_tune import FineTuning  # noqa: E402
-from netbuilder.training.live import DrawingReader  # noqa: E402
+from netbuilder.inference.live import DrawingReader  # noqa: E402
 
 PER_DIGIT = 5
 

@@ -14,7 +14,7 @@ def _summary(args: argparse.Namespace) -> int:
     from .core.analysis import analyze
     from .core.project import ProjectFileError, load_project
     from .core.summary import summary_text
-    from .text import one_line, shown
+    from .common.text import one_line, shown
 
     try:
         project = load_project(args.project)
@@ -46,7 +46,7 @@ class CommandParser(argparse.ArgumentParser):
             self._intermixing = False
 
     def error(self, message: str):
-        from .text import one_line
+        from .common.text import one_line
 
         super().error(one_line(message))
 
@@ -101,7 +101,7 @@ def cli_main(argv: list[str] | None = None, prog: str = "netbuilder-cli") -> int
     try:
         training = not argv or argv[0] not in COMMANDS or argv[0] in TRAINING_COMMANDS
         args = build_parser(with_training=training, prog=prog).parse_args(argv)
-        from .error_log import command_output_to_log
+        from .common.error_log import command_output_to_log
 
         with command_output_to_log(args.command):  # torch, when the command uses it, is imported by now
             return args.handler(args)
@@ -116,8 +116,8 @@ def _unexpected(error: Exception) -> int:
     """One line for an error no command expected, the traceback in the log for a bug report."""
     import traceback
 
-    from .error_log import write_error_log
-    from .text import one_line, shown
+    from .common.error_log import write_error_log
+    from .common.text import one_line, shown
 
     if isinstance(error, BrokenPipeError):  # the reader went away (`| head`): nothing left to say
         # open for the rest of the process, so that the exit's final flush does not fail again

@@ -10,7 +10,8 @@ ROOT = Path(__file__).parents[1]
 
 def test_the_layers_import_only_what_the_design_allows(monkeypatch, capsys):
     """The import contracts in pyproject.toml (import-linter), lazy imports inside functions included:
-    the core imports no data, training or Qt; data no core or Qt; training no Qt."""
+    common imports no layer; the core no data, model or Qt; data no core; model no training;
+    inference no training; training and export no Qt."""
     monkeypatch.chdir(ROOT)
     assert lint_imports(no_cache=True) == 0, capsys.readouterr().out[-3000:]
 

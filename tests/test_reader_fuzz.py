@@ -37,10 +37,10 @@ from netbuilder.data.idx import read_idx
 from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.data.strokes import Drawing, StrokesError, load_drawing
 from netbuilder.data.tables import load_csv, load_text_csv
-from netbuilder.files import FileReadError, parse_json, read_bounded
+from netbuilder.common.files import FileReadError, parse_json, read_bounded
 from netbuilder.gui.recovery import RecoveryFileError, read_recovery
-from netbuilder.training.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
-from netbuilder.text import shown
+from netbuilder.model.checkpoint import CheckpointError, History, checkpoint_bytes, load_checkpoint
+from netbuilder.common.text import shown
 from netbuilder.training.events import EpochEnded, SettingsChanged
 from netbuilder.export.code import module_source, training_script
 from netbuilder.export.exporting import ExportError, ExportSource

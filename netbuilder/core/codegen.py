@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..text import shown
+from ..common.text import shown
 from .analysis import Analysis, analyze, inside_instance
 from .blocks import INSTANCE, class_name
 from .compile import CompileError, input_nodes, output_node

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
-from ..text import shown
+from ..common.text import shown
 from .layers import block_nodes, get_spec  # noqa: F401 - block_nodes registers the block node types
 from .layers.base import LayerSpec
 

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..text import byte_size
+from ..common.text import byte_size
 from .analysis import Analysis, NodeInfo, Problem, inside_instance
 from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT
 from .graph import Graph

@@ -6,15 +6,15 @@ ProjectFileError saying what is wrong and where.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from ..files import MB, FileReadError, parse_json, read_bounded, write_atomic
-from ..text import shown
+from ..common.fields import FieldError, Kind, is_count, is_number, read_field
+from ..common.files import MB, FileReadError, parse_json, read_bounded, write_atomic
+from ..common.text import shown
 from .blocks import INSTANCE, BlockDefinition, nesting_cycle
 from .graph import Edge, EdgeListError, Graph, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
@@ -109,7 +109,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ProjectFileError(f"{shown(source)} is not a netbuilder project (no \"format\": \"{FORMAT}\")")
     version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not is_count(version) or version < 1:
         raise ProjectFileError(f"{shown(source)} has no valid format version")
     if version > VERSION:
         raise ProjectFileError(f"{shown(source)} was saved by a newer netbuilder (format version {shown(version, 20)}; "
@@ -129,19 +129,17 @@ class _Reader:
         # `what` may be another module's message quoting values from the file: keep it short and printable
         return ProjectFileError(f"{self.source}: {where}: {shown(what, 150)}")
 
-    def get(self, data: dict, key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
-        if key not in data:
-            if default is ...:
-                raise self.fail(where, f'"{key}" is missing')
-            return default
-        value = data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            raise self.fail(where, f'"{key}" has the wrong type ({type(value).__name__})')
-        return value
+    def get(self, data: dict, key: str, kind: Kind, where: str, **default: Any) -> Any:
+        try:
+            return read_field(data, key, kind, **default)
+        except FieldError as error:
+            if error.missing:
+                raise self.fail(where, f'"{key}" is missing') from None
+            raise self.fail(where, f'"{key}" has the wrong type ({type(error.value).__name__})') from None
 
     def project(self, data: dict) -> Project:
         library: dict[str, BlockDefinition] = {}
-        for index, item in enumerate(self.get(data, "blocks", list, "file", [])):
+        for index, item in enumerate(self.get(data, "blocks", "list", "file", default=[])):
             block = self.block(item, f"block {index + 1}", library)
             library[block.id] = block
         graph = self.graph(data, "", library)
@@ -151,22 +149,22 @@ class _Reader:
         cycle = nesting_cycle(library)
         if cycle:
             raise self.fail(f'block "{shown(cycle[0], 40)}"', f"contains itself ({' inside '.join(cycle)})")
-        training = self.get(data, "training", dict, "file", {})
+        training = self.get(data, "training", "object", "file", default={})
         try:
             settings = TrainingSettings.from_dict(training)
         except ParamError as error:
             raise self.fail("training settings", str(error)) from None
-        return Project(graph=graph, name=self.get(data, "name", str, "file", "Untitled"),
-                       description=self.get(data, "description", str, "file", ""),
-                       dataset=self.get(data, "dataset", str, "file", "digits"), training=settings)
+        return Project(graph=graph, name=self.get(data, "name", "text", "file", default="Untitled"),
+                       description=self.get(data, "description", "text", "file", default=""),
+                       dataset=self.get(data, "dataset", "text", "file", default="digits"), training=settings)
 
     def graph(self, data: dict, where: str, library: dict[str, BlockDefinition]) -> Graph:
         """The nodes and edges of `data` (the network's, or a block's when `where` names it)."""
         graph = Graph(blocks=library)
-        for index, item in enumerate(self.get(data, "nodes", list, where.rstrip(": ") or "file")):
+        for index, item in enumerate(self.get(data, "nodes", "list", where.rstrip(": ") or "file")):
             graph.insert_node(self.node(item, f"{where}node {index + 1}", graph))
         edges = [self.edge(item, f"{where}edge {index + 1}")
-                 for index, item in enumerate(self.get(data, "edges", list, where.rstrip(": ") or "file"))]
+                 for index, item in enumerate(self.get(data, "edges", "list", where.rstrip(": ") or "file"))]
         try:
             graph.insert_edges(edges)  # checked together: one sort finds cycles, not a search per edge
         except EdgeListError as error:
@@ -176,10 +174,10 @@ class _Reader:
     def block(self, item: Any, where: str, library: dict[str, BlockDefinition]) -> BlockDefinition:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        block_id = self.get(item, "id", str, where)
+        block_id = self.get(item, "id", "text", where)
         if block_id in library:
             raise self.fail(where, f"the id {shown(repr(block_id))} is used twice")
-        name = self.get(item, "name", str, where)
+        name = self.get(item, "name", "text", where)
         problem = name_problem(name) or ("the name is used twice" if any(b.name == name for b in library.values())
                                          else None)
         if problem:
@@ -195,41 +193,30 @@ class _Reader:
     def node(self, item: Any, where: str, graph: Graph) -> Node:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        node_id = self.get(item, "id", str, where)
+        node_id = self.get(item, "id", "text", where)
         if node_id in graph.nodes:
             raise self.fail(where, f"the id {shown(repr(node_id))} is used twice")
-        type_id = canonical_type(self.get(item, "type", str, where))
+        type_id = canonical_type(self.get(item, "type", "text", where))
         if type_id is None:
             raise self.fail(where, f"unknown layer type {shown(repr(item['type']))}")
-        name = self.get(item, "name", str, where)
+        name = self.get(item, "name", "text", where)
         where = f'{where} ("{shown(name, 40)}")'
         problem = name_problem(name) or ("the name is used twice" if graph.node_named(name) else None)
         if problem:
             raise self.fail(where, problem)
         try:
-            params = get_spec(type_id).normalize_params(self.get(item, "params", dict, where, {}))
+            params = get_spec(type_id).normalize_params(self.get(item, "params", "object", where, default={}))
         except ParamError as error:
             raise self.fail(where, str(error)) from None
-        position = self.get(item, "position", list, where, [0.0, 0.0])
-        if len(position) != 2 or not all(_finite_number(v) for v in position):
+        position = self.get(item, "position", "list", where, default=[0.0, 0.0])
+        if len(position) != 2 or not all(is_number(v) for v in position):
             raise self.fail(where, "the position must be two numbers")
         return Node(node_id, type_id, name, params, (float(position[0]), float(position[1])))
 
     def edge(self, item: Any, where: str) -> Edge:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        return Edge(self.get(item, "source", str, where), self.get(item, "target", str, where))
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _finite_number(value: Any) -> bool:
-    """A float, or an int that converts to one (10**400 does not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**1023
+        return Edge(self.get(item, "source", "text", where), self.get(item, "target", "text", where))
 
 
 # --- templates ----------------------------------------------------------------------------------

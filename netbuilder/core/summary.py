@@ -1,7 +1,7 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
-from ..text import byte_size
+from ..common.text import byte_size
 from . import memory
 from .analysis import Analysis, analyze, inside_instance
 from .blocks import INSTANCE

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netbuilder.contracts import TASKS
-from netbuilder.text import shown
+from netbuilder.common.contracts import TASKS
+from netbuilder.common.text import shown
 
 from .base import DataError, Dataset, Progress, RawDataset
 from .builtin import BUILTIN_DATASETS

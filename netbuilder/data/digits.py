@@ -30,12 +30,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from netbuilder.app_dirs import cache_dir
+from netbuilder.common.app_dirs import cache_dir
 from netbuilder.data.base import Dataset, DataError, RawDataset
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
-from netbuilder.files import write_atomic
+from netbuilder.common.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
 GENERATOR_VERSION = 9

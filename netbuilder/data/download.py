@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from netbuilder.text import byte_size
-from netbuilder.text import shown
+from netbuilder.common.text import byte_size
+from netbuilder.common.text import shown
 
 from .base import DataError, Progress
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from netbuilder.contracts import TASKS, value_kind_of_rank
-from netbuilder.text import format_shape
+from netbuilder.common.contracts import TASKS, value_kind_of_rank
+from netbuilder.common.text import format_shape
 
 from .base import DataError, Dataset, InputKind
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import torch
 
-from netbuilder.files import MB, FileReadError, read_bounded
-from netbuilder.text import shown
+from netbuilder.common.files import MB, FileReadError, read_bounded
+from netbuilder.common.text import shown
 
 from .base import DataError, Dataset, Progress, train_val_split
 from .image_size import declared_size

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netbuilder.app_dirs import app_data_dir
+from netbuilder.common.app_dirs import app_data_dir
 
 from .base import DataError, Dataset, RawDataset, train_val_split
 from .strokes import Drawing, StrokesError, load_drawing

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from netbuilder.files import FileReadError, read_bounded
-from netbuilder.text import byte_size, format_shape, shown
+from netbuilder.common.files import FileReadError, read_bounded
+from netbuilder.common.text import byte_size, format_shape, shown
 
 from .base import DataError
 

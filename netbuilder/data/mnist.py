@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from netbuilder.app_dirs import cache_dir
-from netbuilder.text import format_shape
+from netbuilder.common.app_dirs import cache_dir
+from netbuilder.common.text import format_shape
 
 from .base import DataError, Dataset, Progress, RawDataset
 from .download import download_file

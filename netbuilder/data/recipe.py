@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from netbuilder.contracts import INPUT_KINDS, TASKS
-from netbuilder.text import format_shape, shown
+from netbuilder.common.contracts import INPUT_KINDS, TASKS
+from netbuilder.common.fields import FieldError, Kind, read_field, is_count
+from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
 from .preprocess import IMAGE_SIZE, normalize_digits, resize_image
@@ -422,10 +423,13 @@ class _Reader:
     def __init__(self, document: Mapping, where: str):
         self.document, self.where = document, where
 
-    def _get(self, name: str) -> Any:
-        if name not in self.document:
-            raise RecipeError(f"the {self.where} has no {name}")
-        return self.document[name]
+    def _field(self, name: str, kind: Kind, wanted: str | None = None) -> Any:
+        try:
+            return read_field(self.document, name, kind)
+        except FieldError as error:
+            if error.missing:
+                raise RecipeError(f"the {self.where} has no {name}") from None
+            raise self._bad(name, wanted or error.wanted) from None
 
     def _bad(self, name: str, wanted: str) -> RecipeError:
         return RecipeError(f"the {self.where}'s {name} must be {wanted}, not {shown(repr(self.document[name]), 60)}")
@@ -439,59 +443,48 @@ class _Reader:
         return _Reader(value, f"recipe's {name} part")
 
     def choice(self, name: str, choices) -> str:
-        value = self._get(name)
-        if not isinstance(value, str) or value not in choices:
-            raise self._bad(name, "one of " + ", ".join(choices))
+        wanted = "one of " + ", ".join(choices)
+        value = self._field(name, "text", wanted)
+        if value not in choices:
+            raise self._bad(name, wanted)
         return value
 
     def integer(self, name: str, minimum: int = 1) -> int:
-        value = self._get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._bad(name, f"a whole number of at least {minimum}")
+        wanted = f"a whole number of at least {minimum}"
+        value = self._field(name, "count", wanted)
+        if value < minimum:
+            raise self._bad(name, wanted)
         return value
 
     def number(self, name: str, positive: bool = False) -> float:
-        value = self._get(name)
-        if not _is_number(value) or (positive and value <= 0):
-            raise self._bad(name, "a positive number" if positive else "a number")
+        wanted = "a positive number" if positive else "a number"
+        value = self._field(name, "number", wanted)
+        if positive and value <= 0:
+            raise self._bad(name, wanted)
         return float(value)
 
     def flag(self, name: str) -> bool:
-        value = self._get(name)
-        if not isinstance(value, bool):
-            raise self._bad(name, "true or false")
-        return value
+        return self._field(name, "flag")
 
     def text(self, name: str) -> str:
-        value = self._get(name)
-        if not isinstance(value, str):
-            raise self._bad(name, "text")
-        return value
+        return self._field(name, "text")
 
     def strings(self, name: str) -> tuple[str, ...]:
-        value = self._get(name)
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self._bad(name, "a list of texts")
-        return tuple(value)
+        return tuple(self._field(name, "texts"))
 
     def sizes(self, name: str) -> tuple[int, ...]:
-        value = self._get(name)
-        if not isinstance(value, list) or not value or \
-                not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in value):
-            raise self._bad(name, "a list of positive whole numbers")
+        wanted = "a list of positive whole numbers"
+        value = self._field(name, "list", wanted)
+        if not value or not all(is_count(size) and size >= 1 for size in value):
+            raise self._bad(name, wanted)
         return tuple(value)
 
     def numbers(self, name: str, positive: bool = False) -> tuple[float, ...]:
-        value = self._get(name)
-        if not isinstance(value, list) or not all(_is_number(item) and (item > 0 or not positive) for item in value):
-            raise self._bad(name, "a list of positive numbers" if positive else "a list of numbers")
+        wanted = "a list of positive numbers" if positive else "a list of numbers"
+        value = self._field(name, "numbers", wanted)
+        if positive and not all(item > 0 for item in value):
+            raise self._bad(name, wanted)
         return tuple(float(item) for item in value)
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**1023  # 10**400 has no float
 
 
 def _image_from(reader: _Reader | None) -> ImageRecipe | None:

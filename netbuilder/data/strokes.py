@@ -23,8 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from netbuilder.files import FileReadError, parse_json, read_bounded, write_atomic
-from netbuilder.text import shown
+from netbuilder.common.fields import FieldError, read_field, is_number
+from netbuilder.common.files import FileReadError, parse_json, read_bounded, write_atomic
+from netbuilder.common.text import shown
 
 from .base import DataError
 
@@ -93,12 +94,14 @@ class Drawing:
         canvas = document["canvas"]
         if not (isinstance(canvas, list) and len(canvas) == 2 and all(_is_whole_number(side) for side in canvas)):
             raise StrokesError(f'{source}: "canvas" must be [width, height] in whole pixels, not {canvas!r:.60}.')
-        pen_width = document["pen_width"]
-        if not _is_number(pen_width):
-            raise StrokesError(f'{source}: "pen_width" must be a number, not {pen_width!r:.60}.')
-        strokes = document["strokes"]
-        if not isinstance(strokes, list):
-            raise StrokesError(f'{source}: "strokes" must be a list of strokes.')
+        try:
+            pen_width = read_field(document, "pen_width", "number")
+        except FieldError as error:
+            raise StrokesError(f'{source}: "pen_width" must be a number, not {error.value!r:.60}.') from None
+        try:
+            strokes = read_field(document, "strokes", "list")
+        except FieldError:
+            raise StrokesError(f'{source}: "strokes" must be a list of strokes.') from None
         if len(strokes) > MAX_STROKES:
             raise StrokesError(f"{source} has {len(strokes):,} strokes; a drawing may have at most {MAX_STROKES}.")
         parsed = []
@@ -106,7 +109,7 @@ class Drawing:
             if not isinstance(stroke, list) or not stroke:
                 raise StrokesError(f"{source}: stroke {number} must be a non-empty list of [x, y] points.")
             for point in stroke:
-                if not (isinstance(point, list) and len(point) == 2 and all(_is_number(v) for v in point)):
+                if not (isinstance(point, list) and len(point) == 2 and all(is_number(v) for v in point)):
                     raise StrokesError(f"{source}: stroke {number} has a point {point!r:.60}; "
                                        f"each point must be [x, y] with two numbers.")
             parsed.append(tuple((float(x), float(y)) for x, y in stroke))
@@ -184,14 +187,6 @@ def _check_drawing(canvas: tuple[int, int], pen_width: float, strokes: tuple[Str
                                    f"canvas.")
 
 
-def _is_number(value: object) -> bool:
-    """A JSON number that converts to a float (whole numbers past 2**53 have no exact float, and
-    past 10**308 none at all: no drawing needs them)."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, float) or (isinstance(value, int) and abs(value) <= 2**53)
-
-
 def _is_whole_number(value: object) -> bool:
     """A whole number that is exact as a float (1e308 is whole but no size)."""
-    return _is_number(value) and float(value).is_integer() and abs(value) <= 2**53
+    return is_number(value) and float(value).is_integer() and abs(value) <= 2**53

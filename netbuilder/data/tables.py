@@ -13,9 +13,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from netbuilder.contracts import TASKS
-from netbuilder.files import MB, FileReadError, read_bounded
-from netbuilder.text import shown
+from netbuilder.common.contracts import TASKS
+from netbuilder.common.files import MB, FileReadError, read_bounded
+from netbuilder.common.text import shown
 
 from .base import DataError, Dataset, RawDataset, Task, train_val_split
 from .recipe import PADDING, UNKNOWN, Recipe, TableRecipe, TextRecipe, tokenize

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.core.codegen import docstring_text, example_inputs_code, to_python
-from netbuilder.files import write_atomic
+from netbuilder.common.files import write_atomic
 from netbuilder.data.folders import read_image
 from netbuilder.data.recipe import class_indices, model_inputs
 from netbuilder.training.metrics import LOSSES

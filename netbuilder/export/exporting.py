@@ -18,9 +18,9 @@ from netbuilder.core.analysis import Analysis, analyze
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project
 from netbuilder.data.recipe import Recipe
-from netbuilder.error_log import library_output_to_log
-from netbuilder.text import shown
-from netbuilder.training.checkpoint import CheckpointError, TrainedModel, load_trained_model
+from netbuilder.common.error_log import library_output_to_log
+from netbuilder.common.text import shown
+from netbuilder.model.checkpoint import CheckpointError, TrainedModel, load_trained_model
 from netbuilder.training.outputs import OutputError, check_output_file
 from netbuilder.training.trainer import TrainingError
 

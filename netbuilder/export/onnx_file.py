@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from netbuilder.files import write_atomic
-from netbuilder.text import byte_size
+from netbuilder.common.files import write_atomic
+from netbuilder.common.text import byte_size
 
 from .exporting import ExportError, ExportSource, convert
 from .programs import dynamic_batch, recipe_text

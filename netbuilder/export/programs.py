@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from netbuilder.files import write_atomic
+from netbuilder.common.files import write_atomic
 
 from .exporting import ExportSource, convert
 

@@ -13,9 +13,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from netbuilder.core.project import Project, project_to_dict
-from netbuilder.files import FileReadError, read_bounded, write_atomic
-from netbuilder.text import shown
-from netbuilder.training.checkpoint import MAX_CHECKPOINT_BYTES, checkpoint_bytes, weights_mismatch
+from netbuilder.common.files import FileReadError, read_bounded, write_atomic
+from netbuilder.common.text import shown
+from netbuilder.model.checkpoint import MAX_CHECKPOINT_BYTES, checkpoint_bytes, weights_mismatch
 
 from .exporting import ExportError, ExportResult, ExportSource, checked_output, export_source, with_suffix, \
     write_quietly

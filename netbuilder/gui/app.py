@@ -11,8 +11,8 @@ import shiboken6
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ..error_log import log_file, window_library_output_to_log, write_error_log
-from ..text import MESSAGE_CHARACTERS, shown
+from ..common.error_log import log_file, window_library_output_to_log, write_error_log
+from ..common.text import MESSAGE_CHARACTERS, shown
 from . import style
 from .qt_libraries import check_xcb_libraries
 

@@ -10,7 +10,7 @@ from ..core.analysis import Analysis, analyze
 from ..core.commands import Command
 from ..core.project import Project
 from ..data.builtin import known_class_count
-from ..text import shown
+from ..common.text import shown
 from .undo import CoreUndoCommand
 
 

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWi
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, blocks_to_list,
                             load_project, load_template, project_from_dict, project_to_dict, save_project)
-from ..files import FileReadError, parse_json
-from ..text import MESSAGE_CHARACTERS, byte_size, shown
+from ..common.files import FileReadError, parse_json
+from ..common.text import MESSAGE_CHARACTERS, byte_size, shown
 from ..core.summary import human_count
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
-from ..app_dirs import app_data_dir
+from ..common.app_dirs import app_data_dir
 from ..core.project import MAX_PROJECT_BYTES, Project, ProjectFileError, project_from_dict, project_to_dict
-from ..files import FileReadError, parse_json, read_bounded, write_atomic
-from ..text import shown
+from ..common.files import FileReadError, parse_json, read_bounded, write_atomic
+from ..common.text import shown
 
 FORMAT = "netbuilder-recovery"
 AUTOSAVE_INTERVAL_MS = 30_000

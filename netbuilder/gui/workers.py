@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QProcess, QThread, QTimer, Signal
 
 from ..core.project import project_from_dict, project_to_dict
 from ..training.events import BatchEnded, Finished, TrainingEvent
-from ..text import shown
+from ..common.text import shown
 
 # Batch reports closer together than this reach the GUI together, in one signal: a run that reports
 # every batch cannot flood the event loop, and no report is dropped (each is a point on a curve).

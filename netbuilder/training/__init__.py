@@ -1,12 +1,12 @@
-"""Qt-free training: the trainer as a generator of events, metrics, checkpoints, command line.
+"""Qt-free training: the trainer as a generator of events, metrics, the run, the command line
+(the trained model it saves is netbuilder.model's).
 
 The names below are imported on first use (PEP 562), so that the GUI can import the light
 modules (events, control) at start-up without pulling in torch through this package.
 """
 from importlib import import_module
 
-_HOMES = {"CheckpointError": "checkpoint", "History": "checkpoint", "load_checkpoint": "checkpoint",
-          "save_checkpoint": "checkpoint", "BatchEnded": "events", "EpochEnded": "events", "Finished": "events",
+_HOMES = {"BatchEnded": "events", "EpochEnded": "events", "Finished": "events",
           "Started": "events", "TrainingEvent": "events", "Evaluation": "metrics", "evaluate": "metrics",
           "TrainingSession": "session", "Trainer": "trainer", "TrainingError": "trainer", "prepare": "trainer"}
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import NotEnoughMemory
 from netbuilder.core.layers import Param, ParamError
@@ -21,15 +21,15 @@ from netbuilder.core.memory import weight_bytes
 from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.catalog import load_for_model
-from netbuilder.text import one_line, printable
+from netbuilder.common.text import one_line, printable
+from netbuilder.inference.live import predict_drawing_files
+from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
+from netbuilder.model.checkpoint import checkpoint_path, load_trained_model
 
-from .checkpoint import checkpoint_path, load_trained_model
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
-from .live import predict_drawing_files
 from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
-from .predict import format_rows, predict_files, prediction_rows
 from .run import TrainingRun
 from .run_text import epoch_text, is_news, progress_text, started_text, threads_text
 from .session import USER_ERRORS, TrainingSession, memory_problem

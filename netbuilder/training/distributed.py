@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from netbuilder.text import shown_within
+from netbuilder.common.text import shown_within
 
 from .control import RunControl, StopRequested, TrainingError
 from .threads import usable_cores

@@ -10,6 +10,9 @@ from typing import Literal
 
 import numpy as np
 
+# The two events a model's history keeps are defined with it, below training (model/history.py)
+from netbuilder.model.history import EpochEnded, SettingsChanged
+
 FinishReason = Literal["completed", "stopped", "early_stopping", "nan_loss", "failed"]
 
 
@@ -72,41 +75,6 @@ class BatchEnded:
 
 
 @dataclass(frozen=True)
-class EpochEnded:
-    epoch: int  # 1-based
-    epochs: int
-    train_loss: float
-    train_accuracy: float | None  # None for regression
-    val_loss: float | None  # None without validation data
-    val_accuracy: float | None
-    learning_rate: float  # the rate the epoch's last batch used
-    seconds: float  # training and validation time of this epoch
-    # Classification with validation data: rows true classes, columns predictions (int64 C×C)
-    confusion: np.ndarray | None = field(default=None, repr=False, compare=False)
-    per_class_accuracy: np.ndarray | None = field(default=None, repr=False, compare=False)  # NaN: no samples
-    # Per validation sample (rows of Started.validation): the predicted class and all probabilities
-    val_predictions: np.ndarray | None = field(default=None, repr=False, compare=False)
-    val_probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class SettingsChanged:
-    """The user changed settings while paused; the run goes on with them from `position`."""
-
-    position: float  # epochs done, as in BatchEnded.position
-    epoch: int
-    samples_seen: int
-    changes: tuple[tuple[str, object, object], ...]  # (setting, before, after)
-
-    @property
-    def label(self) -> str:
-        """A short marker text: 'lr 0.001 → 0.0003'."""
-        short = {"learning_rate": "lr", "weight_decay": "wd", "optimizer": "optimizer"}
-        return ", ".join(f"{short.get(name, name)} {_show(before)} → {_show(after)}"
-                         for name, before, after in self.changes)
-
-
-@dataclass(frozen=True)
 class ThreadsChosen:
     """The trainer timed batches at several torch thread counts and now uses `threads`."""
 
@@ -145,7 +113,3 @@ class Finished:
 
 TrainingEvent = Preparing | Started | BatchEnded | EpochEnded | SettingsChanged | ThreadsChosen | HealthReport | Finished
 
-
-def _show(value: object) -> str:
-    """Three significant digits: a rate the schedule has brought to 0.000999945 reads 0.001."""
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -8,11 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.data.base import Task
-from netbuilder.text import shown
+from netbuilder.common.text import SHOWN_NAME_CHARACTERS, shown
 
-SHOWN_NAME_CHARACTERS = 40  # a class name in a table column
 
 
 def cross_entropy_loss(outputs: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:

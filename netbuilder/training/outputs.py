@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from netbuilder.text import byte_size, shown
+from netbuilder.common.text import byte_size, shown
 
 from .control import TrainingError
 

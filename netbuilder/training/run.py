@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netbuilder.core.project import Project, project_from_dict, project_to_dict
+from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, checkpoint_version, kept_run, save_checkpoint
 
-from .checkpoint import (
-    TrainedModel,
-    checkpoint_path,
-    checkpoint_version,
-    kept_run,
-    save_checkpoint,
-)
 from .control import CHANGEABLE_WHILE_PAUSED, State
 from .distributed import SINGLE_PROCESS, World
 from .run_text import graph_structure, saved_texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netbuilder.core.project import Project, project_to_dict
-from netbuilder.text import one_line, shown
+from netbuilder.common.text import one_line, shown
 
 from .events import (
     BatchEnded,

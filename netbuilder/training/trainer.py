@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
@@ -31,7 +31,7 @@ from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
-from netbuilder.text import shown
+from netbuilder.common.text import shown
 
 from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World

@@ -11,7 +11,7 @@ from netbuilder.core.project import load_template
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.core.summary import memory_text, summary_text
 
-from netbuilder.text import byte_size
+from netbuilder.common.text import byte_size
 from test_random_graphs import graphs
 
 GB = 2**30

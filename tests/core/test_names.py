@@ -20,7 +20,7 @@ from netbuilder.core.fixes import fix_command
 from netbuilder.core.graph import TORCH_ATTRIBUTES, Graph, GraphError, name_clash, name_problem
 from netbuilder.core.layers import all_specs
 from netbuilder.core.project import load_template, project_from_bytes, project_to_dict
-from netbuilder.text import SHOWN_CHARACTERS
+from netbuilder.common.text import SHOWN_CHARACTERS
 
 from tests.core.test_layer_contract import _graph_around
 

@@ -3,7 +3,7 @@ shape equal to the inferred one, or yields graph problems, never any other excep
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from netbuilder.contracts import INPUT_KINDS
+from netbuilder.common.contracts import INPUT_KINDS
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.graph import Edge, Graph, GraphError

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from netbuilder.data.certainty import CLOSE_CALL_MARGIN, INK_CONTRAST, MIN_INK_PIXELS, close_call, has_no_ink
 from netbuilder.data.strokes import Drawing, render
-from netbuilder.training.live import nothing_drawn
+from netbuilder.inference.live import nothing_drawn
 
 sides = st.integers(min_value=4, max_value=64)
 levels = st.floats(min_value=0.0, max_value=1.0)

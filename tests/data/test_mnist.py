@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from netbuilder.app_dirs import cache_dir
+from netbuilder.common.app_dirs import cache_dir
 from netbuilder.data.base import DataError
 from netbuilder.data.recipe import MNIST_MEAN, MNIST_STD, model_inputs
 from netbuilder.data.mnist import IDX_FILE_NAMES, find_idx_files, load_idx_folder, load_mnist

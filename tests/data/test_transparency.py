@@ -10,7 +10,7 @@ import torch
 
 from netbuilder.data.folders import load_image_folder, read_image
 from netbuilder.data.recipe import digit_recipe, image_recipe, model_inputs
-from netbuilder.training.predict import read_image_files
+from netbuilder.inference.predict import read_image_files
 
 # PNG files written byte by byte, for the kinds OpenCV cannot write: grey+alpha, palette with transparency.
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type: grey, grey+alpha, RGB, RGBA

@@ -22,9 +22,9 @@ from netbuilder.export.exporting import ExportError, export_project, export_sour
 from netbuilder.export.formats import EXPORT_FORMATS
 from netbuilder.export.onnx_file import RECIPE_KEY
 from netbuilder.export.weights import import_weights
-from netbuilder.training.checkpoint import History, load_trained_model, save_checkpoint
+from netbuilder.model.checkpoint import History, load_trained_model, save_checkpoint
 from netbuilder.training.events import EpochEnded
-from netbuilder.training.predict import predict_files
+from netbuilder.inference.predict import predict_files
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((REPO / "resources" / "templates").glob("*.nbproj"))

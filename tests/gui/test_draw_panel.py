@@ -12,7 +12,7 @@ from netbuilder.data.digits import load_digits
 from netbuilder.data.handwriting import HandwritingSet
 from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.gui.panels.draw import DrawPanel
-from netbuilder.training.checkpoint import TrainedModel
+from netbuilder.model.checkpoint import TrainedModel
 from netbuilder.training.session import TrainingSession
 
 
@@ -219,7 +219,7 @@ def test_fine_tuning_an_empty_set_says_how_to_fill_it(qtbot, panel, trained_mlp)
 def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot, panel, trained_mlp, tmp_path,
                                                                           capsys):
     from netbuilder.core.project import save_project
-    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.model.checkpoint import save_checkpoint
     from netbuilder.__main__ import cli_main as main
 
     project_path = tmp_path / "mlp.nbproj"
@@ -244,7 +244,7 @@ def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot
 
 def test_predict_strokes_refuses_a_file_that_is_not_a_drawing(trained_mlp, tmp_path, capsys):
     from netbuilder.core.project import save_project
-    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.model.checkpoint import save_checkpoint
     from netbuilder.__main__ import cli_main as main
 
     project_path = tmp_path / "mlp.nbproj"
@@ -326,7 +326,7 @@ def test_when_the_two_top_classes_are_close_the_panel_asks_instead_of_answering(
 def test_a_blank_canvas_is_nothing_drawn_in_the_panel_and_in_predict(qtbot, panel, trained_mlp, tmp_path, capsys):
     from netbuilder.__main__ import cli_main as main
     from netbuilder.core.project import save_project
-    from netbuilder.training.checkpoint import save_checkpoint
+    from netbuilder.model.checkpoint import save_checkpoint
 
     panel.set_trained_model(trained_mlp)
     drag(qtbot, panel.canvas, one())

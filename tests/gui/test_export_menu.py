@@ -8,7 +8,7 @@ from safetensors import safe_open
 
 from netbuilder.core.project import load_template, save_project
 from netbuilder.data.recipe import digit_recipe
-from netbuilder.training.checkpoint import History, save_checkpoint
+from netbuilder.model.checkpoint import History, save_checkpoint
 from netbuilder.export.exporting import export_source
 from netbuilder.export.formats import EXPORT_FORMATS
 

@@ -29,7 +29,7 @@ from netbuilder.gui.document import Document
 from netbuilder.gui.main_window import FRAGMENT_MIME_TYPE, app_settings
 from netbuilder.gui.panels.inspector import InspectorPanel
 from netbuilder.gui.panels.training import TrainingPanel
-from netbuilder.text import MESSAGE_CHARACTERS, shown
+from netbuilder.common.text import MESSAGE_CHARACTERS, shown
 from test_draw_panel import panel  # noqa: F401 (fixture)
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
 

@@ -11,7 +11,7 @@ import torch
 from PySide6.QtWidgets import QMessageBox
 
 from netbuilder.core.project import load_template
-from netbuilder.error_log import log_file, window_library_output_to_log
+from netbuilder.common.error_log import log_file, window_library_output_to_log
 from netbuilder.gui.document import Document
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
 from test_training import RUN_TIMEOUT_MS, small_digits  # noqa: F401 (fixture)

@@ -577,7 +577,7 @@ def trained_mlp():
     """The MLP template trained for one epoch on a few hundred built-in digits: enough for the
     Draw panel to show its answer and bars."""
     from netbuilder.data.digits import load_digits
-    from netbuilder.training.checkpoint import TrainedModel
+    from netbuilder.model.checkpoint import TrainedModel
     from netbuilder.training.session import TrainingSession
 
     project = load_template("1-mlp")

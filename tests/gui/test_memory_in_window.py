@@ -11,7 +11,7 @@ from netbuilder.core.project import Project, save_project
 from netbuilder.data.recipe import ImageRecipe, Recipe
 from netbuilder.gui import style
 from netbuilder.gui.document import Document
-from netbuilder.training.checkpoint import History, save_checkpoint
+from netbuilder.model.checkpoint import History, save_checkpoint
 
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
 

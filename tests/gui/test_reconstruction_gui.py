@@ -28,7 +28,7 @@ def test_the_draw_panel_and_the_cards_show_the_drawing_an_autoencoder_gives_back
     from netbuilder.core.project import Project
     from netbuilder.data.digits import load_digits
     from netbuilder.gui.main_window import MainWindow
-    from netbuilder.training.checkpoint import TrainedModel
+    from netbuilder.model.checkpoint import TrainedModel
     from netbuilder.training.session import TrainingSession
 
     g = Graph()

@@ -91,7 +91,7 @@ _TORCHRUN_VALUES = st.one_of(st.integers(-3, 5).map(str), st.text(max_size=12),
 def test_torchrun_variables_set_by_hand_are_a_place_or_one_printable_message(rank, size, local_rank, local_size):
     """RANK=-1, WORLD_SIZE=abc, a rank beyond the world: a TrainingError naming the values, before
     torch.distributed fails on them or waits for processes that never come."""
-    from netbuilder.text import MESSAGE_CHARACTERS, one_line
+    from netbuilder.common.text import MESSAGE_CHARACTERS, one_line
     from netbuilder.training.control import TrainingError
     from netbuilder.training.distributed import _placement_from_environment
 

@@ -17,7 +17,7 @@ from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, load_template, project_to_dict, save_project
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.recipe import ImageRecipe, Recipe
-from netbuilder.training.checkpoint import History, save_checkpoint
+from netbuilder.model.checkpoint import History, save_checkpoint
 from netbuilder.training.estimate import seconds_per_batch
 from netbuilder.training.events import Finished
 from netbuilder.training.session import TrainingSession

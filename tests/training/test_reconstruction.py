@@ -13,7 +13,7 @@ from netbuilder.data.base import Dataset, DataError
 from netbuilder.data.fit import targets_for_task
 from netbuilder.data.recipe import digit_recipe, predictions
 from netbuilder.training.events import BatchEnded, EpochEnded
-from netbuilder.training.predict import RawSamples, format_rows, prediction_rows
+from netbuilder.inference.predict import RawSamples, format_rows, prediction_rows
 from netbuilder.training.trainer import Trainer, prepare
 
 
@@ -128,7 +128,7 @@ def test_the_command_line_trains_evaluates_and_predicts_an_autoencoder(tmp_path,
 def test_an_autoencoder_gives_a_drawing_back():
     from netbuilder.core.compile import compile_graph
     from netbuilder.data.strokes import Drawing
-    from netbuilder.training.live import DrawingReader, canvas_problem
+    from netbuilder.inference.live import DrawingReader, canvas_problem
 
     g = Graph()
     g.chain(g.add("input", kind="image", shape=(1, 28, 28)), g.add("conv2d", "copy", filters=1, kernel_size=1),

@@ -7,7 +7,7 @@ from test_session import project
 
 from netbuilder.core.project import save_project
 from netbuilder.data.recipe import Recipe, TableRecipe
-from netbuilder.training.checkpoint import checkpoint_path, load_trained_model
+from netbuilder.model.checkpoint import checkpoint_path, load_trained_model
 from netbuilder.training.events import BatchEnded, Finished
 from netbuilder.training.run import TrainingRun
 from netbuilder.training.run_text import duration

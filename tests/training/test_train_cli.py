@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from netbuilder.core.project import load_project, project_from_dict, save_project
-from netbuilder.training.checkpoint import load_trained_model
+from netbuilder.model.checkpoint import load_trained_model
 from netbuilder.training import run as training_run
 from netbuilder.training.cli import add_commands
 

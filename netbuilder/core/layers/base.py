@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from netbuilder.text import format_shape, shown
+from netbuilder.common.text import format_shape, shown
 
 if TYPE_CHECKING:  # torch is imported lazily: start-up and the Qt-free core stay light
     from torch import nn

@@ -1,11 +1,11 @@
 """Where data enters (Input) and where the model's prediction and loss are defined (Output).
 
-Both read their contracts from `netbuilder.contracts`, which the data loaders share: the Input
+Both read their contracts from `netbuilder.common.contracts`, which the data loaders share: the Input
 kinds with their ranks, and per task the loss, the metric and how scores become predictions.
 """
 from __future__ import annotations
 
-from netbuilder.contracts import INPUT_KINDS, TASKS, TaskContract, value_kind_of_rank
+from netbuilder.common.contracts import INPUT_KINDS, TASKS, TaskContract, value_kind_of_rank
 
 from .base import Fix, LayerSpec, Param, ShapeError, format_shape
 from .registry import register

@@ -4,7 +4,7 @@ While the drawing panel is open, every layer whose output the model exposes show
 current drawing: feature-map tiles for convolutions and pooling, a bar strip for dense layers
 and other flat outputs, rows as a heat map for sequences, the class probabilities at the
 Output and the model's 28×28 input at the Input. The pictures come from the same forward pass
-as the prediction (`training.live.DrawingReader.read`); this module only draws them.
+as the prediction (`inference.live.DrawingReader.read`); this module only draws them.
 
 The answer the user waits for is the drawing panel's bars, so the views come after them and never
 hold them up: `NodeActivationViews.show` only queues the new outputs, and the pictures are made on

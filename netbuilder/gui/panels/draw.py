@@ -2,7 +2,7 @@
 
 The canvas keeps what the hand does as strokes (`data.strokes.Drawing`) and paints them with
 QPainterPath for the eye; what the model classifies is always the Qt-free renderer's image of
-the same strokes, read through the model's recipe (`training.live.DrawingReader`), so a saved
+the same strokes, read through the model's recipe (`inference.live.DrawingReader`), so a saved
 drawing classifies identically anywhere. Predictions run after each stroke and, throttled,
 while drawing; inference on one drawing takes milliseconds, so it runs on the GUI thread.
 
@@ -29,13 +29,13 @@ from ...data.base import DataError
 from ...data.certainty import NOTHING_DRAWN, close_call, close_call_text
 from ...data.handwriting import HandwritingSet
 from ...data.strokes import MAX_POINTS, MAX_STROKES, Drawing, render
-from ...text import format_shape
+from ...common.text import format_shape
 from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
 if TYPE_CHECKING:
-    from ...training.checkpoint import TrainedModel
-    from ...training.live import DrawingReader, Reading
+    from ...model.checkpoint import TrainedModel
+    from ...inference.live import DrawingReader, Reading
 
 CANVAS_SIDE = 280  # canvas units: ten times MNIST's 28 pixels, whatever the widget's size on screen
 DEFAULT_PEN_WIDTH = 20
@@ -435,7 +435,7 @@ class DrawPanel(QWidget):
             self._show_message("No trained model yet. Train the network to see it read your drawings "
                                "as you draw.", offer_training=True)
             return
-        from ...training.live import DrawingReader, canvas_problem
+        from ...inference.live import DrawingReader, canvas_problem
 
         problem = canvas_problem(trained.recipe)
         if problem:
@@ -486,7 +486,7 @@ class DrawPanel(QWidget):
         """Read the current drawing and show the answer (nothing to read: empty bars)."""
         if self.reader is None:
             return
-        from ...training.live import nothing_drawn  # loaded with the reader
+        from ...inference.live import nothing_drawn  # loaded with the reader
 
         drawing = self.canvas.drawing()
         if nothing_drawn(drawing):

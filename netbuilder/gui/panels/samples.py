@@ -12,8 +12,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from ...contracts import TASKS
-from ...text import format_shape
+from ...common.contracts import TASKS
+from ...common.text import format_shape
 from ...training.events import ValidationSamples
 
 THUMBNAIL = 56  # pixels; 28×28 digits at twice their size

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStyle, Q
 from ...core.layers import format_shape
 from ...core import memory
 from ...core.memory import activation_bytes
-from ...text import byte_size
+from ...common.text import byte_size
 from ...core.summary import human_count, keras_difference, memory_text
 from .. import style
 from ..document import Document

@@ -24,8 +24,8 @@ from ...core.layers import ParamError
 from ...core.project import Project
 from ...core.settings import SETTING_LIMITS, unused_settings
 from ...data.builtin import BUILTIN_DATASETS
-from ...files import write_atomic
-from ...text import shown
+from ...common.files import write_atomic
+from ...common.text import shown
 from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
@@ -648,7 +648,7 @@ class TrainingPanel(QWidget):
     def _load_distributed_run(self, worker: DistributedTrainingWorker) -> None:
         """The weights rank 0 saved, kept as a run in this process would keep them."""
         from ...core.project import ProjectFileError, load_project
-        from ...training.checkpoint import CheckpointError, load_trained_model
+        from ...model.checkpoint import CheckpointError, load_trained_model
 
         try:
             trained = load_trained_model(load_project(worker.project_file), worker.project_file, worker.out)
@@ -703,7 +703,7 @@ class TrainingPanel(QWidget):
         elsewhere (a distributed run, fine-tuning) replace whatever is there. Raises OSError."""
         if self.run is not None and trained.model is self.run.session.model:
             return self.run.save(trained, project_path).texts
-        from ...training.checkpoint import checkpoint_path, save_checkpoint
+        from ...model.checkpoint import checkpoint_path, save_checkpoint
 
         path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe)
         return saved_texts(path, checkpoint_path(project_path))
@@ -761,7 +761,7 @@ class TrainingPanel(QWidget):
 
     def restore_saved_run(self, project_path: Path) -> None:
         """Show the run saved beside a project file, if there is one, and offer its model (model_trained)."""
-        from ...training.checkpoint import CheckpointError, checkpoint_path, load_trained_model
+        from ...model.checkpoint import CheckpointError, checkpoint_path, load_trained_model
 
         if not checkpoint_path(project_path).exists():
             return

@@ -66,7 +66,7 @@ class RunCurves:
 
     @classmethod
     def from_history(cls, history) -> "RunCurves":
-        """A saved run (netbuilder.training.checkpoint.History): its batch losses and epochs."""
+        """A saved run (netbuilder.model.checkpoint.History): its batch losses and epochs."""
         curves = cls()
         for position, loss in history.batch_losses:
             curves.batch_x.append(position)

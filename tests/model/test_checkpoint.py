@@ -9,7 +9,7 @@ from safetensors.torch import save as save_safetensors
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.project import project_from_dict
 from netbuilder.data.recipe import Recipe, TableRecipe
-from netbuilder.training.checkpoint import (CheckpointError, History, checkpoint_path, load_checkpoint,
+from netbuilder.model.checkpoint import (CheckpointError, History, checkpoint_path, load_checkpoint,
                                             load_trained_model, save_checkpoint)
 from netbuilder.training.events import EpochEnded
 
@@ -132,7 +132,7 @@ def test_saving_again_leaves_no_temporary_files(tmp_path):
 
 def _racer(folder, tag, rounds, barrier, results):
     """One of two runs of the same project that keep finishing at the same moment."""
-    from netbuilder.training.checkpoint import checkpoint_version
+    from netbuilder.model.checkpoint import checkpoint_version
 
     model = net()
     for parameter in model.parameters():
@@ -174,7 +174,7 @@ def test_two_runs_saving_at_once_never_overwrite_each_other_and_each_file_is_one
 
 
 def test_a_checkpoint_saved_by_another_run_meanwhile_is_kept_and_this_one_goes_beside_it(tmp_path):
-    from netbuilder.training.checkpoint import checkpoint_version
+    from netbuilder.model.checkpoint import checkpoint_version
 
     path = tmp_path / "pets.nbproj"
     save_checkpoint(net(), HISTORY, path, recipe=RECIPE)
@@ -198,7 +198,7 @@ def test_a_long_run_of_many_classes_saves_its_weights_and_the_newest_per_class_f
     """Each epoch's confusion matrix (classes²) would outgrow safetensors' 100 MB header after
     about 30 epochs of 1,000 classes, and the weights would not be saved: the newest epochs keep
     theirs within SAVED_CLASS_FIGURES, older ones their scalar figures."""
-    import netbuilder.training.checkpoint as checkpoint
+    import netbuilder.model.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "SAVED_CLASS_FIGURES", 3 * 12)  # three epochs of 3 classes (9 + 3 figures)
     epochs = [EpochEnded(epoch, 5, 0.5, 0.5, 0.5, 0.5, 1e-3, 0.1, confusion=np.full((3, 3), epoch, np.int64),

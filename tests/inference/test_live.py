@@ -7,7 +7,7 @@ from netbuilder.core.compile import compile_graph
 from netbuilder.core.project import load_template
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing
-from netbuilder.training.live import DrawingReader, canvas_problem
+from netbuilder.inference.live import DrawingReader, canvas_problem
 
 SEVEN = Drawing((280, 280), 20.0, (((60.0, 50.0), (220.0, 50.0), (120.0, 240.0)),))
 ONE = Drawing((280, 280), 20.0, (((140.0, 40.0), (140.0, 240.0)),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 SHOWN_CHARACTERS = 100  # a 50 MB bad value must not come back as a 50 MB message
+SHOWN_NAME_CHARACTERS = 40  # a class name in a table column
 
 
 def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:

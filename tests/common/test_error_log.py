@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from netbuilder.error_log import command_output_to_log, library_output_to_log, log_file
+from netbuilder.common.error_log import command_output_to_log, library_output_to_log, log_file
 
 
 def _make_noise() -> None:

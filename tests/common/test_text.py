@@ -3,7 +3,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from netbuilder.text import SHOWN_CHARACTERS, printable, shown, shown_within
+from netbuilder.common.text import SHOWN_CHARACTERS, printable, shown, shown_within
 
 
 def test_a_huge_value_is_quoted_short_with_both_ends_kept():

@@ -11,9 +11,9 @@ import json
 import math
 import os
 import struct
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -21,21 +21,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
+from netbuilder.common.fields import FieldError, Kind, read_field, is_count, is_number
 from netbuilder.core.analysis import analyze
 from netbuilder.core.compile import compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
 from netbuilder.core.project import Project, write_atomic
+from netbuilder.data.base import Dataset
 from netbuilder.data.recipe import Recipe, RecipeError
-from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
-from netbuilder.text import shown
+from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded
+from netbuilder.common.text import shown
 
-from .events import EpochEnded, SettingsChanged
 from .file_lock import locked
-from .trainer import TrainingError
-
-if TYPE_CHECKING:
-    from .session import TrainingSession
+from .history import EpochEnded, History, SettingsChanged
 
 CHECKPOINT_FORMAT = "netbuilder-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -46,19 +44,8 @@ _OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second 
 MAX_CHECKPOINT_BYTES = 8 * 1024**3
 
 
-class CheckpointError(TrainingError):
+class CheckpointError(Exception):
     """Saved weights are missing, damaged or do not fit the network; the message says which."""
-
-
-@dataclass
-class History:
-    class_names: list[str]
-    task: str
-    dataset: str = ""  # the dataset it was trained on, as the user named it
-    epochs: list[EpochEnded] = field(default_factory=list)
-    # (position in epochs, training loss) per reported batch, so a reopened project redraws its curves
-    batch_losses: list[tuple[float, float]] = field(default_factory=list)
-    changes: list[SettingsChanged] = field(default_factory=list)  # settings changed while paused
 
 
 # Per-sample arrays stay out of the history file; the confusion matrix and per-class accuracy stay in.
@@ -109,11 +96,11 @@ def _epoch_from_json(document: object) -> EpochEnded:
     # One row and column per score the network outputs, which may be more than the data's classes
     confusion, accuracy = document.get("confusion"), document.get("per_class_accuracy")
     if confusion is not None and not (isinstance(confusion, list) and all(
-            isinstance(row, list) and len(row) == len(confusion) and all(_is_count(v) for v in row)
+            isinstance(row, list) and len(row) == len(confusion) and all(is_count(v) for v in row)
             for row in confusion)):
         raise _Damaged("a confusion matrix is not a square of counts")
     if accuracy is not None and not (isinstance(accuracy, list) and all(
-            v is None or _is_number(v) for v in accuracy)):
+            v is None or is_number(v, finite=False) for v in accuracy)):
         raise _Damaged("a per-class accuracy is not a list of numbers")
     return EpochEnded(
         epoch=_count(document, "epoch"), epochs=_count(document, "epochs"),
@@ -126,29 +113,20 @@ def _epoch_from_json(document: object) -> EpochEnded:
             [np.nan if v is None else float(v) for v in accuracy], dtype=np.float64), **others)
 
 
-def _is_number(value: object) -> bool:
-    """A JSON number that is a float (NaN: a diverged loss) or an int a float can hold."""
-    return isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53)
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
-
-
 def _number(document: dict, key: str, optional: bool = False) -> float | None:
-    value = document.get(key)
-    if value is None and optional:
-        return None
-    if not _is_number(value):
-        raise _Damaged(f"{key} is {shown(repr(value), 40)}, not a number")
-    return float(value)
+    value = _field(document, key, "measured number", optional=optional)
+    return None if value is None else float(value)
 
 
 def _count(document: dict, key: str) -> int:
-    value = document.get(key)
-    if not _is_count(value):
-        raise _Damaged(f"{key} is {shown(repr(value), 40)}, not a whole number")
-    return value
+    return _field(document, key, "count")
+
+
+def _field(document: dict, key: str, kind: Kind, **options) -> Any:
+    try:
+        return read_field(document, key, kind, **options)
+    except FieldError as error:
+        raise _Damaged(f"{key} is {shown(repr(error.value), 40)}, not {error.wanted}") from None
 
 
 def checkpoint_path(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
@@ -179,7 +157,17 @@ def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLik
     return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size
 
 
-def kept_run(session: TrainingSession) -> TrainedModel | None:
+class FinishedRun(Protocol):
+    """What kept_run reads of a training session (training.session.TrainingSession, which the run service keeps), named here
+    so that the model package needs nothing from training."""
+
+    model: torch.nn.Module | None
+    dataset: Dataset | None  # None before the data was read
+
+    def history(self) -> History: ...
+
+
+def kept_run(session: FinishedRun) -> TrainedModel | None:
     """What a finished run leaves to keep, however it ended: its model (the trainer has put back
     the best epoch's weights after a stop, a NaN loss or a failure), recipe and history; None when
     no epoch ended, so there is nothing worth saving. The window and the command line both keep
@@ -354,15 +342,23 @@ def _history_from_json(text: object, file_name: str) -> History:
 
 
 def _history(document: dict) -> History:
-    class_names, task, dataset = document.get("class_names"), document.get("task"), document.get("dataset", "")
-    if not (isinstance(class_names, list) and all(isinstance(class_name, str) for class_name in class_names)):
-        raise _Damaged("the class names are not a list of names")
-    if not isinstance(task, str) or task not in TASKS or not isinstance(dataset, str):
+    try:
+        class_names = read_field(document, "class_names", "texts")
+    except FieldError:
+        raise _Damaged("the class names are not a list of names") from None
+    try:
+        task, dataset = read_field(document, "task", "text"), read_field(document, "dataset", "text", default="")
+    except FieldError:
+        raise _Damaged("the task or the dataset is not one netbuilder writes") from None
+    if task not in TASKS:
         raise _Damaged("the task or the dataset is not one netbuilder writes")
-    epochs, losses, changes = (document.get(key, []) for key in ("epochs", "batch_losses", "changes"))
-    if not all(isinstance(part, list) for part in (epochs, losses, changes)):
-        raise _Damaged("the epochs, batch losses or changes are not lists")
-    if not all(isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in losses):
+    try:
+        epochs, losses, changes = (read_field(document, key, "list", default=[])
+                                   for key in ("epochs", "batch_losses", "changes"))
+    except FieldError:
+        raise _Damaged("the epochs, batch losses or changes are not lists") from None
+    if not all(isinstance(pair, list) and len(pair) == 2 and all(is_number(v, finite=False) for v in pair)
+               for pair in losses):
         raise _Damaged("a batch loss is not a pair of numbers")
     return History(class_names=class_names, task=task, dataset=dataset,
                    epochs=[_epoch_from_json(epoch) for epoch in epochs],

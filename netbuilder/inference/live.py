@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netbuilder.contracts import TASKS
+from netbuilder.common.contracts import TASKS
 from netbuilder.data.base import DataError
 from netbuilder.data.certainty import NOTHING_DRAWN, has_no_ink
 from netbuilder.data.recipe import Prediction, Recipe, drawing_inputs, input_pictures, predictions
 from netbuilder.data.strokes import Drawing, load_drawing, render
-from netbuilder.text import format_shape
+from netbuilder.common.text import format_shape
 
-from .checkpoint import TrainedModel
+from netbuilder.model.checkpoint import TrainedModel
 from .predict import RawSamples
 
 # What a digit drawing becomes: one 28×28 grey picture, read as an image, a vector or rows.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from netbuilder.files import write_atomic
+from netbuilder.common.files import write_atomic
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

@@ -8,8 +8,8 @@ import pytest
 from netbuilder.core.project import load_project
 from netbuilder.data.base import DataError
 from netbuilder.data.recipe import Recipe
-from netbuilder.training.checkpoint import load_trained_model
-from netbuilder.training.predict import RawSamples, predict_files
+from netbuilder.model.checkpoint import load_trained_model
+from netbuilder.inference.predict import RawSamples, predict_files
 
 
 def bar(height, width, vertical, rng):
@@ -95,7 +95,7 @@ def test_a_new_kind_of_raw_input_plugs_in_as_a_reader(bars_model, tmp_path):
 def test_predictions_that_would_outgrow_the_free_memory_are_refused_with_the_figures(bars_model, monkeypatch):
     """Every sample's scores and probabilities are kept: a model of 100,000 classes on 100,000
     rows would need 80 GB. Refused before they are made, saying what to do."""
-    import netbuilder.training.predict as predict_module
+    import netbuilder.inference.predict as predict_module
 
     trained = load_trained_model(load_project(bars_model), bars_model)
     images = [bar(8, 8, True, np.random.default_rng(4))] * 300

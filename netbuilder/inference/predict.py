@@ -20,11 +20,10 @@ from netbuilder.data.certainty import EMPTY_IMAGE, close_call, close_call_text, 
 from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
 from netbuilder.data.recipe import Prediction, Recipe, model_inputs, predictions
 from netbuilder.data.tables import MAX_TABLE_BYTES, read_feature_rows, read_texts
-from netbuilder.files import FileReadError, read_bounded
-from netbuilder.text import byte_size, shown
+from netbuilder.common.files import FileReadError, read_bounded
+from netbuilder.common.text import SHOWN_NAME_CHARACTERS, byte_size, shown
 
-from .checkpoint import TrainedModel
-from .metrics import SHOWN_NAME_CHARACTERS
+from netbuilder.model.checkpoint import TrainedModel
 
 _BATCH = 256
 _TABLE_SUFFIXES = (".csv", ".tsv")
