@@ -30,7 +30,7 @@ from netbuilder.data.recipe import Recipe, RecipeError
 from netbuilder.files import FileMissingError, FileReadError, parse_json, read_bounded
 from netbuilder.text import shown
 
-from .events import EpochEnded, SettingsChanged
+from .events import EpochEnded, Report, SettingsChanged
 from .file_lock import locked
 from .trainer import TrainingError
 
@@ -40,7 +40,10 @@ if TYPE_CHECKING:
 CHECKPOINT_FORMAT = "netbuilder-checkpoint"
 CHECKPOINT_VERSION = 2
 HISTORY_FORMAT = "netbuilder-history"
-HISTORY_VERSION = 1
+# Version 2 keeps each report's smoothed loss and learning rate beside its loss (version 1: the loss
+# only, still read: its reports have no smoothed loss and the curves fall back to the rate per epoch).
+HISTORY_VERSION = 2
+_READ_HISTORY_VERSIONS = (1, 2)
 _OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second file
 # Weights of a network a CPU trains in hours are megabytes; 8 GB is a billion float32 parameters.
 MAX_CHECKPOINT_BYTES = 8 * 1024**3
@@ -56,8 +59,8 @@ class History:
     task: str
     dataset: str = ""  # the dataset it was trained on, as the user named it
     epochs: list[EpochEnded] = field(default_factory=list)
-    # (position in epochs, training loss) per reported batch, so a reopened project redraws its curves
-    batch_losses: list[tuple[float, float]] = field(default_factory=list)
+    # every report the curves drew, so a reopened project redraws them as they were shown
+    reports: list[Report] = field(default_factory=list)
     changes: list[SettingsChanged] = field(default_factory=list)  # settings changed while paused
 
 
@@ -69,6 +72,24 @@ _EPOCH_ARRAYS_NOT_SAVED = ("val_predictions", "val_probabilities")
 # header above 100 MB, and the weights would not be saved): the newest epochs keep theirs up to
 # this many numbers in all, older ones keep their scalar figures only.
 SAVED_CLASS_FIGURES = 1_000_000
+# Reports come every fraction of a second; a run of days keeps this many, evenly spread and the last
+# one included (4 numbers each: about 8 MB of metadata at most).
+SAVED_REPORTS = 100_000
+
+
+def _reports_to_json(reports: list[Report]) -> list[list[float]]:
+    if len(reports) > SAVED_REPORTS:
+        step = (len(reports) - 1) / (SAVED_REPORTS - 1)
+        reports = [reports[round(i * step)] for i in range(SAVED_REPORTS)]
+    return [list(report) for report in reports]
+
+
+def _reports_from_json(reports: list, version: int) -> list[Report]:
+    width = 2 if version == 1 else len(Report._fields)
+    if not all(isinstance(report, list) and len(report) == width and all(_is_number(v) for v in report)
+               for report in reports):
+        raise _Damaged(f"a report is not {width} numbers")
+    return [Report(*(float(v) for v in report), *[math.nan] * (len(Report._fields) - width)) for report in reports]
 
 
 def _epoch_to_json(epoch: EpochEnded, with_class_figures: bool) -> dict:
@@ -331,7 +352,7 @@ def _history_to_json(history: History) -> dict:
     return {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
             "task": history.task, "class_names": history.class_names,
             "epochs": _epochs_to_json(history.epochs),
-            "batch_losses": [list(pair) for pair in history.batch_losses],
+            "reports": _reports_to_json(history.reports),
             "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
                          "changes": [list(change) for change in c.changes]} for c in history.changes]}
 
@@ -344,9 +365,9 @@ def _history_from_json(text: object, file_name: str) -> History:
     except FileReadError:
         raise CheckpointError(f"{name} is damaged (its history is not JSON): train again.") from None
     if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT or \
-            document.get("version") != HISTORY_VERSION:
+            type(document.get("version")) is not int or document["version"] not in _READ_HISTORY_VERSIONS:
         raise CheckpointError(f"{name} is damaged (its history is not a netbuilder training history of "
-                              f"version {HISTORY_VERSION}): train again.")
+                              f"version {' or '.join(map(str, _READ_HISTORY_VERSIONS))}): train again.")
     try:
         return _history(document)
     except _Damaged as error:
@@ -359,14 +380,14 @@ def _history(document: dict) -> History:
         raise _Damaged("the class names are not a list of names")
     if not isinstance(task, str) or task not in TASKS or not isinstance(dataset, str):
         raise _Damaged("the task or the dataset is not one netbuilder writes")
-    epochs, losses, changes = (document.get(key, []) for key in ("epochs", "batch_losses", "changes"))
-    if not all(isinstance(part, list) for part in (epochs, losses, changes)):
-        raise _Damaged("the epochs, batch losses or changes are not lists")
-    if not all(isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair) for pair in losses):
-        raise _Damaged("a batch loss is not a pair of numbers")
+    version = document["version"]
+    reports_key = "batch_losses" if version == 1 else "reports"
+    epochs, reports, changes = (document.get(key, []) for key in ("epochs", reports_key, "changes"))
+    if not all(isinstance(part, list) for part in (epochs, reports, changes)):
+        raise _Damaged("the epochs, reports or changes are not lists")
     return History(class_names=class_names, task=task, dataset=dataset,
                    epochs=[_epoch_from_json(epoch) for epoch in epochs],
-                   batch_losses=[(float(position), float(loss)) for position, loss in losses],
+                   reports=_reports_from_json(reports, version),
                    changes=[_change_from_json(change) for change in changes])
 
 

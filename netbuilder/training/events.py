@@ -6,7 +6,7 @@ copies owned by the event, so an event can cross threads safely.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -51,6 +51,15 @@ class Preparing:
     done: int
     total: int  # 0 when unknown
     message: str
+
+
+class Report(NamedTuple):
+    """What the curves draw of one BatchEnded, kept in the run's history so a reopened run shows them."""
+
+    position: float  # epochs done, as a fraction (the plots' x)
+    loss: float
+    smoothed_loss: float
+    learning_rate: float
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from netbuilder.text import shown
 
 from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
-from .events import (BatchEnded, EpochEnded, Finished, HealthReport, SettingsChanged, Started, TrainingEvent,
+from .events import (BatchEnded, EpochEnded, Finished, HealthReport, Report, SettingsChanged, Started, TrainingEvent,
                      ValidationSamples)
 from .health import HEALTH_INTERVAL, HealthProbe
 from .metrics import Evaluation, evaluate, task_loss
@@ -147,7 +147,7 @@ class Trainer:
         self.control = control or RunControl()
         self.world = world
         self.history: list[EpochEnded] = []
-        self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
+        self.reports: list[Report] = []  # what the curves draw of each BatchEnded
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
         self._best: _Best | None = None  # of this run, once it has started
@@ -225,7 +225,7 @@ class Trainer:
         """The data on the device, the optimizer, schedules, precision and thread tuner of a run."""
         model, world = self.model, self.world
         device = world.device(resolve_device(self.settings.device))
-        self.history, self.batch_losses, self.changes, self._best = [], [], [], None
+        self.history, self.reports, self.changes, self._best = [], [], [], None
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
@@ -332,11 +332,12 @@ class Trainer:
         training_time = loop.train_seconds + now - loop_started
         elapsed = now - loop.run_started - loop.paused_seconds
         progress = loop.samples_seen / (loop.epochs * len(loop.train_x))
-        self.batch_losses.append((position, mean_loss))
+        smoothed_loss = loop.smoothed.add(mean_loss)
+        self.reports.append(Report(position, mean_loss, smoothed_loss, loop.learning_rate))
         loop.pending_losses, loop.pending_sizes = [], []  # `sizes` may be the list held until now
         return BatchEnded(epoch, batch + 1, loop.batches, mean_loss, loop.samples_seen,
                           loop.samples_seen / training_time if training_time > 0 else 0.0,
-                          position, loop.smoothed.add(mean_loss), loop.learning_rate, elapsed,
+                          position, smoothed_loss, loop.learning_rate, elapsed,
                           elapsed * (1 - progress) / progress, progress)
 
     def _end_epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:

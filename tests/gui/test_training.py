@@ -85,7 +85,7 @@ def test_stop_mid_epoch_stops_before_the_next_batch(qtbot, panel):
     panel.document.project.training = panel.document.project.training.replace(epochs=50)
     panel.start()
     qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
-    trained_when_asked = len(panel.run.session.history().batch_losses)  # one report a batch here
+    trained_when_asked = len(panel.run.session.history().reports)  # one report a batch here
     panel.stop_action.trigger()
     wait_until_idle(qtbot, panel)
     assert len(panel.plots.current.batch_x) <= trained_when_asked + 1  # the batch under way, no other
