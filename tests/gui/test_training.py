@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QScrollArea
 
 from netbuilder.core.project import load_template
 from netbuilder.gui.document import Document
@@ -264,3 +265,36 @@ def test_momentum_and_nesterov_are_offered_only_with_sgd(panel):
     panel.set_setting("optimizer", "sgd")
     assert fields["momentum"].widget.isEnabled() and fields["nesterov"].widget.isEnabled()
     assert fields["learning_rate"].widget.isEnabled()
+
+
+def test_label_smoothing_is_offered_only_for_classification_and_the_schedule_says_what_it_does(panel):
+    fields = panel.setting_fields
+    assert fields["label_smoothing"].widget.isEnabled()
+    output = next(node for node in panel.document.project.graph.nodes.values() if node.spec.is_sink)
+    output.params["task"] = "regression"
+    panel.refresh()
+    assert not fields["label_smoothing"].widget.isEnabled()
+    assert "classification only" in fields["label_smoothing"].widget.toolTip()
+    panel.set_setting("schedule", "step")
+    assert "drops tenfold" in fields["schedule"].widget.toolTip()
+    panel.set_setting("schedule", "one_cycle")
+    assert "first 30%" in fields["schedule"].widget.toolTip()
+
+
+def test_apply_and_resume_is_in_view_while_paused_at_any_scroll_position(qtbot, panel):
+    """The paused changes are below the scrolled column, not at its end below the fold."""
+    panel.resize(1000, 560)
+    panel.document.project.training = panel.document.project.training.replace(epochs=100)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    panel.pause_action.trigger()
+    qtbot.waitUntil(lambda: panel.apply_changes.isVisible())
+    scroll = panel.findChild(QScrollArea)
+    for position in (scroll.verticalScrollBar().minimum(), scroll.verticalScrollBar().maximum()):
+        scroll.verticalScrollBar().setValue(position)
+        visible = panel.apply_changes.visibleRegion().boundingRect()
+        assert visible.size() == panel.apply_changes.size()  # all of it, not cut by the scroll area
+    assert panel.apply_changes.height() >= panel.apply_changes.minimumSizeHint().height()  # not squeezed
+    panel.apply_changes.click()
+    panel.stop()
+    wait_until_idle(qtbot, panel)

@@ -22,7 +22,7 @@ from ...core.commands import SetTraining
 from ...core.compile import CompileError
 from ...core.layers import ParamError
 from ...core.project import Project
-from ...core.settings import SETTING_LIMITS, unused_settings
+from ...core.settings import SCHEDULE_HELP, SETTING_LIMITS, unused_settings
 from ...data.builtin import BUILTIN_DATASETS
 from ...files import write_atomic
 from ...text import shown
@@ -105,8 +105,15 @@ class TrainingPanel(QWidget):
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(300)
+        # The changes made while paused sit below the scrolled column, so "Apply and resume" is in
+        # view whatever the column's scroll position and the panel's height.
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
+        left_column.addWidget(scroll, 1)
+        left_column.addWidget(self._paused_box())
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        splitter.addWidget(left)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([320, 900])
@@ -212,7 +219,6 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.copy_details)
         layout.addWidget(self.snapshot_note)
-        layout.addWidget(self._paused_box())  # where the eye is when pausing, above the history
         layout.addWidget(QLabel("Run history"))
         layout.addWidget(self.run_log)
         return box
@@ -372,11 +378,13 @@ class TrainingPanel(QWidget):
     def refresh(self) -> None:
         """Show the project's settings and dataset, and whether the network can be trained."""
         training = self.document.project.training
-        unused = unused_settings(training.optimizer)
+        sinks = [node.params.get("task") for node in self.document.project.graph.nodes.values() if node.spec.is_sink]
+        unused = unused_settings(training.optimizer, sinks[0] if sinks else None)
         for name, field in self.setting_fields.items():
             field.show(getattr(training, name))
             field.widget.setEnabled(name not in unused)
             field.widget.setToolTip(unused.get(name, SETTING_LIMITS[name].help or ""))
+        self.setting_fields["schedule"].widget.setToolTip(SCHEDULE_HELP[training.schedule])
         if self.dataset_choice.currentData() != self.document.project.dataset:
             self._fill_dataset_choices()
         self._update_controls()
