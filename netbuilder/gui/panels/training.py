@@ -94,6 +94,21 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(self.confusion, "Confusion matrix")
         self.tabs.addTab(self.preview, "Data")
 
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._controls_column())
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([320, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        document.analysis_changed.connect(self.refresh)
+        document.project_replaced.connect(self._project_replaced)
+        self.refresh()
+
+    # --- building ---------------------------------------------------------------------------------
+    def _controls_column(self) -> QWidget:
         controls = QWidget()
         column = QVBoxLayout(controls)
         column.setContentsMargins(6, 6, 6, 6)
@@ -112,20 +127,8 @@ class TrainingPanel(QWidget):
         left_column.setContentsMargins(0, 0, 0, 0)
         left_column.addWidget(scroll, 1)
         left_column.addWidget(self._paused_box())
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([320, 900])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        return left
 
-        document.analysis_changed.connect(self.refresh)
-        document.project_replaced.connect(self._project_replaced)
-        self.refresh()
-
-    # --- building ---------------------------------------------------------------------------------
     def _curves_page(self) -> QWidget:
         save_png = QPushButton("Save plot as PNG…")
         save_png.clicked.connect(self.save_plot)
