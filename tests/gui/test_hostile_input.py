@@ -223,7 +223,7 @@ QUIT_WHILE_LOADING = textwrap.dedent("""
     show = MainWindow.show
     def show_then_load_and_quit(window):
         show(window)
-        QTimer.singleShot(50, window.training.load_preview)
+        QTimer.singleShot(50, window.training.data.load_preview)
         QTimer.singleShot(300, QApplication.instance().quit)
     MainWindow.show = show_then_load_and_quit
     sys.exit(app.run_gui(sys.argv[1]))
@@ -256,14 +256,14 @@ def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_
                             opened.append(os.fspath(path)) or real_open(path, *args, **kwargs))
     getattr(training, kind)()
     assert str(target) not in opened
-    assert target.is_file() and training.message.text() == f"Wrote {target.name}."
+    assert target.is_file() and training.run_box.message.text() == f"Wrote {target.name}."
 
 
 def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, dialogs, tmp_path):
     training = make_window().training
     dialogs.chosen_file = str(tmp_path / "a\0b.csv")
     training.export_history()
-    assert training.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
+    assert training.run_box.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
 
 
 def test_a_project_named_with_control_characters_has_a_readable_title(make_window):
@@ -331,8 +331,8 @@ def test_hostile_text_in_every_training_setting_is_taken_or_refused_beside_it(qt
     qtbot.addWidget(panel)
     for text in HOSTILE_TEXTS:
         before = getattr(document.project.training, name)
-        type_into(panel.setting_fields[name].widget, text, lambda raw: panel.set_setting(name, raw))
-        error = panel.setting_errors[name]
+        type_into(panel.settings.fields[name].widget, text, lambda raw: panel.settings.set_setting(name, raw))
+        error = panel.settings.errors[name]
         assert printable_and_short(error.text())
         if not error.isHidden():
             assert getattr(document.project.training, name) == before

@@ -140,7 +140,7 @@ def test_the_app_leaves_torch_one_thread_outside_training_runs(tmp_path):
     code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen';"
             "from netbuilder.gui.app import run_gui;"
             "run_gui(None, sys.argv[1]);"
-            "import torch; print(torch.get_num_threads())")
+            "import torch; print(torch.get_num_threads(), file=sys.__stdout__)")  # the window routes sys.stdout to its log
     repository = Path(__file__).parents[2]
     environment = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
     environment.update(PYTHONPATH=str(repository), XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
@@ -170,10 +170,10 @@ def test_a_reopened_run_shows_the_curves_it_showed_before_saving(training_window
     training, plots = window.training, window.training.plots
     long_run(window, qtbot)
     training.pause_action.trigger()
-    field = training.paused_fields["learning_rate"]
+    field = training.paused.fields["learning_rate"]
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
-    training.apply_changes.click()
+    training.paused.apply_changes.click()
     qtbot.waitUntil(lambda: len(plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
     training.stop()
     qtbot.waitUntil(lambda: training.state == "idle", timeout=RUN_TIMEOUT_MS)
