@@ -254,7 +254,7 @@ def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_
         real_open = module.open
         monkeypatch.setattr(module, "open", lambda path, *args, real_open=real_open, **kwargs:
                             opened.append(os.fspath(path)) or real_open(path, *args, **kwargs))
-    getattr(training, kind)()
+    getattr(training.curve_files, kind)()
     assert str(target) not in opened
     assert target.is_file() and training.run_box.message.text() == f"Wrote {target.name}."
 
@@ -262,7 +262,7 @@ def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_
 def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, dialogs, tmp_path):
     training = make_window().training
     dialogs.chosen_file = str(tmp_path / "a\0b.csv")
-    training.export_history()
+    training.curve_files.export_history()
     assert training.run_box.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
 
 

@@ -169,12 +169,14 @@ def test_a_reopened_run_shows_the_curves_it_showed_before_saving(training_window
     window = training_window
     training, plots = window.training, window.training.plots
     long_run(window, qtbot)
+    qtbot.waitUntil(training.pause_action.isEnabled, timeout=RUN_TIMEOUT_MS)
     training.pause_action.trigger()
+    qtbot.waitUntil(lambda: training.state == "paused", timeout=RUN_TIMEOUT_MS)
     field = training.paused.fields["learning_rate"]
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
     training.paused.apply_changes.click()
-    qtbot.waitUntil(lambda: len(plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: plots.marker_labels() and len(plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
     training.stop()
     qtbot.waitUntil(lambda: training.state == "idle", timeout=RUN_TIMEOUT_MS)
     qtbot.waitUntil(lambda: len(plotted_series(plots)[0]["smoothed_loss"][0]) == len(plots.current.batch_x))

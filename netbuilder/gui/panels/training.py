@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QFileDialog, QPushButton, QScrollArea, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QApplication, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...core import memory
 from ...core.compile import CompileError
 from ...core.project import Project
-from ...files import write_atomic
-from ...text import shown
 from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, Preparing, SettingsChanged, Started,
                                 ThreadsChosen)
 from ...training.gpus import visible_gpu_count
@@ -30,6 +27,7 @@ from ..workers import DistributedTrainingWorker, TrainingWorker
 from .confusion import ConfusionMatrixView
 from .samples import DatasetPreview, SampleGallery, image_shape_of
 from .training_data import DataChooser
+from .training_files import CurveFiles
 from .training_plots import TrainingPlots
 from .training_run_box import ERROR_STYLE, PROGRESS_STEPS, WARNING_STYLE, PausedChanges, RunBox
 from .training_settings_form import SettingsForm
@@ -75,13 +73,15 @@ class TrainingPanel(QWidget):
         self.confusion.cell_clicked.connect(self.open_gallery)
         self.preview = DatasetPreview()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._curves_page(), "Curves")
+        self.curve_files = CurveFiles(self.plots, document)
+        self.tabs.addTab(self.plots, "Curves")
         self.tabs.addTab(self.confusion, "Confusion matrix")
         self.tabs.addTab(self.preview, "Data")
         self.data = DataChooser(document, self.preview)
         self.data.preview_wanted.connect(lambda: self.tabs.setCurrentWidget(self.preview))
         self.run_box = RunBox((self.start_action, self.pause_action, self.stop_action))
         self.run_box.offer_processes(visible_gpu_count())
+        self.curve_files.told.connect(self.run_box.message.setText)
         self.settings = SettingsForm(document)
         self.paused = PausedChanges()
         self.paused.apply_changes.clicked.connect(self.resume)
@@ -119,15 +119,6 @@ class TrainingPanel(QWidget):
         left_column.addWidget(scroll, 1)
         left_column.addWidget(self.paused)
         return left
-
-    def _curves_page(self) -> QWidget:
-        save_png = QPushButton("Save plot as PNG…")
-        save_png.clicked.connect(self.save_plot)
-        save_csv = QPushButton("Export history as CSV…")
-        save_csv.clicked.connect(self.export_history)
-        self.plots.toolbar.addWidget(save_png)
-        self.plots.toolbar.addWidget(save_csv)
-        return self.plots
 
     # --- the project ------------------------------------------------------------------------------
     def use_dataset(self, dataset) -> None:
@@ -440,8 +431,8 @@ class TrainingPanel(QWidget):
     def open_gallery(self, true_class: int, predicted_class: int) -> None:
         epoch, started = self.last_epoch, self.started
         if epoch is None or started is None or started.validation is None or epoch.val_predictions is None:
-            self.run_box.message.setText("The samples behind each cell are kept only for runs trained in one process since "
-                                 "the project was opened: train again on one process to see them.")
+            self.run_box.message.setText("The samples behind each cell are kept only for runs trained in one process "
+                                         "since the project was opened: train again on one process to see them.")
             return
         gallery = SampleGallery(started.validation, epoch.val_predictions, epoch.val_probabilities,
                                 started.class_names, true_class, predicted_class, self.run_image_shape, self)
@@ -450,33 +441,6 @@ class TrainingPanel(QWidget):
                                   if gallery in self.galleries else None)
         self.galleries.append(gallery)
         gallery.show()
-
-    def save_plot(self) -> None:
-        start = str(self.document.path.with_suffix(".png")) if self.document.path else "training.png"
-        path, _ = QFileDialog.getSaveFileName(self, "Save plot as PNG", start, "PNG images (*.png)")
-        if path:
-            path = path if path.lower().endswith(".png") else path + ".png"
-            encoded = QBuffer()
-            encoded.open(QIODevice.OpenModeFlag.WriteOnly)
-            self.plots.graphics.grab().save(encoded, "PNG")
-            self._write_file(Path(path), bytes(encoded.data()))
-
-    def export_history(self) -> None:
-        start = str(self.document.path.with_suffix(".csv")) if self.document.path else "history.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export history as CSV", start, "CSV files (*.csv)")
-        if path:
-            path = Path(path if path.lower().endswith(".csv") else path + ".csv")
-            self._write_file(path, self.plots.current.csv_text().encode("utf-8"))
-
-    def _write_file(self, path: Path, data: bytes) -> None:
-        """Write a file the user named, as projects are written (a pipe there is replaced, not
-        waited on; a failure leaves what was there), or say in the panel why it could not be."""
-        try:
-            write_atomic(path, data)
-        except OSError as error:
-            self.run_box.message.setText(f"Cannot write {shown(path.name)}: {shown(error.strerror or error)}")
-        else:
-            self.run_box.message.setText(f"Wrote {shown(path.name)}.")
 
     def restore_saved_run(self, project_path: Path) -> None:
         """Show the run saved beside a project file, if there is one, and offer its model (model_trained)."""
