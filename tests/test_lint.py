@@ -10,8 +10,6 @@ LONGEST_FUNCTION = 60  # lines, decorators and docstring included
 # (issue 20 §2: the run service and the training panel's widgets); the integrator removes each entry
 # once its split is merged (a stale entry fails the test, so the list only shrinks).
 LONG_FUNCTIONS = {
-    "netbuilder/training/trainer.py::Trainer._epoch": "the batch loop; its batch step is split out next (issue 20 §2)",
-    "netbuilder/training/cli.py::_train": "becomes a presenter class of the run service (issue 20 §2)",
     "netbuilder/gui/panels/draw.py::DrawPanel.__init__": "the draw panel is being split into widgets (issue 20 §2)",
     "netbuilder/gui/main_window.py::MainWindow.__init__": "the window is being restructured (issue 20 §2)",
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from netbuilder.common.contracts import TASKS
 from .layers.base import Param, ParamError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -17,8 +18,7 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
     Param("weight_decay", float, 0.0, min=0.0, max=1.0),
     Param("momentum", float, 0.9, min=0.0, max=0.999),
     Param("nesterov", bool, False),
-    Param("schedule", str, "cosine", choices=SCHEDULES,
-          help="cosine: the rate falls smoothly to 0, so short runs end settled and vary less"),
+    Param("schedule", str, "cosine", choices=SCHEDULES, help="how the learning rate changes over the run"),
     Param("validation_split", float, 0.1, min=0.0, max=0.9,
           help="fraction of training data held out when the dataset has no validation set"),
     Param("early_stopping_patience", int, 0, min=0, max=1000, help="epochs without improvement; 0 = off"),
@@ -33,13 +33,27 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
 )}
 
 
-def unused_settings(optimizer: str) -> dict[str, str]:
-    """The settings the chosen optimizer ignores, each with why (the training panel disables them):
-    momentum and Nesterov are SGD's alone (see training.trainer.build_optimizer)."""
-    if optimizer == "sgd":
-        return {}
-    why = f"applies to the SGD optimizer only, not {optimizer}"
-    return {"momentum": f"Momentum {why}", "nesterov": f"Nesterov momentum {why}"}
+# What each schedule does with the learning rate (training.trainer.build_schedule), for its tooltip:
+# the schedules take no settings of their own, so none is disabled for them.
+SCHEDULE_HELP = {
+    "constant": "constant: the learning rate stays as set for the whole run",
+    "step": "step: the learning rate drops tenfold after each third of the epochs",
+    "cosine": "cosine: the rate falls smoothly to 0, so short runs end settled and vary less",
+    "one_cycle": "one_cycle: the rate rises to the set rate over the first 30% of the run, then falls towards 0",
+}
+
+
+def unused_settings(optimizer: str, task: str | None = None) -> dict[str, str]:
+    """The settings the chosen optimizer or the Output's task ignores, each with why (the training
+    panel disables them): momentum and Nesterov are SGD's alone (see training.trainer.build_optimizer);
+    label smoothing needs classes to spread over (training.metrics.mse_loss ignores it)."""
+    unused = {}
+    if optimizer != "sgd":
+        why = f"applies to the SGD optimizer only, not {optimizer}"
+        unused |= {"momentum": f"Momentum {why}", "nesterov": f"Nesterov momentum {why}"}
+    if task in TASKS and not TASKS[task].has_classes:
+        unused["label_smoothing"] = f"Label smoothing applies to classification only, not {task}"
+    return unused
 
 
 def _default(name: str):

@@ -1,8 +1,9 @@
 """The status bar's estimate of an epoch's training time, kept up to date as the network changes.
 
 Timing needs torch, which takes seconds to import, and a few training steps: both run on a
-worker thread, a while after the last edit, and each network is timed once (the result is
-cached by its structure, parameters and training settings), so editing never waits for it.
+worker thread, a while after the last edit, and each network is timed once, or again up to
+estimate.MAX_TIMINGS times while its times disagree (they are pooled, cached by its structure,
+parameters and training settings), so editing never waits for it. An unsure figure is a range.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..core.compile import NotEnoughMemory
 from ..core.graph import Graph
 from ..core.settings import TrainingSettings
-from ..training.estimate import epoch_seconds  # torch-free: torch is imported by seconds_per_batch
+from ..training.estimate import TimingPool, duration_text, epoch_seconds  # torch-free: batch_times imports torch
 from .document import Document
 
 SETTLE_MS = 800  # time the network a moment after the last edit, not after each keystroke
@@ -30,19 +31,19 @@ def network_key(graph: Graph, settings: TrainingSettings) -> str:
 
 
 class EpochEstimate(QObject):
-    """Emits `text_changed` with e.g. "≈ 14 s per epoch on digits" (or per batch, for data of
-    unknown size; TOO_LARGE for a network whose training would not fit in memory; empty while the
-    network has problems or has not been timed yet)."""
+    """Emits `text_changed` with e.g. "≈ 14 s per epoch on digits" or "10–16 s per epoch on digits"
+    (or per batch, for data of unknown size; TOO_LARGE for a network whose training would not fit in
+    memory; empty while the network has problems or has not been timed yet)."""
 
     text_changed = Signal(str)
-    # key, seconds per batch (None: could not be timed; TOO_LARGE: refused before timing), from the worker
+    # key, step times (None: could not be timed; TOO_LARGE: refused before timing), from the worker
     _timed = Signal(str, object)
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
         self.text = ""
-        self._cache: dict[str, float | str | None] = {}
+        self._cache: dict[str, TimingPool | str | None] = {}
         self._busy = False
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -60,9 +61,11 @@ class EpochEstimate(QObject):
             self._show("")
             return
         key = network_key(project.graph, project.training)
+        known = self._cache.get(key)
         if key in self._cache:
-            self._show(self._describe(self._cache[key]))
-        elif not self._busy:
+            self._show(self._describe(known))
+        if (key not in self._cache or (isinstance(known, TimingPool) and known.wants_another_timing)) \
+                and not self._busy:
             self._busy = True
             # the worker gets its own copy: the user goes on editing this one
             graph = Graph({node_id: replace(node, params=dict(node.params)) for node_id, node in project.graph.nodes.items()},
@@ -72,32 +75,35 @@ class EpochEstimate(QObject):
             worker.start()
 
     def _time(self, graph: Graph, settings: TrainingSettings, key: str) -> None:
-        from ..training.estimate import seconds_per_batch  # torch: on this thread, never the GUI's
+        from ..training.estimate import batch_times  # torch: on this thread, never the GUI's
 
         try:
-            seconds = seconds_per_batch(graph, settings)
+            times = batch_times(graph, settings)
         except NotEnoughMemory:
-            seconds = TOO_LARGE
+            times = TOO_LARGE
         except Exception:  # a network that trains in no way this can time: no estimate, no message
-            seconds = None
+            times = None
         with contextlib.suppress(RuntimeError):  # the window closed while timing
-            self._timed.emit(key, seconds)
+            self._timed.emit(key, times)
 
-    def _store(self, key: str, seconds: float | str | None) -> None:
+    def _store(self, key: str, times: list[float] | str | None) -> None:
         self._busy = False
-        self._cache[key] = seconds
-        self.update_now()  # the network may have changed meanwhile: this times it again if so
+        if isinstance(times, list):
+            self._cache.setdefault(key, TimingPool()).add(times)
+        else:
+            self._cache[key] = times
+        self.update_now()  # the network may have changed meanwhile, or wants another timing
 
-    def _describe(self, batch_seconds: float | str | None) -> str:
-        if batch_seconds is None:
-            return ""
-        if batch_seconds == TOO_LARGE:
-            return TOO_LARGE
+    def _describe(self, timing: TimingPool | str | None) -> str:
+        if timing is None or timing == TOO_LARGE:
+            return timing or ""
         project = self.document.project
-        epoch = epoch_seconds(project.dataset, project.training.batch_size, batch_seconds)
-        if epoch is None:
-            return f"≈ {batch_seconds * 1000:.0f} ms per batch of {project.training.batch_size}"
-        return f"≈ {_duration(epoch)} per epoch on {project.dataset}"
+        batch_size = project.training.batch_size
+        seconds = timing.figure()
+        epochs = [epoch_seconds(project.dataset, batch_size, batch) for batch in seconds]
+        if epochs[0] is None:
+            return f"{duration_text(*seconds, timing.sure)} per batch of {batch_size}"
+        return f"{duration_text(*epochs, timing.sure)} per epoch on {project.dataset}"
 
     def _changed(self) -> None:
         self._settle.start()
@@ -107,10 +113,3 @@ class EpochEstimate(QObject):
             self.text = text
             self.text_changed.emit(text)
 
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

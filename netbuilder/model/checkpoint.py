@@ -33,12 +33,15 @@ from netbuilder.common.files import FileMissingError, FileReadError, parse_json,
 from netbuilder.common.text import shown
 
 from .file_lock import locked
-from .history import EpochEnded, History, SettingsChanged
+from .history import EpochEnded, History, Report, SettingsChanged
 
 CHECKPOINT_FORMAT = "netbuilder-checkpoint"
 CHECKPOINT_VERSION = 2
 HISTORY_FORMAT = "netbuilder-history"
-HISTORY_VERSION = 1
+# Version 2 keeps each report's smoothed loss and learning rate beside its loss (version 1: the loss
+# only, still read: its reports have no smoothed loss and the curves fall back to the rate per epoch).
+HISTORY_VERSION = 2
+_READ_HISTORY_VERSIONS = (1, 2)
 _OLD_HISTORY_SUFFIX = ".history.json"  # version 1 kept the history in a second file
 # Weights of a network a CPU trains in hours are megabytes; 8 GB is a billion float32 parameters.
 MAX_CHECKPOINT_BYTES = 8 * 1024**3
@@ -56,6 +59,24 @@ _EPOCH_ARRAYS_NOT_SAVED = ("val_predictions", "val_probabilities")
 # header above 100 MB, and the weights would not be saved): the newest epochs keep theirs up to
 # this many numbers in all, older ones keep their scalar figures only.
 SAVED_CLASS_FIGURES = 1_000_000
+# Reports come every fraction of a second; a run of days keeps this many, evenly spread and the last
+# one included (4 numbers each: about 8 MB of metadata at most).
+SAVED_REPORTS = 100_000
+
+
+def _reports_to_json(reports: list[Report]) -> list[list[float]]:
+    if len(reports) > SAVED_REPORTS:
+        step = (len(reports) - 1) / (SAVED_REPORTS - 1)
+        reports = [reports[round(i * step)] for i in range(SAVED_REPORTS)]
+    return [list(report) for report in reports]
+
+
+def _reports_from_json(reports: list, version: int) -> list[Report]:
+    width = 2 if version == 1 else len(Report._fields)
+    if not all(isinstance(report, list) and len(report) == width and all(is_number(v, finite=False) for v in report)
+               for report in reports):
+        raise _Damaged(f"a report is not {width} numbers")
+    return [Report(*(float(v) for v in report), *[math.nan] * (len(Report._fields) - width)) for report in reports]
 
 
 def _epoch_to_json(epoch: EpochEnded, with_class_figures: bool) -> dict:
@@ -319,7 +340,7 @@ def _history_to_json(history: History) -> dict:
     return {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "dataset": history.dataset,
             "task": history.task, "class_names": history.class_names,
             "epochs": _epochs_to_json(history.epochs),
-            "batch_losses": [list(pair) for pair in history.batch_losses],
+            "reports": _reports_to_json(history.reports),
             "changes": [{"position": c.position, "epoch": c.epoch, "samples_seen": c.samples_seen,
                          "changes": [list(change) for change in c.changes]} for c in history.changes]}
 
@@ -332,9 +353,9 @@ def _history_from_json(text: object, file_name: str) -> History:
     except FileReadError:
         raise CheckpointError(f"{name} is damaged (its history is not JSON): train again.") from None
     if not isinstance(document, dict) or document.get("format") != HISTORY_FORMAT or \
-            document.get("version") != HISTORY_VERSION:
+            type(document.get("version")) is not int or document["version"] not in _READ_HISTORY_VERSIONS:
         raise CheckpointError(f"{name} is damaged (its history is not a netbuilder training history of "
-                              f"version {HISTORY_VERSION}): train again.")
+                              f"version {' or '.join(map(str, _READ_HISTORY_VERSIONS))}): train again.")
     try:
         return _history(document)
     except _Damaged as error:
@@ -352,17 +373,16 @@ def _history(document: dict) -> History:
         raise _Damaged("the task or the dataset is not one netbuilder writes") from None
     if task not in TASKS:
         raise _Damaged("the task or the dataset is not one netbuilder writes")
+    version = document["version"]
+    reports_key = "batch_losses" if version == 1 else "reports"
     try:
-        epochs, losses, changes = (read_field(document, key, "list", default=[])
-                                   for key in ("epochs", "batch_losses", "changes"))
+        epochs, reports, changes = (read_field(document, key, "list", default=[])
+                                    for key in ("epochs", reports_key, "changes"))
     except FieldError:
-        raise _Damaged("the epochs, batch losses or changes are not lists") from None
-    if not all(isinstance(pair, list) and len(pair) == 2 and all(is_number(v, finite=False) for v in pair)
-               for pair in losses):
-        raise _Damaged("a batch loss is not a pair of numbers")
+        raise _Damaged("the epochs, reports or changes are not lists") from None
     return History(class_names=class_names, task=task, dataset=dataset,
                    epochs=[_epoch_from_json(epoch) for epoch in epochs],
-                   batch_losses=[(float(position), float(loss)) for position, loss in losses],
+                   reports=_reports_from_json(reports, version),
                    changes=[_change_from_json(change) for change in changes])
 
 

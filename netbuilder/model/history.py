@@ -1,11 +1,12 @@
-"""What a training run leaves in the model's history: one record per epoch and per change of
-settings while paused. The trainer sends these records as events, the checkpoint saves them, the
+"""What a training run leaves in the model's history: one record per report the curves drew, per
+epoch and per change of settings while paused. The trainer sends these records as events, the checkpoint saves them, the
 window redraws a reopened project's curves from them; they live here, below training, so that
 reading a trained model never imports the trainer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,15 @@ class EpochEnded:
     # Per validation sample (rows of Started.validation): the predicted class and all probabilities
     val_predictions: np.ndarray | None = field(default=None, repr=False, compare=False)
     val_probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+class Report(NamedTuple):
+    """What the curves draw of one BatchEnded, kept in the run's history so a reopened run shows them."""
+
+    position: float  # epochs done, as a fraction (the plots' x)
+    loss: float
+    smoothed_loss: float
+    learning_rate: float
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,8 @@ class History:
     task: str
     dataset: str = ""  # the dataset it was trained on, as the user named it
     epochs: list[EpochEnded] = field(default_factory=list)
-    # (position in epochs, training loss) per reported batch, so a reopened project redraws its curves
-    batch_losses: list[tuple[float, float]] = field(default_factory=list)
+    # every report the curves drew, so a reopened project redraws them as they were shown
+    reports: list[Report] = field(default_factory=list)
     changes: list[SettingsChanged] = field(default_factory=list)  # settings changed while paused
 
 

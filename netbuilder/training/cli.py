@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze
@@ -172,55 +173,89 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     if world.distributed:
         say(describe(world))
     run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world)
-    show_preparation = _progress_printer()
-    latest_speed = 0.0
-    show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
-    last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
-    warned: set[tuple[str, str]] = set()
-    threads_in_use = None
-    live_line = False  # a live batch line is on the terminal
+    presenter = _TerminalPresenter(run, say)
     try:
         with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
                 _stop_on_signals(run.session) as signals:
             for event in run.events():
                 write_event(event)
-                if isinstance(event, Preparing):
-                    if show_preparation and event.total:
-                        show_preparation(event.done, event.total, event.message)
-                elif isinstance(event, Started):
-                    say(started_text(run.project, run.session.dataset.name, event))
-                    for note in event.notes:
-                        say(f"note: {note}")
-                elif isinstance(event, BatchEnded):
-                    latest_speed = event.samples_per_second
-                    if show_batches:
-                        print(f"\r{progress_text(event)}", end="", file=sys.stderr, flush=True)
-                        live_line = True
-                    elif time.monotonic() - last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
-                        say(progress_text(event))
-                        last_progress_line = time.monotonic()
-                elif isinstance(event, EpochEnded):
-                    live_line = _clear_live_line(live_line)
-                    say(epoch_text(event, latest_speed))
-                    last_progress_line = time.monotonic()
-                elif isinstance(event, ThreadsChosen) and is_news(event, threads_in_use):
-                    threads_in_use = event.threads
-                    live_line = _clear_live_line(live_line)
-                    say(threads_text(event))
-                elif isinstance(event, HealthReport):
-                    for layer in event.layers:
-                        if layer.problem and (layer.layer, layer.problem) not in warned:
-                            warned.add((layer.layer, layer.problem))
-                            live_line = _clear_live_line(live_line)
-                            print(one_line(f'warning: layer "{layer.layer}": {layer.advice}'), file=sys.stderr,
-                                  flush=True)
-                elif isinstance(event, Finished):
-                    finished = event
+                presenter.show(event)
     except KeyboardInterrupt:
-        _clear_live_line(live_line)
+        presenter.end_live_line()
         print("netbuilder: interrupted; nothing was saved", file=sys.stderr)
         return 128 + signal.SIGINT  # as a shell reports a command that Ctrl+C ended
-    _clear_live_line(live_line)
+    presenter.end_live_line()
+    return _finish(run, presenter.finished, signals, world, say)
+
+
+class _TerminalPresenter:
+    """The run's events as lines on the terminal: one method per kind of event."""
+
+    def __init__(self, run: TrainingRun, say: Callable[[str], None]):
+        self.run, self.say = run, say
+        self.show_preparation = _progress_printer()
+        self.latest_speed = 0.0
+        self.show_batches = sys.stderr.isatty()  # a live line on a terminal; logs get one line per epoch...
+        self.last_progress_line = time.monotonic()  # ...and a progress line every PROGRESS_LINE_SECONDS within one
+        self.warned: set[tuple[str, str]] = set()
+        self.threads_in_use: int | None = None
+        self.live_line = False  # a live batch line is on the terminal
+        self.finished: Finished | None = None
+        self._handlers = {Preparing: self.preparing, Started: self.started, BatchEnded: self.batch,
+                          EpochEnded: self.epoch, ThreadsChosen: self.threads, HealthReport: self.health,
+                          Finished: self.finish}
+
+    def show(self, event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def end_live_line(self) -> None:
+        self.live_line = _clear_live_line(self.live_line)
+
+    def preparing(self, event: Preparing) -> None:
+        if self.show_preparation and event.total:
+            self.show_preparation(event.done, event.total, event.message)
+
+    def started(self, event: Started) -> None:
+        self.say(started_text(self.run.project, self.run.session.dataset.name, event))
+        for note in event.notes:
+            self.say(f"note: {note}")
+
+    def batch(self, event: BatchEnded) -> None:
+        self.latest_speed = event.samples_per_second
+        if self.show_batches:
+            print(f"\r{progress_text(event)}", end="", file=sys.stderr, flush=True)
+            self.live_line = True
+        elif time.monotonic() - self.last_progress_line >= PROGRESS_LINE_SECONDS and event.batch < event.batches:
+            self.say(progress_text(event))
+            self.last_progress_line = time.monotonic()
+
+    def epoch(self, event: EpochEnded) -> None:
+        self.end_live_line()
+        self.say(epoch_text(event, self.latest_speed))
+        self.last_progress_line = time.monotonic()
+
+    def threads(self, event: ThreadsChosen) -> None:
+        if is_news(event, self.threads_in_use):
+            self.threads_in_use = event.threads
+            self.end_live_line()
+            self.say(threads_text(event))
+
+    def health(self, event: HealthReport) -> None:
+        for layer in event.layers:
+            if layer.problem and (layer.layer, layer.problem) not in self.warned:
+                self.warned.add((layer.layer, layer.problem))
+                self.end_live_line()
+                print(one_line(f'warning: layer "{layer.layer}": {layer.advice}'), file=sys.stderr, flush=True)
+
+    def finish(self, event: Finished) -> None:
+        self.finished = event
+
+
+def _finish(run: TrainingRun, finished: Finished, signals: list[int], world: World,
+            say: Callable[[str], None]) -> int:
+    """The run's last message, its kept weights saved, and the command's exit status."""
     succeeded = finished.reason in ("completed", "early_stopping")
     if succeeded:
         say(finished.message)

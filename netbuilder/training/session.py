@@ -122,7 +122,7 @@ class TrainingSession:
         trainer = self._trainer
         return History(list(self.dataset.class_names) if self.dataset else [], self.task or "",
                        self.dataset_spec or self.project.dataset or (self.dataset.name if self.dataset else ""),
-                       list(trainer.history) if trainer else [], list(trainer.batch_losses) if trainer else [],
+                       list(trainer.history) if trainer else [], list(trainer.reports) if trainer else [],
                        list(trainer.changes) if trainer else [])
 
     def _prepare(self):

@@ -32,6 +32,7 @@ from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
 from netbuilder.common.text import shown
+from netbuilder.model.history import Report
 
 from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
@@ -147,7 +148,7 @@ class Trainer:
         self.control = control or RunControl()
         self.world = world
         self.history: list[EpochEnded] = []
-        self.batch_losses: list[tuple[float, float]] = []  # (position, loss) per BatchEnded
+        self.reports: list[Report] = []  # what the curves draw of each BatchEnded
         self.changes: list[SettingsChanged] = []
         self._where = "before training started"  # for the message of a stop
         self._best: _Best | None = None  # of this run, once it has started
@@ -225,7 +226,7 @@ class Trainer:
         """The data on the device, the optimizer, schedules, precision and thread tuner of a run."""
         model, world = self.model, self.world
         device = world.device(resolve_device(self.settings.device))
-        self.history, self.batch_losses, self.changes, self._best = [], [], [], None
+        self.history, self.reports, self.changes, self._best = [], [], [], None
         train_x, train_y, val_x, val_y = self._split()
         model.to(device, memory_format=training_layout(model, device))
         train_x, train_y = _place(train_x, device), _place(train_y, device)
@@ -263,41 +264,15 @@ class Trainer:
         loop.last_report = loop_started = time.perf_counter()
         for batch in range(batches):
             self._where = f"at epoch {epoch}, batch {batch + 1} of {batches}"
-            waited, changes = world.between_batches(self.control)
-            loop.train_seconds -= waited
-            loop.paused_seconds += waited
-            if changes:
-                loop.optimizer, loop.schedules, changed = self._apply_changes(changes, loop.optimizer, loop.schedules,
-                                                                              batches)
-                if changed:
-                    event = SettingsChanged(epoch - 1 + batch / batches, epoch,
-                                            loop.samples_seen + sum(loop.pending_sizes), changed)
-                    self.changes.append(event)
-                    yield event
+            changed = self._changes_between_batches(loop, epoch, batch)
+            if changed is not None:
+                yield changed
             batch_started = time.perf_counter()
             batch_indices = order[batch * batch_size:loop.last_end if batch + 1 == batches else (batch + 1) * batch_size]
             indices = world.shard(batch_indices)
-            inputs = loop.train_x.index_select(0, indices).to(loop.device, non_blocking=True)
-            targets = loop.train_y.index_select(0, indices).to(loop.device, non_blocking=True)
-            if loop.augment is not None:
-                inputs = loop.augment(inputs)
-                if TASKS[self.task].target_is_input:  # the shifted image is what to give back
-                    targets = inputs
             probe = HealthProbe(model) if batch_started >= loop.next_health else None
             with probe or contextlib.nullcontext():
-                with loop.autocast():
-                    outputs = loop.training_model(inputs)
-                    loss = task_loss(outputs, targets, self.task, self.settings.label_smoothing)
-                loop.optimizer.zero_grad(set_to_none=True)
-                world.for_gradient(loss, len(indices), len(batch_indices)).backward()
-            loop.learning_rate = loop.optimizer.param_groups[0]["lr"]
-            loop.optimizer.step()
-            if loop.schedules[1] is not None:
-                loop.schedules[1].step()
-            loop.pending_losses.append(loss.detach())
-            loop.pending_sizes.append(len(indices))
-            if TASKS[self.task].has_classes:
-                loop.correct += (outputs.argmax(dim=1) == targets).sum()
+                self._step(loop, indices, len(batch_indices))
             now = time.perf_counter()
             position = epoch - 1 + (batch + 1) / batches
             if probe is not None:  # its hooks slowed this batch: not a fair timing
@@ -315,6 +290,45 @@ class Trainer:
         if loop.schedules[0] is not None:
             loop.schedules[0].step()
         return None
+
+    def _changes_between_batches(self, loop: _Loop, epoch: int, batch: int) -> SettingsChanged | None:
+        """Wait while paused; the settings changed meanwhile, applied and recorded, if any took effect."""
+        waited, changes = self.world.between_batches(self.control)
+        loop.train_seconds -= waited
+        loop.paused_seconds += waited
+        if not changes:
+            return None
+        loop.optimizer, loop.schedules, changed = self._apply_changes(changes, loop.optimizer, loop.schedules,
+                                                                      loop.batches)
+        if not changed:
+            return None
+        event = SettingsChanged(epoch - 1 + batch / loop.batches, epoch, loop.samples_seen + sum(loop.pending_sizes),
+                                changed)
+        self.changes.append(event)
+        return event
+
+    def _step(self, loop: _Loop, indices: torch.Tensor, batch_samples: int) -> None:
+        """One training step on the samples at `indices` (this process's share of a batch of
+        `batch_samples`); its loss is held for the next report, read without a sync."""
+        inputs = loop.train_x.index_select(0, indices).to(loop.device, non_blocking=True)
+        targets = loop.train_y.index_select(0, indices).to(loop.device, non_blocking=True)
+        if loop.augment is not None:
+            inputs = loop.augment(inputs)
+            if TASKS[self.task].target_is_input:  # the shifted image is what to give back
+                targets = inputs
+        with loop.autocast():
+            outputs = loop.training_model(inputs)
+            loss = task_loss(outputs, targets, self.task, self.settings.label_smoothing)
+        loop.optimizer.zero_grad(set_to_none=True)
+        self.world.for_gradient(loss, len(indices), batch_samples).backward()
+        loop.learning_rate = loop.optimizer.param_groups[0]["lr"]
+        loop.optimizer.step()
+        if loop.schedules[1] is not None:
+            loop.schedules[1].step()
+        loop.pending_losses.append(loss.detach())
+        loop.pending_sizes.append(len(indices))
+        if TASKS[self.task].has_classes:
+            loop.correct += (outputs.argmax(dim=1) == targets).sum()
 
     def _report(self, loop: _Loop, epoch: int, batch: int, position: float, now: float,
                 loop_started: float) -> BatchEnded | Finished:
@@ -334,11 +348,12 @@ class Trainer:
         training_time = loop.train_seconds + now - loop_started
         elapsed = now - loop.run_started - loop.paused_seconds
         progress = loop.samples_seen / (loop.epochs * len(loop.train_x))
-        self.batch_losses.append((position, mean_loss))
+        smoothed_loss = loop.smoothed.add(mean_loss)
+        self.reports.append(Report(position, mean_loss, smoothed_loss, loop.learning_rate))
         loop.pending_losses, loop.pending_sizes = [], []  # `sizes` may be the list held until now
         return BatchEnded(epoch, batch + 1, loop.batches, mean_loss, loop.samples_seen,
                           loop.samples_seen / training_time if training_time > 0 else 0.0,
-                          position, loop.smoothed.add(mean_loss), loop.learning_rate, elapsed,
+                          position, smoothed_loss, loop.learning_rate, elapsed,
                           elapsed * (1 - progress) / progress, progress)
 
     def _end_epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
@@ -384,25 +399,9 @@ class Trainer:
         changed = [(name, getattr(before, name), value) for name, value in changes.items()
                    if getattr(before, name) != value]
         if "optimizer" in changes and changes["optimizer"] != before.optimizer:
-            rate = optimizer.param_groups[0]["lr"]
-            states = [schedule.state_dict() if schedule is not None else None for schedule in schedules]
-            self.settings = self.settings.replace(optimizer=changes["optimizer"])
-            optimizer = build_optimizer(self.model, self.settings)
-            schedules = build_schedule(optimizer, self.settings, batches)
-            for schedule, state in zip(schedules, states):
-                if schedule is not None:
-                    schedule.load_state_dict(state)
-            for group in optimizer.param_groups:
-                group["lr"] = rate
+            optimizer, schedules = self._switch_optimizer(changes["optimizer"], optimizer, schedules, batches)
         if "learning_rate" in changes:
-            factor = changes["learning_rate"] / self.settings.learning_rate
-            for group in optimizer.param_groups:
-                for key in ("lr", "initial_lr", "max_lr", "min_lr"):  # the last three: schedules' anchors
-                    if key in group:
-                        group[key] *= factor
-            for schedule in schedules:
-                if schedule is not None:
-                    schedule.base_lrs = [rate * factor for rate in schedule.base_lrs]
+            _scale_learning_rate(changes["learning_rate"] / self.settings.learning_rate, optimizer, schedules)
         if "weight_decay" in changes:
             for group in optimizer.param_groups:
                 group["weight_decay"] = changes["weight_decay"]
@@ -411,6 +410,22 @@ class Trainer:
         changed = tuple((name, rate_before, rate_after) if name == "learning_rate" else (name, was, value)
                         for name, was, value in changed)
         return optimizer, schedules, changed
+
+    def _switch_optimizer(self, name: str, optimizer: torch.optim.Optimizer, schedules: tuple,
+                          batches: int) -> tuple[torch.optim.Optimizer, tuple]:
+        """A new optimizer `name` on the same parameters, at the rate the schedule has reached, its
+        schedule continuing from the same step."""
+        rate = optimizer.param_groups[0]["lr"]
+        states = [schedule.state_dict() if schedule is not None else None for schedule in schedules]
+        self.settings = self.settings.replace(optimizer=name)
+        optimizer = build_optimizer(self.model, self.settings)
+        schedules = build_schedule(optimizer, self.settings, batches)
+        for schedule, state in zip(schedules, states):
+            if schedule is not None:
+                schedule.load_state_dict(state)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        return optimizer, schedules
 
     def _batches(self, size: int, batch_size: int) -> tuple[int, int]:
         """The number of batches per epoch and where the last one ends.
@@ -565,6 +580,17 @@ def build_optimizer(model: torch.nn.Module, settings: TrainingSettings) -> torch
                                weight_decay=decay)
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
     return optimizers[settings.optimizer](params, lr=rate, weight_decay=decay)
+
+
+def _scale_learning_rate(factor: float, optimizer: torch.optim.Optimizer, schedules: tuple) -> None:
+    """The current rate and the schedules' anchors alike, so a schedule keeps its shape from the new height."""
+    for group in optimizer.param_groups:
+        for key in ("lr", "initial_lr", "max_lr", "min_lr"):  # the last three: schedules' anchors
+            if key in group:
+                group[key] *= factor
+    for schedule in schedules:
+        if schedule is not None:
+            schedule.base_lrs = [rate * factor for rate in schedule.base_lrs]
 
 
 def build_schedule(optimizer: torch.optim.Optimizer, settings: TrainingSettings, batches: int):

@@ -17,9 +17,9 @@ def timings(monkeypatch):
 
     def fake(graph, settings):
         calls.append((threading.current_thread(), settings.batch_size))
-        return 0.01
+        return [0.01] * estimate.TIMED_STEPS
 
-    monkeypatch.setattr(estimate, "seconds_per_batch", fake)
+    monkeypatch.setattr(estimate, "batch_times", fake)
     return calls
 
 
@@ -54,7 +54,7 @@ def test_no_estimate_while_the_network_has_an_error(qtbot, timings):
 def test_a_network_too_large_for_the_memory_free_is_not_timed_and_says_so(qtbot, monkeypatch):
     from netbuilder.core import memory
 
-    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)  # the real seconds_per_batch refuses first
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)  # the real batch_times refuses first
     document = Document(load_template("2-cnn"))
     document.push(SetTraining(document.project, {"batch_size": 65536}))
     estimate_ = EpochEstimate(document)

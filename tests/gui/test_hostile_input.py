@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import errno
 import json
+import builtins
 import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -223,7 +223,7 @@ QUIT_WHILE_LOADING = textwrap.dedent("""
     show = MainWindow.show
     def show_then_load_and_quit(window):
         show(window)
-        QTimer.singleShot(50, window.training.load_preview)
+        QTimer.singleShot(50, window.training.data.load_preview)
         QTimer.singleShot(300, QApplication.instance().quit)
     MainWindow.show = show_then_load_and_quit
     sys.exit(app.run_gui(sys.argv[1]))
@@ -243,22 +243,27 @@ def test_quitting_while_a_dataset_is_still_being_read_ends_the_app_cleanly(tmp_p
 
 @pytest.mark.parametrize("kind", ["save_plot", "export_history"])
 def test_the_plot_and_history_written_to_a_pipe_replace_it_without_waiting(make_window, dialogs, tmp_path,
-                                                                          unwritten_fifo, kind):
-    """Writing into a FIFO nobody reads waits for ever (the watchdog ends it after 2 s)."""
+                                                                          unwritten_fifo, kind, monkeypatch):
+    """Writing into a FIFO nobody reads waits for ever (the watchdog ends it after 2 s): the pipe is
+    never opened, a file replaces it."""
     training = make_window().training
     target = unwritten_fifo(tmp_path / ("out.png" if kind == "save_plot" else "out.csv"))
     dialogs.chosen_file = str(target)
-    started = time.monotonic()
-    getattr(training, kind)()
-    assert time.monotonic() - started < 1.5
-    assert target.is_file() and training.message.text() == f"Wrote {target.name}."
+    opened = []
+    for module in (os, builtins):  # the descriptor and the file object ways of opening
+        real_open = module.open
+        monkeypatch.setattr(module, "open", lambda path, *args, real_open=real_open, **kwargs:
+                            opened.append(os.fspath(path)) or real_open(path, *args, **kwargs))
+    getattr(training.curve_files, kind)()
+    assert str(target) not in opened
+    assert target.is_file() and training.run_box.message.text() == f"Wrote {target.name}."
 
 
 def test_a_history_file_name_holding_nul_is_refused_in_the_panel(make_window, dialogs, tmp_path):
     training = make_window().training
     dialogs.chosen_file = str(tmp_path / "a\0b.csv")
-    training.export_history()
-    assert training.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
+    training.curve_files.export_history()
+    assert training.run_box.message.text() == "Cannot write a\\x00b.csv: a file name cannot hold a NUL character"
 
 
 def test_a_project_named_with_control_characters_has_a_readable_title(make_window):
@@ -326,8 +331,8 @@ def test_hostile_text_in_every_training_setting_is_taken_or_refused_beside_it(qt
     qtbot.addWidget(panel)
     for text in HOSTILE_TEXTS:
         before = getattr(document.project.training, name)
-        type_into(panel.setting_fields[name].widget, text, lambda raw: panel.set_setting(name, raw))
-        error = panel.setting_errors[name]
+        type_into(panel.settings.fields[name].widget, text, lambda raw: panel.settings.set_setting(name, raw))
+        error = panel.settings.errors[name]
         assert printable_and_short(error.text())
         if not error.isHidden():
             assert getattr(document.project.training, name) == before

@@ -57,6 +57,6 @@ def test_warnings_on_the_training_worker_go_to_the_log_file_not_the_window(route
     assert talking_layers - {threading.main_thread().name}, "the layers ran on the worker"
     log = log_file().read_text()
     assert all(line in log for line in LIBRARY_LINES)
-    run_log = [window.training.run_log.item(row).text() for row in range(window.training.run_log.count())]
+    run_log = [window.training.run_box.run_log.item(row).text() for row in range(window.training.run_box.run_log.count())]
     shown = "\n".join(run_log + dialogs.warnings + dialogs.questions + errors)
     assert run_log and not [line for line in LIBRARY_LINES if line in shown]

@@ -37,7 +37,7 @@ def test_the_terabyte_network_opens_flagged_and_is_refused_without_a_traceback(m
     assert window.open_path(terabyte_project(tmp_path))  # its saved run is not restored: it cannot be built here
     training, summary = window.training, window.summary
     assert "The saved training run was not restored: The network needs about 3.6 TB for its weights" \
-        in training.message.text()
+        in training.run_box.message.text()
 
     assert summary.memory.isVisibleTo(summary)
     assert summary.memory.text().startswith("Training memory: about ")
@@ -74,4 +74,4 @@ def test_a_batch_too_large_for_the_memory_free_disables_train_until_it_is_lowere
     assert "this computer has 16.0 GB free" in window.summary.memory.text()
     document.push(SetTraining(document.project, {"batch_size": 64}))
     assert training.start_action.isEnabled()
-    assert training.message.text() == ""
+    assert training.run_box.message.text() == ""

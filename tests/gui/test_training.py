@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QScrollArea
 
 from netbuilder.core.project import load_template
 from netbuilder.gui.document import Document
@@ -49,9 +50,9 @@ def test_one_epoch_fills_the_curves_the_progress_and_the_confusion_matrix(qtbot,
     panel.start_action.trigger()
     assert panel.state == "preparing" and not panel.start_action.isEnabled() and panel.stop_action.isEnabled()
     wait_until_idle(qtbot, panel)
-    assert panel.progress.value() == panel.progress.maximum()
-    assert panel.epoch_progress.value() == panel.epoch_progress.maximum() == 19  # 600 samples in batches of 32
-    assert "Trained 1 epoch" in panel.message.text()
+    assert panel.run_box.progress.value() == panel.run_box.progress.maximum()
+    assert panel.run_box.epoch_progress.value() == panel.run_box.epoch_progress.maximum() == 19  # 600 samples in batches of 32
+    assert "Trained 1 epoch" in panel.run_box.message.text()
     qtbot.wait(80)  # the plots redraw from their timer
     x, y = panel.plots.curves["batch_loss"].getData()
     assert x.dtype == np.float64 and len(x) >= 2 and np.all(np.isfinite(y))
@@ -85,11 +86,11 @@ def test_stop_mid_epoch_stops_before_the_next_batch(qtbot, panel):
     panel.document.project.training = panel.document.project.training.replace(epochs=50)
     panel.start()
     qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
-    trained_when_asked = len(panel.run.session.history().batch_losses)  # one report a batch here
+    trained_when_asked = len(panel.run.session.history().reports)  # one report a batch here
     panel.stop_action.trigger()
     wait_until_idle(qtbot, panel)
     assert len(panel.plots.current.batch_x) <= trained_when_asked + 1  # the batch under way, no other
-    assert panel.message.text().startswith("Stopped")
+    assert panel.run_box.message.text().startswith("Stopped")
 
 
 def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot, panel):
@@ -98,19 +99,19 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
     qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
     panel.pause_action.trigger()
     assert panel.state == "paused" and panel.start_action.text() == "Resume"
-    assert panel.paused_box.isVisible() and not panel.settings_box.isEnabled()
-    field = panel.paused_fields["learning_rate"]
+    assert panel.paused.isVisible() and not panel.settings.isEnabled()
+    field = panel.paused.fields["learning_rate"]
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
     seen_before = panel.plots.current.batch_x[-1]
-    panel.apply_changes.click()
+    panel.paused.apply_changes.click()
     assert panel.state == "running"
     qtbot.waitUntil(lambda: len(panel.plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
     panel.stop()
     wait_until_idle(qtbot, panel)
     assert panel.plots.marker_labels() == ["lr 0.001 → 0.0003"]
     assert len(panel.plots.markers) == 3  # one line on each plot
-    assert any("lr 0.001 → 0.0003" in panel.run_log.item(i).text() for i in range(panel.run_log.count()))
+    assert any("lr 0.001 → 0.0003" in panel.run_box.run_log.item(i).text() for i in range(panel.run_box.run_log.count()))
     positions = panel.plots.current.batch_x
     assert positions == sorted(positions) and positions[-1] > seen_before  # the same run went on
     assert panel.plots.previous.empty  # no second run began
@@ -121,23 +122,23 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
 def test_an_absurd_learning_rate_shows_the_nan_message_in_the_panel(qtbot, panel, small_digits):
     # unscaled inputs make the gradients explode at once at this rate
     panel.use_dataset(dataclasses.replace(small_digits, train_x=small_digits.train_x * 1e6))
-    panel.set_setting("learning_rate", 10.0)
-    panel.set_setting("optimizer", "sgd")
+    panel.settings.set_setting("learning_rate", 10.0)
+    panel.settings.set_setting("optimizer", "sgd")
     panel.start()
     wait_until_idle(qtbot, panel)
-    assert "The loss became" in panel.message.text() and "lower the learning rate" in panel.message.text()
+    assert "The loss became" in panel.run_box.message.text() and "lower the learning rate" in panel.run_box.message.text()
 
 
 def test_settings_edits_are_undoable_project_edits(qtbot, panel):
     document = panel.document
-    field = panel.setting_fields["epochs"]
+    field = panel.settings.fields["epochs"]
     field.widget.setValue(7)
     assert document.project.training.epochs == 7 and document.modified
     document.undo_stack.undo()
     assert document.project.training.epochs == 1 and not document.modified
     assert field.widget.value() == 1
-    panel.set_setting("learning_rate", "fast please")
-    assert "learning rate must be a number" in panel.setting_errors["learning_rate"].text()
+    panel.settings.set_setting("learning_rate", "fast please")
+    assert "learning rate must be a number" in panel.settings.errors["learning_rate"].text()
     assert document.project.training.learning_rate == 1e-3
 
 
@@ -158,12 +159,12 @@ def test_the_panel_says_when_the_canvas_differs_from_the_trained_network(qtbot, 
 
     panel.start()
     wait_until_idle(qtbot, panel)
-    assert panel.snapshot_note.isHidden()
+    assert panel.run_box.snapshot_note.isHidden()
     dense = next(node.id for node in panel.document.graph.nodes.values() if node.type_id == "dense")
     panel.document.push(SetParams(dense, {"units": 64}))
-    assert not panel.snapshot_note.isHidden() and "was trained" in panel.snapshot_note.text()
+    assert not panel.run_box.snapshot_note.isHidden() and "was trained" in panel.run_box.snapshot_note.text()
     panel.document.undo_stack.undo()
-    assert panel.snapshot_note.isHidden()
+    assert panel.run_box.snapshot_note.isHidden()
 
 
 def test_choosing_a_csv_file_is_undoable_and_its_samples_load_off_the_gui_thread(qtbot, panel, tmp_path):
@@ -171,21 +172,21 @@ def test_choosing_a_csv_file_is_undoable_and_its_samples_load_off_the_gui_thread
     rows = ["length,width,kind"] + [f"{1 + i % 7}.5,{2 + i % 3}.0,{'ab'[i % 2]}" for i in range(40)]
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     document = panel.document
-    panel.choose_dataset(str(table))
+    panel.data.choose_dataset(str(table))
     assert document.project.dataset == str(table) and document.modified
-    assert panel.dataset_choice.currentData() == str(table)
-    qtbot.waitUntil(lambda: panel.dataset is not None and panel.loader is None, timeout=10_000)
+    assert panel.data.dataset_choice.currentData() == str(table)
+    qtbot.waitUntil(lambda: panel.data.dataset is not None and panel.data.loader is None, timeout=10_000)
     assert "Per class: a 16, b 16" in panel.preview.counts_label.text()
     assert re.fullmatch(r"[ab]: length=\S+, width=\S+", panel.preview.samples.item(0).text())
     document.undo_stack.undo()
-    assert document.project.dataset == "digits" and panel.dataset_choice.currentData() == "digits"
+    assert document.project.dataset == "digits" and panel.data.dataset_choice.currentData() == "digits"
 
 
 def test_a_dataset_that_cannot_be_read_says_why_in_the_preview(qtbot, panel, tmp_path):
-    panel.choose_dataset(str(tmp_path / "missing"))
-    qtbot.waitUntil(lambda: panel.loader is None, timeout=10_000)
+    panel.data.choose_dataset(str(tmp_path / "missing"))
+    qtbot.waitUntil(lambda: panel.data.loader is None, timeout=10_000)
     assert "There is no dataset" in panel.preview.counts_label.text()
-    assert panel.dataset is None
+    assert panel.data.dataset is None
 
 
 def test_the_plots_export_as_png_and_the_history_as_csv(qtbot, panel, tmp_path, monkeypatch):
@@ -196,8 +197,8 @@ def test_the_plots_export_as_png_and_the_history_as_csv(qtbot, panel, tmp_path, 
     wait_until_idle(qtbot, panel)
     chosen = iter([str(tmp_path / "curves"), str(tmp_path / "history")])
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (next(chosen), ""))
-    panel.save_plot()
-    panel.export_history()
+    panel.curve_files.save_plot()
+    panel.curve_files.export_history()
     assert not QImage(str(tmp_path / "curves.png")).isNull()
     lines = (tmp_path / "history.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("epochs_done,row,batch_loss,smoothed_loss,learning_rate")
@@ -251,16 +252,49 @@ def test_a_checkpoint_another_run_saves_meanwhile_is_kept_and_the_log_says_where
     wait_until_idle(qtbot, panel)
     assert (tmp_path / "mlp.safetensors").read_bytes() == b"saved by netbuilder-cli meanwhile"
     assert (tmp_path / "mlp-2.safetensors").stat().st_size > 1000
-    log = [panel.run_log.item(row).text() for row in range(panel.run_log.count())]
+    log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
     assert any("Another run saved mlp.safetensors while this one trained" in line and "mlp-2.safetensors" in line
                for line in log)
 
 
 def test_momentum_and_nesterov_are_offered_only_with_sgd(panel):
-    fields = panel.setting_fields
-    panel.set_setting("optimizer", "adam")
+    fields = panel.settings.fields
+    panel.settings.set_setting("optimizer", "adam")
     assert not fields["momentum"].widget.isEnabled() and not fields["nesterov"].widget.isEnabled()
     assert "SGD optimizer only" in fields["momentum"].widget.toolTip()
-    panel.set_setting("optimizer", "sgd")
+    panel.settings.set_setting("optimizer", "sgd")
     assert fields["momentum"].widget.isEnabled() and fields["nesterov"].widget.isEnabled()
     assert fields["learning_rate"].widget.isEnabled()
+
+
+def test_label_smoothing_is_offered_only_for_classification_and_the_schedule_says_what_it_does(panel):
+    fields = panel.settings.fields
+    assert fields["label_smoothing"].widget.isEnabled()
+    output = next(node for node in panel.document.project.graph.nodes.values() if node.spec.is_sink)
+    output.params["task"] = "regression"
+    panel.refresh()
+    assert not fields["label_smoothing"].widget.isEnabled()
+    assert "classification only" in fields["label_smoothing"].widget.toolTip()
+    panel.settings.set_setting("schedule", "step")
+    assert "drops tenfold" in fields["schedule"].widget.toolTip()
+    panel.settings.set_setting("schedule", "one_cycle")
+    assert "first 30%" in fields["schedule"].widget.toolTip()
+
+
+def test_apply_and_resume_is_in_view_while_paused_at_any_scroll_position(qtbot, panel):
+    """The paused changes are below the scrolled column, not at its end below the fold."""
+    panel.resize(1000, 560)
+    panel.document.project.training = panel.document.project.training.replace(epochs=100)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.plots.current.batch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    panel.pause_action.trigger()
+    qtbot.waitUntil(lambda: panel.paused.apply_changes.isVisible())
+    scroll = panel.findChild(QScrollArea)
+    for position in (scroll.verticalScrollBar().minimum(), scroll.verticalScrollBar().maximum()):
+        scroll.verticalScrollBar().setValue(position)
+        visible = panel.paused.apply_changes.visibleRegion().boundingRect()
+        assert visible.size() == panel.paused.apply_changes.size()  # all of it, not cut by the scroll area
+    assert panel.paused.apply_changes.height() >= panel.paused.apply_changes.minimumSizeHint().height()  # not squeezed
+    panel.paused.apply_changes.click()
+    panel.stop()
+    wait_until_idle(qtbot, panel)

@@ -50,8 +50,8 @@ def panel(qtbot, stripes, tmp_path, monkeypatch):
     panel = TrainingPanel(document)
     qtbot.addWidget(panel)
     panel.show()
-    panel.offer_processes(2)  # this machine has no GPUs: processes are offered as on one with two
-    panel.processes.setValue(2)
+    panel.run_box.offer_processes(2)  # this machine has no GPUs: processes are offered as on one with two
+    panel.run_box.processes.setValue(2)
     yield panel
     panel.shutdown()
 
@@ -76,7 +76,7 @@ def test_a_two_process_run_fills_the_curves_and_loads_its_saved_weights(qtbot, p
     panel.start()
     assert not panel.pause_action.isEnabled() and "several processes" in panel.pause_action.toolTip()
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
-    assert panel.message.text().startswith("Trained"), panel.message.text()
+    assert panel.run_box.message.text().startswith("Trained"), panel.run_box.message.text()
     assert len(panel.plots.current.batch_x) > 0 and panel.last_epoch.epoch == 2
     assert panel.started.train_samples == 240
     assert panel.last_epoch.train_accuracy > 0.9  # the two ranks together learned the stripes
@@ -92,7 +92,7 @@ def test_stop_ends_every_process_within_seconds(qtbot, panel):
     assert len(rank_processes(run_folder)) >= 3  # torchrun and two ranks
     panel.stop()
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=5_000)
-    assert panel.message.text().startswith("Stopped")
+    assert panel.run_box.message.text().startswith("Stopped")
     qtbot.waitUntil(lambda: rank_processes(run_folder) == [], timeout=5_000)
     assert not Path(run_folder).exists()
 
@@ -101,5 +101,5 @@ def test_a_run_that_fails_in_the_processes_says_why_in_one_line(qtbot, panel, tm
     panel.document.project.dataset = str(tmp_path / "missing.csv")
     panel.start()
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
-    assert "missing.csv" in panel.message.text() and "Traceback" not in panel.message.text()
+    assert "missing.csv" in panel.run_box.message.text() and "Traceback" not in panel.run_box.message.text()
     assert not panel.document.path.with_suffix(".safetensors").exists()

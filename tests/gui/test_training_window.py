@@ -152,3 +152,44 @@ def test_the_app_leaves_torch_one_thread_outside_training_runs(tmp_path):
     chosen = subprocess.run([sys.executable, "-c", code, str(tmp_path / "shot.png")], capture_output=True,
                             text=True, timeout=120, env={**environment, "OMP_NUM_THREADS": "2"})
     assert chosen.stdout.split()[-1] == "2"
+
+
+def plotted_series(plots):
+    """Every curve of the current run as given to the plot (before clipping to the view): name -> (x, y),
+    and the change markers' labels."""
+    series = {}
+    for name, curve in plots.curves.items():
+        x, y = curve.xData, curve.yData
+        series[name] = ([] if x is None else x.tolist(), [] if y is None else y.tolist())
+    return series, plots.marker_labels()
+
+
+def test_a_reopened_run_shows_the_curves_it_showed_before_saving(training_window, qtbot, dialogs,  # noqa: F811
+                                                                 tmp_path):
+    """The smoothed loss, the rate of each report and the change marker's drop survive the save."""
+    window = training_window
+    training, plots = window.training, window.training.plots
+    long_run(window, qtbot)
+    qtbot.waitUntil(training.pause_action.isEnabled, timeout=RUN_TIMEOUT_MS)
+    training.pause_action.trigger()
+    qtbot.waitUntil(lambda: training.state == "paused", timeout=RUN_TIMEOUT_MS)
+    field = training.paused.fields["learning_rate"]
+    field.widget.setText("0.0003")
+    field.widget.editingFinished.emit()
+    training.paused.apply_changes.click()
+    qtbot.waitUntil(lambda: bool(plots.marker_labels()) and len(plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    training.stop()
+    qtbot.waitUntil(lambda: training.state == "idle", timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(plotted_series(plots)[0]["smoothed_loss"][0]) == len(plots.current.batch_x))
+    before = plotted_series(plots)
+    rates = before[0]["learning_rate"][1]
+    assert len(set(rates)) >= 2 and rates[-1] <= 3e-4  # the drop at the change is on the curve
+    assert len(before[1]) == 1 and before[1][0].startswith("lr 0.00")  # the rate the schedule had reached →
+    assert len(before[0]["smoothed_loss"][0]) >= 2
+
+    dialogs.chosen_file = str(tmp_path / "mlp.nbproj")
+    assert window.save()
+    window.set_project(load_template("1-mlp"), None)
+    assert plotted_series(plots)[0]["smoothed_loss"] == ([], [])
+    assert window.open_path(tmp_path / "mlp.nbproj")
+    assert plotted_series(plots) == before

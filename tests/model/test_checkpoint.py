@@ -11,7 +11,7 @@ from netbuilder.core.project import project_from_dict
 from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.model.checkpoint import (CheckpointError, History, checkpoint_path, load_checkpoint,
                                             load_trained_model, save_checkpoint)
-from netbuilder.training.events import EpochEnded
+from netbuilder.model.history import EpochEnded, Report, SettingsChanged
 
 
 def net(hidden=8):
@@ -19,7 +19,9 @@ def net(hidden=8):
 
 
 HISTORY = History(class_names=["cat", "dog", "eel"], task="classification", dataset="pets.csv",
-                  epochs=[EpochEnded(1, 2, 0.9, 0.6, 0.8, 0.65, 1e-3, 0.5), EpochEnded(2, 2, 0.5, 0.8, 0.6, None, 1e-3, 0.4)])
+                  epochs=[EpochEnded(1, 2, 0.9, 0.6, 0.8, 0.65, 1e-3, 0.5), EpochEnded(2, 2, 0.5, 0.8, 0.6, None, 1e-3, 0.4)],
+                  reports=[Report(0.5, 1.1, 1.1, 1e-3), Report(1.0, 0.7, 0.85, 1e-3), Report(1.5, 0.6, 0.7, 5e-4)],
+                  changes=[SettingsChanged(1.0, 1, 8, (("learning_rate", 1e-3, 5e-4),))])
 RECIPE = Recipe("vector", (4,), "classification", ("cat", "dog", "eel"),
                 table=TableRecipe(("a", "b", "c", "d"), "pet", "standard", (0.0, 1.0, 2.0, 3.0), (1.0, 2.0, 3.0, 4.0)))
 
@@ -209,3 +211,39 @@ def test_a_long_run_of_many_classes_saves_its_weights_and_the_newest_per_class_f
     assert [epoch.confusion is None for epoch in loaded.epochs] == [True, True, False, False, False]
     assert loaded.epochs[-1].confusion.tolist() == [[5] * 3] * 3 and loaded.epochs[0].val_accuracy == 0.5
     assert np.isnan(loaded.epochs[-1].per_class_accuracy[1])
+
+
+def test_a_history_of_version_1_opens_with_its_losses_and_no_smoothed_loss_or_report_rates(tmp_path):
+    """Checkpoints saved before the reports kept their smoothed loss and rate still open."""
+    version_1 = {"format": "netbuilder-history", "version": 1, "dataset": "pets.csv", "task": "classification",
+                 "class_names": ["cat", "dog", "eel"], "epochs": [], "batch_losses": [[0.5, 1.1], [1.0, 0.7]],
+                 "changes": []}
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+    _rewrite_metadata(tmp_path / "pets.safetensors", lambda m: m.update(history=json.dumps(version_1)))
+    reports = load_checkpoint(net(), tmp_path / "pets.nbproj").reports
+    assert [(r.position, r.loss) for r in reports] == [(0.5, 1.1), (1.0, 0.7)]
+    assert all(np.isnan(r.smoothed_loss) and np.isnan(r.learning_rate) for r in reports)
+
+
+@pytest.mark.parametrize("reports", [[[0.5, 1.1]], [[0.5, 1.1, 1.0, "fast"]], "many"])
+def test_reports_that_are_not_four_numbers_are_a_checkpoint_error(tmp_path, reports):
+    save_checkpoint(net(), HISTORY, tmp_path / "pets.nbproj", recipe=RECIPE)
+
+    def damage(metadata):
+        metadata["history"] = json.dumps({**json.loads(metadata["history"]), "reports": reports})
+    _rewrite_metadata(tmp_path / "pets.safetensors", damage)
+    with pytest.raises(CheckpointError, match="report"):
+        load_checkpoint(net(), tmp_path / "pets.nbproj")
+
+
+def test_a_long_run_keeps_its_reports_evenly_spread_within_the_budget_and_the_last_one(tmp_path, monkeypatch):
+    import netbuilder.model.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "SAVED_REPORTS", 10)
+    reports = [Report(i / 100, 1 / (i + 1), 1 / (i + 1), 1e-3) for i in range(1, 101)]
+    history = History(class_names=["cat", "dog", "eel"], task="classification", reports=reports)
+    save_checkpoint(net(), history, tmp_path / "pets.nbproj", recipe=RECIPE)
+    kept = load_checkpoint(net(), tmp_path / "pets.nbproj").reports
+    assert len(kept) == 10 and kept[0] == reports[0] and kept[-1] == reports[-1]
+    gaps = np.diff([r.position for r in kept])
+    assert gaps.max() - gaps.min() <= 0.011  # evenly spread, to one report

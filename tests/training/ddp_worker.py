@@ -43,11 +43,11 @@ if __name__ == "__main__":
     trainer, finished = train(world)
     # A stop asked for on rank 1 alone, after its 3rd batch, stops both ranks at the same batch.
     stopper, stopped = train(world, stop_after_batches=3 if world.rank == 1 else None)
-    result = {"weights": trainer.model.state_dict(), "losses": trainer.batch_losses, "reason": finished.reason,
+    result = {"weights": trainer.model.state_dict(), "losses": [report[:2] for report in trainer.reports], "reason": finished.reason,
               "stopped": stopped.reason, "stopped_message": stopped.message}
     if world.rank == 0:
         single, _ = train(SINGLE_PROCESS)
-        result["single_losses"] = single.batch_losses
+        result["single_losses"] = [report[:2] for report in single.reports]
         result["single_weights"] = single.model.state_dict()
     torch.save(result, f"{sys.argv[1]}/rank{world.rank}.pt")
     world.close(succeeded=True)

@@ -18,7 +18,7 @@ from netbuilder.core.project import Project, load_template, project_to_dict, sav
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.recipe import ImageRecipe, Recipe
 from netbuilder.model.checkpoint import History, save_checkpoint
-from netbuilder.training.estimate import seconds_per_batch
+from netbuilder.training.estimate import batch_times
 from netbuilder.training.events import Finished
 from netbuilder.training.session import TrainingSession
 
@@ -148,7 +148,7 @@ def test_a_run_on_the_users_own_data_is_checked_again_once_the_data_is_loaded(mo
 def test_the_epoch_time_estimate_refuses_before_timing(monkeypatch):
     monkeypatch.setattr(memory, "available_memory", lambda: 16 * GB)
     with pytest.raises(NotEnoughMemory, match="at batch 65,536"):
-        seconds_per_batch(many_wide_layers(), TrainingSettings(batch_size=65536))
+        batch_times(many_wide_layers(), TrainingSettings(batch_size=65536))
 
 
 def test_the_estimate_errs_high_but_within_two_and_a_half_times_a_real_runs_peak_memory():

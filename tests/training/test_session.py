@@ -54,7 +54,7 @@ def test_a_session_prepares_trains_and_reports_what_the_panels_show(make_blobs):
 
     history = session.history()
     assert history.class_names == ["class 0", "class 1", "class 2"] and len(history.epochs) == 2
-    assert history.batch_losses == [(b.position, b.loss) for b in batches]
+    assert history.reports == [(b.position, b.loss, b.smoothed_loss, b.learning_rate) for b in batches]
 
 
 def test_preparation_errors_become_a_failed_finish(make_blobs):

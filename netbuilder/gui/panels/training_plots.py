@@ -66,11 +66,13 @@ class RunCurves:
 
     @classmethod
     def from_history(cls, history) -> "RunCurves":
-        """A saved run (netbuilder.model.checkpoint.History): its batch losses and epochs."""
+        """A saved run (netbuilder.model.checkpoint.History): its reports, epochs and changes."""
         curves = cls()
-        for position, loss in history.batch_losses:
-            curves.batch_x.append(position)
-            curves.batch_loss.append(loss)
+        for report in history.reports:
+            curves.batch_x.append(report.position)
+            curves.batch_loss.append(report.loss)
+            curves.smoothed_loss.append(report.smoothed_loss)
+            curves.learning_rate.append(report.learning_rate)
         for epoch in history.epochs:
             curves.add_epoch(epoch)
         for change in history.changes:
@@ -240,13 +242,14 @@ class TrainingPlots(QWidget):
         batch_x, epoch_x = _array(run.batch_x), _array(run.epoch_x)
         self.curves["batch_loss"].setData(batch_x, _array(run.batch_loss))
         smoothed = _array(run.smoothed_loss)
-        self.curves["smoothed_loss"].setData(batch_x[:len(smoothed)], smoothed)
+        self.curves["smoothed_loss"].setData(batch_x[:len(smoothed)], smoothed, connect="finite")
         self.curves["val_loss"].setData(epoch_x, _array(run.val_loss), connect="finite")
         self.curves["train_accuracy"].setData(epoch_x, _array(run.train_accuracy), connect="finite")
         self.curves["val_accuracy"].setData(epoch_x, _array(run.val_accuracy), connect="finite")
-        if run.learning_rate:
-            self.curves["learning_rate"].setData(batch_x, _array(run.learning_rate))
-        else:  # a saved run keeps the rate per epoch only
+        rates = _array(run.learning_rate)
+        if np.isfinite(rates).any():
+            self.curves["learning_rate"].setData(batch_x, rates)
+        else:  # a run saved by a netbuilder before history version 2 kept the rate per epoch only
             self.curves["learning_rate"].setData(epoch_x, _array(run.epoch_rate))
 
     def _draw_previous(self) -> None:
@@ -294,7 +297,7 @@ class TrainingPlots(QWidget):
             parts.append(f"epoch {run.batch_x[i]:.2f}: loss {run.batch_loss[i]:.4g}")
             if i < len(run.smoothed_loss) and math.isfinite(run.smoothed_loss[i]):
                 parts.append(f"smoothed {run.smoothed_loss[i]:.4g}")
-            if i < len(run.learning_rate):
+            if i < len(run.learning_rate) and math.isfinite(run.learning_rate[i]):
                 parts.append(f"lr {run.learning_rate[i]:.3g}")
         if run.epoch_x:
             j = int(np.argmin(np.abs(_array(run.epoch_x) - x)))
