@@ -58,7 +58,7 @@ def library_routing_restored(monkeypatch):
 
     import cv2
 
-    from netbuilder import error_log
+    from netbuilder.common import error_log
 
     for name in ("stdout", "stderr"):
         monkeypatch.setattr(sys, name, getattr(sys, name))

@@ -114,21 +114,7 @@ class MainWindow(QMainWindow):
         self.view.setMinimumSize(*CANVAS_MINIMUM)  # no panel may crush the editor
         self.view.viewport().installEventFilter(_ProjectFileDrops(self))
 
-        self.layer_palette = LayerPalette()
-        self.inspector = InspectorPanel(self.document)
-        self.summary = SummaryPanel(self.document)
-        self.problems = ProblemsPanel(self.document)
-        self.training = TrainingPanel(self.document)
-        self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.training_dock = self._dock("Training", "training_dock", self.training,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
-
+        self._add_panels()
         self.window_actions = WindowActions(self)
         self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
@@ -137,27 +123,8 @@ class MainWindow(QMainWindow):
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.window_actions.set_selection_size(0)
-        self.status_summary = QLabel()
-        self.statusBar().addPermanentWidget(self.status_summary)
-        self.epoch_time = QLabel()
-        self.epoch_time.setToolTip("Estimated training time, measured on a few batches of this network")
-        self.statusBar().addPermanentWidget(self.epoch_time)
-        self.epoch_estimate = EpochEstimate(self.document, self)
-        self.epoch_estimate.text_changed.connect(self.epoch_time.setText)
-
-        self.scene.selection_changed_ids.connect(self._selection_changed)
-        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
-        self.summary.nodes_selected.connect(self.scene.select_nodes)
-        self.problems.node_clicked.connect(self.show_node)
-        self.problems.count_changed.connect(self._show_problem_count)
-        self.document.file_state_changed.connect(self._file_state_changed)
-        self.health_badges = HealthBadges(self.scene)
-        self.training.health_reported.connect(self.health_badges.show)
-        self.training.run_started.connect(self.show_training)
-        self.training.start_action.triggered.connect(self.document.ask_to_train)
-        self.document.project_replaced.connect(self.health_badges.clear)
-        self.document.analysis_changed.connect(self._show_analysis_summary)
+        self._add_status_bar()
+        self._connect_panels()
 
         self._autosave = AutosaveSession(self.recovery_dir)
         self.autosave_timer = QTimer(self)
@@ -175,6 +142,49 @@ class MainWindow(QMainWindow):
         self._file_state_changed()
         self._show_analysis_summary()
         self._show_problem_count(len(self.document.analysis.problems))
+
+    def _add_panels(self) -> None:
+        """The palette, inspector, summary, problems and training panels, each in its dock."""
+        self.layer_palette = LayerPalette()
+        self.inspector = InspectorPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.problems = ProblemsPanel(self.document)
+        self.training = TrainingPanel(self.document)
+        self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.summary_dock = self._dock("Summary", "summary_dock", self.summary, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.training_dock = self._dock("Training", "training_dock", self.training,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
+
+    def _add_status_bar(self) -> None:
+        """The network's totals and the estimated time per epoch, at the right of the status bar."""
+        self.status_summary = QLabel()
+        self.statusBar().addPermanentWidget(self.status_summary)
+        self.epoch_time = QLabel()
+        self.epoch_time.setToolTip("Estimated training time, measured on a few batches of this network")
+        self.statusBar().addPermanentWidget(self.epoch_time)
+        self.epoch_estimate = EpochEstimate(self.document, self)
+        self.epoch_estimate.text_changed.connect(self.epoch_time.setText)
+
+    def _connect_panels(self) -> None:
+        """Selections, problems, file state and training events, from each panel to the others."""
+        self.scene.selection_changed_ids.connect(self._selection_changed)
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
+        self.summary.nodes_selected.connect(self.scene.select_nodes)
+        self.problems.node_clicked.connect(self.show_node)
+        self.problems.count_changed.connect(self._show_problem_count)
+        self.document.file_state_changed.connect(self._file_state_changed)
+        self.health_badges = HealthBadges(self.scene)
+        self.training.health_reported.connect(self.health_badges.show)
+        self.training.run_started.connect(self.show_training)
+        self.training.start_action.triggered.connect(self.document.ask_to_train)
+        self.document.project_replaced.connect(self.health_badges.clear)
+        self.document.analysis_changed.connect(self._show_analysis_summary)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

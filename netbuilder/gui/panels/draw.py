@@ -254,54 +254,8 @@ class DrawPanel(QWidget):
         self._layer_timer.setInterval(0)
         self._layer_timer.timeout.connect(self._show_selected_layer)
 
-        clear = QPushButton("Clear")
-        clear.setToolTip("Clear the drawing (Esc or right-click on the canvas)")
-        clear.clicked.connect(self.canvas.clear)
-        undo = QPushButton("Undo stroke")
-        undo.setToolTip("Undo the last stroke (Ctrl+Z on the canvas)")
-        undo.clicked.connect(self.canvas.undo)
-        self.pen_slider = QSlider(Qt.Orientation.Horizontal)
-        self.pen_slider.setRange(*PEN_WIDTH_RANGE)
-        self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
-        self.pen_slider.setMinimumWidth(80)  # pixels: a slider that can be set, beside the two buttons
-        self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
-                                   "to the digit's size)")
-        self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
-        tools = QHBoxLayout()
-        tools.addWidget(clear)
-        tools.addWidget(undo)
-        tools.addWidget(QLabel("Pen"))
-        tools.addWidget(self.pen_slider, 1)
-
-        self.label_choice = QComboBox()
-        self.label_choice.addItems([str(digit) for digit in range(10)])
-        self.label_choice.setToolTip("The digit you drew (or press its key on the canvas)")
-        add = QPushButton("Add to my handwriting")
-        add.setToolTip("Keep this drawing, as strokes, in your personal handwriting set")
-        add.clicked.connect(lambda: self.add_to_handwriting(self.label_choice.currentIndex()))
-        gallery = QPushButton("My handwriting…")
-        gallery.setToolTip("See your handwriting set by digit, and delete drawings from it")
-        gallery.clicked.connect(self.open_gallery)
-        self.fine_tune_button = QPushButton("Fine-tune on my handwriting")
-        self.fine_tune_button.setToolTip("Train the current model a few epochs on your handwriting mixed with "
-                                         "built-in digits; reports accuracy on a held-out part of your set "
-                                         "before and after")
-        self.fine_tune_button.clicked.connect(self.fine_tune_requested)  # the window has the project
-        # the handwriting buttons: one row across the panel, or two rows where the panel is narrow
-        labelling = QHBoxLayout()
-        labelling.addWidget(self.label_choice)
-        labelling.addWidget(add)
-        labelling.addWidget(gallery)
-        labelling.addStretch(1)
-        training = QHBoxLayout()
-        training.addStretch(1)
-        training.addWidget(self.fine_tune_button)
-        self.personal_rows = QBoxLayout(QBoxLayout.Direction.LeftToRight)
-        self.personal_rows.addLayout(labelling)
-        self.personal_rows.addLayout(training)
-        self.handwriting_status = _StatusLine()
-        self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
-        self.canvas.limit_reached.connect(self.handwriting_status.setText)
+        tools = self._build_drawing_tools()
+        self._build_handwriting_rows()
 
         # hidden, with the handwriting side, for a model that cannot read drawings
         self.drawing_side = QWidget()
@@ -330,6 +284,59 @@ class DrawPanel(QWidget):
         self.set_trained_model(None)
 
     # --- pages ---------------------------------------------------------------------------------------
+    def _build_drawing_tools(self) -> QHBoxLayout:
+        """Clear, undo and the pen width, under the canvas."""
+        clear = QPushButton("Clear")
+        clear.setToolTip("Clear the drawing (Esc or right-click on the canvas)")
+        clear.clicked.connect(self.canvas.clear)
+        undo = QPushButton("Undo stroke")
+        undo.setToolTip("Undo the last stroke (Ctrl+Z on the canvas)")
+        undo.clicked.connect(self.canvas.undo)
+        self.pen_slider = QSlider(Qt.Orientation.Horizontal)
+        self.pen_slider.setRange(*PEN_WIDTH_RANGE)
+        self.pen_slider.setValue(DEFAULT_PEN_WIDTH)
+        self.pen_slider.setMinimumWidth(80)  # pixels: a slider that can be set, beside the two buttons
+        self.pen_slider.setToolTip("Pen width on the canvas (the model reads every drawing with a pen in proportion "
+                                   "to the digit's size)")
+        self.pen_slider.valueChanged.connect(self.canvas.set_pen_width)
+        tools = QHBoxLayout()
+        tools.addWidget(clear)
+        tools.addWidget(undo)
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen_slider, 1)
+        return tools
+
+    def _build_handwriting_rows(self) -> None:
+        """The personal set's buttons (one row across the panel, or two where it is narrow) and its status line."""
+        self.label_choice = QComboBox()
+        self.label_choice.addItems([str(digit) for digit in range(10)])
+        self.label_choice.setToolTip("The digit you drew (or press its key on the canvas)")
+        add = QPushButton("Add to my handwriting")
+        add.setToolTip("Keep this drawing, as strokes, in your personal handwriting set")
+        add.clicked.connect(lambda: self.add_to_handwriting(self.label_choice.currentIndex()))
+        gallery = QPushButton("My handwriting…")
+        gallery.setToolTip("See your handwriting set by digit, and delete drawings from it")
+        gallery.clicked.connect(self.open_gallery)
+        self.fine_tune_button = QPushButton("Fine-tune on my handwriting")
+        self.fine_tune_button.setToolTip("Train the current model a few epochs on your handwriting mixed with "
+                                         "built-in digits; reports accuracy on a held-out part of your set "
+                                         "before and after")
+        self.fine_tune_button.clicked.connect(self.fine_tune_requested)  # the window has the project
+        labelling = QHBoxLayout()
+        labelling.addWidget(self.label_choice)
+        labelling.addWidget(add)
+        labelling.addWidget(gallery)
+        labelling.addStretch(1)
+        training = QHBoxLayout()
+        training.addStretch(1)
+        training.addWidget(self.fine_tune_button)
+        self.personal_rows = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.personal_rows.addLayout(labelling)
+        self.personal_rows.addLayout(training)
+        self.handwriting_status = _StatusLine()
+        self.handwriting_status.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
+        self.canvas.limit_reached.connect(self.handwriting_status.setText)
+
     def _build_message_page(self) -> QWidget:
         page = QWidget()
         self.message = QLabel()
