@@ -227,11 +227,16 @@ def _reentry(graph: Graph, chosen: set[str], starts: list[str]) -> str | None:
     return None
 
 
-def _ungroup_plan(graph: Graph, node_id: str) -> Group:
+def _block_instance(graph: Graph, node_id: str) -> tuple[Node, BlockDefinition]:
+    """The block card `node_id` and the definition it shows, or GraphError when it is no block."""
     instance = graph.nodes[node_id]
     if instance.type_id != INSTANCE:
         raise GraphError(f'"{instance.name}" is not a block')
-    definition = graph.blocks[instance.params["block"]]
+    return instance, graph.blocks[instance.params["block"]]
+
+
+def _ungroup_plan(graph: Graph, node_id: str) -> Group:
+    instance, definition = _block_instance(graph, node_id)
     inside, repeat = definition.graph, instance.params["repeat"]
     ports = definition.input_ports
     output = definition.output_port
@@ -293,10 +298,7 @@ def copy_graph(graph: Graph) -> Graph:
 
 
 def _make_unique_plan(graph: Graph, node_id: str) -> Group:
-    instance = graph.nodes[node_id]
-    if instance.type_id != INSTANCE:
-        raise GraphError(f'"{instance.name}" is not a block')
-    shared = graph.blocks[instance.params["block"]]
+    instance, shared = _block_instance(graph, node_id)
     copy = BlockDefinition(new_block_id(graph.blocks), unique_block_name(graph.blocks, f"{shared.name}_"),
                            copy_graph(shared.graph))
     return Group([AddDefinition(copy), SetParams(node_id, {"block": copy.id})], "Make block unique")
