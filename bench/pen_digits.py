@@ -14,6 +14,7 @@ University), UCI Machine Learning Repository, CC BY 4.0.
     python bench/pen_digits.py                         # the app's digits (cached), 60,000, 3 epochs
     python bench/pen_digits.py --picture misread.png   # and a contact sheet of the misread drawings
     python bench/pen_digits.py --fresh --train 20000 --epochs 2 --seeds 0,1   # quick A/B of a generator change
+    python bench/pen_digits.py --seeds 0,1 --weights /tmp/cnn.pt   # and keep seed 0's model for the other benches
 
 The contact sheet shows only writers 1-15: the held-out writers' drawings are never looked at.
 `--fresh` generates the digits from the current code into a temporary cache (the app's cache
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--picture", type=Path, metavar="PNG", help="contact sheet of the misread drawings "
                         "of writers 1-15 (of the last seed; 16-30 stay unseen)")
+    parser.add_argument("--weights", type=Path, help="keep the first seed's trained weights in this file, for "
+                        "close_calls.py and personal_handwriting.py --weights (they read the app's digit cache: "
+                        "with a generator change, run this without --fresh)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -122,6 +126,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"seed {seed}: {len(digits.train_x):,} built-in digits in {time.perf_counter() - started:.1f} s")
         model, dataset, task, seconds, epochs = train_template(TEMPLATES["cnn"], None, None, args.epochs, digits)
         print(f"trained the CNN template, {epochs} epoch(s), in {seconds:.0f} s")
+        if args.weights and not totals:
+            torch.save(model.state_dict(), args.weights)
         read = DrawingReader(model, dataset.recipe).classify(drawings).values
         figures = report(labels, writers, read)
         figures["mnist"] = score(model, dataset, mnist, task)["real"]

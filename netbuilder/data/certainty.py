@@ -18,7 +18,7 @@ import numpy as np
 
 INK_CONTRAST = 0.25  # of the full range (64 of 255)
 MIN_INK_PIXELS = 3
-CLOSE_CALL_MARGIN = 0.4  # calibrated on pen-dev: see docs/decisions.md
+CLOSE_CALL_MARGIN = 0.5  # calibrated on pen-dev: see docs/decisions.md
 NOTHING_DRAWN = "nothing drawn"
 EMPTY_IMAGE = "the image is empty"
 

@@ -38,7 +38,7 @@ from netbuilder.data.strokes import Drawing, ink_polyline
 from netbuilder.common.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 9
+GENERATOR_VERSION = 10
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -182,6 +182,8 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
              [(0.17, 0.0), (0.16, 0.5), (0.14, 1.0)]]),  # narrow cup, the bar not past the stem
         (8, [[(-0.16, 0.0), (-0.18, 0.3), (-0.12, 0.52), (0.04, 0.56), (0.15, 0.46), (0.17, 0.0), (0.17, 0.0),
               (0.16, 0.5), (0.14, 1.0)]]),  # narrow cup, one stroke
+        (6, [[(-0.14, 0.0), (-0.16, 0.36), (-0.13, 0.62), (0.0, 0.7), (0.12, 0.62), (0.15, 0.42), (0.15, 0.42),
+              (0.13, 0.7), (0.1, 1.0)]]),  # one stroke: a long arm, a small cup, the stem begun low
     ],
     5: [
         (26, [[(-0.16, 0.02), (-0.22, 0.45), (-0.22, 0.45), (0.06, 0.38), (0.28, 0.5), (0.3, 0.75),
@@ -250,6 +252,9 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (8, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.16, 0.3), (0.0, 0.46), (0.18, 0.62), (0.2, 0.85),
               (0.0, 1.0), (-0.2, 0.9)],
              [(-0.2, 0.9), (0.0, 0.5), (0.2, 0.08)]]),  # an S, closed by a straight stroke back up
+        (6, [[(-0.12, 0.34), (-0.06, 0.1), (0.1, 0.0), (0.22, 0.08), (0.18, 0.3), (0.0, 0.55), (-0.18, 0.84),
+              (-0.1, 1.0), (0.1, 0.94), (0.2, 0.74), (0.06, 0.52), (-0.14, 0.42), (-0.34, 0.4)]]),  # begun inside
+              # the top loop, closed by a stroke out to the left across the waist
     ],
     9: [
         (40, [[(0.22, 0.15), (0.0, 0.0), (-0.22, 0.12), (-0.25, 0.35), (-0.02, 0.5), (0.2, 0.38),

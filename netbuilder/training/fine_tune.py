@@ -26,11 +26,11 @@ from .metrics import evaluate
 from .trainer import Trainer
 
 # The recipe, measured with bench/personal_handwriting.py (5 drawings per digit of pen-dev writers;
-# docs/decisions.md): few built-in digits, so that the personal drawings are over a quarter of every
+# docs/decisions.md): few built-in digits, so that the personal drawings are a sixth or more of every
 # epoch rather than 2%, and twice the epochs, read a writer's own digits at 99% (3 epochs with 6,000
 # digits: 96%) and the other writers better too, in less time.
 FINE_TUNE_EPOCHS = 6
-FINE_TUNE_DIGITS = 300  # built-in digits mixed with the personal set, to keep the model reading other hands
+FINE_TUNE_DIGITS = 600  # built-in digits mixed with the personal set, to keep the model reading other hands
 LEARNING_RATE_FACTOR = 0.3  # of the project's own rate
 
 
