@@ -95,7 +95,9 @@ def _draw_all(app: QApplication, window: MainWindow, count: int, clock: PaintClo
                 app.processEvents()
             app.processEvents()  # the graph's repaint with the new views
             finished = time.perf_counter()
-            painted = clock.painted_at if clock.painted_at is not None else finished
+            if clock.painted_at is None:  # the bars never painted: the figure would only repeat `done`
+                raise SystemExit("the bars' plot did not paint: the Draw panel is not in sight")
+            painted = clock.painted_at
             bars.append((painted - started) * 1000)
             done.append((finished - started) * 1000)
 
@@ -116,8 +118,10 @@ def main() -> None:
     trained = train_cnn(3000, 1)
     window = MainWindow(remember_layout=False)
     window.set_project(load_template("2-cnn"), None, "template")
+    window.resize(1280, 800)  # the default layout's size, where the Draw panel is a tab showing its bars
     window.show()
     window.draw_dock.show()
+    window.draw_dock.raise_()
     window.draw_panel.set_trained_model(trained)
     app.processEvents()
     print(f"canvas {window.draw_panel.canvas.square().width():.0f} px square; {count} built-in digits' pen traces")

@@ -101,6 +101,9 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
     assert panel.state == "paused" and panel.start_action.text() == "Resume"
     assert panel.paused.isVisible() and not panel.settings.isEnabled()
     field = panel.paused.fields["learning_rate"]
+    # the field shows the rate the schedule has reached (just below the base 0.001), which the marker names
+    rate_now = float(field.widget.text())
+    assert rate_now == pytest.approx(1e-3, rel=0.05)
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
     seen_before = panel.plots.current.batch_x[-1]
@@ -109,9 +112,10 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
     qtbot.waitUntil(lambda: len(panel.plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
     panel.stop()
     wait_until_idle(qtbot, panel)
-    assert panel.plots.marker_labels() == ["lr 0.001 → 0.0003"]
+    label = f"lr {rate_now:.3g} → 0.0003"
+    assert panel.plots.marker_labels() == [label]
     assert len(panel.plots.markers) == 3  # one line on each plot
-    assert any("lr 0.001 → 0.0003" in panel.run_box.run_log.item(i).text() for i in range(panel.run_box.run_log.count()))
+    assert any(label in panel.run_box.run_log.item(i).text() for i in range(panel.run_box.run_log.count()))
     positions = panel.plots.current.batch_x
     assert positions == sorted(positions) and positions[-1] > seen_before  # the same run went on
     assert panel.plots.previous.empty  # no second run began
