@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from ..common.error_log import log_file, window_library_output_to_log, write_error_log
 from ..common.text import MESSAGE_CHARACTERS, shown
 from . import style
-from .qt_libraries import check_xcb_libraries
+from .qt_libraries import check_x_display, check_xcb_libraries
 
 FIRST_TEMPLATE = "2-cnn"  # a new user sees a working network to explore rather than an empty canvas
 
@@ -114,9 +114,9 @@ def run_gui(project_path: str | None = None, screenshot: str | None = None) -> i
                   file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
-    missing_libraries = check_xcb_libraries()
-    if missing_libraries:  # Qt would abort naming the wrong library
-        print(missing_libraries, file=sys.stderr)
+    cannot_start = check_xcb_libraries() or check_x_display()
+    if cannot_start:  # Qt would abort naming the wrong library
+        print(cannot_start, file=sys.stderr)
         return 2
     train_off_the_gui_thread_only()
     window_library_output_to_log()

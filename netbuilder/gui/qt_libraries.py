@@ -1,5 +1,5 @@
 """Before Qt loads its X11 platform plugin: which system libraries does the plugin lack, and the
-one command that installs them on this system.
+one command that installs them on this system; and does the X display answer at all.
 
 Qt cannot say this itself: when a library of the xcb plugin is missing it names only
 libxcb-cursor0 (even when that one is present and others are not) and aborts the process.
@@ -10,6 +10,7 @@ dynamic loader would.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import importlib.util
 import os
 import re
@@ -149,3 +150,32 @@ def check_xcb_libraries(loads: Callable[[str], bool] | None = None) -> str:
     except OSError:
         os_release = ""
     return missing_libraries_message(missing, os_release)
+
+
+def x_display_answers(display: str | None = None) -> bool:
+    """Whether an X server answers at `display` (None: $DISPLAY), asked through libxcb as Qt's xcb
+    plugin will ask; True when libxcb itself cannot be loaded (the library check says why)."""
+    try:
+        xcb = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
+    except OSError:
+        return True
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(None if display is None else display.encode(), None)
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
+
+
+def check_x_display(answers: Callable[[], bool] = x_display_answers) -> str:
+    """The message for the user when Qt will use X but no X server answers at $DISPLAY (Qt would
+    abort blaming xcb-cursor0), else ''."""
+    if not sys.platform.startswith("linux") or not uses_xcb(os.environ) or answers():
+        return ""
+    display = os.environ.get("DISPLAY", "")
+    return (f"netbuilder: no X server answers at DISPLAY={display!r}: the desktop session may have ended, or "
+            "this user may not be allowed to open windows on it. Start netbuilder from your desktop session, "
+            "or use the headless commands: netbuilder-cli --help")

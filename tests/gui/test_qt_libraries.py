@@ -80,3 +80,25 @@ def test_starting_the_app_with_a_library_missing_prints_the_install_command_inst
     assert "system libraries are missing: libxcb-icccm.so.4, libxcb-keysyms.so.1." in message
     assert "\n    sudo apt install libxcb-icccm4 libxcb-keysyms1\n" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin is Linux's")
+def test_a_display_where_no_x_server_answers_is_said_so_instead_of_qts_abort(monkeypatch, capsys):
+    # nothing listens on display 987 here: libxcb's connection fails at once, as Qt's would
+    assert not qt_libraries.x_display_answers(":987")
+    monkeypatch.setenv("DISPLAY", ":987")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(qt_libraries, "_loads", lambda name: True)
+
+    assert run_gui(None) == 2
+
+    message = capsys.readouterr().err
+    assert message.startswith("netbuilder: no X server answers at DISPLAY=':987'") and "netbuilder-cli --help" in message
+    assert "Traceback" not in message and "xcb-cursor0" not in message
+
+
+def test_an_answering_display_or_another_platform_needs_no_message(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert qt_libraries.check_x_display(lambda: True) == ""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert qt_libraries.check_x_display(lambda: False) == ""
