@@ -41,11 +41,12 @@ def unwritten_fifo():
 
 @pytest.fixture(autouse=True, scope="session")
 def estimates_end_before_python():
-    """A window times its network on a daemon thread (gui/epoch_estimate.py); one still inside
-    torch when the test process exits aborts it ("terminate called without an active exception")."""
+    """A window times its network on a daemon thread (gui/epoch_estimate.py), and a training run
+    prepares its data on one (training/session.py); one still inside torch when the test process
+    exits aborts it ("terminate called without an active exception")."""
     yield
     for thread in threading.enumerate():
-        if thread.daemon and thread.name == "epoch-estimate":
+        if thread.daemon and thread.name in ("epoch-estimate", "netbuilder-prepare"):
             thread.join(timeout=60)
 
 

@@ -76,7 +76,9 @@ def test_a_two_process_run_fills_the_curves_and_loads_its_saved_weights(qtbot, p
     panel.start()
     assert not panel.pause_action.isEnabled() and "several processes" in panel.pause_action.toolTip()
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
-    assert panel.run_box.message.text().startswith("Trained"), panel.run_box.message.text()
+    # on a failure, what torchrun and the ranks wrote (the "Copy details" text) says why
+    assert panel.run_box.message.text().startswith("Trained"), (panel.run_box.message.text(),
+                                                                panel.run_box.failure_details)
     assert len(panel.plots.current.batch_x) > 0 and panel.last_epoch.epoch == 2
     assert panel.started.train_samples == 240
     assert panel.last_epoch.train_accuracy > 0.9  # the two ranks together learned the stripes
