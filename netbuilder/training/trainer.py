@@ -248,8 +248,8 @@ class Trainer:
         tuner = ThreadTuner(self.threads if device.type == "cpu" else torch.get_num_threads())
         best = self._best = _Best(_snapshot(model))
         self._loop = _Loop(device, train_x, train_y, val_x, val_y, optimizer, schedules, self.settings.epochs, batches,
-                     last_end, precision, notes, autocast, augment, world.wrap(model, device), tuner, best,
-                     torch.Generator().manual_seed(self.settings.seed))
+                           last_end, precision, notes, autocast, augment, world.wrap(model, device), tuner, best,
+                           torch.Generator().manual_seed(self.settings.seed))
         return self._loop
 
     def _epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
