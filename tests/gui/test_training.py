@@ -107,9 +107,12 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
     seen_before = panel.plots.current.batch_x[-1]
+    epochs_before = len(panel.plots.current.epoch_x)  # on this small set, epochs may have ended already
     panel.paused.apply_changes.click()
     assert panel.state == "running"
-    qtbot.waitUntil(lambda: len(panel.plots.current.epoch_x) >= 2, timeout=RUN_TIMEOUT_MS)
+    # the change takes effect at the next batch: stop only once the run has gone on past it
+    qtbot.waitUntil(lambda: bool(panel.plots.marker_labels())
+                    and len(panel.plots.current.epoch_x) >= epochs_before + 2, timeout=RUN_TIMEOUT_MS)
     panel.stop()
     wait_until_idle(qtbot, panel)
     label = f"lr {rate_now:.3g} → 0.0003"
