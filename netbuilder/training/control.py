@@ -41,10 +41,17 @@ class RunControl:
         self._pause_pending = False  # asked for before training started
         self._stopped_before_start = False
         self._changes: dict[str, object] = {}  # setting -> new value, applied when the run resumes
+        self._holding = False  # the run is waiting at a pause (its last batch done), not only asked to
 
     @property
     def state(self) -> State:
         return self._state
+
+    @property
+    def holding(self) -> bool:
+        """Whether the run waits at a pause, its last batch finished (a pause asked for takes
+        effect at the next batch boundary)."""
+        return self._holding
 
     # --- the user's side -------------------------------------------------------------------
 
@@ -124,7 +131,9 @@ class RunControl:
         started = time.perf_counter()
         with self._lock:
             while self._state == "paused":
+                self._holding = True
                 self._lock.wait()
+            self._holding = False
             if self._state == "stopping":
                 raise StopRequested
             changes, self._changes = self._changes, {}

@@ -61,6 +61,11 @@ class TrainingSession:
         self._trainer: Trainer | None = None
 
     @property
+    def control(self) -> RunControl:
+        """The run's control surface, for what the methods below do not ask (whether it holds at a pause)."""
+        return self._control
+
+    @property
     def state(self) -> State:
         return self._control.state
 

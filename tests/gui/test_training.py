@@ -101,9 +101,9 @@ def test_pause_change_the_learning_rate_and_resume_continues_the_same_run(qtbot,
     assert panel.state == "paused" and panel.start_action.text() == "Resume"
     assert panel.paused.isVisible() and not panel.settings.isEnabled()
     field = panel.paused.fields["learning_rate"]
-    # the field shows the rate the schedule has reached (just below the base 0.001), which the marker names
-    rate_now = float(field.widget.text())
-    assert rate_now == pytest.approx(1e-3, rel=0.05)
+    assert float(field.widget.text()) == pytest.approx(1e-3, rel=0.05)  # the rate the schedule has reached
+    qtbot.waitUntil(lambda: panel.run.session.control.holding, timeout=RUN_TIMEOUT_MS)  # its last batch done
+    rate_now = panel.run.paused_values()["learning_rate"]  # the rate in use, which the marker names
     field.widget.setText("0.0003")
     field.widget.editingFinished.emit()
     seen_before = panel.plots.current.batch_x[-1]
