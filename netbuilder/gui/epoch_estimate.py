@@ -45,6 +45,7 @@ class EpochEstimate(QObject):
         self.text = ""
         self._cache: dict[str, TimingPool | str | None] = {}
         self._busy = False
+        self._closed = False
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(SETTLE_MS)
@@ -54,8 +55,17 @@ class EpochEstimate(QObject):
         document.project_replaced.connect(self._changed)
         self._changed()
 
+    def shutdown(self) -> None:
+        """The window closed: time nothing more. A timing started after this, by an edit's timer or
+        a finished timing asking for another, would still be inside torch when Python exits, and a
+        daemon thread there aborts the process ("terminate called without an active exception")."""
+        self._closed = True
+        self._settle.stop()
+
     def update_now(self) -> None:
         """Show the estimate of the current network, timing it first (off this thread) if needed."""
+        if self._closed:
+            return
         project = self.document.project
         if not self.document.analysis.ok:
             self._show("")

@@ -674,6 +674,7 @@ class MainWindow(QMainWindow):
         self._save_layout()
         self.training.shutdown()
         self.draw_panel.shutdown()
+        self.epoch_estimate.shutdown()
         self.autosave_timer.stop()
         self._autosave.close()
         event.accept()

@@ -60,3 +60,20 @@ def test_a_network_too_large_for_the_memory_free_is_not_timed_and_says_so(qtbot,
     estimate_ = EpochEstimate(document)
     qtbot.waitUntil(lambda: estimate_.text != "", timeout=20000)
     assert estimate_.text == "Too large to train in the memory free"
+
+
+def test_a_closed_windows_estimate_times_nothing_more(qtbot, timings):
+    """A timing started after the window closed would still be inside torch when Python exits."""
+    document = Document(load_template("2-cnn"))
+    estimate_ = EpochEstimate(document)
+    qtbot.waitUntil(lambda: estimate_.text != "", timeout=5000)
+    document.push(SetTraining(document.project, {"batch_size": 128}))  # queues a timing
+
+    estimate_.shutdown()
+    estimate_.update_now()  # as the settle timer or a finished timing would call it
+
+    for thread in threading.enumerate():
+        if thread.name == "epoch-estimate":
+            thread.join()
+    assert not estimate_._settle.isActive()
+    assert [batch for _, batch in timings] == [64]
