@@ -72,8 +72,10 @@ def test_a_cards_menu_groups_ungroups_and_a_repeated_card_counts_each_repetition
     window = make_window(Document(Project(graph=graph)))
     window.scene.select_nodes([conv1.id, relu.id, conv2.id])
     menu = window.view.open_card_menu(window.scene.node_item(relu.id), QPoint(0, 0))
-    assert [action.text() for action in menu.actions()] == ["&Group into Block", "U&ngroup Block", "Make Block &Unique"]
-    menu.actions()[0].trigger()
+    assert [action.text() for action in menu.actions()] == ["&Open Block", "Un&fold Block", "&Group into Block",
+                                                            "U&ngroup Block", "Make Block &Unique"]
+    assert [action.isEnabled() for action in menu.actions()] == [False, False, True, False, False]  # no block yet
+    menu.actions()[2].trigger()
     menu.close()
     (block_id,) = window.scene.selected_node_ids()
     repeat = window.inspector.fields["repeat"].widget

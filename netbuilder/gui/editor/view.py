@@ -30,7 +30,8 @@ class GraphView(QGraphicsView):
 
     Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
     left drag on empty space selects with a rubber band. Delete/Backspace delete the selection;
-    Escape drops a wire being dragged. A right-click on a card opens `card_actions` as a menu.
+    Escape drops a wire being dragged, else leaves an opened block (one level up); a double-click
+    on a block card opens it. A right-click on a card opens `card_actions` as a menu.
     Tab, or a right-click on empty canvas, opens the quick-add
     box at the cursor; so does a new wire released over empty canvas, and the layer chosen
     there is connected to it.
@@ -150,7 +151,8 @@ class GraphView(QGraphicsView):
             self._space_held = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             event.accept()
-        elif event.key() == Qt.Key.Key_Escape and self.graph_scene.cancel_wire() is not None:
+        elif event.key() == Qt.Key.Key_Escape and (self.graph_scene.cancel_wire() is not None
+                                                    or self.graph_scene.leave_block()):
             event.accept()
         elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.graph_scene.delete_selected()
