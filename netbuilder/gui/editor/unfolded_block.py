@@ -57,9 +57,9 @@ class UnfoldedBlock(QGraphicsItem):
             bend = max(20.0, abs(b.x() - a.x()) / 2)
             self._wires.moveTo(a)
             self._wires.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
-        content = QRectF().united(*rects.values()) if len(rects) > 1 else next(iter(rects.values()), QRectF())
-        self._rect = QRectF(0, 0, max(CARD_WIDTH, content.right() + _PADDING),
-                            max(_TITLE_HEIGHT + 2 * _PADDING, content.bottom() + _PADDING))
+        right = max((rect.right() for rect in rects.values()), default=0.0)
+        bottom = max((rect.bottom() for rect in rects.values()), default=0.0)
+        self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING), max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING))
         self.update()
 
     def card_texts(self) -> list[tuple[str, str]]:
