@@ -323,7 +323,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(reason, 8000)
 
     def _show_selected_layer_output(self, node_ids: list[str]) -> None:
-        nodes = self.document.graph.nodes
+        # the panel reads the network's layers: a layer selected inside a block is none of them
+        nodes = self.document.graph.nodes if self.document.level.is_network else {}
         self.draw_panel.select_layer(nodes[node_ids[0]].name if len(node_ids) == 1 and node_ids[0] in nodes else None)
 
     # --- layout and title -------------------------------------------------------------------------

@@ -98,7 +98,8 @@ def test_the_digits_resnet_built_by_mouse_with_a_shared_residual_block_edited_on
                                                   ("block1 → 16×28×28", f"{per_block:,} params")]
 
     # open it (double-click the second card): the block's inside, with its shapes
-    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(header_of(scene, graph.nodes[stage2])))
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton,
+                      pos=view.mapFromScene(header_of(scene, graph.nodes[stage2])))
     assert document.level == Level((stage2,))
     assert window.breadcrumbs.isVisible() and window.breadcrumbs.texts() == ["Network", "block2 (block1)"]
     inside = document.level_graph

@@ -46,7 +46,8 @@ class BreadcrumbBar(QWidget):
             button.setAutoRaise(True)
             button.setEnabled(depth < len(names) - 1)
             button.setToolTip("Go back to the network" if depth == 0 else f"Go back to the inside of {name}")
-            button.clicked.connect(lambda _checked=False, path=level.path[:depth]: self.document.open_level(Level(path)))
+            button.clicked.connect(lambda _checked=False, path=level.path[:depth]:
+                                   self.document.open_level(Level(path)))
             self._row.addWidget(button)
             self.buttons.append(button)
         hint = QLabel("  Edits here change every card of this block · Esc goes up a level")

@@ -287,8 +287,8 @@ class GraphScene(QGraphicsScene):
 
     def ungroup_selected(self) -> None:
         """Replace each selected block with its layers, as one undo step."""
-        self._push_block_edit(lambda: Group([Ungroup(node_id) for node_id in self._selected_blocks_or_refuse()], "Ungroup block"),
-                              "ungroup")
+        self._push_block_edit(lambda: Group([Ungroup(node_id) for node_id in self._selected_blocks_or_refuse()],
+                                            "Ungroup block"), "ungroup")
 
     def make_selected_unique(self) -> None:
         """Give each selected block its own copy of its definition, as one undo step."""

@@ -59,7 +59,8 @@ class UnfoldedBlock(QGraphicsItem):
             self._wires.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
         right = max((rect.right() for rect in rects.values()), default=0.0)
         bottom = max((rect.bottom() for rect in rects.values()), default=0.0)
-        self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING), max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING))
+        self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING),
+                            max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING))
         self.update()
 
     def card_texts(self) -> list[tuple[str, str]]:
