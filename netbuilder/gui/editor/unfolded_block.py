@@ -1,6 +1,6 @@
 """A block card unfolded in place: a frame under the card draws the block's inside small (its
-layers where they sit inside, their wires, and the output shape each gets from this card's inputs,
-or its problem in red). A view, not an editor: a double-click on it opens the block to edit it, and
+layers left to right in data-flow order, their wires, and the output shape each gets from this
+card's inputs, or its problem in red). A view, not an editor: a double-click on it opens the block to edit it, and
 folding it again is no edit (docs/decisions.md, "Opening a block"). A child item of the card: it
 moves and goes with it."""
 from __future__ import annotations
@@ -12,14 +12,15 @@ from PySide6.QtWidgets import QGraphicsItem
 from ...core.analysis import Analysis
 from ...core.graph import Graph
 from ...core.layers import format_shape
-from ...core.layout import CARD_HEIGHT, CARD_WIDTH
+from ...core.layout import CARD_HEIGHT, CARD_WIDTH, layered_layout
 from .. import style
 
-POSITION_SCALE = 0.5  # the inside's layout, at half its size
+POSITION_SCALE = 0.5  # the inside laid out in one band, at half its size
 MINI_WIDTH, MINI_HEIGHT = 0.5 * CARD_WIDTH + 8, 34.0
 _PADDING = 10.0
 _TITLE_HEIGHT = 18.0
 _GAP_BELOW_CARD = 8.0
+_SKIP_DIP = 1.6 * MINI_HEIGHT  # how far a skip connection's control points lie below its ends
 _FRAME_PEN = QPen(style.NODE_BORDER, 1.0, Qt.PenStyle.DashLine)
 _WIRE_PEN = QPen(style.EDGE, 1.0)
 
@@ -37,14 +38,16 @@ class UnfoldedBlock(QGraphicsItem):
         self.setToolTip("The block's inside, as this card's inputs shape it: double-click to open it and edit")
 
     def show_inside(self, title: str, graph: Graph, analysis: Analysis) -> None:
-        """Lay out the mini cards of `graph`'s nodes, each with its shape from `analysis`."""
+        """Lay out the mini cards of `graph`'s nodes (in one band, whatever their places inside),
+        each with its shape from `analysis`."""
         self.prepareGeometryChange()
         self._title = title
-        left = min((node.position[0] for node in graph.nodes.values()), default=0.0)
-        top = min((node.position[1] for node in graph.nodes.values()), default=0.0)
-        rects = {node_id: QRectF(_PADDING + (node.position[0] - left) * POSITION_SCALE,
-                                 _TITLE_HEIGHT + _PADDING + (node.position[1] - top) * POSITION_SCALE,
-                                 MINI_WIDTH, MINI_HEIGHT) for node_id, node in graph.nodes.items()}
+        places = layered_layout(graph, max_columns=max(1, len(graph.nodes)))
+        left = min((x for x, _ in places.values()), default=0.0)
+        top = min((y for _, y in places.values()), default=0.0)
+        rects = {node_id: QRectF(_PADDING + (x - left) * POSITION_SCALE,
+                                 _TITLE_HEIGHT + _PADDING + (y - top) * POSITION_SCALE,
+                                 MINI_WIDTH, MINI_HEIGHT) for node_id, (x, y) in places.items()}
         self._cards = []
         for node_id, node in graph.nodes.items():
             info, wrong = analysis.info.get(node_id), bool(analysis.problems_of(node_id))
@@ -55,12 +58,14 @@ class UnfoldedBlock(QGraphicsItem):
             start, end = rects[edge.source], rects[edge.target]
             a, b = QPointF(start.right(), start.center().y()), QPointF(end.left(), end.center().y())
             bend = max(20.0, abs(b.x() - a.x()) / 2)
+            # a wire passing other cards (a skip connection) arcs under them, where it can be seen
+            dip = _SKIP_DIP if b.x() - a.x() > 1.5 * MINI_WIDTH and abs(b.y() - a.y()) < MINI_HEIGHT else 0.0
             self._wires.moveTo(a)
-            self._wires.cubicTo(a + QPointF(bend, 0), b - QPointF(bend, 0), b)
+            self._wires.cubicTo(a + QPointF(bend, dip), b - QPointF(bend, -dip), b)
         right = max((rect.right() for rect in rects.values()), default=0.0)
         bottom = max((rect.bottom() for rect in rects.values()), default=0.0)
         self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING),
-                            max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING))
+                            max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING, self._wires.boundingRect().bottom() + 4))
         self.update()
 
     def card_texts(self) -> list[tuple[str, str]]:
