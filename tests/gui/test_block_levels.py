@@ -81,8 +81,9 @@ def test_a_problem_inside_a_block_leads_from_its_card_and_from_the_problems_list
     assert button.text == "Show the layer inside"
     qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
                      pos=window.view.mapFromScene(button.sceneBoundingRect().center()))
+    qtbot.waitUntil(lambda: window.document.level == Level((stage.id, res.id)))
     add = window.document.level_graph.node_named("add1")
-    assert window.document.level == Level((stage.id, res.id)) and window.scene.selected_node_ids() == [add.id]
+    assert window.scene.selected_node_ids() == [add.id]
     assert window.inspector.node_id == add.id and "needs inputs of one shape" in window.inspector.problem_messages[0]
 
     window.breadcrumbs.buttons[0].click()

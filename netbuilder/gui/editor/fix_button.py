@@ -4,7 +4,7 @@ with a problem inside, the way to the layer inside that is wrong. Child items of
 move and go with it."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QFontMetricsF, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -89,4 +89,6 @@ class InsideButton(CardButton):
         self.location = location
 
     def clicked(self) -> None:
-        self.scene().show_location(self.location)
+        # after this click's handling: going inside rebuilds the scene, this button with it
+        scene, location = self.scene(), self.location
+        QTimer.singleShot(0, lambda: scene.show_location(location))
