@@ -85,6 +85,7 @@ def test_a_cards_menu_groups_ungroups_and_a_repeated_card_counts_each_repetition
     per_block = 2 * (4 * 4 * 9 + 4)
     assert card.detail_lines() == ("block1 ×3 → 4×8×8", f"{3 * per_block:,} params")
     assert f"each of the 3 repetitions: {per_block:,} params" in card.tooltip_text()
+    assert "Double-click (Ctrl+Enter) opens the block" in card.tooltip_text()
     window.scene.ungroup_selected()
     assert sum(node.type_id == "conv2d" for node in graph.nodes.values()) == 6
     QApplication.processEvents()

@@ -188,6 +188,8 @@ class NodeItem(QGraphicsItem):
                 lines.append(f"each of the {self._repeat()} repetitions: {_param_count_text(self.info.params // self._repeat())}, "
                              f"{self.info.flops // self._repeat():,} FLOPs")
         lines += [_TOOLTIP_MARKS[p.severity] + p.message for p in self.problems]
+        if self.node.type_id == INSTANCE:
+            lines.append("Double-click (Ctrl+Enter) opens the block to edit it; Ctrl+Shift+Enter unfolds it here")
         return "\n".join(lines)
 
     # --- geometry and painting ---------------------------------------------------------------------
