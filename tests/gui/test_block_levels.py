@@ -1,15 +1,23 @@
 """Inside blocks in the window: opening nested blocks and going back up by the breadcrumb bar and
 Escape, a problem inside a block leading from its card or the Problems panel to the layer that is
-wrong, unfolding a card in place as a view, and the panels following the level shown."""
+wrong, unfolding a card in place as a view, the panels following the level shown, and the canvas
+showing its level through any edits, undos and moves between levels."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QPoint, QPointF, Qt
 
+from netbuilder.core.analysis import analyze
 from netbuilder.core.block_commands import GroupIntoBlock
+from netbuilder.core.commands import SetParams
 from netbuilder.core.graph import Edge, Graph
-from netbuilder.core.levels import Level
+from netbuilder.core.layers import format_shape
+from netbuilder.core.levels import Level, analysis_at, existing_level, graph_at
 from netbuilder.core.project import Project
 from netbuilder.gui.document import Document
+from netbuilder.gui.editor import GraphScene
+from netbuilder.gui.editor.node_item import NodeItem
 
 from test_blocks_canvas import click_card
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 - the window's fixtures
@@ -127,3 +135,54 @@ def test_the_summary_stays_on_the_network_and_a_row_chosen_there_goes_back_to_it
     assert stage.id in window.summary.node_ids() and window.inspector.node_id is None
     window.summary.table.selectRow(window.summary.node_ids().index(stage.id))
     assert window.document.level == Level() and window.scene.selected_node_ids() == [stage.id]
+
+
+LEVEL_EDITS = st.lists(st.sampled_from(["open", "up", "add", "delete", "group", "undo", "redo", "params"]),
+                       max_size=16)
+
+
+def level_edit(edit: str, scene, document, some) -> None:
+    """One step of the property test below, made the way the window makes it."""
+    shown = document.level_graph
+    cards = [node_id for node_id, node in shown.nodes.items() if node.spec.category != "Blocks"
+             or node.type_id == "block"]  # a block's ports are no cards to delete or group
+    if edit == "open":
+        scene.open_block(some([n for n, node in shown.nodes.items() if node.type_id == "block"]) or "")
+    elif edit == "up":
+        scene.leave_block()
+    elif edit == "add":
+        scene.add_layer(some(["relu", "dropout", "flatten"]), QPointF(some(range(50)) * 10, 300))
+    elif edit in ("delete", "group") and cards:
+        scene.select_nodes([some(cards)])
+        (scene.delete_selected if edit == "delete" else scene.group_selected)()
+    elif edit in ("undo", "redo"):
+        getattr(document.undo_stack, edit)()
+    elif edit == "params":
+        weighted = [node for node in shown.nodes.values() if node.type_id in ("conv2d", "dense")]
+        if weighted:
+            node = some(weighted)
+            document.edit(SetParams(node.id, {"bias": not node.params["bias"]}))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=LEVEL_EDITS, picks=st.lists(st.integers(0, 50), min_size=60, max_size=60))
+def test_the_canvas_shows_the_level_it_is_at_through_any_edits_undos_and_moves_between_levels(qapp, edits, picks):
+    graph, *_ = nested_blocks()
+    document = Document(Project(graph=graph))
+    scene = GraphScene(document)
+    pick = iter(picks)
+
+    def some(items):
+        items = list(items)
+        return items[next(pick) % len(items)] if items else None
+
+    for edit in edits:
+        level_edit(edit, scene, document, some)
+        assert existing_level(graph, document.level) == document.level
+        assert document.level_graph is graph_at(graph, document.level)
+        assert {item.node_id for item in scene.items() if isinstance(item, NodeItem)} == set(document.level_graph.nodes)
+        assert document.analysis.info.keys() == analyze(graph).info.keys()
+        level_info = analysis_at(graph, document.analysis, document.level).info
+        for edge in document.level_graph.edges:
+            info = level_info.get(edge.source)
+            assert scene.edge_item(edge).label == (format_shape(info.shape) if info else "")
