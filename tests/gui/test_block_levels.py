@@ -18,6 +18,7 @@ from netbuilder.core.project import Project
 from netbuilder.gui.document import Document
 from netbuilder.gui.editor import GraphScene
 from netbuilder.gui.editor.node_item import NodeItem
+from netbuilder.gui.editor.unfolded_block import UnfoldedBlock
 
 from test_blocks_canvas import click_card
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 - the window's fixtures
@@ -125,6 +126,7 @@ def test_a_block_card_unfolds_in_place_and_folds_again_without_an_undo_step(qtbo
     window.scene.select_nodes([stage.id])
     window.window_actions.unfold_block.trigger()
     assert window.scene.unfolded_view(stage.id) is None and not window.window_actions.unfold_block.isChecked()
+    assert not [item for item in window.scene.items() if isinstance(item, UnfoldedBlock)]
     assert window.document.undo_stack.count() == 1  # the deletion inside; unfolding and folding are views
 
 
