@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
         self.summary.nodes_selected.connect(self._select_in_network)
+        # queued: opening replaces the inspector's page, the button that asked with it
+        self.inspector.open_block_requested.connect(self.scene.open_block, Qt.ConnectionType.QueuedConnection)
         self.problems.location_clicked.connect(self.show_location)
         self.document.level_changed.connect(lambda: self.view.zoom_to_fit())
         self.problems.count_changed.connect(self._show_problem_count)

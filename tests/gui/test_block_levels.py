@@ -7,6 +7,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QPushButton
 
 from netbuilder.core.analysis import analyze
 from netbuilder.core.block_commands import GroupIntoBlock
@@ -128,6 +129,24 @@ def test_a_block_card_unfolds_in_place_and_folds_again_without_an_undo_step(qtbo
     assert window.scene.unfolded_view(stage.id) is None and not window.window_actions.unfold_block.isChecked()
     assert not [item for item in window.scene.items() if isinstance(item, UnfoldedBlock)]
     assert window.document.undo_stack.count() == 1  # the deletion inside; unfolding and folding are views
+
+
+def test_the_inspector_of_a_block_card_opens_it_and_edits_inside_reach_the_layer_there(qtbot, make_window):
+    graph, stage, res, conv2 = nested_blocks()
+    window = make_window(Document(Project(graph=graph)))
+    click_card(qtbot, window, stage)
+    opening = next(button for button in window.inspector.findChildren(QPushButton)
+                   if button.text() == "Open Block to Edit Its Inside")
+    qtbot.mouseClick(opening, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.document.level == Level((stage.id,)))
+    flatten = window.document.level_graph.node_named("flatten1")
+    click_card(qtbot, window, window.document.level_graph.nodes[res.id])
+    assert window.inspector.node_id == res.id and window.inspector.info_labels["shape"].text() == "4×8×8"
+    window.inspector.name_edit.setText("residual")
+    window.inspector.name_edit.editingFinished.emit()
+    assert window.document.level_graph.nodes[res.id].name == "residual" and flatten.name == "flatten1"
+    assert window.breadcrumbs.texts() == ["Network", "stage"]
+    assert window.document.undo_stack.undoText() == "Rename"
 
 
 def test_the_summary_stays_on_the_network_and_a_row_chosen_there_goes_back_to_it(qtbot, make_window):

@@ -64,8 +64,8 @@ class UnfoldedBlock(QGraphicsItem):
             self._wires.cubicTo(a + QPointF(bend, dip), b - QPointF(bend, -dip), b)
         right = max((rect.right() for rect in rects.values()), default=0.0)
         bottom = max((rect.bottom() for rect in rects.values()), default=0.0)
-        self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING),
-                            max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING, self._wires.boundingRect().bottom() + 4))
+        bottom = max(_TITLE_HEIGHT + 2 * _PADDING, bottom + _PADDING, self._wires.boundingRect().bottom() + 4)
+        self._rect = QRectF(0, 0, max(CARD_WIDTH, right + _PADDING), bottom)
         self.update()
 
     def card_texts(self) -> list[tuple[str, str]]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
+                               QWidget)
 
+from ...core.blocks import INSTANCE
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
 from ...core.levels import Level
@@ -190,7 +192,10 @@ def _heading(text: str) -> QLabel:
 
 
 class InspectorPanel(QWidget):
-    """Shows one layer; `show_selection(ids)` follows the canvas selection."""
+    """Shows one layer; `show_selection(ids)` follows the canvas selection. For a block card, an
+    "Open Block" button asks for its inside (`open_block_requested(node id)`)."""
+
+    open_block_requested = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -253,6 +258,12 @@ class InspectorPanel(QWidget):
         description.setEnabled(False)
         self._page.addWidget(title)
         self._page.addWidget(description)
+        if node.type_id == INSTANCE:
+            opening = QPushButton("Open Block to Edit Its Inside")
+            opening.setToolTip("Every card of this block follows the edits (Ctrl+Enter, or double-click the card)")
+            node_id = self.node_id
+            opening.clicked.connect(lambda _checked=False: self.open_block_requested.emit(node_id))
+            self._page.addWidget(opening)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
