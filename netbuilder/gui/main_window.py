@@ -188,7 +188,6 @@ class MainWindow(QMainWindow):
         # queued: opening replaces the inspector's page, the button that asked with it
         self.inspector.open_block_requested.connect(self.scene.open_block, Qt.ConnectionType.QueuedConnection)
         self.problems.location_clicked.connect(self.show_location)
-        self.document.level_changed.connect(lambda: self.view.zoom_to_fit())
         self.problems.count_changed.connect(self._show_problem_count)
         self.document.file_state_changed.connect(self._file_state_changed)
         self.health_badges = HealthBadges(self.scene)

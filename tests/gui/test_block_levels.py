@@ -4,6 +4,7 @@ wrong, unfolding a card in place as a view, the panels following the level shown
 showing its level through any edits, undos and moves between levels."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -65,6 +66,10 @@ def test_nested_blocks_open_by_keys_and_menus_and_the_breadcrumbs_and_escape_go_
 
     window.breadcrumbs.buttons[1].click()
     assert window.document.level == Level((stage.id,))
+    window.view.set_zoom(0.3)
+    window.scene.open_block(res.id)
+    qtbot.keyClick(window.view, Key.Key_Escape)
+    assert window.view.zoom == pytest.approx(0.3)  # back where the level was looked at
     qtbot.keyClick(window.view, Key.Key_Escape)
     assert window.document.level == Level() and window.scene.selected_node_ids() == [stage.id]
     assert window.breadcrumbs.isHidden()

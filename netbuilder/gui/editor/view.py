@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QPainter, QPen
+from PySide6.QtGui import QAction, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from .. import style
@@ -64,6 +64,11 @@ class GraphView(QGraphicsView):
         self._quick_add_at = QPointF()
         self._quick_add_wire = False
         scene.wire_dropped_in_space.connect(lambda scene_pos: self.open_quick_add(scene_pos, wire_end=True))
+        # where each level was looked at (zoom and centre), so that leaving a block returns there
+        self._level_shown = scene.document.level.path
+        self._views_of_levels: dict[tuple[str, ...], tuple[QTransform, QPointF]] = {}
+        scene.document.level_changed.connect(self._level_changed)
+        scene.document.project_replaced.connect(self._project_replaced)
         self.centerOn(0, 0)
 
     # --- zoom ---------------------------------------------------------------------------------------
@@ -94,6 +99,21 @@ class GraphView(QGraphicsView):
         if not MIN_ZOOM <= self.zoom <= 1.0:
             self.set_zoom(min(1.0, self.zoom))
         self.centerOn(area.center())
+
+    def _level_changed(self) -> None:
+        """Another level is shown: as it was last looked at, or all of it the first time."""
+        self._views_of_levels[self._level_shown] = (self.transform(), self.mapToScene(self.viewport().rect().center()))
+        self._level_shown = self.graph_scene.document.level.path
+        seen = self._views_of_levels.get(self._level_shown)
+        if seen is None:
+            self.zoom_to_fit()
+        else:
+            self.setTransform(seen[0])
+            self.centerOn(seen[1])
+
+    def _project_replaced(self) -> None:
+        self._level_shown = self.graph_scene.document.level.path
+        self._views_of_levels.clear()
 
     # --- quick add ---------------------------------------------------------------------------------------
     def open_quick_add(self, scene_pos: QPointF, wire_end: bool = False) -> None:
