@@ -27,6 +27,15 @@ class Problem:
     # warning, with its fix, once they ask to train (analyze(..., training=True))
     severity: Literal["error", "warning", "hint"] = "error"
     fix: Fix | None = None  # the remedy as an edit, where one exists
+    # a problem of a layer inside block instance `node_id`: the ids, block by block inward, that
+    # lead from the instance to that layer (an instance inside its block, ..., the layer)
+    inside: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> tuple[str, ...]:
+        """The node ids from the network down to the node that is wrong: the instances entered,
+        then that node; () for a problem of the whole network."""
+        return (self.node_id, *self.inside) if self.node_id is not None else ()
 
     @property
     def message(self) -> str:
@@ -170,6 +179,9 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, wi
         upstream = [result.info[s] for s in sources]
         info = _infer_instance(graph, node, upstream, within) if node.type_id == BlockInstance.type_id \
             else _infer(node, upstream)
+    except _ProblemInside as error:
+        add(Problem(describe(node), error.cause, error.remedy, node.id, inside=error.location))
+        return
     except ShapeError as error:
         fix = replace(error.fix, node_id=error.fix.node_id or node.id) if error.fix else None
         add(Problem(describe(node), error.cause, error.remedy, node.id, fix=fix))
@@ -235,6 +247,15 @@ def inside_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
     return definition, analyze(definition.graph, ports=seeds, within=(*within, definition.id))
 
 
+class _ProblemInside(ShapeError):
+    """A block instance cannot be analysed because of a problem of a layer inside its block;
+    `location` leads from the instance's block to that layer (Problem.inside)."""
+
+    def __init__(self, cause: str, remedy: str, location: tuple[str, ...]):
+        super().__init__(cause, remedy)
+        self.location = location
+
+
 def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: tuple[str, ...]) -> NodeInfo:
     """A block instance's output and its counts: its definition analysed for these inputs, the
     parameters and FLOPs of one repetition times the repeat count. A problem inside the block
@@ -243,8 +264,8 @@ def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: 
     if inner.errors:
         first = inner.errors[0]
         more = f" (and {len(inner.errors) - 1} more problems inside)" if len(inner.errors) > 1 else ""
-        raise ShapeError(f'has a problem inside: {first.subject} inside block "{definition.name}" {first.cause}{more}',
-                         first.remedy)
+        raise _ProblemInside(f'has a problem inside: {first.subject} inside block "{definition.name}" {first.cause}'
+                             f'{more}', first.remedy, first.location)
     output = definition.output_port
     if output is None or output not in inner.info:
         raise ShapeError(f'block "{definition.name}" has no output', "connect a layer to its output port")

@@ -10,6 +10,7 @@ from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT, BlockDefinition, check_ne
     unique_block_name
 from .commands import AddNode, AddNodes, Command, Group, RemoveNodes, SetParams
 from .graph import Edge, Graph, GraphError, Node, name_problem
+from .layout import layered_layout
 
 # how far apart the copies of a repeated block are laid out when it is ungrouped
 REPETITION_SPACING = 260.0
@@ -195,21 +196,22 @@ def _ports_of_selection(graph: Graph, chosen: set[str]) -> tuple[list[str], list
 
 def _inside_graph(graph: Graph, members: list[Node], sources: list[str], leaving: list[str]) -> Graph:
     """A block's graph: copies of `members` (same ids and names) with their wires among them, an
-    input port per layer of `sources` in its place, and the output port fed by `leaving`."""
+    input port per layer of `sources` in its place, and the output port fed by `leaving`; laid out
+    left to right in data-flow order (the members' places were the network's, often in wrapped
+    bands, which read as a tangle once the block is opened)."""
     chosen = {node.id for node in members}
     inside = Graph(blocks=graph.blocks)
-    inside.insert_nodes([Node(n.id, n.type_id, n.name, dict(n.params), n.position) for n in members])
-    left, right = min(n.position[0] for n in members), max(n.position[0] for n in members)
-    middle_y = sum(n.position[1] for n in members) / len(members)
+    inside.insert_nodes([Node(n.id, n.type_id, n.name, dict(n.params)) for n in members])
     port_ids = inside.new_ids(len(sources) + 1)
-    ports = [Node(port_id, INPUT_PORT, inside.unique_name("x"), {}, (left - 200.0, middle_y + 80.0 * index))
-             for index, port_id in enumerate(port_ids[:-1])]
+    ports = [Node(port_id, INPUT_PORT, inside.unique_name("x"), {}) for port_id in port_ids[:-1]]
     inside.insert_nodes(ports)
-    output = Node(port_ids[-1], OUTPUT_PORT, inside.unique_name("out"), {}, (right + 200.0, middle_y))
+    output = Node(port_ids[-1], OUTPUT_PORT, inside.unique_name("out"), {})
     inside.insert_node(output)
     port_of = {source: port.id for source, port in zip(sources, ports)}
     inside.insert_edges([*(Edge(port_of.get(e.source, e.source), e.target) for e in graph.edges
                            if e.target in chosen), Edge(leaving[0], output.id)])
+    for node_id, position in layered_layout(inside, max_columns=len(inside.nodes)).items():
+        inside.nodes[node_id].position = position
     return inside
 
 

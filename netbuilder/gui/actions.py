@@ -81,14 +81,7 @@ class WindowActions:
                                    "Arrange the layers left to right in data-flow order", "layout")
         self.zoom_to_fit = _action(window, "Zoom to &Fit", window.zoom_to_fit, ("F",),
                                    "Show the whole network", "fit")
-        self.group_into_block = _action(window, "&Group into Block", window.scene.group_selected, ("Ctrl+G",),
-                                        "Make the selected layers one block: a card you can repeat and reuse")
-        self.ungroup = _action(window, "U&ngroup Block", window.scene.ungroup_selected, ("Ctrl+Shift+G",),
-                               "Put the selected block's layers back in its place")
-        self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
-                                   "Give the selected block its own copy, so edits inside it change only this one")
-        self.block_actions = (self.group_into_block, self.ungroup, self.make_unique)
-        self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, *self.block_actions)
+        self._add_block_actions(window)
 
         # The training panel owns these (their text, tooltip and enabled state follow the run);
         # the keys are the debugger's: F5 runs and continues, Shift+F5 stops.
@@ -102,9 +95,37 @@ class WindowActions:
         self.show_training = _action(window, "Training &Panel", window.show_training, ("Ctrl+T",),
                                      "Show the training panel: data, settings, curves and results")
 
-    def set_selection_size(self, count: int) -> None:
+    def _add_block_actions(self, window: "MainWindow") -> None:
+        """Grouping, ungrouping, opening and unfolding blocks: the Edit menu's and a card's menu."""
+        self.group_into_block = _action(window, "&Group into Block", window.scene.group_selected, ("Ctrl+G",),
+                                        "Make the selected layers one block: a card you can repeat and reuse")
+        self.ungroup = _action(window, "U&ngroup Block", window.scene.ungroup_selected, ("Ctrl+Shift+G",),
+                               "Put the selected block's layers back in its place")
+        self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
+                                   "Give the selected block its own copy, so edits inside it change only this one")
+        self.open_block = _action(window, "&Open Block", window.scene.open_selected_block,
+                                  ("Ctrl+Return", "Ctrl+Enter"), "Show the selected block's inside to edit it: every card of this block follows "
+                                  "(double-click a block does the same; Esc goes back up)")
+        self.unfold_block = _action(window, "Un&fold Block", window.scene.toggle_unfolded, ("Ctrl+Shift+Return",),
+                                    "Show the selected block's layers in place, under its card, or fold them again "
+                                    "(a view: nothing changes)")
+        self.unfold_block.setCheckable(True)
+        self.block_actions = (self.group_into_block, self.ungroup, self.make_unique, self.open_block,
+                              self.unfold_block)
+        self.card_actions = (self.open_block, self.unfold_block, self.group_into_block, self.ungroup,
+                             self.make_unique)
+        self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, self.group_into_block)
+        self.block_dependent = (self.ungroup, self.make_unique, self.open_block, self.unfold_block)
+
+    def set_selection_size(self, count: int, blocks: int = 0, unfolded: bool = False) -> None:
+        """Enable what the selection allows: `count` nodes, `blocks` of them block cards, all of
+        those shown unfolded where `unfolded`."""
         for action in self.selection_dependent:
             action.setEnabled(count > 0)
+        for action in self.block_dependent:
+            action.setEnabled(blocks > 0)
+        self.open_block.setEnabled(blocks == 1)
+        self.unfold_block.setChecked(unfolded)
 
 
 def build_menus(window: "MainWindow", actions: WindowActions) -> None:

@@ -10,9 +10,10 @@ from typing import Callable
 from PySide6.QtCore import QEvent, QEventLoop, QMimeData, QObject, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
-                               QProgressDialog, QScrollArea, QTabWidget, QWidget)
+                               QProgressDialog, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 
 from ..core.graph import GraphError
+from ..core.levels import Level
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, blocks_to_list,
                             load_project, load_template, project_from_dict, project_to_dict, save_project)
 from ..common.files import FileReadError, parse_json
@@ -21,6 +22,7 @@ from ..core.summary import human_count
 from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
+from .editor.breadcrumbs import BreadcrumbBar
 from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
@@ -110,7 +112,14 @@ class MainWindow(QMainWindow):
 
         self.scene = GraphScene(self.document, self)  # owned by the window, so destroyed before the app
         self.view = GraphView(self.scene)
-        self.setCentralWidget(self.view)
+        self.breadcrumbs = BreadcrumbBar(self.document)  # above the canvas while a block is open
+        canvas = QWidget()
+        column = QVBoxLayout(canvas)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.breadcrumbs)
+        column.addWidget(self.view, 1)
+        self.setCentralWidget(canvas)
         self.view.setMinimumSize(*CANVAS_MINIMUM)  # no panel may crush the editor
         self.view.viewport().installEventFilter(_ProjectFileDrops(self))
 
@@ -118,7 +127,7 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.project_undo_keys = ProjectUndoKeys(self)  # Ctrl+Z from the inspector's fields
         build_menus(self, self.window_actions)
-        self.view.card_actions = list(self.window_actions.block_actions)
+        self.view.card_actions = list(self.window_actions.card_actions)
         build_toolbar(self, self.window_actions)
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
@@ -175,8 +184,10 @@ class MainWindow(QMainWindow):
         self.scene.selection_changed_ids.connect(self._selection_changed)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
-        self.summary.nodes_selected.connect(self.scene.select_nodes)
-        self.problems.node_clicked.connect(self.show_node)
+        self.summary.nodes_selected.connect(self._select_in_network)
+        # queued: opening replaces the inspector's page, the button that asked with it
+        self.inspector.open_block_requested.connect(self.scene.open_block, Qt.ConnectionType.QueuedConnection)
+        self.problems.location_clicked.connect(self.show_location)
         self.problems.count_changed.connect(self._show_problem_count)
         self.document.file_state_changed.connect(self._file_state_changed)
         self.health_badges = HealthBadges(self.scene)
@@ -225,6 +236,9 @@ class MainWindow(QMainWindow):
         self.draw_dock.topLevelChanged.connect(self._remember_draw_placement)
         self.activation_views = NodeActivationViews(self.scene)
         self.draw_panel.reading_changed.connect(self._show_reading_on_cards)
+        # back at the network (or inside a block, where none shows): the latest reading's views again
+        self.document.level_changed.connect(lambda: self._show_reading_on_cards(
+            self.draw_panel.reading if self.draw_panel.show_activations else None))
         self.draw_panel.train_requested.connect(self._train_on_built_in_digits)
         self.draw_panel.fine_tune_requested.connect(lambda: self.draw_panel.fine_tune(self.document.project))
         self.draw_dock.visibilityChanged.connect(self._draw_dock_visibility_changed)
@@ -310,7 +324,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(reason, 8000)
 
     def _show_selected_layer_output(self, node_ids: list[str]) -> None:
-        nodes = self.document.graph.nodes
+        # the panel reads the network's layers: a layer selected inside a block is none of them
+        nodes = self.document.graph.nodes if self.document.level.is_network else {}
         self.draw_panel.select_layer(nodes[node_ids[0]].name if len(node_ids) == 1 and node_ids[0] in nodes else None)
 
     # --- layout and title -------------------------------------------------------------------------
@@ -444,13 +459,19 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, node_ids: list[str]) -> None:
         self.inspector.show_selection(node_ids)
         self.summary.select_ids(node_ids)
-        self.window_actions.set_selection_size(len(node_ids))
+        self.window_actions.set_selection_size(len(node_ids), len(self.scene.selected_blocks()),
+                                               self.scene.selection_unfolded())
 
-    def show_node(self, node_id: str) -> None:
-        """Select a layer and bring it into view (from the problems list)."""
-        if node_id in self.document.graph.nodes:
-            self.scene.select_nodes([node_id])
-            self.view.centerOn(self.scene.node_item(node_id))
+    def show_location(self, location: tuple[str, ...]) -> None:
+        """Select the node a problem is about and bring it into view, opening the blocks that hold
+        it (from the problems list: `location` starts at the network)."""
+        self.scene.show_location(location, Level())
+
+    def _select_in_network(self, node_ids: list[str]) -> None:
+        """The summary's rows are the network's layers: select them there."""
+        if node_ids:
+            self.document.open_level(Level())
+        self.scene.select_nodes(node_ids)
 
     # --- files ------------------------------------------------------------------------------------
     def _warn(self, title: str, text: str) -> None:

@@ -72,8 +72,10 @@ def test_a_cards_menu_groups_ungroups_and_a_repeated_card_counts_each_repetition
     window = make_window(Document(Project(graph=graph)))
     window.scene.select_nodes([conv1.id, relu.id, conv2.id])
     menu = window.view.open_card_menu(window.scene.node_item(relu.id), QPoint(0, 0))
-    assert [action.text() for action in menu.actions()] == ["&Group into Block", "U&ngroup Block", "Make Block &Unique"]
-    menu.actions()[0].trigger()
+    assert [action.text() for action in menu.actions()] == ["&Open Block", "Un&fold Block", "&Group into Block",
+                                                            "U&ngroup Block", "Make Block &Unique"]
+    assert [action.isEnabled() for action in menu.actions()] == [False, False, True, False, False]  # no block yet
+    menu.actions()[2].trigger()
     menu.close()
     (block_id,) = window.scene.selected_node_ids()
     repeat = window.inspector.fields["repeat"].widget
@@ -83,6 +85,7 @@ def test_a_cards_menu_groups_ungroups_and_a_repeated_card_counts_each_repetition
     per_block = 2 * (4 * 4 * 9 + 4)
     assert card.detail_lines() == ("block1 ×3 → 4×8×8", f"{3 * per_block:,} params")
     assert f"each of the 3 repetitions: {per_block:,} params" in card.tooltip_text()
+    assert "Double-click (Ctrl+Enter) opens the block" in card.tooltip_text()
     window.scene.ungroup_selected()
     assert sum(node.type_id == "conv2d" for node in graph.nodes.values()) == 6
     QApplication.processEvents()

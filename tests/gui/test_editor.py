@@ -300,15 +300,15 @@ def test_a_node_with_an_error_turns_red_with_the_problem_as_tooltip(qtbot):
     assert "Flatten" in item.tooltip_text()
     cause, remedy = item.detail_lines()  # the cause on the card, the remedy as a button under it
     assert cause.startswith("needs a flat input") and remedy == ""
-    assert [button.fix.title for button in item.fix_buttons] == ["Insert Flatten before it"]
+    assert [button.fix.title for button in item.card_buttons] == ["Insert Flatten before it"]
     flatten = graph.add("flatten")
     graph.chain(source, flatten)
     document.refresh()
     assert scene.node_item(flatten.id).state == "hint"  # it feeds nothing yet: calm, and no "Delete it"
-    assert scene.node_item(flatten.id).fix_buttons == []
+    assert scene.node_item(flatten.id).card_buttons == []
     document.ask_to_train()
     assert scene.node_item(flatten.id).state == "warning"
-    assert [button.fix.title for button in scene.node_item(flatten.id).fix_buttons] == ["Delete it"]
+    assert [button.fix.title for button in scene.node_item(flatten.id).card_buttons] == ["Delete it"]
 
 
 def drop(view, scene_pos: QPointF, data: QMimeData) -> tuple[QDragEnterEvent, QDropEvent]:

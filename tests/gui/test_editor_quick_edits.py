@@ -189,7 +189,7 @@ def test_each_fix_button_on_a_card_fixes_its_problem_in_one_undo_step(qtbot, mak
     document.project.dataset = ""  # no class count to check: each graph has one problem, its own
     document.ask_to_train()  # so that unfinished wiring offers its fix too
     before = snapshot(graph)
-    (button,) = scene.node_item(node.id).fix_buttons
+    (button,) = scene.node_item(node.id).card_buttons
     assert button.fix.title == title
 
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
@@ -199,7 +199,7 @@ def test_each_fix_button_on_a_card_fixes_its_problem_in_one_undo_step(qtbot, mak
     assert document.undo_stack.count() == 1 and document.undo_stack.undoText() == title
     document.undo_stack.undo()
     assert snapshot(graph) == before
-    assert [b.fix.title for b in scene.node_item(node.id).fix_buttons] == [title]
+    assert [b.fix.title for b in scene.node_item(node.id).card_buttons] == [title]
 
 
 @st.composite

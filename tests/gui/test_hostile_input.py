@@ -304,7 +304,7 @@ def assert_taken_or_refused_beside_it(texts, type_id: str, name: str, qtbot) -> 
     for text in texts:
         before = document.graph.nodes[command.node.id].params[name]
         type_into(inspector.fields[name].widget, text,
-                  lambda raw: inspector._commit_param(command.node.id, name, raw))
+                  lambda raw: inspector._commit_param((document.level, command.node.id), name, raw))
         error = inspector.error_text(name)
         assert printable_and_short(error), (text[:20], error)
         if error:

@@ -335,9 +335,9 @@ def test_problems_list_errors_before_warnings_and_clicks_name_the_layer(qtbot):
     assert panel.messages() == [p.message for p in sorted(document.analysis.problems,
                                                            key=lambda p: p.severity != "error")]
     row = next(i for i, m in enumerate(panel.messages()) if "needs a flat input" in m)
-    with qtbot.waitSignal(panel.node_clicked) as clicked:
+    with qtbot.waitSignal(panel.location_clicked) as clicked:
         panel.list.itemClicked.emit(panel.list.item(row))
-    assert clicked.args == [dense]
+    assert clicked.args == [(dense,)]
 
 
 def test_the_fix_button_applies_the_selected_problems_fix_as_one_undo_step(qtbot):
@@ -380,7 +380,7 @@ def test_a_valid_network_says_it_has_no_problems(qtbot):
     panel = ProblemsPanel(document)
     qtbot.addWidget(panel)
     assert panel.messages() == ["No problems: every layer fits its inputs"]
-    with qtbot.assertNotEmitted(panel.node_clicked):
+    with qtbot.assertNotEmitted(panel.location_clicked):
         panel.list.itemClicked.emit(panel.list.item(0))
 
 

@@ -47,8 +47,8 @@ class BlockInput(LayerSpec):
     min_inputs = max_inputs = 0
 
     def infer_shape(self, p, in_shapes):
-        raise ShapeError("is a block's input port, whose shape comes from an instance",
-                         "use the block in the network")
+        raise ShapeError("has no shape: the block card it was opened through receives nothing here",
+                         "connect that card's input in the network")
 
     def forward_code(self, p, module, inputs):
         return inputs[0]

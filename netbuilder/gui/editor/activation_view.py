@@ -162,8 +162,9 @@ class NodeActivationViews(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._work)
-        # a new project's cards are new items: the views went with the old ones
+        # a new project's cards, or another level's, are new items: the views went with the old ones
         scene.document.project_replaced.connect(self._forget_views)
+        scene.document.level_changed.connect(self._forget_views)
 
     @property
     def node_ids(self) -> list[str]:
@@ -180,7 +181,9 @@ class NodeActivationViews(QObject):
         probabilities at Output nodes (an autoencoder's: the picture it gives back, `given_back`);
         nodes with nothing to show lose their view at once."""
         wanted = {}
-        for node_id, node in self.scene.document.graph.nodes.items():
+        document = self.scene.document
+        # a reading holds the network's layers' outputs (a block card's as a whole): inside a block none is shown
+        for node_id, node in (document.graph.nodes.items() if document.level.is_network else ()):
             spec = node.spec
             if not spec.has_output and given_back is not None:  # the Output of an autoencoder
                 wanted[node_id] = ("picture", given_back)
@@ -225,7 +228,7 @@ class NodeActivationViews(QObject):
         deadline = time.perf_counter() + FRAME_BUDGET_MS / 1000
         while self._queue:
             node_id, content = self._queue.pop(0)
-            if node_id not in self.scene.document.graph.nodes:  # deleted since
+            if not self.scene.shows(node_id):  # deleted since, or the editor went inside a block
                 continue
             self._draw(node_id, content)
             if time.perf_counter() >= deadline:

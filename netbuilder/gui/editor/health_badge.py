@@ -49,22 +49,34 @@ class HealthBadge(QGraphicsItem):
 
 
 class HealthBadges:
-    """The badges of the latest health report on a scene (a GraphScene); a report replaces the last."""
+    """The badges of the latest health report on a scene (a GraphScene); a report replaces the last.
+    A report measures the network's layers (a block card as a whole), so its badges show while the
+    editor shows the network, and come back when it returns there from inside a block."""
 
     def __init__(self, scene):
         self.scene = scene
         self.badges: dict[str, HealthBadge] = {}  # node id -> its badge
+        self.report: HealthReport | None = None
+        scene.document.level_changed.connect(self._level_changed)
 
     def show(self, report: HealthReport) -> None:
         self.clear()
+        self.report = report
+        if not self.scene.document.level.is_network:
+            return
         graph = self.scene.document.graph
         for layer in report.layers:
             node = graph.node_named(layer.layer) if layer.problem else None
             if node is not None:
                 self.badges[node.id] = HealthBadge(self.scene.node_item(node.id), layer)
 
+    def _level_changed(self) -> None:
+        if self.report is not None:
+            self.show(self.report)
+
     def clear(self) -> None:
-        """Remove every badge (a new run begins, or another project opens)."""
+        """Remove every badge and forget the report (a new run begins, or another project opens)."""
+        self.report = None
         for badge in self.badges.values():
             # a badge went with its card when the layer was deleted or the scene rebuilt
             if isValid(badge) and badge.scene() is not None:

@@ -17,7 +17,7 @@ from ...core.graph import Node
 from ...core.layers import format_shape
 from ...core.layout import CARD_HEIGHT, CARD_WIDTH
 from .. import style
-from .fix_button import FixButton
+from .fix_button import CardButton, FixButton, InsideButton
 from .port_item import PortItem
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class NodeItem(QGraphicsItem):
         self._footer = _static_text("")
         self.state = "ok"
         self.footer_text = ""
-        self.fix_buttons: list[FixButton] = []
+        self.card_buttons: list[CardButton] = []  # a button per fix, then one per problem inside a block
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
@@ -121,23 +121,28 @@ class NodeItem(QGraphicsItem):
             parts, footer = None, f"{len(problems)} problems: see the tooltip"
         else:
             parts, footer = None, _param_count_text(info.params) if info else ""
-        fixes = [p.fix for p in problems if p.fix is not None]
-        if state != self.state or footer != self.footer_text or fixes != [b.fix for b in self.fix_buttons] \
+        # a fix, or the way to the layer inside a block that has the problem
+        actions = [p.fix for p in problems if p.fix is not None] + [p.location for p in problems if p.inside]
+        if state != self.state or footer != self.footer_text or actions != self._button_actions \
                 or self.node.type_id == INSTANCE:  # a block's row shows its output shape, which may have changed
             self.state, self.footer_text, self._problem_parts = state, footer, parts
-            self._show_fixes(fixes)
+            self._show_buttons(actions)
             self._lay_out_details()
 
-    def _show_fixes(self, fixes) -> None:
-        """One button per fix, side by side in the card's last row."""
-        for button in self.fix_buttons:
+    _button_actions: list = []
+
+    def _show_buttons(self, actions: list) -> None:
+        """One button per fix or problem inside (a location), side by side in the card's last row."""
+        for button in self.card_buttons:
             button.setParentItem(None)
             if button.scene() is not None:
                 button.scene().removeItem(button)
-        width = (NODE_WIDTH - 2 * _FIX_INSET - _FIX_SPACING * (len(fixes) - 1)) / max(1, len(fixes))
+        width = (NODE_WIDTH - 2 * _FIX_INSET - _FIX_SPACING * (len(actions) - 1)) / max(1, len(actions))
         colour = _FOOTER_COLOURS[self.state]
-        self.fix_buttons = [FixButton(self, fix, width, colour) for fix in fixes]
-        for index, button in enumerate(self.fix_buttons):
+        self._button_actions = actions
+        self.card_buttons = [InsideButton(self, action, width, colour) if isinstance(action, tuple)
+                            else FixButton(self, action, width, colour) for action in actions]
+        for index, button in enumerate(self.card_buttons):
             button.setPos(_FIX_INSET + index * (width + _FIX_SPACING), _FIX_ROW_TOP)
 
     _problem_parts: tuple[str, str] | None = None  # (cause, remedy) of the one problem shown
@@ -149,7 +154,7 @@ class NodeItem(QGraphicsItem):
             first, second = _elided(self.summary_text(), font), _elided(self.footer_text, font)
         else:
             first, second = _problem_lines(*(self._problem_parts or (self.footer_text, "")), font)
-            if self.fix_buttons:  # the buttons say what to do: the row above says what is wrong
+            if self.card_buttons:  # the buttons say what to do: the row above says what is wrong
                 first, second = _elided(self._problem_parts[0] if self._problem_parts else self.footer_text, font), ""
         self._summary.setText(first)
         self._footer.setText(second)
@@ -183,6 +188,8 @@ class NodeItem(QGraphicsItem):
                 lines.append(f"each of the {self._repeat()} repetitions: {_param_count_text(self.info.params // self._repeat())}, "
                              f"{self.info.flops // self._repeat():,} FLOPs")
         lines += [_TOOLTIP_MARKS[p.severity] + p.message for p in self.problems]
+        if self.node.type_id == INSTANCE:
+            lines.append("Double-click (Ctrl+Enter) opens the block to edit it; Ctrl+Shift+Enter unfolds it here")
         return "\n".join(lines)
 
     # --- geometry and painting ---------------------------------------------------------------------

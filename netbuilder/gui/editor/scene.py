@@ -20,11 +20,14 @@ from ...core.graph import (Edge, EdgeAdded, EdgeRemoved, Graph, GraphError, Grap
                            NodeRemoved, NodeRenamed, ParamsChanged)
 from ...core.layers import Fix, format_shape, get_spec
 from ...core.layout import free_spot, layered_layout
+from ...core.levels import Level, analysis_at, block_at
 from .. import style
 from ..document import Document
 from .edge_item import EdgeItem, wire_path
 from .node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
+from .fix_button import CardButton
 from .port_item import PortItem
+from .unfolded_block import UnfoldedBlock
 
 SCENE_EXTENT = 100_000.0  # a fixed, huge scene rect: the view pans freely and never jumps
 PASTE_OFFSET = (40.0, 40.0)
@@ -49,7 +52,8 @@ class _WireDrag:
 
 
 class GraphScene(QGraphicsScene):
-    """Shows `document.graph` and edits it with undoable commands.
+    """Shows the graph of the document's level (the network, or the inside of an opened block) and
+    edits it with undoable commands (inside a block, edits of the block: every card sharing it follows).
 
     Node positions in the core are the top-left corners of the node cards in scene coordinates.
 
@@ -79,14 +83,22 @@ class GraphScene(QGraphicsScene):
         self._selection_stale = False  # see _remove_item
         self._drag_start: dict[str, QPointF] = {}
         self._quiet_selection = False
+        self._unfolded: set[tuple[str, ...]] = set()  # the block cards shown unfolded: level path + card id
+        self._unfolded_items: dict[str, UnfoldedBlock] = {}  # card id -> its unfolded view, at this level
         self.selectionChanged.connect(self._emit_selection)
         document.analysis_changed.connect(self._show_analysis)
+        document.project_replaced.connect(self._unfolded.clear)
         document.project_replaced.connect(self._rebuild)
+        document.level_changed.connect(self._rebuild)
         self._rebuild()
 
     # --- queries ---------------------------------------------------------------------------------
     def node_item(self, node_id: str) -> NodeItem:
         return self._nodes[node_id]
+
+    def shows(self, node_id: str) -> bool:
+        """Whether node `node_id` has a card here (it is in the graph of the level shown)."""
+        return node_id in self._nodes
 
     def edge_item(self, edge: Edge) -> EdgeItem:
         return self._edges[edge]
@@ -118,6 +130,96 @@ class GraphScene(QGraphicsScene):
         if not self._quiet_selection:
             self.selection_changed_ids.emit(self.selected_node_ids())
 
+    # --- levels: opening blocks, leaving them, unfolding them in place ---------------------------------
+    def open_block(self, node_id: str) -> bool:
+        """Show the inside of block card `node_id`, with the shapes this card's inputs give it;
+        False (nothing happens) when it is no block card."""
+        node = self._graph.nodes.get(node_id)
+        if node is None or node.type_id != INSTANCE:
+            return False
+        self.document.open_level(self.document.level.enter(node_id))
+        return True
+
+    def open_selected_block(self) -> None:
+        blocks = self.selected_blocks()
+        if len(blocks) == 1:
+            self.open_block(blocks[0])
+        else:
+            self.message.emit("Select one block to open it")
+
+    def leave_block(self) -> bool:
+        """Go one level up, with the card just left selected; False at the network."""
+        level = self.document.level
+        if level.is_network:
+            return False
+        self.document.open_level(level.up())
+        self.select_nodes([level.path[-1]])
+        return True
+
+    def show_location(self, location: tuple[str, ...], level: Level | None = None) -> None:
+        """Open the blocks along `location` (node ids from `level`, by default the one shown, down
+        to a node: Problem.location) and select that node."""
+        start = self.document.level if level is None else level
+        self.document.open_level(Level((*start.path, *location[:-1])))
+        if location and location[-1] in self._nodes:
+            self.select_nodes([location[-1]])
+            for view in self.views():
+                view.centerOn(self._nodes[location[-1]])
+
+    def toggle_unfolded(self) -> None:
+        """Unfold the selected block cards in place, or fold them again (a view, not an edit)."""
+        blocks = self.selected_blocks()
+        if not blocks:
+            self.message.emit("Select a block to unfold it")
+            return
+        keys = {(*self.document.level.path, node_id) for node_id in blocks}
+        if keys <= self._unfolded:
+            self._unfolded -= keys
+        else:
+            self._unfolded |= keys
+        self._show_unfolded()
+
+    def selection_unfolded(self) -> bool:
+        """Whether the selected block cards are all shown unfolded."""
+        blocks = self.selected_blocks()
+        return bool(blocks) and all((*self.document.level.path, node_id) in self._unfolded for node_id in blocks)
+
+    def unfolded_view(self, node_id: str) -> UnfoldedBlock | None:
+        return self._unfolded_items.get(node_id)
+
+    def _show_unfolded(self) -> None:
+        """Bring the unfolded views of this level's block cards up to date with the analysis."""
+        document, path = self.document, self.document.level.path
+        for node_id in [node_id for node_id in self._unfolded_items if (*path, node_id) not in self._unfolded
+                        or node_id not in self._nodes]:
+            item = self._unfolded_items.pop(node_id)
+            if item.scene() is self:
+                self.removeItem(item)
+        for node_id, card in self._nodes.items():
+            unfolded = (*path, node_id) in self._unfolded and card.node.type_id == INSTANCE
+            card.setZValue(1.5 if unfolded else 1)  # its inside is drawn over the cards near it
+            if not unfolded:
+                continue
+            level = document.level.enter(node_id)
+            item = self._unfolded_items.get(node_id)
+            if item is None or item.parentItem() is not card:
+                item = self._unfolded_items[node_id] = UnfoldedBlock(card)
+            block = block_at(document.graph, level)
+            item.show_inside(f"inside {block.name}", block.graph, analysis_at(document.graph, document.analysis, level))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        """A double-click on a block card (or on its unfolded inside) opens the block."""
+        under = self.items(event.scenePos())
+        card = under[0].topLevelItem() if under and not isinstance(under[0], CardButton) else None
+        if isinstance(card, NodeItem) and self.open_block(card.node_id):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def selected_blocks(self) -> list[str]:
+        """The selected block cards."""
+        return [node_id for node_id in self.selected_node_ids() if self._graph.nodes[node_id].type_id == INSTANCE]
+
     # --- edits -------------------------------------------------------------------------------------
     def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False) -> str | None:
         """Add a layer as one undo step, select it and return its id (None if refused, with a message).
@@ -126,7 +228,7 @@ class GraphScene(QGraphicsScene):
         on a wire, it is spliced into that wire; with `wire_end`, it is connected to the port of the
         wire last dropped in empty space."""
         port, self._loose_wire_end = (self._loose_wire_end if wire_end else None), None
-        graph, spec = self.document.graph, get_spec(type_id)
+        graph, spec = self._graph, get_spec(type_id)
         position = free_spot(graph, (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2))
         edge = self.edge_at(scene_pos) if port is None and spec.max_inputs != 0 and spec.has_output else None
         if edge is not None:
@@ -139,7 +241,7 @@ class GraphScene(QGraphicsScene):
                 wire = Connect(port.node_id, node_id) if port.kind == "output" else Connect(node_id, port.node_id)
                 command = Group([add, wire], add.text)
         try:
-            self.document.push(command)
+            self.document.edit(command)
         except GraphError as error:
             self.message.emit(f"Cannot add {spec.title} there: {error}")
             return None
@@ -164,7 +266,7 @@ class GraphScene(QGraphicsScene):
     def apply_fix(self, fix: Fix) -> None:
         """Apply a problem's fix (a button on a card) as one undo step named after it."""
         try:
-            self.document.push(fix_command(self.document.graph, fix))
+            self.document.edit(fix_command(self._graph, fix))
         except GraphError as error:
             self.message.emit(f"Cannot apply \"{fix.title}\": {error}")
 
@@ -177,7 +279,7 @@ class GraphScene(QGraphicsScene):
         if node_ids:
             parts.append(RemoveNodes(node_ids))
         if parts:
-            self.document.push(parts[0] if len(parts) == 1 else Group(parts, "Delete"))
+            self.document.edit(parts[0] if len(parts) == 1 else Group(parts, "Delete"))
 
     def group_selected(self) -> None:
         """Group the selected layers into a new block, as one undo step, and select its card."""
@@ -185,16 +287,16 @@ class GraphScene(QGraphicsScene):
 
     def ungroup_selected(self) -> None:
         """Replace each selected block with its layers, as one undo step."""
-        self._push_block_edit(lambda: Group([Ungroup(node_id) for node_id in self._selected_blocks()], "Ungroup block"),
-                              "ungroup")
+        self._push_block_edit(lambda: Group([Ungroup(node_id) for node_id in self._selected_blocks_or_refuse()],
+                                            "Ungroup block"), "ungroup")
 
     def make_selected_unique(self) -> None:
         """Give each selected block its own copy of its definition, as one undo step."""
-        self._push_block_edit(lambda: Group([MakeUnique(node_id) for node_id in self._selected_blocks()],
+        self._push_block_edit(lambda: Group([MakeUnique(node_id) for node_id in self._selected_blocks_or_refuse()],
                                             "Make block unique"), "make it unique")
 
-    def _selected_blocks(self) -> list[str]:
-        blocks = [node_id for node_id in self.selected_node_ids() if self._graph.nodes[node_id].type_id == INSTANCE]
+    def _selected_blocks_or_refuse(self) -> list[str]:
+        blocks = self.selected_blocks()
         if not blocks:
             raise GraphError("select a block first")
         return blocks
@@ -202,10 +304,10 @@ class GraphScene(QGraphicsScene):
     def _push_block_edit(self, make, what: str) -> None:
         """Push the command `make()` returns, then select the blocks and layers it added; a refusal
         (a selection that cannot be a block) becomes a message."""
-        graph = self.document.graph
+        graph = self._graph
         before = set(graph.nodes)
         try:
-            self.document.push(make())
+            self.document.edit(make())
         except GraphError as error:
             self.message.emit(f"Cannot {what}: {error}")
             return
@@ -213,7 +315,7 @@ class GraphScene(QGraphicsScene):
 
     def copy_selected(self) -> dict:
         """The selected nodes and the edges among them, as a core fragment (plain data)."""
-        return copy_fragment(self.document.graph, self.selected_node_ids())
+        return copy_fragment(self._graph, self.selected_node_ids())
 
     def paste(self, fragment: dict, at: QPointF | None = None) -> None:
         """Add a copy of `fragment` (one undo step) and select it. With `at`, the copy's top-left
@@ -226,9 +328,9 @@ class GraphScene(QGraphicsScene):
         size = (max(item["position"][0] for item in fragment["nodes"]) - left + NODE_WIDTH,
                 max(item["position"][1] for item in fragment["nodes"]) - top + NODE_HEIGHT)
         wanted = (at.x(), at.y()) if at is not None else (left + PASTE_OFFSET[0], top + PASTE_OFFSET[1])
-        x, y = free_spot(self.document.graph, wanted, size)
-        command = paste_fragment(self.document.graph, fragment, (x - left, y - top))
-        self.document.push(command)
+        x, y = free_spot(self._graph, wanted, size)
+        command = paste_fragment(self._graph, fragment, (x - left, y - top))
+        self.document.edit(command)
         self.select_nodes(pasted_ids(command))
 
     def duplicate_selected(self) -> None:
@@ -236,12 +338,12 @@ class GraphScene(QGraphicsScene):
 
     def auto_layout(self) -> None:
         """Arrange the graph in layers from left to right, as one undo step."""
-        graph = self.document.graph
+        graph = self._graph
         moves = {node_id: (graph.nodes[node_id].position, position)
                  for node_id, position in layered_layout(graph).items()
                  if position != graph.nodes[node_id].position}
         if moves:
-            self.document.push(MoveNodes(moves, "Auto layout"))
+            self.document.edit(MoveNodes(moves, "Auto layout"))
 
     # --- moving nodes: one MoveNodes per drag, pushed when the mouse is released ---------------------
     def mousePressEvent(self, event) -> None:
@@ -264,14 +366,14 @@ class GraphScene(QGraphicsScene):
         move = MoveNodes(moves)
         edge = self._wire_under_lone_layer(moves)
         if edge is None:
-            self.document.push(move)
+            self.document.edit(move)
             return
         node_id = next(iter(moves))
         try:
-            self.document.push(Group([move, Splice(edge, node_id)], "Insert on wire"))
+            self.document.edit(Group([move, Splice(edge, node_id)], "Insert on wire"))
         except GraphError as error:
             self.message.emit(f"Cannot insert on that wire: {error}")
-            self.document.push(move)
+            self.document.edit(move)
 
     def _wire_under_lone_layer(self, moves: dict) -> Edge | None:
         """The wire under the centre of a single dragged layer that has no wires of its own."""
@@ -287,7 +389,7 @@ class GraphScene(QGraphicsScene):
     def begin_wire(self, port: PortItem) -> bool:
         """Start dragging a wire from `port`. Pressing a connected input port picks up the end of
         its last edge: dropping it elsewhere reconnects it, dropping it on empty space disconnects it."""
-        graph = self.document.graph
+        graph = self._graph
         detached = None
         anchor = port
         if port.kind == "input":
@@ -324,7 +426,7 @@ class GraphScene(QGraphicsScene):
                                     skip=wire.anchor.node_item)
         if target_port is None:
             if wire.detached is not None:
-                self.document.push(Disconnect(wire.detached))
+                self.document.edit(Disconnect(wire.detached))
             else:
                 self._loose_wire_end = wire.anchor
                 self.wire_dropped_in_space.emit(scene_pos)
@@ -338,7 +440,7 @@ class GraphScene(QGraphicsScene):
             return
         connect = Connect(source, target)
         try:
-            self.document.push(connect if wire.detached is None
+            self.document.edit(connect if wire.detached is None
                                else Group([Disconnect(wire.detached), connect], "Reconnect"))
         except GraphError as error:  # the graph decides; the check above only spares a failed push
             self.message.emit(f"Cannot connect: {error}")
@@ -359,7 +461,7 @@ class GraphScene(QGraphicsScene):
     def _wire_problem(self, source: str, target: str) -> str | None:
         if self._wire is not None and self._wire.detached == Edge(source, target):
             return None  # putting the picked-up end back where it was
-        return self.document.graph.connection_problem(source, target)
+        return self._graph.connection_problem(source, target)
 
     def _port_at(self, scene_pos: QPointF, kind: str, skip: NodeItem) -> PortItem | None:
         """The port of `kind` under `scene_pos`, not on `skip` (the node the wire comes from, so a
@@ -387,7 +489,7 @@ class GraphScene(QGraphicsScene):
 
     def shape_arithmetic(self, edge: Edge) -> tuple[str, ...]:
         """How the layer `edge` leaves computed the shape on it (its spec's arithmetic), or ()."""
-        info = self.document.analysis.info.get(edge.source)
+        info = self.document.level_analysis.info.get(edge.source)
         node = self._graph.nodes[edge.source]
         return node.spec.shape_arithmetic(node.params, info.in_shapes) if info else ()
 
@@ -407,8 +509,9 @@ class GraphScene(QGraphicsScene):
             self._quiet_selection = False
         self._nodes.clear()
         self._edges.clear()
+        self._unfolded_items.clear()
         self._reroute_areas.clear()
-        self._graph = self.document.graph
+        self._graph = self.document.level_graph
         for node in self._graph.nodes.values():
             self._add_node_item(node)
         for edge in self._graph.edges:
@@ -530,7 +633,7 @@ class GraphScene(QGraphicsScene):
         if self._selection_stale:
             self._selection_stale = False
             self._emit_selection()
-        analysis = self.document.analysis
+        analysis = self.document.level_analysis
         problems: dict[str, list] = {}
         for problem in analysis.problems:
             if problem.node_id is not None:
@@ -541,6 +644,7 @@ class GraphScene(QGraphicsScene):
             info = analysis.info.get(edge.source)
             item.set_label(format_shape(info.shape) if info else "")
         self._place_moved_labels()
+        self._show_unfolded()
 
     def _place_moved_labels(self) -> None:
         """Labels of new, rerouted or resized wires go where they overlap no other label (a coarse

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QPainter, QPen
+from PySide6.QtGui import QAction, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from .. import style
@@ -30,7 +30,8 @@ class GraphView(QGraphicsView):
 
     Mouse: wheel zooms around the cursor (0.1x to 4x); middle drag or space + left drag pans;
     left drag on empty space selects with a rubber band. Delete/Backspace delete the selection;
-    Escape drops a wire being dragged. A right-click on a card opens `card_actions` as a menu.
+    Escape drops a wire being dragged, else leaves an opened block (one level up); a double-click
+    on a block card opens it. A right-click on a card opens `card_actions` as a menu.
     Tab, or a right-click on empty canvas, opens the quick-add
     box at the cursor; so does a new wire released over empty canvas, and the layer chosen
     there is connected to it.
@@ -63,6 +64,11 @@ class GraphView(QGraphicsView):
         self._quick_add_at = QPointF()
         self._quick_add_wire = False
         scene.wire_dropped_in_space.connect(lambda scene_pos: self.open_quick_add(scene_pos, wire_end=True))
+        # where each level was looked at (zoom and centre), so that leaving a block returns there
+        self._level_shown = scene.document.level.path
+        self._views_of_levels: dict[tuple[str, ...], tuple[QTransform, QPointF]] = {}
+        scene.document.level_changed.connect(self._level_changed)
+        scene.document.project_replaced.connect(self._project_replaced)
         self.centerOn(0, 0)
 
     # --- zoom ---------------------------------------------------------------------------------------
@@ -93,6 +99,21 @@ class GraphView(QGraphicsView):
         if not MIN_ZOOM <= self.zoom <= 1.0:
             self.set_zoom(min(1.0, self.zoom))
         self.centerOn(area.center())
+
+    def _level_changed(self) -> None:
+        """Another level is shown: as it was last looked at, or all of it the first time."""
+        self._views_of_levels[self._level_shown] = (self.transform(), self.mapToScene(self.viewport().rect().center()))
+        self._level_shown = self.graph_scene.document.level.path
+        seen = self._views_of_levels.get(self._level_shown)
+        if seen is None:
+            self.zoom_to_fit()
+        else:
+            self.setTransform(seen[0])
+            self.centerOn(seen[1])
+
+    def _project_replaced(self) -> None:
+        self._level_shown = self.graph_scene.document.level.path
+        self._views_of_levels.clear()
 
     # --- quick add ---------------------------------------------------------------------------------------
     def open_quick_add(self, scene_pos: QPointF, wire_end: bool = False) -> None:
@@ -150,7 +171,8 @@ class GraphView(QGraphicsView):
             self._space_held = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             event.accept()
-        elif event.key() == Qt.Key.Key_Escape and self.graph_scene.cancel_wire() is not None:
+        elif event.key() == Qt.Key.Key_Escape and (self.graph_scene.cancel_wire() is not None
+                                                    or self.graph_scene.leave_block()):
             event.accept()
         elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.graph_scene.delete_selected()

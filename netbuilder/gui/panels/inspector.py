@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
+                               QWidget)
 
+from ...core.blocks import INSTANCE
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
+from ...core.levels import Level
 from ...core.layers import Param, ParamError, format_shape
 from .. import style
 from ..document import Document
@@ -189,7 +192,10 @@ def _heading(text: str) -> QLabel:
 
 
 class InspectorPanel(QWidget):
-    """Shows one layer; `show_selection(ids)` follows the canvas selection."""
+    """Shows one layer; `show_selection(ids)` follows the canvas selection. For a block card, an
+    "Open Block" button asks for its inside (`open_block_requested(node id)`)."""
+
+    open_block_requested = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -214,7 +220,7 @@ class InspectorPanel(QWidget):
         self.show_node(node_ids[0] if len(node_ids) == 1 else None, selected=len(node_ids))
 
     def show_node(self, node_id: str | None, selected: int = 0) -> None:
-        if node_id is not None and node_id not in self.document.graph.nodes:
+        if node_id is not None and node_id not in self.document.level_graph.nodes:
             node_id = None
         self.node_id = node_id
         self.fields, self.errors, self.problem_messages = {}, {}, []
@@ -241,7 +247,7 @@ class InspectorPanel(QWidget):
         self._page.addWidget(label)
 
     def _build_node_page(self) -> None:
-        node = self.document.graph.nodes[self.node_id]
+        node = self.document.level_graph.nodes[self.node_id]
         spec = node.spec
         title = _heading(spec.title)
         font = title.font()
@@ -252,6 +258,12 @@ class InspectorPanel(QWidget):
         description.setEnabled(False)
         self._page.addWidget(title)
         self._page.addWidget(description)
+        if node.type_id == INSTANCE:
+            opening = QPushButton("Open Block to Edit Its Inside")
+            opening.setToolTip("Every card of this block follows the edits (Ctrl+Enter, or double-click the card)")
+            node_id = self.node_id
+            opening.clicked.connect(lambda _checked=False: self.open_block_requested.emit(node_id))
+            self._page.addWidget(opening)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -259,11 +271,11 @@ class InspectorPanel(QWidget):
         self.name_edit.setToolTip("Also the attribute name in exported PyTorch code")
         # edits are bound to this node: a widget finishing its edit while the page is being replaced
         # (focus leaving it as another layer is selected) must change the node it was showing
-        node_id, name_edit = self.node_id, self.name_edit
-        name_edit.editingFinished.connect(lambda: self._commit_name(node_id, name_edit.text()))
+        place, name_edit = (self.document.level, self.node_id), self.name_edit
+        name_edit.editingFinished.connect(lambda: self._commit_name(place, name_edit.text()))
         form.addRow("name", self._with_error("name", self.name_edit))
         for param in spec.params:
-            field = make_param_field(param, lambda value, name=param.name: self._commit_param(node_id, name, value))
+            field = make_param_field(param, lambda value, name=param.name: self._commit_param(place, name, value))
             self.fields[param.name] = field
             form.addRow(param.label, self._with_error(param.name, field.widget))
         self._page.addLayout(form)
@@ -296,7 +308,7 @@ class InspectorPanel(QWidget):
         """Show the node's current values, shape, costs and problems (after any edit, undo or redo)."""
         if self.node_id is None:
             return
-        node = self.document.graph.nodes.get(self.node_id)
+        node = self.document.level_graph.nodes.get(self.node_id)
         if node is None:
             self.show_node(None)
             return
@@ -306,7 +318,7 @@ class InspectorPanel(QWidget):
             mark_committed(field.widget)
         for label in self.errors.values():
             label.hide()
-        analysis, graph = self.document.analysis, self.document.graph
+        analysis, graph = self.document.level_analysis, self.document.level_graph
         info = analysis.info.get(self.node_id)
         upstream = [analysis.info[s].shape for s in graph.inputs_of(self.node_id) if s in analysis.info]
         self.info_labels["input"].setText(", ".join(format_shape(s) for s in upstream) or "—")
@@ -318,7 +330,7 @@ class InspectorPanel(QWidget):
     def _show_problems(self) -> None:
         while self.problems_box.count():
             self.problems_box.takeAt(0).widget().deleteLater()
-        problems = self.document.analysis.problems_of(self.node_id)
+        problems = self.document.level_analysis.problems_of(self.node_id)
         self.problems_heading.setVisible(bool(problems))
         self.problem_messages = [p.message for p in problems]
         for problem in problems:
@@ -341,45 +353,46 @@ class InspectorPanel(QWidget):
         return label.text() if not label.isHidden() else ""
 
     # --- edits ------------------------------------------------------------------------------------
-    def _refuse(self, node_id: str, key: str, reason: str) -> None:
-        if node_id == self.node_id:
+    # an edit is bound to the node whose page it was made on: its place is (level, node id)
+    def _refuse(self, place: tuple[Level, str], key: str, reason: str) -> None:
+        if place == (self.document.level, self.node_id):
             self.errors[key].setText(reason)
             self.errors[key].show()
 
-    def _accept(self, node_id: str, key: str) -> None:
-        if node_id == self.node_id:
+    def _accept(self, place: tuple[Level, str], key: str) -> None:
+        if place == (self.document.level, self.node_id):
             self.errors[key].hide()
             mark_committed(self.name_edit if key == "name" else self.fields[key].widget)
 
-    def _commit_name(self, node_id: str, text: str) -> None:
-        node = self.document.graph.nodes.get(node_id)
+    def _commit_name(self, place: tuple[Level, str], text: str) -> None:
+        node = self.document.node_at(*place)
         name = text.strip()
         if node is None or name == node.name:
-            self._accept(node_id, "name")
+            self._accept(place, "name")
             return
         try:
-            self.document.push(Rename(node_id, name))
+            self.document.edit(Rename(place[1], name), place[0])
         except GraphError as error:
-            self._refuse(node_id, "name", str(error))
+            self._refuse(place, "name", str(error))
 
-    def _commit_param(self, node_id: str, name: str, raw: Any) -> None:
-        node = self.document.graph.nodes.get(node_id)
+    def _commit_param(self, place: tuple[Level, str], name: str, raw: Any) -> None:
+        node = self.document.node_at(*place)
         if node is None:
             return
         try:
             value = node.spec.param(name).coerce(raw)
         except ParamError as error:
-            self._refuse(node_id, name, str(error))
+            self._refuse(place, name, str(error))
             return
         if value == node.params[name]:
-            self._accept(node_id, name)
-            if node_id == self.node_id:
+            self._accept(place, name)
+            if place == (self.document.level, self.node_id):
                 self.fields[name].show(value)  # e.g. '1x28x28' is shown as 1×28×28
             return
         try:
-            self.document.push(SetParams(node_id, {name: value}))
+            self.document.edit(SetParams(place[1], {name: value}), place[0])
         except (ParamError, GraphError) as error:
-            self._refuse(node_id, name, str(error))
+            self._refuse(place, name, str(error))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The problems list: every error and warning of the network; clicking one shows its layer, and
-a problem with a fix can be fixed with one undoable click."""
+"""The problems list: every error and warning of the network; clicking one shows its layer (inside
+the blocks that hold it, for a problem inside a block), and a problem with a fix can be fixed with
+one undoable click."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -13,15 +14,16 @@ SEVERITY_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
                   "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
                   "hint": QStyle.StandardPixmap.SP_MessageBoxInformation}
 SEVERITY_ORDER = ("error", "warning", "hint")
-NODE_ROLE = Qt.ItemDataRole.UserRole
+LOCATION_ROLE = Qt.ItemDataRole.UserRole
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ProblemsPanel(QWidget):
-    """Errors first, then warnings, then hints, each with its icon; `node_clicked` names the layer of a clicked
-    one. The fix button applies the selected problem's fix (also on double-click)."""
+    """Errors first, then warnings, then hints, each with its icon; `location_clicked` leads to the
+    layer of a clicked one (Problem.location: node ids from the network, through the block cards
+    that hold it). The fix button applies the selected problem's fix (also on double-click)."""
 
-    node_clicked = Signal(str)
+    location_clicked = Signal(tuple)
     count_changed = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
@@ -54,7 +56,7 @@ class ProblemsPanel(QWidget):
         for problem in problems:
             item = QListWidgetItem(self._icon(problem), problem.message)
             item.setToolTip(problem.message)
-            item.setData(NODE_ROLE, problem.node_id)
+            item.setData(LOCATION_ROLE, problem.location)
             item.setData(PROBLEM_ROLE, problem)
             self.list.addItem(item)
         if not problems:
@@ -87,9 +89,9 @@ class ProblemsPanel(QWidget):
         return self.style().standardIcon(SEVERITY_ICONS[problem.severity])
 
     def _open(self, item: QListWidgetItem) -> None:
-        node_id = item.data(NODE_ROLE)
-        if node_id:
-            self.node_clicked.emit(node_id)
+        location = item.data(LOCATION_ROLE)
+        if location:
+            self.location_clicked.emit(tuple(location))
 
 
 if __name__ == "__main__":
