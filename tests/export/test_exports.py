@@ -158,7 +158,7 @@ def test_torchscript_loads_where_netbuilder_is_not_installed(tmp_path):
     assert "loaded without netbuilder" in done.stdout
 
 
-@pytest.mark.parametrize("name", ["4-row-lstm", "5-residual-cnn"])
+@pytest.mark.parametrize("name", ["4-row-lstm", "5-residual-cnn", "6-resnet", "7-mobilenet"])
 def test_a_pt2_program_takes_any_batch_size(name, tmp_path):
     project = template(name)
     export_project(project, None, "pt2", tmp_path / "net.pt2")
