@@ -19,7 +19,7 @@ import torch
 from netbuilder.common.contracts import TASKS
 from netbuilder.core.codegen import docstring_text, example_inputs_code, to_python
 from netbuilder.common.files import write_atomic
-from netbuilder.data.folders import read_image
+from netbuilder.data.folders import IMAGE_SUFFIXES, read_image
 from netbuilder.data.recipe import class_indices, model_inputs
 from netbuilder.training.metrics import LOSSES
 from netbuilder.training.trainer import build_optimizer, build_schedule
@@ -93,7 +93,9 @@ netbuilder fitted on the training data of "{project}", as plain code (numpy, Ope
     read_samples(paths)       image files, CSV files (a sample a row) or text files (a sample a line)
                               -> (raw samples, a name for each)
     labelled_samples(path)    training data: a folder of one subfolder of images per class, or a CSV file
-                              with the label column -> (raw samples, targets)
+                              with the label column -> (raw samples, targets); for a network that gives
+                              back its input (TARGET_IS_INPUT), the images in a folder and its subfolders
+                              -> (raw samples, None)
     probabilities(outputs)    classification: the model's outputs -> (N, classes) probabilities
     answers(outputs)          the outputs as (class name, probability) pairs, best first, or values
 
@@ -111,7 +113,9 @@ _PREPROCESS_TAIL = '''
 
 RECIPE_JSON = {recipe_json!r}
 SOFTMAX = {softmax!r}  # True: the outputs are class scores, read as probabilities by a softmax
+TARGET_IS_INPUT = {target_is_input!r}  # True: the network gives back its input (an autoencoder), its own target
 _TABLE_SUFFIXES = (".csv", ".tsv")
+_IMAGE_SUFFIXES = {image_suffixes!r}
 
 
 def _namespace(document):
@@ -173,6 +177,11 @@ def read_samples(paths):
 
 def labelled_samples(path):
     path = Path(path)
+    if TARGET_IS_INPUT:
+        files = sorted(file for file in path.rglob("*") if file.is_file() and file.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{{path}} holds no images ({{', '.join(_IMAGE_SUFFIXES)}}).")
+        return [_image(file) for file in files], None
     if RECIPE.image:
         samples, labels = [], []
         for name in RECIPE.class_names:
@@ -210,7 +219,8 @@ def preprocess_source(source: ExportSource, module_file: str) -> str:
     recipe = source.recipe
     head = _PREPROCESS_HEAD.format(module=docstring_text(module_file), project=docstring_text(source.project.name))
     return head + bundled_source([model_inputs, read_image, class_indices]) + _PREPROCESS_TAIL.format(
-        recipe_json=json.dumps(recipe.to_dict()), softmax=TASKS[recipe.task].probabilities == "softmax")
+        recipe_json=json.dumps(recipe.to_dict()), softmax=TASKS[recipe.task].probabilities == "softmax",
+        target_is_input=TASKS[recipe.task].target_is_input, image_suffixes=IMAGE_SUFFIXES)
 
 
 _TRAINING_HEAD = '''"""Trains Net ({module}) as netbuilder trains "{project}": with netbuilder's own optimizer, schedule
@@ -233,6 +243,7 @@ _TRAINING_TAIL = '''
 
 SETTINGS = SimpleNamespace(**{settings!r})
 MODULE_FILE, PREPROCESS_FILE, WEIGHTS_FILE = {module!r}, {preprocess!r}, {weights!r}
+TARGET_IS_INPUT = {target_is_input!r}  # True: the network learns to give back its input, its own target
 {left_out}
 
 def load_beside(file_name):
@@ -243,22 +254,24 @@ def load_beside(file_name):
 
 
 def load_data(path):
-    """(inputs, targets): a .pt file of both as tensors, or raw data read by the recipe."""
+    """(inputs, targets): a .pt file of both as tensors, or raw data read by the recipe; a network
+    that gives back its input is trained on the inputs themselves (a .pt file's targets not needed)."""
     if Path(path).suffix == ".pt":
         data = torch.load(path, map_location="cpu", weights_only=True)
-        return data["inputs"], data["targets"]
-    if not Path(__file__).with_name(PREPROCESS_FILE).exists():
+        inputs, targets = data["inputs"], data.get("targets")
+    elif not Path(__file__).with_name(PREPROCESS_FILE).exists():
         raise SystemExit(f"{{PREPROCESS_FILE}} (the recipe, written by an export after training) is missing: "
                          "give a .pt file of inputs and targets")
-    preprocess = load_beside(PREPROCESS_FILE)
-    samples, targets = preprocess.labelled_samples(path)
-    return preprocess.inputs(samples), targets
+    else:
+        preprocess = load_beside(PREPROCESS_FILE)
+        samples, targets = preprocess.labelled_samples(path)
+        inputs = preprocess.inputs(samples)
+    return inputs, inputs if TARGET_IS_INPUT else targets
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", help="a folder of class subfolders of images, a CSV file, or a .pt file of "
-                                     "inputs and targets")
+    parser.add_argument("data", help={data_help!r})
     parser.add_argument("--epochs", type=int, default=SETTINGS.epochs)
     args = parser.parse_args()
 
@@ -304,15 +317,20 @@ def training_script(source: ExportSource, module_file: str) -> str:
     left_out = (f"# netbuilder's trainer also applies {', '.join(not_reproduced)}; this loop does not.\n"
                 if not_reproduced else "")
     path = Path(module_file)
-    data_help = ("a folder of one subfolder of images per class, a CSV file with the label column (as for "
-                 f"{docstring_text(companion(path, 'preprocess').name)}), or a .pt file of "
-                 '{"inputs": tensor, "targets": tensor}'
-                 if source.recipe is not None else
-                 'a .pt file of {"inputs": tensor, "targets": tensor} (export after training for raw data)')
+    target_is_input = TASKS[task].target_is_input
+    tensors = '{"inputs": tensor}' if target_is_input else '{"inputs": tensor, "targets": tensor}'
+    if source.recipe is None:
+        data_help = f"a .pt file of {tensors} (export after training for raw data)"
+    elif target_is_input:
+        data_help = f"a folder of images (its subfolders too), each its own target, or a .pt file of {tensors}"
+    else:
+        data_help = ("a folder of one subfolder of images per class, a CSV file with the label column (as for "
+                     f"{docstring_text(companion(path, 'preprocess').name)}), or a .pt file of {tensors}")
     head = _TRAINING_HEAD.format(module=docstring_text(module_file), project=docstring_text(source.project.name),
                                  needs=", numpy and OpenCV" if source.recipe is not None else "",
                                  script=docstring_text(companion(path, "train").name), data_help=data_help,
                                  weights=docstring_text(companion(path, "weights", ".pt").name))
     return head + bundled_source([build_optimizer, build_schedule, loss]) + _TRAINING_TAIL.format(
         settings=settings.to_dict(), module=module_file, preprocess=companion(path, "preprocess").name,
-        weights=companion(path, "weights", ".pt").name, left_out=left_out, loss=loss.__name__)
+        weights=companion(path, "weights", ".pt").name, left_out=left_out, loss=loss.__name__,
+        target_is_input=target_is_input, data_help=data_help)

@@ -1,14 +1,18 @@
 """Exports of a network built from blocks (a residual block repeated, nested modules inside): each
 consumer's outputs equal the compiled model's."""
+import importlib.util
+import re
+
 import numpy as np
 import onnxruntime
 import pytest
 import torch
 
 from netbuilder.core.block_commands import GroupIntoBlock
+from netbuilder.core.blocks import class_name
 from netbuilder.core.commands import SetParams
 from netbuilder.core.graph import Edge, Graph
-from netbuilder.core.project import Project
+from netbuilder.core.project import Project, load_template
 from netbuilder.export.exporting import export_project, export_source
 
 TOLERANCE = 1e-5
@@ -49,3 +53,20 @@ def test_a_network_of_repeated_blocks_exports_with_the_compiled_outputs(name, su
         (inputs,) = source.example_inputs(batch)
         with torch.no_grad():
             np.testing.assert_allclose(exported(inputs).numpy(), source.model(inputs).numpy(), atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["6-resnet", "7-mobilenet"])
+def test_the_code_export_of_a_block_template_writes_one_class_per_block_and_gives_its_outputs(name, tmp_path):
+    project = load_template(name)
+    export_project(project, None, "code", tmp_path / "net.py")
+    code = (tmp_path / "net.py").read_text()
+    classes = re.findall(r"^class (\w+)\(nn.Module\):", code, flags=re.MULTILINE)
+    assert sorted(classes) == sorted([*(class_name(block.name) for block in project.graph.blocks.values()), "Net"])
+    spec = importlib.util.spec_from_file_location("exported_net", tmp_path / "net.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    exported = module.load_model()  # the weights written beside it, the compiled model's
+    source = export_source(project, None)
+    (inputs,) = source.example_inputs(3)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(inputs), source.model(inputs), atol=TOLERANCE, rtol=0)

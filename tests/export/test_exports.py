@@ -5,6 +5,7 @@ import os
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -157,7 +158,7 @@ def test_torchscript_loads_where_netbuilder_is_not_installed(tmp_path):
     assert "loaded without netbuilder" in done.stdout
 
 
-@pytest.mark.parametrize("name", ["4-row-lstm", "5-residual-cnn"])
+@pytest.mark.parametrize("name", ["4-row-lstm", "5-residual-cnn", "6-resnet", "7-mobilenet"])
 def test_a_pt2_program_takes_any_batch_size(name, tmp_path):
     project = template(name)
     export_project(project, None, "pt2", tmp_path / "net.pt2")
@@ -438,6 +439,29 @@ def test_the_exported_training_script_trains_on_raw_images_without_netbuilder(tm
     after = torch.load(tmp_path / "net_weights.pt", weights_only=True)
     assert after.keys() == before.keys()
     assert not torch.equal(after["fc2.weight"], before["fc2.weight"])  # trained, and saved where net.py loads
+
+
+def test_the_exported_training_script_trains_the_autoencoder_on_its_own_images_without_netbuilder(tmp_path):
+    project, path = template("9-autoencoder"), tmp_path / "autoencoder.nbproj"
+    save_project(project, path)
+    recipe = replace(digit_recipe(DIGITS), task="reconstruction", class_names=())  # as targets_for_task makes it
+    save_checkpoint(export_source(project, None).model, History([], "reconstruction", "digits"), path, recipe=recipe)
+    export_project(project, path, "code", tmp_path / "net.py")
+    before = torch.load(tmp_path / "net_weights.pt", weights_only=True)
+    (tmp_path / "data" / "more").mkdir(parents=True)
+    for name, seven in (("seven.png", True), ("one.png", False), ("more/seven.png", True)):
+        drawn_digit(tmp_path / "data" / name, seven)
+    (tmp_path / "data" / "notes.txt").write_text("not an image")
+    torch.save({"inputs": torch.randn(6, 1, 28, 28)}, tmp_path / "data.pt")
+
+    for data in ("data", "data.pt"):  # images from any folder, or tensors without targets
+        done = without_netbuilder(["net_train.py", data, "--epochs", "1"], tmp_path)
+
+        assert done.returncode == 0, done.stderr
+        assert "epoch 1/1  loss" in done.stdout
+    after = torch.load(tmp_path / "net_weights.pt", weights_only=True)
+    assert after.keys() == before.keys()
+    assert not torch.equal(after["decoder.conv1.weight"], before["decoder.conv1.weight"])
 
 
 def test_the_training_script_of_untrained_weights_trains_on_tensors_without_netbuilder(tmp_path):
