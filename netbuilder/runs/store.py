@@ -12,6 +12,7 @@ runs were kept, becomes a run of its own the next time the runs are listed: noth
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -261,6 +262,12 @@ class RunStore:
         except OSError as error:
             raise RunError(f"{name} was not kept as a run ({error.strerror or error}); it stays where it is.") from None
 
+    def keep_unkept_checkpoint(self) -> None:
+        """Before the project's checkpoint is replaced: keep it as a run if no run holds it (a
+        damaged one, which cannot be kept, is replaced as it always was)."""
+        with contextlib.suppress(RunError):
+            self.migrate()
+
     # --- changing ---------------------------------------------------------------------------------
     def update(self, key: str | RunInfo, *, name: str | None = None, note: str | None = None,
                starred: bool | None = None) -> RunInfo:
@@ -283,6 +290,7 @@ class RunStore:
         run = self.find_with_weights(key)
         trained = _trained(network, run)
         data = read_bounded(run.weights_path, MAX_CHECKPOINT_BYTES, "checkpoint")
+        self.keep_unkept_checkpoint()
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         with locked(self.checkpoint):
             write_atomic(self.checkpoint, data)

@@ -145,13 +145,14 @@ class TrainingRun:
         """Write `trained` beside `project_path` (default: the run's project file). Raises OSError."""
         path = Path(project_path) if project_path is not None else self.project_path
         replaces = self._found_checkpoint if path == self.project_path else "any"
+        store = RunStore(path, self.out)
+        store.keep_unkept_checkpoint()  # weights saved before runs were kept are not overwritten unkept
         saved = save_checkpoint(trained.model, trained.history, path, self.out, recipe=trained.recipe,
                                 replaces=replaces)
         intended = checkpoint_path(path, self.out)
         try:
-            run = RunStore(path, self.out).keep(trained, self.project, started=self.started,
-                                                samples_per_second=self.samples_per_second, ended=self.ended,
-                                                current=saved == intended)
+            run = store.keep(trained, self.project, started=self.started,
+                             samples_per_second=self.samples_per_second, ended=self.ended, current=saved == intended)
         except OSError as error:  # the weights are saved: the run is kept from them when the runs are next listed
             return SavedWeights(saved, intended, run_problem=f"The run was not kept among the project's runs "
                                                              f"({error.strerror or error}); its weights are saved.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 from netbuilder.common.text import shown
@@ -53,7 +54,9 @@ class TensorBoardLog:
         """The network's graph, traced on `sample` (a batch of one). A network torch's tracer cannot
         follow gets no graph, and `graph_problem` says why; its figures are written all the same."""
         try:
-            self._writer.add_graph(model, sample)
+            with warnings.catch_warnings():  # torch.jit's deprecation, which add_graph still uses, is not the person's
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._writer.add_graph(model, sample)
         except Exception as error:  # noqa: BLE001 - torch.jit's tracer raises anything; the scalars still go on
             self.graph_problem = f"The network's graph was not written for TensorBoard ({shown(error)})."
 

@@ -229,3 +229,14 @@ def test_run_files_are_json_a_person_can_read(project_file):
     run = train(project_file, network(), 0.25, START)
     document = json.loads((run.folder / RUN_FILE).read_text())
     assert document["format"] == "netbuilder-run" and document["id"] == run.id and document["epochs"] == 2
+
+
+def test_using_a_run_first_keeps_weights_no_run_holds(project_file):
+    first = train(project_file, network(), 0.25, START)
+    other = trained(network(), 0.9)
+    save_checkpoint(other.model, other.history, project_file, recipe=RECIPE)  # saved some other way, not listed
+    store = RunStore(project_file)
+    store.use(first, network())
+    (_, kept), current = [run.id for run in store.runs().runs], store.runs().current
+    assert current == first.id
+    assert torch.equal(store.load_model(kept).model.fc1.weight, torch.full((3, 4), 0.9))
