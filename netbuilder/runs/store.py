@@ -76,6 +76,10 @@ class RunInfo:
     samples_per_second: float | None = None  # None: not measured (a run kept before runs were)
     ended: str = ""  # the Finished reason ("completed", "stopped", ...); "" when not known
     has_weights: bool = True  # False once pruned: the history and the network stay
+    # What changed from the run kept before it, when it was kept (RunDiff.summary), so that a table
+    # of runs reads no network; "" for the first run
+    changes: str = ""
+    compared_with: str = ""  # that run's id
 
     @property
     def title(self) -> str:
@@ -343,7 +347,9 @@ class RunStore:
         return run
 
     def _add(self, run: RunInfo, network: Project, weights: bytes, current: bool) -> RunInfo:
-        """Write the run under a hidden name and rename it into place under a free id."""
+        """Write the run under a hidden name and rename it into place under a free id; what changed
+        from the latest run kept before it is noted in it."""
+        run = replace(run, **self._changes_from_latest(network))
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{run.id}.", suffix=".partial", dir=self.folder))
         try:
@@ -357,6 +363,16 @@ class RunStore:
         if current:
             self._point_to(run.id)
         return run
+
+    def _changes_from_latest(self, network: Project) -> dict[str, str]:
+        folders = self._run_folders()
+        if not folders:
+            return {}
+        try:
+            latest = load_project(folders[-1] / NETWORK_FILE)
+        except ProjectFileError:
+            return {}  # a run that cannot be read: the new one is kept all the same
+        return {"changes": diff_projects(latest, network).summary, "compared_with": folders[-1].name}
 
     def _place(self, run: RunInfo, partial: Path) -> RunInfo:
         number = 1
@@ -423,7 +439,8 @@ def _write_run_file(run: RunInfo) -> None:
 
 
 _RUN_FIELDS = {"started": "text", "name": "text", "note": "text", "starred": "flag", "dataset": "text", "task": "text",
-               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag"}
+               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag", "changes": "text",
+               "compared_with": "text"}
 _OPTIONAL_FIGURES = ("best_val_accuracy", "best_val_loss", "last_train_loss", "samples_per_second")
 
 

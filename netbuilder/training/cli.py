@@ -26,7 +26,7 @@ from netbuilder.common.text import one_line, printable
 from netbuilder.inference.live import predict_drawing_files
 from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
 from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, load_trained_model
-from netbuilder.runs import RunError, RunListing, RunStore
+from netbuilder.runs import RunStore
 
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
@@ -441,20 +441,8 @@ def runs_command(args: argparse.Namespace) -> int:
         return _fail(error)
     for problem in listing.problems:
         print(f"netbuilder: {one_line(problem)}", file=sys.stderr)
-    print(runs_json(listing, usage, _changes(store, listing)) if args.json
-          else printable(runs_table(listing, usage, _changes(store, listing))))
+    print(runs_json(listing, usage) if args.json else printable(runs_table(listing, usage)))
     return 0
-
-
-def _changes(store: RunStore, listing: RunListing) -> dict[str, str]:
-    """Each run's changes from the run before it, as one line (a run that cannot be read: none)."""
-    changes = {}
-    for before, after in zip(listing.runs, listing.runs[1:]):
-        try:
-            changes[after.id] = store.diff(before, after).summary
-        except RunError:
-            continue
-    return changes
 
 
 def import_weights_command(args: argparse.Namespace) -> int:

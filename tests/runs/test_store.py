@@ -57,6 +57,7 @@ def test_each_run_is_kept_with_its_network_weights_and_figures(project_file):
     assert listing.problems == ()
     assert second.epochs == 3 and second.best_val_accuracy == 0.95 and second.seconds == 1.5
     assert second.samples_per_second == 1234.5 and second.ended == "completed" and second.dataset == "pets.csv"
+    assert (first.changes, second.changes, second.compared_with) == ("", "lr 0.01 → 0.03", first.id)  # for the table
     store = RunStore(project_file)
     assert store.network(first.id).training.learning_rate == 0.01  # as trained, whatever the project says now
     assert torch.equal(store.load_model(first.id).model.fc1.weight, torch.full((3, 4), 0.25))
