@@ -48,8 +48,8 @@ MODEL_FORMAT = "netbuilder-run-model"
 MAX_RUN_FILE_BYTES = 64 * 1024  # a name and a note of a few thousand characters, and a dozen figures
 NAME_LIMIT = 80
 NOTE_LIMIT = 4000
-MIGRATED_NOTE = ("Kept from the weights saved before netbuilder kept every run; its network and settings are the "
-                 "project's as they were when the runs were first listed.")
+MIGRATED_NOTE = ("Kept from weights saved beside the project that no run held (saved before netbuilder kept every "
+                 "run); its network and settings are the project's as they were when it was kept.")
 
 
 class RunError(Exception):
