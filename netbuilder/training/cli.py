@@ -22,7 +22,7 @@ from netbuilder.core.memory import weight_bytes
 from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.catalog import load_for_model
-from netbuilder.common.text import one_line, printable
+from netbuilder.common.text import one_line, printable, shown
 from netbuilder.inference.live import predict_drawing_files
 from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
 from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, load_trained_model
@@ -154,8 +154,8 @@ def train_command(args: argparse.Namespace) -> int:
                             size=weight_bytes(analyze(project.graph)))
         if args.events_jsonl:
             check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
-        if args.tensorboard is not None and tensorboard_problem():
-            return _fail(tensorboard_problem())
+        if args.tensorboard is not None and (tensorboard_problem() or not args.tensorboard.strip()):
+            return _fail(tensorboard_problem() or "--tensorboard needs a folder to write the run's event files in")
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
@@ -206,7 +206,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
         run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world,
                           tensorboard=args.tensorboard)
     except OSError as error:
-        return _fail(f"cannot write the TensorBoard files: {error.strerror or error}")
+        return _fail(f"cannot write the TensorBoard files in {shown(args.tensorboard)}: {error.strerror or error}")
     presenter = _TerminalPresenter(run, say)
     try:
         with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
