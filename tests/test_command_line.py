@@ -126,6 +126,9 @@ def _hostile_commands():
         yield ["runs", project, "--diff", path, path]
         yield ["evaluate", project, "--run", path]
         yield ["export", project, "--format", "code", "--out", "x.py", "--run", path]
+        yield ["runs", project, "--use", path]
+        yield ["runs", project, "--delete", path]
+        yield ["runs", project, "--name", path, path]
     for out in ("", "read-only.py", "/proc/netbuilder/x", "pipe"):
         yield ["train", project, "--tensorboard", out, "--epochs", "1"]
     for out in HOSTILE_OUTPUTS:
@@ -138,6 +141,7 @@ def _hostile_commands():
         for option in ("--epochs", "--batch-size", "--learning-rate", "--threads", "--seed", "--validation-split"):
             yield ["train", project, option, number] + (["--epochs", "1"] if option != "--epochs" else [])
         yield ["predict", project, "points.csv", "--top", number]
+        yield ["runs", project, "--prune", number]
     for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights", "runs"):
         yield [command, "--help"]
         yield [command]

@@ -292,7 +292,15 @@ class RunStore:
         panel read). `network`: the project's network now, which the weights must fit (restore the
         run's network first when it changed). Returns the model. Raises RunError or OSError."""
         run = self.find_with_weights(key)
-        trained = _trained(network, run)
+        try:
+            trained = load_trained_model(network, run.network_path)
+        except CheckpointError as error:
+            changes = diff_projects(self.network(run), network)
+            if changes.same:  # the same network: the run's file itself is at fault
+                raise RunError(f'Run "{shown(run.title)}": {error}') from None
+            raise RunError(f'Run "{shown(run.title)}" was trained on another network than the project\'s now '
+                           f"(changed since: {changes.summary}): restore the run's network first to use its "
+                           "weights.") from None
         data = read_bounded(run.weights_path, MAX_CHECKPOINT_BYTES, "checkpoint")
         self.keep_unkept_checkpoint()
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,8 @@ def test_weights_that_do_not_fit_the_network_now_are_refused_and_nothing_changes
     first = train(project_file, network(), 0.25, START)
     train(project_file, network(), 0.5, START + 60)
     before = checkpoint_path(project_file).read_bytes()
-    with pytest.raises(RunError, match=r"does not fit the network"):
+    with pytest.raises(RunError, match=r"trained on another network than the project's now \(changed since: fc1 "
+                                       r"units 3 → 5\): restore the run's network first"):
         RunStore(project_file).use(first.id, network(units=5))
     assert checkpoint_path(project_file).read_bytes() == before
 
