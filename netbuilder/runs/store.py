@@ -237,12 +237,14 @@ class RunStore:
         return diff_projects(self.network(before), self.network(after))
 
     def disk_usage(self) -> DiskUsage:
+        """The space each run takes (its folder's files), and its weights among them. Raises RunError
+        when the runs folder cannot be read."""
         per_run, weights = {}, 0
         for folder in self._run_folders():
             try:
                 sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
-            except FileNotFoundError:
-                continue  # deleted meanwhile
+            except OSError:
+                continue  # deleted meanwhile, or unreadable (the listing names it)
             per_run[folder.name] = sum(sizes.values())
             weights += sizes.get(checkpoint_path(folder / NETWORK_FILE).name, 0)
         return DiskUsage(per_run, weights)
