@@ -3,6 +3,8 @@
 `store` keeps the runs of one project (`digits.nbproj` -> `digits.runs/<run id>/`), `diff` says
 what changed between two of them. Below training (which keeps a run when it ends), the command
 line and the window, which both list, compare, use and prune them through these two modules.
+Listing, naming, starring, deleting and comparing runs import no torch (the window lists them as a
+project opens); reading weights and histories does, when asked.
 """
 from .diff import LayerChanged, LayerRef, LayerRewired, ParamChange, RunDiff, SettingChange, diff_projects
 from .store import DiskUsage, RunError, RunInfo, RunListing, RunStore, run_id_for, run_name_problem

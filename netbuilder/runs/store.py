@@ -22,21 +22,20 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from netbuilder.common.fields import FieldError, read_field
 from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded, write_atomic
 from netbuilder.common.text import shown
 from netbuilder.core.project import Project, ProjectFileError, load_project, save_project
-from netbuilder.model.checkpoint import (MAX_CHECKPOINT_BYTES, CheckpointError, TrainedModel, checkpoint_bytes,
-                                         checkpoint_path, checkpoint_version, load_history_and_recipe,
-                                         load_trained_model)
+from netbuilder.model.checkpoint_files import checkpoint_path, checkpoint_version
 from netbuilder.model.file_lock import locked
 from netbuilder.model.history import History
 
 from .diff import RunDiff, diff_projects
+
+if TYPE_CHECKING:  # netbuilder.model.checkpoint imports torch: listing runs, naming and deleting them do not
+    from netbuilder.model.checkpoint import TrainedModel
 
 RUNS_SUFFIX = ".runs"
 RUN_FILE = "run.json"
@@ -221,6 +220,8 @@ class RunStore:
 
     def history(self, key: str | RunInfo) -> History:
         """The run's curves, confusion matrices and changes of settings (also once pruned)."""
+        from netbuilder.model.checkpoint import CheckpointError, load_history_and_recipe
+
         run = self.find(key)
         try:
             return load_history_and_recipe(run.network_path)[0]
@@ -255,6 +256,8 @@ class RunStore:
         """Keep a finished run: `network` as it was trained, `trained`'s weights, history and
         recipe, the figures for the table; `current`: its weights are the project's model now
         (the checkpoint beside the project was just written from them). Raises OSError."""
+        from netbuilder.model.checkpoint import checkpoint_bytes
+
         data = checkpoint_bytes(trained.model, trained.history, recipe=trained.recipe)
         run = _summary(trained.history, run_id_for(started), started, samples_per_second, ended)
         return self._add(run, network, data, current)
@@ -267,6 +270,8 @@ class RunStore:
         pointer = self._read_pointer()
         if version is None or (pointer is not None and pointer[1] == version):
             return None
+        from netbuilder.model.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, load_history_and_recipe
+
         name = shown(self.checkpoint.name)
         try:
             history, _ = load_history_and_recipe(self.project_path, self.checkpoint.parent)
@@ -306,6 +311,8 @@ class RunStore:
         """Make run `key`'s weights the project's model (what predict, evaluate, export and the Draw
         panel read). `network`: the project's network now, which the weights must fit (restore the
         run's network first when it changed). Returns the model. Raises RunError or OSError."""
+        from netbuilder.model.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, load_trained_model
+
         run = self.find_with_weights(key)
         try:
             trained = load_trained_model(network, run.network_path)
@@ -339,6 +346,10 @@ class RunStore:
     def prune(self, keep_last: int) -> int:
         """Drop the weights of every run but the starred ones, the last `keep_last` and the project's
         model; their histories and networks stay. Returns the bytes freed. Raises OSError."""
+        import torch
+
+        from netbuilder.model.checkpoint import CheckpointError, checkpoint_bytes, load_history_and_recipe
+
         listing = self.runs()
         kept = {run.id for run in listing.runs[len(listing.runs) - keep_last:]} if keep_last > 0 else set()
         before = self.disk_usage().total
@@ -443,6 +454,8 @@ def _umask() -> int:
 
 
 def _trained(network: Project, run: RunInfo) -> TrainedModel:
+    from netbuilder.model.checkpoint import CheckpointError, load_trained_model
+
     try:
         return load_trained_model(network, run.network_path)
     except CheckpointError as error:
