@@ -15,7 +15,8 @@ from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.model.checkpoint import (TrainedModel, checkpoint_path, load_trained_model, save_checkpoint)
 from netbuilder.model.history import EpochEnded, History
 from netbuilder.runs import RunError, RunStore, run_name_problem
-from netbuilder.runs.store import MIGRATED_NOTE, RUN_FILE
+from netbuilder.runs.record import RUN_FILE
+from netbuilder.runs.store import MIGRATED_NOTE
 
 RECIPE = Recipe("vector", (4,), "classification", ("cat", "dog", "eel"),
                 table=TableRecipe(("a", "b", "c", "d"), "pet", "standard", (0.0, 1.0, 2.0, 3.0), (1.0, 2.0, 3.0, 4.0)))
