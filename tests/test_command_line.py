@@ -94,6 +94,9 @@ def workspace(tmp_path_factory):
     (folder / "empty-folder").mkdir()
     (folder / "picture.png").write_bytes((REPOSITORY / "docs" / "screenshot.png").read_bytes()[:4000])
     (folder / "read-only.py").write_text("# keep")
+    (folder / "model.py").write_text("from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self, width=3):\n"
+                                     "        super().__init__()\n        self.fc = nn.Linear(4, width)\n\n"
+                                     "    def forward(self, x):\n        return self.fc(x)\n")
     (folder / "read-only.py").chmod(0o444)
     os.mkfifo(folder / "pipe")
     os.mkfifo(folder / "pipe.pt")
@@ -122,6 +125,8 @@ def _hostile_commands():
         yield ["evaluate", project, "--out", path]
         yield ["import-weights", project, path, "--out", "w.safetensors"]
         yield ["train", project, "--data", path]
+        yield ["import", f"{path}:Net", "--input-shape", "1,28,28", "--out", "imported.nbproj"]
+        yield ["import", "model.py:Net", "--input-shape", "4", "--out", path]
     for out in HOSTILE_OUTPUTS:
         yield ["train", project, "--out", out, "--epochs", "1"]
         yield ["train", project, "--events-jsonl", out, "--epochs", "1"]
@@ -132,7 +137,9 @@ def _hostile_commands():
         for option in ("--epochs", "--batch-size", "--learning-rate", "--threads", "--seed", "--validation-split"):
             yield ["train", project, option, number] + (["--epochs", "1"] if option != "--epochs" else [])
         yield ["predict", project, "points.csv", "--top", number]
-    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights"):
+        yield ["import", "model.py:Net", "--input-shape", number, "--out", "imported.nbproj"]
+        yield ["import", "model.py:Net", "--input-shape", "4", "--arg", number, "--out", "imported.nbproj"]
+    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights", "import"):
         yield [command, "--help"]
         yield [command]
     yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
@@ -228,6 +235,8 @@ OPTIONS_ANYWHERE = {
     "export-code": (["export-code", "--out", "net.py", "p.nbproj"], {"project": "p.nbproj", "out": "net.py"}),
     "import-weights": (["import-weights", "p.nbproj", "--out", "w.safetensors", "w.pt"],
                        {"project": "p.nbproj", "weights": "w.pt", "out": "w.safetensors"}),
+    "import": (["import", "--input-shape", "1,28,28", "m.py:Net", "--arg", "classes=3", "--out", "p.nbproj"],
+               {"model": "m.py:Net", "input_shape": "1,28,28", "arg": ["classes=3"], "out": "p.nbproj"}),
 }
 
 

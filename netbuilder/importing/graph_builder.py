@@ -11,7 +11,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from netbuilder.core.blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT, BlockDefinition, new_block_id
+from netbuilder.core.blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT, BlockDefinition, class_name, new_block_id
 from netbuilder.core.graph import Edge, Graph, Node, name_clash, name_problem
 from netbuilder.core.layers import get_spec
 
@@ -170,11 +170,14 @@ class GraphBuilder:
 
 
 def _definition_name(call: ModuleCall) -> str:
+    """The container's attribute ("layer1") or its class in snake case ("basic_block"); never one
+    whose class would be the exported network's own `Net`."""
     attribute = call.path.rsplit(".", 1)[-1]
-    if isinstance(call.module, _PLAIN_CONTAINERS) and _usable(attribute):
-        return attribute
-    name = snake_case(type(call.module).__name__)
-    return name if _usable(name) else "block"
+    name = attribute if isinstance(call.module, _PLAIN_CONTAINERS) and _usable(attribute) else \
+        snake_case(type(call.module).__name__)
+    if not _usable(name):
+        return "block"
+    return f"{name}_block" if class_name(name) == "Net" else name
 
 
 def _usable(name: str | None) -> bool:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from netbuilder.common.text import shown
 
 
+REPORT_LINES = 15  # operations listed in a message; `ImportFailure.unsupported` holds them all
+
+
 @dataclass(frozen=True)
 class Unsupported:
     """One operation of the model that no netbuilder layer computes."""
@@ -30,7 +33,9 @@ class ImportFailure(Exception):
 
     @classmethod
     def report(cls, model: str, unsupported: list[Unsupported]) -> ImportFailure:
-        listed = "\n".join(f"• {item.line()}" for item in unsupported)
+        listed = "\n".join(f"• {item.line()}" for item in unsupported[:REPORT_LINES])
+        if len(unsupported) > REPORT_LINES:
+            listed += f"\n… and {len(unsupported) - REPORT_LINES} more"
         count = len(unsupported)
         return cls(f"{model} uses {count} operation{'s' * (count != 1)} that no netbuilder layer computes, so it "
                    f"was not imported (nothing is dropped silently):\n{listed}", tuple(unsupported))

@@ -69,6 +69,8 @@ def _module_where(node: fx.Node, module: nn.Module) -> str:
 def _operation_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return f"Tensor.{node.target}"
+    if node.target is getattr:
+        return f"the attribute .{node.args[1]}"
     target = node.target
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", str(target))

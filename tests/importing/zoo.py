@@ -2,7 +2,6 @@
 MobileNetV3 parts follow torchvision's code (torchvision has no wheel for this torch)."""
 from __future__ import annotations
 
-from functools import partial
 
 import torch
 import torch.nn.functional as F
