@@ -154,12 +154,14 @@ class StepReader:
         if not all(isinstance(i, fx.Node) and out_shape(i) is not None for i in inputs):
             raise NotMapped("with a number or a stored tensor: netbuilder's layer takes tensors from other layers")
         if rule.type_id == "reshape":
-            return self._reshape(node, inputs[0])
+            return self._reshape(node, inputs[0], args[1:])
         return Layer(rule.type_id, _checked(rule.type_id, rule.params(site)), inputs)
 
-    def _reshape(self, node: fx.Node, source: fx.Node) -> Step:
+    def _reshape(self, node: fx.Node, source: fx.Node, sizes: tuple) -> Step:
         shape, before = out_shape(node), out_shape(source)
-        if shape[0] != before[0]:
+        sizes = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        fixed_batch = bool(sizes) and isinstance(sizes[0], int) and sizes[0] != -1
+        if shape[0] != before[0] or fixed_batch:
             raise NotMapped("mixing the batch with other axes: netbuilder's Reshape reshapes each sample")
         if len(shape) == 2:
             return Layer("flatten", {}, [source])

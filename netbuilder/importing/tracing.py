@@ -130,7 +130,8 @@ def trace(model: nn.Module, what: str) -> Traced:
 def propagate_shapes(traced: Traced, example: torch.Tensor, what: str) -> None:
     """Run the traced model on `example`, noting every node's shape (its `tensor_meta`)."""
     try:
-        ShapeProp(traced.module).propagate(example)
+        with torch.no_grad():
+            ShapeProp(traced.module).propagate(example)
     except Exception as error:  # noqa: BLE001 - the user's forward may raise anything on this input
         raise ImportFailure(f"{what} fails on an input of shape {tuple(example.shape)} (a batch of "
                             f"{example.shape[0]}): {type(error).__name__}: {one_line(shown(error, 300))}. Check "
