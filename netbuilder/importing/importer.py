@@ -147,8 +147,7 @@ def _parts_text(parts: dict[tuple, dict]) -> str:
 
 
 def _refuse_unsupported(reader: StepReader, name: str) -> None:
-    refused = [step.item for step in reader.steps.values() if isinstance(step, Refused)]
-    # a node whose value only feeds sizes or is never used is no part of the network
+    refused = [step.item for step in reader.steps.values() if isinstance(step, Refused) and step.listed]
     if refused:
         raise ImportFailure.report(name, refused)
 

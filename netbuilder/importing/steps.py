@@ -57,6 +57,7 @@ class Part:
 @dataclass
 class Refused:
     item: Unsupported
+    listed: bool = True  # False for reading an attribute or part of a refused result: the report names that one
 
 
 Step = Layer | Alias | Helper | Constant | Part | Refused
@@ -130,6 +131,8 @@ class StepReader:
 
     def _call(self, node: fx.Node, where: str) -> Step:
         target, args = node.target, node.args
+        if target in (operator.getitem, getattr) and isinstance(self.steps.get(self.resolve(args[0])), Refused):
+            return Refused(self.steps[self.resolve(args[0])].item, listed=False)
         if target is operator.getitem:
             source = self.steps.get(self.resolve(args[0]))
             if isinstance(source, Part):
