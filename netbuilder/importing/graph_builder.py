@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.fx as fx
-from torch import nn
 
 from netbuilder.core.blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT, BlockDefinition, class_name, new_block_id
 from netbuilder.core.graph import Edge, Graph, Node, name_clash, name_problem
@@ -17,10 +16,6 @@ from netbuilder.core.layers import get_spec
 
 from .steps import Layer
 from .tracing import ModuleCall
-
-# containers named after the attribute holding them ("layer1"), not after their class
-_PLAIN_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.TransformerEncoder)
-
 
 @dataclass
 class Built:
@@ -52,12 +47,12 @@ class GraphBuilder:
         members = {node for node in self.layers if any(c is call for c in node.meta.get("netbuilder_calls", ()))}
         if not any(self.steps[node].from_module for node in members):
             return False
-        if not isinstance(call.result, fx.Proxy) or self.resolve(call.result.node) not in members:
+        if call.result is None or self.resolve(call.result) not in members:
             return False
         arguments = [self.resolve(node) for node in call.args]
         if len(set(arguments)) != len(arguments):
             return False
-        result = self.resolve(call.result.node)
+        result = self.resolve(call.result)
         for node in members:
             for source in self.steps[node].inputs:
                 source = self.resolve(source)
@@ -106,7 +101,7 @@ class GraphBuilder:
     def _add_instance(self, graph: Graph, call: ModuleCall, chain: tuple, members: list[fx.Node],
                       values: dict[fx.Node, str], prefix: tuple[str, ...]) -> None:
         wanted = call.path.rsplit(".", 1)[-1]
-        name = _free_name(graph, wanted, snake_case(type(call.module).__name__))
+        name = _free_name(graph, wanted, snake_case(call.class_name))
         inner = Graph(blocks=self.library)
         inner_values: dict[fx.Node, str] = {}
         for port, argument in zip(call.arg_names, call.args):
@@ -117,7 +112,7 @@ class GraphBuilder:
         self._level(inner, chain, members, inner_values, (*prefix, name))
         output_id = inner.new_id()
         inner.insert_node(Node(output_id, OUTPUT_PORT, _free_name(inner, "out", "out"), {}))
-        inner.insert_edge(Edge(inner_values[self.resolve(call.result.node)], output_id))
+        inner.insert_edge(Edge(inner_values[self.resolve(call.result)], output_id))
         block_id, repeat = self._repeated(inner)
         if repeat > 1:
             self._renumber_copies(inner, start, (*prefix, name))
@@ -126,7 +121,7 @@ class GraphBuilder:
         node_id = graph.new_id()
         graph.insert_node(Node(node_id, INSTANCE, name, {"block": block_id, "repeat": repeat}))
         graph.insert_edges([Edge(values[self.resolve(a)], node_id) for a in call.args])
-        values[self.resolve(call.result.node)] = node_id
+        values[self.resolve(call.result)] = node_id
 
     def _repeated(self, inner: Graph) -> tuple[str | None, int]:
         """(block, N) when `inner` is one input port, N ≥ 2 instances of one block chained, and its output."""
@@ -173,8 +168,7 @@ def _definition_name(call: ModuleCall) -> str:
     """The container's attribute ("layer1") or its class in snake case ("basic_block"); never one
     whose class would be the exported network's own `Net`."""
     attribute = call.path.rsplit(".", 1)[-1]
-    name = attribute if isinstance(call.module, _PLAIN_CONTAINERS) and _usable(attribute) else \
-        snake_case(type(call.module).__name__)
+    name = attribute if call.plain and _usable(attribute) else snake_case(call.class_name)
     if not _usable(name):
         return "block"
     return f"{name}_block" if class_name(name) == "Net" else name

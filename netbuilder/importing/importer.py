@@ -4,6 +4,7 @@ load the model's weights into it and check that it computes what the model compu
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,23 @@ def import_python_file(path: str | Path, class_name: str, arguments: dict[str, A
 def import_module(model: nn.Module, input_shape: tuple[int, ...], name: str) -> ImportedModel:
     """Import a built model taking one input of `input_shape` (without the batch)."""
     model = model.eval()
+    check_input_shape(input_shape)
+    traced = trace(model, name)
+    input_kind, example = _example_input(traced, input_shape)
+    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return import_traced(traced, example, input_kind, name, model, parameters)
+
+
+def check_input_shape(input_shape: tuple[int, ...]) -> None:
     if not 1 <= len(input_shape) <= 3 or any(size < 1 for size in input_shape):
         raise ImportFailure(f"the input shape {shown(input_shape)} must be 1 to 3 sizes without the batch: "
                             "1,28,28 for an image, 20,8 for a sequence, 16 for a vector or token ids")
-    traced = trace(model, name)
-    input_kind, example = _example_input(traced, input_shape)
+
+
+def import_traced(traced: Traced, example: torch.Tensor, input_kind: str, name: str, original, parameters: int
+                  ) -> ImportedModel:
+    """The network of a traced model whose container calls are noted (tracing.Traced), checked on
+    `example` against `original` (what computes the model's outputs)."""
     propagate_shapes(traced, example, name)
     reader = StepReader(traced.module)
     nodes = list(traced.module.graph.nodes)
@@ -74,9 +87,9 @@ def import_module(model: nn.Module, input_shape: tuple[int, ...], name: str) -> 
     _complete_parts(reader, nodes, result)
     _refuse_unsupported(reader, name)
     _refuse_shared_weights(reader, name)
-    graph, weights = _graph(traced, reader, placeholders[0], result, input_kind, input_shape)
-    project = Project(graph=graph, name=name, description=f"Imported from the PyTorch class {name}.")
-    return _checked(project, weights, model, example, input_kind, name)
+    graph, weights = _graph(traced, reader, placeholders[0], result, input_kind, tuple(example.shape[1:]))
+    project = Project(graph=graph, name=name, description=f"Imported from the PyTorch model {name}.")
+    return _checked(project, weights, original, example, input_kind, name, parameters)
 
 
 def _example_input(traced: Traced, input_shape: tuple[int, ...]) -> tuple[str, torch.Tensor]:
@@ -129,9 +142,8 @@ def _complete_parts(reader: StepReader, nodes: list[fx.Node], result: fx.Node) -
 
 
 def _is_getitem(node: fx.Node) -> bool:
-    import operator
-
-    return node.op == "call_function" and node.target is operator.getitem
+    """An index into a value (x[0], or a .pt2 file's aten.select), which may take a part of a tuple result."""
+    return node.op == "call_function" and node.target in (operator.getitem, torch.ops.aten.select.int)
 
 
 def _index_text(index: Any) -> str:
@@ -186,8 +198,8 @@ def _graph(traced: Traced, reader: StepReader, placeholder: fx.Node, result: fx.
     return graph, builder.weights
 
 
-def _checked(project: Project, weights: list, model: nn.Module, example: torch.Tensor, input_kind: str,
-             name: str) -> ImportedModel:
+def _checked(project: Project, weights: list, original, example: torch.Tensor, input_kind: str,
+             name: str, parameters: int) -> ImportedModel:
     graph = project.graph
     analysis = analyze(graph)
     if not analysis.ok:
@@ -200,13 +212,12 @@ def _checked(project: Project, weights: list, model: nn.Module, example: torch.T
         raise ImportFailure(f"the weights of {name} do not fit the imported network (missing "
                             f"{', '.join(missing[:3]) or 'none'}; left over {', '.join(unexpected[:3]) or 'none'}).")
     with torch.no_grad():
-        expected, found = model(example), network(example)
+        expected, found = original(example), network(example)
     difference = float((expected - found).abs().max()) if expected.shape == found.shape else math.inf
     scale = max(1.0, float(expected.abs().max()))
     if not difference <= AGREEMENT * scale:
         raise ImportFailure(f"the imported network does not compute what {name} computes (outputs differ by up "
                             f"to {difference:.3g}); netbuilder did not import it rather than give you another model.")
-    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     notes = []
     if analysis.total_params != parameters:
         notes.append(f"{parameters - analysis.total_params:,} of the model's parameters are in layers its forward "

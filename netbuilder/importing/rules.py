@@ -370,41 +370,60 @@ def _gelu_call(site: CallSite) -> dict:
 
 
 def _activation_targets(name: str, *functions: Callable) -> tuple:
-    return (*functions, name, f"{name}_")
+    """A function, its tensor methods and its ATen operators (a .pt2 file's calls), in place or not."""
+    return (*functions, name, f"{name}_", *_aten(name, f"{name}_"))
+
+
+def _aten(*names: str) -> tuple:
+    """ATen operators, as a torch.export program calls them: "add.Tensor" is aten.add.Tensor."""
+    operators = []
+    for name in names:
+        packet, _, overload = name.partition(".")
+        operators.append(getattr(getattr(torch.ops.aten, packet), overload or "default"))
+    return tuple(operators)
 
 
 _BINARY = ("input", "other")
 
 CALL_RULES: tuple[CallRule, ...] = (
-    CallRule((operator.add, operator.iadd, torch.add, "add", "add_"), "add", _BINARY, _BINARY),
-    CallRule((operator.mul, operator.imul, torch.mul, "mul", "mul_"), "mul", _BINARY, _BINARY),
-    CallRule((torch.cat, torch.concat), "concat", ("tensors", "dim"), ("tensors",), _concat_call),
-    CallRule((torch.flatten, "flatten"), "flatten", ("input", "start_dim", "end_dim"), params=_flatten_call),
-    CallRule((torch.reshape, "reshape", "view"), "reshape", ("input", "shape"), params=_reshape_call),
-    CallRule((torch.permute, "permute"), "permute", ("input", "dims"), params=_permute_call),
-    CallRule((torch.transpose, "transpose"), "permute", ("input", "dim0", "dim1"), params=_transpose_call),
+    CallRule((operator.add, operator.iadd, torch.add, "add", "add_", *_aten("add.Tensor", "add_.Tensor")), "add",
+             _BINARY, _BINARY),
+    CallRule((operator.mul, operator.imul, torch.mul, "mul", "mul_", *_aten("mul.Tensor", "mul_.Tensor")), "mul",
+             _BINARY, _BINARY),
+    CallRule((torch.cat, torch.concat, *_aten("cat")), "concat", ("tensors", "dim"), ("tensors",), _concat_call),
+    CallRule((torch.flatten, "flatten", *_aten("flatten.using_ints")), "flatten", ("input", "start_dim", "end_dim"),
+             params=_flatten_call),
+    CallRule((torch.reshape, "reshape", "view", *_aten("view", "reshape")), "reshape", ("input", "shape"),
+             params=_reshape_call),
+    CallRule((torch.permute, "permute", *_aten("permute")), "permute", ("input", "dims"), params=_permute_call),
+    CallRule((torch.transpose, "transpose", *_aten("transpose.int")), "permute", ("input", "dim0", "dim1"),
+             params=_transpose_call),
     CallRule(_activation_targets("relu", F.relu, torch.relu), "relu"),
-    CallRule((F.relu6,), "relu6"),
+    CallRule((F.relu6, *_aten("relu6")), "relu6"),
     CallRule(_activation_targets("sigmoid", torch.sigmoid, F.sigmoid), "sigmoid"),
     CallRule(_activation_targets("tanh", torch.tanh, F.tanh), "tanh"),
     CallRule((F.gelu,), "gelu", ("input", "approximate"), params=_gelu_call),
-    CallRule((F.silu,), "silu"),
-    CallRule((F.hardswish,), "hardswish"),
-    CallRule((F.hardsigmoid,), "hardsigmoid"),
-    CallRule((F.leaky_relu,), "leaky_relu", ("input", "negative_slope"),
+    CallRule((F.silu, *_aten("silu", "silu_")), "silu"),
+    CallRule((F.hardswish, *_aten("hardswish", "hardswish_")), "hardswish"),
+    CallRule((F.hardsigmoid, *_aten("hardsigmoid", "hardsigmoid_")), "hardsigmoid"),
+    CallRule((F.leaky_relu, *_aten("leaky_relu", "leaky_relu_")), "leaky_relu", ("input", "negative_slope"),
              params=lambda site: {"negative_slope": site.get("negative_slope", 0.01)}),
-    CallRule((F.softmax, torch.softmax, "softmax"), "softmax", ("input", "dim"), params=_softmax_call),
-    CallRule((F.max_pool2d,), "maxpool2d", ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode"),
+    CallRule((F.softmax, torch.softmax, "softmax", *_aten("softmax.int")), "softmax", ("input", "dim"),
+             params=_softmax_call),
+    CallRule((F.max_pool2d, *_aten("max_pool2d")), "maxpool2d",
+             ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode"), params=_pool_call),
+    CallRule((F.avg_pool2d, *_aten("avg_pool2d")), "avgpool2d", ("input", "kernel_size", "stride", "padding", "ceil_mode"),
              params=_pool_call),
-    CallRule((F.avg_pool2d,), "avgpool2d", ("input", "kernel_size", "stride", "padding", "ceil_mode"),
-             params=_pool_call),
-    CallRule((F.adaptive_avg_pool2d,), "adaptive_avg_pool2d", ("input", "output_size"), params=_adaptive_call),
-    CallRule((torch.mean, "mean"), "global_avg_pool", ("input", "dim", "keepdim"), params=_mean_call),
-    CallRule((F.dropout,), "dropout", ("input", "p"), params=lambda site: {"rate": site.get("p", 0.5)}),
+    CallRule((F.adaptive_avg_pool2d, *_aten("adaptive_avg_pool2d")), "adaptive_avg_pool2d", ("input", "output_size"),
+             params=_adaptive_call),
+    CallRule((torch.mean, "mean", *_aten("mean.dim")), "global_avg_pool", ("input", "dim", "keepdim"),
+             params=_mean_call),
+    CallRule((F.dropout, *_aten("dropout", "dropout_")), "dropout", ("input", "p"),
+             params=lambda site: {"rate": site.get("p", 0.5)}),
 )
 
 # Calls that hand on their input's values unchanged (in the inference the import checks)
-PASS_THROUGH = ("contiguous", "clone", "detach", torch.clone)
+PASS_THROUGH = ("contiguous", "clone", "detach", torch.clone, *_aten("contiguous", "clone", "alias"))
 
 
 def call_rule(target: Any) -> CallRule | None:

@@ -16,14 +16,16 @@ from .python_file import parse_argument
 from .report import ImportFailure
 
 PYTHON_SUFFIX = ".py"
+PROGRAM_SUFFIX = ".pt2"  # torch.export.save
+MODEL_SUFFIXES = (PYTHON_SUFFIX, PROGRAM_SUFFIX)
 
 
 @dataclass(frozen=True)
 class ImportRequest:
     path: Path
-    class_name: str
-    arguments: dict[str, Any]
-    input_shape: tuple[int, ...]
+    class_name: str = ""  # for a .py file
+    arguments: dict[str, Any] | None = None
+    input_shape: tuple[int, ...] = ()
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -37,10 +39,17 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def request(model: str, input_shape: str | None, arguments: list[str]) -> ImportRequest:
-    """The import the command line asks for: `model.py:ClassName`, the input shape and name=value arguments."""
+    """The import the command line asks for: `model.py:ClassName` with the input shape and name=value
+    arguments, or a .pt2 file, which holds its input shape."""
+    if model.endswith(PROGRAM_SUFFIX):
+        if input_shape is not None or arguments:
+            raise ImportFailure("a .pt2 file holds its input shape and its model built: give neither --input-shape "
+                                "nor --arg")
+        return ImportRequest(Path(model))
     path, colon, class_name = model.rpartition(":")
     if not colon or not path.endswith(PYTHON_SUFFIX) or not class_name.isidentifier():
-        raise ImportFailure(f"{shown(model)!r} must name a file and its model class, e.g. model.py:Net")
+        raise ImportFailure(f"{shown(model)!r} must name a .py file and its model class (model.py:Net), or a "
+                            f".pt2 file")
     if input_shape is None:
         raise ImportFailure("importing a .py file needs --input-shape, the input's sizes without the batch "
                             "(e.g. 1,28,28): tracing runs the model on such an input")
@@ -49,6 +58,10 @@ def request(model: str, input_shape: str | None, arguments: list[str]) -> Import
 
 
 def run_request(wanted: ImportRequest) -> ImportedModel:
+    if wanted.path.suffix == PROGRAM_SUFFIX:
+        from .exported_program import import_pt2
+
+        return import_pt2(wanted.path)
     return import_python_file(wanted.path, wanted.class_name, wanted.arguments, wanted.input_shape)
 
 

@@ -133,10 +133,11 @@ class StepReader:
         target, args = node.target, node.args
         if target in (operator.getitem, getattr) and isinstance(self.steps.get(self.resolve(args[0])), Refused):
             return Refused(self.steps[self.resolve(args[0])].item, listed=False)
-        if target is operator.getitem:
+        if target in (operator.getitem, _SELECT):
             source = self.steps.get(self.resolve(args[0]))
             if isinstance(source, Part):
-                return Part(source.call, source.rule, (*source.path, index_key(args[1])))
+                index = index_key(args[1]) if target is operator.getitem else _selected(*args[1:])
+                return Part(source.call, source.rule, (*source.path, index))
         if out_shape(node) is None and not _holds_tensors(node):
             return Helper()
         if target in PASS_THROUGH:
@@ -182,6 +183,14 @@ class StepReader:
         name = name[: -len(".weight")] if name.endswith(".weight") else name
         return Layer("positional_embedding", {}, [data], name.rsplit(".", 1)[-1],
                      {"weight": value.detach().reshape(shape[1], shape[2])}, value)
+
+
+_SELECT = torch.ops.aten.select.int  # a .pt2 file's out[:, -1]
+
+
+def _selected(dim: int, index: int):
+    """aten.select(x, dim, index) as the index key of x[:, ..., index]."""
+    return index if dim == 0 else (*([":"] * dim), index)
 
 
 def _checked(type_id: str, params: dict) -> dict:

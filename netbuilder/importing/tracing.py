@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.fx as fx
@@ -22,17 +21,20 @@ _TORCH_FOLDER = str(Path(torch.__file__).parent)
 _OWN_FOLDER = str(Path(__file__).parent)
 
 
+# containers named after the attribute holding them ("layer1"), not after their class
+PLAIN_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.TransformerEncoder)
+
+
 @dataclass(eq=False)
 class ModuleCall:
     """One call of a container module while tracing (compared by identity: each call is its own)."""
 
     path: str  # the module's qualified name, "layer1.0"
-    module: nn.Module
+    class_name: str  # "BasicBlock"
+    plain: bool  # a container of PLAIN_CONTAINERS, named after its attribute rather than its class
     args: list[fx.Node]  # the tensors passed, in the order of its forward's parameters
     arg_names: list[str]
-    result: Any = None  # what the call returned (a Proxy when one tensor)
-    depth: int = 0
-
+    result: fx.Node | None = None  # the tensor it returned; None for anything else
 
 @dataclass
 class Traced:
@@ -58,15 +60,16 @@ class _Tracer(fx.Tracer):
         tensors = [(names[i] if i < len(names) else f"x{i + 1}", a.node) for i, a in enumerate(args)
                    if isinstance(a, fx.Proxy)]
         tensors += [(name, a.node) for name, a in kwargs.items() if isinstance(a, fx.Proxy)]
-        call = ModuleCall(self.path_of_module(m), m, [node for _, node in tensors], [name for name, _ in tensors],
-                          depth=len(self.stack))
+        call = ModuleCall(self.path_of_module(m), type(m).__name__, isinstance(m, PLAIN_CONTAINERS),
+                          [node for _, node in tensors], [name for name, _ in tensors])
         self.calls.append(call)
         self.stack.append(call)
         try:
-            call.result = super().call_module(m, forward, args, kwargs)
+            result = super().call_module(m, forward, args, kwargs)
         finally:
             self.stack.pop()
-        return call.result
+        call.result = result.node if isinstance(result, fx.Proxy) else None
+        return result
 
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)

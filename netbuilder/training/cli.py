@@ -102,12 +102,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     weights.set_defaults(handler=import_weights_command)
 
     imported = subparsers.add_parser("import", help="open a PyTorch model as a project with its weights: an "
-                                                    "nn.Module class in a .py file (the file runs as your code)")
-    imported.add_argument("model", metavar="FILE.py:CLASS", help="the Python file and its model class, e.g. model.py:Net")
+                                                    "nn.Module class in a .py file (the file runs as your code), or "
+                                                    "a torch.export .pt2 file")
+    imported.add_argument("model", metavar="FILE.py:CLASS|FILE.pt2",
+                          help="the Python file and its model class (model.py:Net), or a .pt2 file")
     imported.add_argument("--input-shape", metavar="SIZES",
-                          help="the input's sizes without the batch, e.g. 1,28,28 (token ids: the sequence length)")
+                          help="for a .py file: the input's sizes without the batch, e.g. 1,28,28 (token ids: the "
+                               "sequence length)")
     imported.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                          help="a constructor argument, as a Python literal (10, 0.5, (3, 3)) or text; repeatable")
+                          help="for a .py file: a constructor argument, as a Python literal (10, 0.5, (3, 3)) or "
+                               "text; repeatable")
     imported.add_argument("--out", required=True, metavar="FILE.nbproj",
                           help="project to write; the weights go beside it (FILE.safetensors)")
     imported.set_defaults(handler=import_command)

@@ -43,20 +43,23 @@ def random_input(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.Tensor
     return torch.randn(3, *shape, generator=generator)
 
 
-def graph_form(graph) -> tuple:
+def graph_form(graph, port_names: bool = True) -> tuple:
     """A graph as a user sees it: its layers with names, parameters and wires, and each block it uses
-    (recursively, by name), without node ids or positions."""
-    def form(inner, seen):
-        names = {node_id: node.name for node_id, node in inner.nodes.items()}
+    (recursively, by name), without node ids or positions; without `port_names`, a block's input
+    ports are known by their order only."""
+    def form(inner):
+        ports = [node_id for node_id, node in inner.nodes.items() if node.type_id == "block_input"]
+        names = {node_id: node.name if port_names or node_id not in ports else f"port{ports.index(node_id)}"
+                 for node_id, node in inner.nodes.items()}
         nodes = []
-        for node in inner.nodes.values():
+        for node_id, node in inner.nodes.items():
             params = dict(node.params)
             if node.type_id == "block":
                 definition = graph.blocks[params.pop("block")]
-                params["block"] = (definition.name, form(definition.graph, seen))
-            nodes.append((node.type_id, node.name, tuple(sorted((k, repr(v)) for k, v in params.items()))))
+                params["block"] = (definition.name, form(definition.graph))
+            nodes.append((node.type_id, names[node_id], tuple(sorted((k, repr(v)) for k, v in params.items()))))
         return tuple(sorted(nodes)), tuple(sorted((names[e.source], names[e.target]) for e in inner.edges))
-    return form(graph, set())
+    return form(graph)
 
 
 @pytest.fixture(scope="module")
