@@ -17,7 +17,8 @@ from .report import ImportFailure
 
 PYTHON_SUFFIX = ".py"
 PROGRAM_SUFFIX = ".pt2"  # torch.export.save
-MODEL_SUFFIXES = (PYTHON_SUFFIX, PROGRAM_SUFFIX)
+ONNX_SUFFIX = ".onnx"
+MODEL_SUFFIXES = (PYTHON_SUFFIX, PROGRAM_SUFFIX, ONNX_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,16 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def request(model: str, input_shape: str | None, arguments: list[str]) -> ImportRequest:
     """The import the command line asks for: `model.py:ClassName` with the input shape and name=value
-    arguments, or a .pt2 file, which holds its input shape."""
-    if model.endswith(PROGRAM_SUFFIX):
+    arguments, or a .pt2 or .onnx file, which holds its input shape."""
+    if model.endswith((PROGRAM_SUFFIX, ONNX_SUFFIX)):
         if input_shape is not None or arguments:
-            raise ImportFailure("a .pt2 file holds its input shape and its model built: give neither --input-shape "
-                                "nor --arg")
+            raise ImportFailure(f"a {Path(model).suffix} file holds its input shape and its model built: give "
+                                "neither --input-shape nor --arg")
         return ImportRequest(Path(model))
     path, colon, class_name = model.rpartition(":")
     if not colon or not path.endswith(PYTHON_SUFFIX) or not class_name.isidentifier():
         raise ImportFailure(f"{shown(model)!r} must name a .py file and its model class (model.py:Net), or a "
-                            f".pt2 file")
+                            ".pt2 or .onnx file")
     if input_shape is None:
         raise ImportFailure("importing a .py file needs --input-shape, the input's sizes without the batch "
                             "(e.g. 1,28,28): tracing runs the model on such an input")
@@ -62,6 +63,10 @@ def run_request(wanted: ImportRequest) -> ImportedModel:
         from .exported_program import import_pt2
 
         return import_pt2(wanted.path)
+    if wanted.path.suffix == ONNX_SUFFIX:
+        from .onnx_file import import_onnx
+
+        return import_onnx(wanted.path)
     return import_python_file(wanted.path, wanted.class_name, wanted.arguments, wanted.input_shape)
 
 

@@ -103,9 +103,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     imported = subparsers.add_parser("import", help="open a PyTorch model as a project with its weights: an "
                                                     "nn.Module class in a .py file (the file runs as your code), or "
-                                                    "a torch.export .pt2 file")
-    imported.add_argument("model", metavar="FILE.py:CLASS|FILE.pt2",
-                          help="the Python file and its model class (model.py:Net), or a .pt2 file")
+                                                    "a torch.export .pt2 or an ONNX file")
+    imported.add_argument("model", metavar="FILE.py:CLASS|FILE.pt2|FILE.onnx",
+                          help="the Python file and its model class (model.py:Net), or a .pt2 or .onnx file")
     imported.add_argument("--input-shape", metavar="SIZES",
                           help="for a .py file: the input's sizes without the batch, e.g. 1,28,28 (token ids: the "
                                "sequence length)")
