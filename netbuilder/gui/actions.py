@@ -50,7 +50,7 @@ class WindowActions:
         self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
                                "Save the project under a new name")
         self.import_model = _action(window, "&Import Model…", window.import_model, (),
-                                    "Open a PyTorch model (an nn.Module class in a .py file) as a project with its weights")
+                                    "Open a PyTorch model (.py, .pt2) or an ONNX file as a project with its weights")
         self.export_code = _action(window, "&PyTorch Code…", window.export_code, ("Ctrl+E",),
                                    "Write the network as a standalone PyTorch .py file and a script that trains it",
                                    "export")

@@ -1,4 +1,4 @@
-"""File > Import Model…: a PyTorch model (.py) opened as a project with its weights.
+"""File > Import Model…: a PyTorch model (.py, .pt2) or an ONNX file opened as a project with its weights.
 
 The dialog asks for the class, its constructor arguments and the input shape, and says plainly that
 importing a .py file runs it. The import (tracing, compiling, checking the outputs: seconds for a
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout
 from ..common.text import shown
 from ..core.project import SUFFIX
 
-MODEL_FILTER = "PyTorch model (*.py)"
+MODEL_FILTER = "Models (*.py *.pt2 *.onnx);;PyTorch code (*.py);;torch.export program (*.pt2);;ONNX (*.onnx)"
 RUNS_CODE_WARNING = ("Importing a .py file runs it as Python code, with your permissions, as `python model.py` "
                      "would: import only files you trust.")
 
@@ -78,7 +78,7 @@ class ImportWorker(QThread):
     imported = Signal(str, object)
     failed = Signal(str)
 
-    def __init__(self, command: tuple[str, str, list[str], str], parent: QObject | None = None):
+    def __init__(self, command: tuple[str, str | None, list[str], str], parent: QObject | None = None):
         super().__init__(parent)
         self._command = command
 
@@ -104,12 +104,16 @@ class ImportWorker(QThread):
 
 
 def run_import(window, model_path: Path) -> tuple[str, Path | str, str]:
-    """Ask for the import's details, run it behind a progress dialog: ("done", project path,
-    summary), ("failed", message, "") or ("cancelled", "", "")."""
-    dialog = ImportDialog(model_path, window)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return "cancelled", "", ""
-    worker = ImportWorker(dialog.command(), window)
+    """Ask for a .py file's details (a .pt2 or ONNX file holds them), run the import behind a progress
+    dialog: ("done", project path, summary), ("failed", message, "") or ("cancelled", "", "")."""
+    if model_path.suffix == ".py":
+        dialog = ImportDialog(model_path, window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return "cancelled", "", ""
+        command = dialog.command()
+    else:
+        command = (str(model_path), None, [], str(model_path.with_suffix(SUFFIX)))
+    worker = ImportWorker(command, window)
     outcome: list = []
     waiting = QEventLoop()
     worker.imported.connect(lambda text, path: outcome.append(("done", path, text)))

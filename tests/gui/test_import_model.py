@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 from PySide6.QtWidgets import QDialog, QLabel
 
 from netbuilder.gui.import_model import RUNS_CODE_WARNING, ImportDialog
@@ -89,3 +90,19 @@ def test_the_dialog_says_the_file_runs_and_offers_its_classes_without_running_it
     assert "runs it as Python code" in RUNS_CODE_WARNING
     dialog.arguments.setPlainText("classes=3\n\n  width=2 ")
     assert dialog.command() == (f"{model}:Small", "1, 28, 28", ["classes=3", "width=2"], str(tmp_path / "model.nbproj"))
+
+
+def test_a_pt2_file_needs_no_questions(make_window, dialogs, tmp_path, monkeypatch):
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).eval()
+    torch.export.save(torch.export.export(model, (torch.randn(1, 1, 28, 28),)), tmp_path / "mlp.pt2")
+    monkeypatch.setattr(ImportDialog, "exec", lambda dialog: pytest.fail("a .pt2 file holds class and shape"))
+    window = make_window()
+    dialogs.chosen_file = str(tmp_path / "mlp.pt2")
+
+    assert window.import_model()
+
+    assert window.document.path == (tmp_path / "mlp.nbproj").resolve()
+    assert [node.type_id for node in window.document.graph.nodes.values()] == ["input", "flatten", "dense", "output"]

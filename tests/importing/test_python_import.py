@@ -210,3 +210,13 @@ def test_the_file_runs_as_the_users_code_and_its_errors_say_where(tmp_path):
         """)
     with pytest.raises(ImportFailure, match=r"running model.py failed at line 2: RuntimeError: no GPU here"):
         import_python_file(path, "Net", {}, (8,))
+
+
+def test_an_imported_resnet_is_laid_out_as_folded_blocks_with_its_stages_in_one_row(imported):
+    graph = imported["resnet18"][2].project.graph
+    assert len(graph.nodes) == 13  # stem, four stage cards, head: the 70 layers stay inside their blocks
+    stages = [graph.node_named(f"layer{i}").position for i in (1, 2, 3, 4)]
+    assert len({y for _, y in stages}) == 1 and [x for x, _ in stages] == sorted(x for x, _ in stages)
+    for inner in (graph, *(definition.graph for definition in graph.blocks.values())):
+        positions = [node.position for node in inner.nodes.values()]
+        assert len(set(positions)) == len(positions)  # no card on another
