@@ -4,12 +4,12 @@ Each model of the round-trip tests (tests/importing/zoo.py) is imported as `netb
 does it, best of the rounds, side by side with what the import cannot do without:
 
   - trace:   torch.fx's symbolic_trace of the model alone (the floor of any fx-based import)
-  - forward: one forward pass of the model on one sample (the import runs three: the model to note
-             its shapes, the model and the imported network to check that they agree)
+  - forward: one forward pass of the model on one sample (the import runs two: the model to note
+             its shapes and outputs, the imported network to check that it agrees)
   - import:  `import_module`: trace, read every node, build the graph with blocks, lay it out,
              analyse, compile, load the weights and check the outputs
   - save:    `save_imported`: the project and its checkpoint written
-  - own work: import − trace − 3 forwards, what netbuilder itself adds (reading, blocks, layout,
+  - own work: import − trace − 2 forwards, what netbuilder itself adds (reading, blocks, layout,
              analysis, compiling)
 
     python bench/import_models.py            # 3 rounds
@@ -61,6 +61,24 @@ def example(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.randn(1, *shape)
 
 
+def measure(title: str, make, shape: tuple[int, ...], rounds: int, folder: Path) -> float:
+    """Print one model's row; returns its import and save time."""
+    torch.manual_seed(0)
+    model = make().eval()
+    x = example(model, shape)
+    trace = best_of(rounds, lambda: torch.fx.symbolic_trace(model))
+    with torch.no_grad():
+        forward = best_of(rounds, lambda: model(x))
+    results = []
+    imported = best_of(rounds, lambda: results.append(import_module(model, shape, type(model).__name__)))
+    result = results[-1]
+    save = best_of(rounds, lambda: save_imported(result, folder / "model.nbproj", "zoo.py"))
+    graph = result.project.graph
+    print(f"{title:<24}{result.parameters:>12,}{len(graph.nodes):>7}{len(graph.blocks):>7}{trace:>9.3f}"
+          f"{forward:>10.3f}{imported:>9.3f}{save:>8.3f}{imported - trace - 2 * forward:>11.3f}")
+    return imported + save
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round")
@@ -70,22 +88,7 @@ def main() -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {rounds}")
     print(f"{'model':<24}{'params':>12}{'nodes':>7}{'blocks':>7}{'trace s':>9}{'forward s':>10}{'import s':>9}"
           f"{'save s':>8}{'own work s':>11}")
-    figures = {}
-    for title, (make, shape) in MODELS.items():
-        torch.manual_seed(0)
-        model = make().eval()
-        x = example(model, shape)
-        trace = best_of(rounds, lambda: torch.fx.symbolic_trace(model))
-        with torch.no_grad():
-            forward = best_of(rounds, lambda: model(x))
-        results = []
-        imported = best_of(rounds, lambda: results.append(import_module(model, shape, type(model).__name__)))
-        result = results[-1]
-        save = best_of(rounds, lambda: save_imported(result, folder / "model.nbproj", "zoo.py"))
-        graph = result.project.graph
-        print(f"{title:<24}{result.parameters:>12,}{len(graph.nodes):>7}{len(graph.blocks):>7}{trace:>9.3f}"
-              f"{forward:>10.3f}{imported:>9.3f}{save:>8.3f}{imported - trace - 3 * forward:>11.3f}")
-        figures[title] = imported + save
+    figures = {title: measure(title, make, shape, rounds, folder) for title, (make, shape) in MODELS.items()}
     print(f"resnet18_import_s={figures['ResNet-18']:.3f}")
     return 0
 

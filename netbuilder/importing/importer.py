@@ -27,7 +27,7 @@ from .report import ImportFailure, Unsupported
 from .steps import Layer, Part, Refused, StepReader
 from .tracing import Traced, out_shape, propagate_shapes, trace
 
-# One sample: the import runs the model three times (its shapes, its outputs, the network's), and a
+# One sample: the import runs the model twice (its shapes and outputs, then the network's), and a
 # reshape mixing the batch with other axes shows even so (its result's first size is no longer 1).
 EXAMPLE_BATCH = 1
 # how far the imported network's outputs may be from the model's before the import is refused
@@ -59,7 +59,7 @@ def import_module(model: nn.Module, input_shape: tuple[int, ...], name: str) -> 
     traced = trace(model, name)
     input_kind, example = _example_input(traced, input_shape)
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return import_traced(traced, example, input_kind, name, model, parameters)
+    return import_traced(traced, example, input_kind, name, None, parameters)
 
 
 def check_input_shape(input_shape: tuple[int, ...]) -> None:
@@ -71,8 +71,10 @@ def check_input_shape(input_shape: tuple[int, ...]) -> None:
 def import_traced(traced: Traced, example: torch.Tensor, input_kind: str, name: str, original, parameters: int
                   ) -> ImportedModel:
     """The network of a traced model whose container calls are noted (tracing.Traced), checked on
-    `example` against `original` (what computes the model's outputs)."""
-    propagate_shapes(traced, example, name)
+    `example` against `original` (what computes the model's outputs from other code than the traced
+    module's: a .pt2 program, onnxruntime), or, without one, against the traced module's own output
+    (the user's modules themselves)."""
+    traced_output = propagate_shapes(traced, example, name)
     reader = StepReader(traced.module)
     nodes = list(traced.module.graph.nodes)
     placeholders = [node for node in nodes if node.op == "placeholder"]
@@ -89,7 +91,9 @@ def import_traced(traced: Traced, example: torch.Tensor, input_kind: str, name: 
     _refuse_shared_weights(reader, name)
     graph, weights = _graph(traced, reader, placeholders[0], result, input_kind, tuple(example.shape[1:]))
     project = Project(graph=graph, name=name, description=f"Imported from the PyTorch model {name}.")
-    return _checked(project, weights, original, example, input_kind, name, parameters)
+    with torch.no_grad():
+        expected = traced_output if original is None else original(example)
+    return _checked(project, weights, expected, example, input_kind, name, parameters)
 
 
 def _example_input(traced: Traced, input_shape: tuple[int, ...]) -> tuple[str, torch.Tensor]:
@@ -198,7 +202,7 @@ def _graph(traced: Traced, reader: StepReader, placeholder: fx.Node, result: fx.
     return graph, builder.weights
 
 
-def _checked(project: Project, weights: list, original, example: torch.Tensor, input_kind: str,
+def _checked(project: Project, weights: list, expected: torch.Tensor, example: torch.Tensor, input_kind: str,
              name: str, parameters: int) -> ImportedModel:
     graph = project.graph
     analysis = analyze(graph)
@@ -212,7 +216,7 @@ def _checked(project: Project, weights: list, original, example: torch.Tensor, i
         raise ImportFailure(f"the weights of {name} do not fit the imported network (missing "
                             f"{', '.join(missing[:3]) or 'none'}; left over {', '.join(unexpected[:3]) or 'none'}).")
     with torch.no_grad():
-        expected, found = original(example), network(example)
+        found = network(example)
     difference = float((expected - found).abs().max()) if expected.shape == found.shape else math.inf
     scale = max(1.0, float(expected.abs().max()))
     if not difference <= AGREEMENT * scale:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -130,11 +131,11 @@ def trace(model: nn.Module, what: str) -> Traced:
     return Traced(fx.GraphModule(model, graph, class_name=type(model).__name__), tracer.calls)
 
 
-def propagate_shapes(traced: Traced, example: torch.Tensor, what: str) -> None:
-    """Run the traced model on `example`, noting every node's shape (its `tensor_meta`)."""
+def propagate_shapes(traced: Traced, example: torch.Tensor, what: str) -> Any:
+    """Run the traced model on `example`, noting every node's shape (its `tensor_meta`); returns its output."""
     try:
         with torch.no_grad():
-            ShapeProp(traced.module).propagate(example)
+            return ShapeProp(traced.module).propagate(example)
     except Exception as error:  # noqa: BLE001 - the user's forward may raise anything on this input
         raise ImportFailure(f"{what} fails on an input of shape {tuple(example.shape)} (a batch of "
                             f"{example.shape[0]}): {type(error).__name__}: {one_line(shown(error, 300))}. Check "
