@@ -11,8 +11,8 @@ import ast
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressDialog, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
+                               QPlainTextEdit, QProgressDialog, QVBoxLayout, QWidget)
 
 from ..common.text import shown
 from ..core.project import SUFFIX
@@ -113,6 +113,11 @@ def run_import(window, model_path: Path) -> tuple[str, Path | str, str]:
         command = dialog.command()
     else:
         command = (str(model_path), None, [], str(model_path.with_suffix(SUFFIX)))
+    project = Path(command[3])
+    if project.exists() and QMessageBox.question(
+            window, "Replace project?", f"{shown(project.name, 80)} exists. Replace it, and its trained weights, "
+            "with the imported model?") != QMessageBox.StandardButton.Yes:
+        return "cancelled", "", ""
     worker = ImportWorker(command, window)
     outcome: list = []
     waiting = QEventLoop()

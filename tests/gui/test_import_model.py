@@ -106,3 +106,22 @@ def test_a_pt2_file_needs_no_questions(make_window, dialogs, tmp_path, monkeypat
 
     assert window.document.path == (tmp_path / "mlp.nbproj").resolve()
     assert [node.type_id for node in window.document.graph.nodes.values()] == ["input", "flatten", "dense", "output"]
+
+
+def test_an_existing_project_is_replaced_only_when_the_user_agrees(make_window, dialogs, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    model = tmp_path / "small.py"
+    model.write_text(textwrap.dedent(MODEL))
+    (tmp_path / "small.nbproj").write_text("mine")
+    window = make_window()
+    dialogs.chosen_file = str(model)
+    answer_import_dialog(monkeypatch, "Small", "", "1, 28, 28")
+
+    dialogs.answer = QMessageBox.StandardButton.No
+    assert not window.import_model()
+    assert (tmp_path / "small.nbproj").read_text() == "mine" and "small.nbproj exists" in dialogs.questions[0]
+
+    dialogs.answer = QMessageBox.StandardButton.Yes
+    assert window.import_model()
+    assert window.document.graph.node_named("conv") is not None
