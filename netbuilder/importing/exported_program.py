@@ -33,6 +33,13 @@ aten = torch.ops.aten
 _RULE_CLASSES = {f"{cls.__module__}.{cls.__qualname__}": cls for cls in MODULE_RULES}
 
 
+class _Operators(dict):
+    """The arguments of the operators one call of a module ran, by operator name (the first run of
+    each), and the name of the first operator (`first`): its order tells norm_first apart."""
+
+    first = ""
+
+
 def _arguments(node: fx.Node) -> dict:
     """An ATen call's arguments by their schema names, defaults filled in."""
     values = {}
@@ -89,8 +96,28 @@ _REBUILD = {
     nn.GELU: lambda ops, w: nn.GELU(_one(ops, "gelu", "gelu_")["approximate"]),
     nn.LSTM: lambda ops, w: _recurrent(nn.LSTM, _one(ops, "lstm"), w),
     nn.GRU: lambda ops, w: _recurrent(nn.GRU, _one(ops, "gru"), w),
+    nn.MultiheadAttention: lambda ops, w: _attention(ops, w),
+    nn.TransformerEncoderLayer: lambda ops, w: _encoder_layer(ops, w),
 }
 _WITHOUT_ARGUMENTS = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Tanh, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Identity)
+
+
+def _heads(ops: dict) -> int:
+    """Attention heads: scaled_dot_product_attention's query is N×heads×T×(F/heads)."""
+    return int(_one(ops, "scaled_dot_product_attention")["query"].meta["val"].shape[1])
+
+
+def _attention(ops: _Operators, w: dict) -> nn.Module:
+    return nn.MultiheadAttention(w["in_proj_weight"].shape[1], _heads(ops), dropout=ops.get("dropout", {}).get("p", 0.0),
+                                 bias="in_proj_bias" in w, batch_first=ops.first == "transpose")
+
+
+def _encoder_layer(ops: _Operators, w: dict) -> nn.Module:
+    activation = "gelu" if "gelu" in ops else "relu"
+    return nn.TransformerEncoderLayer(w["self_attn.in_proj_weight"].shape[1], _heads(ops),
+                                      w["linear1.weight"].shape[0], _one(ops, "dropout")["p"], activation,
+                                      _one(ops, "layer_norm")["eps"], batch_first=ops.first in ("transpose", "layer_norm"),
+                                      norm_first=ops.first == "layer_norm")
 
 
 def _recurrent(cls, op: dict, w: dict) -> nn.Module:
@@ -100,7 +127,7 @@ def _recurrent(cls, op: dict, w: dict) -> nn.Module:
 
 # what a recurrent operator's tuple holds, as the module's result is indexed: aten.lstm gives
 # (output, h, c) where nn.LSTM gives (output, (h, c))
-_RESULT_PARTS = {nn.LSTM: ((0,), (1, 0), (1, 1)), nn.GRU: ((0,), (1,))}
+_RESULT_PARTS = {nn.LSTM: ((0,), (1, 0), (1, 1)), nn.GRU: ((0,), (1,)), nn.MultiheadAttention: ((0,),)}
 
 
 @contextlib.contextmanager
@@ -235,10 +262,10 @@ def _call_again(stack, leaf: int, members: list[fx.Node], rebuilt: nn.Module, ro
 
 def _part(graph: fx.Graph, call: fx.Node, parts, member: fx.Node, stack, containers) -> fx.Node:
     """The value of the module call that `member` (an operator of it used outside) stands for."""
-    if parts is None or member.target is not operator.getitem:
+    if parts is None:
         return call
     value = call
-    for index in parts[member.args[1]]:
+    for index in parts[member.args[1] if member.target is operator.getitem else 0]:
         value = graph.call_function(operator.getitem, (value, index))
         _note(value, stack, containers, member)
     return value
@@ -254,18 +281,20 @@ def _group_inputs(members: list[fx.Node]) -> list[fx.Node]:
 
 
 def _rebuild(cls, members: list[fx.Node], path: str, state: dict) -> nn.Module | Unsupported:
-    ops = {}
+    ops = _Operators()
     for member in members:
         if isinstance(member.target, torch._ops.OpOverload):
-            ops.setdefault(member.target._schema.name.split("::")[-1], _arguments(member))
+            name = member.target._schema.name.split("::")[-1]
+            ops.first = ops.first or name
+            ops.setdefault(name, _arguments(member))
     weights = {key[len(path) + 1:]: value for key, value in state.items() if key.startswith(f"{path}.")}
     build = (lambda ops, w: cls()) if cls in _WITHOUT_ARGUMENTS else _REBUILD.get(cls)
     if build is None:
         return Unsupported(f"nn.{cls.__name__} in a .pt2 file", path,
                            "torch.export keeps only its arithmetic; import the .py file that defines the model")
     try:
-        module = build(ops, {k: v for k, v in weights.items() if "." not in k})
-    except (KeyError, TypeError, ValueError) as error:
+        module = build(ops, weights)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         return Unsupported(f"nn.{cls.__name__} in a .pt2 file", path, f"its operators do not read as one ({error})")
     missing, unexpected = module.load_state_dict(weights, strict=False)
     if unexpected or [key for key in missing if not key.endswith("num_batches_tracked")]:

@@ -72,6 +72,8 @@ def _operation_name(node: fx.Node) -> str:
         return f"Tensor.{node.target}"
     if node.target is getattr:
         return f"the attribute .{node.args[1]}"
+    if isinstance(node.target, torch._ops.OpOverload):  # a .pt2 file's operator
+        return f"aten.{node.target._schema.name.split('::')[-1]}"
     target = node.target
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", str(target))

@@ -21,7 +21,7 @@ def saved_program(model: torch.nn.Module, shape, path):
     return path
 
 
-@pytest.mark.parametrize("name", [name for name in MODELS if name != "transformer"])
+@pytest.mark.parametrize("name", MODELS)
 def test_a_pt2_file_imports_as_the_graph_of_its_python_class_with_its_weights(imported, name, tmp_path):
     model, shape, from_python = imported[name]
     result = import_pt2(saved_program(model, shape, tmp_path / "model.pt2"))
@@ -33,12 +33,20 @@ def test_a_pt2_file_imports_as_the_graph_of_its_python_class_with_its_weights(im
     assert result.parameters == sum(p.numel() for p in model.parameters())
 
 
-def test_layers_whose_arithmetic_alone_is_kept_are_reported_where_they_are(imported, tmp_path):
-    model, shape, _ = imported["transformer"]
+class Cumulative(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(torch.cumsum(x, dim=1))
+
+
+def test_an_operator_without_a_layer_is_reported_with_where_it_is_in_the_code(tmp_path):
     with pytest.raises(ImportFailure) as failure:
-        import_pt2(saved_program(model, shape, tmp_path / "model.pt2"))
-    assert [item.where for item in failure.value.unsupported] == ["encoder.layers.0", "encoder.layers.1"]
-    assert "import the .py file" in str(failure.value)
+        import_pt2(saved_program(Cumulative().eval(), (8,), tmp_path / "model.pt2"))
+    (item,) = failure.value.unsupported
+    assert item.operation == "aten.cumsum" and item.where.startswith("test_pt2_import.py line ")
 
 
 def test_a_file_that_is_no_program_is_refused_in_one_line(tmp_path):
