@@ -286,13 +286,14 @@ class CallSite:
 class CallRule:
     """Functions and tensor method names (`targets`) computed by layer `type_id`. `names` are the
     positional arguments in order; `inputs` the names of those holding the layer's inputs (a list
-    for torch.cat); `params` reads the layer's parameters from a call."""
+    for torch.cat); `params` reads the layer's parameters from a call (None: from the shape of its
+    result, as for view and reshape, whose arguments may be sizes computed while running)."""
 
     targets: tuple
     type_id: str
     names: tuple[str, ...] = ("input",)
     inputs: tuple[str, ...] = ("input",)
-    params: Callable[[CallSite], dict] = field(default=lambda site: {})
+    params: Callable[[CallSite], dict] | None = field(default=lambda site: {})
 
 
 def _dim_after_batch(dim: int, rank: int, what: str) -> int:
@@ -306,10 +307,6 @@ def _flatten_call(site: CallSite) -> dict:
     if (site.get("start_dim", 0), site.get("end_dim", -1)) not in ((1, -1), (1, site.in_rank - 1)):
         raise NotMapped("flattening other axes than all but the batch: netbuilder's Flatten keeps the batch axis")
     return {}
-
-
-def _reshape_call(site: CallSite) -> dict:
-    raise AssertionError("reshapes are read from their result's shape (graph_builder)")
 
 
 def _permute_call(site: CallSite) -> dict:
@@ -394,7 +391,7 @@ CALL_RULES: tuple[CallRule, ...] = (
     CallRule((torch.flatten, "flatten", *_aten("flatten.using_ints")), "flatten", ("input", "start_dim", "end_dim"),
              params=_flatten_call),
     CallRule((torch.reshape, "reshape", "view", *_aten("view", "reshape")), "reshape", ("input", "shape"),
-             params=_reshape_call),
+             params=None),
     CallRule((torch.permute, "permute", *_aten("permute")), "permute", ("input", "dims"), params=_permute_call),
     CallRule((torch.transpose, "transpose", *_aten("transpose.int")), "permute", ("input", "dim0", "dim1"),
              params=_transpose_call),

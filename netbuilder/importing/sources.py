@@ -18,7 +18,6 @@ from .report import ImportFailure
 PYTHON_SUFFIX = ".py"
 PROGRAM_SUFFIX = ".pt2"  # torch.export.save
 ONNX_SUFFIX = ".onnx"
-MODEL_SUFFIXES = (PYTHON_SUFFIX, PROGRAM_SUFFIX, ONNX_SUFFIX)
 
 
 @dataclass(frozen=True)

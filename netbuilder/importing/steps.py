@@ -159,7 +159,7 @@ class StepReader:
             return self._positional(node, inputs, constants[0])
         if not all(isinstance(i, fx.Node) and out_shape(i) is not None for i in inputs):
             raise NotMapped("with a number or a stored tensor: netbuilder's layer takes tensors from other layers")
-        if rule.type_id == "reshape":
+        if rule.params is None:
             return self._reshape(node, inputs[0], args[1:])
         return Layer(rule.type_id, _checked(rule.type_id, rule.params(site)), inputs)
 
