@@ -100,7 +100,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     weights.add_argument("weights", metavar="FILE", help="weights (.pt and .pth files are read without running code)")
     weights.add_argument("--out", required=True, metavar="FILE", help="safetensors file to write")
     weights.set_defaults(handler=import_weights_command)
+    _add_import_command(subparsers)
 
+
+def _add_import_command(subparsers: argparse._SubParsersAction) -> None:
     imported = subparsers.add_parser("import", help="open a PyTorch model as a project with its weights: an "
                                                     "nn.Module class in a .py file (the file runs as your code), or "
                                                     "a torch.export .pt2 or an ONNX file")
