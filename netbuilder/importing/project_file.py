@@ -19,8 +19,9 @@ from .importer import ImportedModel
 
 def imported_recipe(imported: ImportedModel) -> Recipe:
     """How raw data becomes the imported model's input, as far as a model alone tells: images are
-    scaled as MNIST's (the seed networks' convention), table columns and words are numbered, and the
-    classes are named by their index. Nothing here was fitted on data; training fits its own."""
+    scaled as MNIST's (the seed networks' convention; 1×28×28 ones also centred as MNIST's digits),
+    table columns and words are numbered, and the classes are named by their index. Nothing here
+    was fitted on data; training fits its own."""
     graph = imported.project.graph
     analysis = analyze(graph)
     shape = next(node.params["shape"] for node in graph.nodes.values() if node.type_id == "input")
@@ -33,7 +34,9 @@ def imported_recipe(imported: ImportedModel) -> Recipe:
         words = (PADDING, UNKNOWN, *(f"token{index}" for index in range(2, vocabulary)))
         return Recipe("tokens", shape, task, classes, text=TextRecipe(words, shape[0], "text", "label"))
     if imported.input_kind == "image" and shape[0] in (1, 3):
-        return Recipe("image", shape, task, classes, image=ImageRecipe(shape[1], shape[2], shape[0]))
+        # a 1×28×28 model reads drawings and photos of digits as MNIST was made (the Draw panel's way)
+        return Recipe("image", shape, task, classes,
+                      image=ImageRecipe(shape[1], shape[2], shape[0], digits=shape == (1, 28, 28)))
     values = math.prod(shape)
     return Recipe(imported.input_kind, shape, task, classes,
                   table=TableRecipe(tuple(f"x{index + 1}" for index in range(values)), "label", "none",

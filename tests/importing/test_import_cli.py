@@ -41,6 +41,7 @@ def test_import_writes_a_project_whose_trained_model_is_the_imported_one(tmp_pat
     assert project.graph.node_named("features").type_id == "block"
     trained = load_trained_model(project, out)
     assert trained.recipe.class_names == ("0", "1", "2", "3") and trained.recipe.input_shape == (1, 28, 28)
+    assert trained.recipe.image.digits  # drawings are read as MNIST's digits were made
     assert trained.model(torch.zeros(1, 1, 28, 28)).shape == (1, 4)
 
 
