@@ -65,7 +65,7 @@ def _run_file(path: Path):
     except SyntaxError as error:
         raise ImportFailure(f"{shown(path.name)} line {error.lineno}: {one_line(shown(error.msg))} "
                             "(a syntax error).") from None
-    except BaseException as error:  # noqa: BLE001 - the file is the user's code: SystemExit included
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code may raise anything (Ctrl+C stays Ctrl+C)
         raise ImportFailure(f"running {shown(path.name)} failed{_user_line(error, path)}: "
                             f"{type(error).__name__}: {one_line(shown(error, 300))}") from None
     finally:

@@ -220,3 +220,12 @@ def test_an_imported_resnet_is_laid_out_as_folded_blocks_with_its_stages_in_one_
     for inner in (graph, *(definition.graph for definition in graph.blocks.values())):
         positions = [node.position for node in inner.nodes.values()]
         assert len(set(positions)) == len(positions)  # no card on another
+
+
+def test_a_file_that_exits_is_refused_and_the_import_goes_on_running(tmp_path):
+    path = write(tmp_path, """
+        import sys
+        sys.exit("bye")
+        """)
+    with pytest.raises(ImportFailure, match="running model.py failed at line 3: SystemExit: bye"):
+        import_python_file(path, "Net", {}, (8,))
