@@ -77,7 +77,8 @@ def import_traced(traced: Traced, example: torch.Tensor, input_kind: str, name: 
     traced_output = propagate_shapes(traced, example, name)
     reader = StepReader(traced.module)
     nodes = list(traced.module.graph.nodes)
-    placeholders = [node for node in nodes if node.op == "placeholder"]
+    # (a parameter traced with its default is a placeholder holding it: no input)
+    placeholders = [node for node in nodes if node.op == "placeholder" and not node.args]
     if len(placeholders) != 1:
         raise ImportFailure(f"{name}.forward takes {len(placeholders)} inputs; netbuilder imports models "
                             "taking one.")
@@ -98,7 +99,7 @@ def import_traced(traced: Traced, example: torch.Tensor, input_kind: str, name: 
 
 def _example_input(traced: Traced, input_shape: tuple[int, ...]) -> tuple[str, torch.Tensor]:
     """The Input's kind and a random batch for it: token ids when the input feeds an Embedding."""
-    placeholder = next(node for node in traced.module.graph.nodes if node.op == "placeholder")
+    placeholder = next(node for node in traced.module.graph.nodes if node.op == "placeholder" and not node.args)
     for user in placeholder.users:
         if user.op == "call_module" and isinstance(traced.module.get_submodule(user.target), nn.Embedding):
             if len(input_shape) != 1:

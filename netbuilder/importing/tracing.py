@@ -89,6 +89,19 @@ def _parameter_names(function) -> list[str]:
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def _defaults_after_the_input(model: nn.Module) -> dict[str, Any]:
+    """forward's parameters after the input that have defaults (`return_features=False`), traced
+    with those defaults: netbuilder imports a model taking one input."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def _encoder_stack(encoder: nn.TransformerEncoder):
     """nn.TransformerEncoder without masks is its layers one after another (and its norm): traced
     so, since its own forward branches on the input to choose a fast path."""
@@ -118,7 +131,7 @@ def trace(model: nn.Module, what: str) -> Traced:
     and what to try."""
     tracer = _Tracer()
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_defaults_after_the_input(model))
     except ImportFailure:
         raise
     except Exception as error:  # noqa: BLE001 - torch.fx raises many kinds, all meaning "cannot trace"

@@ -229,3 +229,20 @@ def test_a_file_that_exits_is_refused_and_the_import_goes_on_running(tmp_path):
         """)
     with pytest.raises(ImportFailure, match="running model.py failed at line 3: SystemExit: bye"):
         import_python_file(path, "Net", {}, (8,))
+
+
+def test_forward_parameters_with_defaults_are_traced_with_their_defaults(tmp_path):
+    path = write(tmp_path, """
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 3)
+
+            def forward(self, x, return_features=False, scale=None):
+                features = self.fc(x)
+                return features if return_features or scale is not None else features.relu()
+        """)
+    result = import_python_file(path, "Net", {}, (8,))
+    assert [node.type_id for node in result.project.graph.nodes.values()] == ["input", "dense", "relu", "output"]
