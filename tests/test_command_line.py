@@ -94,6 +94,9 @@ def workspace(tmp_path_factory):
     (folder / "empty-folder").mkdir()
     (folder / "picture.png").write_bytes((REPOSITORY / "docs" / "screenshot.png").read_bytes()[:4000])
     (folder / "read-only.py").write_text("# keep")
+    (folder / "model.py").write_text("from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self, width=3):\n"
+                                     "        super().__init__()\n        self.fc = nn.Linear(4, width)\n\n"
+                                     "    def forward(self, x):\n        return self.fc(x)\n")
     (folder / "read-only.py").chmod(0o444)
     os.mkfifo(folder / "pipe")
     os.mkfifo(folder / "pipe.pt")
@@ -129,6 +132,8 @@ def _hostile_commands():
         yield ["runs", project, "--use", path]
         yield ["runs", project, "--delete", path]
         yield ["runs", project, "--name", path, path]
+        yield ["import", f"{path}:Net", "--input-shape", "1,28,28", "--out", "imported.nbproj"]
+        yield ["import", "model.py:Net", "--input-shape", "4", "--out", path]
     for out in ("", "read-only.py", "/proc/netbuilder/x", "pipe"):
         yield ["train", project, "--tensorboard", out, "--epochs", "1"]
     for out in HOSTILE_OUTPUTS:
@@ -142,7 +147,10 @@ def _hostile_commands():
             yield ["train", project, option, number] + (["--epochs", "1"] if option != "--epochs" else [])
         yield ["predict", project, "points.csv", "--top", number]
         yield ["runs", project, "--prune", number]
-    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights", "runs"):
+        yield ["import", "model.py:Net", "--input-shape", number, "--out", "imported.nbproj"]
+        yield ["import", "model.py:Net", "--input-shape", "4", "--arg", number, "--out", "imported.nbproj"]
+    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights", "runs",
+                    "import"):
         yield [command, "--help"]
         yield [command]
     yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
@@ -241,6 +249,8 @@ OPTIONS_ANYWHERE = {
                        {"project": "p.nbproj", "weights": "w.pt", "out": "w.safetensors"}),
     "runs": (["runs", "--diff", "a", "b", "p.nbproj", "--json"],
              {"project": "p.nbproj", "diff": ["a", "b"], "json": True}),
+    "import": (["import", "--input-shape", "1,28,28", "m.py:Net", "--arg", "classes=3", "--out", "p.nbproj"],
+               {"model": "m.py:Net", "input_shape": "1,28,28", "arg": ["classes=3"], "out": "p.nbproj"}),
 }
 
 

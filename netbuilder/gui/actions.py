@@ -39,6 +39,9 @@ def _action(window: "MainWindow", text: str, slot: Callable[[], object], shortcu
     return action
 
 
+IMPORT_TIP = "Open a PyTorch model (.py, .pt2) or an ONNX file as a project with its weights"
+
+
 class WindowActions:
     """Every command of the window, as attributes, so menus, toolbar and tests share them."""
 
@@ -49,6 +52,7 @@ class WindowActions:
         self.save = _action(window, "&Save", window.save, (std.Save,), "Save the project", "save")
         self.save_as = _action(window, "Save &As…", window.save_as, (std.SaveAs, "Ctrl+Shift+S"),
                                "Save the project under a new name")
+        self.import_model = _action(window, "&Import Model…", window.import_model, (), IMPORT_TIP)
         self.export_code = _action(window, "&PyTorch Code…", window.export_code, ("Ctrl+E",),
                                    "Write the network as a standalone PyTorch .py file and a script that trains it",
                                    "export")
@@ -140,6 +144,7 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
         action.setStatusTip(f"Open the {name} template as a new, unsaved project")
         action.triggered.connect(lambda _checked=False, name=name: window.open_template(name))
     window.templates_menu = templates
+    file_menu.addAction(actions.import_model)
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_as])
     file_menu.addSeparator()

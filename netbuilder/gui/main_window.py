@@ -609,6 +609,23 @@ class MainWindow(QMainWindow):
         if not self.open_path(path) and not os.path.exists(path):  # (False for a name too long, not an error)
             app_settings().setValue("files/recent", [p for p in self.recent_files() if p != str(path)])
 
+    def import_model(self) -> bool:
+        """File > Import Model…: a PyTorch model file opened as a project with its weights."""
+        from .import_model import MODEL_FILTER, run_import
+
+        if not self.maybe_save():
+            return False
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", self._last_folder(), MODEL_FILTER)
+        if not path:
+            return False
+        outcome, result, text = run_import(self, Path(path))
+        if outcome == "failed":
+            self._warn("Cannot import the model", result)
+        if outcome != "done" or not self.open_path(result):
+            return False
+        self.statusBar().showMessage(text.splitlines()[0], 10000)
+        return True
+
     def export_code(self) -> bool:
         return self.export_as("code")
 

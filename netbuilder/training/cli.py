@@ -114,6 +114,24 @@ def _add_export_commands(subparsers: argparse._SubParsersAction) -> None:
     weights.add_argument("weights", metavar="FILE", help="weights (.pt and .pth files are read without running code)")
     weights.add_argument("--out", required=True, metavar="FILE", help="safetensors file to write")
     weights.set_defaults(handler=import_weights_command)
+    _add_import_command(subparsers)
+
+
+def _add_import_command(subparsers: argparse._SubParsersAction) -> None:
+    imported = subparsers.add_parser("import", help="open a PyTorch model as a project with its weights: an "
+                                                    "nn.Module class in a .py file (the file runs as your code), or "
+                                                    "a torch.export .pt2 or an ONNX file")
+    imported.add_argument("model", metavar="FILE.py:CLASS|FILE.pt2|FILE.onnx",
+                          help="the Python file and its model class (model.py:Net), or a .pt2 or .onnx file")
+    imported.add_argument("--input-shape", metavar="SIZES",
+                          help="for a .py file: the input's sizes without the batch, e.g. 1,28,28 (token ids: the "
+                               "sequence length)")
+    imported.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                          help="for a .py file: a constructor argument, as a Python literal (10, 0.5, (3, 3)) or "
+                               "text; repeatable")
+    imported.add_argument("--out", required=True, metavar="FILE.nbproj",
+                          help="project to write; the weights go beside it (FILE.safetensors)")
+    imported.set_defaults(handler=import_command)
 
 
 def _add_runs_command(subparsers: argparse._SubParsersAction) -> None:
@@ -496,6 +514,26 @@ def import_weights_command(args: argparse.Namespace) -> int:
     except USER_ERRORS as error:
         return _fail(error)
     _say(result.message)
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from netbuilder.importing.project_file import save_imported
+    from netbuilder.importing.report import ImportFailure
+    from netbuilder.importing.sources import project_path, request, run_request, summary
+
+    try:
+        out = project_path(args.out)
+        wanted = request(args.model, args.input_shape, args.arg)
+        imported = run_request(wanted)
+        checkpoint = save_imported(imported, out, wanted.path.name)
+    except ImportFailure as error:  # the report lists one operation a line
+        print("\n".join(f"netbuilder: {printable(line)}" if index == 0 else printable(line)
+                        for index, line in enumerate(str(error).splitlines())), file=sys.stderr)
+        return FAILED
+    except USER_ERRORS as error:
+        return _fail(error)
+    _say(summary(imported, out, checkpoint))
     return 0
 
 

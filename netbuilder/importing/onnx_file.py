@@ -1,0 +1,258 @@
+"""Importing an ONNX file: each operator becomes the torch call it stands for (a Conv with its
+initialisers an nn.Conv2d holding them, a Relu torch.relu), and the import goes on as for a traced
+.py file, so one table (rules.py) still decides every layer. ONNX keeps no modules, so the graph
+comes flat; the ONNX file itself, run by onnxruntime, is what the imported network is checked
+against. Reading ONNX is reading a protobuf message: nothing in the file runs."""
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import nn
+
+from netbuilder.common.text import one_line, shown
+
+from .importer import ImportedModel, check_input_shape, import_traced
+from .report import ImportFailure, Unsupported
+from .tracing import Traced
+
+class _Node:
+    """An ONNX node's inputs, attributes and initialisers, as the table's builders read them."""
+
+    def __init__(self, proto, constants: dict[str, np.ndarray]):
+        import onnx
+
+        self.proto = proto
+        self.attributes = {a.name: onnx.helper.get_attribute_value(a) for a in proto.attribute}
+        self.constants = constants
+
+    def constant(self, index: int) -> torch.Tensor | None:
+        inputs = self.proto.input
+        if index >= len(inputs) or not inputs[index]:
+            return None
+        value = self.constants.get(inputs[index])
+        return None if value is None else torch.from_numpy(np.array(value))
+
+    def pads(self) -> int:
+        pads = list(self.attributes.get("pads", [0, 0, 0, 0]))
+        if len(set(pads)) != 1:
+            raise ValueError(f"uneven padding {pads}")
+        return pads[0]
+
+    def square(self, name: str, default: int) -> int:
+        values = list(self.attributes.get(name, [default, default]))
+        if len(set(values)) != 1:
+            raise ValueError(f"{name} {values}")
+        return int(values[0])
+
+
+def _conv(node: _Node) -> nn.Module:
+    weight, bias = node.constant(1), node.constant(2)
+    module = nn.Conv2d(weight.shape[1] * node.attributes.get("group", 1), weight.shape[0], tuple(weight.shape[2:]),
+                       node.square("strides", 1), node.pads(), node.square("dilations", 1),
+                       node.attributes.get("group", 1), bias=bias is not None)
+    module.weight.data.copy_(weight)
+    if bias is not None:
+        module.bias.data.copy_(bias)
+    return module
+
+
+def _gemm(node: _Node) -> nn.Module:
+    weight, bias = node.constant(1), node.constant(2)
+    if node.attributes.get("transB", 0) != 1 or node.attributes.get("transA", 0) or \
+            node.attributes.get("alpha", 1.0) != 1.0 or node.attributes.get("beta", 1.0) != 1.0:
+        raise ValueError("a Gemm other than x·Wᵀ + b")
+    module = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    module.weight.data.copy_(weight)
+    if bias is not None:
+        module.bias.data.copy_(bias.reshape(-1))
+    return module
+
+
+def _batchnorm(node: _Node) -> nn.Module:
+    scale = node.constant(1)
+    module = nn.BatchNorm2d(scale.shape[0], eps=node.attributes.get("epsilon", 1e-5),
+                            momentum=1 - node.attributes.get("momentum", 0.9))
+    module.load_state_dict({"weight": scale, "bias": node.constant(2), "running_mean": node.constant(3),
+                            "running_var": node.constant(4), "num_batches_tracked": torch.tensor(0)})
+    return module
+
+
+def _embedding(node: _Node) -> nn.Module:
+    table = node.constant(0)
+    module = nn.Embedding(*table.shape)
+    module.weight.data.copy_(table)
+    return module
+
+
+def _pool(function: Callable) -> Callable:
+    def call(node: _Node, x):
+        kernel = node.square("kernel_shape", 1)
+        return function, (x, kernel, node.square("strides", kernel), node.pads())
+    return call
+
+
+def _hardsigmoid(node: _Node, x):
+    if abs(node.attributes.get("alpha", 0.2) - 1 / 6) > 1e-6 or node.attributes.get("beta", 0.5) != 0.5:
+        raise ValueError("a HardSigmoid other than ReLU6(x + 3) / 6")
+    return F.hardsigmoid, (x,)
+
+
+def _reduce_mean(node: _Node, x):
+    axes = node.attributes.get("axes")
+    if axes is None and node.constant(1) is not None:
+        axes = node.constant(1).tolist()
+    keep = bool(node.attributes.get("keepdims", 1))
+    if keep and {axis % 4 for axis in axes or ()} == {2, 3}:  # how torch's exporter writes AdaptiveAvgPool2d(1)
+        return F.adaptive_avg_pool2d, (x, 1)
+    return torch.mean, (x, tuple(axes or ()), keep)
+
+
+# ONNX operator -> how it is called in torch: a module built from its initialisers (with the index
+# of its data input), or a function of its data inputs (`x` the first, `xs` all of them).
+_MODULES: dict[str, Callable[[_Node], nn.Module]] = {"Conv": _conv, "Gemm": _gemm, "BatchNormalization": _batchnorm}
+_FUNCTIONS: dict[str, Callable] = {
+    "Relu": lambda node, x: (torch.relu, (x,)),
+    "Sigmoid": lambda node, x: (torch.sigmoid, (x,)),
+    "Tanh": lambda node, x: (torch.tanh, (x,)),
+    "HardSwish": lambda node, x: (F.hardswish, (x,)),
+    "HardSigmoid": _hardsigmoid,
+    "LeakyRelu": lambda node, x: (F.leaky_relu, (x, node.attributes.get("alpha", 0.01))),
+    "Softmax": lambda node, x: (torch.softmax, (x, node.attributes.get("axis", -1))),
+    "MaxPool": _pool(F.max_pool2d),
+    "AveragePool": _pool(F.avg_pool2d),
+    "GlobalAveragePool": lambda node, x: (F.adaptive_avg_pool2d, (x, 1)),
+    "ReduceMean": _reduce_mean,
+    "Flatten": lambda node, x: (torch.flatten, (x, node.attributes.get("axis", 1))),
+    "Transpose": lambda node, x: (torch.permute, (x, tuple(node.attributes["perm"]))),
+    "Identity": lambda node, x: (torch.clone, (x,)),
+    "Dropout": lambda node, x: (torch.clone, (x,)),
+}
+_MERGES = {"Add": operator.add, "Mul": operator.mul}
+# inputs that carry data (the others are weights or shapes)
+_DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "Reshape": (0,), "Gather": (1,),
+                "ReduceMean": (0,)}
+
+
+def import_onnx(path: str | Path) -> ImportedModel:
+    import onnx
+    import onnxruntime
+
+    path = Path(path)
+    try:
+        model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    except Exception as error:  # noqa: BLE001 - a damaged file raises protobuf's errors and others
+        raise ImportFailure(f"{shown(path.name)} is not an ONNX model netbuilder can read "
+                            f"({type(error).__name__}: {one_line(shown(error, 200))}).") from None
+    graph = model.graph
+    constants = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            constants[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    inputs = [value for value in graph.input if value.name not in constants]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ImportFailure(f"{shown(path.name)} has {len(inputs)} inputs and {len(graph.output)} outputs; "
+                            "netbuilder imports models with one of each.")
+    dims = inputs[0].type.tensor_type.shape.dim
+    input_shape = tuple(int(d.dim_value) for d in dims[1:])
+    check_input_shape(input_shape)
+    shapes = {value.name: [d.dim_value for d in value.type.tensor_type.shape.dim]
+              for value in (*graph.value_info, *graph.output)}
+    root, fx_graph, unsupported = _calls(graph, constants, shapes, inputs[0].name)
+    name = path.stem if path.stem.isidentifier() else "ImportedOnnx"
+    if unsupported:
+        raise ImportFailure.report(name, unsupported)
+    integer = inputs[0].type.tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+    embedding = next((m for m in root.modules() if isinstance(m, nn.Embedding)), None)
+    if integer:
+        example = torch.randint(0, embedding.num_embeddings if embedding else 2, (1, *input_shape))
+    else:
+        example = torch.randn(1, *input_shape)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def original(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run(None, {inputs[0].name: x.numpy()})[0])
+
+    input_kind = "tokens" if integer else {3: "image", 2: "sequence", 1: "vector"}[len(input_shape)]
+    parameters = sum(p.numel() for p in root.parameters())
+    return import_traced(Traced(fx.GraphModule(root, fx_graph, class_name=name), []), example, input_kind, name,
+                         original, parameters)
+
+
+def _needed(graph, constants) -> set[str]:
+    """The nodes (by their first output) that the output's data flows through; shape arithmetic is left out."""
+    producer = {output: node for node in graph.node for output in node.output}
+    needed, stack = set(), [graph.output[0].name]
+    while stack:
+        value = stack.pop()
+        node = producer.get(value)
+        if node is None or value in constants or node.output[0] in needed:
+            continue
+        needed.add(node.output[0])
+        indices = _DATA_INPUTS.get(node.op_type, range(len(node.input)))
+        stack += [node.input[i] for i in indices if i < len(node.input) and node.input[i]]
+    return needed
+
+
+def _calls(graph, constants: dict, shapes: dict, input_name: str):
+    root, fx_graph = nn.Module(), fx.Graph()
+    values = {input_name: fx_graph.placeholder(input_name if input_name.isidentifier() else "x")}
+    unsupported: list[Unsupported] = []
+    needed = _needed(graph, constants)
+    for proto in graph.node:
+        if proto.output[0] not in needed:
+            continue
+        node = _Node(proto, constants)
+        where = proto.name or proto.output[0]
+        data = [values.get(name) for name in proto.input if name and name not in constants]
+        if any(value is None for value in data) or not data:
+            unsupported.append(Unsupported(f"ONNX {proto.op_type}", where, "its inputs are not the model's data"))
+            continue
+        try:
+            value = values[proto.output[0]] = _call(proto, node, data, root, fx_graph, shapes)
+            value.meta.update(netbuilder_calls=(), netbuilder_where=f"ONNX node {where}")
+        except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+            unsupported.append(Unsupported(f"ONNX {proto.op_type}", where, one_line(shown(error, 120))))
+        except LookupError:
+            unsupported.append(Unsupported(f"ONNX {proto.op_type}", where))
+    if not unsupported:
+        fx_graph.output(values[graph.output[0].name])
+    return root, fx_graph, unsupported
+
+
+def _module_name(proto, root: nn.Module) -> str:
+    """The layer's name from its weights' (layer1.0.conv1.weight -> layer1_0_conv1), free in `root`."""
+    source = proto.input[1] if proto.op_type != "Gather" else proto.input[0]
+    base = source.rsplit(".", 1)[0].replace(".", "_") if "." in source else proto.op_type.lower()
+    base = base if base.isidentifier() else "layer"
+    name, number = base, 2
+    while hasattr(root, name):
+        name, number = f"{base}{number}", number + 1
+    return name
+
+
+def _call(proto, node: _Node, data: list, root: nn.Module, fx_graph: fx.Graph, shapes: dict) -> fx.Node:
+    op = proto.op_type
+    if op in _MODULES or (op == "Gather" and node.constant(0) is not None):
+        module = _embedding(node) if op == "Gather" else _MODULES[op](node)
+        name = _module_name(proto, root)
+        root.add_module(name, module)
+        return fx_graph.call_module(name, (data[0],))
+    if op in _FUNCTIONS:
+        function, args = _FUNCTIONS[op](node, data[0])
+        return fx_graph.call_function(function, args)
+    if op in _MERGES and len(data) == 2:
+        return fx_graph.call_function(_MERGES[op], tuple(data))
+    if op == "Concat":
+        return fx_graph.call_function(torch.cat, (tuple(data), node.attributes["axis"]))
+    if op == "Reshape":
+        target = shapes.get(proto.output[0])
+        if not target or any(size <= 0 for size in target[1:]):
+            raise ValueError("a shape known only while running")
+        return fx_graph.call_function(torch.reshape, (data[0], (-1, *target[1:])))
+    raise LookupError(op)
