@@ -48,6 +48,9 @@ class Analysis:
     order: list[str]  # topological order of the nodes that can be computed
     info: dict[str, NodeInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # each block instance's definition analysed for that instance's inputs (one repetition), so
+    # that the summary, memory and the palette read the layers inside without analysing them again
+    inner: dict[str, Analysis] = field(default_factory=dict)
     _by_node: dict[str | None, list[Problem]] = field(default_factory=dict, repr=False, compare=False)
     _indexed: int = field(default=0, repr=False, compare=False)  # how many problems _by_node holds
 
@@ -168,8 +171,10 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, wi
         return  # an upstream node already has a problem; one message per cause is enough
     try:
         upstream = [result.info[s] for s in sources]
-        info = _infer_instance(graph, node, upstream, within) if node.type_id == BlockInstance.type_id \
-            else _infer(node, upstream)
+        if node.type_id == BlockInstance.type_id:
+            info, result.inner[node.id] = _infer_instance(graph, node, upstream, within)
+        else:
+            info = _infer(node, upstream)
     except ShapeError as error:
         fix = replace(error.fix, node_id=error.fix.node_id or node.id) if error.fix else None
         add(Problem(describe(node), error.cause, error.remedy, node.id, fix=fix))
@@ -235,8 +240,9 @@ def inside_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
     return definition, analyze(definition.graph, ports=seeds, within=(*within, definition.id))
 
 
-def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: tuple[str, ...]) -> NodeInfo:
-    """A block instance's output and its counts: its definition analysed for these inputs, the
+def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
+                    within: tuple[str, ...]) -> tuple[NodeInfo, Analysis]:
+    """A block instance's output and its counts, and its definition analysed for these inputs: the
     parameters and FLOPs of one repetition times the repeat count. A problem inside the block
     shows on the instance, naming the layer inside."""
     definition, inner = inside_instance(graph, node, upstream, within)
@@ -256,7 +262,7 @@ def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: 
                          f"input {', '.join(format_shape(s) for s in in_shapes)}",
                          "set repeat to 1, or make the block's output the shape of its input",
                          Fix("Set repeat to 1", "set_params", params=(("repeat", 1),)))
-    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids)
+    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids), inner
 
 
 def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis) -> None:

@@ -23,12 +23,36 @@ class AddDefinition(Command):
     text: str = "Add block"
 
     def do(self, graph: Graph) -> None:
-        if self.definition.id in graph.blocks:
-            raise GraphError(f'the block id "{self.definition.id}" is used twice')
-        graph.blocks[self.definition.id] = self.definition
+        graph.blocks.add(self.definition)
 
     def undo(self, graph: Graph) -> None:
-        del graph.blocks[self.definition.id]
+        graph.blocks.remove(self.definition.id)
+
+
+@dataclass
+class RenameBlock(Command):
+    """Gives block definition `block_id` a new name (every instance shows it; the exported code's
+    class is named after it). Refused when the name is no identifier or another block has it."""
+
+    block_id: str
+    name: str
+    before: str = ""
+    text: str = "Rename block"
+
+    def do(self, graph: Graph) -> None:
+        definition = graph.blocks[self.block_id]
+        if self.name != definition.name:
+            problem = name_problem(self.name) or (
+                f'another block is named "{self.name}": choose another name, such as '
+                f"{unique_block_name(graph.blocks, self.name + '_')}"
+                if any(other.name == self.name for other in graph.blocks.values()) else None)
+            if problem:
+                raise GraphError(problem)
+        self.before = definition.name
+        graph.blocks.rename(self.block_id, self.name)
+
+    def undo(self, graph: Graph) -> None:
+        graph.blocks.rename(self.block_id, self.before)
 
 
 @dataclass
