@@ -152,6 +152,19 @@ class MakeUnique(_Planned):
         return _make_unique_plan(graph, self.node_id)
 
 
+def new_instance(graph: Graph, block_id: str, position: tuple[float, float]) -> AddNode:
+    """A command adding a card of block `block_id` (from the palette's library), named after the
+    block where that name is free, whose id and name are known before it is done."""
+    node = Node(graph.new_id(), INSTANCE, _instance_name(graph, graph.blocks[block_id].name),
+                {"block": block_id, "repeat": 1}, position)
+    return AddNode(INSTANCE, node=node)
+
+
+def _instance_name(graph: Graph, block_name: str) -> str:
+    """A block card's name: its block's, or `block_name`_1, ... where that is taken."""
+    return block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
+
+
 def _placed(kept: list[Edge], final: list[Edge]) -> tuple[list[Edge], list[int]]:
     """The edges of `final` that are not in `kept`, with their places in `final`."""
     old = set(kept)
@@ -169,7 +182,7 @@ def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
         raise GraphError(problem)
     members = [graph.nodes[node_id] for node_id in graph.nodes if node_id in chosen]
     definition = BlockDefinition(new_block_id(library), block_name, _inside_graph(graph, members, sources, leaving))
-    instance_name = block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
+    instance_name = _instance_name(graph, block_name)
     position = (sum(n.position[0] for n in members) / len(members), sum(n.position[1] for n in members) / len(members))
     instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1}, position)
     first_wire_in = {}  # each layer feeding the selection: its first wire in, which becomes its port's wire

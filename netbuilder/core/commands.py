@@ -298,5 +298,9 @@ def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddN
 
 def insert_on_edge(graph: Graph, type_id: str, edge: Edge, position: tuple[float, float], text: str = "") -> Group:
     """A new layer spliced into `edge` (source -> new -> target) as one undo step."""
-    add = new_layer(graph, type_id, position)
+    return splice_new(new_layer(graph, type_id, position), edge, text)
+
+
+def splice_new(add: AddNode, edge: Edge, text: str = "") -> Group:
+    """The node `add` makes, spliced into `edge` (source -> new -> target), as one undo step."""
     return Group([add, Splice(edge, add.node.id)], text or f"Insert {add.node.spec.title}")

@@ -151,3 +151,17 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
         out.append(f"Problems ({len(analysis.errors)} errors, {len(analysis.problems) - len(analysis.errors)} warnings):")
         out += [f"  {p.severity}: {p.message}" for p in analysis.problems]
     return "\n".join(out)
+
+
+def block_params(graph: Graph, analysis: Analysis) -> dict[str, int]:
+    """The parameters of one repetition of each block, by block id, as its first analysed card
+    counts them (at any depth); a block no card uses, or whose cards have no shape, is absent."""
+    found: dict[str, int] = {}
+    pending = [(graph, analysis)]
+    while pending:
+        current, result = pending.pop()
+        for node_id, inner in result.inner.items():
+            block_id = current.nodes[node_id].params["block"]
+            found.setdefault(block_id, inner.total_params)
+            pending.append((current.blocks[block_id].graph, inner))
+    return found

@@ -88,6 +88,10 @@ class WindowActions:
         self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
                                    "Give the selected block its own copy, so edits inside it change only this one")
         self.block_actions = (self.group_into_block, self.ungroup, self.make_unique)
+        self.save_block = _action(window, "Save &Block to File…", window.save_block_to_file, (),
+                                  "Save the selected block, with the blocks inside it, to reuse in other projects")
+        self.load_block = _action(window, "&Load Block from File…", window.load_block_from_file, (),
+                                  "Add a block saved from another project to this project's blocks")
         self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, *self.block_actions)
 
         # The training panel owns these (their text, tooltip and enabled state follow the run);
@@ -121,6 +125,8 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     window.templates_menu = templates
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_as])
+    file_menu.addSeparator()
+    file_menu.addActions([actions.save_block, actions.load_block])
     file_menu.addSeparator()
     export_menu = file_menu.addMenu("E&xport")
     export_menu.addActions(list(actions.exports.values()))

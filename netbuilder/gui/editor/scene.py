@@ -11,10 +11,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
-from ...core.block_commands import GroupIntoBlock, MakeUnique, Ungroup
+from ...core.block_commands import GroupIntoBlock, MakeUnique, Ungroup, new_instance
 from ...core.blocks import INSTANCE
 from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
-                              copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
+                              copy_fragment, new_layer, paste_fragment, pasted_ids, splice_new)
 from ...core.fixes import fix_command
 from ...core.graph import (Edge, EdgeAdded, EdgeRemoved, Graph, GraphError, GraphEvent, NodeAdded, NodeMoved,
                            NodeRemoved, NodeRenamed, ParamsChanged)
@@ -119,8 +119,10 @@ class GraphScene(QGraphicsScene):
             self.selection_changed_ids.emit(self.selected_node_ids())
 
     # --- edits -------------------------------------------------------------------------------------
-    def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False) -> str | None:
-        """Add a layer as one undo step, select it and return its id (None if refused, with a message).
+    def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False,
+                  block_id: str | None = None) -> str | None:
+        """Add a layer (a card of block `block_id` when given) as one undo step, select it and
+        return its id (None if refused, with a message).
 
         It is centred on `scene_pos`, or as near as it fits without covering another layer. Dropped
         on a wire, it is spliced into that wire; with `wire_end`, it is connected to the port of the
@@ -129,11 +131,11 @@ class GraphScene(QGraphicsScene):
         graph, spec = self.document.graph, get_spec(type_id)
         position = free_spot(graph, (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2))
         edge = self.edge_at(scene_pos) if port is None and spec.max_inputs != 0 and spec.has_output else None
+        add = new_instance(graph, block_id, position) if block_id else new_layer(graph, type_id, position)
         if edge is not None:
-            command: Command = insert_on_edge(graph, type_id, edge, position)
-            add = command.parts[0]
+            command: Command = splice_new(add, edge)
         else:
-            command = add = new_layer(graph, type_id, position)
+            command = add
             if port is not None:
                 node_id = add.node.id
                 wire = Connect(port.node_id, node_id) if port.kind == "output" else Connect(node_id, port.node_id)
