@@ -81,17 +81,7 @@ class WindowActions:
                                    "Arrange the layers left to right in data-flow order", "layout")
         self.zoom_to_fit = _action(window, "Zoom to &Fit", window.zoom_to_fit, ("F",),
                                    "Show the whole network", "fit")
-        self.group_into_block = _action(window, "&Group into Block", window.scene.group_selected, ("Ctrl+G",),
-                                        "Make the selected layers one block: a card you can repeat and reuse")
-        self.ungroup = _action(window, "U&ngroup Block", window.scene.ungroup_selected, ("Ctrl+Shift+G",),
-                               "Put the selected block's layers back in its place")
-        self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
-                                   "Give the selected block its own copy, so edits inside it change only this one")
-        self.block_actions = (self.group_into_block, self.ungroup, self.make_unique)
-        self.save_block = _action(window, "Save &Block to File…", window.save_block_to_file, (),
-                                  "Save the selected block, with the blocks inside it, to reuse in other projects")
-        self.load_block = _action(window, "&Load Block from File…", window.load_block_from_file, (),
-                                  "Add a block saved from another project to this project's blocks")
+        self._add_block_actions(window)
         self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, *self.block_actions)
 
         # The training panel owns these (their text, tooltip and enabled state follow the run);
@@ -105,6 +95,19 @@ class WindowActions:
             action.setIcon(_icon(icon))
         self.show_training = _action(window, "Training &Panel", window.show_training, ("Ctrl+T",),
                                      "Show the training panel: data, settings, curves and results")
+
+    def _add_block_actions(self, window: "MainWindow") -> None:
+        self.group_into_block = _action(window, "&Group into Block", window.scene.group_selected, ("Ctrl+G",),
+                                        "Make the selected layers one block: a card you can repeat and reuse")
+        self.ungroup = _action(window, "U&ngroup Block", window.scene.ungroup_selected, ("Ctrl+Shift+G",),
+                               "Put the selected block's layers back in its place")
+        self.make_unique = _action(window, "Make Block &Unique", window.scene.make_selected_unique, (),
+                                   "Give the selected block its own copy, so edits inside it change only this one")
+        self.block_actions = (self.group_into_block, self.ungroup, self.make_unique)
+        self.save_block = _action(window, "Save &Block to File…", window.save_block_to_file, (),
+                                  "Save the selected block, with the blocks inside it, to reuse in other projects")
+        self.load_block = _action(window, "&Load Block from File…", window.load_block_from_file, (),
+                                  "Add a block saved from another project to this project's blocks")
 
     def set_selection_size(self, count: int) -> None:
         for action in self.selection_dependent:
