@@ -136,3 +136,22 @@ def test_a_new_project_lists_its_own_blocks(make_window):
     window, _ = grouped_window(make_window)
     window.document.replace_project(Project())
     assert block_texts(window) == []
+
+
+def test_the_inspector_of_a_block_card_renames_its_block(make_window, qtbot):
+    window, block_id = grouped_window(make_window)
+    (card,) = cards_of(window, block_id)
+    window.scene.select_nodes([card])
+    edit = window.inspector.block_edit
+    assert edit.text() == "res"
+    edit.selectAll()
+    qtbot.keyClicks(edit, "residual")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert window.document.graph.blocks[block_id].name == "residual"
+    assert window.layer_palette.block_item(block_id).text(0).startswith("residual  (")
+
+    edit.selectAll()
+    qtbot.keyClicks(edit, "2x")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert "is not a valid name" in window.inspector.error_text("block")
+    assert window.document.graph.blocks[block_id].name == "residual"

@@ -1,6 +1,7 @@
-"""The inspector: the selected layer's name, parameters (typed widgets from its spec), shape and costs.
+"""The inspector: the selected layer's name, parameters (typed widgets from its spec), shape and costs;
+for a block card also its block's name.
 
-Every committed edit pushes one core command (Rename or SetParams) on the document's undo stack;
+Every committed edit pushes one core command (Rename, RenameBlock or SetParams) on the document's undo stack;
 a refused value keeps the widget as typed and shows the reason beside it.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from ...core.block_commands import RenameBlock
+from ...core.blocks import INSTANCE
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
 from ...core.layers import Param, ParamError, format_shape
@@ -262,6 +265,12 @@ class InspectorPanel(QWidget):
         node_id, name_edit = self.node_id, self.name_edit
         name_edit.editingFinished.connect(lambda: self._commit_name(node_id, name_edit.text()))
         form.addRow("name", self._with_error("name", self.name_edit))
+        self.block_edit: QLineEdit | None = None
+        if node.type_id == INSTANCE:  # the block this card shows: renaming it renames every card's block
+            self.block_edit = block_edit = QLineEdit()
+            block_edit.setToolTip("The block's name, shared by every card of it (the class name in exported code)")
+            block_edit.editingFinished.connect(lambda: self._commit_block_name(node_id, block_edit.text()))
+            form.addRow("block", self._with_error("block", block_edit))
         for param in spec.params:
             field = make_param_field(param, lambda value, name=param.name: self._commit_param(node_id, name, value))
             self.fields[param.name] = field
@@ -301,6 +310,9 @@ class InspectorPanel(QWidget):
             self.show_node(None)
             return
         self.name_edit.setText(node.name)
+        if self.block_edit is not None:
+            self.block_edit.setText(self.document.graph.blocks[node.params["block"]].name)
+            mark_committed(self.block_edit)
         for name, field in self.fields.items():
             field.show(node.params[name])
             mark_committed(field.widget)
@@ -349,7 +361,7 @@ class InspectorPanel(QWidget):
     def _accept(self, node_id: str, key: str) -> None:
         if node_id == self.node_id:
             self.errors[key].hide()
-            mark_committed(self.name_edit if key == "name" else self.fields[key].widget)
+            mark_committed({"name": self.name_edit, "block": self.block_edit}.get(key) or self.fields[key].widget)
 
     def _commit_name(self, node_id: str, text: str) -> None:
         node = self.document.graph.nodes.get(node_id)
@@ -361,6 +373,19 @@ class InspectorPanel(QWidget):
             self.document.push(Rename(node_id, name))
         except GraphError as error:
             self._refuse(node_id, "name", str(error))
+
+    def _commit_block_name(self, node_id: str, text: str) -> None:
+        node = self.document.graph.nodes.get(node_id)
+        if node is None or node.type_id != INSTANCE:
+            return
+        block_id, name = node.params["block"], text.strip()
+        if name == self.document.graph.blocks[block_id].name:
+            self._accept(node_id, "block")
+            return
+        try:
+            self.document.push(RenameBlock(block_id, name))
+        except GraphError as error:
+            self._refuse(node_id, "block", str(error))
 
     def _commit_param(self, node_id: str, name: str, raw: Any) -> None:
         node = self.document.graph.nodes.get(node_id)
