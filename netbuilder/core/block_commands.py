@@ -30,6 +30,31 @@ class AddDefinition(Command):
 
 
 @dataclass
+class RemoveDefinition(Command):
+    """Takes block `block_id`, which no card uses, out of the project's library. Refused, naming a
+    card, while one in the network or inside another block uses it."""
+
+    block_id: str
+    index: int = -1  # its place in the library's order, where undo puts it back
+    definition: BlockDefinition | None = None
+    text: str = "Delete block"
+
+    def do(self, graph: Graph) -> None:
+        definition = graph.blocks[self.block_id]
+        for where, inside in [("", graph)] + [(f' inside block "{other.name}"', other.graph)
+                                              for other in graph.blocks.values() if other is not definition]:
+            card = next((node for node in inside.nodes.values()
+                         if node.type_id == INSTANCE and node.params["block"] == self.block_id), None)
+            if card is not None:
+                raise GraphError(f'block "{definition.name}" is used by the card "{card.name}"{where}: '
+                                 "delete or ungroup its cards first")
+        self.index, self.definition = graph.blocks.remove(self.block_id)
+
+    def undo(self, graph: Graph) -> None:
+        graph.blocks.add(self.definition, self.index)
+
+
+@dataclass
 class RenameBlock(Command):
     """Gives block definition `block_id` a new name (every instance shows it; the exported code's
     class is named after it). Refused when the name is no identifier or another block has it."""

@@ -174,16 +174,26 @@ class BlockLibrary(dict):
         for listener in list(self.listeners):
             listener(event)
 
-    def add(self, definition: Any) -> None:
+    def add(self, definition: Any, index: int | None = None) -> None:
+        """Add `definition`, at `index` in the library's order when given (undo puts a block back
+        where it was), else last."""
         if definition.id in self:
             raise GraphError(f'the block id "{shown(definition.id)}" is used twice')
-        self[definition.id] = definition
+        if index is None or index >= len(self):
+            self[definition.id] = definition
+        else:
+            items = list(self.items())
+            items.insert(index, (definition.id, definition))
+            self.clear()
+            self.update(items)
         self._emit(BlockAdded(definition))
 
-    def remove(self, block_id: str) -> Any:
+    def remove(self, block_id: str) -> tuple[int, Any]:
+        """Remove block `block_id`; returns its place in the library's order and the block."""
+        index = list(self).index(block_id)
         definition = self.pop(block_id)
         self._emit(BlockRemoved(definition))
-        return definition
+        return index, definition
 
     def rename(self, block_id: str, name: str) -> None:
         definition = self[block_id]

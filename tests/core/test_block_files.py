@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from netbuilder.core.analysis import analyze
-from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, RenameBlock
+from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, RemoveDefinition, RenameBlock, Ungroup
 from netbuilder.core.block_files import block_file_dict, load_block_file, load_blocks, save_block
 from netbuilder.core.commands import AddNode, Connect
-from netbuilder.core.graph import BlockAdded, BlockRemoved, BlockRenamed, Edge, Graph, GraphError
+from netbuilder.core.blocks import BlockDefinition
+from netbuilder.core.graph import BlockAdded, BlockLibrary, BlockRemoved, BlockRenamed, Edge, Graph, GraphError
 from netbuilder.core.project import Project, ProjectFileError, project_to_dict
 
 from tests.core.test_blocks import instance_of, residual_net
@@ -208,3 +209,31 @@ def test_any_change_to_a_block_file_loads_or_is_refused_with_one_message(tmp_pat
     command.do(target)
     command.undo(target)
     assert not target.blocks
+
+
+def test_a_block_no_card_uses_can_be_deleted_and_undo_puts_it_back():
+    graph = nested_project()
+    heard = []
+    graph.blocks.listeners.append(heard.append)
+    outer, inner = block_named(graph, "outer"), block_named(graph, "inner")
+    with pytest.raises(GraphError, match='used by the card "inner" inside block "outer"'):
+        RemoveDefinition(inner.id).do(graph)
+    with pytest.raises(GraphError, match='used by the card "outer"'):
+        RemoveDefinition(outer.id).do(graph)
+    Ungroup(instance_of(graph).id).do(graph)  # the outer block's card gives back its layers
+    delete = RemoveDefinition(outer.id)
+    delete.do(graph)
+    assert list(graph.blocks) == [inner.id] and type(heard[-1]) is BlockRemoved
+    delete.undo(graph)
+    assert list(graph.blocks) == [inner.id, outer.id] and type(heard[-1]) is BlockAdded
+
+
+def test_the_library_puts_a_block_back_at_its_place_in_the_order():
+    library = BlockLibrary()
+    blocks = [BlockDefinition(f"b{i}", f"block{i}", Graph(blocks=library)) for i in range(3)]
+    for block in blocks:
+        library.add(block)
+    index, removed = library.remove("b1")
+    assert index == 1 and list(library) == ["b0", "b2"]
+    library.add(removed, index)
+    assert list(library) == ["b0", "b1", "b2"]

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, Qt
 from netbuilder.core.block_commands import GroupIntoBlock
 from netbuilder.core.project import Project
 from netbuilder.gui.document import Document
-from netbuilder.gui.panels.palette import BLOCKS_HEADING
+from netbuilder.gui.panels.palette import BLOCK_ROLE, BLOCKS_HEADING
 
 from test_blocks_canvas import conv_stack
 from test_main_window import dialogs, drop_on_canvas, make_window, settings_dir  # noqa: F401 - the window's fixtures
@@ -155,3 +155,16 @@ def test_the_inspector_of_a_block_card_renames_its_block(make_window, qtbot):
     qtbot.keyClick(edit, Qt.Key.Key_Return)
     assert "is not a valid name" in window.inspector.error_text("block")
     assert window.document.graph.blocks[block_id].name == "residual"
+
+
+def test_deleting_a_block_in_the_palette_is_refused_while_a_card_uses_it(make_window):
+    window, block_id = grouped_window(make_window)
+    palette = window.layer_palette
+    assert not palette.delete_block(block_id)
+    assert 'used by the card "res"' in window.statusBar().currentMessage()
+    window.scene.select_nodes(cards_of(window, block_id))
+    window.window_actions.ungroup.trigger()
+    assert palette.delete_block(block_id)
+    assert block_texts(window) == []
+    window.document.undo_stack.undo()
+    assert [item.data(0, BLOCK_ROLE) for item in palette.block_items()] == [block_id]

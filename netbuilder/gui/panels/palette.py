@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QInputDialog, QLineEdit, QMenu
                                QVBoxLayout, QWidget)
 
 from ...common.text import shown
-from ...core.block_commands import RenameBlock
+from ...core.block_commands import RemoveDefinition, RenameBlock
 from ...core.blocks import INPUT_PORT, OUTPUT_PORT, BlockDefinition
 from ...core.graph import BlockEvent, BlockLibrary, GraphError
 from ...core.layers import all_specs
@@ -62,7 +62,7 @@ def _category_marker(category: str) -> QIcon:
 class LayerPalette(QWidget):
     """The project's blocks, then the layers grouped by category. Double-click or Enter in the
     search box emits `layer_chosen(type_id)`, or `block_chosen(block_id)` for a block; a block's
-    context menu renames it, saves it to a file (`save_block_asked(block_id)`) or loads one
+    context menu renames it, deletes it (when no card uses it), saves it to a file (`save_block_asked(block_id)`) or loads one
     (`load_block_asked`). With no `document` (a quick look at the panel) there is no Blocks section.
     """
 
@@ -195,6 +195,16 @@ class LayerPalette(QWidget):
             return False
         return True
 
+    def delete_block(self, block_id: str) -> bool:
+        """Take a block no card uses out of the project, as one undo step; a refusal (a card uses
+        it) is said in `message`."""
+        try:
+            self.document.push(RemoveDefinition(block_id))
+        except GraphError as error:
+            self.message.emit(f"Cannot delete the block: {shown(error, 200)}")
+            return False
+        return True
+
     def _ask_to_rename(self, block_id: str) -> None:
         name, accepted = QInputDialog.getText(self, "Rename block", "Block name:", text=self._library[block_id].name)
         if accepted and name.strip():
@@ -209,6 +219,7 @@ class LayerPalette(QWidget):
         if block_id:
             menu.addAction("Rename Block…", lambda: self._ask_to_rename(block_id))
             menu.addAction("Save Block to File…", lambda: self.save_block_asked.emit(block_id))
+            menu.addAction("Delete Block", lambda: self.delete_block(block_id))
             menu.addSeparator()
         menu.addAction("Load Block from File…", self.load_block_asked.emit)
         menu.exec(self.tree.viewport().mapToGlobal(position))
