@@ -7,6 +7,7 @@ import json
 from PySide6.QtCore import QPoint, Qt
 
 from netbuilder.core.block_commands import GroupIntoBlock
+from netbuilder.core.graph import Edge
 from netbuilder.core.project import Project
 from netbuilder.gui.document import Document
 from netbuilder.gui.panels.palette import BLOCK_ROLE, BLOCKS_HEADING
@@ -168,3 +169,20 @@ def test_deleting_a_block_in_the_palette_is_refused_while_a_card_uses_it(make_wi
     assert block_texts(window) == []
     window.document.undo_stack.undo()
     assert [item.data(0, BLOCK_ROLE) for item in palette.block_items()] == [block_id]
+
+
+def test_a_block_dropped_on_a_wire_is_spliced_into_it(make_window):
+    window, block_id = grouped_window(make_window)
+    graph = window.document.graph
+    (card,) = cards_of(window, block_id)
+    flatten = graph.outputs_of(card)[0]
+    wire = window.scene.edge_item(Edge(card, flatten)).curve.pointAtPercent(0.5)
+    window.view.centerOn(wire)
+
+    drop_on_canvas(window, window.layer_palette.mime_data_for_block(block_id), window.view.mapFromScene(wire))
+
+    added = next(node_id for node_id in cards_of(window, block_id) if node_id != card)
+    assert graph.inputs_of(added) == [card] and graph.outputs_of(added) == [flatten]
+    assert window.document.analysis.ok  # the block's output fits its input: a residual stage of two
+    window.document.undo_stack.undo()
+    assert graph.outputs_of(card) == [flatten]
