@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QInputDialog, QLineEdit, QMenu, QTreeWidget, QTreeWidgetItem,
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QInputDialog, QLineEdit, QMenu, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from ...common.text import shown
@@ -13,7 +13,7 @@ from ...core.blocks import INPUT_PORT, OUTPUT_PORT, BlockDefinition
 from ...core.graph import BlockEvent, BlockLibrary, GraphError
 from ...core.layers import all_specs
 from ...core.layers.block_nodes import BlockInstance
-from ...core.summary import block_params
+from ...core.summary import block_params, human_count
 from .. import style
 from ..document import Document
 from ..editor.quick_add import matching_specs
@@ -21,8 +21,7 @@ from ..editor.view import BLOCK_MIME_TYPE, LAYER_MIME_TYPE
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 BLOCK_ROLE = Qt.ItemDataRole.UserRole + 1
-NAME_ROLE = Qt.ItemDataRole.UserRole + 2  # a block's name, which the item's text follows with its counts
-BLOCKS_HEADING = "Blocks in this project"
+BLOCKS_HEADING = "Blocks"
 
 
 class _LayerTree(QTreeWidget):
@@ -80,6 +79,10 @@ class LayerPalette(QWidget):
         self.search.setClearButtonEnabled(True)
         self.tree = _LayerTree(self)
         self.tree.setHeaderHidden(True)
+        self.tree.setColumnCount(2)  # a block's parameter count beside its name
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.tree.setRootIsDecorated(True)
@@ -109,6 +112,7 @@ class LayerPalette(QWidget):
 
     def _heading(self, title: str, category: str) -> QTreeWidgetItem:
         heading = QTreeWidgetItem(self.tree, [title])
+        heading.setFirstColumnSpanned(True)
         heading.setFlags(Qt.ItemFlag.ItemIsEnabled)
         font = heading.font(0)
         font.setBold(True)
@@ -122,6 +126,7 @@ class LayerPalette(QWidget):
             if spec.category not in categories:
                 categories[spec.category] = self._heading(spec.category, spec.category)
             item = QTreeWidgetItem(categories[spec.category], [spec.title])
+            item.setFirstColumnSpanned(True)
             item.setData(0, TYPE_ROLE, spec.type_id)
             item.setToolTip(0, f"<b>{spec.title}</b><br>{spec.description}<br><i>Drag onto the canvas "
                                "or double-click to add</i>")
@@ -148,31 +153,34 @@ class LayerPalette(QWidget):
         heading.takeChildren()
         for definition in self._library.values():
             item = QTreeWidgetItem(heading, [definition.name])
-            item.setData(0, NAME_ROLE, definition.name)
             item.setData(0, BLOCK_ROLE, definition.id)
             item.setData(0, TYPE_ROLE, BlockInstance.type_id)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
         if not self._library:
             hint = QTreeWidgetItem(heading, ["Select layers, press Ctrl+G"])
+            hint.setFirstColumnSpanned(True)
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
         self.filter(self.search.text())
 
     def _show_block_counts(self) -> None:
-        """Each block's name, layer count and parameters per repetition (from a card using it)."""
+        """Each block's name and, in the second column, its parameters per repetition (from a card
+        using it); its layer count and the exact figures in its tooltip."""
         if self.blocks_heading is None:
             return
         counts = block_params(self.document.graph, self.document.analysis)
         for item in self.block_items():
             definition: BlockDefinition = self._library[item.data(0, BLOCK_ROLE)]
-            item.setData(0, NAME_ROLE, definition.name)
             layers = sum(node.type_id not in (INPUT_PORT, OUTPUT_PORT) for node in definition.graph.nodes.values())
             params = counts.get(definition.id)
-            figures = f"{layers} layer{'s' * (layers != 1)}" + (f", {params:,} params" if params is not None else "")
-            item.setText(0, f"{definition.name}  ({figures})")
-            item.setToolTip(0, f"<b>Block {definition.name}</b>: {figures}"
-                               + ("" if params is not None else " (no card uses it with a shape yet)")
-                               + "<br><i>Drag onto the canvas or double-click to add; right-click to rename it "
-                                 "or save it to a file</i>")
+            item.setText(0, definition.name)
+            item.setText(1, human_count(params) if params is not None else "")
+            tip = (f"<b>Block {definition.name}</b>: {layers} layer{'s' * (layers != 1)}, "
+                   + (f"{params:,} parameters per repetition" if params is not None else
+                      "no card uses it with a shape yet")
+                   + "<br><i>Drag onto the canvas or double-click to add; right-click to rename, delete or "
+                     "save it</i>")
+            item.setToolTip(0, tip)
+            item.setToolTip(1, tip)
 
     def block_items(self) -> list[QTreeWidgetItem]:
         heading = self.blocks_heading
@@ -245,7 +253,7 @@ class LayerPalette(QWidget):
         matching = {spec.type_id for spec in matching_specs(text)}
         words = text.lower().split()
         for item in self.block_items():
-            item.setHidden(not all(word in item.data(0, NAME_ROLE).lower() for word in words))
+            item.setHidden(not all(word in item.text(0).lower() for word in words))
         for heading in self._headings():
             if heading is self.blocks_heading:
                 continue
