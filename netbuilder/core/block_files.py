@@ -16,7 +16,7 @@ from typing import Any
 from ..common.files import FileReadError, parse_json, read_bounded, write_atomic
 from ..common.text import shown
 from .block_commands import AddDefinition
-from .blocks import INSTANCE, BlockDefinition, blocks_used
+from .blocks import INSTANCE, BlockDefinition, with_nested
 from .commands import Group
 from .graph import NAME_LIMIT, BlockLibrary, Graph, Node
 from .project import MAX_PROJECT_BYTES, ProjectFileError, block_library_from_dict, blocks_to_list, format_version
@@ -39,19 +39,9 @@ class BlockFile:
         return self.library[self.main].name
 
 
-def with_nested(library: dict[str, BlockDefinition], block_id: str) -> list[str]:
-    """`block_id` and the ids of every block inside it, at any depth, each once, in library order."""
-    needed, pending = {block_id}, [block_id]
-    while pending:
-        for inner in blocks_used(library[pending.pop()].graph) - needed:
-            needed.add(inner)
-            pending.append(inner)
-    return [found for found in library if found in needed]
-
-
 def block_file_dict(library: dict[str, BlockDefinition], block_id: str) -> dict[str, Any]:
     """The block file of definition `block_id` of `library`, as JSON data."""
-    chosen = {found: library[found] for found in with_nested(library, block_id)}
+    chosen = {found: library[found] for found in with_nested(library, [block_id])}
     return {"format": FORMAT, "version": VERSION, "block": block_id, "blocks": blocks_to_list(chosen)}
 
 
@@ -84,19 +74,63 @@ def load_blocks(graph: Graph, loaded: BlockFile) -> tuple[Group, str]:
     """The command adding the blocks of `loaded` to the library of `graph` (one undo step), with
     fresh ids and, where the project already has a block of that name, a free name; and the id the
     file's main block will have."""
+    parts, new_ids = _adding(graph, loaded.library, {})
+    main = new_ids[loaded.main]
+    name = next(part.definition.name for part in parts if part.definition.id == main)
+    return Group(parts, f'Load block "{name}"'), main
+
+
+def bring_blocks(graph: Graph, library: BlockLibrary) -> tuple[list[AddDefinition], dict[str, str]]:
+    """For pasting cards copied with their blocks (`library`): the commands adding the blocks the
+    project of `graph` lacks, and the id each block of `library` has in the project. A block the
+    project has under the same id, with the same name and layers and every block inside it the
+    project's too, is the project's own (a paste within a project shares its blocks); any other
+    is added as loading a block file adds it."""
+    own: dict[str, str] = {}
+    for block_id in library:  # library order: a block's inner blocks may come after it, so ask each
+        if _same_in(graph.blocks, library, block_id):
+            own[block_id] = block_id
+    return _adding(graph, {block_id: d for block_id, d in library.items() if block_id not in own}, own)
+
+
+def bring_fragment_blocks(graph: Graph, fragment: dict) -> tuple[list[AddDefinition], dict]:
+    """For pasting `fragment` (clipboard data, copy_fragment's) into the project of `graph`: the
+    commands adding the blocks it carries that the project lacks (bring_blocks), and the fragment
+    with its block cards naming their blocks' ids in the project. Blocks that are not valid raise
+    ProjectFileError; the nodes are left for the caller to check, as any pasted nodes."""
+    carried, nodes = fragment.get("blocks", []), fragment.get("nodes")
+    if not carried or not isinstance(nodes, list):
+        return [], fragment
+    parts, new_ids = bring_blocks(graph, block_library_from_dict({"blocks": carried}, "the clipboard data"))
+    nodes = [{**node, "params": {**node["params"], "block": new_ids[node["params"]["block"]]}}
+             if isinstance(node, dict) and node.get("type") == INSTANCE and isinstance(node.get("params"), dict)
+             and isinstance(node["params"].get("block"), str) and node["params"]["block"] in new_ids else node for node in fragment.get("nodes", [])]
+    return parts, {**fragment, "nodes": nodes}
+
+
+def _same_in(project: dict[str, BlockDefinition], library: dict[str, BlockDefinition], block_id: str) -> bool:
+    """Whether the project's block `block_id` is `library`'s, inner blocks included."""
+    return all(found in project and blocks_to_list({found: project[found]}) == blocks_to_list({found: library[found]})
+               for found in with_nested(library, [block_id]))
+
+
+def _adding(graph: Graph, blocks: dict[str, BlockDefinition],
+            known: dict[str, str]) -> tuple[list[AddDefinition], dict[str, str]]:
+    """The commands adding `blocks` to the library of `graph` under fresh ids and free names, their
+    cards referring to the new ids (or to `known`'s, blocks the project has), and every id's new one."""
     library = graph.blocks
     taken_ids, taken_names = set(library), {definition.name for definition in library.values()}
-    new_ids: dict[str, str] = {}
+    new_ids = dict(known)
     new_names: dict[str, str] = {}
-    for old_id, definition in loaded.library.items():
+    for old_id, definition in blocks.items():
         new_ids[old_id] = _free(taken_ids, "b")
         new_names[old_id] = definition.name if definition.name not in taken_names else \
             _free(taken_names, f"{definition.name[:NAME_LIMIT - 8]}_")
         taken_names.add(new_names[old_id])
-    added = [BlockDefinition(new_ids[old_id], new_names[old_id], _renumbered(definition.graph, library, new_ids))
-             for old_id, definition in loaded.library.items()]
-    return Group([AddDefinition(definition) for definition in added],
-                 f'Load block "{new_names[loaded.main]}"'), new_ids[loaded.main]
+    added = [AddDefinition(BlockDefinition(new_ids[old_id], new_names[old_id],
+                                           _renumbered(definition.graph, library, new_ids)))
+             for old_id, definition in blocks.items()]
+    return added, new_ids
 
 
 def _free(taken: set[str], prefix: str) -> str:

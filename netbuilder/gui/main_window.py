@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGu
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                                QProgressDialog, QScrollArea, QTabWidget, QWidget)
 
-from ..core.block_files import SUFFIX as BLOCK_SUFFIX, load_block_file, load_blocks, save_block
+from ..core.block_files import SUFFIX as BLOCK_SUFFIX, bring_fragment_blocks, load_block_file, load_blocks, save_block
 from ..core.blocks import INSTANCE
 from ..core.graph import GraphError
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, blocks_to_list,
@@ -758,8 +758,12 @@ class MainWindow(QMainWindow):
             if len(raw) > MAX_PROJECT_BYTES:
                 raise ValueError(f"the clipboard holds {byte_size(len(raw))}, more than any project")
             fragment = parse_json(raw, "the clipboard data")  # as a project file is read: any bytes end in a message
-            _check_fragment(fragment, self.document.graph.blocks)
-            self.scene.paste(fragment)
+            if not isinstance(fragment, dict):
+                raise ValueError("the clipboard data is not a set of layers")
+            blocks, fragment = bring_fragment_blocks(self.document.graph, fragment)  # copied from another project
+            _check_fragment(fragment, {**self.document.graph.blocks, **{add.definition.id: add.definition
+                                                                          for add in blocks}})
+            self.scene.paste(fragment, before=blocks)
         except (ValueError, GraphError, ProjectFileError, FileReadError) as error:
             self.statusBar().showMessage(f"Cannot paste: {shown(error, 300)}", 6000)
 

@@ -8,8 +8,10 @@ from hypothesis import given, settings, strategies as st
 
 from netbuilder.core.analysis import analyze
 from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, RemoveDefinition, RenameBlock, Ungroup
-from netbuilder.core.block_files import block_file_dict, load_block_file, load_blocks, save_block
-from netbuilder.core.commands import AddNode, Connect
+from netbuilder.core.block_files import (block_file_dict, bring_fragment_blocks, load_block_file, load_blocks,
+                                         save_block)
+from netbuilder.core.commands import (AddNode, Connect, Group, Rename, SetParams, copy_fragment, paste_fragment,
+                                     pasted_ids)
 from netbuilder.core.blocks import BlockDefinition
 from netbuilder.core.graph import BlockAdded, BlockLibrary, BlockRemoved, BlockRenamed, Edge, Graph, GraphError
 from netbuilder.core.project import Project, ProjectFileError, project_to_dict
@@ -237,3 +239,63 @@ def test_the_library_puts_a_block_back_at_its_place_in_the_order():
     assert index == 1 and list(library) == ["b0", "b2"]
     library.add(removed, index)
     assert list(library) == ["b0", "b1", "b2"]
+
+
+# --- cards copied with their blocks ------------------------------------------------------------------
+
+def paste_into(target, fragment):
+    parts, fragment = bring_fragment_blocks(target, fragment)
+    command = Group([*parts, *paste_fragment(target, fragment).parts])
+    command.do(target)
+    return command, pasted_ids(command)
+
+
+def test_cards_pasted_in_their_own_project_share_its_blocks():
+    graph = nested_project()
+    fragment = copy_fragment(graph, [instance_of(graph).id])
+    assert sorted(block["name"] for block in fragment["blocks"]) == ["inner", "outer"]
+    before = dict(graph.blocks)
+    _, (pasted,) = paste_into(graph, fragment)
+    assert dict(graph.blocks) == before
+    assert graph.nodes[pasted].params["block"] == instance_of(graph).params["block"]
+
+
+def test_cards_pasted_into_another_project_bring_their_blocks_and_never_take_its_own():
+    source = nested_project()
+    fragment = copy_fragment(source, [instance_of(source).id])
+    target = nested_project()  # the same ids and names...
+    inner = block_named(target, "inner")
+    conv = inner.graph.node_named("conv1")
+    SetParams(conv.id, {"filters": 8}).do(inner.graph)  # ...but its inner block differs
+    before = json.dumps(project_to_dict(Project(graph=target)), sort_keys=True)
+    command, (pasted,) = paste_into(target, fragment)
+    names = sorted(block.name for block in target.blocks.values())
+    assert names == ["inner", "inner_1", "outer", "outer_1"]
+    card_block = target.blocks[target.nodes[pasted].params["block"]]
+    assert card_block.name == "outer_1"
+    brought_inner = target.blocks[instance_of(card_block.graph).params["block"]]
+    assert brought_inner.name == "inner_1"
+    assert brought_inner.graph.node_named("conv1").params["filters"] == 4 and conv.params["filters"] == 8
+    command.undo(target)
+    assert json.dumps(project_to_dict(Project(graph=target)), sort_keys=True) == before
+
+
+def test_a_pasted_block_whose_inner_block_the_project_has_uses_that_one():
+    source = nested_project()
+    fragment = copy_fragment(source, [instance_of(source).id])
+    target = nested_project()
+    outer = block_named(target, "outer")
+    relu = next(node for node in outer.graph.nodes.values() if node.type_id == "relu")
+    Rename(relu.id, "act").do(outer.graph)  # the outer block differs, the inner one is the same
+    _, (pasted,) = paste_into(target, fragment)
+    assert sorted(block.name for block in target.blocks.values()) == ["inner", "outer", "outer_1"]
+    brought = target.blocks[target.nodes[pasted].params["block"]]
+    assert instance_of(brought.graph).params["block"] == block_named(target, "inner").id
+
+
+def test_damaged_blocks_on_the_clipboard_are_refused_with_a_message():
+    graph = nested_project()
+    fragment = copy_fragment(graph, [instance_of(graph).id])
+    fragment["blocks"][0]["nodes"] = "nothing"
+    with pytest.raises(ProjectFileError, match="the clipboard data"):
+        bring_fragment_blocks(Graph(), fragment)

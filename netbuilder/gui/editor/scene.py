@@ -6,6 +6,7 @@ commands pushed on the document, so every edit is undoable and views never drift
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
@@ -217,10 +218,11 @@ class GraphScene(QGraphicsScene):
         """The selected nodes and the edges among them, as a core fragment (plain data)."""
         return copy_fragment(self.document.graph, self.selected_node_ids())
 
-    def paste(self, fragment: dict, at: QPointF | None = None) -> None:
-        """Add a copy of `fragment` (one undo step) and select it. With `at`, the copy's top-left
-        node corner lands there, otherwise slightly offset from the original; either way the copy
-        moves to the nearest place where it covers no layer."""
+    def paste(self, fragment: dict, at: QPointF | None = None, before: Sequence[Command] = ()) -> None:
+        """Add a copy of `fragment` (one undo step, after the commands `before`: the blocks it
+        brings) and select it. With `at`, the copy's top-left node corner lands there, otherwise
+        slightly offset from the original; either way the copy moves to the nearest place where it
+        covers no layer."""
         if not fragment.get("nodes"):
             return
         left = min(item["position"][0] for item in fragment["nodes"])
@@ -230,6 +232,8 @@ class GraphScene(QGraphicsScene):
         wanted = (at.x(), at.y()) if at is not None else (left + PASTE_OFFSET[0], top + PASTE_OFFSET[1])
         x, y = free_spot(self.document.graph, wanted, size)
         command = paste_fragment(self.document.graph, fragment, (x - left, y - top))
+        if before:
+            command = Group([*before, *command.parts], command.text)
         self.document.push(command)
         self.select_nodes(pasted_ids(command))
 
