@@ -2,7 +2,7 @@
 show the layers inside indented under it (one repetition's figures), and folded again."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 
 from netbuilder.core.block_commands import InsideBlock
 from netbuilder.core.commands import SetParams
@@ -85,9 +85,17 @@ def test_selecting_a_block_row_selects_its_card_and_a_row_inside_selects_nothing
     panel = panel_for(qtbot, graph)
     panel.set_unfolded((block.id,), True)
     with qtbot.waitSignal(panel.nodes_selected) as selected:
-        panel.table.selectRow(panel.paths().index((block.id,)))
+        select_row(panel, (block.id,))
     assert selected.args == [[block.id]]
     conv = graph.blocks[block.params["block"]].graph.node_named("conv1")
     with qtbot.waitSignal(panel.nodes_selected) as selected:
-        panel.table.selectRow(panel.paths().index((block.id, conv.id)))
+        select_row(panel, (block.id, conv.id))
     assert selected.args == [[]]
+
+
+def select_row(panel, path):
+    """Select the row at `path` alone (through the selection model: `selectRow` would follow any
+    keyboard modifier an earlier test left pressed)."""
+    index = panel.table.model().index(panel.paths().index(path), 0)
+    flags = QItemSelectionModel.SelectionFlag
+    panel.table.selectionModel().select(index, flags.ClearAndSelect | flags.Rows)
