@@ -15,10 +15,18 @@ reports too).
 For context the same process also times raw Qt: 500 rectangles + 500 Bézier curves created
 and painted, the floor any QGraphicsView canvas stands on.
 
-    QT_QPA_PLATFORM=offscreen python bench/editor.py [--large-nodes 5000]
+A ResNet-50-sized network built from blocks (`resnet50_blocks`: 177 layers, 168 of them in 16
+bottleneck block cards of 8 block definitions, 4 stages) is saved as a project file and:
+
+- opened in the main window: from `open_path` to the first painted canvas;
+- edited once inside the block that 5 cards of stage 3 share (its first convolution's filters, so
+  every card's parameter count changes): from pushing the command to the repainted canvas, the
+  window's panels (summary, problems, palette, inspector) updated on the way.
+
+    QT_QPA_PLATFORM=offscreen python bench/editor.py [--large-nodes 5000] [--blocks-only]
 
 The last line is machine-readable: `editor_300_open_ms=… editor_300_edit_ms=… editor_5000_open_ms=…
-editor_5000_edit_ms=…`.
+editor_5000_edit_ms=… blocks_open_ms=… blocks_edit_ms=…` (only the blocks figures with --blocks-only).
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,10 +46,12 @@ from PySide6.QtGui import QPainterPath  # noqa: E402
 from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView  # noqa: E402
 
 from netbuilder.core.analysis import analyze  # noqa: E402
-from netbuilder.core.commands import SetParams  # noqa: E402
-from netbuilder.core.graph import Graph  # noqa: E402
+from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, new_instance  # noqa: E402
+from netbuilder.core.blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT  # noqa: E402
+from netbuilder.core.commands import RemoveNodes, SetParams  # noqa: E402
+from netbuilder.core.graph import Edge, Graph, Node  # noqa: E402
 from netbuilder.core.layout import layered_layout  # noqa: E402
-from netbuilder.core.project import Project  # noqa: E402
+from netbuilder.core.project import Project, save_project  # noqa: E402
 from netbuilder.gui.document import Document  # noqa: E402
 from netbuilder.gui.editor import GraphScene, GraphView  # noqa: E402
 
@@ -50,6 +61,10 @@ VIEW_SIZE = (1400, 900)
 OPEN_TARGET_S = 1.0
 EDIT_TARGET_S = 0.020
 EDITS = 50
+BLOCKS_OPEN_TARGET_S = 1.0
+BLOCKS_EDIT_TARGET_S = 0.050
+BLOCK_EDITS = 20
+RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # bottleneck width, blocks
 
 
 def generated_graph(size: int = NODES) -> Graph:
@@ -139,11 +154,158 @@ def raw_qt_baseline(app: QApplication) -> float:
     return time.perf_counter() - start
 
 
+def _bottleneck(graph: Graph, source: Node, width: int, stride: int, project: bool) -> list[Node]:
+    """ResNet-50's bottleneck after `source` (1×1, 3×3 with `stride`, 1×1 to 4·width, each with
+    BatchNorm; a projection shortcut when `project`, else `source` itself), its layers in order."""
+    layers = [graph.add("conv2d", filters=width, kernel_size=1, bias=False), graph.add("batchnorm"), graph.add("relu"),
+              graph.add("conv2d", filters=width, kernel_size=3, stride=stride, padding=1, bias=False),
+              graph.add("batchnorm"), graph.add("relu"),
+              graph.add("conv2d", filters=4 * width, kernel_size=1, bias=False), graph.add("batchnorm")]
+    graph.chain(source, *layers)
+    shortcut = source
+    if project:
+        projection = [graph.add("conv2d", filters=4 * width, kernel_size=1, stride=stride, bias=False),
+                      graph.add("batchnorm")]
+        graph.chain(source, *projection)
+        layers += projection
+        shortcut = projection[-1]
+    merge, relu = graph.add("add"), graph.add("relu")
+    graph.chain(layers[7], merge, relu)
+    graph.insert_edge(Edge(shortcut.id, merge.id))
+    return layers + [merge, relu]
+
+
+def resnet50_blocks() -> tuple[Graph, str]:
+    """ResNet-50's layout at 3×224×224 from blocks: a stem, per stage a downsampling block and a
+    block shared by the stage's other cards (16 cards, 8 definitions), pooling and a classifier;
+    and the id of stage 3's shared block (5 cards)."""
+    graph = Graph()
+    stem = [graph.add("input", shape=(3, 224, 224)),
+            graph.add("conv2d", filters=64, kernel_size=7, stride=2, padding=3, bias=False), graph.add("batchnorm"),
+            graph.add("relu"), graph.add("maxpool2d", pool_size=3, stride=2, padding=1)]
+    graph.chain(*stem)
+    current, stages = stem[-1], []
+    for stage, (width, blocks) in enumerate(RESNET50_STAGES, start=1):
+        stages.append([])
+        for index in range(blocks):
+            stages[-1].append(_bottleneck(graph, current, width, 2 if index == 0 and stage > 1 else 1, index == 0))
+            current = stages[-1][-1][-1]
+    tail = [graph.add("global_avg_pool"), graph.add("dense", units=1000), graph.add("output")]
+    graph.chain(current, *tail)
+    shared = ""
+    for stage, blocks in enumerate(stages, start=1):  # each block's layers become a card, in data-flow order
+        for index, layers in enumerate(blocks):
+            if index < 2:
+                group = GroupIntoBlock([node.id for node in layers], f"stage{stage}_{'down' if index == 0 else 'block'}")
+                group.do(graph)
+                shared = group.plan.parts[2].node.params["block"]
+                continue
+            before, after = graph.inputs_of(layers[0].id)[0], graph.outputs_of(layers[-1].id)
+            RemoveNodes([node.id for node in layers]).do(graph)
+            add = new_instance(graph, shared, (0.0, 0.0))
+            add.do(graph)
+            graph.insert_edges([Edge(before, add.node.id), *(Edge(add.node.id, target) for target in after)])
+        if stage == 3:
+            stage3_shared = shared
+    for node_id, position in layered_layout(graph).items():
+        graph.move(node_id, position)
+    return graph, stage3_shared
+
+
+class _NoSharing(dict):
+    """Analysis's table of block insides that keeps nothing: every card analyses its block again."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def analysis_sharing(graph: Graph, rounds: int = BLOCK_EDITS) -> tuple[float, float]:
+    """Median seconds of one analysis of `graph`, with cards of a block fed the same shapes sharing
+    one analysis of its insides (as the app does) and with each card analysing its block again,
+    alternated in one process."""
+    shared, unshared = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        analyze(graph)
+        shared.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        analyze(graph, shared=_NoSharing())
+        unshared.append(time.perf_counter() - start)
+    return statistics.median(shared), statistics.median(unshared)
+
+
+def blocks_case(app: QApplication) -> tuple[float, list[float], str]:
+    """(open in the window, each edit inside stage 3's shared block) seconds, and what was built."""
+    from netbuilder.gui.main_window import MainWindow  # the window only for this case
+
+    graph, shared = resnet50_blocks()
+    analysis = analyze(graph)
+    assert analysis.ok, analysis.errors
+    cards = [node for node in graph.nodes.values() if node.type_id == INSTANCE]
+    inside = sum(node.type_id not in (INPUT_PORT, OUTPUT_PORT)
+                 for card in cards for node in graph.blocks[card.params["block"]].graph.nodes.values())
+    built = (f"{len(graph.nodes) - len(cards) + inside} layers, {inside} of them in {len(cards)} block cards of "
+             f"{len(graph.blocks)} definitions; {analysis.total_params:,} parameters")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "resnet50.nbproj"
+        save_project(Project(graph=graph, name="ResNet-50 from blocks"), path)
+        window = MainWindow(Document(), recovery_dir=Path(folder) / "recovery")
+        window.resize(*VIEW_SIZE)
+        window.show()
+        app.processEvents()
+        # the first project opened in a process imports torch (to look for a saved run beside it),
+        # seconds that any project pays once: an empty one takes them before the timing
+        empty = Path(folder) / "empty.nbproj"
+        save_project(Project(), empty)
+        start = time.perf_counter()
+        window.open_path(empty)
+        first_open = time.perf_counter() - start
+        start = time.perf_counter()
+        window.open_path(path)
+        app.processEvents()
+        window.view.viewport().grab()
+        opened = time.perf_counter() - start
+        document = window.document
+        definition = document.graph.blocks[shared]
+        conv = next(node for node in definition.graph.nodes.values() if node.type_id == "conv2d")
+        sharing = [node.id for node in document.graph.nodes.values()
+                   if node.type_id == INSTANCE and node.params["block"] == shared]
+        edits = []
+        for index in range(BLOCK_EDITS):
+            filters = 128 if index % 2 == 0 else 256
+            start = time.perf_counter()
+            document.push(InsideBlock(shared, SetParams(conv.id, {"filters": filters})))
+            window.view.viewport().repaint()
+            edits.append(time.perf_counter() - start)
+            counts = {window.scene.node_item(card).detail_lines()[1] for card in sharing}
+            assert len(counts) == 1 and counts == {f"{document.analysis.info[sharing[0]].params:,} params"}, counts
+        window.document.undo_stack.setClean()
+        window.close()
+    return opened, edits, f"{built}; the first open of an empty project, importing torch, took {first_open:.1f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-nodes", type=int, default=LARGE_NODES, help="size of the large network")
+    parser.add_argument("--blocks-only", action="store_true", help="only the ResNet-50-sized network of blocks")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
+    blocks_open, block_edits, built = blocks_case(app)
+    blocks_edit = statistics.median(block_edits)
+    print(f"ResNet-50 from blocks ({built}), window {VIEW_SIZE[0]}x{VIEW_SIZE[1]}:")
+    print(f"  open in the window to the first painted canvas: {blocks_open * 1000:7.1f} ms   target "
+          f"{BLOCKS_OPEN_TARGET_S * 1000:.0f} ms   ratio {blocks_open / BLOCKS_OPEN_TARGET_S:.2f}")
+    print(f"  one edit inside the block 5 cards share (median): {blocks_edit * 1000:7.1f} ms   target "
+          f"{BLOCKS_EDIT_TARGET_S * 1000:.0f} ms   ratio {blocks_edit / BLOCKS_EDIT_TARGET_S:.2f}   "
+          f"(max {max(block_edits) * 1000:.1f} ms over {BLOCK_EDITS} edits)")
+    graph, _ = resnet50_blocks()
+    shared, unshared = analysis_sharing(graph)
+    print(f"  of which one analysis (median): {shared * 1000:.1f} ms with the cards of a block fed the same shapes "
+          f"sharing its insides, {unshared * 1000:.1f} ms analysing each card's again (ratio {shared / unshared:.2f})")
+    blocks_line = f"blocks_open_ms={blocks_open * 1000:.1f} blocks_edit_ms={blocks_edit * 1000:.1f}"
+    if args.blocks_only:
+        print(blocks_line)
+        return
     graph = generated_graph()
     problems = analyze(graph).problems
     assert not problems, problems
@@ -173,7 +335,8 @@ def main() -> None:
           f"({scale:.1f} times the nodes: open {large_open / opened:.1f} times, edit {large_edit / edit:.1f} times "
           f"the {len(graph.nodes)}-node figures)")
     print(f"editor_{len(graph.nodes)}_open_ms={opened * 1000:.1f} editor_{len(graph.nodes)}_edit_ms={edit * 1000:.1f} "
-          f"editor_{args.large_nodes}_open_ms={large_open * 1000:.1f} editor_{args.large_nodes}_edit_ms={large_edit * 1000:.1f}")
+          f"editor_{args.large_nodes}_open_ms={large_open * 1000:.1f} editor_{args.large_nodes}_edit_ms={large_edit * 1000:.1f} "
+          f"{blocks_line}")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ class Analysis:
     order: list[str]  # topological order of the nodes that can be computed
     info: dict[str, NodeInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # each block instance's definition analysed for that instance's inputs (one repetition), so
+    # that the summary, memory and the palette read the layers inside without analysing them again
+    # (cards of one block with the same inputs share one; read them, never change them)
+    inner: dict[str, Analysis] = field(default_factory=dict)
     _by_node: dict[str | None, list[Problem]] = field(default_factory=dict, repr=False, compare=False)
     _indexed: int = field(default=0, repr=False, compare=False)  # how many problems _by_node holds
 
@@ -112,15 +116,18 @@ def topological_order(graph: Graph) -> tuple[list[str], set[str]]:
 
 
 def analyze(graph: Graph, *, classes: int | None = None, training: bool = False,
-            ports: dict[str, NodeInfo] | None = None, within: tuple[str, ...] = ()) -> Analysis:
+            ports: dict[str, NodeInfo] | None = None, within: tuple[str, ...] = (),
+            shared: dict[tuple, Analysis] | None = None) -> Analysis:
     """Infer every node's shape, parameters and FLOPs, and list every problem, each on its node.
 
     `classes`: the dataset's class count where it is known, so a classification Output whose
     score count differs is a problem before training. `training`: the user asked to train, so
     unfinished wiring is a warning with its fix rather than a calm hint. `ports`: `graph` is a
     block definition's, analysed for one instance: what enters each input port; `within`: the ids
-    of the blocks it lies inside (a block found among them contains itself).
+    of the blocks it lies inside (a block found among them contains itself); `shared`: the blocks
+    analysed so far in this analysis, by block and inputs (see inside_instance).
     """
+    shared = {} if shared is None else shared
     order, cyclic = topological_order(graph)
     result = Analysis(order=order)
     result.problems.extend(_network_problems(graph, cyclic, inside_block=ports is not None))
@@ -128,7 +135,7 @@ def analyze(graph: Graph, *, classes: int | None = None, training: bool = False,
         if ports is not None and node_id in ports:
             result.info[node_id] = ports[node_id]
             continue
-        _analyze_node(graph, graph.nodes[node_id], result, training, within)
+        _analyze_node(graph, graph.nodes[node_id], result, training, within, shared)
     if classes is not None:
         problem = class_count_problem(graph, result, classes)
         if problem:
@@ -164,7 +171,8 @@ def _network_problems(graph: Graph, cyclic: set[str], inside_block: bool = False
     return problems
 
 
-def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, within: tuple[str, ...]) -> None:
+def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, within: tuple[str, ...],
+                  shared: dict[tuple, Analysis]) -> None:
     """Add `node`'s shape and counts to `result`, or its problem (its upstream nodes are done);
     `training` as in `analyze`."""
     add = result.problems.append
@@ -177,8 +185,10 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, wi
         return  # an upstream node already has a problem; one message per cause is enough
     try:
         upstream = [result.info[s] for s in sources]
-        info = _infer_instance(graph, node, upstream, within) if node.type_id == BlockInstance.type_id \
-            else _infer(node, upstream)
+        if node.type_id == BlockInstance.type_id:
+            info, result.inner[node.id] = _infer_instance(graph, node, upstream, within, shared)
+        else:
+            info = _infer(node, upstream)
     except _ProblemInside as error:
         add(Problem(describe(node), error.cause, error.remedy, node.id, inside=error.location))
         return
@@ -229,10 +239,13 @@ def _infer(node: Node, upstream: list[NodeInfo]) -> NodeInfo:
 
 
 def inside_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
-                    within: tuple[str, ...] = ()) -> tuple[BlockDefinition, Analysis]:
+                    within: tuple[str, ...] = (),
+                    shared: dict[tuple, Analysis] | None = None) -> tuple[BlockDefinition, Analysis]:
     """The definition of block instance `node` and its analysis for the inputs `upstream`; raises
     ShapeError when the instance cannot be analysed (its block is missing, contains itself, or
-    takes another number of inputs)."""
+    takes another number of inputs). `shared` keeps the insides analysed during one analysis by
+    block, input shapes and nesting, so that cards of one block fed the same shapes (a ResNet
+    stage) share one analysis: nothing can change the block while an analysis runs."""
     definition = graph.blocks.get(node.params["block"])
     if definition is None:
         raise ShapeError("refers to a block the project does not have", "delete it")
@@ -243,8 +256,15 @@ def inside_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
         names = ", ".join(definition.port_names())
         raise ShapeError(f'has {len(upstream)} input{"s" * (len(upstream) != 1)} connected but block '
                          f'"{definition.name}" takes {len(ports)} ({names})', "connect one wire per port")
-    seeds = {port: NodeInfo((), info.shape, 0, 0, info.token_ids) for port, info in zip(ports, upstream)}
-    return definition, analyze(definition.graph, ports=seeds, within=(*within, definition.id))
+    inputs = tuple((info.shape, info.token_ids) for info in upstream)
+    key = (definition.id, inputs, within)
+    if shared is not None and key in shared:  # another card of this block with the same inputs: the same insides
+        return definition, shared[key]
+    seeds = {port: NodeInfo((), shape, 0, 0, token_ids) for port, (shape, token_ids) in zip(ports, inputs)}
+    inner = analyze(definition.graph, ports=seeds, within=(*within, definition.id), shared=shared)
+    if shared is not None:
+        shared[key] = inner
+    return definition, inner
 
 
 class _ProblemInside(ShapeError):
@@ -256,11 +276,12 @@ class _ProblemInside(ShapeError):
         self.location = location
 
 
-def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: tuple[str, ...]) -> NodeInfo:
-    """A block instance's output and its counts: its definition analysed for these inputs, the
+def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
+                    within: tuple[str, ...], shared: dict[tuple, Analysis]) -> tuple[NodeInfo, Analysis]:
+    """A block instance's output and its counts, and its definition analysed for these inputs: the
     parameters and FLOPs of one repetition times the repeat count. A problem inside the block
     shows on the instance, naming the layer inside."""
-    definition, inner = inside_instance(graph, node, upstream, within)
+    definition, inner = inside_instance(graph, node, upstream, within, shared)
     if inner.errors:
         first = inner.errors[0]
         more = f" (and {len(inner.errors) - 1} more problems inside)" if len(inner.errors) > 1 else ""
@@ -277,7 +298,7 @@ def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo], within: 
                          f"input {', '.join(format_shape(s) for s in in_shapes)}",
                          "set repeat to 1, or make the block's output the shape of its input",
                          Fix("Set repeat to 1", "set_params", params=(("repeat", 1),)))
-    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids)
+    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids), inner
 
 
 def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis) -> None:

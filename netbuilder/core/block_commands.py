@@ -24,12 +24,61 @@ class AddDefinition(Command):
     text: str = "Add block"
 
     def do(self, graph: Graph) -> None:
-        if self.definition.id in graph.blocks:
-            raise GraphError(f'the block id "{self.definition.id}" is used twice')
-        graph.blocks[self.definition.id] = self.definition
+        graph.blocks.add(self.definition)
 
     def undo(self, graph: Graph) -> None:
-        del graph.blocks[self.definition.id]
+        graph.blocks.remove(self.definition.id)
+
+
+@dataclass
+class RemoveDefinition(Command):
+    """Takes block `block_id`, which no card uses, out of the project's library. Refused, naming a
+    card, while one in the network or inside another block uses it."""
+
+    block_id: str
+    index: int = -1  # its place in the library's order, where undo puts it back
+    definition: BlockDefinition | None = None
+    text: str = "Delete block"
+
+    def do(self, graph: Graph) -> None:
+        definition = graph.blocks[self.block_id]
+        for where, inside in [("", graph)] + [(f' inside block "{other.name}"', other.graph)
+                                              for other in graph.blocks.values() if other is not definition]:
+            card = next((node for node in inside.nodes.values()
+                         if node.type_id == INSTANCE and node.params["block"] == self.block_id), None)
+            if card is not None:
+                raise GraphError(f'block "{definition.name}" is used by the card "{card.name}"{where}: '
+                                 "delete or ungroup its cards first")
+        self.index, self.definition = graph.blocks.remove(self.block_id)
+
+    def undo(self, graph: Graph) -> None:
+        graph.blocks.add(self.definition, self.index)
+
+
+@dataclass
+class RenameBlock(Command):
+    """Gives block definition `block_id` a new name (every instance shows it; the exported code's
+    class is named after it). Refused when the name is no identifier or another block has it."""
+
+    block_id: str
+    name: str
+    before: str = ""
+    text: str = "Rename block"
+
+    def do(self, graph: Graph) -> None:
+        definition = graph.blocks[self.block_id]
+        if self.name != definition.name:
+            problem = name_problem(self.name) or (
+                f'another block is named "{self.name}": choose another name, such as '
+                f"{unique_block_name(graph.blocks, self.name + '_')}"
+                if any(other.name == self.name for other in graph.blocks.values()) else None)
+            if problem:
+                raise GraphError(problem)
+        self.before = definition.name
+        graph.blocks.rename(self.block_id, self.name)
+
+    def undo(self, graph: Graph) -> None:
+        graph.blocks.rename(self.block_id, self.before)
 
 
 @dataclass
@@ -129,6 +178,19 @@ class MakeUnique(_Planned):
         return _make_unique_plan(graph, self.node_id)
 
 
+def new_instance(graph: Graph, block_id: str, position: tuple[float, float]) -> AddNode:
+    """A command adding a card of block `block_id` (from the palette's library), named after the
+    block where that name is free, whose id and name are known before it is done."""
+    node = Node(graph.new_id(), INSTANCE, _instance_name(graph, graph.blocks[block_id].name),
+                {"block": block_id, "repeat": 1}, position)
+    return AddNode(INSTANCE, node=node)
+
+
+def _instance_name(graph: Graph, block_name: str) -> str:
+    """A block card's name: its block's, or `block_name`_1, ... where that is taken."""
+    return block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
+
+
 def _placed(kept: list[Edge], final: list[Edge]) -> tuple[list[Edge], list[int]]:
     """The edges of `final` that are not in `kept`, with their places in `final`."""
     old = set(kept)
@@ -146,7 +208,7 @@ def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
         raise GraphError(problem)
     members = [graph.nodes[node_id] for node_id in graph.nodes if node_id in chosen]
     definition = BlockDefinition(new_block_id(library), block_name, _inside_graph(graph, members, sources, leaving))
-    instance_name = block_name if graph.node_named(block_name) is None else graph.unique_name(f"{block_name}_")
+    instance_name = _instance_name(graph, block_name)
     position = (sum(n.position[0] for n in members) / len(members), sum(n.position[1] for n in members) / len(members))
     instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1}, position)
     first_wire_in = {}  # each layer feeding the selection: its first wire in, which becomes its port's wire

@@ -62,6 +62,16 @@ def blocks_used(graph: Graph) -> set[str]:
     return {node.params["block"] for node in graph.nodes.values() if node.type_id == INSTANCE}
 
 
+def with_nested(library: dict[str, BlockDefinition], block_ids) -> list[str]:
+    """`block_ids` and the ids of every block inside them, at any depth, each once, in library order."""
+    needed, pending = set(block_ids), list(block_ids)
+    while pending:
+        for inner in blocks_used(library[pending.pop()].graph) - needed:
+            needed.add(inner)
+            pending.append(inner)
+    return [found for found in library if found in needed]
+
+
 def nesting_cycle(library: dict[str, BlockDefinition]) -> list[str] | None:
     """The names along a chain of blocks that contains itself (a inside b inside a), or None."""
     state: dict[str, str] = {}  # "open" while its insides are searched, "done" after

@@ -10,7 +10,8 @@ from typing import Any
 
 from .graph import Edge, Graph, GraphError, Node
 from .layers import get_spec
-from .project import Project
+from .blocks import INSTANCE, with_nested
+from .project import Project, blocks_to_list
 from .settings import TrainingSettings
 
 
@@ -263,13 +264,20 @@ class Splice(Command):
 
 
 def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:
-    """The selected nodes and the edges between them, as plain data for the clipboard."""
+    """The selected nodes and the edges between them, as plain data for the clipboard, with the
+    blocks their block cards show (and the blocks inside those), so that they paste into another
+    project too (core.block_files.bring_fragment_blocks)."""
     chosen = set(node_ids)
-    return {
+    nodes = [node for node in graph.nodes.values() if node.id in chosen]
+    fragment: dict[str, Any] = {
         "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": dict(n.params),
-                   "position": list(n.position)} for n in graph.nodes.values() if n.id in chosen],
+                   "position": list(n.position)} for n in nodes],
         "edges": [[e.source, e.target] for e in graph.edges if e.source in chosen and e.target in chosen],
     }
+    used = {node.params["block"] for node in nodes if node.type_id == INSTANCE}
+    if used:
+        fragment["blocks"] = blocks_to_list({found: graph.blocks[found] for found in with_nested(graph.blocks, used)})
+    return fragment
 
 
 def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0)) -> Group:
@@ -298,5 +306,9 @@ def new_layer(graph: Graph, type_id: str, position: tuple[float, float]) -> AddN
 
 def insert_on_edge(graph: Graph, type_id: str, edge: Edge, position: tuple[float, float], text: str = "") -> Group:
     """A new layer spliced into `edge` (source -> new -> target) as one undo step."""
-    add = new_layer(graph, type_id, position)
+    return splice_new(new_layer(graph, type_id, position), edge, text)
+
+
+def splice_new(add: AddNode, edge: Edge, text: str = "") -> Group:
+    """The node `add` makes, spliced into `edge` (source -> new -> target), as one undo step."""
     return Group([add, Splice(edge, add.node.id)], text or f"Insert {add.node.spec.title}")

@@ -139,7 +139,66 @@ class NodeMoved(NodeEvent):
     """The node has a new position."""
 
 
+@dataclass(frozen=True)
+class BlockEvent(GraphEvent):
+    """A change of the project's block library (core.blocks.BlockDefinition), which is shared by
+    the network and every block inside it: its listeners hear it wherever the edit was made."""
+
+    definition: Any
+
+
+class BlockAdded(BlockEvent):
+    """A block definition joined the library (grouped, loaded from a file, or put back by undo)."""
+
+
+class BlockRemoved(BlockEvent):
+    """A block definition left the library."""
+
+
+class BlockRenamed(BlockEvent):
+    """A block definition has a new name."""
+
+
 Listener = Callable[[GraphEvent], None]
+
+
+class BlockLibrary(dict):
+    """The project's block definitions by id, with listeners told of each change by a BlockEvent.
+    Change it only through `add`, `remove` and `rename`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listeners: list[Listener] = []
+
+    def _emit(self, event: BlockEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def add(self, definition: Any, index: int | None = None) -> None:
+        """Add `definition`, at `index` in the library's order when given (undo puts a block back
+        where it was), else last."""
+        if definition.id in self:
+            raise GraphError(f'the block id "{shown(definition.id)}" is used twice')
+        if index is None or index >= len(self):
+            self[definition.id] = definition
+        else:
+            items = list(self.items())
+            items.insert(index, (definition.id, definition))
+            self.clear()
+            self.update(items)
+        self._emit(BlockAdded(definition))
+
+    def remove(self, block_id: str) -> tuple[int, Any]:
+        """Remove block `block_id`; returns its place in the library's order and the block."""
+        index = list(self).index(block_id)
+        definition = self.pop(block_id)
+        self._emit(BlockRemoved(definition))
+        return index, definition
+
+    def rename(self, block_id: str, name: str) -> None:
+        definition = self[block_id]
+        definition.name = name
+        self._emit(BlockRenamed(definition))
 
 
 @dataclass
@@ -153,7 +212,7 @@ class Graph:
     listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
     # the project's block definitions by id (core.blocks.BlockDefinition), one dict shared by the
     # network's graph and every definition's graph, so that an instance anywhere finds its block
-    blocks: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    blocks: BlockLibrary = field(default_factory=BlockLibrary, repr=False, compare=False)
     _sources: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _targets: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _edge_set: set[Edge] = field(default_factory=set, init=False, repr=False, compare=False)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..common.text import byte_size
-from .analysis import Analysis, NodeInfo, Problem, inside_instance
+from .analysis import Analysis, NodeInfo, Problem
 from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT
 from .graph import Graph
 from .settings import TrainingSettings
@@ -89,7 +89,7 @@ def _kept_bytes(graph: Graph, analysis: Analysis, node_id: str, batch_size: int)
     layer inside it keeps, once per repetition."""
     node, info = graph.nodes[node_id], analysis.info[node_id]
     if node.type_id == INSTANCE:
-        definition, inner = inside_instance(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+        definition, inner = graph.blocks[node.params["block"]], analysis.inner[node_id]
         ports = {INPUT_PORT, OUTPUT_PORT}  # their values are the layers' around them, counted there
         return node.params["repeat"] * sum(_kept_bytes(definition.graph, inner, inner_id, batch_size)
                                            for inner_id in inner.info

@@ -16,7 +16,7 @@ from ..common.fields import FieldError, Kind, is_count, is_number, read_field
 from ..common.files import MB, FileReadError, parse_json, read_bounded, write_atomic
 from ..common.text import shown
 from .blocks import INSTANCE, BlockDefinition, nesting_cycle
-from .graph import Edge, EdgeListError, Graph, Node, name_problem
+from .graph import BlockLibrary, Edge, EdgeListError, Graph, Node, name_problem
 from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
 
@@ -105,18 +105,31 @@ def project_from_bytes(raw: bytes, source: str) -> Project:
 
 
 def project_from_dict(data: Any, source: str = "project") -> Project:
-    reader = _Reader(source)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ProjectFileError(f"{shown(source)} is not a netbuilder project (no \"format\": \"{FORMAT}\")")
+    version = format_version(data, source, FORMAT, VERSION, "project")
+    for old in range(version, VERSION):
+        data = MIGRATIONS[old](data)
+    return _Reader(source).project(data)
+
+
+def format_version(data: Any, source: str, format_name: str, newest: int, kind: str) -> int:
+    """The format version of the parsed file `data` named `source`, a netbuilder `kind` of file
+    (its "format" is `format_name`) that this netbuilder reads up to version `newest`; else
+    ProjectFileError saying what the file is not."""
+    if not isinstance(data, dict) or data.get("format") != format_name:
+        raise ProjectFileError(f"{shown(source)} is not a netbuilder {kind} (no \"format\": \"{format_name}\")")
     version = data.get("version")
     if not is_count(version) or version < 1:
         raise ProjectFileError(f"{shown(source)} has no valid format version")
-    if version > VERSION:
+    if version > newest:
         raise ProjectFileError(f"{shown(source)} was saved by a newer netbuilder (format version {shown(version, 20)}; "
-                               f"this one reads up to {VERSION}): please update netbuilder")
-    for old in range(version, VERSION):
-        data = MIGRATIONS[old](data)
-    return reader.project(data)
+                               f"this one reads up to {newest}): please update netbuilder")
+    return version
+
+
+def block_library_from_dict(data: dict, source: str) -> BlockLibrary:
+    """The block definitions listed in `data["blocks"]`, checked as a project's are (the reader of
+    block files)."""
+    return _Reader(source).library(data)
 
 
 class _Reader:
@@ -138,17 +151,9 @@ class _Reader:
             raise self.fail(where, f'"{key}" has the wrong type ({type(error.value).__name__})') from None
 
     def project(self, data: dict) -> Project:
-        library: dict[str, BlockDefinition] = {}
-        for index, item in enumerate(self.get(data, "blocks", "list", "file", default=[])):
-            block = self.block(item, f"block {index + 1}", library)
-            library[block.id] = block
+        library = self.library(data)
         graph = self.graph(data, "", library)
-        for block in library.values():
-            self.check_instances(block.graph, library, f'block "{block.name}": ')
         self.check_instances(graph, library, "")
-        cycle = nesting_cycle(library)
-        if cycle:
-            raise self.fail(f'block "{shown(cycle[0], 40)}"', f"contains itself ({' inside '.join(cycle)})")
         training = self.get(data, "training", "object", "file", default={})
         try:
             settings = TrainingSettings.from_dict(training)
@@ -158,7 +163,21 @@ class _Reader:
                        description=self.get(data, "description", "text", "file", default=""),
                        dataset=self.get(data, "dataset", "text", "file", default="digits"), training=settings)
 
-    def graph(self, data: dict, where: str, library: dict[str, BlockDefinition]) -> Graph:
+    def library(self, data: dict) -> BlockLibrary:
+        """The block definitions of `data["blocks"]` (a project's, or a block file's), each
+        instance among them referring to one of them, none inside itself."""
+        library = BlockLibrary()
+        for index, item in enumerate(self.get(data, "blocks", "list", "file", default=[])):
+            block = self.block(item, f"block {index + 1}", library)
+            library[block.id] = block
+        for block in library.values():
+            self.check_instances(block.graph, library, f'block "{block.name}": ')
+        cycle = nesting_cycle(library)
+        if cycle:
+            raise self.fail(f'block "{shown(cycle[0], 40)}"', f"contains itself ({' inside '.join(cycle)})")
+        return library
+
+    def graph(self, data: dict, where: str, library: BlockLibrary) -> Graph:
         """The nodes and edges of `data` (the network's, or a block's when `where` names it)."""
         graph = Graph(blocks=library)
         for index, item in enumerate(self.get(data, "nodes", "list", where.rstrip(": ") or "file")):
@@ -171,7 +190,7 @@ class _Reader:
             raise self.fail(f"{where}edge {error.index + 1}", str(error)) from None
         return graph
 
-    def block(self, item: Any, where: str, library: dict[str, BlockDefinition]) -> BlockDefinition:
+    def block(self, item: Any, where: str, library: BlockLibrary) -> BlockDefinition:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
         block_id = self.get(item, "id", "text", where)

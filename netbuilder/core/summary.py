@@ -1,24 +1,69 @@
 """A text summary of a network like Keras's model.summary(), with its problems."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..common.text import byte_size
 from . import memory
-from .analysis import Analysis, analyze, inside_instance
-from .blocks import INSTANCE
-from .graph import Graph
+from .analysis import Analysis, NodeInfo, analyze
+from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT
+from .graph import Graph, Node
 from .layers import format_shape
 from .settings import TrainingSettings
 
 HEADERS = ("Layer", "Type", "Output shape", "Params", "FLOPs")
 
 
-def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, int | None, int | None]]:
-    """One row per node in data-flow order (unreachable nodes last); None where unknown."""
+@dataclass(frozen=True)
+class SummaryRow:
+    """One row of the layer table: a layer of the network or, under a block's row, a layer inside
+    that block (its figures for one repetition, its shapes for that instance's inputs)."""
+
+    path: tuple[str, ...]  # the ids of the block cards it lies inside, then its own node id
+    node: Node
+    kind: str  # the Type column: a layer's title; for a block its name and repeat ("Block res ×3")
+    info: NodeInfo | None  # None: no shape (a problem here or upstream)
+    children: tuple[SummaryRow, ...] = ()  # a block's layers (none while it has a problem inside)
+
+    @property
+    def depth(self) -> int:
+        return len(self.path) - 1
+
+    @property
+    def repeat(self) -> int:
+        return self.node.params["repeat"] if self.node.type_id == INSTANCE else 1
+
+
+def summary_tree(graph: Graph, analysis: Analysis, path: tuple[str, ...] = ()) -> list[SummaryRow]:
+    """One row per node in data-flow order (unreachable nodes last), a block's row holding the rows
+    of the layers inside it (its ports left out: their values are the wires around the block)."""
     rows = []
     for node_id in analysis.listing(graph):
-        node, info = graph.nodes[node_id], analysis.info.get(node_id)
-        shape = format_shape(info.shape) if info else "?"
-        rows.append((node.name, node.spec.title, shape, info.params if info else None, info.flops if info else None))
+        node = graph.nodes[node_id]
+        if node.type_id in (INPUT_PORT, OUTPUT_PORT):
+            continue
+        kind, children = node.spec.title, ()
+        if node.type_id == INSTANCE:
+            definition = graph.blocks.get(node.params["block"])
+            kind = f"Block {definition.name}" if definition else kind
+            kind += f" ×{node.params['repeat']}" if node.params["repeat"] > 1 else ""
+            if node_id in analysis.inner:
+                children = tuple(summary_tree(definition.graph, analysis.inner[node_id], (*path, node_id)))
+        rows.append(SummaryRow((*path, node_id), node, kind, analysis.info.get(node_id), children))
+    return rows
+
+
+def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, int | None, int | None]]:
+    """Every row of `summary_tree`, the layers inside blocks indented under their block; None where
+    unknown."""
+    rows = []
+    pending = list(reversed(summary_tree(graph, analysis)))
+    while pending:
+        row = pending.pop()
+        info = row.info
+        rows.append(("  " * row.depth + row.node.name, row.kind, format_shape(info.shape) if info else "?",
+                     info.params if info else None, info.flops if info else None))
+        pending.extend(reversed(row.children))
     return rows
 
 
@@ -38,7 +83,7 @@ def _keras_count(graph: Graph, analysis: Analysis) -> tuple[int, list[str]]:
     for node_id, info in analysis.info.items():
         node = graph.nodes[node_id]
         if node.type_id == INSTANCE:
-            definition, inner = inside_instance(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+            definition, inner = graph.blocks[node.params["block"]], analysis.inner[node_id]
             count, inner_reasons = _keras_count(definition.graph, inner)
             total, reasons = total + count * node.params["repeat"], reasons + inner_reasons
             continue
@@ -106,3 +151,17 @@ def summary_text(graph: Graph, analysis: Analysis | None = None, title: str = ""
         out.append(f"Problems ({len(analysis.errors)} errors, {len(analysis.problems) - len(analysis.errors)} warnings):")
         out += [f"  {p.severity}: {p.message}" for p in analysis.problems]
     return "\n".join(out)
+
+
+def block_params(graph: Graph, analysis: Analysis) -> dict[str, int]:
+    """The parameters of one repetition of each block, by block id, as its first analysed card
+    counts them (at any depth); a block no card uses, or whose cards have no shape, is absent."""
+    found: dict[str, int] = {}
+    pending = [(graph, analysis)]
+    while pending:
+        current, result = pending.pop()
+        for node_id, inner in result.inner.items():
+            block_id = current.nodes[node_id].params["block"]
+            found.setdefault(block_id, inner.total_params)
+            pending.append((current.blocks[block_id].graph, inner))
+    return found

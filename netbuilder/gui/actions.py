@@ -118,6 +118,10 @@ class WindowActions:
                               self.unfold_block)
         self.card_actions = (self.open_block, self.unfold_block, self.group_into_block, self.ungroup,
                              self.make_unique)
+        self.save_block = _action(window, "Save &Block to File…", window.save_block_to_file, (),
+                                  "Save the selected block, with the blocks inside it, to reuse in other projects")
+        self.load_block = _action(window, "&Load Block from File…", window.load_block_from_file, (),
+                                  "Add a block saved from another project to this project's blocks")
         self.selection_dependent = (self.cut, self.copy, self.duplicate, self.delete, self.group_into_block)
         self.block_dependent = (self.ungroup, self.make_unique, self.open_block, self.unfold_block)
 
@@ -147,6 +151,8 @@ def build_menus(window: "MainWindow", actions: WindowActions) -> None:
     file_menu.addAction(actions.import_model)
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_as])
+    file_menu.addSeparator()
+    file_menu.addActions([actions.save_block, actions.load_block])
     file_menu.addSeparator()
     export_menu = file_menu.addMenu("E&xport")
     export_menu.addActions(list(actions.exports.values()))

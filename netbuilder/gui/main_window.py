@@ -12,8 +12,10 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGu
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                                QProgressDialog, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 
+from ..core.block_files import SUFFIX as BLOCK_SUFFIX, bring_fragment_blocks, load_block_file, load_blocks, save_block
+from ..core.blocks import INSTANCE
 from ..core.graph import GraphError
-from ..core.levels import Level
+from ..core.levels import Level, graph_at
 from ..core.project import (FORMAT, MAX_PROJECT_BYTES, VERSION, SUFFIX, Project, ProjectFileError, blocks_to_list,
                             load_project, load_template, project_from_dict, project_to_dict, save_project)
 from ..common.files import FileReadError, parse_json
@@ -39,6 +41,7 @@ from .workers import ExportWriter
 
 FRAGMENT_MIME_TYPE = "application/x-netbuilder-fragment"
 PROJECT_FILTER = f"netbuilder projects (*{SUFFIX});;All files (*)"
+BLOCK_FILTER = f"netbuilder blocks (*{BLOCK_SUFFIX});;All files (*)"
 MAX_RECENT_FILES = 8
 DEFAULT_SIZE = (1400, 900)  # or the screen's available area, where smaller
 TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
@@ -154,7 +157,7 @@ class MainWindow(QMainWindow):
 
     def _add_panels(self) -> None:
         """The palette, inspector, summary, problems and training panels, each in its dock."""
-        self.layer_palette = LayerPalette()
+        self.layer_palette = LayerPalette(self.document)
         self.inspector = InspectorPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.problems = ProblemsPanel(self.document)
@@ -184,6 +187,10 @@ class MainWindow(QMainWindow):
         self.scene.selection_changed_ids.connect(self._selection_changed)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.layer_palette.layer_chosen.connect(self.view.add_layer_at_center)
+        self.layer_palette.block_chosen.connect(lambda block_id: self.view.add_layer_at_center(INSTANCE, block_id))
+        self.layer_palette.save_block_asked.connect(self.save_block_to_file)
+        self.layer_palette.load_block_asked.connect(self.load_block_from_file)
+        self.layer_palette.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.summary.nodes_selected.connect(self._select_in_network)
         # queued: opening replaces the inspector's page, the button that asked with it
         self.inspector.open_block_requested.connect(self.scene.open_block, Qt.ConnectionType.QueuedConnection)
@@ -578,6 +585,44 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {shown(path.name)}", 5000)
         return True
 
+    def save_block_to_file(self, block_id: str | None = None) -> None:
+        """Save a block (`block_id`, else the selected card's) with the blocks inside it to a file."""
+        graph = self.document.graph
+        if block_id is None:  # the cards selected at the level shown (the library is the network's)
+            shown_graph = graph_at(graph, self.document.level)
+            cards = [shown_graph.nodes[node_id] for node_id in self.scene.selected_node_ids()]
+            block_id = next((card.params["block"] for card in cards if card.type_id == INSTANCE), None)
+        if block_id is None:
+            self.statusBar().showMessage("Select a block card (or right-click a block in the Layers panel) "
+                                         "to save it", 6000)
+            return
+        name = graph.blocks[block_id].name
+        path, _ = QFileDialog.getSaveFileName(self, f'Save block "{name}"',
+                                              str(Path(self._last_folder()) / f"{name}{BLOCK_SUFFIX}"), BLOCK_FILTER)
+        if not path:
+            return
+        path = Path(path) if path.endswith(BLOCK_SUFFIX) else Path(path + BLOCK_SUFFIX)
+        try:
+            save_block(graph.blocks, block_id, path)
+        except OSError as error:
+            self._warn("Cannot save block", f"Cannot save {shown(path.name)}: {error.strerror or error}")
+            return
+        self.statusBar().showMessage(f'Saved block "{name}" to {shown(path.name)}', 5000)
+
+    def load_block_from_file(self) -> None:
+        """Add the blocks of a block file to this project (one undo step), renamed where a name is taken."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load block", self._last_folder(), BLOCK_FILTER)
+        if not path:
+            return
+        try:
+            command, block_id = load_blocks(self.document.graph, load_block_file(path))
+        except ProjectFileError as error:
+            self._warn("Cannot load block", str(error))
+            return
+        self.document.push(command)
+        self.statusBar().showMessage(f'Loaded block "{self.document.graph.blocks[block_id].name}": drag it from '
+                                     "the Layers panel's blocks onto the canvas", 8000)
+
     def _remember_file(self, path: Path) -> None:
         recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
         app_settings().setValue("files/recent", recent[:MAX_RECENT_FILES])
@@ -753,8 +798,12 @@ class MainWindow(QMainWindow):
             if len(raw) > MAX_PROJECT_BYTES:
                 raise ValueError(f"the clipboard holds {byte_size(len(raw))}, more than any project")
             fragment = parse_json(raw, "the clipboard data")  # as a project file is read: any bytes end in a message
-            _check_fragment(fragment, self.document.graph.blocks)
-            self.scene.paste(fragment)
+            if not isinstance(fragment, dict):
+                raise ValueError("the clipboard data is not a set of layers")
+            blocks, fragment = bring_fragment_blocks(self.document.graph, fragment)  # copied from another project
+            _check_fragment(fragment, {**self.document.graph.blocks, **{add.definition.id: add.definition
+                                                                          for add in blocks}})
+            self.scene.paste(fragment, before=blocks)
         except (ValueError, GraphError, ProjectFileError, FileReadError) as error:
             self.statusBar().showMessage(f"Cannot paste: {shown(error, 300)}", 6000)
 

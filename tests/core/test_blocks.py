@@ -349,3 +349,20 @@ def test_a_block_emptied_inside_cannot_be_ungrouped_and_says_so():
     with pytest.raises(GraphError, match='block "block1" has a problem to fix before it can be ungrouped'):
         Ungroup(instance.id).do(graph)
     assert instance.id in graph.nodes
+
+
+def test_cards_of_a_block_fed_the_same_shapes_share_one_analysis_of_its_insides():
+    graph, chosen = residual_net()
+    GroupIntoBlock(chosen, name="res").do(graph)
+    first = instance_of(graph)
+    flatten = graph.outputs_of(first.id)[0]
+    second = graph.add("block", block=first.params["block"])
+    pool = graph.add("maxpool2d")
+    third = graph.add("block", block=first.params["block"])
+    graph.delete_edge(Edge(first.id, flatten))
+    graph.chain(first, second, pool, third, graph.nodes[flatten])
+    analysis = analyze(graph)
+    assert analysis.ok
+    assert analysis.inner[first.id] is analysis.inner[second.id]  # both see 4×8×8
+    assert analysis.inner[third.id] is not analysis.inner[first.id]  # 4×4×4 after the pooling
+    assert analysis.info[third.id].flops == analysis.info[first.id].flops // 4

@@ -6,15 +6,16 @@ commands pushed on the document, so every edit is undoable and views never drift
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
-from ...core.block_commands import GroupIntoBlock, MakeUnique, Ungroup
+from ...core.block_commands import GroupIntoBlock, MakeUnique, Ungroup, new_instance
 from ...core.blocks import INSTANCE
 from ...core.commands import (Command, Connect, Disconnect, Group, MoveNodes, RemoveNodes, Splice,
-                              copy_fragment, insert_on_edge, new_layer, paste_fragment, pasted_ids)
+                              copy_fragment, new_layer, paste_fragment, pasted_ids, splice_new)
 from ...core.fixes import fix_command
 from ...core.graph import (Edge, EdgeAdded, EdgeRemoved, Graph, GraphError, GraphEvent, NodeAdded, NodeMoved,
                            NodeRemoved, NodeRenamed, ParamsChanged)
@@ -221,8 +222,10 @@ class GraphScene(QGraphicsScene):
         return [node_id for node_id in self.selected_node_ids() if self._graph.nodes[node_id].type_id == INSTANCE]
 
     # --- edits -------------------------------------------------------------------------------------
-    def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False) -> str | None:
-        """Add a layer as one undo step, select it and return its id (None if refused, with a message).
+    def add_layer(self, type_id: str, scene_pos: QPointF, wire_end: bool = False,
+                  block_id: str | None = None) -> str | None:
+        """Add a layer (a card of block `block_id` when given) as one undo step, select it and
+        return its id (None if refused, with a message).
 
         It is centred on `scene_pos`, or as near as it fits without covering another layer. Dropped
         on a wire, it is spliced into that wire; with `wire_end`, it is connected to the port of the
@@ -231,11 +234,11 @@ class GraphScene(QGraphicsScene):
         graph, spec = self._graph, get_spec(type_id)
         position = free_spot(graph, (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2))
         edge = self.edge_at(scene_pos) if port is None and spec.max_inputs != 0 and spec.has_output else None
+        add = new_instance(graph, block_id, position) if block_id else new_layer(graph, type_id, position)
         if edge is not None:
-            command: Command = insert_on_edge(graph, type_id, edge, position)
-            add = command.parts[0]
+            command: Command = splice_new(add, edge)
         else:
-            command = add = new_layer(graph, type_id, position)
+            command = add
             if port is not None:
                 node_id = add.node.id
                 wire = Connect(port.node_id, node_id) if port.kind == "output" else Connect(node_id, port.node_id)
@@ -317,10 +320,11 @@ class GraphScene(QGraphicsScene):
         """The selected nodes and the edges among them, as a core fragment (plain data)."""
         return copy_fragment(self._graph, self.selected_node_ids())
 
-    def paste(self, fragment: dict, at: QPointF | None = None) -> None:
-        """Add a copy of `fragment` (one undo step) and select it. With `at`, the copy's top-left
-        node corner lands there, otherwise slightly offset from the original; either way the copy
-        moves to the nearest place where it covers no layer."""
+    def paste(self, fragment: dict, at: QPointF | None = None, before: Sequence[Command] = ()) -> None:
+        """Add a copy of `fragment` (one undo step, after the commands `before`: the blocks it
+        brings) and select it. With `at`, the copy's top-left node corner lands there, otherwise
+        slightly offset from the original; either way the copy moves to the nearest place where it
+        covers no layer."""
         if not fragment.get("nodes"):
             return
         left = min(item["position"][0] for item in fragment["nodes"])
@@ -330,6 +334,8 @@ class GraphScene(QGraphicsScene):
         wanted = (at.x(), at.y()) if at is not None else (left + PASTE_OFFSET[0], top + PASTE_OFFSET[1])
         x, y = free_spot(self._graph, wanted, size)
         command = paste_fragment(self._graph, fragment, (x - left, y - top))
+        if before:
+            command = Group([*before, *command.parts], command.text)
         self.document.edit(command)
         self.select_nodes(pasted_ids(command))
 

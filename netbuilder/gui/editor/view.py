@@ -7,6 +7,7 @@ from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
+from ...core.blocks import INSTANCE
 from .. import style
 from .edge_item import EdgeItem
 from .node_item import NodeItem
@@ -15,6 +16,8 @@ from .scene import GraphScene
 
 LAYER_MIME_TYPE = "application/x-netbuilder-layer"
 """Palette drags carry this mime type; the data is the layer's type_id encoded as UTF-8."""
+BLOCK_MIME_TYPE = "application/x-netbuilder-block"
+"""Drags from the palette's library of the project's blocks: the block's id encoded as UTF-8."""
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 GRID_STEP = 20.0
@@ -35,7 +38,8 @@ class GraphView(QGraphicsView):
     Tab, or a right-click on empty canvas, opens the quick-add
     box at the cursor; so does a new wire released over empty canvas, and the layer chosen
     there is connected to it.
-    Drops of LAYER_MIME_TYPE add that layer where dropped (spliced in, when dropped on a wire);
+    Drops of LAYER_MIME_TYPE add that layer where dropped (spliced in, when dropped on a wire), and
+    drops of BLOCK_MIME_TYPE a card of that block;
     other drops (e.g. project files) are ignored here so the main window can take them.
     """
 
@@ -227,12 +231,13 @@ class GraphView(QGraphicsView):
         self._accept_layer_drag(event)
 
     def dropEvent(self, event) -> None:
-        type_id = self._dragged_layer(event)
-        if type_id is None:
+        dragged = self._dragged_layer(event)
+        if dragged is None:
             event.ignore()
             return
         event.acceptProposedAction()
-        self.graph_scene.add_layer(type_id, self.mapToScene(event.position().toPoint()))
+        type_id, block_id = dragged
+        self.graph_scene.add_layer(type_id, self.mapToScene(event.position().toPoint()), block_id=block_id)
         self.setFocus()
 
     def _accept_layer_drag(self, event) -> None:
@@ -241,17 +246,21 @@ class GraphView(QGraphicsView):
         else:
             event.acceptProposedAction()
 
-    @staticmethod
-    def _dragged_layer(event) -> str | None:
+    def _dragged_layer(self, event) -> tuple[str, str | None] | None:
+        """(type id, block id or None) of a layer or one of the project's blocks being dragged."""
         data = event.mimeData()
+        if data.hasFormat(BLOCK_MIME_TYPE):
+            block_id = bytes(data.data(BLOCK_MIME_TYPE)).decode("utf-8")
+            return (INSTANCE, block_id) if block_id in self.graph_scene.document.graph.blocks else None
         if not data.hasFormat(LAYER_MIME_TYPE):
             return None
-        return bytes(data.data(LAYER_MIME_TYPE)).decode("utf-8")
+        return bytes(data.data(LAYER_MIME_TYPE)).decode("utf-8"), None
 
-    def add_layer_at_center(self, type_id: str) -> str | None:
-        """Add a layer in the middle of the visible area (palette double-click), or at the free spot
-        nearest to it, and return its id."""
-        return self.graph_scene.add_layer(type_id, self.mapToScene(self.viewport().rect().center()))
+    def add_layer_at_center(self, type_id: str, block_id: str | None = None) -> str | None:
+        """Add a layer (a card of block `block_id` when given) in the middle of the visible area
+        (palette double-click), or at the free spot nearest to it, and return its id."""
+        return self.graph_scene.add_layer(type_id, self.mapToScene(self.viewport().rect().center()),
+                                          block_id=block_id)
 
     # --- background ------------------------------------------------------------------------------------
     def drawBackground(self, painter, rect: QRectF) -> None:

@@ -1,6 +1,7 @@
-"""The inspector: the selected layer's name, parameters (typed widgets from its spec), shape and costs.
+"""The inspector: the selected layer's name, parameters (typed widgets from its spec), shape and costs;
+for a block card also its block's name.
 
-Every committed edit pushes one core command (Rename or SetParams) on the document's undo stack;
+Every committed edit pushes one core command (Rename, RenameBlock or SetParams) on the document's undo stack;
 a refused value keeps the widget as typed and shows the reason beside it.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from ...core.block_commands import RenameBlock
 from ...core.blocks import INSTANCE
 from ...core.commands import Rename, SetParams
 from ...core.graph import GraphError
@@ -274,6 +276,12 @@ class InspectorPanel(QWidget):
         place, name_edit = (self.document.level, self.node_id), self.name_edit
         name_edit.editingFinished.connect(lambda: self._commit_name(place, name_edit.text()))
         form.addRow("name", self._with_error("name", self.name_edit))
+        self.block_edit: QLineEdit | None = None
+        if node.type_id == INSTANCE:  # the block this card shows: renaming it renames every card's block
+            self.block_edit = block_edit = QLineEdit()
+            block_edit.setToolTip("The block's name, shared by every card of it (the class name in exported code)")
+            block_edit.editingFinished.connect(lambda: self._commit_block_name(place, block_edit.text()))
+            form.addRow("block", self._with_error("block", block_edit))
         for param in spec.params:
             field = make_param_field(param, lambda value, name=param.name: self._commit_param(place, name, value))
             self.fields[param.name] = field
@@ -313,6 +321,9 @@ class InspectorPanel(QWidget):
             self.show_node(None)
             return
         self.name_edit.setText(node.name)
+        if self.block_edit is not None:
+            self.block_edit.setText(self.document.graph.blocks[node.params["block"]].name)
+            mark_committed(self.block_edit)
         for name, field in self.fields.items():
             field.show(node.params[name])
             mark_committed(field.widget)
@@ -362,7 +373,7 @@ class InspectorPanel(QWidget):
     def _accept(self, place: tuple[Level, str], key: str) -> None:
         if place == (self.document.level, self.node_id):
             self.errors[key].hide()
-            mark_committed(self.name_edit if key == "name" else self.fields[key].widget)
+            mark_committed({"name": self.name_edit, "block": self.block_edit}.get(key) or self.fields[key].widget)
 
     def _commit_name(self, place: tuple[Level, str], text: str) -> None:
         node = self.document.node_at(*place)
@@ -374,6 +385,20 @@ class InspectorPanel(QWidget):
             self.document.edit(Rename(place[1], name), place[0])
         except GraphError as error:
             self._refuse(place, "name", str(error))
+
+    def _commit_block_name(self, place: tuple[Level, str], text: str) -> None:
+        node = self.document.node_at(*place)
+        if node is None or node.type_id != INSTANCE:
+            return
+        # the library is the network's, shared by every level: the rename is made there
+        block_id, name = node.params["block"], text.strip()
+        if name == self.document.graph.blocks[block_id].name:
+            self._accept(place, "block")
+            return
+        try:
+            self.document.push(RenameBlock(block_id, name))
+        except GraphError as error:
+            self._refuse(place, "block", str(error))
 
     def _commit_param(self, place: tuple[Level, str], name: str, raw: Any) -> None:
         node = self.document.node_at(*place)
