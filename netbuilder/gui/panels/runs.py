@@ -1,0 +1,372 @@
+"""The Runs panel: every training run kept beside the project, compared and put back to use.
+
+A table of the runs (runs_table); ticked runs are overlaid on the Training panel's plots; two
+selected runs are compared (netbuilder.runs.diff_projects): what differs is listed here and
+marked on the canvas's cards. One selected run can become the project's model, or have its
+network and settings restored onto the canvas as one undo step. The disk line says what the runs
+take; runs can be deleted, and the weights of all but the starred and the last N pruned. The
+panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from ...common.text import byte_size, shown
+from ...core.project import Project
+from ...core.restore import RestoreNetwork
+from ...runs import RunDiff, RunError, RunInfo, RunListing, RunStore, diff_projects
+from ...training.run_text import graph_structure
+from .. import style
+from ..document import Document
+from ..editor.diff_marks import DIFF_COLOURS, DiffMarks, MarkedLayer
+from .runs_table import RunsTable
+from .training import TrainingPanel
+from .training_overlays import RunOverlays
+from .training_plots import RunCurves
+
+DEFAULT_KEEP_LAST = 5
+_NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
+
+
+class RunsPanel(QWidget):
+    def __init__(self, document: Document, training: TrainingPanel, marks: DiffMarks, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document, self.training, self.marks = document, training, marks
+        self.store: RunStore | None = None
+        self.listing = RunListing((), None)
+        self.diff: RunDiff | None = None
+        self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
+        self._summaries: dict[tuple[str, str], str] = {}  # (run before, run) -> the one-line summary
+        self._curves: dict[str, RunCurves] = {}
+        self._compared: tuple[Project, Project] | None = None  # the networks of the compared runs
+        self.overlays = RunOverlays(training.plots)
+
+        self.disk = QLabel()
+        self.table = RunsTable()
+        self.table.edited.connect(self._edited)
+        self.table.star_clicked.connect(self._toggle_star)
+        self.table.ticks_changed.connect(self.show_overlays)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.use_button = QPushButton("Use its weights")
+        self.use_button.setToolTip("Make this run's weights the project's model: what predict, evaluate, export and "
+                                   "the Draw panel use")
+        self.use_button.clicked.connect(self.use_selected)
+        self.restore_button = QPushButton("Restore its network")
+        self.restore_button.setToolTip("Put this run's network and training settings on the canvas (one undo step)")
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.keep_last = QSpinBox()
+        self.keep_last.setRange(0, 1000)
+        self.keep_last.setValue(DEFAULT_KEEP_LAST)
+        self.keep_last.setPrefix("the last ")
+        self.prune_button = QPushButton("Prune weights…")
+        self.prune_button.setToolTip("Drop the weights of every run but the starred ones, the last N and the "
+                                     "project's model; their curves and networks stay")
+        self.prune_button.clicked.connect(self.prune)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.compare_title = QLabel("Select two runs to see what changed between them.")
+        self.compare_title.setWordWrap(True)
+        self.changes = QListWidget()
+
+        buttons = QHBoxLayout()
+        for widget in (self.use_button, self.restore_button, self.delete_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        buttons.addWidget(QLabel("Keep weights of starred runs and"))
+        buttons.addWidget(self.keep_last)
+        buttons.addWidget(self.prune_button)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
+        left_column.addWidget(self.disk)
+        left_column.addWidget(self.table, 1)
+        left_column.addLayout(buttons)
+        left_column.addWidget(self.message)
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(0, 0, 0, 0)
+        right_column.addWidget(self.compare_title)
+        right_column.addWidget(self.changes, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        document.project_replaced.connect(self._project_replaced)
+        document.file_state_changed.connect(self._file_state_changed)
+        document.analysis_changed.connect(self._show_marks)
+        training.run_kept.connect(self.refresh)
+        self._project_replaced()
+
+    # --- the runs ---------------------------------------------------------------------------------
+    def _project_replaced(self) -> None:
+        self.store = None
+        self._networks, self._summaries, self._curves = {}, {}, {}
+        self.overlays.clear()
+        self.marks.clear()
+        self._file_state_changed()
+
+    def _file_state_changed(self) -> None:
+        path = self.document.path
+        if self.store is None or path is None or self.store.project_path != path:
+            self.store = RunStore(path) if path is not None else None
+            self.refresh()
+
+    def refresh(self) -> None:
+        """List the runs again (a run ended, or the runs changed here)."""
+        ticked = set(self.table.ticked_ids())
+        selected = self.table.selected_ids()
+        if self.store is None:
+            self.listing = RunListing((), None)
+            self.disk.setText(_NO_FILE)
+        else:
+            try:
+                self.listing = self.store.runs()
+                usage = self.store.disk_usage()
+            except RunError as error:
+                self.listing = RunListing((), None, (str(error),))
+                self.disk.setText("")
+            else:
+                count = len(self.listing.runs)
+                self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
+                                  f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
+        if self.listing.problems:
+            self.message.setText("\n".join(self.listing.problems))
+        self.table.blockSignals(True)
+        self.table.fill(self.listing.runs, self._changes_from_previous(), self.listing.current, ticked)
+        for run_id in selected:
+            if run_id in self.table.run_ids():
+                self.table.selectRow(self.table.row_of(run_id))
+        self.table.blockSignals(False)
+        self.show_overlays()
+        self._selection_changed()
+
+    def run(self, run_id: str) -> RunInfo:
+        return next(run for run in self.listing.runs if run.id == run_id)
+
+    def network(self, run_id: str) -> Project:
+        """A run's network as trained (read once: a kept run never changes). Raises RunError."""
+        if run_id not in self._networks:
+            self._networks[run_id] = self.store.network(self.run(run_id))
+        return self._networks[run_id]
+
+    def _changes_from_previous(self) -> dict[str, str]:
+        summaries = {}
+        runs = self.listing.runs
+        for before, after in zip(runs, runs[1:]):
+            key = (before.id, after.id)
+            if key not in self._summaries:
+                try:
+                    self._summaries[key] = diff_projects(self.network(before.id), self.network(after.id)).summary
+                except RunError:
+                    self._summaries[key] = "(cannot be read)"
+            summaries[after.id] = self._summaries[key]
+        return summaries
+
+    # --- editing ----------------------------------------------------------------------------------
+    def _edited(self, run_id: str, field: str, text: str) -> None:
+        value = "" if field == "name" and text.strip() == run_id else text.strip() if field == "name" else text
+        self._change(run_id, **{field: value})
+
+    def _toggle_star(self, run_id: str) -> None:
+        self._change(run_id, starred=not self.run(run_id).starred)
+
+    def _change(self, run_id: str, **changes) -> None:
+        try:
+            self.store.update(self.run(run_id), **changes)
+        except RunError as error:
+            self.message.setText(str(error))
+        except OSError as error:
+            self.message.setText(f"The run could not be changed: {error.strerror or error}")
+        else:
+            self.message.clear()
+        self.refresh()
+
+    # --- overlays ---------------------------------------------------------------------------------
+    def show_overlays(self) -> None:
+        """Overlay the ticked runs on the Training panel's plots, oldest first."""
+        ticked = set(self.table.ticked_ids())
+        shown_runs = []
+        for run in self.listing.runs:
+            if run.id not in ticked:
+                continue
+            if run.id not in self._curves:
+                try:
+                    self._curves[run.id] = RunCurves.from_history(self.store.history(run))
+                except RunError as error:
+                    self.message.setText(str(error))
+                    continue
+            shown_runs.append((run.id, run.title, self._curves[run.id]))
+        self.overlays.show(shown_runs)
+
+    # --- comparing --------------------------------------------------------------------------------
+    def _selection_changed(self) -> None:
+        selected = self.table.selected_ids()
+        one = len(selected) == 1
+        self.use_button.setEnabled(one and self.run(selected[0]).has_weights)
+        self.restore_button.setEnabled(one)
+        self.delete_button.setEnabled(bool(selected))
+        self.prune_button.setEnabled(bool(self.listing.runs))
+        if len(selected) == 2:
+            self.compare(*sorted(selected))
+        else:
+            self.diff = None
+            self.changes.clear()
+            self.compare_title.setText("Select two runs to see what changed between them.")
+            self.marks.clear()
+
+    def compare(self, before_id: str, after_id: str) -> None:
+        """List what changed from run `before_id` to run `after_id` and mark it on the canvas."""
+        try:
+            before, after = self.network(before_id), self.network(after_id)
+        except RunError as error:
+            self.message.setText(str(error))
+            return
+        self.diff = diff_projects(before, after)
+        self.compare_title.setText(f"From {shown(self.run(before_id).title)} to {shown(self.run(after_id).title)}: "
+                                   f"{self.diff.summary}")
+        self.changes.clear()
+        for line in self.diff.lines():
+            item = QListWidgetItem(line)
+            kind = {"+": "added", "−": "removed", "~": "changed"}.get(line[:1])
+            if kind:
+                item.setForeground(QBrush(DIFF_COLOURS[kind]))
+            self.changes.addItem(item)
+        self._compared = (before, after)
+        self._show_marks()
+
+    def _show_marks(self) -> None:
+        """Mark the compared runs' changes on the canvas: a layer there (same id, else same name and
+        type) gets a ring, one that is not a ghost card where it was in its run's network."""
+        if self.diff is None:
+            return
+        graph, (before, after) = self.document.graph, self._compared
+        marked: dict[str, MarkedLayer] = {}
+        ghosts: list[MarkedLayer] = []
+        layers = [("added", layer, after, f"Added in the newer run: {layer.title}")
+                  for layer in self.diff.added]
+        layers += [("removed", layer, before, f"Not in the newer run: {layer.title}")
+                   for layer in self.diff.removed]
+        changed = {}
+        for change in self.diff.changed:
+            changed.setdefault(change.after, []).extend(f"{item.param} {item.before} → {item.after}"
+                                                         for item in change.changes)
+        for rewired in self.diff.rewired:
+            changed.setdefault(rewired.after, []).append(f"inputs {', '.join(rewired.inputs_before) or 'none'} → "
+                                                         f"{', '.join(rewired.inputs_after) or 'none'}")
+        layers += [("changed", layer, after, f"{layer.name}: " + "; ".join(texts))
+                   for layer, texts in changed.items()]
+        for kind, layer, network, text in layers:
+            if layer.block:
+                continue  # inside a block: listed, and the canvas shows the block's card only
+            node = graph.nodes.get(layer.node_id)
+            if node is None or node.type_id != layer.type_id:
+                node = graph.node_named(layer.name)
+            marking = MarkedLayer(kind, layer.name, text)
+            if node is not None and node.type_id == layer.type_id:
+                marked[node.id] = marking
+            elif kind != "changed":
+                position = network.graph.nodes[layer.node_id].position
+                ghosts.append(MarkedLayer(kind, layer.name, text, position))
+        self.marks.show(marked, ghosts)
+
+    # --- using ------------------------------------------------------------------------------------
+    def _selected_run(self) -> RunInfo | None:
+        selected = self.table.selected_ids()
+        return self.run(selected[0]) if len(selected) == 1 else None
+
+    def restore_selected(self) -> None:
+        """Put the selected run's network and settings on the canvas, as one undo step."""
+        run = self._selected_run()
+        if run is None:
+            return
+        try:
+            network = self.network(run.id)
+        except RunError as error:
+            self.message.setText(str(error))
+            return
+        command = RestoreNetwork(self.document.project, network)
+        command.text = f"Restore run {run.title}"
+        self.document.push(command)
+        self.message.setText(f"Restored the network and settings of {shown(run.title)} (Edit > Undo puts back "
+                             "what was there).")
+
+    def use_selected(self) -> None:
+        """Make the selected run's weights the project's model; when its network is not the one on
+        the canvas, offer to restore it first (the weights fit only their own network)."""
+        run = self._selected_run()
+        if run is None:
+            return
+        try:
+            differs = graph_structure(self.network(run.id)) != graph_structure(self.document.project)
+        except RunError as error:
+            self.message.setText(str(error))
+            return
+        if differs:
+            answer = QMessageBox.question(
+                self, "Use a run's weights", f"The network on the canvas is not the one {shown(run.title)} trained, "
+                "and its weights fit only that one. Restore its network and settings onto the canvas too?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.restore_selected()
+        try:
+            trained = self.store.use(run, self.document.project)
+        except RunError as error:
+            self.message.setText(str(error))
+            return
+        except OSError as error:
+            self.message.setText(f"The run's weights could not be used: {error.strerror or error}")
+            return
+        self.training.use_trained(trained)
+        self.refresh()
+        self.message.setText(f"The project's model is now {shown(run.title)}'s.")
+
+    # --- disk -------------------------------------------------------------------------------------
+    def delete_selected(self) -> None:
+        runs = [self.run(run_id) for run_id in self.table.selected_ids()]
+        if not runs:
+            return
+        usage = self.store.disk_usage().per_run
+        size = byte_size(sum(usage.get(run.id, 0) for run in runs))
+        names = ", ".join(shown(run.title, 40) for run in runs[:5]) + (" and more" if len(runs) > 5 else "")
+        answer = QMessageBox.question(
+            self, "Delete runs", f"Delete {len(runs)} run{'s' * (len(runs) != 1)} ({names}; {size})? Their weights, "
+            "curves and networks are removed for good.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            freed = self.store.delete(runs)
+            told = f"Deleted {len(runs)} run{'s' * (len(runs) != 1)}: {byte_size(freed)} freed."
+        except (RunError, OSError) as error:
+            told = f"Not every run was deleted: {getattr(error, 'strerror', None) or error}"
+        for run in runs:
+            self._networks.pop(run.id, None)
+            self._curves.pop(run.id, None)
+        self.refresh()
+        self.message.setText(told)
+
+    def prune(self) -> None:
+        keep = self.keep_last.value()
+        answer = QMessageBox.question(
+            self, "Prune weights", f"Drop the weights of every run but the starred ones, the last {keep} and the "
+            "project's model? Their curves, networks and settings stay; a pruned run cannot be used as the model.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            told = f"Pruned the weights of the other runs: {byte_size(self.store.prune(keep))} freed."
+        except OSError as error:
+            told = f"The weights could not all be pruned: {error.strerror or error}"
+        self.refresh()
+        self.message.setText(told)
