@@ -28,6 +28,7 @@ from .training_overlays import RunOverlays
 from .training_plots import RunCurves
 
 DEFAULT_KEEP_LAST = 5
+COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the table
 _NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
 
 
@@ -97,6 +98,7 @@ class RunsPanel(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([3 * COMPARE_WIDTH, COMPARE_WIDTH])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -143,9 +145,7 @@ class RunsPanel(QWidget):
             self.message.setText("\n".join(self.listing.problems))
         self.table.blockSignals(True)
         self.table.fill(self.listing.runs, self._changes_from_previous(), self.listing.current, ticked)
-        for run_id in selected:
-            if run_id in self.table.run_ids():
-                self.table.selectRow(self.table.row_of(run_id))
+        self.table.select_runs(selected)
         self.table.blockSignals(False)
         self.show_overlays()
         self._selection_changed()
@@ -217,7 +217,8 @@ class RunsPanel(QWidget):
         self.delete_button.setEnabled(bool(selected))
         self.prune_button.setEnabled(bool(self.listing.runs))
         if len(selected) == 2:
-            self.compare(*sorted(selected))
+            order = [run.id for run in self.listing.runs]
+            self.compare(*sorted(selected, key=order.index))  # from the older to the newer
         else:
             self.diff = None
             self.changes.clear()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from ...common.text import shown
 from ...runs import RunInfo
 from ...training.run_text import duration
+from .. import style
 
 RUN_ROLE = Qt.ItemDataRole.UserRole  # the run id, on every cell
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what the column sorts by, where it is not the text
 COLUMNS = ("Show", "★", "Name", "When", "Dataset", "Epochs", "Best validation", "Time", "Samples/s",
            "Changes from the run before", "Note")
+NOTE_WIDTH = 220  # pixels, at first: the changes take the rest
 SHOW, STAR, NAME, WHEN, DATASET, EPOCHS, BEST, TIME, SPEED, CHANGES, NOTE = range(len(COLUMNS))
 _EDITABLE = {NAME: "name", NOTE: "note"}
 _NUMERIC = (EPOCHS, BEST, TIME, SPEED)
@@ -68,8 +70,9 @@ class RunsTable(QTableWidget):
         header = self.horizontalHeader()
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(CHANGES, QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(CHANGES, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(NOTE, NOTE_WIDTH)
         self.horizontalHeaderItem(STAR).setToolTip("Starred runs keep their weights when the others are pruned")
         self.horizontalHeaderItem(SHOW).setToolTip("Tick runs to draw their curves on the Training panel's plots")
         self._filling = False
@@ -106,6 +109,8 @@ class RunsTable(QTableWidget):
                 if column in _NUMERIC:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(row, column, cell)
+            if run.starred:
+                self.item(row, STAR).setForeground(style.WARNING)
             name = self.item(row, NAME)
             tooltip = [f"{run.id}: {run.ended or 'ended'}, {run.epochs} epochs"]
             if run.id == current:
@@ -132,6 +137,15 @@ class RunsTable(QTableWidget):
     def selected_ids(self) -> list[str]:
         rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
         return [self.item(row, NAME).data(RUN_ROLE) for row in rows]
+
+    def select_runs(self, run_ids: list[str]) -> None:
+        """Select the rows of `run_ids` (those still listed), and only those."""
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        self.clearSelection()
+        shown_ids = self.run_ids()
+        for run_id in run_ids:
+            if run_id in shown_ids:
+                self.selectionModel().select(self.model().index(shown_ids.index(run_id), NAME), flags)
 
     def ticked_ids(self) -> list[str]:
         return [self.item(row, SHOW).data(RUN_ROLE) for row in range(self.rowCount())
