@@ -76,7 +76,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAINING_COMMANDS = ("train", "evaluate", "predict", "export", "export-code", "import-weights")
+TRAINING_COMMANDS = ("train", "evaluate", "predict", "export", "export-code", "import-weights", "runs")
 COMMANDS = ("summary", *TRAINING_COMMANDS)
 
 

@@ -247,6 +247,14 @@ def load_checkpoint(model: torch.nn.Module, project_path: str | os.PathLike,
     return history
 
 
+def load_history_and_recipe(project_path: str | os.PathLike,
+                            folder: str | os.PathLike | None = None) -> tuple[History, Recipe]:
+    """The history and recipe saved with a checkpoint, without a network to load its weights into
+    (a kept run's curves; a run whose weights were pruned has these only). Raises CheckpointError."""
+    _, history, recipe = _read_checkpoint(checkpoint_path(project_path, folder), Path(project_path).name)
+    return history, recipe
+
+
 def load_trained_model(project: Project, project_path: str | os.PathLike,
                        folder: str | os.PathLike | None = None) -> TrainedModel:
     """The project's network with its saved weights, recipe and history. Raises CheckpointError when

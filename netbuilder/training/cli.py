@@ -25,7 +25,8 @@ from netbuilder.data.catalog import load_for_model
 from netbuilder.common.text import one_line, printable
 from netbuilder.inference.live import predict_drawing_files
 from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
-from netbuilder.model.checkpoint import checkpoint_path, load_trained_model
+from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, load_trained_model
+from netbuilder.runs import RunError, RunListing, RunStore
 
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
@@ -33,7 +34,9 @@ from .metrics import evaluate, format_confusion
 from .outputs import check_json_lines_file, check_output_folder
 from .run import TrainingRun
 from .run_text import epoch_text, is_news, progress_text, started_text, threads_text
+from .runs_text import diff_json, runs_json, runs_table
 from .session import USER_ERRORS, TrainingSession, memory_problem
+from .tensorboard import tensorboard_problem
 from .threads import usable_cores
 
 FAILED = 2
@@ -44,7 +47,7 @@ PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often w
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `train`, `evaluate` and `predict`; each sets `handler(args) -> exit status`."""
+    """Register `train`, `evaluate`, `predict`, the exports and `runs`; each sets `handler(args) -> exit status`."""
     train = subparsers.add_parser(
         "train", help="train a project's network and save the weights beside it",
         epilog="On several processes or machines: torchrun --nproc-per-node N -m netbuilder train PROJECT "
@@ -58,12 +61,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--events-jsonl", metavar="FILE",
                        help="also write every training event to FILE, one JSON object a line (rank 0 only), "
                             "for a program that shows the run live")
+    train.add_argument("--tensorboard", metavar="DIR",
+                       help="also write the run's curves and network graph as TensorBoard event files under DIR "
+                            "(needs the tensorboard package)")
     train.set_defaults(handler=train_command)
 
     test = subparsers.add_parser("evaluate", help="print the accuracy and confusion matrix of the trained weights")
     test.add_argument("project", help="project file (.nbproj)")
     _add_data_argument(test)
     _add_out_argument(test, "folder holding the weights, if not beside the project")
+    _add_run_argument(test)
     test.set_defaults(handler=evaluate_command)
 
     predict = subparsers.add_parser("predict", help="print the trained model's top classes for images, CSV rows "
@@ -76,8 +83,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--top", type=int, default=3, metavar="K", help="classes to show per sample (default 3)")
     predict.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     _add_out_argument(predict, "folder holding the weights, if not beside the project")
+    _add_run_argument(predict)
     predict.set_defaults(handler=predict_command)
 
+    _add_export_commands(subparsers)
+    _add_runs_command(subparsers)
+
+
+def _add_export_commands(subparsers: argparse._SubParsersAction) -> None:
     from netbuilder.export.formats import EXPORT_FORMATS
 
     export = subparsers.add_parser("export", help="write the network, with its trained weights if any, in a "
@@ -87,12 +100,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="; ".join(f"{export_format.name}: {export_format.description}"
                                        for export_format in EXPORT_FORMATS.values()))
     export.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    _add_run_argument(export)
     export.set_defaults(handler=export_command)
     code = subparsers.add_parser("export-code", help="write the network as standalone PyTorch files "
                                                      "(export --format code)")
     code.add_argument("project", help="project file (.nbproj)")
     code.add_argument("--out", metavar="FILE", help="file to write (default: print the module)")
-    code.set_defaults(handler=export_command, format="code")
+    code.set_defaults(handler=export_command, format="code", run=None)
 
     weights = subparsers.add_parser("import-weights", help="check weights from a .pt/.pth/.safetensors file "
                                     "against the network and write them as a safetensors export")
@@ -100,6 +114,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     weights.add_argument("weights", metavar="FILE", help="weights (.pt and .pth files are read without running code)")
     weights.add_argument("--out", required=True, metavar="FILE", help="safetensors file to write")
     weights.set_defaults(handler=import_weights_command)
+
+
+def _add_runs_command(subparsers: argparse._SubParsersAction) -> None:
+    runs = subparsers.add_parser("runs", help="list the project's kept training runs, or say what changed between two")
+    runs.add_argument("project", help="project file (.nbproj)")
+    runs.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    runs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="what changed from run A to run B (ids or names)")
+    _add_out_argument(runs, "folder holding the weights and runs, if not beside the project")
+    runs.set_defaults(handler=runs_command)
+
+
+def _add_run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", metavar="NAME", help="use this kept run's network and weights (its id or name; "
+                                                     "default: the project's model, the latest run)")
 
 
 def _add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +154,8 @@ def train_command(args: argparse.Namespace) -> int:
                             size=weight_bytes(analyze(project.graph)))
         if args.events_jsonl:
             check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
+        if args.tensorboard is not None and tensorboard_problem():
+            return _fail(tensorboard_problem())
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
@@ -172,7 +202,11 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
     say = _run_output()
     if world.distributed:
         say(describe(world))
-    run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world)
+    try:
+        run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world,
+                          tensorboard=args.tensorboard)
+    except OSError as error:
+        return _fail(f"cannot write the TensorBoard files: {error.strerror or error}")
     presenter = _TerminalPresenter(run, say)
     try:
         with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
@@ -267,10 +301,14 @@ def _finish(run: TrainingRun, finished: Finished, signals: list[int], world: Wor
             saved = run.save(trained)
         except OSError as error:
             return _fail(f"cannot save the weights: {error.strerror or error}")
-        *conflict, done = saved.texts
-        for line in conflict:
+        for line in saved.warnings:
             print(f"netbuilder: {line}", file=sys.stderr)
-        say(done)
+        for line in saved.reports:
+            say(line)
+    if run.tensorboard is not None:
+        if run.tensorboard.graph_problem:
+            print(f"netbuilder: {one_line(run.tensorboard.graph_problem)}", file=sys.stderr)
+        say(f"Wrote the run for TensorBoard to {run.tensorboard.folder} (tensorboard --logdir {run.tensorboard.folder.parent})")
     if signals:
         if trained is None and world.leader:
             print("netbuilder: nothing was saved: no epoch had ended", file=sys.stderr)
@@ -297,7 +335,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     """The trained model on data read as its recipe says: its own validation data by default."""
     try:
         project = load_project(args.project)
-        trained = load_trained_model(project, args.project, args.out)
+        trained = _trained_model(args, project)
         spec = args.data or trained.history.dataset or project.dataset
         samples = load_for_model(spec, trained.recipe, trained_on=args.data is None, progress=_progress_printer())
         result = evaluate(trained.model, samples.inputs, samples.targets, trained.recipe.task)
@@ -343,7 +381,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if not args.files and not args.strokes:
         return _fail("give the files to predict, or drawings with --strokes")
     try:
-        trained = load_trained_model(load_project(args.project), args.project, args.out)
+        trained = _trained_model(args, load_project(args.project))
         raw, prediction = predict_files(trained, args.files) if args.files else \
             predict_drawing_files(trained, args.strokes)
     except USER_ERRORS as error:
@@ -366,11 +404,57 @@ def export_command(args: argparse.Namespace) -> int:
         if args.out is None:  # export-code without --out prints the module, as it always did
             print(to_python(project.graph, title=project.name), end="")
             return 0
-        result = export_project(project, args.project, args.format, args.out)
+        if args.run is None:
+            result = export_project(project, args.project, args.format, args.out)
+        else:  # the run's own network, whose weights are beside it in the run's folder
+            run = RunStore(args.project).find_with_weights(args.run)
+            result = export_project(RunStore(args.project).network(run), run.network_path, args.format, args.out)
     except USER_ERRORS as error:
         return _fail(error)
     _say(result.message)
     return 0
+
+
+def _trained_model(args: argparse.Namespace, project: Project) -> TrainedModel:
+    """The project's model, or with --run that kept run's network and weights."""
+    if args.run is None:
+        return load_trained_model(project, args.project, args.out)
+    return RunStore(args.project, args.out).load_model(args.run)
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    """The kept runs as a table (or JSON), or what changed between two of them."""
+    store = RunStore(args.project, args.out)
+    try:
+        load_project(args.project)  # a mistyped project name gets the project's message, not "no runs"
+        if args.diff:
+            before, after = (store.find(key) for key in args.diff)
+            diff = store.diff(before, after)
+            if args.json:
+                print(diff_json(before, after, diff))
+            else:
+                _say(f"From {before.title} to {after.title}: {diff.summary}\n" + "\n".join(diff.lines()))
+            return 0
+        listing = store.runs()
+        usage = store.disk_usage()
+    except USER_ERRORS as error:
+        return _fail(error)
+    for problem in listing.problems:
+        print(f"netbuilder: {one_line(problem)}", file=sys.stderr)
+    print(runs_json(listing, usage, _changes(store, listing)) if args.json
+          else printable(runs_table(listing, usage, _changes(store, listing))))
+    return 0
+
+
+def _changes(store: RunStore, listing: RunListing) -> dict[str, str]:
+    """Each run's changes from the run before it, as one line (a run that cannot be read: none)."""
+    changes = {}
+    for before, after in zip(listing.runs, listing.runs[1:]):
+        try:
+            changes[after.id] = store.diff(before, after).summary
+        except RunError:
+            continue
+    return changes
 
 
 def import_weights_command(args: argparse.Namespace) -> int:

@@ -4,43 +4,71 @@ and `netbuilder train`, which are two presenters of it.
 A TrainingRun owns the snapshot of the project it trains (the canvas stays editable meanwhile),
 the TrainingSession, the settings the run uses now (they change while paused), and keeping and
 saving the run's weights beside the project, where a checkpoint another run saved meanwhile is
-kept, not overwritten. What a person reads for each event is in run_text, the same words on the
-terminal and in the window.
+kept, not overwritten. Each saved run is also kept among the project's runs (netbuilder.runs), with
+the network and settings it started with, its time and speed; and, when asked, its figures are
+written for TensorBoard as they come. What a person reads for each event is in run_text, the same
+words on the terminal and in the window.
 """
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from netbuilder.core.project import Project, project_from_dict, project_to_dict
 from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, checkpoint_version, kept_run, save_checkpoint
+from netbuilder.runs import RunInfo, RunStore, run_id_for
 
 from .control import CHANGEABLE_WHILE_PAUSED, State
 from .distributed import SINGLE_PROCESS, World
-from .run_text import graph_structure, saved_texts
+from .events import BatchEnded, Finished, Started
+from .run_text import graph_structure, kept_run_text, saved_texts
 from .session import TrainingSession
+from .tensorboard import TensorBoardLog
 
 
 @dataclass(frozen=True)
 class SavedWeights:
     path: Path  # where the weights went
     intended: Path  # where they go when no other run saved there meanwhile
+    run: RunInfo | None = None  # the run as kept among the project's runs
+    run_problem: str = ""  # why it was not kept (the weights are saved all the same)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What went otherwise than asked: a conflict with another run, a run not kept."""
+        *conflict, _ = saved_texts(self.path, self.intended)
+        return conflict + ([self.run_problem] if self.run_problem else [])
+
+    @property
+    def reports(self) -> list[str]:
+        """What was done, the weights' place last."""
+        return [kept_run_text(self.run)] * (self.run is not None) + saved_texts(self.path, self.intended)[-1:]
 
     @property
     def texts(self) -> list[str]:
-        """What the person is told, the conflict (if any) first."""
-        return saved_texts(self.path, self.intended)
+        """Everything the person is told, warnings first."""
+        return self.warnings + self.reports
 
 
 class TrainingRun:
     """One run of a snapshot of `project`, taken now (`name`: the snapshot's name, the
     window's title for a project without a file). `project_path` is the project's file, if it
     has one: weights are saved beside it (or in `out`), and a checkpoint saved there by another
-    run while this one trains is kept. The other arguments are TrainingSession's."""
+    run while this one trains is kept. `tensorboard`: a TensorBoard log folder the run's figures
+    and graph are written to as well (raises ImportError without TensorBoard, OSError when the
+    folder cannot be made). The other arguments are TrainingSession's."""
 
     def __init__(self, project: Project, project_path: str | Path | None = None, *, name: str | None = None,
                  dataset_spec: str | None = None, dataset=None, out: str | Path | None = None,
-                 threads: int | None = None, world: World = SINGLE_PROCESS, report_interval: float = 0.25):
+                 threads: int | None = None, world: World = SINGLE_PROCESS, report_interval: float = 0.25,
+                 tensorboard: str | Path | None = None):
+        self.started = time.time()  # the run's id among the kept runs is this time
+        self.samples_per_second: float | None = None  # the speed over the run so far, as last reported
+        self.ended = ""  # the Finished reason, once finished
         self.project = project_from_dict(project_to_dict(project), name or project.name)
         self.structure = graph_structure(self.project)
         self.project_path = Path(project_path) if project_path is not None else None
@@ -51,13 +79,33 @@ class TrainingRun:
         self.settings = {name: getattr(self.project.training, name) for name in CHANGEABLE_WHILE_PAUSED}
         self.session = TrainingSession(self.project, dataset_spec, dataset=dataset, threads=threads, world=world,
                                        report_interval=report_interval)
+        self.tensorboard = None
+        if tensorboard is not None and world.leader:
+            label = f"{Path(project_path).stem if project_path else self.project.name}-{run_id_for(self.started)}"
+            self.tensorboard = TensorBoardLog(tensorboard, label, self.project.training.to_dict())
 
     @property
     def state(self) -> State:
         return self.session.state
 
     def events(self):
-        return self.session.events()
+        """The session's events, noted on the way (speed, how it ended, TensorBoard)."""
+        for event in self.session.events():
+            self._note(event)
+            yield event
+
+    def _note(self, event) -> None:
+        if isinstance(event, BatchEnded):
+            self.samples_per_second = event.samples_per_second
+        elif isinstance(event, Finished):
+            self.ended = event.reason
+        if self.tensorboard is None:
+            return
+        if isinstance(event, Started) and self.session.model is not None and self.session.dataset is not None:
+            model = _untouched(self.session.model)
+            device = next(model.parameters(), torch.empty(0)).device
+            self.tensorboard.write_graph(model, self.session.dataset.train_x[:2].to(device))
+        self.tensorboard.write(event)
 
     def pause(self) -> None:
         self.session.pause()
@@ -97,6 +145,20 @@ class TrainingRun:
         """Write `trained` beside `project_path` (default: the run's project file). Raises OSError."""
         path = Path(project_path) if project_path is not None else self.project_path
         replaces = self._found_checkpoint if path == self.project_path else "any"
+        store = RunStore(path, self.out)
+        store.keep_unkept_checkpoint()  # weights saved before runs were kept are not overwritten unkept
         saved = save_checkpoint(trained.model, trained.history, path, self.out, recipe=trained.recipe,
                                 replaces=replaces)
-        return SavedWeights(saved, checkpoint_path(path, self.out))
+        intended = checkpoint_path(path, self.out)
+        try:
+            run = store.keep(trained, self.project, started=self.started,
+                             samples_per_second=self.samples_per_second, ended=self.ended, current=saved == intended)
+        except OSError as error:  # the weights are saved: the run is kept from them when the runs are next listed
+            return SavedWeights(saved, intended, run_problem=f"The run was not kept among the project's runs "
+                                                             f"({error.strerror or error}); its weights are saved.")
+        return SavedWeights(saved, intended, run)
+
+
+def _untouched(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy in eval mode to trace: tracing the model itself would update BatchNorm's statistics."""
+    return copy.deepcopy(model).eval()

@@ -34,6 +34,11 @@ def saved_texts(path: Path, intended: Path) -> list[str]:
     return lines
 
 
+def kept_run_text(run) -> str:
+    """A kept run (netbuilder.runs.RunInfo), as the person is told when it ends."""
+    return f"Kept this run as {shown(run.id)} in {shown(run.folder.parent.name)} (netbuilder-cli runs PROJECT lists them)"
+
+
 def duration(seconds: float | None) -> str:
     """A time span for people: '42 s', '3 min 07 s', '1 h 05 min'; '…' while not known."""
     if seconds is None:

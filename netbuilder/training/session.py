@@ -21,6 +21,7 @@ from netbuilder.core.layers import ParamError
 from netbuilder.core.project import Project, ProjectFileError
 from netbuilder.data.base import Dataset, DataError
 from netbuilder.model.checkpoint import CheckpointError, History
+from netbuilder.runs import RunError
 
 from .control import RunControl, State, StopRequested, TrainingError
 from .distributed import SINGLE_PROCESS, World
@@ -30,7 +31,7 @@ from .trainer import Trainer, describe_failure, prepare, resolve_device
 
 # Problems of the user's project or data: their message is all the user needs (the window's runs
 # and every command of the command line catch these).
-USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, CheckpointError, ParamError)
+USER_ERRORS = (ProjectFileError, CompileError, DataError, TrainingError, CheckpointError, ParamError, RunError)
 # How often waiting for the data checks for a stop.
 _STOP_POLL_SECONDS = 0.1
 

@@ -74,7 +74,7 @@ def test_weights_wait_for_the_first_save_and_the_run_comes_back_on_open(training
     path = tmp_path / "mlp.nbproj"
     dialogs.chosen_file = str(path)
     assert window.save()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.stem == "mlp") == ["mlp.nbproj", "mlp.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.stem == "mlp") == ["mlp.nbproj", "mlp.runs", "mlp.safetensors"]
     losses = list(window.training.plots.current.batch_loss)
 
     assert window.draw_panel.trained.model is not None  # the run's model reads drawings

@@ -10,6 +10,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from netbuilder.runs import RunStore
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
@@ -63,7 +65,8 @@ def test_the_command_line_names_processes_and_backend_first_and_rank_0_alone_log
     assert lines[0] == "Distributed training: 2 processes, gloo backend (CPU)"
     assert [line.split()[1] for line in lines if line.startswith("epoch")] == ["1/2", "2/2"]
     assert lines[-1] == f"Saved the weights, history and data recipe to {tmp_path / 'weights' / 'points.safetensors'}"
-    assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == ["points.safetensors"]
+    assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == ["points.runs", "points.safetensors"]
+    assert len(RunStore(project, tmp_path / "weights").runs().runs) == 1  # rank 0 alone keeps the run
 
 
 def test_a_run_failing_on_every_rank_ends_with_rank_0s_message_once(tmp_path, make_project, cluster_rows):

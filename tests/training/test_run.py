@@ -9,6 +9,7 @@ from netbuilder.core.project import save_project
 from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.model.checkpoint import checkpoint_path, load_trained_model
 from netbuilder.training.events import BatchEnded, Finished
+from netbuilder.runs import RunStore
 from netbuilder.training.run import TrainingRun
 from netbuilder.training.run_text import duration
 
@@ -49,12 +50,17 @@ def test_a_run_saves_beside_the_project_and_keeps_a_checkpoint_saved_meanwhile(m
     for run in (first, second):
         assert isinstance(list(run.events())[-1], Finished)
     saved_second = second.save(second.kept())
-    assert saved_second.path == checkpoint_path(path) and len(saved_second.texts) == 1
+    assert saved_second.path == checkpoint_path(path) and saved_second.warnings == []
+    assert saved_second.reports[0].startswith(f"Kept this run as {saved_second.run.id} in blobs.runs")
     saved_first = first.save(first.kept())  # the second saved while the first trained: it is kept
     assert saved_first.path != checkpoint_path(path) and saved_first.path.exists()
     assert saved_first.texts[0].startswith("Another run saved blobs.safetensors while this one trained")
     assert saved_first.path.name in saved_first.texts[0]
     assert load_trained_model(project(epochs=1), path).history.epochs  # the kept one still reads
+    # both runs are kept; the project's model is the one whose weights it holds
+    listing = RunStore(path).runs()
+    assert {run.id for run in listing.runs} == {saved_first.run.id, saved_second.run.id}
+    assert listing.current == saved_second.run.id
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "…"), (0.4, "0 s"), (42, "42 s"), (187, "3 min 07 s"),

@@ -1,0 +1,447 @@
+"""The runs of one project, kept beside it: `digits.nbproj` -> `digits.runs/<run id>/`.
+
+Each run's folder holds the network and settings exactly as trained (`network.nbproj`), its
+weights, history and recipe in the one-file checkpoint format (`network.safetensors`, beside the
+network as a project's checkpoint is beside the project, so the checkpoint functions read it
+unchanged) and a small `run.json` (name, note, star and the figures a table shows), which is all
+that listing reads. A run's folder is written under a hidden name and renamed into place, so a
+listing never sees half a run. The project's model stays `digits.safetensors`, where predict,
+evaluate, export and the Draw panel read it; `model.json` in the runs folder says which run it
+is (valid while that file is the one it names), so a checkpoint saved some other way, or before
+runs were kept, becomes a run of its own the next time the runs are listed: nothing is lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from netbuilder.common.fields import FieldError, read_field
+from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded, write_atomic
+from netbuilder.common.text import shown
+from netbuilder.core.project import Project, ProjectFileError, load_project, save_project
+from netbuilder.model.checkpoint import (MAX_CHECKPOINT_BYTES, CheckpointError, TrainedModel, checkpoint_bytes,
+                                         checkpoint_path, checkpoint_version, load_history_and_recipe,
+                                         load_trained_model)
+from netbuilder.model.file_lock import locked
+from netbuilder.model.history import History
+
+from .diff import RunDiff, diff_projects
+
+RUNS_SUFFIX = ".runs"
+RUN_FILE = "run.json"
+NETWORK_FILE = "network.nbproj"  # its checkpoint, by checkpoint_path's rule, is network.safetensors beside it
+MODEL_FILE = "model.json"  # which run's weights the project's model is
+RUN_FORMAT = "netbuilder-run"
+RUN_VERSION = 1
+MODEL_FORMAT = "netbuilder-run-model"
+MAX_RUN_FILE_BYTES = 64 * 1024  # a name and a note of a few thousand characters, and a dozen figures
+NAME_LIMIT = 80
+NOTE_LIMIT = 4000
+MIGRATED_NOTE = ("Kept from the weights saved before netbuilder kept every run; its network and settings are the "
+                 "project's as they were when the runs were first listed.")
+
+
+class RunError(Exception):
+    """A run cannot be found, read, changed or used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One kept run as listed: what run.json holds. `id` is the folder's name (the start time)."""
+
+    id: str
+    folder: Path = field(repr=False)
+    started: str  # ISO 8601 local time with its offset
+    name: str = ""  # editable; empty: the run is shown by its id
+    note: str = ""
+    starred: bool = False
+    dataset: str = ""
+    task: str = "classification"
+    epochs: int = 0  # epochs trained (the weights are the best epoch's)
+    best_val_accuracy: float | None = None  # None: regression, or no validation data
+    best_val_loss: float | None = None
+    last_train_loss: float | None = None
+    seconds: float = 0.0  # training and validation time, paused time excluded
+    samples_per_second: float | None = None  # None: not measured (a run kept before runs were)
+    ended: str = ""  # the Finished reason ("completed", "stopped", ...); "" when not known
+    has_weights: bool = True  # False once pruned: the history and the network stay
+
+    @property
+    def title(self) -> str:
+        """How the run is named to a person: its name, else its id."""
+        return self.name or self.id
+
+    @property
+    def network_path(self) -> Path:
+        """The run's network as trained; the checkpoint functions find its weights beside it."""
+        return self.folder / NETWORK_FILE
+
+    @property
+    def weights_path(self) -> Path:
+        return checkpoint_path(self.network_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """run.json's contents (also the command line's `runs --json`)."""
+        document = asdict(self)
+        del document["folder"]
+        return {"format": RUN_FORMAT, "version": RUN_VERSION, **document}
+
+
+@dataclass(frozen=True)
+class RunListing:
+    runs: tuple[RunInfo, ...]  # oldest first
+    current: str | None  # the id of the run whose weights are the project's model, if it is kept
+    problems: tuple[str, ...] = ()  # one line per run folder that could not be read (its files are kept)
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    per_run: dict[str, int]  # bytes per run id
+    weights: int  # bytes of the runs' checkpoint files (weights with their histories): about what pruning can free
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_run.values())
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a run's name (one line of printable text, at most NAME_LIMIT
+    characters), or None. Names are only ever stored in run.json, never used as file names."""
+    if not isinstance(name, str):
+        return "A run's name must be text."
+    if len(name) > NAME_LIMIT:
+        return f"A run's name can have at most {NAME_LIMIT} characters, not {len(name):,}."
+    if not name.isprintable():
+        return f'"{shown(name, 40)}" holds a line break or a control character: a run\'s name is one line of text.'
+    return None
+
+
+def _note_problem(note: str) -> str | None:
+    if not isinstance(note, str):
+        return "A run's note must be text."
+    if len(note) > NOTE_LIMIT:
+        return f"A run's note can have at most {NOTE_LIMIT:,} characters, not {len(note):,}."
+    if not all(line.isprintable() for line in note.replace("\t", " ").split("\n")):
+        return "A run's note holds a control character: only text, tabs and line breaks are kept."
+    return None
+
+
+def run_id_for(started: float) -> str:
+    """A run's id: its start time, local, to the second ("20261206-094400"), sortable as text."""
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+
+
+class RunStore:
+    """The runs kept for the project file `project_path`, in `<stem>.runs` beside its checkpoint
+    (`folder`: the checkpoint's folder when not beside the project, as the command line's --out)."""
+
+    def __init__(self, project_path: str | os.PathLike, folder: str | os.PathLike | None = None):
+        self.project_path = Path(project_path)
+        self.checkpoint = checkpoint_path(project_path, folder)
+        self.folder = self.checkpoint.with_suffix(RUNS_SUFFIX)
+
+    # --- reading ----------------------------------------------------------------------------------
+    def runs(self) -> RunListing:
+        """Every kept run, oldest first, reading run.json files only. A checkpoint beside the project
+        that no run holds (saved before runs were kept, or some other way) becomes a run first."""
+        problems = []
+        try:
+            self.migrate()
+        except RunError as error:
+            problems.append(str(error))
+        runs = []
+        for folder in self._run_folders():
+            try:
+                runs.append(_read_run(folder))
+            except RunError as error:
+                problems.append(str(error))
+        return RunListing(tuple(runs), self.current(), tuple(problems))
+
+    def find(self, key: str | RunInfo) -> RunInfo:
+        """The run whose id or name is `key` (a RunInfo from `runs` is taken as it is). Raises
+        RunError naming the runs there are. The methods below take a key as this one does."""
+        if isinstance(key, RunInfo):
+            return key
+        listing = self.runs()
+        for run in listing.runs:
+            if run.id == key:
+                return run
+        named = [run for run in listing.runs if run.name == key]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise RunError(f'{len(named)} runs are named "{shown(key, 40)}": choose one by its id '
+                           f"({', '.join(run.id for run in named)}).")
+        known = ", ".join(run.title for run in listing.runs[-5:]) or "none yet"
+        raise RunError(f'{shown(self.project_path.name)} has no run "{shown(key, 40)}" (the latest: {shown(known)}; '
+                       "netbuilder-cli runs PROJECT lists them).")
+
+    def current(self) -> str | None:
+        """The id of the kept run whose weights the project's model is, None when it is none of them."""
+        pointer = self._read_pointer()
+        if pointer is None:
+            return None
+        run_id, version = pointer
+        if version != checkpoint_version(self.project_path, self.checkpoint.parent):
+            return None
+        return run_id if (self.folder / run_id / RUN_FILE).is_file() else None
+
+    def network(self, key: str | RunInfo) -> Project:
+        """The run's network and settings as it was trained (to restore it, or to compare)."""
+        run = self.find(key)
+        try:
+            return load_project(run.network_path)
+        except ProjectFileError as error:
+            raise RunError(f'Run "{shown(run.title)}" cannot be read ({error}); its files are kept.') from None
+
+    def history(self, key: str | RunInfo) -> History:
+        """The run's curves, confusion matrices and changes of settings (also once pruned)."""
+        run = self.find(key)
+        try:
+            return load_history_and_recipe(run.network_path)[0]
+        except CheckpointError as error:
+            raise RunError(f'Run "{shown(run.title)}" cannot be read ({error}).') from None
+
+    def load_model(self, key: str | RunInfo) -> TrainedModel:
+        """The run's own network with its weights: what `--run` evaluates, predicts with and exports."""
+        run = self.find_with_weights(key)
+        return _trained(self.network(run), run)
+
+    def diff(self, before: str | RunInfo, after: str | RunInfo) -> RunDiff:
+        """What changed from run `before` to run `after` (settings and network)."""
+        return diff_projects(self.network(before), self.network(after))
+
+    def disk_usage(self) -> DiskUsage:
+        per_run, weights = {}, 0
+        for folder in self._run_folders():
+            sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
+            per_run[folder.name] = sum(sizes.values())
+            weights += sizes.get(checkpoint_path(folder / NETWORK_FILE).name, 0)
+        return DiskUsage(per_run, weights)
+
+    # --- keeping ----------------------------------------------------------------------------------
+    def keep(self, trained: TrainedModel, network: Project, *, started: float, samples_per_second: float | None,
+             ended: str = "", current: bool = True) -> RunInfo:
+        """Keep a finished run: `network` as it was trained, `trained`'s weights, history and
+        recipe, the figures for the table; `current`: its weights are the project's model now
+        (the checkpoint beside the project was just written from them). Raises OSError."""
+        data = checkpoint_bytes(trained.model, trained.history, recipe=trained.recipe)
+        run = _summary(trained.history, run_id_for(started), started, samples_per_second, ended)
+        return self._add(run, network, data, current)
+
+    def migrate(self) -> RunInfo | None:
+        """Keep the project's checkpoint as a run when no run holds it (the first listing after
+        runs were kept, or weights saved some other way); the checkpoint itself stays where it
+        is. Returns the new run, None when there was nothing to do. Raises RunError."""
+        version = checkpoint_version(self.project_path, self.checkpoint.parent)
+        pointer = self._read_pointer()
+        if version is None or (pointer is not None and pointer[1] == version):
+            return None
+        name = shown(self.checkpoint.name)
+        try:
+            history, _ = load_history_and_recipe(self.project_path, self.checkpoint.parent)
+            data = read_bounded(self.checkpoint, MAX_CHECKPOINT_BYTES, "checkpoint")
+            network = load_project(self.project_path)
+        except (CheckpointError, FileReadError, ProjectFileError) as error:
+            raise RunError(f"{name} was not kept as a run ({error}); it stays where it is.") from None
+        started = os.stat(self.checkpoint).st_mtime - sum(epoch.seconds for epoch in history.epochs)
+        run = replace(_summary(history, run_id_for(started), started, None, ""), note=MIGRATED_NOTE)
+        try:
+            return self._add(run, network, data, current=True)
+        except OSError as error:
+            raise RunError(f"{name} was not kept as a run ({error.strerror or error}); it stays where it is.") from None
+
+    def keep_unkept_checkpoint(self) -> None:
+        """Before the project's checkpoint is replaced: keep it as a run if no run holds it (a
+        damaged one, which cannot be kept, is replaced as it always was)."""
+        with contextlib.suppress(RunError):
+            self.migrate()
+
+    # --- changing ---------------------------------------------------------------------------------
+    def update(self, key: str | RunInfo, *, name: str | None = None, note: str | None = None,
+               starred: bool | None = None) -> RunInfo:
+        """Rename a run, change its note or its star. Raises RunError (a name or note that cannot
+        be kept) or OSError."""
+        run = self.find(key)
+        changes = {"name": name, "note": note, "starred": starred}
+        problem = (run_name_problem(name) if name is not None else None) or \
+            (_note_problem(note) if note is not None else None)
+        if problem:
+            raise RunError(problem)
+        run = replace(run, **{field: value for field, value in changes.items() if value is not None})
+        _write_run_file(run)
+        return run
+
+    def use(self, key: str | RunInfo, network: Project) -> TrainedModel:
+        """Make run `key`'s weights the project's model (what predict, evaluate, export and the Draw
+        panel read). `network`: the project's network now, which the weights must fit (restore the
+        run's network first when it changed). Returns the model. Raises RunError or OSError."""
+        run = self.find_with_weights(key)
+        trained = _trained(network, run)
+        data = read_bounded(run.weights_path, MAX_CHECKPOINT_BYTES, "checkpoint")
+        self.keep_unkept_checkpoint()
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        with locked(self.checkpoint):
+            write_atomic(self.checkpoint, data)
+            self._point_to(run.id)
+        return trained
+
+    def delete(self, keys: list[str | RunInfo]) -> int:
+        """Delete runs (all of `keys` are found first); returns the bytes freed. The project's model
+        stays as it is, also when it came from a deleted run. Raises RunError or OSError."""
+        runs = [self.find(key) for key in keys]
+        usage = self.disk_usage().per_run
+        for run in runs:
+            shutil.rmtree(run.folder)
+        return sum(usage.get(run.id, 0) for run in runs)
+
+    def prune(self, keep_last: int) -> int:
+        """Drop the weights of every run but the starred ones, the last `keep_last` and the project's
+        model; their histories and networks stay. Returns the bytes freed. Raises OSError."""
+        listing = self.runs()
+        kept = {run.id for run in listing.runs[len(listing.runs) - keep_last:]} if keep_last > 0 else set()
+        before = self.disk_usage().total
+        for run in listing.runs:
+            if not run.has_weights or run.starred or run.id in kept or run.id == listing.current:
+                continue
+            try:
+                history, recipe = load_history_and_recipe(run.network_path)
+            except CheckpointError:
+                continue  # a damaged checkpoint is left as it is for the person to look at
+            write_atomic(run.weights_path, checkpoint_bytes(torch.nn.Module(), history, recipe=recipe))
+            _write_run_file(replace(run, has_weights=False))
+        return before - self.disk_usage().total
+
+    # --- inside -----------------------------------------------------------------------------------
+    def _run_folders(self) -> list[Path]:
+        try:
+            entries = sorted(entry.name for entry in os.scandir(self.folder)
+                             if entry.is_dir() and not entry.name.startswith("."))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise RunError(f"The runs in {shown(self.folder)} cannot be read: {error.strerror or error}") from None
+        return [self.folder / name for name in entries]
+
+    def find_with_weights(self, key: str | RunInfo) -> RunInfo:
+        """`find`, for a run whose weights are still kept (RunError once pruned)."""
+        run = self.find(key)
+        if not run.has_weights:
+            raise RunError(f'Run "{shown(run.title)}" has no weights any more (they were pruned); its history '
+                           "and network are kept: train it again to use it.")
+        return run
+
+    def _add(self, run: RunInfo, network: Project, weights: bytes, current: bool) -> RunInfo:
+        """Write the run under a hidden name and rename it into place under a free id."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{run.id}.", suffix=".partial", dir=self.folder))
+        try:
+            os.chmod(partial, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the run from the user's other accounts
+            save_project(network, partial / NETWORK_FILE)
+            write_atomic(checkpoint_path(partial / NETWORK_FILE), weights)
+            run = self._place(run, partial)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        if current:
+            self._point_to(run.id)
+        return run
+
+    def _place(self, run: RunInfo, partial: Path) -> RunInfo:
+        number = 1
+        while True:
+            run_id = run.id if number == 1 else f"{run.id}-{number}"
+            placed = replace(run, id=run_id, folder=self.folder / run_id)
+            _write_run_file(replace(placed, folder=partial))
+            try:
+                os.rename(partial, placed.folder)  # fails when the id is taken: two runs started the same second
+                return placed
+            except OSError:
+                if not placed.folder.exists():
+                    raise
+                number += 1
+
+    def _point_to(self, run_id: str) -> None:
+        version = checkpoint_version(self.project_path, self.checkpoint.parent)
+        document = {"format": MODEL_FORMAT, "version": 1, "run": run_id, "checkpoint": list(version or ())}
+        write_atomic(self.folder / MODEL_FILE, (json.dumps(document) + "\n").encode())
+
+    def _read_pointer(self) -> tuple[str, tuple[int, ...]] | None:
+        try:
+            document = parse_json(read_bounded(self.folder / MODEL_FILE, MAX_RUN_FILE_BYTES, "run file"), MODEL_FILE)
+            if document.get("format") != MODEL_FORMAT:
+                return None
+            return read_field(document, "run", "text"), tuple(read_field(document, "checkpoint", "numbers"))
+        except (FileReadError, FieldError, AttributeError):
+            return None  # none, or damaged: the project's model is then no run's, and is kept as one
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _trained(network: Project, run: RunInfo) -> TrainedModel:
+    try:
+        return load_trained_model(network, run.network_path)
+    except CheckpointError as error:
+        raise RunError(f'Run "{shown(run.title)}": {error}') from None
+
+
+def _summary(history: History, run_id: str, started: float, samples_per_second: float | None,
+             ended: str) -> RunInfo:
+    def measured(values) -> list[float]:
+        return [value for value in values if value is not None and math.isfinite(value)]
+
+    accuracies = measured(epoch.val_accuracy for epoch in history.epochs)
+    losses = measured(epoch.val_loss for epoch in history.epochs)
+    train_losses = measured(epoch.train_loss for epoch in history.epochs[-1:])
+    return RunInfo(
+        id=run_id, folder=Path(), started=datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds"),
+        dataset=history.dataset, task=history.task, epochs=len(history.epochs),
+        best_val_accuracy=max(accuracies) if accuracies else None, best_val_loss=min(losses) if losses else None,
+        last_train_loss=train_losses[0] if train_losses else None,
+        seconds=sum(epoch.seconds for epoch in history.epochs),
+        samples_per_second=samples_per_second if samples_per_second and math.isfinite(samples_per_second) else None,
+        ended=ended)
+
+
+def _write_run_file(run: RunInfo) -> None:
+    write_atomic(run.folder / RUN_FILE, (json.dumps(run.to_dict(), indent=1, ensure_ascii=False) + "\n").encode())
+
+
+_RUN_FIELDS = {"started": "text", "name": "text", "note": "text", "starred": "flag", "dataset": "text", "task": "text",
+               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag"}
+_OPTIONAL_FIGURES = ("best_val_accuracy", "best_val_loss", "last_train_loss", "samples_per_second")
+
+
+def _read_run(folder: Path) -> RunInfo:
+    where = f"{shown(folder.parent.name)}/{shown(folder.name)}"
+    try:
+        document = parse_json(read_bounded(folder / RUN_FILE, MAX_RUN_FILE_BYTES, "run file"), RUN_FILE)
+    except FileMissingError:
+        raise RunError(f"{where} has no {RUN_FILE} (a run that did not finish saving, or changed by hand): "
+                       "it is not listed; its files are kept.") from None
+    except FileReadError as error:
+        raise RunError(f"{where}: {error}; it is not listed, its files are kept.") from None
+    if not isinstance(document, dict) or document.get("format") != RUN_FORMAT or document.get("version") != RUN_VERSION:
+        raise RunError(f"{where}/{RUN_FILE} is not a netbuilder run of version {RUN_VERSION}: it is not listed; "
+                       "its files are kept.")
+    try:
+        values = {name: read_field(document, name, kind) for name, kind in _RUN_FIELDS.items()}
+        values.update({name: read_field(document, name, "number", optional=True) for name in _OPTIONAL_FIGURES})
+    except FieldError as error:
+        raise RunError(f"{where}/{RUN_FILE} is damaged ({error}): it is not listed; its files are kept.") from None
+    return RunInfo(id=folder.name, folder=folder, **values)
