@@ -359,8 +359,8 @@ class MainWindow(QMainWindow):
         self.draw_dock.hide()  # first: docking it here is not the user choosing a tab for it
         for dock, area in zip(self.docks(), (areas.LeftDockWidgetArea, areas.RightDockWidgetArea,
                                              areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
-                                             areas.BottomDockWidgetArea, areas.RightDockWidgetArea,
-                                             areas.BottomDockWidgetArea)):
+                                             areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
+                                             areas.RightDockWidgetArea)):
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.setVisible(dock is not self.draw_dock)
@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
 
     def docks(self) -> list[QDockWidget]:
         return [self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock,
-                self.draw_dock, self.runs_dock]
+                self.runs_dock, self.draw_dock]
 
     def layout_faults(self) -> list[str]:
         """What makes the current layout unusable on this screen: the window or a panel off every

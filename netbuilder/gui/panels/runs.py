@@ -46,6 +46,7 @@ class RunsPanel(QWidget):
         self.overlays = RunOverlays(training.plots)
 
         self.disk = QLabel()
+        self.disk.setWordWrap(True)
         self.table = RunsTable()
         self.table.edited.connect(self._edited)
         self.table.star_clicked.connect(self._toggle_star)
@@ -74,17 +75,19 @@ class RunsPanel(QWidget):
         self.compare_title.setWordWrap(True)
         self.changes = QListWidget()
 
-        buttons = QHBoxLayout()
+        disk_row = QHBoxLayout()  # what the runs take, and freeing it
+        disk_row.addWidget(self.disk, 1)
+        disk_row.addWidget(QLabel("Keep weights of starred runs and"))
+        disk_row.addWidget(self.keep_last)
+        disk_row.addWidget(self.prune_button)
+        buttons = QHBoxLayout()  # what to do with the selected runs
         for widget in (self.use_button, self.restore_button, self.delete_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel("Keep weights of starred runs and"))
-        buttons.addWidget(self.keep_last)
-        buttons.addWidget(self.prune_button)
         left = QWidget()
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 0, 0)
-        left_column.addWidget(self.disk)
+        left_column.addLayout(disk_row)
         left_column.addWidget(self.table, 1)
         left_column.addLayout(buttons)
         left_column.addWidget(self.message)
