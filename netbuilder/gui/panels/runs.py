@@ -19,7 +19,6 @@ from ...core.project import Project
 from ...core.restore import RestoreNetwork
 from ...runs import RunDiff, RunError, RunInfo, RunListing, RunStore, diff_projects
 from ...training.run_text import graph_structure
-from .. import style
 from ..document import Document
 from ..editor.diff_marks import DIFF_COLOURS, DiffMarks, MarkedLayer
 from .runs_table import RunsTable
@@ -33,6 +32,10 @@ _NO_FILE = "Save the project to keep its runs: each training run is kept beside 
 
 
 class RunsPanel(QWidget):
+    """The runs of the document's project file (none until it has one). `training`: the Training
+    panel, whose plots show the overlays and which says when a run was kept; `marks`: the canvas's
+    marks of what changed."""
+
     def __init__(self, document: Document, training: TrainingPanel, marks: DiffMarks, parent: QWidget | None = None):
         super().__init__(parent)
         self.document, self.training, self.marks = document, training, marks
@@ -74,7 +77,15 @@ class RunsPanel(QWidget):
         self.compare_title = QLabel("Select two runs to see what changed between them.")
         self.compare_title.setWordWrap(True)
         self.changes = QListWidget()
+        self._lay_out()
+        document.project_replaced.connect(self._project_replaced)
+        document.file_state_changed.connect(self._file_state_changed)
+        document.analysis_changed.connect(self._show_marks)
+        training.run_kept.connect(self.refresh)
+        self._project_replaced()
 
+    def _lay_out(self) -> None:
+        """The table with the disk line above it and the buttons below; what changed at the right."""
         disk_row = QHBoxLayout()  # what the runs take, and freeing it
         disk_row.addWidget(self.disk, 1)
         disk_row.addWidget(QLabel("Keep weights of starred runs and"))
@@ -105,12 +116,6 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
-
-        document.project_replaced.connect(self._project_replaced)
-        document.file_state_changed.connect(self._file_state_changed)
-        document.analysis_changed.connect(self._show_marks)
-        training.run_kept.connect(self.refresh)
-        self._project_replaced()
 
     # --- the runs ---------------------------------------------------------------------------------
     def _project_replaced(self) -> None:
