@@ -122,6 +122,15 @@ def _hostile_commands():
         yield ["evaluate", project, "--out", path]
         yield ["import-weights", project, path, "--out", "w.safetensors"]
         yield ["train", project, "--data", path]
+        yield ["runs", path]
+        yield ["runs", project, "--diff", path, path]
+        yield ["evaluate", project, "--run", path]
+        yield ["export", project, "--format", "code", "--out", "x.py", "--run", path]
+        yield ["runs", project, "--use", path]
+        yield ["runs", project, "--delete", path]
+        yield ["runs", project, "--name", path, path]
+    for out in ("", "read-only.py", "/proc/netbuilder/x", "pipe"):
+        yield ["train", project, "--tensorboard", out, "--epochs", "1"]
     for out in HOSTILE_OUTPUTS:
         yield ["train", project, "--out", out, "--epochs", "1"]
         yield ["train", project, "--events-jsonl", out, "--epochs", "1"]
@@ -132,14 +141,16 @@ def _hostile_commands():
         for option in ("--epochs", "--batch-size", "--learning-rate", "--threads", "--seed", "--validation-split"):
             yield ["train", project, option, number] + (["--epochs", "1"] if option != "--epochs" else [])
         yield ["predict", project, "points.csv", "--top", number]
-    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights"):
+        yield ["runs", project, "--prune", number]
+    for command in ("summary", "train", "evaluate", "predict", "export", "export-code", "import-weights", "runs"):
         yield [command, "--help"]
         yield [command]
     yield ["import-weights", project, "pipe.pt", "--out", "w.safetensors"]  # refused, never read (no hang)
     for hostile in (["evaluate", "hostile.nbproj"], ["predict", "hostile.nbproj", "hostile.csv", "--top", "8"],
                     ["predict", "hostile.nbproj", "hostile.csv", "--json"], ["summary", "hostile.nbproj"],
                     ["export", "hostile.nbproj", "--format", "safetensors", "--out", "h\x1b[2J.safetensors"],
-                    ["train", "hostile.nbproj", "--out", "again\x1b[2J"]):
+                    ["train", "hostile.nbproj", "--out", "again\x1b[2J"], ["runs", "hostile.nbproj"],
+                    ["runs", "hostile.nbproj", "--json"]):
         yield hostile
     yield ["train", "no-weights.nbproj"]
     yield ["train", project, "--threads", str(os.cpu_count() + 1)]

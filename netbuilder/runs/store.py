@@ -48,8 +48,10 @@ MODEL_FORMAT = "netbuilder-run-model"
 MAX_RUN_FILE_BYTES = 64 * 1024  # a name and a note of a few thousand characters, and a dozen figures
 NAME_LIMIT = 80
 NOTE_LIMIT = 4000
-MIGRATED_NOTE = ("Kept from the weights saved before netbuilder kept every run; its network and settings are the "
-                 "project's as they were when the runs were first listed.")
+PARTIAL, LEAVING = "partial", "deleting"  # suffixes of the hidden folders of a run being written or deleted
+STALE_LEFTOVER_SECONDS = 3600  # such a folder this old was left by a process that was killed
+MIGRATED_NOTE = ("Kept from weights saved beside the project that no run held (saved before netbuilder kept every "
+                 "run); its network and settings are the project's as they were when it was kept.")
 
 
 class RunError(Exception):
@@ -76,6 +78,10 @@ class RunInfo:
     samples_per_second: float | None = None  # None: not measured (a run kept before runs were)
     ended: str = ""  # the Finished reason ("completed", "stopped", ...); "" when not known
     has_weights: bool = True  # False once pruned: the history and the network stay
+    # What changed from the run kept before it, when it was kept (RunDiff.summary), so that a table
+    # of runs reads no network; "" for the first run
+    changes: str = ""
+    compared_with: str = ""  # that run's id
 
     @property
     def title(self) -> str:
@@ -187,13 +193,21 @@ class RunStore:
         raise RunError(f'{shown(self.project_path.name)} has no run "{shown(key, 40)}" (the latest: {shown(known)}; '
                        "netbuilder-cli runs PROJECT lists them).")
 
+    def find_with_weights(self, key: str | RunInfo) -> RunInfo:
+        """`find`, for a run whose weights are still kept (RunError once pruned)."""
+        run = self.find(key)
+        if not run.has_weights:
+            raise RunError(f'Run "{shown(run.title)}" has no weights any more (they were pruned); its history '
+                           "and network are kept: train it again to use it.")
+        return run
+
     def current(self) -> str | None:
         """The id of the kept run whose weights the project's model is, None when it is none of them."""
         pointer = self._read_pointer()
         if pointer is None:
             return None
         run_id, version = pointer
-        if version != checkpoint_version(self.project_path, self.checkpoint.parent):
+        if version != checkpoint_version(self.project_path, self.checkpoint.parent) or not _is_run_id(run_id):
             return None
         return run_id if (self.folder / run_id / RUN_FILE).is_file() else None
 
@@ -225,7 +239,10 @@ class RunStore:
     def disk_usage(self) -> DiskUsage:
         per_run, weights = {}, 0
         for folder in self._run_folders():
-            sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
+            try:
+                sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
+            except FileNotFoundError:
+                continue  # deleted meanwhile
             per_run[folder.name] = sum(sizes.values())
             weights += sizes.get(checkpoint_path(folder / NETWORK_FILE).name, 0)
         return DiskUsage(per_run, weights)
@@ -288,7 +305,15 @@ class RunStore:
         panel read). `network`: the project's network now, which the weights must fit (restore the
         run's network first when it changed). Returns the model. Raises RunError or OSError."""
         run = self.find_with_weights(key)
-        trained = _trained(network, run)
+        try:
+            trained = load_trained_model(network, run.network_path)
+        except CheckpointError as error:
+            changes = diff_projects(self.network(run), network)
+            if changes.same:  # the same network: the run's file itself is at fault
+                raise RunError(f'Run "{shown(run.title)}": {error}') from None
+            raise RunError(f'Run "{shown(run.title)}" was trained on another network than the project\'s now '
+                           f"(changed since: {changes.summary}): restore the run's network first to use its "
+                           "weights.") from None
         data = read_bounded(run.weights_path, MAX_CHECKPOINT_BYTES, "checkpoint")
         self.keep_unkept_checkpoint()
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -303,7 +328,10 @@ class RunStore:
         runs = [self.find(key) for key in keys]
         usage = self.disk_usage().per_run
         for run in runs:
-            shutil.rmtree(run.folder)
+            # hidden first, so that a delete cut short leaves no half run in the listing
+            leaving = run.folder.with_name(f".{run.id}.{LEAVING}")
+            os.rename(run.folder, leaving)
+            shutil.rmtree(leaving)
         return sum(usage.get(run.id, 0) for run in runs)
 
     def prune(self, keep_last: int) -> int:
@@ -334,18 +362,13 @@ class RunStore:
             raise RunError(f"The runs in {shown(self.folder)} cannot be read: {error.strerror or error}") from None
         return [self.folder / name for name in entries]
 
-    def find_with_weights(self, key: str | RunInfo) -> RunInfo:
-        """`find`, for a run whose weights are still kept (RunError once pruned)."""
-        run = self.find(key)
-        if not run.has_weights:
-            raise RunError(f'Run "{shown(run.title)}" has no weights any more (they were pruned); its history '
-                           "and network are kept: train it again to use it.")
-        return run
-
     def _add(self, run: RunInfo, network: Project, weights: bytes, current: bool) -> RunInfo:
-        """Write the run under a hidden name and rename it into place under a free id."""
+        """Write the run under a hidden name and rename it into place under a free id; what changed
+        from the latest run kept before it is noted in it."""
+        run = replace(run, **self._changes_from_latest(network))
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{run.id}.", suffix=".partial", dir=self.folder))
+        self._remove_stale_leftovers()
+        partial = Path(tempfile.mkdtemp(prefix=f".{run.id}.", suffix=f".{PARTIAL}", dir=self.folder))
         try:
             os.chmod(partial, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the run from the user's other accounts
             save_project(network, partial / NETWORK_FILE)
@@ -357,6 +380,25 @@ class RunStore:
         if current:
             self._point_to(run.id)
         return run
+
+    def _remove_stale_leftovers(self) -> None:
+        """Hidden folders that a run saved or deleted when the process was killed left behind."""
+        now = time.time()
+        for entry in os.scandir(self.folder):
+            if entry.name.startswith(".") and entry.name.endswith((PARTIAL, LEAVING)) and entry.is_dir():
+                with contextlib.suppress(OSError):  # another process's, still at work, or not ours to remove
+                    if now - entry.stat().st_mtime > STALE_LEFTOVER_SECONDS:
+                        shutil.rmtree(entry.path)
+
+    def _changes_from_latest(self, network: Project) -> dict[str, str]:
+        folders = self._run_folders()
+        if not folders:
+            return {}
+        try:
+            latest = load_project(folders[-1] / NETWORK_FILE)
+        except ProjectFileError:
+            return {}  # a run that cannot be read: the new one is kept all the same
+        return {"changes": diff_projects(latest, network).summary, "compared_with": folders[-1].name}
 
     def _place(self, run: RunInfo, partial: Path) -> RunInfo:
         number = 1
@@ -385,6 +427,11 @@ class RunStore:
             return read_field(document, "run", "text"), tuple(read_field(document, "checkpoint", "numbers"))
         except (FileReadError, FieldError, AttributeError):
             return None  # none, or damaged: the project's model is then no run's, and is kept as one
+
+
+def _is_run_id(text: str) -> bool:
+    """A name a run folder can have (model.json names one): no path, nothing hidden."""
+    return bool(text) and not text.startswith(".") and "/" not in text and "\\" not in text
 
 
 def _umask() -> int:
@@ -423,7 +470,8 @@ def _write_run_file(run: RunInfo) -> None:
 
 
 _RUN_FIELDS = {"started": "text", "name": "text", "note": "text", "starred": "flag", "dataset": "text", "task": "text",
-               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag"}
+               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag", "changes": "text",
+               "compared_with": "text"}
 _OPTIONAL_FIGURES = ("best_val_accuracy", "best_val_loss", "last_train_loss", "samples_per_second")
 
 

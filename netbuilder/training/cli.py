@@ -22,11 +22,11 @@ from netbuilder.core.memory import weight_bytes
 from netbuilder.core.project import Project, load_project
 from netbuilder.core.settings import SETTING_LIMITS
 from netbuilder.data.catalog import load_for_model
-from netbuilder.common.text import one_line, printable
+from netbuilder.common.text import byte_size, one_line, printable, shown
 from netbuilder.inference.live import predict_drawing_files
 from netbuilder.inference.predict import format_rows, predict_files, prediction_rows
 from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, load_trained_model
-from netbuilder.runs import RunError, RunListing, RunStore
+from netbuilder.runs import RunError, RunStore
 
 from .distributed import World, describe, join
 from .events import BatchEnded, EpochEnded, Finished, HealthReport, Preparing, Started, ThreadsChosen
@@ -117,10 +117,20 @@ def _add_export_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_runs_command(subparsers: argparse._SubParsersAction) -> None:
-    runs = subparsers.add_parser("runs", help="list the project's kept training runs, or say what changed between two")
+    runs = subparsers.add_parser("runs", help="list the project's kept training runs, say what changed between two, "
+                                              "use, name, star, delete or prune them")
     runs.add_argument("project", help="project file (.nbproj)")
     runs.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
-    runs.add_argument("--diff", nargs=2, metavar=("A", "B"), help="what changed from run A to run B (ids or names)")
+    action = runs.add_mutually_exclusive_group()
+    action.add_argument("--diff", nargs=2, metavar=("A", "B"), help="what changed from run A to run B (ids or names)")
+    action.add_argument("--use", metavar="RUN", help="make RUN's weights the project's model (what predict, evaluate, "
+                                                     "export and the Draw panel use); they must fit the network now")
+    action.add_argument("--name", nargs=2, metavar=("RUN", "NAME"), help="name a run (\"\" removes its name)")
+    action.add_argument("--star", metavar="RUN", help="star a run: pruning keeps its weights")
+    action.add_argument("--unstar", metavar="RUN", help="take a run's star away")
+    action.add_argument("--delete", nargs="+", metavar="RUN", help="delete runs (the project's model stays)")
+    action.add_argument("--prune", type=int, metavar="N", help="keep the weights of starred runs, the last N and the "
+                                                              "project's model only; every run's history stays")
     _add_out_argument(runs, "folder holding the weights and runs, if not beside the project")
     runs.set_defaults(handler=runs_command)
 
@@ -154,8 +164,8 @@ def train_command(args: argparse.Namespace) -> int:
                             size=weight_bytes(analyze(project.graph)))
         if args.events_jsonl:
             check_json_lines_file(args.events_jsonl, reads=(*reads, weights))
-        if args.tensorboard is not None and tensorboard_problem():
-            return _fail(tensorboard_problem())
+        if args.tensorboard is not None and (tensorboard_problem() or not args.tensorboard.strip()):
+            return _fail(tensorboard_problem() or "--tensorboard needs a folder to write the run's event files in")
         world = join(project.training.device)
     except USER_ERRORS as error:
         return _fail(error)
@@ -206,7 +216,7 @@ def _train(args: argparse.Namespace, project: Project, threads: int | None, worl
         run = TrainingRun(project, args.project, dataset_spec=args.data, out=args.out, threads=threads, world=world,
                           tensorboard=args.tensorboard)
     except OSError as error:
-        return _fail(f"cannot write the TensorBoard files: {error.strerror or error}")
+        return _fail(f"cannot write the TensorBoard files in {shown(args.tensorboard)}: {error.strerror or error}")
     presenter = _TerminalPresenter(run, say)
     try:
         with _event_writer(args.events_jsonl if world.leader else None) as write_event, \
@@ -423,38 +433,59 @@ def _trained_model(args: argparse.Namespace, project: Project) -> TrainedModel:
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    """The kept runs as a table (or JSON), or what changed between two of them."""
+    """The kept runs as a table (or JSON), what changed between two of them, or a change to them."""
     store = RunStore(args.project, args.out)
     try:
-        load_project(args.project)  # a mistyped project name gets the project's message, not "no runs"
+        project = load_project(args.project)  # a mistyped project name gets the project's message, not "no runs"
         if args.diff:
-            before, after = (store.find(key) for key in args.diff)
-            diff = store.diff(before, after)
-            if args.json:
-                print(diff_json(before, after, diff))
-            else:
-                _say(f"From {before.title} to {after.title}: {diff.summary}\n" + "\n".join(diff.lines()))
+            _print_diff(store, *args.diff, as_json=args.json)
             return 0
+        done = _change_runs(args, store, project)
         listing = store.runs()
         usage = store.disk_usage()
     except USER_ERRORS as error:
         return _fail(error)
+    except OSError as error:
+        return _fail(f"cannot change the runs in {shown(store.folder)}: {error.strerror or error}")
+    if done:
+        _say(done)
+        return 0
     for problem in listing.problems:
         print(f"netbuilder: {one_line(problem)}", file=sys.stderr)
-    print(runs_json(listing, usage, _changes(store, listing)) if args.json
-          else printable(runs_table(listing, usage, _changes(store, listing))))
+    print(runs_json(listing, usage) if args.json else printable(runs_table(listing, usage)))
     return 0
 
 
-def _changes(store: RunStore, listing: RunListing) -> dict[str, str]:
-    """Each run's changes from the run before it, as one line (a run that cannot be read: none)."""
-    changes = {}
-    for before, after in zip(listing.runs, listing.runs[1:]):
-        try:
-            changes[after.id] = store.diff(before, after).summary
-        except RunError:
-            continue
-    return changes
+def _print_diff(store: RunStore, before_key: str, after_key: str, as_json: bool) -> None:
+    before, after = store.find(before_key), store.find(after_key)
+    diff = store.diff(before, after)
+    if as_json:
+        print(diff_json(before, after, diff))
+    else:
+        _say(f"From {before.title} to {after.title}: {diff.summary}\n" + "\n".join(diff.lines()))
+
+
+def _change_runs(args: argparse.Namespace, store: RunStore, project: Project) -> str | None:
+    """Carry out the change asked for, and say what was done; None when only a listing was asked for.
+    Raises RunError (with a message for the person) or OSError."""
+    if args.use:
+        run = store.find(args.use)
+        store.use(run, project)
+        return f"The weights of run {run.title} are now the project's model."
+    if args.name:
+        run = store.update(args.name[0], name=args.name[1])
+        return f"Run {run.id} is named {run.name!r}." if run.name else f"Run {run.id} has no name now."
+    if args.star or args.unstar:
+        run = store.update(args.star or args.unstar, starred=bool(args.star))
+        return f"Run {run.title} is {'starred' if run.starred else 'not starred'}."
+    if args.delete:
+        freed = store.delete(args.delete)
+        return f"Deleted {len(args.delete)} run{'s' * (len(args.delete) != 1)}, freeing {byte_size(freed)}."
+    if args.prune is not None:
+        if args.prune < 0:
+            raise RunError(f"--prune keeps the last N runs' weights: N must be 0 or more, not {args.prune}")
+        return f"Pruned the weights of older runs, freeing {byte_size(store.prune(args.prune))}; every history is kept."
+    return None
 
 
 def import_weights_command(args: argparse.Namespace) -> int:

@@ -15,11 +15,13 @@ import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from netbuilder.core.project import Project, project_from_dict, project_to_dict
-from netbuilder.model.checkpoint import TrainedModel, checkpoint_path, checkpoint_version, kept_run, save_checkpoint
+from netbuilder.model.checkpoint import (FileVersion, TrainedModel, checkpoint_path, checkpoint_version, kept_run,
+                                         save_checkpoint)
 from netbuilder.runs import RunInfo, RunStore, run_id_for
 
 from .control import CHANGEABLE_WHILE_PAUSED, State
@@ -142,21 +144,36 @@ class TrainingRun:
         return kept_run(self.session) if self.world.leader else None
 
     def save(self, trained: TrainedModel, project_path: str | Path | None = None) -> SavedWeights:
-        """Write `trained` beside `project_path` (default: the run's project file). Raises OSError."""
+        """Write `trained` beside `project_path` (default: the run's project file) and keep the run
+        with the network and settings it started with. Raises OSError."""
         path = Path(project_path) if project_path is not None else self.project_path
-        replaces = self._found_checkpoint if path == self.project_path else "any"
-        store = RunStore(path, self.out)
-        store.keep_unkept_checkpoint()  # weights saved before runs were kept are not overwritten unkept
-        saved = save_checkpoint(trained.model, trained.history, path, self.out, recipe=trained.recipe,
-                                replaces=replaces)
-        intended = checkpoint_path(path, self.out)
-        try:
-            run = store.keep(trained, self.project, started=self.started,
-                             samples_per_second=self.samples_per_second, ended=self.ended, current=saved == intended)
-        except OSError as error:  # the weights are saved: the run is kept from them when the runs are next listed
-            return SavedWeights(saved, intended, run_problem=f"The run was not kept among the project's runs "
-                                                             f"({error.strerror or error}); its weights are saved.")
-        return SavedWeights(saved, intended, run)
+        return save_trained(trained, self.project, path, self.out,
+                            replaces=self._found_checkpoint if path == self.project_path else "any",
+                            started=self.started, samples_per_second=self.samples_per_second, ended=self.ended)
+
+
+def save_trained(trained: TrainedModel, network: Project, project_path: str | Path, out: str | Path | None = None, *,
+                 replaces: FileVersion | None | Literal["any"] = "any", started: float | None = None,
+                 samples_per_second: float | None = None, ended: str = "") -> SavedWeights:
+    """The one way a trained model is saved as a project's model: its checkpoint beside the project
+    (or in `out`; `replaces` as save_checkpoint's) and the run kept among the project's runs with
+    `network`, the network and settings it was trained as. Weights from elsewhere than a TrainingRun
+    (fine-tuning, a run on several processes) come here too; their start defaults to their epochs'
+    time before now. Raises OSError when the weights cannot be saved."""
+    store = RunStore(project_path, out)
+    store.keep_unkept_checkpoint()  # weights no run holds (saved before runs were kept) are not overwritten unkept
+    saved = save_checkpoint(trained.model, trained.history, project_path, out, recipe=trained.recipe,
+                            replaces=replaces)
+    intended = checkpoint_path(project_path, out)
+    if started is None:
+        started = time.time() - sum(epoch.seconds for epoch in trained.history.epochs)
+    try:
+        run = store.keep(trained, network, started=started, samples_per_second=samples_per_second, ended=ended,
+                         current=saved == intended)
+    except OSError as error:  # the weights are saved: the run is kept from them when the runs are next listed
+        return SavedWeights(saved, intended, run_problem=f"The run was not kept among the project's runs "
+                                                         f"({error.strerror or error}); its weights are saved.")
+    return SavedWeights(saved, intended, run)
 
 
 def _untouched(model: torch.nn.Module) -> torch.nn.Module:

@@ -137,3 +137,21 @@ def test_a_network_saved_and_read_again_has_no_changes(case):
     layers, _, _, _ = case
     project = build([(node_id, type_id, name, LAYER_TYPES[type_id]) for node_id, type_id, name in layers])
     assert diff_projects(project, project_from_dict(project_to_dict(project))).same
+
+
+def test_a_change_inside_a_block_names_the_block():
+    from netbuilder.core.block_commands import GroupIntoBlock
+    from netbuilder.core.project import Project
+
+    from tests.core.test_blocks import residual_net
+
+    graph, chosen = residual_net()
+    GroupIntoBlock(chosen).do(graph)
+    before = Project(graph=graph)
+    after = project_from_dict(project_to_dict(before))
+    (definition,) = after.graph.blocks.values()
+    conv = next(node for node in definition.graph.nodes.values() if node.name == "conv2")
+    conv.params = {**conv.params, "filters": 8}
+    diff = diff_projects(before, after)
+    assert diff.summary == f"{definition.name}/conv2 filters 4 → 8"
+    assert diff.changed[0].after.block == definition.name and diff.changed[0].after.node_id == conv.id

@@ -5,6 +5,8 @@ import os
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.project import load_project, project_from_dict, save_project
@@ -57,6 +59,7 @@ def test_each_run_is_kept_with_its_network_weights_and_figures(project_file):
     assert listing.problems == ()
     assert second.epochs == 3 and second.best_val_accuracy == 0.95 and second.seconds == 1.5
     assert second.samples_per_second == 1234.5 and second.ended == "completed" and second.dataset == "pets.csv"
+    assert (first.changes, second.changes, second.compared_with) == ("", "lr 0.01 → 0.03", first.id)  # for the table
     store = RunStore(project_file)
     assert store.network(first.id).training.learning_rate == 0.01  # as trained, whatever the project says now
     assert torch.equal(store.load_model(first.id).model.fc1.weight, torch.full((3, 4), 0.25))
@@ -79,7 +82,8 @@ def test_weights_that_do_not_fit_the_network_now_are_refused_and_nothing_changes
     first = train(project_file, network(), 0.25, START)
     train(project_file, network(), 0.5, START + 60)
     before = checkpoint_path(project_file).read_bytes()
-    with pytest.raises(RunError, match=r"does not fit the network"):
+    with pytest.raises(RunError, match=r"trained on another network than the project's now \(changed since: fc1 "
+                                       r"units 3 → 5\): restore the run's network first"):
         RunStore(project_file).use(first.id, network(units=5))
     assert checkpoint_path(project_file).read_bytes() == before
 
@@ -240,3 +244,39 @@ def test_using_a_run_first_keeps_weights_no_run_holds(project_file):
     (_, kept), current = [run.id for run in store.runs().runs], store.runs().current
     assert current == first.id
     assert torch.equal(store.load_model(kept).model.fc1.weight, torch.full((3, 4), 0.9))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(max_size=100), note=st.text(max_size=200))
+def test_any_name_or_note_is_kept_exactly_or_refused_with_one_line(project_file, name, note):
+    kept_runs = RunStore(project_file).runs().runs  # the fixture's folder lives through every example
+    run = kept_runs[0] if kept_runs else train(project_file, network(), 0.25, START)
+    before = (run.folder / RUN_FILE).read_bytes()
+    try:
+        RunStore(project_file).update(run.id, name=name, note=note)
+    except RunError as error:
+        assert "\n" not in str(error) and len(str(error)) < 200
+        assert (run.folder / RUN_FILE).read_bytes() == before
+        return
+    kept = RunStore(project_file).find(run.id)
+    assert (kept.name, kept.note) == (name, note)
+    if name and name != run.id:
+        assert RunStore(project_file).find(name).id == run.id
+
+
+def test_a_delete_cut_short_leaves_no_half_run_and_its_leftovers_go_later(project_file, monkeypatch):
+    first = train(project_file, network(), 0.25, START)
+
+    def killed(path, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("netbuilder.runs.store.shutil.rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        RunStore(project_file).delete([first.id])
+    monkeypatch.undo()
+    listing = RunStore(project_file).runs()
+    assert listing.runs == () and listing.problems == ()
+    (leftover,) = [path for path in first.folder.parent.iterdir() if path.name.endswith(".deleting")]
+    os.utime(leftover, (START, START))
+    train(project_file, network(), 0.5, START + 60)
+    assert not leftover.exists()

@@ -122,3 +122,43 @@ def test_an_old_project_trained_again_keeps_its_old_weights_as_its_first_run(tmp
     first, second = RunStore(path).runs().runs
     assert first.weights_path.read_bytes() == old_weights and "before netbuilder kept every run" in first.note
     assert RunStore(path).runs().current == second.id
+
+
+def test_runs_are_named_starred_used_pruned_and_deleted_from_the_command_line(two_runs, cli, capsys, tmp_path):
+    path, first, second = two_runs
+    assert cli("runs", path, "--name", second, "larger") == 0
+    assert cli("runs", path, "--star", "larger") == 0
+    assert cli("runs", path, "--prune", "0") == 0  # the first run's weights go; the starred model's stay
+    assert "every history is kept" in capsys.readouterr().out
+    runs = {run.id: run for run in RunStore(path).runs().runs}
+    assert (runs[second].name, runs[second].starred, runs[second].has_weights) == ("larger", True, True)
+    assert not runs[first].has_weights and RunStore(path).history(first).epochs
+    assert cli("runs", path, "--use", first) == 2
+    assert "no weights any more" in capsys.readouterr().err
+    assert cli("runs", path, "--delete", first) == 0
+    assert capsys.readouterr().out.startswith("Deleted 1 run, freeing ")
+    assert [run.id for run in RunStore(path).runs().runs] == [second]
+
+
+def test_using_a_run_whose_network_differs_says_what_changed_and_changes_nothing(two_runs, cli, capsys):
+    path, first, second = two_runs
+    weights = path.with_suffix(".safetensors").read_bytes()
+    assert cli("runs", path, "--use", first) == 2
+    err = capsys.readouterr().err
+    assert "trained on another network than the project's now (changed since: + ReLU, + Dense, dense1 units 3 → 16" in err
+    assert path.with_suffix(".safetensors").read_bytes() == weights
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--name", "RUN", "two\nlines"], "one line of text"),
+    (["--name", "RUN", "\x1b[2J"], "one line of text"),
+    (["--prune", "-1"], "N must be 0 or more"),
+    (["--delete", "RUN", "nope"], 'has no run "nope"'),
+])
+def test_bad_changes_get_one_line_and_change_nothing(two_runs, cli, capsys, argv, message):
+    path, first, second = two_runs
+    before = sorted((p.relative_to(path.parent), p.read_bytes()) for p in path.parent.rglob("*") if p.is_file())
+    assert cli("runs", path, *[first if arg == "RUN" else arg for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "\x1b" not in err
+    assert sorted((p.relative_to(path.parent), p.read_bytes()) for p in path.parent.rglob("*") if p.is_file()) == before

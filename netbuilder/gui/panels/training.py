@@ -21,7 +21,7 @@ from ...training.events import (BatchEnded, EpochEnded, Finished, HealthReport, 
                                 ThreadsChosen)
 from ...training.gpus import visible_gpu_count
 from ...training.run_text import (change_text, graph_structure, is_news, rate_change_text, saved_run_text,
-                                  saved_texts, started_text, threads_text)
+                                  started_text, threads_text)
 from ..document import Document
 from ..workers import DistributedTrainingWorker, TrainingWorker
 from .confusion import ConfusionMatrixView
@@ -421,13 +421,13 @@ class TrainingPanel(QWidget):
 
     def _save(self, trained, project_path: Path) -> list[str]:
         """Through the run that trained it, which knows the checkpoint it found there; weights from
-        elsewhere (a distributed run, fine-tuning) replace whatever is there. Raises OSError."""
+        elsewhere (a distributed run, fine-tuning) replace whatever is there. Either way the run is
+        kept among the project's runs. Raises OSError."""
         if self.run is not None and trained.model is self.run.session.model:
             return self.run.save(trained, project_path).texts
-        from ...model.checkpoint import checkpoint_path, save_checkpoint
+        from ...training.run import save_trained
 
-        path = save_checkpoint(trained.model, trained.history, project_path, recipe=trained.recipe)
-        return saved_texts(path, checkpoint_path(project_path))
+        return save_trained(trained, self.document.project, project_path).texts
 
     def show_saved_run(self, history) -> None:
         """A saved run (checkpoint History) as if it had just ended: its curves and last confusion matrix."""
