@@ -47,7 +47,6 @@ class RunsPanel(QWidget):
         self.listing: RunListing | None = None  # None while the project has no file
         self.diff: RunDiff | None = None
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
-        self._summaries: dict[tuple[str, str], str] = {}  # (run before, run) -> the one-line summary
         self._curves: dict[str, RunCurves] = {}
         self._compared: tuple[Project, Project] | None = None  # the networks of the compared runs
         self.overlays = RunOverlays(training.plots)
@@ -124,7 +123,7 @@ class RunsPanel(QWidget):
     # --- the runs ---------------------------------------------------------------------------------
     def _project_replaced(self) -> None:
         self.store = None
-        self._networks, self._summaries, self._curves = {}, {}, {}
+        self._networks, self._curves = {}, {}
         self.overlays.clear()
         self.marks.clear()
         self._file_state_changed()
@@ -163,8 +162,7 @@ class RunsPanel(QWidget):
         if self.listing is not None and self.listing.problems:
             self.message.setText("\n".join(self.listing.problems))
         self.table.blockSignals(True)
-        self.table.fill(self.kept, self._changes_from_previous(),
-                        self.listing.current if self.listing is not None else None, ticked)
+        self.table.fill(self.kept, self.listing.current if self.listing is not None else None, ticked)
         self.table.select_runs(selected)
         self.table.blockSignals(False)
         self.show_overlays()
@@ -183,23 +181,6 @@ class RunsPanel(QWidget):
         if run_id not in self._networks:
             self._networks[run_id] = self.store.network(self.run(run_id))
         return self._networks[run_id]
-
-    def _changes_from_previous(self) -> dict[str, str]:
-        runs = self.kept
-        if len(runs) < 2:
-            return {}
-        from ...runs import RunError, diff_projects
-
-        summaries = {}
-        for before, after in zip(runs, runs[1:]):
-            key = (before.id, after.id)
-            if key not in self._summaries:
-                try:
-                    self._summaries[key] = diff_projects(self.network(before.id), self.network(after.id)).summary
-                except RunError:
-                    self._summaries[key] = "(cannot be read)"
-            summaries[after.id] = self._summaries[key]
-        return summaries
 
     # --- editing ----------------------------------------------------------------------------------
     def _edited(self, run_id: str, field: str, text: str) -> None:

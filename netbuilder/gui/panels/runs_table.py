@@ -84,9 +84,9 @@ class RunsTable(QTableWidget):
         self.itemChanged.connect(self._item_changed)
         self.cellClicked.connect(self._cell_clicked)
 
-    def fill(self, runs: tuple[RunInfo, ...], summaries: dict[str, str], current: str | None, ticked: set[str]) -> None:
-        """One row per run, sorted as the person last chose (newest first at the start); `summaries`: each run's
-        changes from the run before it; `current`: the run whose weights are the project's model."""
+    def fill(self, runs: tuple[RunInfo, ...], current: str | None, ticked: set[str]) -> None:
+        """One row per run, sorted as the person last chose (newest first at the start); `current`:
+        the run whose weights are the project's model; `ticked`: the runs overlaid."""
         self._filling = True
         self.setSortingEnabled(False)  # rows stay where they are put while they are filled
         self.setRowCount(len(runs))
@@ -97,7 +97,7 @@ class RunsTable(QTableWidget):
                      NAME: (run.title, None), WHEN: (when_text(run.started), run.id), DATASET: (run.dataset, None),
                      EPOCHS: (str(run.epochs), run.epochs), BEST: (best, best_key),
                      TIME: (duration(run.seconds), run.seconds), SPEED: (speed, run.samples_per_second),
-                     CHANGES: (summaries.get(run.id, ""), None), NOTE: (run.note, None)}
+                     CHANGES: (run.changes, None), NOTE: (run.note, None)}
             for column, (text, key) in cells.items():
                 cell = _Cell(text)
                 cell.setData(RUN_ROLE, run.id)
@@ -125,7 +125,8 @@ class RunsTable(QTableWidget):
             if not run.has_weights:
                 tooltip.append("Its weights were pruned: its curves and network are kept.")
             name.setToolTip("\n".join(tooltip))
-            self.item(row, CHANGES).setToolTip(summaries.get(run.id, ""))
+            if run.compared_with:
+                self.item(row, CHANGES).setToolTip(f"{run.changes}\n(from run {run.compared_with})")
             self.item(row, NOTE).setToolTip(run.note)
         self.setSortingEnabled(True)
         self._filling = False
