@@ -65,6 +65,11 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     assert len(loss_item.getData()[0]) == len(overlays.runs[first.id].curves.batch_x) > 0
     assert loss_item.zValue() < plots.curves["smoothed_loss"].zValue()
     assert any(first.title in line for line in overlays.values_at(1.0))
+    colour = overlays.runs[second.id].colour
+    panel.table.set_ticked(first.id, False)  # the other run keeps its colour; the unticked one's curves go
+    assert list(overlays.runs) == [second.id] and overlays.runs[second.id].colour == colour
+    assert loss_item.scene() is None
+    panel.table.set_ticked(first.id, True)
 
     # what changed: the summary column, the list, and the changed layer ringed on the canvas
     summary = panel.table.item(panel.table.row_of(second.id), CHANGES).text()

@@ -39,26 +39,34 @@ class RunOverlays:
         plots.more_values.append(self.values_at)
 
     def show(self, runs: list[tuple[str, str, RunCurves]]) -> None:
-        """Overlay `runs` ((id, name, curves), in the order of their colours), replacing those shown."""
-        self.clear()
-        for index, (run_id, name, curves) in enumerate(runs):
-            colour = RUN_COLOURS[index % len(RUN_COLOURS)]
+        """Overlay exactly `runs` ((id, name, curves)): runs shown already keep their curves and
+        colour, runs no longer listed go, new ones take the first colour not in use."""
+        wanted = {run_id for run_id, _, _ in runs}
+        for run_id in [run_id for run_id in self.runs if run_id not in wanted]:
+            self._remove(run_id)
+        for run_id, name, curves in runs:
+            if run_id in self.runs:
+                self.runs[run_id].name = name
+                continue
+            used = {run.colour for run in self.runs.values()}
+            colour = next((colour for colour in RUN_COLOURS if colour not in used),
+                          RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
             self.runs[run_id] = OverlaidRun(name, curves, colour, self._draw(curves, colour))
+        self.runs = {run_id: self.runs[run_id] for run_id, _, _ in runs}  # the legend in the order given
         self.legend.setText("  ".join(f'<span style="color:{run.colour}">■ {_html(run.name)}</span>'
                                       for run in self.runs.values()))
         self.legend.setVisible(bool(self.runs))
         if self.runs:
             last = max(x for run in self.runs.values() for x in [*run.curves.batch_x[-1:], *run.curves.epoch_x[-1:], 0])
-            left, right = self.plots.loss_plot.viewRange()[0]
-            if last > right:
+            if last > self.plots.loss_plot.viewRange()[0][1]:
                 self.plots.loss_plot.setXRange(0, last, padding=0.02)
 
     def clear(self) -> None:
-        for run in self.runs.values():
-            for plot, item in run.items:
-                plot.removeItem(item)
-        self.runs = {}
-        self.legend.hide()
+        self.show([])
+
+    def _remove(self, run_id: str) -> None:
+        for plot, item in self.runs.pop(run_id).items:
+            plot.removeItem(item)
 
     def _draw(self, curves: RunCurves, colour: str) -> list[tuple[pg.PlotItem, pg.PlotDataItem]]:
         plots = self.plots
