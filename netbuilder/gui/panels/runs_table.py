@@ -23,6 +23,10 @@ NOTE_WIDTH = 220  # pixels, at first: the changes take the rest
 SHOW, STAR, NAME, WHEN, DATASET, EPOCHS, BEST, TIME, SPEED, CHANGES, NOTE = range(len(COLUMNS))
 _EDITABLE = {NAME: "name", NOTE: "note"}
 _NUMERIC = (EPOCHS, BEST, TIME, SPEED)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable  # made once: a table of 200 runs has 2,200 cells
+_COLUMN_FLAGS = {NAME: _FLAGS | Qt.ItemFlag.ItemIsEditable, NOTE: _FLAGS | Qt.ItemFlag.ItemIsEditable,
+                 SHOW: _FLAGS | Qt.ItemFlag.ItemIsUserCheckable}
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 class _Cell(QTableWidgetItem):
@@ -102,15 +106,11 @@ class RunsTable(QTableWidget):
                 cell = _Cell(text)
                 cell.setData(RUN_ROLE, run.id)
                 cell.setData(SORT_ROLE, key)
-                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                if column in _EDITABLE:
-                    flags |= Qt.ItemFlag.ItemIsEditable
                 if column == SHOW:
-                    flags |= Qt.ItemFlag.ItemIsUserCheckable
                     cell.setCheckState(Qt.CheckState.Checked if run.id in ticked else Qt.CheckState.Unchecked)
-                cell.setFlags(flags)
+                cell.setFlags(_COLUMN_FLAGS.get(column, _FLAGS))
                 if column in _NUMERIC:
-                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    cell.setTextAlignment(_RIGHT)
                 self.setItem(row, column, cell)
             if run.starred:
                 self.item(row, STAR).setForeground(style.WARNING)
