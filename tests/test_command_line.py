@@ -239,6 +239,8 @@ OPTIONS_ANYWHERE = {
     "export-code": (["export-code", "--out", "net.py", "p.nbproj"], {"project": "p.nbproj", "out": "net.py"}),
     "import-weights": (["import-weights", "p.nbproj", "--out", "w.safetensors", "w.pt"],
                        {"project": "p.nbproj", "weights": "w.pt", "out": "w.safetensors"}),
+    "runs": (["runs", "--diff", "a", "b", "p.nbproj", "--json"],
+             {"project": "p.nbproj", "diff": ["a", "b"], "json": True}),
 }
 
 

@@ -32,6 +32,7 @@ from netbuilder.data.recipe import Recipe, RecipeError
 from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded
 from netbuilder.common.text import shown
 
+from .checkpoint_files import FileVersion, checkpoint_path, checkpoint_version
 from .file_lock import locked
 from .history import EpochEnded, History, Report, SettingsChanged
 
@@ -150,12 +151,6 @@ def _field(document: dict, key: str, kind: Kind, **options) -> Any:
         raise _Damaged(f"{key} is {shown(repr(error.value), 40)}, not {error.wanted}") from None
 
 
-def checkpoint_path(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> Path:
-    """The checkpoint file of a project; `folder` puts it elsewhere under the same name."""
-    project_path = Path(project_path)
-    return (Path(folder) if folder is not None else project_path.parent) / f"{project_path.stem}.safetensors"
-
-
 @dataclass
 class TrainedModel:
     """A model ready for new data: its weights, how data must be read for it, and how it was trained."""
@@ -163,19 +158,6 @@ class TrainedModel:
     model: torch.nn.Module  # CPU, eval mode
     recipe: Recipe
     history: History
-
-
-FileVersion = tuple[int, int, int, int]  # device, inode, modification time (ns), size
-
-
-def checkpoint_version(project_path: str | os.PathLike, folder: str | os.PathLike | None = None) -> FileVersion | None:
-    """Which checkpoint file is there now (None: none). A run takes this when it starts and hands
-    it to save_checkpoint, which then keeps a checkpoint that another run saved meanwhile."""
-    try:
-        status = checkpoint_path(project_path, folder).stat()
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size
 
 
 class FinishedRun(Protocol):

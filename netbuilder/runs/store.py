@@ -14,94 +14,37 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING
 
 from netbuilder.common.fields import FieldError, read_field
-from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded, write_atomic
+from netbuilder.common.files import FileReadError, parse_json, read_bounded, write_atomic
 from netbuilder.common.text import shown
 from netbuilder.core.project import Project, ProjectFileError, load_project, save_project
-from netbuilder.model.checkpoint import (MAX_CHECKPOINT_BYTES, CheckpointError, TrainedModel, checkpoint_bytes,
-                                         checkpoint_path, checkpoint_version, load_history_and_recipe,
-                                         load_trained_model)
+from netbuilder.model.checkpoint_files import checkpoint_path, checkpoint_version
 from netbuilder.model.file_lock import locked
 from netbuilder.model.history import History
 
 from .diff import RunDiff, diff_projects
+from .record import (NETWORK_FILE, RUN_FILE, RunError, RunInfo, note_problem, read_run, run_id_for, run_name_problem,
+                     run_summary, write_run_file)
+
+if TYPE_CHECKING:  # netbuilder.model.checkpoint imports torch: listing runs, naming and deleting them do not
+    from netbuilder.model.checkpoint import TrainedModel
 
 RUNS_SUFFIX = ".runs"
-RUN_FILE = "run.json"
-NETWORK_FILE = "network.nbproj"  # its checkpoint, by checkpoint_path's rule, is network.safetensors beside it
 MODEL_FILE = "model.json"  # which run's weights the project's model is
-RUN_FORMAT = "netbuilder-run"
-RUN_VERSION = 1
 MODEL_FORMAT = "netbuilder-run-model"
-MAX_RUN_FILE_BYTES = 64 * 1024  # a name and a note of a few thousand characters, and a dozen figures
-NAME_LIMIT = 80
-NOTE_LIMIT = 4000
+MAX_MODEL_FILE_BYTES = 64 * 1024
 PARTIAL, LEAVING = "partial", "deleting"  # suffixes of the hidden folders of a run being written or deleted
 STALE_LEFTOVER_SECONDS = 3600  # such a folder this old was left by a process that was killed
 MIGRATED_NOTE = ("Kept from weights saved beside the project that no run held (saved before netbuilder kept every "
                  "run); its network and settings are the project's as they were when it was kept.")
-
-
-class RunError(Exception):
-    """A run cannot be found, read, changed or used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One kept run as listed: what run.json holds. `id` is the folder's name (the start time)."""
-
-    id: str
-    folder: Path = field(repr=False)
-    started: str  # ISO 8601 local time with its offset
-    name: str = ""  # editable; empty: the run is shown by its id
-    note: str = ""
-    starred: bool = False
-    dataset: str = ""
-    task: str = "classification"
-    epochs: int = 0  # epochs trained (the weights are the best epoch's)
-    best_val_accuracy: float | None = None  # None: regression, or no validation data
-    best_val_loss: float | None = None
-    last_train_loss: float | None = None
-    seconds: float = 0.0  # training and validation time, paused time excluded
-    samples_per_second: float | None = None  # None: not measured (a run kept before runs were)
-    ended: str = ""  # the Finished reason ("completed", "stopped", ...); "" when not known
-    has_weights: bool = True  # False once pruned: the history and the network stay
-    # What changed from the run kept before it, when it was kept (RunDiff.summary), so that a table
-    # of runs reads no network; "" for the first run
-    changes: str = ""
-    compared_with: str = ""  # that run's id
-
-    @property
-    def title(self) -> str:
-        """How the run is named to a person: its name, else its id."""
-        return self.name or self.id
-
-    @property
-    def network_path(self) -> Path:
-        """The run's network as trained; the checkpoint functions find its weights beside it."""
-        return self.folder / NETWORK_FILE
-
-    @property
-    def weights_path(self) -> Path:
-        return checkpoint_path(self.network_path)
-
-    def to_dict(self) -> dict[str, Any]:
-        """run.json's contents (also the command line's `runs --json`)."""
-        document = asdict(self)
-        del document["folder"]
-        return {"format": RUN_FORMAT, "version": RUN_VERSION, **document}
 
 
 @dataclass(frozen=True)
@@ -119,33 +62,6 @@ class DiskUsage:
     @property
     def total(self) -> int:
         return sum(self.per_run.values())
-
-
-def run_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a run's name (one line of printable text, at most NAME_LIMIT
-    characters), or None. Names are only ever stored in run.json, never used as file names."""
-    if not isinstance(name, str):
-        return "A run's name must be text."
-    if len(name) > NAME_LIMIT:
-        return f"A run's name can have at most {NAME_LIMIT} characters, not {len(name):,}."
-    if not name.isprintable():
-        return f'"{shown(name, 40)}" holds a line break or a control character: a run\'s name is one line of text.'
-    return None
-
-
-def _note_problem(note: str) -> str | None:
-    if not isinstance(note, str):
-        return "A run's note must be text."
-    if len(note) > NOTE_LIMIT:
-        return f"A run's note can have at most {NOTE_LIMIT:,} characters, not {len(note):,}."
-    if not all(line.isprintable() for line in note.replace("\t", " ").split("\n")):
-        return "A run's note holds a control character: only text, tabs and line breaks are kept."
-    return None
-
-
-def run_id_for(started: float) -> str:
-    """A run's id: its start time, local, to the second ("20261206-094400"), sortable as text."""
-    return time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
 
 
 class RunStore:
@@ -169,7 +85,7 @@ class RunStore:
         runs = []
         for folder in self._run_folders():
             try:
-                runs.append(_read_run(folder))
+                runs.append(read_run(folder))
             except RunError as error:
                 problems.append(str(error))
         return RunListing(tuple(runs), self.current(), tuple(problems))
@@ -221,6 +137,8 @@ class RunStore:
 
     def history(self, key: str | RunInfo) -> History:
         """The run's curves, confusion matrices and changes of settings (also once pruned)."""
+        from netbuilder.model.checkpoint import CheckpointError, load_history_and_recipe
+
         run = self.find(key)
         try:
             return load_history_and_recipe(run.network_path)[0]
@@ -237,12 +155,14 @@ class RunStore:
         return diff_projects(self.network(before), self.network(after))
 
     def disk_usage(self) -> DiskUsage:
+        """The space each run takes (its folder's files), and its weights among them. Raises RunError
+        when the runs folder cannot be read."""
         per_run, weights = {}, 0
         for folder in self._run_folders():
             try:
                 sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
-            except FileNotFoundError:
-                continue  # deleted meanwhile
+            except OSError:
+                continue  # deleted meanwhile, or unreadable (the listing names it)
             per_run[folder.name] = sum(sizes.values())
             weights += sizes.get(checkpoint_path(folder / NETWORK_FILE).name, 0)
         return DiskUsage(per_run, weights)
@@ -253,8 +173,10 @@ class RunStore:
         """Keep a finished run: `network` as it was trained, `trained`'s weights, history and
         recipe, the figures for the table; `current`: its weights are the project's model now
         (the checkpoint beside the project was just written from them). Raises OSError."""
+        from netbuilder.model.checkpoint import checkpoint_bytes
+
         data = checkpoint_bytes(trained.model, trained.history, recipe=trained.recipe)
-        run = _summary(trained.history, run_id_for(started), started, samples_per_second, ended)
+        run = run_summary(trained.history, run_id_for(started), started, samples_per_second, ended)
         return self._add(run, network, data, current)
 
     def migrate(self) -> RunInfo | None:
@@ -265,6 +187,8 @@ class RunStore:
         pointer = self._read_pointer()
         if version is None or (pointer is not None and pointer[1] == version):
             return None
+        from netbuilder.model.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, load_history_and_recipe
+
         name = shown(self.checkpoint.name)
         try:
             history, _ = load_history_and_recipe(self.project_path, self.checkpoint.parent)
@@ -273,7 +197,7 @@ class RunStore:
         except (CheckpointError, FileReadError, ProjectFileError) as error:
             raise RunError(f"{name} was not kept as a run ({error}); it stays where it is.") from None
         started = os.stat(self.checkpoint).st_mtime - sum(epoch.seconds for epoch in history.epochs)
-        run = replace(_summary(history, run_id_for(started), started, None, ""), note=MIGRATED_NOTE)
+        run = replace(run_summary(history, run_id_for(started), started, None, ""), note=MIGRATED_NOTE)
         try:
             return self._add(run, network, data, current=True)
         except OSError as error:
@@ -293,17 +217,19 @@ class RunStore:
         run = self.find(key)
         changes = {"name": name, "note": note, "starred": starred}
         problem = (run_name_problem(name) if name is not None else None) or \
-            (_note_problem(note) if note is not None else None)
+            (note_problem(note) if note is not None else None)
         if problem:
             raise RunError(problem)
         run = replace(run, **{field: value for field, value in changes.items() if value is not None})
-        _write_run_file(run)
+        write_run_file(run)
         return run
 
     def use(self, key: str | RunInfo, network: Project) -> TrainedModel:
         """Make run `key`'s weights the project's model (what predict, evaluate, export and the Draw
         panel read). `network`: the project's network now, which the weights must fit (restore the
         run's network first when it changed). Returns the model. Raises RunError or OSError."""
+        from netbuilder.model.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, load_trained_model
+
         run = self.find_with_weights(key)
         try:
             trained = load_trained_model(network, run.network_path)
@@ -337,6 +263,10 @@ class RunStore:
     def prune(self, keep_last: int) -> int:
         """Drop the weights of every run but the starred ones, the last `keep_last` and the project's
         model; their histories and networks stay. Returns the bytes freed. Raises OSError."""
+        import torch
+
+        from netbuilder.model.checkpoint import CheckpointError, checkpoint_bytes, load_history_and_recipe
+
         listing = self.runs()
         kept = {run.id for run in listing.runs[len(listing.runs) - keep_last:]} if keep_last > 0 else set()
         before = self.disk_usage().total
@@ -348,7 +278,7 @@ class RunStore:
             except CheckpointError:
                 continue  # a damaged checkpoint is left as it is for the person to look at
             write_atomic(run.weights_path, checkpoint_bytes(torch.nn.Module(), history, recipe=recipe))
-            _write_run_file(replace(run, has_weights=False))
+            write_run_file(replace(run, has_weights=False))
         return before - self.disk_usage().total
 
     # --- inside -----------------------------------------------------------------------------------
@@ -405,7 +335,7 @@ class RunStore:
         while True:
             run_id = run.id if number == 1 else f"{run.id}-{number}"
             placed = replace(run, id=run_id, folder=self.folder / run_id)
-            _write_run_file(replace(placed, folder=partial))
+            write_run_file(replace(placed, folder=partial))
             try:
                 os.rename(partial, placed.folder)  # fails when the id is taken: two runs started the same second
                 return placed
@@ -421,7 +351,7 @@ class RunStore:
 
     def _read_pointer(self) -> tuple[str, tuple[int, ...]] | None:
         try:
-            document = parse_json(read_bounded(self.folder / MODEL_FILE, MAX_RUN_FILE_BYTES, "run file"), MODEL_FILE)
+            document = parse_json(read_bounded(self.folder / MODEL_FILE, MAX_MODEL_FILE_BYTES, "run file"), MODEL_FILE)
             if document.get("format") != MODEL_FORMAT:
                 return None
             return read_field(document, "run", "text"), tuple(read_field(document, "checkpoint", "numbers"))
@@ -441,55 +371,11 @@ def _umask() -> int:
 
 
 def _trained(network: Project, run: RunInfo) -> TrainedModel:
+    from netbuilder.model.checkpoint import CheckpointError, load_trained_model
+
     try:
         return load_trained_model(network, run.network_path)
     except CheckpointError as error:
         raise RunError(f'Run "{shown(run.title)}": {error}') from None
 
 
-def _summary(history: History, run_id: str, started: float, samples_per_second: float | None,
-             ended: str) -> RunInfo:
-    def measured(values) -> list[float]:
-        return [value for value in values if value is not None and math.isfinite(value)]
-
-    accuracies = measured(epoch.val_accuracy for epoch in history.epochs)
-    losses = measured(epoch.val_loss for epoch in history.epochs)
-    train_losses = measured(epoch.train_loss for epoch in history.epochs[-1:])
-    return RunInfo(
-        id=run_id, folder=Path(), started=datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds"),
-        dataset=history.dataset, task=history.task, epochs=len(history.epochs),
-        best_val_accuracy=max(accuracies) if accuracies else None, best_val_loss=min(losses) if losses else None,
-        last_train_loss=train_losses[0] if train_losses else None,
-        seconds=sum(epoch.seconds for epoch in history.epochs),
-        samples_per_second=samples_per_second if samples_per_second and math.isfinite(samples_per_second) else None,
-        ended=ended)
-
-
-def _write_run_file(run: RunInfo) -> None:
-    write_atomic(run.folder / RUN_FILE, (json.dumps(run.to_dict(), indent=1, ensure_ascii=False) + "\n").encode())
-
-
-_RUN_FIELDS = {"started": "text", "name": "text", "note": "text", "starred": "flag", "dataset": "text", "task": "text",
-               "epochs": "count", "seconds": "number", "ended": "text", "has_weights": "flag", "changes": "text",
-               "compared_with": "text"}
-_OPTIONAL_FIGURES = ("best_val_accuracy", "best_val_loss", "last_train_loss", "samples_per_second")
-
-
-def _read_run(folder: Path) -> RunInfo:
-    where = f"{shown(folder.parent.name)}/{shown(folder.name)}"
-    try:
-        document = parse_json(read_bounded(folder / RUN_FILE, MAX_RUN_FILE_BYTES, "run file"), RUN_FILE)
-    except FileMissingError:
-        raise RunError(f"{where} has no {RUN_FILE} (a run that did not finish saving, or changed by hand): "
-                       "it is not listed; its files are kept.") from None
-    except FileReadError as error:
-        raise RunError(f"{where}: {error}; it is not listed, its files are kept.") from None
-    if not isinstance(document, dict) or document.get("format") != RUN_FORMAT or document.get("version") != RUN_VERSION:
-        raise RunError(f"{where}/{RUN_FILE} is not a netbuilder run of version {RUN_VERSION}: it is not listed; "
-                       "its files are kept.")
-    try:
-        values = {name: read_field(document, name, kind) for name, kind in _RUN_FIELDS.items()}
-        values.update({name: read_field(document, name, "number", optional=True) for name in _OPTIONAL_FIGURES})
-    except FieldError as error:
-        raise RunError(f"{where}/{RUN_FILE} is damaged ({error}): it is not listed; its files are kept.") from None
-    return RunInfo(id=folder.name, folder=folder, **values)

@@ -92,9 +92,13 @@ class TrainingRun:
 
     def events(self):
         """The session's events, noted on the way (speed, how it ended, TensorBoard)."""
-        for event in self.session.events():
-            self._note(event)
-            yield event
+        try:
+            for event in self.session.events():
+                self._note(event)
+                yield event
+        finally:  # also when the reader stops early (a window closed mid-run): what was written is kept
+            if self.tensorboard is not None:
+                self.tensorboard.close()
 
     def _note(self, event) -> None:
         if isinstance(event, BatchEnded):

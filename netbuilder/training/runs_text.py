@@ -5,8 +5,7 @@ import json
 from dataclasses import asdict
 
 from netbuilder.common.text import byte_size, shown_within
-from netbuilder.runs import RunDiff, RunInfo, RunListing
-from netbuilder.runs.store import DiskUsage
+from netbuilder.runs import DiskUsage, RunDiff, RunInfo, RunListing
 
 from .run_text import duration
 

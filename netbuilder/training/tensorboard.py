@@ -5,7 +5,7 @@ person's other experiments. TensorBoard is an optional extra (`pip install tenso
 Tags: `batch/loss`, `batch/smoothed_loss` and `batch/learning_rate` per report (step: samples
 seen); `epoch/train_loss`, `epoch/val_loss`, `epoch/train_accuracy`, `epoch/val_accuracy`,
 `epoch/learning_rate` and `per_class_accuracy/<class>` per epoch (step: the epoch); the network's
-graph, traced once on one training sample; the settings as text.
+graph, traced once on two training samples (a copy in eval mode); the settings as text.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from netbuilder.common.text import shown
 from netbuilder.model.history import EpochEnded
 
-from .events import BatchEnded, Finished, Started, TrainingEvent
+from .events import BatchEnded, Started, TrainingEvent
 
 
 def tensorboard_problem() -> str | None:
@@ -40,8 +40,7 @@ class TensorBoardLog:
         self._writer = SummaryWriter(log_dir=str(self.folder))
         self._writer.add_text("settings", f"```\n{json.dumps(settings, indent=1)}\n```", 0)
         self._class_names: tuple[str, ...] = ()
-        self._handlers = {Started: self._started, BatchEnded: self._batch, EpochEnded: self._epoch,
-                          Finished: self._finished}
+        self._handlers = {Started: self._started, BatchEnded: self._batch, EpochEnded: self._epoch}
         self.graph_problem = ""  # why the network's graph could not be traced, if it could not
 
     def write(self, event: TrainingEvent) -> None:
@@ -51,7 +50,7 @@ class TensorBoardLog:
             handler(event)
 
     def write_graph(self, model, sample) -> None:
-        """The network's graph, traced on `sample` (a batch of one). A network torch's tracer cannot
+        """The network's graph, traced on `sample` (a small batch). A network torch's tracer cannot
         follow gets no graph, and `graph_problem` says why; its figures are written all the same."""
         try:
             with warnings.catch_warnings():  # torch.jit's deprecation, which add_graph still uses, is not the person's
@@ -79,10 +78,8 @@ class TensorBoardLog:
                 self._scalar(f"per_class_accuracy/{name}", float(value), event.epoch)
         self._writer.flush()
 
-    def _finished(self, event: Finished) -> None:
-        self.close()
-
     def close(self) -> None:
+        """Write what is pending and close the files (once the run ends, however it ends)."""
         self._writer.close()
 
     def _scalar(self, tag: str, value: float | None, step: int) -> None:

@@ -2,6 +2,7 @@
 pruned and deleted; an old project's one checkpoint becomes its first run; damage loses nothing."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,8 @@ from netbuilder.data.recipe import Recipe, TableRecipe
 from netbuilder.model.checkpoint import (TrainedModel, checkpoint_path, load_trained_model, save_checkpoint)
 from netbuilder.model.history import EpochEnded, History
 from netbuilder.runs import RunError, RunStore, run_name_problem
-from netbuilder.runs.store import MIGRATED_NOTE, RUN_FILE
+from netbuilder.runs.record import RUN_FILE
+from netbuilder.runs.store import MIGRATED_NOTE
 
 RECIPE = Recipe("vector", (4,), "classification", ("cat", "dog", "eel"),
                 table=TableRecipe(("a", "b", "c", "d"), "pet", "standard", (0.0, 1.0, 2.0, 3.0), (1.0, 2.0, 3.0, 4.0)))
@@ -280,3 +282,19 @@ def test_a_delete_cut_short_leaves_no_half_run_and_its_leftovers_go_later(projec
     os.utime(leftover, (START, START))
     train(project_file, network(), 0.5, START + 60)
     assert not leftover.exists()
+
+
+def test_listing_naming_and_deleting_runs_import_no_torch(project_file):
+    """The window lists a project's runs as it opens, before anything imports torch (about 2 s)."""
+    import subprocess
+    import sys
+
+    first = train(project_file, network(), 0.25, START)
+    train(project_file, network(), 0.5, START + 60)
+    code = (f"import sys; from netbuilder.runs import RunStore; store = RunStore({str(project_file)!r}); "
+            f"store.runs(); store.disk_usage(); store.update({first.id!r}, name='a'); store.delete(['a']); "
+            "store.diff(*store.runs().runs * 2); print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert result.stdout.strip() == "[]"
+    assert len(RunStore(project_file).runs().runs) == 1

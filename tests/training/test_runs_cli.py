@@ -6,7 +6,7 @@ import re
 import pytest
 
 from netbuilder.runs import RunStore
-from netbuilder.runs.store import RUN_FILE
+from netbuilder.runs.record import RUN_FILE
 
 SMALL = [("dense", {"units": 3})]
 LARGER = [("dense", {"units": 16}), ("relu", {}), ("dense", {"units": 3})]
