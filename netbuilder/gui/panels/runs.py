@@ -9,8 +9,6 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
@@ -19,6 +17,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 from ...common.text import byte_size, shown
 from ...core.project import Project
 from ...core.restore import RestoreNetwork
+from ...runs import RunDiff, RunError, RunInfo, RunListing, RunStore, diff_projects
 from ...training.run_text import graph_structure
 from ..document import Document
 from ..editor.diff_marks import DIFF_COLOURS, DiffMarks, MarkedLayer
@@ -26,9 +25,6 @@ from .runs_table import RunsTable
 from .training import TrainingPanel
 from .training_overlays import RunOverlays
 from .training_plots import RunCurves
-
-if TYPE_CHECKING:  # netbuilder.runs reads checkpoints, with torch: imported once a project has a file
-    from ...runs import RunDiff, RunInfo, RunListing, RunStore
 
 DEFAULT_KEEP_LAST = 5
 COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the table
@@ -44,7 +40,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.document, self.training, self.marks = document, training, marks
         self.store: RunStore | None = None
-        self.listing: RunListing | None = None  # None while the project has no file
+        self.listing = RunListing((), None)  # none while the project has no file
         self.diff: RunDiff | None = None
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
@@ -131,12 +127,7 @@ class RunsPanel(QWidget):
     def _file_state_changed(self) -> None:
         path = self.document.path
         if self.store is None or path is None or self.store.project_path != path:
-            if path is None:
-                self.store = None
-            else:
-                from ...runs import RunStore
-
-                self.store = RunStore(path)
+            self.store = RunStore(path) if path is not None else None
             self.refresh()
 
     def refresh(self) -> None:
@@ -144,11 +135,9 @@ class RunsPanel(QWidget):
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
         if self.store is None:
-            self.listing = None
+            self.listing = RunListing((), None)
             self.disk.setText(_NO_FILE)
         else:
-            from ...runs import RunError, RunListing
-
             try:
                 self.listing = self.store.runs()
                 usage = self.store.disk_usage()
@@ -159,10 +148,10 @@ class RunsPanel(QWidget):
                 count = len(self.kept)
                 self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
                                   f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
-        if self.listing is not None and self.listing.problems:
+        if self.listing.problems:
             self.message.setText("\n".join(self.listing.problems))
         self.table.blockSignals(True)
-        self.table.fill(self.kept, self.listing.current if self.listing is not None else None, ticked)
+        self.table.fill(self.kept, self.listing.current, ticked)
         self.table.select_runs(selected)
         self.table.blockSignals(False)
         self.show_overlays()
@@ -171,7 +160,7 @@ class RunsPanel(QWidget):
     @property
     def kept(self) -> tuple[RunInfo, ...]:
         """The runs listed, oldest first."""
-        return self.listing.runs if self.listing is not None else ()
+        return self.listing.runs
 
     def run(self, run_id: str) -> RunInfo:
         return next(run for run in self.kept if run.id == run_id)
@@ -191,8 +180,6 @@ class RunsPanel(QWidget):
         self._change(run_id, starred=not self.run(run_id).starred)
 
     def _change(self, run_id: str, **changes) -> None:
-        from ...runs import RunError
-
         try:
             self.store.update(self.run(run_id), **changes)
         except RunError as error:
@@ -210,8 +197,6 @@ class RunsPanel(QWidget):
         shown_runs = []
         for run in (run for run in self.kept if run.id in ticked):
             if run.id not in self._curves:
-                from ...runs import RunError
-
                 try:
                     self._curves[run.id] = RunCurves.from_history(self.store.history(run))
                 except RunError as error:
@@ -239,8 +224,6 @@ class RunsPanel(QWidget):
 
     def compare(self, before_id: str, after_id: str) -> None:
         """List what changed from run `before_id` to run `after_id` and mark it on the canvas."""
-        from ...runs import RunError, diff_projects
-
         try:
             before, after = self.network(before_id), self.network(after_id)
         except RunError as error:
@@ -301,8 +284,6 @@ class RunsPanel(QWidget):
 
     def restore_selected(self) -> None:
         """Put the selected run's network and settings on the canvas, as one undo step."""
-        from ...runs import RunError
-
         run = self._selected_run()
         if run is None:
             return
@@ -320,8 +301,6 @@ class RunsPanel(QWidget):
     def use_selected(self) -> None:
         """Make the selected run's weights the project's model; when its network is not the one on
         the canvas, offer to restore it first (the weights fit only their own network)."""
-        from ...runs import RunError
-
         run = self._selected_run()
         if run is None:
             return
@@ -352,8 +331,6 @@ class RunsPanel(QWidget):
 
     # --- disk -------------------------------------------------------------------------------------
     def delete_selected(self) -> None:
-        from ...runs import RunError
-
         runs = [self.run(run_id) for run_id in self.table.selected_ids()]
         if not runs:
             return

@@ -3,17 +3,14 @@ edited in place, the star toggled with a click, and a tick per run to overlay it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from ...common.text import shown
+from ...runs import RunInfo
 from ...training.run_text import duration
 from .. import style
-
-if TYPE_CHECKING:  # netbuilder.runs imports torch: the window opens without it
-    from ...runs import RunInfo
 
 RUN_ROLE = Qt.ItemDataRole.UserRole  # the run id, on every cell
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what the column sorts by, where it is not the text
