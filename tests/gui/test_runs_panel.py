@@ -5,7 +5,8 @@ weights used, pruned and deleted."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
 from netbuilder.core.commands import Connect, RemoveNodes, SetParams
 from netbuilder.core.restore import RestoreNetwork
@@ -37,6 +38,15 @@ def train(window, qtbot, runs_before: int) -> None:
     window.window_actions.train.trigger()
     qtbot.waitUntil(lambda: window.training.state == "idle" and len(window.runs.listing.runs) == runs_before + 1,
                     timeout=RUN_TIMEOUT_MS)
+
+
+def edit_cell(qtbot, table, run_id: str, column: int, text: str) -> None:
+    table.editItem(table.item(table.row_of(run_id), column))
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
 
 
 def layer_id(window, name: str) -> str:
@@ -130,14 +140,23 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
     train(window, qtbot, 1)
     first, second = panel.listing.runs
     table = panel.table
-    table.item(table.row_of(first.id), NAME).setText("baseline")
-    table.item(table.row_of(first.id), NOTE).setText("lr from the paper")
+    edit_cell(qtbot, table, first.id, NAME, "baseline")  # typed into the cell's editor, Enter pressed
+    qtbot.waitUntil(lambda: panel.listing.runs[0].name == "baseline")
+    table.editItem(table.item(table.row_of(first.id), NOTE))
+    panel.refresh()  # a run ending while a note is typed: the table is filled once the edit is done
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and table.state() == table.State.EditingState
+    qtbot.keyClicks(editor, "lr from the paper")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.listing.runs[0].note == "lr from the paper")
     table.cellClicked.emit(table.row_of(second.id), STAR)
     first, second = panel.listing.runs
     assert (first.name, first.note, second.starred) == ("baseline", "lr from the paper", True)
     assert table.item(table.row_of(first.id), NAME).text() == "baseline"
-    table.item(table.row_of(first.id), NAME).setText("x" * 200)  # refused with the reason, the name kept
-    assert "at most" in panel.message.text() and panel.listing.runs[0].name == "baseline"
+    edit_cell(qtbot, table, first.id, NAME, "x" * 200)  # refused with the reason, the name kept
+    qtbot.waitUntil(lambda: "at most" in panel.message.text())
+    assert panel.listing.runs[0].name == "baseline"
+    assert table.item(table.row_of(first.id), NAME).text() == "baseline"
     assert panel.disk.text().startswith("2 runs kept in mlp.runs")
 
     panel.keep_last.setValue(0)

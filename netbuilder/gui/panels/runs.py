@@ -9,9 +9,9 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from ...common.text import byte_size, shown
@@ -27,6 +27,7 @@ from .training_overlays import RunOverlays
 from .training_plots import RunCurves
 
 DEFAULT_KEEP_LAST = 5
+EDIT_RECHECK_MS = 250  # how soon a refresh asked for during an edit looks again
 COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the table
 _NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
 
@@ -50,7 +51,8 @@ class RunsPanel(QWidget):
         self.disk = QLabel()
         self.disk.setWordWrap(True)
         self.table = RunsTable()
-        self.table.edited.connect(self._edited)
+        # queued: the table is filled again after an edit, which must not happen inside the editor's commit
+        self.table.edited.connect(self._edited, Qt.ConnectionType.QueuedConnection)
         self.table.star_clicked.connect(self._toggle_star)
         self.table.ticks_changed.connect(self.show_overlays)
         self.table.itemSelectionChanged.connect(self._selection_changed)
@@ -131,7 +133,11 @@ class RunsPanel(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
-        """List the runs again (a run ended, or the runs changed here)."""
+        """List the runs again (a run ended, or the runs changed here); while a name or note is being
+        typed, once it is done (filling the table would drop the edit)."""
+        if self.table.state() == QAbstractItemView.State.EditingState:
+            QTimer.singleShot(EDIT_RECHECK_MS, self.refresh)
+            return
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
         if self.store is None:
