@@ -98,8 +98,10 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     panel.restore_button.click()
     assert window.document.undo_stack.count() == steps + 1
     assert graph_structure(window.document.project) == first_structure
+    cards = {item.node.name: item.summary_text() for item in window.scene.items() if hasattr(item, "summary_text")}
+    assert cards["fc1"] == "128" and len(cards) == len(window.document.graph.nodes)  # the canvas shows it
     assert window.document.project.training.learning_rate == 0.001
-    assert window.training.settings.fields["learning_rate"].widget.isEnabled()
+    assert window.training.settings.fields["learning_rate"].widget.text() == "0.001"  # the form shows it too
     window.document.undo_stack.undo()
     assert window.document.graph.node_named("fc1").params["units"] == 64
     assert window.document.project.training.learning_rate == 0.003
