@@ -85,7 +85,7 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     summary = panel.table.item(panel.table.row_of(second.id), CHANGES).text()
     assert "fc1 units 128 → 64" in summary and "lr 0.001 → 0.003" in summary
     panel.table.select_runs([first.id, second.id])
-    lines = [panel.changes.item(row).text() for row in range(panel.changes.count())]
+    lines = [panel.comparison.changes.item(row).text() for row in range(panel.comparison.changes.count())]
     assert "setting learning_rate: 0.001 → 0.003" in lines
     assert any(line.startswith("~ fc1") and "units 128 → 64" in line for line in lines)
     ring = window.diff_marks.rings[layer_id(window, "fc1")]
@@ -128,11 +128,11 @@ def test_a_removed_layer_is_a_ghost_where_it_was_and_an_added_one_is_ringed(proj
     train(window, qtbot, 1)
     first, second = panel.listing.runs
     panel.table.select_runs([first.id, second.id])
-    assert "− Dropout" in panel.diff.summary
+    assert "− Dropout" in panel.comparison.diff.summary
     (ghost,) = window.diff_marks.ghosts
     assert isinstance(ghost, GhostCard) and ghost.layer.name == "dropout1"
     assert tuple(ghost.pos().toTuple()) == dropout.position
-    assert "fc2" in [layer.after.name for layer in panel.diff.rewired]
+    assert "fc2" in [layer.after.name for layer in panel.comparison.diff.rewired]
     assert window.diff_marks.rings[fc2].layer.kind == "changed"  # rewired: its input is relu1 now
 
 

@@ -1,7 +1,7 @@
 """The Runs panel: every training run kept beside the project, compared and put back to use.
 
 A table of the runs (runs_table); ticked runs are overlaid on the Training panel's plots; two
-selected runs are compared (netbuilder.runs.diff_projects): what differs is listed here and
+selected runs are compared (runs_compare, with netbuilder.runs.diff_projects): what differs is listed and
 marked on the canvas's cards. One selected run can become the project's model, or have its
 network and settings restored onto the canvas as one undo step. The disk line says what the runs
 take; runs can be deleted, and the weights of all but the starred and the last N pruned. The
@@ -10,17 +10,17 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from ...common.text import byte_size, shown
 from ...core.project import Project
 from ...core.restore import RestoreNetwork
-from ...runs import RunDiff, RunError, RunInfo, RunListing, RunStore, diff_projects
+from ...runs import RunError, RunInfo, RunListing, RunStore
 from ...training.run_text import graph_structure
 from ..document import Document
-from ..editor.diff_marks import DIFF_COLOURS, DiffMarks, MarkedLayer
+from ..editor.diff_marks import DiffMarks
+from .runs_compare import RunComparison
 from .runs_table import RunsTable
 from .training import TrainingPanel
 from .training_overlays import RunOverlays
@@ -39,13 +39,11 @@ class RunsPanel(QWidget):
 
     def __init__(self, document: Document, training: TrainingPanel, marks: DiffMarks, parent: QWidget | None = None):
         super().__init__(parent)
-        self.document, self.training, self.marks = document, training, marks
+        self.document, self.training = document, training
         self.store: RunStore | None = None
         self.listing = RunListing((), None)  # none while the project has no file
-        self.diff: RunDiff | None = None
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
-        self._compared: tuple[Project, Project] | None = None  # the networks of the compared runs
         self.overlays = RunOverlays(training.plots)
 
         self.disk = QLabel()
@@ -75,13 +73,10 @@ class RunsPanel(QWidget):
         self.prune_button.clicked.connect(self.prune)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.compare_title = QLabel("Select two runs to see what changed between them.")
-        self.compare_title.setWordWrap(True)
-        self.changes = QListWidget()
+        self.comparison = RunComparison(document, marks)
         self._lay_out()
         document.project_replaced.connect(self._project_replaced)
         document.file_state_changed.connect(self._file_state_changed)
-        document.analysis_changed.connect(self._show_marks)
         training.run_kept.connect(self.refresh)
         self._project_replaced()
 
@@ -103,14 +98,9 @@ class RunsPanel(QWidget):
         left_column.addWidget(self.table, 1)
         left_column.addLayout(buttons)
         left_column.addWidget(self.message)
-        right = QWidget()
-        right_column = QVBoxLayout(right)
-        right_column.setContentsMargins(0, 0, 0, 0)
-        right_column.addWidget(self.compare_title)
-        right_column.addWidget(self.changes, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(self.comparison)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([3 * COMPARE_WIDTH, COMPARE_WIDTH])
@@ -123,7 +113,7 @@ class RunsPanel(QWidget):
         self.store = None
         self._networks, self._curves = {}, {}
         self.overlays.clear()
-        self.marks.clear()
+        self.comparison.clear()
         self._file_state_changed()
 
     def _file_state_changed(self) -> None:
@@ -223,65 +213,16 @@ class RunsPanel(QWidget):
             order = [run.id for run in self.kept]
             self.compare(*sorted(selected, key=order.index))  # from the older to the newer
         else:
-            self.diff = None
-            self.changes.clear()
-            self.compare_title.setText("Select two runs to see what changed between them.")
-            self.marks.clear()
+            self.comparison.clear()
 
     def compare(self, before_id: str, after_id: str) -> None:
-        """List what changed from run `before_id` to run `after_id` and mark it on the canvas."""
+        """Show what changed from run `before_id` to run `after_id`, here and on the canvas."""
         try:
             before, after = self.network(before_id), self.network(after_id)
         except RunError as error:
             self.message.setText(str(error))
             return
-        self.diff = diff_projects(before, after)
-        self.compare_title.setText(f"From {shown(self.run(before_id).title)} to {shown(self.run(after_id).title)}: "
-                                   f"{self.diff.summary}")
-        self.changes.clear()
-        for line in self.diff.lines():
-            item = QListWidgetItem(line)
-            kind = {"+": "added", "−": "removed", "~": "changed"}.get(line[:1])
-            if kind:
-                item.setForeground(QBrush(DIFF_COLOURS[kind]))
-            self.changes.addItem(item)
-        self._compared = (before, after)
-        self._show_marks()
-
-    def _show_marks(self) -> None:
-        """Mark the compared runs' changes on the canvas: a layer there (same id, else same name and
-        type) gets a ring, one that is not a ghost card where it was in its run's network."""
-        if self.diff is None:
-            return
-        graph, (before, after) = self.document.graph, self._compared
-        marked: dict[str, MarkedLayer] = {}
-        ghosts: list[MarkedLayer] = []
-        layers = [("added", layer, after, f"Added in the newer run: {layer.title}")
-                  for layer in self.diff.added]
-        layers += [("removed", layer, before, f"Not in the newer run: {layer.title}")
-                   for layer in self.diff.removed]
-        changed = {}
-        for change in self.diff.changed:
-            changed.setdefault(change.after, []).extend(f"{item.param} {item.before} → {item.after}"
-                                                         for item in change.changes)
-        for rewired in self.diff.rewired:
-            changed.setdefault(rewired.after, []).append(f"inputs {', '.join(rewired.inputs_before) or 'none'} → "
-                                                         f"{', '.join(rewired.inputs_after) or 'none'}")
-        layers += [("changed", layer, after, f"{layer.name}: " + "; ".join(texts))
-                   for layer, texts in changed.items()]
-        for kind, layer, network, text in layers:
-            if layer.block:
-                continue  # inside a block: listed, and the canvas shows the block's card only
-            node = graph.nodes.get(layer.node_id)
-            if node is None or node.type_id != layer.type_id:
-                node = graph.node_named(layer.name)
-            marking = MarkedLayer(kind, layer.name, text)
-            if node is not None and node.type_id == layer.type_id:
-                marked[node.id] = marking
-            elif kind != "changed":
-                position = network.graph.nodes[layer.node_id].position
-                ghosts.append(MarkedLayer(kind, layer.name, text, position))
-        self.marks.show(marked, ghosts)
+        self.comparison.show(before, after, self.run(before_id).title, self.run(after_id).title)
 
     # --- using ------------------------------------------------------------------------------------
     def _selected_run(self) -> RunInfo | None:
