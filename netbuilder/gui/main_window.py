@@ -25,6 +25,7 @@ from .actions import WindowActions, build_menus, build_toolbar
 from .document import Document
 from .editor.activation_view import NodeActivationViews
 from .editor.breadcrumbs import BreadcrumbBar
+from .editor.diff_marks import DiffMarks
 from .editor.health_badge import HealthBadges
 from .editor.scene import GraphScene
 from .editor.view import GraphView
@@ -34,6 +35,7 @@ from .panels.draw import DrawPanel
 from .panels.inspector import InspectorPanel
 from .panels.palette import LayerPalette
 from .panels.problems import ProblemsPanel
+from .panels.runs import RunsPanel
 from .panels.summary import SummaryPanel
 from .panels.training import TrainingPanel
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveSession, Recovery, default_recovery_dir, find_recoveries
@@ -50,7 +52,8 @@ TRAINING_DOCK_HEIGHT = 420  # pixels: room for the plots and the run's controls
 # screen, is replaced by the default. Every panel open fits a 1280×800 screen; the default panels
 # fit an 800×600 one.
 PANEL_MINIMUMS = {"palette_dock": (180, 200), "inspector_dock": (250, 220), "summary_dock": (420, 170),
-                  "problems_dock": (420, 170), "training_dock": (560, 230), "draw_dock": (360, 340)}
+                  "problems_dock": (420, 170), "training_dock": (560, 230), "draw_dock": (360, 340),
+                  "runs_dock": (560, 200)}
 CANVAS_MINIMUM = (340, 240)
 DEFAULT_DOCK_SIZES = {"palette_dock": 210, "inspector_dock": 330, "summary_dock": 300}
 
@@ -132,7 +135,8 @@ class MainWindow(QMainWindow):
         build_menus(self, self.window_actions)
         self.view.card_actions = list(self.window_actions.card_actions)
         build_toolbar(self, self.window_actions)
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock,
+                     self.runs_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.window_actions.set_selection_size(0)
         self._add_status_bar()
@@ -156,12 +160,14 @@ class MainWindow(QMainWindow):
         self._show_problem_count(len(self.document.analysis.problems))
 
     def _add_panels(self) -> None:
-        """The palette, inspector, summary, problems and training panels, each in its dock."""
+        """The palette, inspector, summary, problems, training and runs panels, each in its dock."""
         self.layer_palette = LayerPalette(self.document)
         self.inspector = InspectorPanel(self.document)
         self.summary = SummaryPanel(self.document)
         self.problems = ProblemsPanel(self.document)
         self.training = TrainingPanel(self.document)
+        self.diff_marks = DiffMarks(self.scene)
+        self.runs = RunsPanel(self.document, self.training, self.diff_marks)
         self.palette_dock = self._dock("Layers", "palette_dock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
@@ -170,6 +176,7 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.training_dock = self._dock("Training", "training_dock", self.training,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.runs_dock = self._dock("Runs", "runs_dock", self.runs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
 
     def _add_status_bar(self) -> None:
@@ -368,25 +375,27 @@ class MainWindow(QMainWindow):
 
     def _place_docks(self) -> None:
         """Every panel in its default place: Layers left; Inspector right, the Draw panel a hidden
-        tab beside it; Summary, Problems and Training tabs below. (Not restoreState: restoring a
+        tab beside it; Summary, Problems, Training and Runs tabs below. (Not restoreState: restoring a
         state into a laid-out window left the old tab bars drawn where they were.)"""
         areas = Qt.DockWidgetArea
         self.draw_dock.hide()  # first: docking it here is not the user choosing a tab for it
         for dock, area in zip(self.docks(), (areas.LeftDockWidgetArea, areas.RightDockWidgetArea,
                                              areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
-                                             areas.BottomDockWidgetArea, areas.RightDockWidgetArea)):
+                                             areas.BottomDockWidgetArea, areas.BottomDockWidgetArea,
+                                             areas.RightDockWidgetArea)):
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.setVisible(dock is not self.draw_dock)
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
         self.tabifyDockWidget(self.problems_dock, self.training_dock)
+        self.tabifyDockWidget(self.training_dock, self.runs_dock)
         self.tabifyDockWidget(self.inspector_dock, self.draw_dock)  # a tab beside the inspector, not a column
         self.summary_dock.raise_()
         self.inspector_dock.raise_()
 
     def docks(self) -> list[QDockWidget]:
         return [self.palette_dock, self.inspector_dock, self.summary_dock, self.problems_dock, self.training_dock,
-                self.draw_dock]
+                self.runs_dock, self.draw_dock]
 
     def layout_faults(self) -> list[str]:
         """What makes the current layout unusable on this screen: the window or a panel off every

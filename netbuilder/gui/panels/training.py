@@ -31,6 +31,7 @@ from .training_files import CurveFiles
 from .training_plots import TrainingPlots
 from .training_run_box import ERROR_STYLE, PROGRESS_STEPS, WARNING_STYLE, PausedChanges, RunBox
 from .training_settings_form import SettingsForm
+from .training_tensorboard import TensorBoardChoice
 
 
 class TrainingPanel(QWidget):
@@ -45,6 +46,7 @@ class TrainingPanel(QWidget):
     model_trained = Signal(object)  # a TrainedModel: after a run with usable weights, or restored on open
     health_reported = Signal(object)  # HealthReport, for the canvas badges
     run_started = Signal()
+    run_kept = Signal()  # a run's weights were saved beside the project: it is among the project's runs now
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -83,6 +85,8 @@ class TrainingPanel(QWidget):
         self.run_box.offer_processes(visible_gpu_count())
         self.curve_files.told.connect(self.run_box.message.setText)
         self.settings = SettingsForm(document)
+        self.tensorboard = TensorBoardChoice(document)
+        self.settings.layout().addRow(self.tensorboard)
         self.paused = PausedChanges()
         self.paused.apply_changes.clicked.connect(self.resume)
 
@@ -216,9 +220,15 @@ class TrainingPanel(QWidget):
         else:
             from ...training.run import TrainingRun  # imports torch: only when training
 
-            self.run = TrainingRun(project, self.document.path, name=self.document.title,
-                                   dataset=self.data.dataset_for(project.dataset),
-                                   report_interval=self.report_interval)
+            try:
+                self.run = TrainingRun(project, self.document.path, name=self.document.title,
+                                       dataset=self.data.dataset_for(project.dataset),
+                                       report_interval=self.report_interval, tensorboard=self.tensorboard.folder())
+            except (ImportError, OSError) as error:  # TensorBoard missing, or its folder cannot be made
+                self.run = None
+                self.run_box.show_message(f"Cannot write TensorBoard logs: {getattr(error, 'strerror', None) or error}",
+                                          ERROR_STYLE)
+                return
             self.trained_structure = self.run.structure
             self.worker = TrainingWorker(self.run, self)
         self.started, self.last_epoch, self.unsaved_run = None, None, None
@@ -406,6 +416,7 @@ class TrainingPanel(QWidget):
         self.unsaved_run = None
         for line in texts:
             self._log(line)
+        self.run_kept.emit()
         return True
 
     def _save(self, trained, project_path: Path) -> list[str]:
@@ -427,6 +438,11 @@ class TrainingPanel(QWidget):
         last = history.epochs[-1] if history.epochs else None
         if last is not None and last.confusion is not None and last.per_class_accuracy is not None:
             self.confusion.show_matrix(last.confusion, last.per_class_accuracy, history.class_names, last.epoch)
+
+    def use_trained(self, trained) -> None:
+        """A kept run's model became the project's: its curves here, its model to every reader."""
+        self.show_saved_run(trained.history)
+        self.model_trained.emit(trained)
 
     def open_gallery(self, true_class: int, predicted_class: int) -> None:
         epoch, started = self.last_epoch, self.started

@@ -154,6 +154,8 @@ class TrainingPlots(QWidget):
             "learning_rate": rate.plot(pen=_RATE),
         }
         self.markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        # more lines for the hover readout: functions of x (epochs) giving texts, e.g. overlaid runs'
+        self.more_values: list = []
 
         self.log_scale = QCheckBox("Log-scale loss")
         self.log_scale.toggled.connect(lambda on: self.loss_plot.setLogMode(False, on))
@@ -285,7 +287,9 @@ class TrainingPlots(QWidget):
     def _hover(self, scene_position: QPointF) -> None:
         for plot in (self.loss_plot, self.accuracy_plot, self.rate_plot):
             if plot.sceneBoundingRect().contains(scene_position):
-                self.readout.setText(self.values_at(plot.vb.mapSceneToView(scene_position).x()))
+                x = plot.vb.mapSceneToView(scene_position).x()
+                lines = [self.values_at(x), *(text for values in self.more_values for text in values(x))]
+                self.readout.setText("\n".join(line for line in lines if line))
                 return
         self.readout.clear()
 
