@@ -63,7 +63,7 @@ def test_a_trained_model_retrained_from_its_weights_starts_at_its_trained_loss(t
     assert not any("weights" in note for note in notes)  # the default: fresh weights, nothing said
     notes, warm_first_loss = run(path, epochs=1, start_from_weights=True)
     assert notes[0] == "Starting from the model's weights: all 4 tensors."
-    assert warm_first_loss < 0.3 * fresh_first_loss
+    assert warm_first_loss < 0.1 * fresh_first_loss  # measured: 0.012 against 0.684
 
 
 def test_a_changed_head_keeps_the_bodys_weights_and_starts_fresh_itself(tmp_path):
