@@ -62,7 +62,7 @@ class StartWeights:
         try:
             tensors = read_weights(self.path)
         except CheckpointError as error:
-            return f"Cannot start from the model's weights ({str(error).rstrip('.')}): {fresh}."
+            return f"Cannot start from the model's weights, so {fresh}: {error}"
         match = load_matching(model, tensors)
         if not match.loaded:
             return (f"None of the weights in {shown(self.path.name)} fit this network (no layer name and shape "

@@ -97,8 +97,8 @@ def test_matching_loads_by_name_and_shape_and_names_the_rest():
 @pytest.mark.parametrize("weights, said", [
     (None, "There are no model weights to start from (points.safetensors is missing): the run starts from fresh "
            "weights."),
-    (b"not a checkpoint", "Cannot start from the model's weights (points.safetensors is damaged (not a safetensors "
-                          "file): train again): the run starts from fresh weights."),
+    (b"not a checkpoint", "Cannot start from the model's weights, so the run starts from fresh weights: "
+                          "points.safetensors is damaged (not a safetensors file): train again."),
 ])
 def test_without_usable_weights_the_run_starts_fresh_and_says_why(tmp_path, weights, said):
     path = points_project(tmp_path)
