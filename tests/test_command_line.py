@@ -161,6 +161,12 @@ def _hostile_commands():
                     ["runs", "hostile.nbproj", "--json"]):
         yield hostile
     yield ["train", "no-weights.nbproj"]
+    for path in HOSTILE_PATHS:
+        yield ["train", path, "--from-weights", "--epochs", "1"]
+    yield ["train", "hostile.nbproj", "--from-weights", "--epochs", "1"]  # its layer names read back in the note
+    yield ["train", project, "--from-weights", "--out", "empty-folder", "--epochs", "1"]  # no weights there
+    yield ["train", project, "--from-weights", "--fresh"]
+    yield ["train", project, "--fresh", "--epochs", "1"]
     yield ["train", project, "--threads", str(os.cpu_count() + 1)]
     yield ["no-such-command"]
     yield ["export", project, "--format", "no-such-format", "--out", "x"]
@@ -237,8 +243,8 @@ def test_a_run_whose_output_cannot_be_written_still_saves_its_weights(workspace,
 # Each command with its options between (and before) its positionals, and what it must read.
 OPTIONS_ANYWHERE = {
     "summary": (["summary", "p.nbproj"], {"project": "p.nbproj"}),  # its only argument: nothing to intermix
-    "train": (["train", "--epochs", "1", "p.nbproj", "--no-augment"],
-              {"project": "p.nbproj", "epochs": "1", "augment": False}),
+    "train": (["train", "--epochs", "1", "--from-weights", "p.nbproj", "--no-augment"],
+              {"project": "p.nbproj", "epochs": "1", "augment": False, "start_from_weights": True}),
     "evaluate": (["evaluate", "--out", "runs", "p.nbproj"], {"project": "p.nbproj", "out": "runs"}),
     "predict": (["predict", "p.nbproj", "--top", "1", "a.png", "--json", "b.png"],
                 {"project": "p.nbproj", "top": 1, "files": ["a.png", "b.png"], "json": True}),

@@ -30,6 +30,10 @@ SETTING_LIMITS: dict[str, Param] = {p.name: p for p in (
           help="classification: train towards 1 - s on the true class and s spread over all classes "
                "(Keras's label_smoothing), so the network does not grow overconfident; the training "
                "loss includes it, the validation loss stays plain cross-entropy"),
+    Param("start_from_weights", bool, False,
+          help="start the run from the model's current weights (the checkpoint beside the project) rather than "
+               "fresh ones: every weight whose layer name and shape still match is loaded; layers that changed "
+               "(a new head of 10 classes instead of 1000) start fresh"),
 )}
 
 
@@ -80,6 +84,7 @@ class TrainingSettings:
     precision: str = _default("precision")
     augment: bool = _default("augment")
     label_smoothing: float = _default("label_smoothing")
+    start_from_weights: bool = _default("start_from_weights")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainingSettings":

@@ -1,10 +1,12 @@
 """An imported model saved as a project with trained weights: the graph as a .nbproj, the weights
 as its checkpoint (netbuilder's format, beside it), with a recipe fitting the input, so that
-predict, the Draw panel and further training start from the imported weights."""
+predict, the Draw panel and further training start from the imported weights (the project's
+training setting start_from_weights is on)."""
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from netbuilder.core.analysis import analyze
@@ -50,8 +52,11 @@ def _all_nodes(graph):
 
 
 def save_imported(imported: ImportedModel, project_path: str | os.PathLike, source: str) -> Path:
-    """Write the project and its checkpoint (atomically each); returns the checkpoint's path."""
+    """Write the project and its checkpoint (atomically each); returns the checkpoint's path. The
+    project's training starts from those weights (transfer learning): a run of fresh weights
+    would throw away what was imported."""
     recipe = imported_recipe(imported)
-    save_project(imported.project, project_path)
+    project = replace(imported.project, training=imported.project.training.replace(start_from_weights=True))
+    save_project(project, project_path)
     history = History(list(recipe.class_names), recipe.task, dataset=f"imported from {source}")
     return save_checkpoint(imported.model, history, project_path, recipe=recipe)

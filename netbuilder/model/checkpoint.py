@@ -237,6 +237,14 @@ def load_history_and_recipe(project_path: str | os.PathLike,
     return history, recipe
 
 
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the checkpoint file at `path`, by name, read as every checkpoint is (never
+    unpickled), for a network that may have changed since (training.warm_start matches them).
+    Raises CheckpointError."""
+    tensors, _, _ = _read_checkpoint(path, path.stem)
+    return tensors
+
+
 def load_trained_model(project: Project, project_path: str | os.PathLike,
                        folder: str | os.PathLike | None = None) -> TrainedModel:
     """The project's network with its saved weights, recipe and history. Raises CheckpointError when

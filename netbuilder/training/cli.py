@@ -42,6 +42,9 @@ from .threads import usable_cores
 FAILED = 2
 # Option names other than the setting's own, kept for scripts written when they were the only ones.
 _OPTION_ALIASES = {"learning_rate": ("--lr",)}
+# On/off settings whose two options say more than --SETTING and --no-SETTING would: (on, off, off's help).
+_SWITCH_OPTIONS = {"start_from_weights": ("--from-weights", "--fresh",
+                                          "start the run from fresh weights, whatever the project says")}
 THREADS = Param("threads", int, 0, min=1, max=1024)
 PROGRESS_LINE_SECONDS = 10.0  # without a terminal: a progress line this often within an epoch
 
@@ -386,7 +389,12 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training settings (default: the project's)")
     for param in SETTING_LIMITS.values():
         flags = ["--" + param.name.replace("_", "-"), *_OPTION_ALIASES.get(param.name, ())]
-        if param.kind is bool:
+        if param.name in _SWITCH_OPTIONS:
+            on, off, off_help = _SWITCH_OPTIONS[param.name]
+            switch = group.add_mutually_exclusive_group()
+            switch.add_argument(on, dest=param.name, action="store_const", const=True, help=param.help)
+            switch.add_argument(off, dest=param.name, action="store_const", const=False, help=off_help)
+        elif param.kind is bool:
             group.add_argument(*flags, dest=param.name, action=argparse.BooleanOptionalAction, help=param.help)
         else:
             group.add_argument(*flags, dest=param.name, metavar=_value_hint(param), help=_limits_help(param))

@@ -30,6 +30,7 @@ from .events import BatchEnded, Finished, Started
 from .run_text import graph_structure, kept_run_text, saved_texts
 from .session import TrainingSession
 from .tensorboard import TensorBoardLog
+from .warm_start import StartWeights
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,18 @@ class TrainingRun:
         self._found_checkpoint = checkpoint_version(self.project_path, out) if self.project_path else "any"
         self.settings = {name: getattr(self.project.training, name) for name in CHANGEABLE_WHILE_PAUSED}
         self.session = TrainingSession(self.project, dataset_spec, dataset=dataset, threads=threads, world=world,
-                                       report_interval=report_interval)
+                                       report_interval=report_interval, start_weights=self._start_weights())
         self.tensorboard = None
         if tensorboard is not None and world.leader:
             label = f"{Path(project_path).stem if project_path else self.project.name}-{run_id_for(self.started)}"
             self.tensorboard = TensorBoardLog(tensorboard, label, self.project.training.to_dict())
+
+    def _start_weights(self) -> StartWeights | None:
+        """The model's weights (where its checkpoint is: beside the project, or in `out`) when its
+        settings say to start from them."""
+        if not self.project.training.start_from_weights:
+            return None
+        return StartWeights(checkpoint_path(self.project_path, self.out) if self.project_path else None)
 
     @property
     def state(self) -> State:

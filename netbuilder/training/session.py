@@ -28,6 +28,7 @@ from .distributed import SINGLE_PROCESS, World
 from .events import Finished, Preparing, TrainingEvent
 from .health import HEALTH_INTERVAL
 from .trainer import Trainer, describe_failure, prepare, resolve_device
+from .warm_start import StartWeights
 
 # Problems of the user's project or data: their message is all the user needs (the window's runs
 # and every command of the command line catch these).
@@ -42,13 +43,16 @@ class TrainingSession:
 
     `threads`: None lets the trainer choose torch's thread count and keep re-choosing; N fixes it.
     `world`: the processes that train together under torchrun; rank 0 prepares the data first.
+    `start_weights`: the weights the run starts from where they fit (None: fresh weights); every
+    rank reads the same file, so all start equal.
     After the run, `model` is the trained model (CPU, eval mode), None if preparation failed.
     """
 
     def __init__(self, project: Project, dataset_spec: str | None = None, *, dataset: Dataset | None = None,
                  report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
-                 threads: int | None = None, world: World = SINGLE_PROCESS):
+                 threads: int | None = None, world: World = SINGLE_PROCESS, start_weights: StartWeights | None = None):
         self.project = project
+        self.start_weights = start_weights
         self.dataset_spec = dataset_spec
         self.report_interval = report_interval
         self.health_interval = health_interval
@@ -96,7 +100,7 @@ class TrainingSession:
             return
         self.model, self._trainer = None, None
         try:
-            model, dataset, task = yield from self._prepare()
+            model, dataset, task, notes = yield from self._prepare()
             self._control.check_stop()
         except GeneratorExit:  # the consumer dropped the stream: the session is over all the same
             self._control.end()
@@ -116,7 +120,7 @@ class TrainingSession:
         self.model, self.dataset, self.task = model, dataset, task
         self._trainer = Trainer(model, dataset, self.project.training, task, report_interval=self.report_interval,
                                 health_interval=self.health_interval, threads=self.threads, control=self._control,
-                                world=self.world)
+                                world=self.world, notes=notes)
         yield from self._trainer.run()
 
     def learning_rate_now(self) -> float | None:
@@ -132,8 +136,9 @@ class TrainingSession:
                        list(trainer.changes) if trainer else [])
 
     def _prepare(self):
-        """prepare() on a helper thread, its progress passed on as Preparing events as it comes
-        (a progress callback cannot yield).
+        """prepare() and the start weights (with the note that says how they were loaded) on a
+        helper thread, its progress passed on as Preparing events as it comes (a progress callback
+        cannot yield).
 
         A stop ends the session at once (StopRequested), whatever the loading is doing; the
         helper thread's next progress call raises (also once the session has ended), which
@@ -160,7 +165,9 @@ class TrainingSession:
                 too_large = self._memory_problem(prepared[1])
                 if too_large:  # the user's own data, whose size was unknown until loaded
                     raise NotEnoughMemory(too_large)
-                outcome["result"] = prepared
+                model = prepared[0]
+                notes = (self.start_weights.load_into(model),) if self.start_weights is not None else ()
+                outcome["result"] = (*prepared, notes)
             except BaseException as error:  # handed to the generator, which reports it
                 outcome["error"] = error
             finally:

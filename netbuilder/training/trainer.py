@@ -137,7 +137,8 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, dataset: Dataset, settings: TrainingSettings, task: Task,
                  *, report_interval: float = 0.25, health_interval: float = HEALTH_INTERVAL,
-                 threads: int | None = None, control: RunControl | None = None, world: World = SINGLE_PROCESS):
+                 threads: int | None = None, control: RunControl | None = None, world: World = SINGLE_PROCESS,
+                 notes: tuple[str, ...] = ()):
         self.model = model
         self.dataset = dataset
         self.settings = settings
@@ -147,6 +148,7 @@ class Trainer:
         self.threads = world.threads(threads)
         self.control = control or RunControl()
         self.world = world
+        self.notes = notes  # what came before the run that its person should know, first among Started's notes
         self.history: list[EpochEnded] = []
         self.reports: list[Report] = []  # what the curves draw of each BatchEnded
         self.changes: list[SettingsChanged] = []
@@ -236,7 +238,8 @@ class Trainer:
         batches, last_end = self._batches(len(train_x), self.settings.batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(self.settings.batch_size, 256)
-        precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
+        precision, precision_notes = self._choose_precision(train_x[:check], train_y[:check], device)
+        notes = self.notes + precision_notes
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)

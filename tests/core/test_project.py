@@ -36,6 +36,16 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["net.nbproj"]
 
 
+def test_a_project_saved_before_runs_could_start_from_weights_still_starts_fresh(tmp_path):
+    data = json.loads(CNN_BYTES)
+    del data["training"]["start_from_weights"]  # as every project file written before the setting
+    assert not project_from_bytes(json.dumps(data).encode(), "old.nbproj").training.start_from_weights
+    project = load_template("2-cnn")
+    project.training = project.training.replace(start_from_weights=True)
+    save_project(project, tmp_path / "net.nbproj")
+    assert load_project(tmp_path / "net.nbproj").training.start_from_weights
+
+
 def test_training_settings_defaults_match_their_limits():
     assert TrainingSettings().to_dict() == {name: p.default for name, p in SETTING_LIMITS.items()}
 

@@ -63,6 +63,8 @@ def test_importing_a_model_opens_it_as_a_project_with_its_weights(make_window, d
     assert graph.node_named("fc").params["units"] == 7 and graph.node_named("conv").type_id == "conv2d"
     assert (tmp_path / "small.safetensors").exists()
     assert window.statusBar().currentMessage().startswith("Imported Small")
+    start_from_weights = window.training.settings.fields["start_from_weights"].widget
+    assert start_from_weights.isChecked() and start_from_weights.isEnabled()  # training goes on from the import
 
 
 def test_an_operation_without_a_layer_is_shown_as_the_import_report(make_window, dialogs, tmp_path, monkeypatch):

@@ -305,3 +305,30 @@ def test_apply_and_resume_is_in_view_while_paused_at_any_scroll_position(qtbot, 
     panel.paused.apply_changes.click()
     panel.stop()
     wait_until_idle(qtbot, panel)
+
+
+def test_starting_from_the_models_weights_is_offered_once_there_are_weights_and_is_an_undoable_setting(
+        qtbot, panel, tmp_path):
+    from netbuilder.core.project import save_project
+    from netbuilder.gui.panels.training_settings_form import START_FROM_WEIGHTS_TEXT
+
+    document, box = panel.document, panel.settings.fields["start_from_weights"].widget
+    assert box.text() == START_FROM_WEIGHTS_TEXT and not box.isEnabled()  # no file, so no weights beside it
+    assert "no model weights beside this project" in box.toolTip()
+    project_file = tmp_path / "mlp.nbproj"
+    save_project(document.project, project_file)
+    document.mark_saved(project_file)
+    assert not box.isEnabled()
+    panel.start_action.trigger()  # the first run saves the weights beside the project
+    wait_until_idle(qtbot, panel)
+    assert box.isEnabled() and "layers that changed" in box.toolTip() and not box.isChecked()
+    box.click()
+    assert document.project.training.start_from_weights and document.modified
+    document.undo_stack.undo()
+    assert not document.project.training.start_from_weights and not box.isChecked()
+    document.undo_stack.redo()
+    assert box.isChecked()
+    panel.start_action.trigger()
+    wait_until_idle(qtbot, panel)
+    log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
+    assert any(re.fullmatch(r"Starting from the model's weights: all \d+ tensors\.", line) for line in log), log

@@ -105,3 +105,14 @@ def test_a_run_that_fails_in_the_processes_says_why_in_one_line(qtbot, panel, tm
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
     assert "missing.csv" in panel.run_box.message.text() and "Traceback" not in panel.run_box.message.text()
     assert not panel.document.path.with_suffix(".safetensors").exists()
+
+
+def test_a_two_process_run_starts_from_the_models_weights_when_asked(qtbot, panel):
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
+    assert panel.document.path.with_suffix(".safetensors").exists()
+    panel.settings.fields["start_from_weights"].widget.click()
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
+    log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
+    assert any(line.startswith("Starting from the model's weights: all ") for line in log), log

@@ -112,3 +112,20 @@ def test_torchrun_variables_set_by_hand_are_a_place_or_one_printable_message(ran
             assert one_line(message) == message and len(message) < MESSAGE_CHARACTERS and "torchrun" in message
             return
     assert 0 <= placement.rank < placement.size and 0 <= placement.local_rank < placement.local_size <= placement.size
+
+
+def test_every_rank_starts_from_the_models_weights(tmp_path, make_project, cluster_rows, cli):
+    from netbuilder.model.checkpoint import read_weights
+
+    (tmp_path / "train.csv").write_text(cluster_rows([30, 30, 30], seed=0))
+    project = make_project(tmp_path / "points.nbproj", tmp_path / "train.csv", [("dense", {"units": 3})],
+                           {"kind": "vector", "shape": [2]}, epochs=2)
+    assert cli("train", project, "--threads", "1") == 0
+    trained = read_weights(project.with_suffix(".safetensors"))
+    run = torchrun("-m", "netbuilder", "train", project, "--from-weights", "--epochs", "1", "--learning-rate", "1e-7",
+                   cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines().count("note: Starting from the model's weights: all 2 tensors.") == 1  # rank 0's
+    retrained = read_weights(project.with_suffix(".safetensors"))  # a rank starting fresh would pull it away
+    for name, value in trained.items():
+        assert torch.allclose(retrained[name], value, atol=1e-4), name

@@ -141,12 +141,12 @@ def test_every_training_setting_is_an_option_and_reaches_the_run(project_file, m
                    "--epochs", "1", "--weight-decay", "0.001", "--momentum", "0.5", "--nesterov",
                    "--schedule", "step", "--validation-split", "0.25", "--early-stopping-patience", "2",
                    "--seed", "7", "--device", "cpu", "--precision", "fp32", "--no-augment",
-                   "--label-smoothing", "0.1", "--threads", "1") == 0
+                   "--label-smoothing", "0.1", "--from-weights", "--threads", "1") == 0
     assert seen["settings"].to_dict() == {
         "optimizer": "sgd", "learning_rate": 0.02, "batch_size": 8, "epochs": 1, "weight_decay": 0.001,
         "momentum": 0.5, "nesterov": True, "schedule": "step", "validation_split": 0.25,
         "early_stopping_patience": 2, "seed": 7, "device": "cpu", "precision": "fp32", "augment": False,
-        "label_smoothing": 0.1}
+        "label_smoothing": 0.1, "start_from_weights": True}
     assert set(seen["settings"].to_dict()) == set(SETTING_LIMITS) and seen["threads"] == 1
     assert run_cli("train", project_file, "--lr", "0.03", "--epochs", "1") == 0  # the old name still works
     assert seen["settings"].learning_rate == 0.03

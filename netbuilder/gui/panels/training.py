@@ -101,6 +101,7 @@ class TrainingPanel(QWidget):
 
         document.analysis_changed.connect(self.refresh)
         document.project_replaced.connect(self._project_replaced)
+        document.file_state_changed.connect(self.settings.refresh)  # saved elsewhere: weights may be there or not
         self.refresh()
 
     # --- building ---------------------------------------------------------------------------------
@@ -245,14 +246,20 @@ class TrainingPanel(QWidget):
 
     def _distributed_worker(self, project: Project, processes: int) -> DistributedTrainingWorker:
         """torchrun trains a file: the project as it is now is saved in a folder of its own, where
-        the run's weights and events go too (the folder goes when the run's weights are loaded)."""
+        the run's weights and events go too (the folder goes when the run's weights are loaded),
+        with a copy of the model's weights when the run starts from them."""
+        import shutil
         import tempfile
 
         from ...core.project import save_project
+        from ...model.checkpoint_files import checkpoint_path
 
         self.run_folder = tempfile.TemporaryDirectory(prefix="netbuilder-run-")
         folder = Path(self.run_folder.name)
         save_project(project, folder / "run.nbproj")
+        weights = checkpoint_path(self.document.path) if self.document.path is not None else None
+        if project.training.start_from_weights and weights is not None and weights.exists():
+            shutil.copyfile(weights, checkpoint_path(folder / "run.nbproj"))
         return DistributedTrainingWorker(folder / "run.nbproj", folder, processes, self)
 
     def pause(self) -> None:
@@ -416,6 +423,7 @@ class TrainingPanel(QWidget):
         self.unsaved_run = None
         for line in texts:
             self._log(line)
+        self.settings.refresh()  # there are weights to start from now
         self.run_kept.emit()
         return True
 
