@@ -450,6 +450,7 @@ class TrainingPanel(QWidget):
     def use_trained(self, trained) -> None:
         """A kept run's model became the project's: its curves here, its model to every reader."""
         self.show_saved_run(trained.history)
+        self.settings.refresh()  # there are weights to start from now
         self.model_trained.emit(trained)
 
     def open_gallery(self, true_class: int, predicted_class: int) -> None:
