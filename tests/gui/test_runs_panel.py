@@ -41,7 +41,7 @@ def train(window, qtbot, runs_before: int) -> None:
 
 
 def edit_cell(qtbot, table, run_id: str, column: int, text: str) -> None:
-    table.editItem(table.item(table.row_of(run_id), column))
+    table.edit(table.index_of(run_id, column))
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit)
     editor.selectAll()
@@ -82,7 +82,7 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     panel.table.set_ticked(first.id, True)
 
     # what changed: the summary column, the list, and the changed layer ringed on the canvas
-    summary = panel.table.item(panel.table.row_of(second.id), CHANGES).text()
+    summary = panel.table.index_of(second.id, CHANGES).data()
     assert "fc1 units 128 → 64" in summary and "lr 0.001 → 0.003" in summary
     panel.table.select_runs([first.id, second.id])
     lines = [panel.comparison.changes.item(row).text() for row in range(panel.comparison.changes.count())]
@@ -112,7 +112,7 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     panel.use_button.click()
     assert panel.listing.current == first.id
     assert window.draw_panel.trained.model.state_dict()["fc1.weight"].shape[0] == 128
-    assert panel.table.item(panel.table.row_of(first.id), NAME).font().bold()
+    assert panel.table.index_of(first.id, NAME).data(Qt.ItemDataRole.FontRole).bold()
 
 
 def test_a_removed_layer_is_a_ghost_where_it_was_and_an_added_one_is_ringed(project_window, qtbot):
@@ -144,21 +144,21 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
     table = panel.table
     edit_cell(qtbot, table, first.id, NAME, "baseline")  # typed into the cell's editor, Enter pressed
     qtbot.waitUntil(lambda: panel.listing.runs[0].name == "baseline")
-    table.editItem(table.item(table.row_of(first.id), NOTE))
+    table.edit(table.index_of(first.id, NOTE))
     panel.refresh()  # a run ending while a note is typed: the table is filled once the edit is done
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit) and table.state() == table.State.EditingState
     qtbot.keyClicks(editor, "lr from the paper")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: panel.listing.runs[0].note == "lr from the paper")
-    table.cellClicked.emit(table.row_of(second.id), STAR)
+    table.clicked.emit(table.index_of(second.id, STAR))
     first, second = panel.listing.runs
     assert (first.name, first.note, second.starred) == ("baseline", "lr from the paper", True)
-    assert table.item(table.row_of(first.id), NAME).text() == "baseline"
+    assert table.index_of(first.id, NAME).data() == "baseline"
     edit_cell(qtbot, table, first.id, NAME, "x" * 200)  # refused with the reason, the name kept
     qtbot.waitUntil(lambda: "at most" in panel.message.text())
     assert panel.listing.runs[0].name == "baseline"
-    assert table.item(table.row_of(first.id), NAME).text() == "baseline"
+    assert table.index_of(first.id, NAME).data() == "baseline"
     assert panel.disk.text().startswith("2 runs kept in mlp.runs")
 
     panel.keep_last.setValue(0)
@@ -185,7 +185,7 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
 def test_a_project_without_a_file_says_runs_are_kept_once_it_is_saved(make_window):  # noqa: F811
     window = make_window()
     assert "Save the project to keep its runs" in window.runs.disk.text()
-    assert window.runs.table.rowCount() == 0 and not window.runs.prune_button.isEnabled()
+    assert window.runs.table.model().rowCount() == 0 and not window.runs.prune_button.isEnabled()
 
 
 def test_tensorboard_choice_gives_the_run_a_folder_beside_the_project(project_window, qtbot):

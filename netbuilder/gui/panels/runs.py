@@ -9,14 +9,16 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+import threading
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from ...common.text import byte_size, shown
 from ...core.project import Project
 from ...core.restore import RestoreNetwork
-from ...runs import RunError, RunInfo, RunListing, RunStore
+from ...runs import DiskUsage, RunError, RunInfo, RunListing, RunStore
 from ...training.run_text import graph_structure
 from ..document import Document
 from ..editor.diff_marks import DiffMarks
@@ -32,6 +34,22 @@ COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the tabl
 _NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
 
 
+class _Listed(QObject):
+    """Carries a listing made on another thread to the GUI thread: (its number, the store listed,
+    the RunListing, the DiskUsage or the RunError raised). Made without a parent and held by the
+    listing thread too, so it outlives a panel closed while the thread reads."""
+
+    listed = Signal(int, object, object, object)
+
+
+def _list_runs(store: RunStore) -> tuple[RunListing, DiskUsage | RunError]:
+    """The runs and the space they take; a folder that cannot be read is one RunError."""
+    try:
+        return store.runs(), store.disk_usage()
+    except RunError as error:
+        return RunListing((), None, (str(error),)), error
+
+
 class RunsPanel(QWidget):
     """The runs of the document's project file (none until it has one). `training`: the Training
     panel, whose plots show the overlays and which says when a run was kept; `marks`: the canvas's
@@ -44,6 +62,9 @@ class RunsPanel(QWidget):
         self.listing = RunListing((), None)  # none while the project has no file
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
+        self._listings = 0  # listings asked for: one made on a thread is shown only if none was asked for since
+        self._listed = _Listed()
+        self._listed.listed.connect(self._show_listed)
         self.overlays = RunOverlays(training.plots)
 
         self.disk = QLabel()
@@ -53,7 +74,7 @@ class RunsPanel(QWidget):
         self.table.edited.connect(self._edited, Qt.ConnectionType.QueuedConnection)
         self.table.star_clicked.connect(self._toggle_star)
         self.table.ticks_changed.connect(self.show_overlays)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.selection_changed.connect(self._selection_changed)
         self.use_button = QPushButton("Use its weights")
         self.use_button.setToolTip("Make this run's weights the project's model: what predict, evaluate, export and "
                                    "the Draw panel use")
@@ -120,30 +141,55 @@ class RunsPanel(QWidget):
         path = self.document.path
         if self.store is None or path is None or self.store.project_path != path:
             self.store = RunStore(path) if path is not None else None
+            self.list_in_background()
+
+    def list_in_background(self) -> None:
+        """List the runs on a thread and show them when read (a project opens: its window is drawn
+        and usable while the runs folder is read, however many runs it holds)."""
+        if self.store is None:
             self.refresh()
+            return
+        self._listings += 1
+        number, store, listed = self._listings, self.store, self._listed
+        threading.Thread(target=lambda: listed.listed.emit(number, store, *_list_runs(store)),
+                         name="list runs", daemon=True).start()
 
     def refresh(self) -> None:
         """List the runs again (a run ended, or the runs changed here); while a name or note is being
         typed, once it is done (filling the table would drop the edit)."""
-        if self.table.state() == QAbstractItemView.State.EditingState:
-            QTimer.singleShot(EDIT_RECHECK_MS, self.refresh)
+        if self._editing():
             return
+        self._listings += 1
+        if self.store is None:
+            self._show(RunListing((), None), None)
+        else:
+            self._show(*_list_runs(self.store))
+
+    def _show_listed(self, number: int, store: RunStore, listing: RunListing, usage: DiskUsage | RunError) -> None:
+        """A listing made on a thread: shown unless the runs were listed again since it was asked for."""
+        if number == self._listings and store is self.store and not self._editing():
+            self._show(listing, usage)
+
+    def _editing(self) -> bool:
+        """Whether a name or note is being typed; if so, the runs are listed again once it is done."""
+        if self.table.state() != QAbstractItemView.State.EditingState:
+            return False
+        QTimer.singleShot(EDIT_RECHECK_MS, self.refresh)
+        return True
+
+    def _show(self, listing: RunListing, usage: DiskUsage | RunError | None) -> None:
+        """Show `listing` (`usage`: the space the runs take; None without a project file)."""
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
-        if self.store is None:
-            self.listing = RunListing((), None)
+        self.listing = listing
+        if usage is None:
             self.disk.setText(_NO_FILE)
+        elif isinstance(usage, RunError):
+            self.disk.setText("")
         else:
-            try:
-                self.listing = self.store.runs()
-                usage = self.store.disk_usage()
-            except RunError as error:
-                self.listing = RunListing((), None, (str(error),))
-                self.disk.setText("")
-            else:
-                count = len(self.kept)
-                self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
-                                  f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
+            count = len(self.kept)
+            self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
+                              f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
         if self.listing.problems:
             self.message.setText("\n".join(self.listing.problems))
         self.table.blockSignals(True)
