@@ -10,6 +10,7 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
@@ -62,6 +63,7 @@ class RunsPanel(QWidget):
         self.listing = RunListing((), None)  # none while the project has no file
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
+        self._usage: DiskUsage | RunError | None = None  # as last listed
         self._listings = 0  # listings asked for: one made on a thread is shown only if none was asked for since
         self._listed = _Listed()
         self._listed.listed.connect(self._show_listed)
@@ -181,7 +183,7 @@ class RunsPanel(QWidget):
         """Show `listing` (`usage`: the space the runs take; None without a project file)."""
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
-        self.listing = listing
+        self.listing, self._usage = listing, usage
         if usage is None:
             self.disk.setText(_NO_FILE)
         elif isinstance(usage, RunError):
@@ -222,15 +224,19 @@ class RunsPanel(QWidget):
         self._change(run_id, starred=not self.run(run_id).starred)
 
     def _change(self, run_id: str, **changes) -> None:
+        """Change one run's name, note or star: its row is updated at once (no listing of every run),
+        and the space the runs take is read again on a thread."""
         try:
-            self.store.update(self.run(run_id), **changes)
+            changed = self.store.update(self.run(run_id), **changes)
         except RunError as error:
             self.message.setText(str(error))
         except OSError as error:
             self.message.setText(f"The run could not be changed: {error.strerror or error}")
         else:
             self.message.clear()
-        self.refresh()
+            runs = tuple(changed if run.id == run_id else run for run in self.kept)
+            self._show(replace(self.listing, runs=runs), self._usage)
+            self.list_in_background()
 
     # --- overlays ---------------------------------------------------------------------------------
     def show_overlays(self) -> None:
