@@ -4,8 +4,10 @@ Keeps 1 and 200 runs beside two projects (bench/runs_scale.py's runs: a 784-128-
 20-epoch history each), then times, in this one process and offscreen:
 
 (a) opening each project in the main window, as the person sees it: from `open_path` to the
-    canvas painted (the window usable), the two projects alternated; the runs are listed on a
-    thread meanwhile, and each open waits (untimed) for its listing to be shown before the next;
+    canvas painted (the window usable), the two projects alternated, three ways: the Runs tab
+    behind another (as the window starts: the runs are listed when the tab is chosen), the Runs
+    tab in view (listed right after the paint; also timed until they are shown), and the way
+    before this change, the runs listed as the project opens;
 (b) RunsPanel.refresh(): listing the runs (run.json files only) and filling the table, what the
     panel does whenever a run ends or the runs are changed in it;
 (c) ticking the last --ticked runs one by one to overlay their curves (each run's history read
@@ -64,13 +66,15 @@ class PaintWatch(QObject):
         return False
 
 
-def open_times(app: QApplication, paths: dict[int, Path], repeats: int, folder: Path,
-               on_thread: bool = True) -> dict[int, float]:
-    """Median ms from `open_path` to the canvas painted, per project, the projects alternated;
-    `on_thread` False: the runs listed on the GUI thread as the project opens, as before."""
+WAYS = ("tab behind", "tab in view", "listed as it opens")
+
+
+def open_times(app: QApplication, paths: dict[int, Path], repeats: int, folder: Path) -> dict[tuple[str, int], float]:
+    """Median ms from `open_path` to the canvas painted, per way and project, all alternated in one
+    window: the Runs tab behind another (as the window starts), in view (the runs listed right
+    after the paint), and the way before, the runs listed as the project opens. Also, under
+    ("listed", count), the median ms until the runs are shown with the tab in view."""
     window = MainWindow(Document(), recovery_dir=folder / "recovery", remember_layout=False)
-    if not on_thread:
-        window.runs.list_in_background = window.runs.refresh
     window.resize(1400, 900)
     window.show()
     app.processEvents()
@@ -78,23 +82,31 @@ def open_times(app: QApplication, paths: dict[int, Path], repeats: int, folder: 
     save_project(Project(), empty)
     window.open_path(empty)
     watch = PaintWatch(window.view.viewport())
-    times = {count: [] for count in paths}
+    panel = window.runs
+    times = {(way, count): [] for way in (*WAYS, "listed") for count in paths}
     for repeat in range(repeats + 1):
-        for count, path in paths.items():
-            painted = watch.paints
-            start = time.perf_counter()
-            window.open_path(path)
-            while watch.paints == painted:
-                app.processEvents()
-            elapsed = (time.perf_counter() - start) * 1000
-            if repeat:  # the first of each is not counted
-                times[count].append(elapsed)
-            while len(window.runs.kept) != count:  # the listing made on a thread, shown (untimed)
-                app.processEvents()
+        for way in WAYS:
+            (window.runs_dock if way == "tab in view" else window.summary_dock).raise_()
+            app.processEvents()
+            for count, path in paths.items():
+                painted = watch.paints
+                start = time.perf_counter()
+                window.open_path(path)
+                if way == "listed as it opens":
+                    panel.refresh()
+                while watch.paints == painted:
+                    app.processEvents()
+                elapsed = (time.perf_counter() - start) * 1000
+                while way == "tab in view" and panel.unlisted:
+                    app.processEvents()
+                if repeat:  # the first of each is not counted
+                    times[way, count].append(elapsed)
+                    if way == "tab in view":
+                        times["listed", count].append((time.perf_counter() - start) * 1000)
     window.document.undo_stack.setClean()
     window.close()
     app.processEvents()
-    return {count: statistics.median(values) for count, values in times.items()}
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def main() -> None:
@@ -107,11 +119,12 @@ def main() -> None:
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
         paths = {count: keep_runs(Path(folder), count) for count in (1, args.runs)}
-        opened = open_times(app, paths, args.repeats, Path(folder))
-        listed_first = open_times(app, paths, args.repeats, Path(folder), on_thread=False)
-        for count, path in paths.items():
-            print(f"{count:>4} runs: open in the window to the canvas painted {opened[count]:8.1f} ms "
-                  f"(runs listed on the GUI thread first: {listed_first[count]:8.1f} ms)")
+        times = open_times(app, paths, args.repeats, Path(folder))
+        for count in paths:
+            print(f"{count:>4} runs: open in the window to the canvas painted: Runs tab behind "
+                  f"{times['tab behind', count]:7.1f} ms, in view {times['tab in view', count]:7.1f} ms "
+                  f"(runs shown at {times['listed', count]:7.1f} ms); listed as it opens (before) "
+                  f"{times['listed as it opens', count]:7.1f} ms")
         for count, path in paths.items():
             document = Document(load_project(path))
             document.path = path
@@ -138,16 +151,17 @@ def main() -> None:
             figures[count] = (refresh, ticking)
             print(f"{count:>4} runs: refresh (list + fill the table + paint it) {refresh:8.1f} ms; "
                   f"tick {min(count, args.ticked)} on and off {ticking:8.1f} ms")
+            window.document.undo_stack.setClean()
             window.close()
             app.processEvents()
-            while panel._listings and len(panel.kept) != count:  # nothing left for a closed window
-                app.processEvents()
-    one, many = opened[1], opened[args.runs]
+    one, many = times["tab behind", 1], times["tab behind", args.runs]
     print(f"opening with {args.runs} runs takes {many / one:.2f}× the time of 1 run; the panel lists and fills "
           f"{args.runs} runs in {figures[args.runs][0]:.1f} ms, 1 in {figures[1][0]:.1f} ms")
     print(f"open_ms_1={one:.1f} open_ms_{args.runs}={many:.1f} panel_fill_ms_{args.runs}={figures[args.runs][0]:.1f} "
-          f"open_ratio={many / one:.2f} open_ms_{args.runs}_listed_first={listed_first[args.runs]:.1f}")
-
+          f"open_ratio={many / one:.2f} open_in_view_ms_1={times['tab in view', 1]:.1f} "
+          f"open_in_view_ms_{args.runs}={times['tab in view', args.runs]:.1f} "
+          f"open_listed_first_ms_1={times['listed as it opens', 1]:.1f} "
+          f"open_listed_first_ms_{args.runs}={times['listed as it opens', args.runs]:.1f}")
 
 if __name__ == "__main__":
     main()

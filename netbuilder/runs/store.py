@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +43,6 @@ MODEL_FORMAT = "netbuilder-run-model"
 MAX_MODEL_FILE_BYTES = 64 * 1024
 PARTIAL, LEAVING = "partial", "deleting"  # suffixes of the hidden folders of a run being written or deleted
 STALE_LEFTOVER_SECONDS = 3600  # such a folder this old was left by a process that was killed
-_MIGRATING = threading.Lock()  # one migration at a time in a process: a second finds the checkpoint kept
 MIGRATED_NOTE = ("Kept from weights saved beside the project that no run held (saved before netbuilder kept every "
                  "run); its network and settings are the project's as they were when it was kept.")
 
@@ -185,10 +183,6 @@ class RunStore:
         """Keep the project's checkpoint as a run when no run holds it (the first listing after
         runs were kept, or weights saved some other way); the checkpoint itself stays where it
         is. Returns the new run, None when there was nothing to do. Raises RunError."""
-        with _MIGRATING:  # the window lists a project's runs on a thread while a run may be kept
-            return self._migrate()
-
-    def _migrate(self) -> RunInfo | None:
         version = checkpoint_version(self.project_path, self.checkpoint.parent)
         pointer = self._read_pointer()
         if version is None or (pointer is not None and pointer[1] == version):

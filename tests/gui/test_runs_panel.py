@@ -192,21 +192,25 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
     assert "Delete 1 run (baseline" in dialogs.questions[-1]
 
 
-def test_a_project_opened_lists_its_runs_once_read_and_keeps_the_ticks_and_edits_made_since(project_window, qtbot):
+def test_a_project_opened_lists_its_runs_when_the_panel_is_first_in_view(project_window, qtbot):
     window, panel = project_window, project_window.runs
     train(window, qtbot, 0)
     train(window, qtbot, 1)
     first, second = panel.listing.runs
-    path = window.document.path
-    assert window.open_path(path)  # read again on a thread: the window does not wait for the runs folder
+    window.training_dock.raise_()  # the Runs tab behind the Training tab, as the window starts
+    assert window.open_path(window.document.path)
+    QApplication.processEvents()
+    assert panel.unlisted and panel.listing.runs == () and panel.table.model().rowCount() == 0
+    window.runs_dock.raise_()  # the Runs tab chosen: its runs are read now
     qtbot.waitUntil(lambda: [run.id for run in panel.listing.runs] == [first.id, second.id])
-    assert panel.table.run_ids() == [second.id, first.id]  # newest first
+    assert panel.table.run_ids() == [second.id, first.id] and not panel.unlisted  # newest first
     assert panel.disk.text().startswith("2 runs kept in mlp.runs")
     panel.table.set_ticked(first.id, True)
-    with qtbot.waitSignal(panel._listed.listed):  # the disk figures are read again after the change
-        panel.table.clicked.emit(panel.table.index_of(first.id, STAR))
+    panel.table.clicked.emit(panel.table.index_of(first.id, STAR))
     assert panel.listing.runs[0].starred and panel.table.index_of(first.id, STAR).data() == "★"
     assert panel.table.ticked_ids() == [first.id] and list(panel.overlays.runs) == [first.id]
+    assert window.open_path(window.document.path)  # opened with the Runs tab in view: listed right after
+    qtbot.waitUntil(lambda: len(panel.listing.runs) == 2)
 
 
 def test_a_project_without_a_file_says_runs_are_kept_once_it_is_saved(make_window):  # noqa: F811

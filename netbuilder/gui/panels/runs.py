@@ -9,10 +9,9 @@ panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
@@ -35,20 +34,19 @@ COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the tabl
 _NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
 
 
-class _Listed(QObject):
-    """Carries a listing made on another thread to the GUI thread: (its number, the store listed,
-    the RunListing, the DiskUsage or the RunError raised). Made without a parent and held by the
-    listing thread too, so it outlives a panel closed while the thread reads."""
-
-    listed = Signal(int, object, object, object)
-
-
 def _list_runs(store: RunStore) -> tuple[RunListing, DiskUsage | RunError]:
     """The runs and the space they take; a folder that cannot be read is one RunError."""
     try:
         return store.runs(), store.disk_usage()
     except RunError as error:
         return RunListing((), None, (str(error),)), error
+
+
+def _disk_usage(store: RunStore) -> DiskUsage | RunError:
+    try:
+        return store.disk_usage()
+    except RunError as error:
+        return error
 
 
 class RunsPanel(QWidget):
@@ -63,10 +61,8 @@ class RunsPanel(QWidget):
         self.listing = RunListing((), None)  # none while the project has no file
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
-        self._usage: DiskUsage | RunError | None = None  # as last listed
-        self._listings = 0  # listings asked for: one made on a thread is shown only if none was asked for since
-        self._listed = _Listed()
-        self._listed.listed.connect(self._show_listed)
+        self.unlisted = False  # the project's runs are not listed yet: they are once the panel is in view
+        self.in_view = True  # until the window says otherwise (set_in_view)
         self.overlays = RunOverlays(training.plots)
 
         self.disk = QLabel()
@@ -143,34 +139,40 @@ class RunsPanel(QWidget):
         path = self.document.path
         if self.store is None or path is None or self.store.project_path != path:
             self.store = RunStore(path) if path is not None else None
-            self.list_in_background()
+            if self.store is None:
+                self.refresh()
+                return
+            # a project opens: its runs are listed once the window is drawn (paintEvent), and only
+            # when the panel is in view, so a project with 200 runs opens as fast as one with 1
+            self.unlisted = True
+            self._show(RunListing((), None), None)
+            self.update()
 
-    def list_in_background(self) -> None:
-        """List the runs on a thread and show them when read (a project opens: its window is drawn
-        and usable while the runs folder is read, however many runs it holds)."""
-        if self.store is None:
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.unlisted and self.in_view:  # the window is drawn in one pass: list the runs once it is done
+            QTimer.singleShot(0, self._list_if_in_view)
+
+    def set_in_view(self, in_view: bool) -> None:
+        """Whether the panel can be seen (the window says so as its dock's tab is chosen or left, or
+        the dock shown or hidden); a project's runs not listed yet are listed when it comes in view."""
+        self.in_view = in_view
+        self._list_if_in_view()
+
+    def _list_if_in_view(self) -> None:
+        if self.unlisted and self.in_view:
             self.refresh()
-            return
-        self._listings += 1
-        number, store, listed = self._listings, self.store, self._listed
-        threading.Thread(target=lambda: listed.listed.emit(number, store, *_list_runs(store)),
-                         name="list runs", daemon=True).start()
 
     def refresh(self) -> None:
         """List the runs again (a run ended, or the runs changed here); while a name or note is being
         typed, once it is done (filling the table would drop the edit)."""
         if self._editing():
             return
-        self._listings += 1
+        self.unlisted = False
         if self.store is None:
             self._show(RunListing((), None), None)
         else:
             self._show(*_list_runs(self.store))
-
-    def _show_listed(self, number: int, store: RunStore, listing: RunListing, usage: DiskUsage | RunError) -> None:
-        """A listing made on a thread: shown unless the runs were listed again since it was asked for."""
-        if number == self._listings and store is self.store and not self._editing():
-            self._show(listing, usage)
 
     def _editing(self) -> bool:
         """Whether a name or note is being typed; if so, the runs are listed again once it is done."""
@@ -180,13 +182,13 @@ class RunsPanel(QWidget):
         return True
 
     def _show(self, listing: RunListing, usage: DiskUsage | RunError | None) -> None:
-        """Show `listing` (`usage`: the space the runs take; None without a project file)."""
+        """Show `listing` (`usage`: the space the runs take; None when not listed)."""
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
-        self.listing, self._usage = listing, usage
-        if usage is None:
+        self.listing = listing
+        if self.store is None:
             self.disk.setText(_NO_FILE)
-        elif isinstance(usage, RunError):
+        elif usage is None or isinstance(usage, RunError):  # not listed yet, or the folder cannot be read
             self.disk.setText("")
         else:
             count = len(self.kept)
@@ -224,8 +226,7 @@ class RunsPanel(QWidget):
         self._change(run_id, starred=not self.run(run_id).starred)
 
     def _change(self, run_id: str, **changes) -> None:
-        """Change one run's name, note or star: its row is updated at once (no listing of every run),
-        and the space the runs take is read again on a thread."""
+        """Change one run's name, note or star: its row is updated (no listing of every run)."""
         try:
             changed = self.store.update(self.run(run_id), **changes)
         except RunError as error:
@@ -235,8 +236,7 @@ class RunsPanel(QWidget):
         else:
             self.message.clear()
             runs = tuple(changed if run.id == run_id else run for run in self.kept)
-            self._show(replace(self.listing, runs=runs), self._usage)
-            self.list_in_background()
+            self._show(replace(self.listing, runs=runs), _disk_usage(self.store))
 
     # --- overlays ---------------------------------------------------------------------------------
     def show_overlays(self) -> None:
