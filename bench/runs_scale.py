@@ -68,7 +68,9 @@ def keep_runs(folder: Path, count: int) -> Path:
     path = folder / f"digits{count}.nbproj"
     save_project(network(128), path)
     for index in range(count):
-        units = 128 + (index % 3) * 16  # the network changes now and then, so "what changed" has work to do
+        # the network changes now and then, so "what changed" has work to do; the last run trained the
+        # project's network, so its weights are the project's model when the project opens
+        units = 128 + ((count - 1 - index) % 3) * 16
         trained = a_run(units, index)
         save_checkpoint(trained.model, trained.history, path, recipe=trained.recipe)
         RunStore(path).keep(trained, network(units), started=1_765_000_000.0 + 60 * index, samples_per_second=5000.0)

@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "training_dock", self.training,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.runs_dock = self._dock("Runs", "runs_dock", self.runs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.runs_dock.visibilityChanged.connect(self.runs.set_in_view)  # its tab chosen or left
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
 
     def _add_status_bar(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from netbuilder.common.fields import FieldError, read_field
 from netbuilder.common.files import FileMissingError, FileReadError, parse_json, read_bounded, write_atomic
-from netbuilder.common.text import shown
+from netbuilder.common.text import shown, shown_within
 from netbuilder.model.checkpoint_files import checkpoint_path
 from netbuilder.model.history import History
 
@@ -84,7 +84,7 @@ def run_name_problem(name: str) -> str | None:
     if len(name) > NAME_LIMIT:
         return f"A run's name can have at most {NAME_LIMIT} characters, not {len(name):,}."
     if not name.isprintable():
-        return f'"{shown(name, 40)}" holds a line break or a control character: a run\'s name is one line of text.'
+        return f'"{shown_within(name, 40)}" holds a line break or a control character: a run\'s name is one line of text.'
     return None
 
 

@@ -8,13 +8,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
+from netbuilder.core.block_commands import InsideBlock
 from netbuilder.core.commands import Connect, RemoveNodes, SetParams
 from netbuilder.core.restore import RestoreNetwork
-from netbuilder.core.project import load_template, save_project
+from netbuilder.core.project import Project, load_template, project_from_dict, project_to_dict, save_project
+from netbuilder.gui.document import Document
 from netbuilder.gui.editor.diff_marks import DiffRing, GhostCard
-from netbuilder.gui.panels.runs_table import CHANGES, NAME, NOTE, STAR
+from netbuilder.gui.panels.runs_table import CHANGES, NAME, NOTE, STAR, WHEN
 from netbuilder.runs import RunStore
 from netbuilder.training.run_text import graph_structure
+from test_block_levels import nested_blocks
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 (fixtures)
 from test_training import RUN_TIMEOUT_MS, small_digits  # noqa: F401 (fixture)
 
@@ -41,7 +44,7 @@ def train(window, qtbot, runs_before: int) -> None:
 
 
 def edit_cell(qtbot, table, run_id: str, column: int, text: str) -> None:
-    table.editItem(table.item(table.row_of(run_id), column))
+    table.edit(table.index_of(run_id, column))
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit)
     editor.selectAll()
@@ -82,7 +85,7 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     panel.table.set_ticked(first.id, True)
 
     # what changed: the summary column, the list, and the changed layer ringed on the canvas
-    summary = panel.table.item(panel.table.row_of(second.id), CHANGES).text()
+    summary = panel.table.index_of(second.id, CHANGES).data()
     assert "fc1 units 128 → 64" in summary and "lr 0.001 → 0.003" in summary
     panel.table.select_runs([first.id, second.id])
     lines = [panel.comparison.changes.item(row).text() for row in range(panel.comparison.changes.count())]
@@ -112,7 +115,7 @@ def test_two_runs_are_overlaid_compared_and_the_first_restored_in_one_undo_step(
     panel.use_button.click()
     assert panel.listing.current == first.id
     assert window.draw_panel.trained.model.state_dict()["fc1.weight"].shape[0] == 128
-    assert panel.table.item(panel.table.row_of(first.id), NAME).font().bold()
+    assert panel.table.index_of(first.id, NAME).data(Qt.ItemDataRole.FontRole).bold()
 
 
 def test_a_removed_layer_is_a_ghost_where_it_was_and_an_added_one_is_ringed(project_window, qtbot):
@@ -144,21 +147,28 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
     table = panel.table
     edit_cell(qtbot, table, first.id, NAME, "baseline")  # typed into the cell's editor, Enter pressed
     qtbot.waitUntil(lambda: panel.listing.runs[0].name == "baseline")
-    table.editItem(table.item(table.row_of(first.id), NOTE))
+    table.edit(table.index_of(first.id, NOTE))
     panel.refresh()  # a run ending while a note is typed: the table is filled once the edit is done
     editor = QApplication.focusWidget()
     assert isinstance(editor, QLineEdit) and table.state() == table.State.EditingState
     qtbot.keyClicks(editor, "lr from the paper")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: panel.listing.runs[0].note == "lr from the paper")
-    table.cellClicked.emit(table.row_of(second.id), STAR)
+    table.clicked.emit(table.index_of(second.id, STAR))
     first, second = panel.listing.runs
     assert (first.name, first.note, second.starred) == ("baseline", "lr from the paper", True)
-    assert table.item(table.row_of(first.id), NAME).text() == "baseline"
+    assert table.index_of(first.id, NAME).data() == "baseline"
+    table.sortByColumn(STAR, Qt.SortOrder.DescendingOrder)  # as a click on the header: starred first
+    assert table.run_ids() == [second.id, first.id]
+    table.sortByColumn(NAME, Qt.SortOrder.DescendingOrder)
+    assert table.run_ids() == sorted([first.id, second.id], key=lambda run_id: panel.run(run_id).title.casefold(),
+                                     reverse=True)
+    table.sortByColumn(WHEN, Qt.SortOrder.AscendingOrder)
+    assert table.run_ids() == [first.id, second.id]
     edit_cell(qtbot, table, first.id, NAME, "x" * 200)  # refused with the reason, the name kept
     qtbot.waitUntil(lambda: "at most" in panel.message.text())
     assert panel.listing.runs[0].name == "baseline"
-    assert table.item(table.row_of(first.id), NAME).text() == "baseline"
+    assert table.index_of(first.id, NAME).data() == "baseline"
     assert panel.disk.text().startswith("2 runs kept in mlp.runs")
 
     panel.keep_last.setValue(0)
@@ -182,10 +192,31 @@ def test_runs_are_renamed_noted_starred_pruned_and_deleted_with_confirmation(pro
     assert "Delete 1 run (baseline" in dialogs.questions[-1]
 
 
+def test_a_project_opened_lists_its_runs_when_the_panel_is_first_in_view(project_window, qtbot):
+    window, panel = project_window, project_window.runs
+    train(window, qtbot, 0)
+    train(window, qtbot, 1)
+    first, second = panel.listing.runs
+    window.training_dock.raise_()  # the Runs tab behind the Training tab, as the window starts
+    assert window.open_path(window.document.path)
+    QApplication.processEvents()
+    assert panel.unlisted and panel.listing.runs == () and panel.table.model().rowCount() == 0
+    window.runs_dock.raise_()  # the Runs tab chosen: its runs are read now
+    qtbot.waitUntil(lambda: [run.id for run in panel.listing.runs] == [first.id, second.id])
+    assert panel.table.run_ids() == [second.id, first.id] and not panel.unlisted  # newest first
+    assert panel.disk.text().startswith("2 runs kept in mlp.runs")
+    panel.table.set_ticked(first.id, True)
+    panel.table.clicked.emit(panel.table.index_of(first.id, STAR))
+    assert panel.listing.runs[0].starred and panel.table.index_of(first.id, STAR).data() == "★"
+    assert panel.table.ticked_ids() == [first.id] and list(panel.overlays.runs) == [first.id]
+    assert window.open_path(window.document.path)  # opened with the Runs tab in view: listed right after
+    qtbot.waitUntil(lambda: len(panel.listing.runs) == 2)
+
+
 def test_a_project_without_a_file_says_runs_are_kept_once_it_is_saved(make_window):  # noqa: F811
     window = make_window()
     assert "Save the project to keep its runs" in window.runs.disk.text()
-    assert window.runs.table.rowCount() == 0 and not window.runs.prune_button.isEnabled()
+    assert window.runs.table.model().rowCount() == 0 and not window.runs.prune_button.isEnabled()
 
 
 def test_tensorboard_choice_gives_the_run_a_folder_beside_the_project(project_window, qtbot):
@@ -196,3 +227,34 @@ def test_tensorboard_choice_gives_the_run_a_folder_beside_the_project(project_wi
     assert choice.folder() == window.document.path.parent / "tensorboard"
     train(window, qtbot, 0)
     assert any("tfevents" in path.name for path in (window.document.path.parent / "tensorboard").rglob("*"))
+
+
+def test_changes_inside_blocks_are_marked_on_the_cards_holding_them_and_inside_once_opened(make_window):  # noqa: F811
+    graph, stage, res, conv2 = nested_blocks()  # stage(res(conv1 -> relu1 -> conv2 -> add1 + skip), flatten1)
+    before = Project(graph=graph)
+    after = project_from_dict(project_to_dict(before))
+    res_block = res.params["block"]
+    inside = after.graph.blocks[res_block].graph
+    relu = next(node for node in inside.nodes.values() if node.type_id == "relu")
+    conv1 = inside.inputs_of(relu.id)[0]
+    for edit in (SetParams(conv2.id, {"filters": 8}), RemoveNodes([relu.id]), Connect(conv1, conv2.id)):
+        InsideBlock(res_block, edit).do(after.graph)
+    window = make_window(Document(after))
+    window.runs.comparison.show(before, after, "first", "second")
+    lines = window.runs.comparison.diff.lines()
+    assert any(line.startswith("~ res/") and "filters 4 → 8" in line for line in lines)
+    assert f"− res/{relu.name} (ReLU)" in lines
+    marks = window.diff_marks
+    assert list(marks.rings) == [stage.id] and not marks.ghosts  # the network: the card holding the change
+    assert marks.rings[stage.id].layer.kind == "changed" and "res" in marks.rings[stage.id].toolTip()
+    assert window.scene.open_block(stage.id)
+    assert list(marks.rings) == [res.id]  # in stage: res's card, which holds the changed layers
+    assert window.scene.open_block(res.id)
+    ring = marks.rings[conv2.id]  # in res: the changed layer ringed, the removed one a ghost where it was
+    assert ring.layer.kind == "changed" and "filters 4 → 8" in ring.toolTip()
+    (ghost,) = marks.ghosts
+    assert ghost.layer.name == relu.name and tuple(ghost.pos().toTuple()) == relu.position
+    assert ring.scene() is window.scene and ghost.scene() is window.scene
+    window.scene.leave_block()
+    window.scene.leave_block()
+    assert list(marks.rings) == [stage.id] and not marks.ghosts

@@ -89,9 +89,8 @@ class DiffMarks:
     def show(self, marked: dict[str, MarkedLayer], removed: list[MarkedLayer]) -> None:
         """Ring the cards of `marked` (canvas node id -> its change) and place a ghost for each of `removed`."""
         self.clear()
-        nodes = self.scene.document.graph.nodes
         for node_id, layer in marked.items():
-            if node_id in nodes:
+            if self.scene.shows(node_id):
                 self.rings[node_id] = DiffRing(self.scene.node_item(node_id), layer)
         for layer in removed:
             ghost = GhostCard(layer)

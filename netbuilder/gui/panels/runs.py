@@ -5,9 +5,13 @@ selected runs are compared (runs_compare, with netbuilder.runs.diff_projects): w
 marked on the canvas's cards. One selected run can become the project's model, or have its
 network and settings restored onto the canvas as one undo step. The disk line says what the runs
 take; runs can be deleted, and the weights of all but the starred and the last N pruned. The
-panel presents and edits; the runs themselves are netbuilder.runs.RunStore's.
+panel presents and edits; the runs themselves are netbuilder.runs.RunStore's. When a project
+opens, its runs are listed after the window is drawn and only once the panel is in view, so a
+project with 200 runs opens as fast as one with 1 (bench/runs_panel.py).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSpinBox,
@@ -16,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageB
 from ...common.text import byte_size, shown
 from ...core.project import Project
 from ...core.restore import RestoreNetwork
-from ...runs import RunError, RunInfo, RunListing, RunStore
+from ...runs import DiskUsage, RunError, RunInfo, RunListing, RunStore
 from ...training.run_text import graph_structure
 from ..document import Document
 from ..editor.diff_marks import DiffMarks
@@ -32,6 +36,21 @@ COMPARE_WIDTH = 380  # pixels at first: the list of what changed beside the tabl
 _NO_FILE = "Save the project to keep its runs: each training run is kept beside the project file."
 
 
+def _list_runs(store: RunStore) -> tuple[RunListing, DiskUsage | RunError]:
+    """The runs and the space they take; a folder that cannot be read is one RunError."""
+    try:
+        return store.runs(), store.disk_usage()
+    except RunError as error:
+        return RunListing((), None, (str(error),)), error
+
+
+def _disk_usage(store: RunStore) -> DiskUsage | RunError:
+    try:
+        return store.disk_usage()
+    except RunError as error:
+        return error
+
+
 class RunsPanel(QWidget):
     """The runs of the document's project file (none until it has one). `training`: the Training
     panel, whose plots show the overlays and which says when a run was kept; `marks`: the canvas's
@@ -44,6 +63,8 @@ class RunsPanel(QWidget):
         self.listing = RunListing((), None)  # none while the project has no file
         self._networks: dict[str, Project] = {}  # run id -> its network (runs never change once kept)
         self._curves: dict[str, RunCurves] = {}
+        self.unlisted = False  # the project's runs are not listed yet: they are once the panel is in view
+        self.in_view = True  # until the window says otherwise (set_in_view)
         self.overlays = RunOverlays(training.plots)
 
         self.disk = QLabel()
@@ -53,7 +74,7 @@ class RunsPanel(QWidget):
         self.table.edited.connect(self._edited, Qt.ConnectionType.QueuedConnection)
         self.table.star_clicked.connect(self._toggle_star)
         self.table.ticks_changed.connect(self.show_overlays)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.selection_changed.connect(self._selection_changed)
         self.use_button = QPushButton("Use its weights")
         self.use_button.setToolTip("Make this run's weights the project's model: what predict, evaluate, export and "
                                    "the Draw panel use")
@@ -120,30 +141,61 @@ class RunsPanel(QWidget):
         path = self.document.path
         if self.store is None or path is None or self.store.project_path != path:
             self.store = RunStore(path) if path is not None else None
+            if self.store is None:
+                self.refresh()
+                return
+            # a project opens: its runs are listed once the window is drawn (paintEvent), and only
+            # when the panel is in view, so a project with 200 runs opens as fast as one with 1
+            self.unlisted = True
+            self._show(RunListing((), None), None)
+            self.update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.unlisted and self.in_view:  # the window is drawn in one pass: list the runs once it is done
+            QTimer.singleShot(0, self._list_if_in_view)
+
+    def set_in_view(self, in_view: bool) -> None:
+        """Whether the panel can be seen (the window says so as its dock's tab is chosen or left, or
+        the dock shown or hidden); a project's runs not listed yet are listed when it comes in view."""
+        self.in_view = in_view
+        self._list_if_in_view()
+
+    def _list_if_in_view(self) -> None:
+        if self.unlisted and self.in_view:
             self.refresh()
 
     def refresh(self) -> None:
         """List the runs again (a run ended, or the runs changed here); while a name or note is being
         typed, once it is done (filling the table would drop the edit)."""
-        if self.table.state() == QAbstractItemView.State.EditingState:
-            QTimer.singleShot(EDIT_RECHECK_MS, self.refresh)
+        if self._editing():
             return
+        self.unlisted = False
+        if self.store is None:
+            self._show(RunListing((), None), None)
+        else:
+            self._show(*_list_runs(self.store))
+
+    def _editing(self) -> bool:
+        """Whether a name or note is being typed; if so, the runs are listed again once it is done."""
+        if self.table.state() != QAbstractItemView.State.EditingState:
+            return False
+        QTimer.singleShot(EDIT_RECHECK_MS, self.refresh)
+        return True
+
+    def _show(self, listing: RunListing, usage: DiskUsage | RunError | None) -> None:
+        """Show `listing` (`usage`: the space the runs take; None when not listed)."""
         ticked = set(self.table.ticked_ids())
         selected = self.table.selected_ids()
+        self.listing = listing
         if self.store is None:
-            self.listing = RunListing((), None)
             self.disk.setText(_NO_FILE)
+        elif usage is None or isinstance(usage, RunError):  # not listed yet, or the folder cannot be read
+            self.disk.setText("")
         else:
-            try:
-                self.listing = self.store.runs()
-                usage = self.store.disk_usage()
-            except RunError as error:
-                self.listing = RunListing((), None, (str(error),))
-                self.disk.setText("")
-            else:
-                count = len(self.kept)
-                self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
-                                  f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
+            count = len(self.kept)
+            self.disk.setText(f"{count} run{'s' * (count != 1)} kept in {shown(self.store.folder.name)}: "
+                              f"{byte_size(usage.total)} ({byte_size(usage.weights)} of weights)")
         if self.listing.problems:
             self.message.setText("\n".join(self.listing.problems))
         self.table.blockSignals(True)
@@ -176,15 +228,17 @@ class RunsPanel(QWidget):
         self._change(run_id, starred=not self.run(run_id).starred)
 
     def _change(self, run_id: str, **changes) -> None:
+        """Change one run's name, note or star: its row is updated (no listing of every run)."""
         try:
-            self.store.update(self.run(run_id), **changes)
+            changed = self.store.update(self.run(run_id), **changes)
         except RunError as error:
             self.message.setText(str(error))
         except OSError as error:
             self.message.setText(f"The run could not be changed: {error.strerror or error}")
         else:
             self.message.clear()
-        self.refresh()
+            runs = tuple(changed if run.id == run_id else run for run in self.kept)
+            self._show(replace(self.listing, runs=runs), _disk_usage(self.store))
 
     # --- overlays ---------------------------------------------------------------------------------
     def show_overlays(self) -> None:
