@@ -28,14 +28,20 @@ def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> D
     numbers; `kind="text"` or `kind="numeric"` decides instead. `task` (the Output's) says whether
     a numeric CSV's labels are classes or quantities; images and texts are classes. Other options
     go to the loader (e.g. `val_fraction`, `size`, `label_column`, `mirrors`).
+
+    `input_shape` (the Input's, C×H×W for an image Input) sets an image folder's size and channels;
+    image data whose float tensors would exceed `in_memory_limit` bytes is streamed (`stream.py`).
     """
     task = options.pop("task", None)
+    input_shape = options.pop("input_shape", None)
+    in_memory_limit = options.pop("in_memory_limit", None)
     stored = read_stored_images(spec, progress=progress, **options)
     if stored is not None:
-        return stored.build()
+        return stored.build(stream=in_memory_limit is not None and stored.float_bytes > in_memory_limit)
     path = _dataset_path(spec)
     if path.is_dir():
-        return load_image_folder(path, progress=progress, **options)
+        return load_image_folder(path, progress=progress, in_memory_limit=in_memory_limit,
+                                 **_image_settings(input_shape), **options)
     if path.exists() and path.suffix.lower() in CSV_SUFFIXES:  # the reader refuses a FIFO or device itself
         kind = options.pop("kind", None)
         if kind not in (None, "text", "numeric"):
@@ -61,6 +67,13 @@ def read_stored_images(spec: str, *, progress: Progress | None = None, **options
     if path.is_dir() and find_idx_files(path):
         return read_idx_folder(path, progress=progress, **options)
     return None
+
+
+def _image_settings(input_shape) -> dict:
+    """An image Input's size and channels, as an image folder's options; nothing for other Inputs."""
+    if input_shape is None or len(input_shape) != 3 or input_shape[0] not in (1, 3):
+        return {}
+    return {"size": (int(input_shape[1]), int(input_shape[2])), "color": input_shape[0] == 3}
 
 
 def _dataset_path(spec: str) -> Path:
@@ -163,7 +176,9 @@ def _held_out_of_training(spec: str, recipe: Recipe, progress: Progress | None) 
     from .fit import fit_to_input, targets_for_task
 
     try:
-        dataset = targets_for_task(fit_to_input(load_dataset(spec, progress=progress, task=recipe.task),
+        loaded = load_dataset(spec, progress=progress, task=recipe.task,
+                              input_shape=recipe.input_shape if recipe.image else None)
+        dataset = targets_for_task(fit_to_input(loaded,
                                                 recipe.input_shape, token_ids=recipe.input_kind == "tokens"),
                                    recipe.task)
     except DataError:

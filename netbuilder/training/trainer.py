@@ -25,12 +25,13 @@ from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
-from netbuilder.core.memory import EVALUATION_BATCH
+from netbuilder.core.memory import EVALUATION_BATCH, available_memory
 from netbuilder.core.project import Project
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
+from netbuilder.data.stream import StreamedImages
 from netbuilder.common.text import shown
 from netbuilder.model.history import Report
 
@@ -47,6 +48,9 @@ from .threads import ThreadTuner
 _FAST_GRADIENT_AGREEMENT = 0.99
 # Mild changes that keep what an image shows; no mirroring, since a mirrored 2 is no 2.
 TRAINING_AUGMENTATION = Augmentation(rotation_degrees=10.0, shift_fraction=0.1, scale_fraction=0.1)
+# Image data whose float tensors would take more than this share of the free memory is streamed
+# from a uint8 cache instead, batch by batch (data/stream.py).
+IN_MEMORY_SHARE = 0.25
 # Data larger than this share of free GPU memory stays in host memory and is copied per batch.
 _GPU_DATA_SHARE = 0.5
 # Compiling a network draws its initial weights from torch's global generator; runs started on
@@ -237,6 +241,7 @@ class Trainer:
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(self.settings.batch_size, 256)
         precision, notes = self._choose_precision(train_x[:check], train_y[:check], device)
+        notes = tuple(self.dataset.notes) + notes  # what loading found (streaming, skipped files) comes first
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)
@@ -463,7 +468,7 @@ class Trainer:
         labels = None if data.train_y.is_floating_point() else data.train_y.numpy()
         train, val = train_val_split(len(data.train_x), self.settings.validation_split, self.settings.seed, labels)
         train, val = torch.from_numpy(train), torch.from_numpy(val)
-        return data.train_x[train], data.train_y[train], data.train_x[val], data.train_y[val]
+        return _rows(data.train_x, train), data.train_y[train], _rows(data.train_x, val), data.train_y[val]
 
     def _check_fit(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> None:
         """Run two samples through the model, and explain a mismatch between data and network
@@ -645,9 +650,15 @@ def _gradient_agreement(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
     return float(F.cosine_similarity(gradients[0], gradients[1], dim=0))
 
 
-def _place(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Keep data on the training device when it fits, else in (pinned) host memory."""
-    if device.type == "cpu":
+def _rows(x: torch.Tensor | StreamedImages, indices: torch.Tensor) -> torch.Tensor | StreamedImages:
+    """The samples at `indices`; of streamed images, the rows that will be read, still unread."""
+    return x.subset(indices) if isinstance(x, StreamedImages) else x[indices]
+
+
+def _place(tensor: torch.Tensor | StreamedImages, device: torch.device) -> torch.Tensor | StreamedImages:
+    """Keep data on the training device when it fits, else in (pinned) host memory; streamed
+    images stay where they are, each batch is copied as it is read."""
+    if device.type == "cpu" or isinstance(tensor, StreamedImages):
         return tensor
     free, _ = torch.cuda.mem_get_info(device)
     if tensor.numel() * tensor.element_size() < _GPU_DATA_SHARE * free:
@@ -664,10 +675,12 @@ def training_layout(model: torch.nn.Module, device: torch.device) -> torch.memor
     return torch.preserve_format
 
 
-def _validation_samples(dataset: Dataset, x: torch.Tensor, y: torch.Tensor) -> ValidationSamples | None:
+def _validation_samples(dataset: Dataset, x: torch.Tensor | StreamedImages, y: torch.Tensor) -> ValidationSamples | None:
     if len(x) == 0:
         return None
-    return ValidationSamples(x.cpu().numpy().copy(), y.cpu().numpy().copy(), dataset.kind,
+    # streamed images stay streamed: the gallery reads the few it shows
+    samples = x if isinstance(x, StreamedImages) else x.cpu().numpy().copy()
+    return ValidationSamples(samples, y.cpu().numpy().copy(), dataset.kind,
                              tuple(dataset.vocabulary or ()))
 
 
@@ -763,7 +776,10 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
 
     task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
-    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
+    available = available_memory()
+    loaded = dataset if dataset is not None else \
+        load_dataset(spec, progress=progress, task=task, input_shape=input_info.shape,
+                     in_memory_limit=None if available is None else int(IN_MEMORY_SHARE * available))
     dataset = targets_for_task(fit_to_input(loaded, input_info.shape, input_info.token_ids), task)
     if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)
