@@ -1,6 +1,7 @@
 """Image folders: one subfolder per class, the folder names are the class names."""
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,7 +231,31 @@ def read_image(path: Path) -> np.ndarray | None:
     if image is None or image.dtype.kind not in "uf":
         return None
     if image.ndim == 3 and image.shape[2] == 1:
-        return image[..., 0]
-    if image.ndim == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        image = image[..., 0]
+    elif image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if encoded[:2] != _JPEG_START and any(marker in encoded for marker in _EXIF_MARKERS):
+        image = np.ascontiguousarray(_ORIENTED[_exif_orientation(encoded)](image))
     return image
+
+
+# EXIF orientation -> what turns the stored pixels upright, as PIL.ImageOps.exif_transpose does (tested
+# against it); OpenCV's ordinary decoding does this for JPEG only.
+_ORIENTED = {1: lambda image: image, 2: lambda image: image[:, ::-1], 3: lambda image: image[::-1, ::-1],
+             4: lambda image: image[::-1], 5: lambda image: image.swapaxes(0, 1),
+             6: lambda image: np.rot90(image, -1), 7: lambda image: np.rot90(image, -1)[::-1],
+             8: lambda image: np.rot90(image, 1)}
+_EXIF_MARKERS = (b"eXIf", b"EXIF", b"Exif")  # PNG's EXIF chunk, WebP's, and the block's own header
+_ORIENTATION_TAG = 0x0112
+
+
+def _exif_orientation(encoded: bytes) -> int:
+    """The EXIF orientation a PNG, WebP or TIFF file declares (1, upright, when none or unreadable)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(encoded)) as picture:
+            orientation = picture.getexif().get(_ORIENTATION_TAG, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 1
+    return orientation if orientation in _ORIENTED else 1
