@@ -16,6 +16,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -170,20 +171,24 @@ def decode_into(target: np.ndarray, paths: Sequence[Path], image: ImageRecipe, p
         for start, chunk in chunks:
             store(start, *decode_images(chunk, image))
         return problems
-    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                          else "spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_started)
-    pending: dict[Future, int] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=_worker_started)
+    pending: dict[Future, tuple[int, list[str]]] = {}
     waiting = iter(chunks)
     try:
         while True:
             while len(pending) < workers * _TASKS_PER_WORKER and (task := next(waiting, None)) is not None:
-                pending[pool.submit(decode_images, task[1], image)] = task[0]
+                pending[pool.submit(decode_images, task[1], image)] = task
             if not pending:
                 break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                store(pending.pop(future), *future.result())
+                start, _ = pending.pop(future)
+                store(start, *future.result())
+    except BrokenProcessPool:
+        # Workers re-run the main script on start; one without an `if __name__ == "__main__":` guard
+        # kills them. Such a script still gets its images, decoded here, just slower.
+        for start, chunk in [*pending.values(), *waiting]:
+            store(start, *decode_images(chunk, image))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return problems
@@ -211,6 +216,17 @@ def decode_images(paths: Sequence[str], image: ImageRecipe) -> tuple[np.ndarray,
             continue
         problems.append(None)
     return pixels, problems
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers safe to start from an app with threads (Qt's, a training thread): from a fork
+    server, a fresh process that forks each worker from its clean state (as the digits' workers,
+    data/digits.py), or spawned where there is none (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def _worker_started() -> None:
