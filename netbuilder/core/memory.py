@@ -37,7 +37,8 @@ RUNTIME_BYTES = 128 * 2**20
 # so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
-BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000)}
+BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
+                   "cifar-10": (50_000, 10_000)}
 # Optimiser values kept per weight (momentum and Nesterov apply to SGD only, see build_optimizer).
 _OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "rmsprop": 1}
 REMEDY = "lower the batch size or the layer sizes"

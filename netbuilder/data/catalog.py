@@ -10,6 +10,7 @@ import torch
 from netbuilder.common.contracts import TASKS
 from netbuilder.common.text import shown
 
+from . import cifar
 from .base import DataError, Dataset, Progress, RawDataset
 from .builtin import BUILTIN_DATASETS
 from .folders import load_image_folder, read_labelled_images
@@ -21,9 +22,9 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> Dataset:
-    """The dataset `spec` names: "digits", "mnist", "fashion-mnist", a folder or a CSV file.
+    """The dataset `spec` names: "digits", "mnist", "fashion-mnist", "cifar-10", a folder or a CSV file.
 
-    A folder holds either the four MNIST-style IDX files or one image subfolder per class.
+    A folder holds the four MNIST-style IDX files, CIFAR-10's batch files, or one image subfolder per class.
     A CSV file is read as text (columns text and label) when a column holds free text, else as
     numbers; `kind="text"` or `kind="numeric"` decides instead. `task` (the Output's) says whether
     a numeric CSV's labels are classes or quantities; images and texts are classes. Other options
@@ -63,9 +64,13 @@ def read_stored_images(spec: str, *, progress: Progress | None = None, **options
         return read_handwriting(mix_with_digits=name.endswith("+digits"), **options)
     if name in COLLECTIONS:
         return read_mnist(name, progress=progress, **options)
+    if name == cifar.NAME:
+        return cifar.read_cifar10(progress=progress, **options)
     path = _dataset_path(spec)
     if path.is_dir() and find_idx_files(path):
         return read_idx_folder(path, progress=progress, **options)
+    if path.is_dir() and cifar.holds_cifar(path):
+        return cifar.read_cifar10(path, download=False, progress=progress, **options)
     return None
 
 
@@ -91,7 +96,8 @@ def _unreadable(spec: str, path: Path) -> DataError:
     """Why `spec` names no dataset netbuilder reads."""
     if path.exists():
         return DataError(f"{shown(path.name)}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
-                         f"one image subfolder per class, and folders with the four MNIST-style IDX files.")
+                         f"one image subfolder per class, and folders with the four MNIST-style IDX files or "
+                         f"CIFAR-10's batch files.")
     builtin = ", ".join(f'"{builtin_name}"' for builtin_name, _ in BUILTIN_DATASETS)
     return DataError(f'There is no dataset "{shown(spec)}": it is not a built-in one ({builtin}) and there is no '
                      f"file or folder {shown(str(path))}.")
@@ -133,7 +139,8 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
             return held_out
     name = spec.strip().lower()
     path = _dataset_path(spec)
-    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or (path.is_dir() and find_idx_files(path)):
+    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or \
+            (path.is_dir() and (find_idx_files(path) or cifar.holds_cifar(path))):
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():
         _expect(recipe, "image", spec)
