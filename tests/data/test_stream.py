@@ -63,9 +63,20 @@ def test_training_on_the_stream_equals_training_in_memory_for_the_same_seed(tmp_
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(144, 3))
         events = list(Trainer(model, dataset, settings, "classification", threads=1).run())
         assert events[-1].reason == "completed", events[-1].message
+        assert any(note.startswith("Streaming from disk: 18 images") for note in events[0].notes) == stream
         weights.append(model.state_dict())
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
+
+
+@pytest.mark.parametrize(("input_shape", "shape", "converted"), [((3, 8, 6), (3, 8, 6), False),
+                                                                 ((1, 5, 5), (1, 5, 5), True)])
+def test_the_inputs_shape_sets_a_folders_size_and_channels(tmp_path, input_shape, shape, converted):
+    from netbuilder.data.catalog import load_dataset
+
+    dataset = load_dataset(str(colour_folder(tmp_path / "photos")), input_shape=input_shape)
+    assert dataset.sample_shape == shape
+    assert any("they are read as grey" in note for note in dataset.notes) == converted
 
 
 def test_a_folder_changed_between_runs_reads_from_a_new_cache(tmp_path, own_cache):
