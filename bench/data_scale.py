@@ -121,9 +121,8 @@ def child(mode: str, folder: Path, input_size: int) -> dict:
                 if last is None:
                     figures["first_batch_s"] = time.perf_counter() - started
                 last = event
-            elif isinstance(event, Finished):
-                if event.reason != "completed":
-                    raise SystemExit(f"{mode}: training ended: {event.message}")
+            elif isinstance(event, Finished) and event.reason != "completed":
+                raise SystemExit(f"{mode}: training ended: {event.message}")
         figures["samples_per_s"] = last.samples_per_second
         figures["threads"] = torch.get_num_threads()
     figures["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
