@@ -96,21 +96,10 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
     else:
         pixels = np.empty((len(index.files), height, width, channels), np.uint8)
         problems = decode_into(pixels, index.files, recipe.image, progress, f"Reading images from {folder.name}")
-    readable = np.array([problem is None for problem in problems], dtype=bool)
-    if not readable.all() and not skip_unreadable:
-        first = problems[int(np.flatnonzero(~readable)[0])]
-        raise DataError(f"{first} Remove it, or choose to skip unreadable images.")
-    labels = index.labels[readable]
-    empty = [name for label, name in enumerate(index.class_names) if not np.any(labels == label)]
-    if empty:
-        raise DataError(f'No readable image in the class folder "{empty[0]}" of {folder}.')
-    rows = np.flatnonzero(readable)
+    rows, skipped = _readable_rows(index, problems, skip_unreadable)
+    notes += skipped
+    labels = index.labels[rows]
     train, val = train_val_split(len(rows), val_fraction, seed, groups=labels)
-    skipped = int((~readable).sum())
-    if skipped:
-        first = index.files[int(np.flatnonzero(~readable)[0])]
-        notes.append(f"Skipped {skipped} unreadable image{'s' * (skipped > 1)}, "
-                     f"e.g. {first.relative_to(folder).as_posix()}.")
     y = torch.from_numpy(labels)
     if stream:
         x = StreamedImages(recipe, pixels, rows)
@@ -118,11 +107,29 @@ def load_image_folder(folder: str | Path, *, size: int | tuple[int, int] = 28, c
                      f"{' (built now)' if built else ''}; in memory they would take {byte_size(float_bytes)}.")
         train_x, val_x = x.subset(train), x.subset(val)
     else:
-        x = model_inputs(recipe, pixels[rows] if skipped else pixels)
+        x = model_inputs(recipe, pixels[rows] if len(rows) < len(pixels) else pixels)
         train_x, val_x = x[train], x[val]
     return Dataset(name=folder.name, kind="image", train_x=train_x, train_y=y[train], val_x=val_x,
                    val_y=y[val], class_names=list(index.class_names), source=str(folder), notes=notes,
                    recipe=recipe)
+
+
+def _readable_rows(index: FolderIndex, problems: list[str | None], skip_unreadable: bool) -> tuple[np.ndarray, list[str]]:
+    """The rows of the images that were read, and the note counting those left out; a DataError
+    when one may not be left out, or when a class is left with none."""
+    readable = np.array([problem is None for problem in problems], dtype=bool)
+    unreadable = np.flatnonzero(~readable)
+    if len(unreadable) and not skip_unreadable:
+        raise DataError(f"{problems[int(unreadable[0])]} Remove it, or choose to skip unreadable images.")
+    labels = index.labels[readable]
+    empty = [name for label, name in enumerate(index.class_names) if not np.any(labels == label)]
+    if empty:
+        raise DataError(f'No readable image in the class folder "{empty[0]}" of {index.folder}.')
+    if not len(unreadable):
+        return np.flatnonzero(readable), []
+    first = index.files[int(unreadable[0])].relative_to(index.folder).as_posix()
+    return np.flatnonzero(readable), [f"Skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)}, "
+                                      f"e.g. {first}."]
 
 
 def _in_colour(index: FolderIndex) -> bool:
