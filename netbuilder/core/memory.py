@@ -39,6 +39,9 @@ EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
 BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
                    "cifar-10": (50_000, 10_000)}
+# Image data whose float tensors would take more than this share of the free memory is streamed:
+# the rest of the run (weights, activations, torch) then keeps most of what is free.
+IN_MEMORY_SHARE = 0.25
 # Optimiser values kept per weight (momentum and Nesterov apply to SGD only, see build_optimizer).
 _OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "rmsprop": 1}
 REMEDY = "lower the batch size or the layer sizes"
@@ -122,6 +125,13 @@ def data_bytes(analysis: Analysis, graph: Graph, samples: int) -> int:
     inputs = [analysis.info[n] for n in analysis.order if graph.nodes[n].spec.is_source and n in analysis.info]
     per_sample = sum(activation_bytes(info, 1) for info in inputs) + 8
     return per_sample * samples
+
+
+def in_memory_limit() -> int | None:
+    """The most bytes of image data held as float tensors: beyond, it is streamed from stored
+    pixels batch by batch (data/stream.py); None where the free memory is unknown."""
+    available = available_memory()
+    return None if available is None else int(IN_MEMORY_SHARE * available)
 
 
 def stream_bytes(analysis: Analysis, graph: Graph, samples: int, batch_size: int) -> int:

@@ -25,7 +25,7 @@ from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
-from netbuilder.core.memory import EVALUATION_BATCH, available_memory
+from netbuilder.core.memory import EVALUATION_BATCH, in_memory_limit
 from netbuilder.core.project import Project
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
@@ -48,9 +48,6 @@ from .threads import ThreadTuner
 _FAST_GRADIENT_AGREEMENT = 0.99
 # Mild changes that keep what an image shows; no mirroring, since a mirrored 2 is no 2.
 TRAINING_AUGMENTATION = Augmentation(rotation_degrees=10.0, shift_fraction=0.1, scale_fraction=0.1)
-# Image data whose float tensors would take more than this share of the free memory is streamed
-# from a uint8 cache instead, batch by batch (data/stream.py).
-IN_MEMORY_SHARE = 0.25
 # Data larger than this share of free GPU memory stays in host memory and is copied per batch.
 _GPU_DATA_SHARE = 0.5
 # Compiling a network draws its initial weights from torch's global generator; runs started on
@@ -776,10 +773,9 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
 
     task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
-    available = available_memory()
     loaded = dataset if dataset is not None else \
         load_dataset(spec, progress=progress, task=task, input_shape=input_info.shape,
-                     in_memory_limit=None if available is None else int(IN_MEMORY_SHARE * available))
+                     in_memory_limit=in_memory_limit())
     dataset = targets_for_task(fit_to_input(loaded, input_info.shape, input_info.token_ids), task)
     if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)
