@@ -24,8 +24,9 @@ import torch
 
 from netbuilder.common.app_dirs import cache_dir
 from netbuilder.common.files import write_atomic
+from netbuilder.common.text import byte_size
 
-from .base import Progress
+from .base import DataError, Progress
 from .recipe import ImageRecipe, Recipe, model_inputs
 
 CACHE_FOLDER = "image-cache"
@@ -121,15 +122,12 @@ def cached_pixels(folder: Path, paths: Sequence[Path], listing: Sequence[tuple[s
     why each unreadable one could not be read (None for those read), and whether the cache was
     built now. Building it calls `progress`, which may raise to stop: nothing is then kept."""
     path = cache_path(folder, listing, image)
-    problems_path = path.with_suffix(".json")
-    if path.exists() and problems_path.exists():
-        problems = json.loads(problems_path.read_text(encoding="utf-8"))["problems"]
-        pixels = np.load(path, mmap_mode="r")
-        if pixels.shape == (len(paths), image.height, image.width, image.channels) and len(problems) == len(paths):
-            return pixels, problems, False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    cached = _read_cache(path, (len(paths), image.height, image.width, image.channels))
+    if cached is not None:
+        return (*cached, False)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         pixels = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
                                            shape=(len(paths), image.height, image.width, image.channels))
         problems = decode_into(pixels, paths, image, progress, f"Building the image cache of {folder.name}",
@@ -137,13 +135,31 @@ def cached_pixels(folder: Path, paths: Sequence[Path], listing: Sequence[tuple[s
         pixels.flush()
         del pixels
         os.replace(partial, path)
+        write_atomic(path.with_suffix(".json"), json.dumps({"problems": problems}).encode("utf-8"))
+    except OSError as error:
+        size = byte_size(len(paths) * image.height * image.width * image.channels)
+        raise DataError(f"Cannot write the image cache of {folder.name} in {path.parent}: {error.strerror or error}. "
+                        f"It needs {size} of disk space there.") from None
     finally:
         partial.unlink(missing_ok=True)
-    write_atomic(problems_path, json.dumps({"problems": problems}).encode("utf-8"))
     for stale in path.parent.glob(f"{_folder_key(folder)}-*"):
         if stale.stem != path.stem:
             stale.unlink(missing_ok=True)
     return np.load(path, mmap_mode="r"), problems, True
+
+
+def _read_cache(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, list[str | None]] | None:
+    """A complete cache at `path` of pixels of `shape` and its list of unreadable files; None when
+    there is none, or it is incomplete or damaged (it is then built again)."""
+    try:
+        problems = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["problems"]
+        pixels = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pixels.shape != shape or pixels.dtype != np.uint8 or not isinstance(problems, list) or \
+            len(problems) != shape[0] or not all(problem is None or isinstance(problem, str) for problem in problems):
+        return None
+    return pixels, problems
 
 
 def decode_into(target: np.ndarray, paths: Sequence[Path], image: ImageRecipe, progress: Progress | None,
@@ -197,7 +213,6 @@ def decode_into(target: np.ndarray, paths: Sequence[Path], image: ImageRecipe, p
 def decode_images(paths: Sequence[str], image: ImageRecipe) -> tuple[np.ndarray, list[str | None]]:
     """The images at `paths` in `stored_pixels` form (zeros where unreadable), and why each
     unreadable one could not be read (None for the others). Runs in the loader's workers too."""
-    from .base import DataError
     from .folders import read_image
     from .recipe import stored_pixels
 

@@ -30,7 +30,7 @@ class ValidationSamples:
     """
 
     x: np.ndarray | StreamedImages
-    y: np.ndarray  # int64 class indices (classification) or float32 targets (regression)
+    y: np.ndarray | StreamedImages  # int64 class indices (classification) or float32 targets (regression, reconstruction)
     kind: str  # "image", "vector", "sequence" or "tokens"
     vocabulary: tuple[str, ...] = ()
     column_names: tuple[str, ...] = ()  # numeric tables: the feature names, for rows in the gallery

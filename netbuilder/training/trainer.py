@@ -672,12 +672,14 @@ def training_layout(model: torch.nn.Module, device: torch.device) -> torch.memor
     return torch.preserve_format
 
 
-def _validation_samples(dataset: Dataset, x: torch.Tensor | StreamedImages, y: torch.Tensor) -> ValidationSamples | None:
+def _validation_samples(dataset: Dataset, x: torch.Tensor | StreamedImages,
+                        y: torch.Tensor | StreamedImages) -> ValidationSamples | None:
     if len(x) == 0:
         return None
-    # streamed images stay streamed: the gallery reads the few it shows
+    # streamed images stay streamed (a reconstruction's targets are the images): the gallery reads the few it shows
     samples = x if isinstance(x, StreamedImages) else x.cpu().numpy().copy()
-    return ValidationSamples(samples, y.cpu().numpy().copy(), dataset.kind,
+    targets = y if isinstance(y, StreamedImages) else y.cpu().numpy().copy()
+    return ValidationSamples(samples, targets, dataset.kind,
                              tuple(dataset.vocabulary or ()))
 
 

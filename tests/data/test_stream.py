@@ -69,6 +69,22 @@ def test_training_on_the_stream_equals_training_in_memory_for_the_same_seed(tmp_
         assert torch.equal(value, weights[1][name]), name
 
 
+def test_a_reconstruction_trains_on_streamed_images_as_on_images_in_memory(tmp_path):
+    from netbuilder.data.fit import targets_for_task
+
+    folder = colour_folder(tmp_path / "photos")
+    settings = TrainingSettings(epochs=1, batch_size=4, augment=False, seed=1)
+    results = []
+    for stream in (False, True):
+        dataset = targets_for_task(load_image_folder(folder, size=8, stream=stream), "reconstruction")
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(3, 3, 1)
+        events = list(Trainer(model, dataset, settings, "reconstruction", threads=1).run())
+        assert events[-1].reason == "completed", events[-1].message
+        results.append((model.weight.detach().clone(), events[-2].val_loss))
+    assert torch.equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]
+
+
 @pytest.mark.parametrize(("input_shape", "shape", "converted"), [((3, 8, 6), (3, 8, 6), False),
                                                                  ((1, 5, 5), (1, 5, 5), True)])
 def test_the_inputs_shape_sets_a_folders_size_and_channels(tmp_path, input_shape, shape, converted):
@@ -97,6 +113,17 @@ def test_a_folder_changed_between_runs_reads_from_a_new_cache(tmp_path, own_cach
     assert not any(torch.equal(sample, white) for sample in first.train_x[:])
     (folder / "class1" / "extra.png").write_bytes((folder / "class1" / "0.png").read_bytes())
     assert len(load_image_folder(folder, size=8, stream=True, val_fraction=0).train_x) == 19
+
+
+@pytest.mark.parametrize("damage", ["problems", "pixels"])
+def test_a_damaged_cache_is_built_again(tmp_path, own_cache, damage):
+    folder = colour_folder(tmp_path / "photos")
+    expected = load_image_folder(folder, size=8, stream=True).train_x[:]
+    cache = own_cache / CACHE_FOLDER / cache_files(own_cache)[0]
+    (cache.with_suffix(".json") if damage == "problems" else cache).write_bytes(b"\x93NUMPY garbage")
+    again = load_image_folder(folder, size=8, stream=True)
+    assert "(built now)" in again.notes[-1]
+    assert torch.equal(again.train_x[:], expected)
 
 
 def test_another_image_size_has_its_own_cache(tmp_path, own_cache):
