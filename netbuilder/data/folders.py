@@ -37,13 +37,9 @@ class FolderIndex:
 
     folder: Path
     class_names: list[str]
-    files: list[Path]
+    files: list[str]  # paths as text: 60,000 pathlib objects would cost seconds to make and sort
     labels: np.ndarray  # int64 class index of each file
     listing: list[tuple[str, int, int]]
-
-    def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.labels, minlength=len(self.class_names))
-        return dict(zip(self.class_names, counts.tolist()))
 
 
 def index_folder(folder: str | Path, progress: Progress | None = None, min_classes: int = 2) -> FolderIndex:
@@ -52,11 +48,12 @@ def index_folder(folder: str | Path, progress: Progress | None = None, min_class
     folder = Path(folder)
     files, labels, listing = [], [], []
     files_by_class = _files_by_class(folder, min_classes)
-    for label, class_files in enumerate(files_by_class.values()):
-        for path, stat in class_files:
-            files.append(path)
+    for label, (class_name, entries) in enumerate(files_by_class.items()):
+        for entry in entries:
+            stat = entry.stat()
+            files.append(entry.path)
             labels.append(label)
-            listing.append((path.relative_to(folder).as_posix(), stat.st_size, stat.st_mtime_ns))
+            listing.append((f"{class_name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
             if progress and len(files) % _INDEX_PROGRESS_EVERY == 0:
                 progress(len(files), 0, f"Indexing {folder.name}: {len(files):,} images found")
     return FolderIndex(folder, list(files_by_class), files, np.asarray(labels, dtype=np.int64), listing)
@@ -127,7 +124,7 @@ def _readable_rows(index: FolderIndex, problems: list[str | None], skip_unreadab
         raise DataError(f'No readable image in the class folder "{empty[0]}" of {index.folder}.')
     if not len(unreadable):
         return np.flatnonzero(readable), []
-    first = index.files[int(unreadable[0])].relative_to(index.folder).as_posix()
+    first = index.listing[int(unreadable[0])][0]
     return np.flatnonzero(readable), [f"Skipped {len(unreadable)} unreadable image{'s' * (len(unreadable) > 1)}, "
                                       f"e.g. {first}."]
 
@@ -138,7 +135,7 @@ def _in_colour(index: FolderIndex) -> bool:
     for start in first_of_class:
         for path in index.files[start:start + 3]:
             try:
-                picture = read_image(path)
+                picture = read_image(Path(path))
             except DataError:
                 continue
             if picture is not None:
@@ -168,20 +165,21 @@ def read_labelled_images(folder: str | Path) -> tuple[list[np.ndarray], list[str
     name, and its path relative to `folder`; one class folder is enough (a test set may lack some)."""
     folder = Path(folder)
     images, labels, names = [], [], []
-    for label, files in _files_by_class(folder, min_classes=1).items():
-        for path, _ in files:
+    for label, entries in _files_by_class(folder, min_classes=1).items():
+        for entry in entries:
+            path = Path(entry.path)
             image = read_image(path)
             if image is None:
                 raise DataError(f"{path}: is not an image that can be read (damaged, or not really "
                                 f"{path.suffix.lower()}).")
             images.append(image)
             labels.append(label)
-            names.append(path.relative_to(folder).as_posix())
+            names.append(f"{label}/{entry.name}")
     return images, labels, names
 
 
-def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[tuple[Path, os.stat_result]]]:
-    """Each class folder's image files, sorted, with what the system says of them (size, time)."""
+def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[os.DirEntry]]:
+    """Each class folder's image files (their directory entries), sorted by name."""
     if not folder.is_dir():
         raise DataError(f"{folder}: is not a folder.")
     class_folders = sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
@@ -193,8 +191,9 @@ def _files_by_class(folder: Path, min_classes: int = 2) -> dict[str, list[tuple[
             raise DataError(f'The class folder "{shown(class_folder.name)}" in {shown(str(folder))} has a name that is '
                             f"not printable text: rename it.")
         with os.scandir(class_folder) as entries:
-            files = sorted((Path(entry.path), entry.stat()) for entry in entries
-                           if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted((entry for entry in entries
+                            if entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES),
+                           key=lambda entry: entry.name)
         if not files:
             raise DataError(f'The class folder "{class_folder.name}" in {folder} holds no images '
                             f'({", ".join(IMAGE_SUFFIXES)}). Add images or remove the folder.')
