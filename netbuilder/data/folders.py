@@ -241,16 +241,30 @@ def read_image(path: Path) -> np.ndarray | None:
     elif image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     if encoded[:2] != _JPEG_START and any(marker in encoded for marker in _EXIF_MARKERS):
-        image = np.ascontiguousarray(_ORIENTED[_exif_orientation(encoded)](image))
+        image = np.ascontiguousarray(_upright(image, _exif_orientation(encoded)))
     return image
 
 
-# EXIF orientation -> what turns the stored pixels upright, as PIL.ImageOps.exif_transpose does (tested
-# against it); OpenCV's ordinary decoding does this for JPEG only.
-_ORIENTED = {1: lambda image: image, 2: lambda image: image[:, ::-1], 3: lambda image: image[::-1, ::-1],
-             4: lambda image: image[::-1], 5: lambda image: image.swapaxes(0, 1),
-             6: lambda image: np.rot90(image, -1), 7: lambda image: np.rot90(image, -1)[::-1],
-             8: lambda image: np.rot90(image, 1)}
+def _upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels turned as their EXIF orientation says, as PIL.ImageOps.exif_transpose does
+    (tested against it); OpenCV's ordinary decoding does this for JPEG only."""
+    if orientation == 2:
+        return image[:, ::-1]
+    if orientation == 3:
+        return image[::-1, ::-1]
+    if orientation == 4:
+        return image[::-1]
+    if orientation == 5:
+        return image.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(image, -1)
+    if orientation == 7:
+        return np.rot90(image, -1)[::-1]
+    if orientation == 8:
+        return np.rot90(image, 1)
+    return image
+
+
 _EXIF_MARKERS = (b"eXIf", b"EXIF", b"Exif")  # PNG's EXIF chunk, WebP's, and the block's own header
 _ORIENTATION_TAG = 0x0112
 
@@ -264,4 +278,4 @@ def _exif_orientation(encoded: bytes) -> int:
             orientation = picture.getexif().get(_ORIENTATION_TAG, 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return 1
-    return orientation if orientation in _ORIENTED else 1
+    return orientation if isinstance(orientation, int) else 1
