@@ -37,7 +37,11 @@ RUNTIME_BYTES = 128 * 2**20
 # so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
-BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000)}
+BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
+                   "cifar-10": (50_000, 10_000)}
+# Image data whose float tensors would take more than this share of the free memory is streamed:
+# the rest of the run (weights, activations, torch) then keeps most of what is free.
+IN_MEMORY_SHARE = 0.25
 # Optimiser values kept per weight (momentum and Nesterov apply to SGD only, see build_optimizer).
 _OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "rmsprop": 1}
 REMEDY = "lower the batch size or the layer sizes"
@@ -55,6 +59,7 @@ class TrainingMemory:
     activations: int  # kept for the backward pass of one batch
     data: int | None  # the dataset in memory; None when unknown until it is loaded (the user's files)
     runtime: int  # torch's own
+    streamed: bool = False  # `data` is a streamed dataset's labels and batches in the making, not its samples
 
     @property
     def total(self) -> int:
@@ -67,7 +72,8 @@ class TrainingMemory:
         parts = [f"weights {byte_size(self.weights)} + best copy {byte_size(self.best_copy)}",
                  f"gradients {byte_size(self.gradients)}",
                  f"optimizer {byte_size(self.optimizer)}", f"activations {byte_size(self.activations)}",
-                 f"data {byte_size(self.data)}" if self.data is not None else "data not counted until loaded",
+                 f"data {byte_size(self.data)}{' streamed' if self.streamed else ''}" if self.data is not None
+                 else "data not counted until loaded",
                  f"torch {byte_size(self.runtime)}"]
         return f"about {byte_size(self.total)} at batch {self.batch_size:,} ({', '.join(parts)})"
 
@@ -121,6 +127,22 @@ def data_bytes(analysis: Analysis, graph: Graph, samples: int) -> int:
     return per_sample * samples
 
 
+def in_memory_limit() -> int | None:
+    """The most bytes of image data held as float tensors: beyond, it is streamed from stored
+    pixels batch by batch (data/stream.py); None where the free memory is unknown."""
+    available = available_memory()
+    return None if available is None else int(IN_MEMORY_SHARE * available)
+
+
+def stream_bytes(analysis: Analysis, graph: Graph, samples: int, batch_size: int) -> int:
+    """A dataset of `samples` streamed from stored pixels (data/stream.py): the labels of all, and
+    the inputs being built: a training batch and a validation chunk, each read as uint8 pixels
+    (a quarter of the floats; these pages of the cache count, the rest is the system's file cache,
+    given back under pressure), their floats and the copy put back in the batch's order."""
+    per_sample = data_bytes(analysis, graph, 1) - 8
+    return samples * 8 + (batch_size + max(batch_size, EVALUATION_BATCH)) * per_sample * 9 // 4
+
+
 def builtin_samples(dataset: str) -> int | None:
     """Training plus validation samples of a built-in dataset; None for the user's own data."""
     counts = BUILTIN_SAMPLES.get(dataset.strip().lower())
@@ -128,9 +150,9 @@ def builtin_samples(dataset: str) -> int | None:
 
 
 def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings,
-                    samples: int | None = None, processes: int = 1) -> TrainingMemory:
+                    samples: int | None = None, processes: int = 1, streamed: bool = False) -> TrainingMemory:
     """The peak memory of training the (valid) network with `settings`; `samples` in memory if
-    known. `processes` that share this memory train one share of each batch each, with a whole
+    known (`streamed`: read batch by batch from stored pixels instead, `stream_bytes`). `processes` that share this memory train one share of each batch each, with a whole
     model each (distributed training on one machine's CPUs). The fast (bfloat16) mode counts as
     full precision, which keeps more."""
     batch = max(1, -(-settings.batch_size // processes))
@@ -142,10 +164,15 @@ def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings
     states += 1  # the step's temporaries
     kept = sum(_kept_bytes(graph, analysis, node_id, batch) for node_id in analysis.info)
     activations = max(kept, _evaluation_bytes(analysis, max(batch, EVALUATION_BATCH)))
+    if samples is None:
+        data = None
+    elif streamed:
+        data = processes * stream_bytes(analysis, graph, samples, batch)
+    else:
+        data = processes * data_bytes(analysis, graph, samples)
     return TrainingMemory(settings.batch_size, processes * weights, processes * weights, processes * weights,
-                          processes * states * weights, processes * activations,
-                          None if samples is None else processes * data_bytes(analysis, graph, samples),
-                          processes * RUNTIME_BYTES)
+                          processes * states * weights, processes * activations, data,
+                          processes * RUNTIME_BYTES, streamed)
 
 
 def inference_bytes(analysis: Analysis, batch_size: int) -> int:
@@ -155,14 +182,14 @@ def inference_bytes(analysis: Analysis, batch_size: int) -> int:
 
 def training_problem(graph: Graph, analysis: Analysis, settings: TrainingSettings, available: int | None,
                      samples: int | None = None, processes: int = 1, where: str = "this computer",
-                     loaded: bool = False) -> Problem | None:
+                     loaded: bool = False, streamed: bool = False) -> Problem | None:
     """The refusal when training needs more than is `available` (None: unknown, never refused);
     the arguments are training_memory's. `loaded`: the network is built and the data loaded
     already, so only the rest must still fit (the message counts them in what was free)."""
     if available is None:
         return None
-    needed = training_memory(graph, analysis, settings, samples, processes)
-    in_memory = needed.weights + (needed.data or 0) if loaded else 0
+    needed = training_memory(graph, analysis, settings, samples, processes, streamed)
+    in_memory = needed.weights + (0 if streamed else needed.data or 0) if loaded else 0
     if needed.total - in_memory <= available:
         return None
     return Problem("Training", f"needs {needed.describe()}; {where} has {byte_size(available + in_memory)} free",

@@ -1,6 +1,7 @@
 """The one interface every dataset offers."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -82,16 +83,37 @@ class RawDataset:
     notes: list[str] = field(default_factory=list)
     no_validation: str = ""  # as Dataset.no_validation
 
-    def build(self) -> Dataset:
+    @property
+    def float_bytes(self) -> int:
+        """What `build` holds of the samples: float32 values of the recipe's input shape."""
+        return (len(self.train_samples) + len(self.val_samples)) * 4 * math.prod(self.recipe.input_shape)
+
+    def build(self, stream: bool = False) -> Dataset:
+        """The dataset as tensors; with `stream`, a stack of stored images (uint8 arrays, as IDX
+        files hold them) stays as it is and each batch is built when training reads it."""
         import torch
 
         from .recipe import model_inputs
+        from .stream import StreamedImages
 
+        def inputs(samples: Sequence):
+            if stream and self.recipe.image and isinstance(samples, np.ndarray) and samples.dtype == np.uint8:
+                return StreamedImages(self.recipe, samples)
+            return model_inputs(self.recipe, samples)
+
+        notes = list(self.notes)
+        train_x, val_x = inputs(self.train_samples), inputs(self.val_samples)
+        if isinstance(train_x, StreamedImages):
+            from netbuilder.common.text import byte_size
+
+            notes.append(f"Streaming from stored pixels: {len(train_x) + len(val_x):,} images in "
+                         f"{byte_size(train_x.nbytes + val_x.nbytes)}; as float tensors they would take "
+                         f"{byte_size(self.float_bytes)}.")
         return Dataset(name=self.name, kind=self.recipe.input_kind,
-                       train_x=model_inputs(self.recipe, self.train_samples), train_y=torch.from_numpy(self.train_y),
-                       val_x=model_inputs(self.recipe, self.val_samples), val_y=torch.from_numpy(self.val_y),
+                       train_x=train_x, train_y=torch.from_numpy(self.train_y),
+                       val_x=val_x, val_y=torch.from_numpy(self.val_y),
                        class_names=list(self.recipe.class_names), task=self.recipe.task, source=self.source,
-                       notes=list(self.notes), recipe=self.recipe,
+                       notes=notes, recipe=self.recipe,
                        no_validation=self.no_validation)
 
 

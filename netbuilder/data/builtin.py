@@ -7,6 +7,8 @@ BUILTIN_DATASETS: list[tuple[str, str]] = [
     ("mnist", "MNIST: 70,000 scanned handwritten digits 0–9, 28×28. Downloaded once (11 MB)."),
     ("fashion-mnist", "Fashion-MNIST: 70,000 pictures of clothes and shoes in 10 classes, 28×28. "
                       "Downloaded once (30 MB)."),
+    ("cifar-10", "CIFAR-10: 60,000 colour photos, 32×32, of planes, cars, birds, cats, deer, dogs, frogs, horses, "
+                 "ships and trucks. Downloaded once (163 MB)."),
     ("my-handwriting", "Your own digits, drawn in the Draw panel and added with a digit key."),
     ("my-handwriting+digits", "Your own digits mixed with 6,000 built-in ones, for fine-tuning a digit model "
                               "on your handwriting."),

@@ -10,6 +10,7 @@ import torch
 from netbuilder.common.contracts import TASKS
 from netbuilder.common.text import shown
 
+from . import cifar
 from .base import DataError, Dataset, Progress, RawDataset
 from .builtin import BUILTIN_DATASETS
 from .folders import load_image_folder, read_labelled_images
@@ -21,21 +22,27 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def load_dataset(spec: str, *, progress: Progress | None = None, **options) -> Dataset:
-    """The dataset `spec` names: "digits", "mnist", "fashion-mnist", a folder or a CSV file.
+    """The dataset `spec` names: "digits", "mnist", "fashion-mnist", "cifar-10", a folder or a CSV file.
 
-    A folder holds either the four MNIST-style IDX files or one image subfolder per class.
+    A folder holds the four MNIST-style IDX files, CIFAR-10's batch files, or one image subfolder per class.
     A CSV file is read as text (columns text and label) when a column holds free text, else as
     numbers; `kind="text"` or `kind="numeric"` decides instead. `task` (the Output's) says whether
     a numeric CSV's labels are classes or quantities; images and texts are classes. Other options
     go to the loader (e.g. `val_fraction`, `size`, `label_column`, `mirrors`).
+
+    `input_shape` (the Input's, C×H×W for an image Input) sets an image folder's size and channels;
+    image data whose float tensors would exceed `in_memory_limit` bytes is streamed (`stream.py`).
     """
     task = options.pop("task", None)
+    input_shape = options.pop("input_shape", None)
+    in_memory_limit = options.pop("in_memory_limit", None)
     stored = read_stored_images(spec, progress=progress, **options)
     if stored is not None:
-        return stored.build()
+        return stored.build(stream=in_memory_limit is not None and stored.float_bytes > in_memory_limit)
     path = _dataset_path(spec)
     if path.is_dir():
-        return load_image_folder(path, progress=progress, **options)
+        return load_image_folder(path, progress=progress, in_memory_limit=in_memory_limit,
+                                 **_image_settings(input_shape), **options)
     if path.exists() and path.suffix.lower() in CSV_SUFFIXES:  # the reader refuses a FIFO or device itself
         kind = options.pop("kind", None)
         if kind not in (None, "text", "numeric"):
@@ -57,10 +64,21 @@ def read_stored_images(spec: str, *, progress: Progress | None = None, **options
         return read_handwriting(mix_with_digits=name.endswith("+digits"), **options)
     if name in COLLECTIONS:
         return read_mnist(name, progress=progress, **options)
+    if name == cifar.NAME:
+        return cifar.read_cifar10(progress=progress, **options)
     path = _dataset_path(spec)
     if path.is_dir() and find_idx_files(path):
         return read_idx_folder(path, progress=progress, **options)
+    if path.is_dir() and cifar.holds_cifar(path):
+        return cifar.read_cifar10(path, download=False, progress=progress, **options)
     return None
+
+
+def _image_settings(input_shape) -> dict:
+    """An image Input's size and channels, as an image folder's options; nothing for other Inputs."""
+    if input_shape is None or len(input_shape) != 3 or input_shape[0] not in (1, 3):
+        return {}
+    return {"size": (int(input_shape[1]), int(input_shape[2])), "color": input_shape[0] == 3}
 
 
 def _dataset_path(spec: str) -> Path:
@@ -78,7 +96,8 @@ def _unreadable(spec: str, path: Path) -> DataError:
     """Why `spec` names no dataset netbuilder reads."""
     if path.exists():
         return DataError(f"{shown(path.name)}: netbuilder reads CSV files ({', '.join(CSV_SUFFIXES)}), folders with "
-                         f"one image subfolder per class, and folders with the four MNIST-style IDX files.")
+                         f"one image subfolder per class, and folders with the four MNIST-style IDX files or "
+                         f"CIFAR-10's batch files.")
     builtin = ", ".join(f'"{builtin_name}"' for builtin_name, _ in BUILTIN_DATASETS)
     return DataError(f'There is no dataset "{shown(spec)}": it is not a built-in one ({builtin}) and there is no '
                      f"file or folder {shown(str(path))}.")
@@ -120,7 +139,8 @@ def load_for_model(spec: str, recipe: Recipe, *, trained_on: bool = False,
             return held_out
     name = spec.strip().lower()
     path = _dataset_path(spec)
-    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or (path.is_dir() and find_idx_files(path)):
+    if name in (builtin for builtin, _ in BUILTIN_DATASETS) or \
+            (path.is_dir() and (find_idx_files(path) or cifar.holds_cifar(path))):
         inputs, labels, where = _held_out_images(spec, recipe, progress)
     elif path.is_dir():
         _expect(recipe, "image", spec)
@@ -163,7 +183,9 @@ def _held_out_of_training(spec: str, recipe: Recipe, progress: Progress | None) 
     from .fit import fit_to_input, targets_for_task
 
     try:
-        dataset = targets_for_task(fit_to_input(load_dataset(spec, progress=progress, task=recipe.task),
+        loaded = load_dataset(spec, progress=progress, task=recipe.task,
+                              input_shape=recipe.input_shape if recipe.image else None)
+        dataset = targets_for_task(fit_to_input(loaded,
                                                 recipe.input_shape, token_ids=recipe.input_kind == "tokens"),
                                    recipe.task)
     except DataError:

@@ -123,13 +123,17 @@ def _moved(digits: np.ndarray, chosen: np.ndarray, shift_y: np.ndarray, shift_x:
     return result
 
 
-def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """`image` (H, W) or (H, W, C) at height×width: averaged when shrinking (no aliasing), linear when enlarging."""
+def resize_image(image: np.ndarray, height: int, width: int, method: str = "area") -> np.ndarray:
+    """`image` (H, W) or (H, W, C) at height×width. "area": averaged when shrinking (no aliasing),
+    linear when enlarging; "linear"; "nearest"."""
     if image.shape[:2] == (height, width):
         return image
-    shrinking = image.shape[0] >= height and image.shape[1] >= width
-    # INTER_AREA degrades to nearest-neighbour when enlarging, hence the two methods.
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    if method == "area":
+        shrinking = image.shape[0] >= height and image.shape[1] >= width
+        # INTER_AREA degrades to nearest-neighbour when enlarging, hence the two methods.
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    else:
+        interpolation = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[method]
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 

@@ -44,6 +44,9 @@ MNIST_BACKGROUND = -MNIST_MEAN / MNIST_STD
 # Transparent parts of an image become black, the blank pixel of every image here, unless what is
 # drawn is itself darker than this (black ink drawn through transparency): then white, so it shows.
 _DARK_INK = 0.5
+# How an image reaches the recipe's height×width (cv2 interpolations): "area" averages when shrinking
+# (no aliasing) and is linear when enlarging, "linear" and "nearest" are what they say.
+RESIZE_METHODS = ("area", "linear", "nearest")
 # A stack of images is read this many at a time: each step's arrays (1.6 MB for 28×28 grey) then stay in
 # the processor's cache, where the whole of MNIST at once (220 MB) made every step a trip through memory.
 _STACK_CHUNK = 512
@@ -77,6 +80,7 @@ class ImageRecipe:
     # MNIST-style: crop to the ink, fit 20×20 keeping the aspect, centre of mass at the centre
     # of 28×28 (white ink on black; dark ink on a light background is inverted first)
     digits: bool = False
+    resize: str = "area"  # one of RESIZE_METHODS
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ class Recipe:
         if self.image:
             document["image"] = {"height": self.image.height, "width": self.image.width,
                                  "channels": self.image.channels, "mean": self.image.mean,
-                                 "std": self.image.std, "digits": self.image.digits}
+                                 "std": self.image.std, "digits": self.image.digits, "resize": self.image.resize}
         if self.table:
             document["table"] = {"columns": list(self.table.columns), "label_column": self.table.label_column,
                                  "scaling": self.table.scaling, "offset": list(self.table.offset),
@@ -166,10 +170,12 @@ class Recipe:
 
 
 def image_recipe(class_names: Sequence[str], height: int, width: int, channels: int = 1, *,
-                 digits: bool = False) -> Recipe:
+                 digits: bool = False, resize: str = "area") -> Recipe:
     """The recipe of a classification image dataset as its loader reads it."""
+    if resize not in RESIZE_METHODS:
+        raise DataError(f'Images are resized by one of {", ".join(RESIZE_METHODS)}, not "{shown(resize)}".')
     return Recipe("image", (channels, height, width), "classification", tuple(class_names),
-                  image=ImageRecipe(height, width, channels, digits=digits))
+                  image=ImageRecipe(height, width, channels, digits=digits, resize=resize))
 
 
 def digit_recipe(class_names: Sequence[str]) -> Recipe:
@@ -235,32 +241,47 @@ def drawing_picture(drawing: Drawing, pen_factor: float = 1.0) -> np.ndarray:
     return image
 
 
-def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
-    batch = np.empty((len(samples), image.channels, image.height, image.width), np.float32)
-    # A loader's stack of equal images is read a chunk at a time, anything else image by image: the
-    # same image-by-image steps either way, so both give the same values.
-    stacked = isinstance(samples, np.ndarray) and samples.ndim in (3, 4) and len(samples) > 0
-    groups = [(start, samples[start:start + _STACK_CHUNK]) for start in range(0, len(samples), _STACK_CHUNK)] \
-        if stacked else [(index, np.asarray(sample)[None]) for index, sample in enumerate(samples)]
-    for start, group in groups:
+def stored_pixels(image: ImageRecipe, samples: Sequence) -> np.ndarray:
+    """Images -> uint8 (N, height, width, channels): transparency composited, converted to the
+    recipe's channels, resized by its method and rounded to 8 bits, as an image file stores them.
+
+    Every image a non-digit recipe reads passes through here before its values are scaled (in
+    `model_inputs`), and the streamed datasets' caches hold exactly these pixels: so a batch read
+    from a cache, a folder read into memory and a file given to `predict` become the same values.
+    A stack already in this form (uint8, the recipe's size and channels) is returned as it is.
+    """
+    shape = (image.height, image.width, image.channels)
+    if isinstance(samples, np.ndarray) and samples.dtype == np.uint8 and len(samples) and \
+            (samples.shape[1:] == shape or (image.channels == 1 and samples.shape[1:] == shape[:2])):
+        return samples.reshape(len(samples), *shape)
+    stored = np.empty((len(samples), *shape), np.uint8)
+    for start, group in _groups(samples):
         pixels = _opaque(_unit_pixels(group, start))
-        inputs = batch[start:start + len(group)]
-        if image.digits:
-            inputs[:, 0] = normalize_digits(_ink_on_black(_grey(pixels)))
-        else:
-            _fit_pictures(_grey(pixels)[..., None] if image.channels == 1 else _colour(pixels), inputs)
-        torch.from_numpy(inputs).sub_(image.mean).div_(image.std)
-    return torch.from_numpy(batch)
+        pictures = _grey(pixels)[..., None] if image.channels == 1 else _colour(pixels)
+        for index, picture in enumerate(pictures):
+            resized = resize_image(picture, image.height, image.width, image.resize).reshape(shape)
+            stored[start + index] = np.rint(np.clip(resized * np.float32(255), 0, 255))
+    return stored
 
 
-def _fit_pictures(pictures: np.ndarray, inputs: np.ndarray) -> None:
-    """Pictures (N, H, W, C) resized into `inputs` (N, C, height, width)."""
-    channels, height, width = inputs.shape[1:]
-    if pictures.shape[1:3] == (height, width):
-        inputs[:] = pictures.transpose(0, 3, 1, 2)
-        return
-    for index, picture in enumerate(pictures):
-        inputs[index] = resize_image(picture, height, width).reshape(height, width, channels).transpose(2, 0, 1)
+def _groups(samples: Sequence) -> list[tuple[int, np.ndarray]]:
+    """(index of the first, images (N, H, W[, C])): a loader's stack of equal images a chunk at a
+    time, anything else image by image; the same image-by-image steps follow either way, so both
+    give the same values."""
+    if isinstance(samples, np.ndarray) and samples.ndim in (3, 4) and len(samples) > 0:
+        return [(start, samples[start:start + _STACK_CHUNK]) for start in range(0, len(samples), _STACK_CHUNK)]
+    return [(index, np.asarray(sample)[None]) for index, sample in enumerate(samples)]
+
+
+def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
+    if not image.digits:
+        pixels = torch.from_numpy(np.ascontiguousarray(stored_pixels(image, samples).transpose(0, 3, 1, 2)))
+        return pixels.to(torch.float32).div_(255).sub_(image.mean).div_(image.std)
+    batch = np.empty((len(samples), 1, image.height, image.width), np.float32)
+    for start, group in _groups(samples):
+        pixels = _opaque(_unit_pixels(group, start))
+        batch[start:start + len(group), 0] = normalize_digits(_ink_on_black(_grey(pixels)))
+    return torch.from_numpy(batch).sub_(image.mean).div_(image.std)
 
 
 def _unit_pixels(group: np.ndarray, index: int) -> np.ndarray:
@@ -493,8 +514,10 @@ def _image_from(reader: _Reader | None) -> ImageRecipe | None:
     channels = reader.integer("channels")
     if channels not in (1, 3):
         raise RecipeError(f"the recipe's image part has {channels} channels; images have 1 (grey) or 3 (colour)")
+    # recipes saved before the resize method was a setting were all read by "area"
+    resize = reader.choice("resize", RESIZE_METHODS) if "resize" in reader.document else "area"
     return ImageRecipe(reader.integer("height"), reader.integer("width"), channels, reader.number("mean"),
-                       reader.number("std", positive=True), reader.flag("digits"))
+                       reader.number("std", positive=True), reader.flag("digits"), resize)
 
 
 def _table_from(reader: _Reader | None) -> TableRecipe | None:

@@ -126,11 +126,12 @@ class DatasetLoader(QThread):
         self.progress.emit(done, total, message)
 
     def run(self) -> None:
+        from ..core.memory import in_memory_limit
         from ..data.base import DataError
         from ..data.catalog import load_dataset  # pulls in torch and every loader: only when loading
 
         try:
-            dataset = load_dataset(self.spec, progress=self._report)
+            dataset = load_dataset(self.spec, progress=self._report, in_memory_limit=in_memory_limit())
         except _Cancelled:
             return
         except DataError as error:

@@ -1,14 +1,18 @@
 """What a training run reports, as plain data (the GUI re-emits these as Qt signals unchanged).
 
 Every figure a view shows is computed here, by the trainer; views only draw. Arrays are numpy
-copies owned by the event, so an event can cross threads safely.
+copies owned by the event, so an event can cross threads safely (a streamed dataset's images are
+read-only rows of its cache, safe to read from any thread).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from netbuilder.data.stream import StreamedImages
 
 # The two events a model's history keeps are defined with it, below training (model/history.py)
 from netbuilder.model.history import EpochEnded, SettingsChanged
@@ -20,12 +24,13 @@ FinishReason = Literal["completed", "stopped", "early_stopping", "nan_loss", "fa
 class ValidationSamples:
     """The held-out samples as the model receives them, for a gallery of (mis)classified samples.
 
-    `x` is float32 (N, *sample_shape), or int64 token ids for texts; `vocabulary` turns token ids
+    `x` is float32 (N, *sample_shape), or int64 token ids for texts, or for a streamed dataset its
+    StreamedImages (indexing one row gives a float tensor); `vocabulary` turns token ids
     back into words. Row i of every epoch's `val_predictions`/`val_probabilities` is sample i here.
     """
 
-    x: np.ndarray
-    y: np.ndarray  # int64 class indices (classification) or float32 targets (regression)
+    x: np.ndarray | StreamedImages
+    y: np.ndarray | StreamedImages  # int64 class indices (classification) or float32 targets (regression, reconstruction)
     kind: str  # "image", "vector", "sequence" or "tokens"
     vocabulary: tuple[str, ...] = ()
     column_names: tuple[str, ...] = ()  # numeric tables: the feature names, for rows in the gallery

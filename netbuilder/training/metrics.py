@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from netbuilder.common.contracts import TASKS
 from netbuilder.data.base import Task
+from netbuilder.data.stream import StreamedImages
 from netbuilder.common.text import SHOWN_NAME_CHARACTERS, shown
 
 
@@ -68,7 +69,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Tas
     if len(x) == 0:
         raise ValueError("evaluate needs at least one sample")
     device = next(model.parameters(), torch.empty(0)).device
-    targets = y.to(device)
+    # the targets of a reconstruction of streamed images are those images: read chunk by chunk
+    targets = y if isinstance(y, StreamedImages) else y.to(device)
     classify = TASKS[task].metric == "accuracy"
     was_training = model.training
     model.eval()
@@ -78,7 +80,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Tas
             if between_chunks is not None:
                 between_chunks()
             scores = model(x[start:start + batch_size].to(device)).float()
-            chunk_targets = targets[start:start + batch_size]
+            chunk_targets = targets[start:start + batch_size].to(device)
             if classify and scores.shape[1] <= int(chunk_targets.max()):
                 raise ValueError(f"The data has labels up to {int(targets.max())} but the network outputs only "
                                  f"{scores.shape[1]} scores: give the last Dense layer {int(targets.max()) + 1} units.")

@@ -20,6 +20,7 @@ from netbuilder.core.compile import CompileError, NotEnoughMemory
 from netbuilder.core.layers import ParamError
 from netbuilder.core.project import Project, ProjectFileError
 from netbuilder.data.base import Dataset, DataError
+from netbuilder.data.stream import StreamedImages
 from netbuilder.model.checkpoint import CheckpointError, History
 from netbuilder.runs import RunError
 
@@ -204,7 +205,8 @@ def memory_problem(project: Project, dataset_spec: str | None = None, world: Wor
     data is `loaded` and the network built (the command line asks before checking where it
     writes), and again after. A GPU holds the network and its batches (data too large for it
     stays in host memory); on the CPU the data counts too, its size known before loading for the
-    built-in datasets only (a dataset `given` already loaded is not counted), and the processes
+    built-in datasets only (a dataset `given` already loaded is not counted; a streamed one counts
+    its labels and the batches being built, not its samples), and the processes
     that train together on this machine each hold a whole model."""
     analysis = analyze(project.graph)
     if not analysis.ok:
@@ -216,10 +218,12 @@ def memory_problem(project: Project, dataset_spec: str | None = None, world: Wor
         free, _ = torch.cuda.mem_get_info(device)
         return memory.training_problem(project.graph, analysis, project.training, free,
                                        where=f"the GPU ({device})")
+    streamed = loaded is not None and isinstance(loaded.train_x, StreamedImages)
     if loaded is not None:
         samples = len(loaded.train_x) + len(loaded.val_x)
     else:  # a dataset given already loaded is in memory already: not counted
         spec = project.dataset if dataset_spec is None else dataset_spec
         samples = None if given is not None else memory.builtin_samples(spec)
     return memory.training_problem(project.graph, analysis, project.training, memory.available_memory(),
-                                   samples, processes=getattr(world, "local_size", 1), loaded=loaded is not None)
+                                   samples, processes=getattr(world, "local_size", 1), loaded=loaded is not None,
+                                   streamed=streamed)

@@ -25,12 +25,13 @@ from netbuilder.common.contracts import TASKS
 from netbuilder.core.analysis import analyze, class_count_problem
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes, output_node
 from netbuilder.core.layers import format_shape
-from netbuilder.core.memory import EVALUATION_BATCH
+from netbuilder.core.memory import EVALUATION_BATCH, in_memory_limit
 from netbuilder.core.project import Project
 from netbuilder.core.settings import TrainingSettings
 from netbuilder.data.augment import Augmentation
 from netbuilder.data.base import Dataset, DataError, Task, train_val_split
 from netbuilder.data.download import Progress
+from netbuilder.data.stream import StreamedImages
 from netbuilder.common.text import shown
 from netbuilder.model.history import Report
 
@@ -239,7 +240,8 @@ class Trainer:
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(self.settings.batch_size, 256)
         precision, precision_notes = self._choose_precision(train_x[:check], train_y[:check], device)
-        notes = self.notes + precision_notes
+        # what loading found (streaming, skipped files) comes first, then where the weights came from
+        notes = tuple(self.dataset.notes) + self.notes + precision_notes
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "fast" \
             else contextlib.nullcontext
         augment = self._augmentation(device)
@@ -466,7 +468,7 @@ class Trainer:
         labels = None if data.train_y.is_floating_point() else data.train_y.numpy()
         train, val = train_val_split(len(data.train_x), self.settings.validation_split, self.settings.seed, labels)
         train, val = torch.from_numpy(train), torch.from_numpy(val)
-        return data.train_x[train], data.train_y[train], data.train_x[val], data.train_y[val]
+        return _rows(data.train_x, train), data.train_y[train], _rows(data.train_x, val), data.train_y[val]
 
     def _check_fit(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> None:
         """Run two samples through the model, and explain a mismatch between data and network
@@ -648,9 +650,15 @@ def _gradient_agreement(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
     return float(F.cosine_similarity(gradients[0], gradients[1], dim=0))
 
 
-def _place(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Keep data on the training device when it fits, else in (pinned) host memory."""
-    if device.type == "cpu":
+def _rows(x: torch.Tensor | StreamedImages, indices: torch.Tensor) -> torch.Tensor | StreamedImages:
+    """The samples at `indices`; of streamed images, the rows that will be read, still unread."""
+    return x.subset(indices) if isinstance(x, StreamedImages) else x[indices]
+
+
+def _place(tensor: torch.Tensor | StreamedImages, device: torch.device) -> torch.Tensor | StreamedImages:
+    """Keep data on the training device when it fits, else in (pinned) host memory; streamed
+    images stay where they are, each batch is copied as it is read."""
+    if device.type == "cpu" or isinstance(tensor, StreamedImages):
         return tensor
     free, _ = torch.cuda.mem_get_info(device)
     if tensor.numel() * tensor.element_size() < _GPU_DATA_SHARE * free:
@@ -667,10 +675,14 @@ def training_layout(model: torch.nn.Module, device: torch.device) -> torch.memor
     return torch.preserve_format
 
 
-def _validation_samples(dataset: Dataset, x: torch.Tensor, y: torch.Tensor) -> ValidationSamples | None:
+def _validation_samples(dataset: Dataset, x: torch.Tensor | StreamedImages,
+                        y: torch.Tensor | StreamedImages) -> ValidationSamples | None:
     if len(x) == 0:
         return None
-    return ValidationSamples(x.cpu().numpy().copy(), y.cpu().numpy().copy(), dataset.kind,
+    # streamed images stay streamed (a reconstruction's targets are the images): the gallery reads the few it shows
+    samples = x if isinstance(x, StreamedImages) else x.cpu().numpy().copy()
+    targets = y if isinstance(y, StreamedImages) else y.cpu().numpy().copy()
+    return ValidationSamples(samples, targets, dataset.kind,
                              tuple(dataset.vocabulary or ()))
 
 
@@ -766,7 +778,9 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
 
     task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
-    loaded = dataset if dataset is not None else load_dataset(spec, progress=progress, task=task)
+    loaded = dataset if dataset is not None else \
+        load_dataset(spec, progress=progress, task=task, input_shape=input_info.shape,
+                     in_memory_limit=in_memory_limit())
     dataset = targets_for_task(fit_to_input(loaded, input_info.shape, input_info.token_ids), task)
     if TASKS[task].has_classes:
         _refuse_continuous_labels(dataset)

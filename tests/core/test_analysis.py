@@ -134,7 +134,7 @@ def test_bad_parameter_values_are_refused_with_the_reason(param, value, reason):
 @pytest.mark.parametrize(("template", "params"), [
     ("1-mlp", 101_770), ("2-cnn", 93_482), ("2-cnn-article", 93_322), ("3-lstm-text", 686_154),
     ("4-row-lstm", 82_186), ("5-residual-cnn", 19_274), ("6-resnet", 174_970), ("6-resnet18", 11_689_512),
-    ("7-mobilenet", 22_902), ("8-transformer-text", 714_122), ("9-autoencoder", 7_009),
+    ("7-cifar-cnn", 288_746), ("7-mobilenet", 22_902), ("8-transformer-text", 714_122), ("9-autoencoder", 7_009),
 ])
 def test_templates_build_without_problems_and_have_their_parameter_counts(template, params):
     analysis = analyze(load_template(template).graph)
@@ -144,7 +144,8 @@ def test_templates_build_without_problems_and_have_their_parameter_counts(templa
 
 def test_all_templates_are_listed_in_order():
     assert template_names() == ["1-mlp", "2-cnn", "2-cnn-article", "3-lstm-text", "4-row-lstm", "5-residual-cnn",
-                                "6-resnet", "6-resnet18", "7-mobilenet", "8-transformer-text", "9-autoencoder"]
+                                "6-resnet", "6-resnet18", "7-cifar-cnn", "7-mobilenet", "8-transformer-text",
+                                "9-autoencoder"]
 
 
 def test_the_article_template_is_the_article_network_and_the_other_cnn_adds_batchnorm():

@@ -64,6 +64,25 @@ def test_the_built_in_datasets_count_and_the_users_own_data_is_unknown_until_loa
     assert digits.total - own.total == digits.data
 
 
+def test_a_streamed_dataset_counts_its_labels_and_the_batches_being_built_not_its_samples():
+    graph = load_template("7-cifar-cnn").graph  # 3×32×32 values a sample
+    analysis = analyze(graph)
+    settings = TrainingSettings(batch_size=128)
+    sample = 3 * 32 * 32 * 4
+    in_memory = memory.training_memory(graph, analysis, settings, 1_000_000)
+    streamed = memory.training_memory(graph, analysis, settings, 1_000_000, streamed=True)
+    assert in_memory.data == 1_000_000 * (sample + 8)
+    assert streamed.data == 1_000_000 * 8 + (128 + 512) * sample * 9 // 4  # a batch and a validation chunk
+    assert "data 24.5 MB streamed" in streamed.describe()
+    # 12 GB of images in memory do not fit in 4 GB; streamed they do
+    free = 4 * 1024**3
+    assert memory.training_problem(graph, analysis, settings, free, 1_000_000) is not None
+    assert memory.training_problem(graph, analysis, settings, free, 1_000_000, streamed=True) is None
+    # once loaded, a streamed dataset's batches are still to come: they count in what must fit
+    assert memory.training_problem(graph, analysis, settings, streamed.total - streamed.weights - 1, 1_000_000,
+                                   loaded=True, streamed=True) is not None
+
+
 def test_activations_grow_with_the_batch_and_recurrent_layers_count_their_steps():
     graph = Graph()
     graph.chain(graph.add("input", kind="sequence", shape=(100, 8)), graph.add("lstm", hidden_size=64),

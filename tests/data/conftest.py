@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from netbuilder.data import mnist
+from netbuilder.data import cifar, mnist
 
 _IDX_TYPE_CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype("i2"): 0x0B,
                    np.dtype("i4"): 0x0C, np.dtype("f4"): 0x0D, np.dtype("f8"): 0x0E}
@@ -76,6 +76,7 @@ def no_real_mirrors(monkeypatch):
     for name, collection in mnist.COLLECTIONS.items():
         monkeypatch.setitem(mnist.COLLECTIONS, name,
                             dataclasses.replace(collection, mirrors=(_closed_port_url(),)))
+    monkeypatch.setattr(cifar, "MIRRORS", (_closed_port_url(),))
 
 
 @dataclasses.dataclass

@@ -91,8 +91,8 @@ def test_every_builtin_name_is_a_spec_the_catalog_knows(tmp_path, unreachable_ur
 
 def test_unknown_specs_and_unreadable_files_are_explained(tmp_path):
     with pytest.raises(DataError, match='no dataset "cifar": it is not a built-in one \\("digits", "mnist", '
-                                        '"fashion-mnist", "my-handwriting", "my-handwriting\\+digits"\\) and there is '
-                                        'no file or folder'):
+                                        '"fashion-mnist", "cifar-10", "my-handwriting", "my-handwriting\\+digits"\\) '
+                                        'and there is no file or folder'):
         load_dataset("cifar")
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"jpeg")
@@ -114,11 +114,13 @@ def test_a_dataset_name_too_long_for_the_system_is_a_data_error():
 
 def test_the_class_counts_known_before_loading_are_those_the_loaders_give():
     """The window checks the Output against these before anything is loaded."""
+    from netbuilder.data import cifar
     from netbuilder.data.builtin import BUILTIN_DATASETS, known_class_count
     from netbuilder.data.digits import CLASS_NAMES
     from netbuilder.data.mnist import COLLECTIONS
 
     loaders = {"digits": CLASS_NAMES, "my-handwriting": CLASS_NAMES, "my-handwriting+digits": CLASS_NAMES,
+               cifar.NAME: cifar.CLASS_NAMES,
                **{name: collection.class_names for name, collection in COLLECTIONS.items()}}
     assert {name: known_class_count(name) for name, _ in BUILTIN_DATASETS} == \
         {name: len(names) for name, names in loaders.items()}

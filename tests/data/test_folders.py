@@ -69,16 +69,16 @@ def test_colour_images_keep_their_channels_in_rgb_order(tmp_path):
     assert blue[:, 0, 0].tolist() == pytest.approx([BLACK, BLACK, WHITE])
 
 
-def test_an_unreadable_image_names_the_file(shapes_folder):
+def test_an_unreadable_image_names_the_file_when_skipping_is_off(shapes_folder):
     (shapes_folder / "dunkel" / "kaputt.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match=r"dunkel[/\\]kaputt.png: is not an image that can be read"):
-        load_image_folder(shapes_folder)
+        load_image_folder(shapes_folder, skip_unreadable=False)
 
 
-def test_unreadable_images_can_be_skipped_and_are_counted(shapes_folder):
+def test_unreadable_images_are_skipped_and_counted(shapes_folder):
     (shapes_folder / "dunkel" / "kaputt.png").write_bytes(b"")
     (shapes_folder / "半分" / "leer.jpg").write_bytes(b"\xff\xd8 broken")
-    dataset = load_image_folder(shapes_folder, skip_unreadable=True)
+    dataset = load_image_folder(shapes_folder)
     assert len(dataset.train_x) + len(dataset.val_x) == 15
     assert dataset.notes == ["Skipped 2 unreadable images, e.g. dunkel/kaputt.png."]
 
@@ -121,7 +121,7 @@ def test_an_image_declaring_a_gigapixel_is_refused_from_its_header(tmp_path):
         (tmp_path / label / "bomb.png").write_bytes(bytes(header))
     with pytest.raises(DataError, match="declares 60,000×60,000 pixels; netbuilder reads images of up to 100 "
                                         "megapixels"):
-        load_image_folder(tmp_path)
+        load_image_folder(tmp_path, skip_unreadable=False)
     # skipping unreadable images skips it too, and then no class is left
     with pytest.raises(DataError, match='No readable image in the class folder "a"'):
-        load_image_folder(tmp_path, skip_unreadable=True)
+        load_image_folder(tmp_path)

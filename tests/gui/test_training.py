@@ -332,3 +332,32 @@ def test_starting_from_the_models_weights_is_offered_once_there_are_weights_and_
     wait_until_idle(qtbot, panel)
     log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
     assert any(re.fullmatch(r"Starting from the model's weights: all \d+ tensors\.", line) for line in log), log
+
+
+def test_a_streamed_folder_previews_with_its_class_counts_and_its_gallery_reads_the_samples_it_shows(
+        qtbot, tmp_path, monkeypatch):
+    import cv2
+
+    from netbuilder.data.folders import load_image_folder
+    from netbuilder.data.stream import StreamedImages
+    from netbuilder.gui.panels.samples import DatasetPreview
+    from netbuilder.training.events import ValidationSamples
+
+    monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path / "cache"))
+    for label, count in (("cats", 5), ("dogs", 7)):
+        (tmp_path / "pets" / label).mkdir(parents=True)
+        for index in range(count):
+            cv2.imwrite(str(tmp_path / "pets" / label / f"{index}.png"), np.full((6, 6, 3), 30 * index, np.uint8))
+    dataset = load_image_folder(tmp_path / "pets", size=6, stream=True, val_fraction=0.4)
+    assert isinstance(dataset.val_x, StreamedImages)
+    preview = DatasetPreview()
+    qtbot.addWidget(preview)
+    preview.show_dataset(dataset)
+    assert preview.samples.count() == len(dataset.train_x) == 7
+    assert "Per class: cats 3, dogs 4" in preview.counts_label.text()
+    assert "Streaming from disk: 12 images" in preview.counts_label.text()
+    validation = ValidationSamples(dataset.val_x, dataset.val_y.numpy(), "image")
+    probabilities = np.tile([[0.8, 0.2]], (len(dataset.val_y), 1))
+    gallery = SampleGallery(validation, probabilities.argmax(axis=1), probabilities, dataset.class_names, 1, 0)
+    qtbot.addWidget(gallery)
+    assert gallery.samples.count() == 3  # the dogs held out, read from the cache as the gallery shows them

@@ -184,7 +184,7 @@ class SampleGallery(QDialog):
         for index in shown:
             top = np.argsort(-probabilities[index])[:3]
             caption = "\n".join(f"{names[c]} {100 * probabilities[index, c]:.0f}%" for c in top)
-            _add_sample(self.samples, validation.x[index], caption, validation.kind, validation.vocabulary,
+            _add_sample(self.samples, np.asarray(validation.x[index]), caption, validation.kind, validation.vocabulary,
                         validation.column_names, image_shape)
         pictures = validation.kind in ("image", "sequence") or image_shape is not None
         _show_as_pictures(self.samples, pictures)
