@@ -302,13 +302,19 @@ def _rebuild(cls, members: list[fx.Node], path: str, state: dict) -> nn.Module |
     return module.eval()
 
 
-def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+def _owner(root: nn.Module, path: str) -> tuple[nn.Module, str]:
+    """The module that holds `path`'s last part (empty modules made on the way), and that part."""
     *parents, name = path.split(".")
     owner = root
     for part in parents:
         if not hasattr(owner, part):
             owner.add_module(part, nn.Module())
         owner = getattr(owner, part)
+    return owner, name
+
+
+def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    owner, name = _owner(root, path)
     owner.add_module(name, module)
 
 
@@ -328,12 +334,7 @@ def _mapped(value, values: dict, program: fx.GraphModule, root: nn.Module, graph
 
 
 def _add_parameter(root: nn.Module, path: str, tensor: torch.Tensor) -> None:
-    *parents, name = path.split(".")
-    owner = root
-    for part in parents:
-        if not hasattr(owner, part):
-            owner.add_module(part, nn.Module())
-        owner = getattr(owner, part)
+    owner, name = _owner(root, path)
     owner.register_parameter(name, nn.Parameter(tensor.detach().clone(), requires_grad=tensor.requires_grad))
 
 

@@ -311,11 +311,10 @@ class RunsPanel(QWidget):
             self.message.setText(str(error))
             return
         if differs:
-            answer = QMessageBox.question(
-                self, "Use a run's weights", f"The network on the canvas is not the one {shown(run.title)} trained, "
-                "and its weights fit only that one. Restore its network and settings onto the canvas too?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes)
-            if answer != QMessageBox.StandardButton.Yes:
+            if not self._asked("Use a run's weights",
+                               f"The network on the canvas is not the one {shown(run.title)} trained, and its weights "
+                               "fit only that one. Restore its network and settings onto the canvas too?",
+                               default_yes=True):
                 return
             self.restore_selected()
         try:
@@ -338,11 +337,8 @@ class RunsPanel(QWidget):
         usage = self.store.disk_usage().per_run
         size = byte_size(sum(usage.get(run.id, 0) for run in runs))
         names = ", ".join(shown(run.title, 40) for run in runs[:5]) + (" and more" if len(runs) > 5 else "")
-        answer = QMessageBox.question(
-            self, "Delete runs", f"Delete {len(runs)} run{'s' * (len(runs) != 1)} ({names}; {size})? Their weights, "
-            "curves and networks are removed for good.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not self._asked("Delete runs", f"Delete {len(runs)} run{'s' * (len(runs) != 1)} ({names}; {size})? "
+                           "Their weights, curves and networks are removed for good."):
             return
         try:
             freed = self.store.delete(runs)
@@ -355,13 +351,17 @@ class RunsPanel(QWidget):
         self.refresh()
         self.message.setText(told)
 
+    def _asked(self, title: str, question: str, default_yes: bool = False) -> bool:
+        """Yes or Cancel, asked in a dialog; Cancel is the default unless `default_yes`."""
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+        default = QMessageBox.StandardButton.Yes if default_yes else QMessageBox.StandardButton.Cancel
+        return QMessageBox.question(self, title, question, buttons, default) == QMessageBox.StandardButton.Yes
+
     def prune(self) -> None:
         keep = self.keep_last.value()
-        answer = QMessageBox.question(
-            self, "Prune weights", f"Drop the weights of every run but the starred ones, the last {keep} and the "
-            "project's model? Their curves, networks and settings stay; a pruned run cannot be used as the model.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not self._asked("Prune weights", f"Drop the weights of every run but the starred ones, the last {keep} "
+                           "and the project's model? Their curves, networks and settings stay; a pruned run cannot be "
+                           "used as the model."):
             return
         try:
             told = f"Pruned the weights of the other runs: {byte_size(self.store.prune(keep))} freed."
