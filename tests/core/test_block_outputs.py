@@ -14,6 +14,7 @@ from netbuilder.core.commands import RemoveNodes, SetParams, copy_fragment, past
 from netbuilder.core.compile import compile_graph
 from netbuilder.core.graph import Edge, Graph, GraphError
 from netbuilder.core.project import Project, load_project, project_to_dict, save_project
+from netbuilder.core.summary import summary_rows
 
 from tests.core.test_blocks import instance_of, structure
 
@@ -97,6 +98,13 @@ def test_the_nested_module_returns_both_outputs_and_the_network_computes_what_th
     exported.load_state_dict(nested.state_dict())
     exported.eval()
     assert torch.allclose(exported(x), expected, atol=1e-6)
+
+
+def test_the_summary_gives_each_output_shape_of_a_block_card():
+    graph, chosen = two_branch_net()
+    GroupIntoBlock(chosen).do(graph)
+    (row,) = [row for row in summary_rows(graph, analyze(graph)) if row[0] == "block1"]
+    assert row[2] == "8×6×6, 4×6×6"
 
 
 def test_a_block_with_two_outputs_cannot_repeat_and_says_why():
