@@ -21,12 +21,15 @@ bottleneck block cards of 8 block definitions, 4 stages) is saved as a project f
 - opened in the main window: from `open_path` to the first painted canvas;
 - edited once inside the block that 5 cards of stage 3 share (its first convolution's filters, so
   every card's parameter count changes): from pushing the command to the repainted canvas, the
-  window's panels (summary, problems, palette, inspector) updated on the way.
+  window's panels (summary, problems, palette, inspector) updated on the way;
+- folded and unfolded: every block card selected, unfolded in place (`toggle_unfolded`) and folded
+  again, each to the repainted canvas.
 
     QT_QPA_PLATFORM=offscreen python bench/editor.py [--large-nodes 5000] [--blocks-only]
 
 The last line is machine-readable: `editor_300_open_ms=… editor_300_edit_ms=… editor_5000_open_ms=…
-editor_5000_edit_ms=… blocks_open_ms=… blocks_edit_ms=…` (only the blocks figures with --blocks-only).
+editor_5000_edit_ms=… blocks_open_ms=… blocks_edit_ms=… blocks_unfold_ms=…` (only the blocks figures with
+--blocks-only; blocks_unfold_ms is unfolding every block card and folding them again, median).
 """
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ EDITS = 50
 BLOCKS_OPEN_TARGET_S = 1.0
 BLOCKS_EDIT_TARGET_S = 0.050
 BLOCK_EDITS = 20
+UNFOLD_ROUNDS = 5
 RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # bottleneck width, blocks
 
 
@@ -234,8 +238,9 @@ def analysis_sharing(graph: Graph, rounds: int = BLOCK_EDITS) -> tuple[float, fl
     return statistics.median(shared), statistics.median(unshared)
 
 
-def blocks_case(app: QApplication) -> tuple[float, list[float], str]:
-    """(open in the window, each edit inside stage 3's shared block) seconds, and what was built."""
+def blocks_case(app: QApplication) -> tuple[float, list[float], list[tuple[float, float]], str]:
+    """(open in the window, each edit inside stage 3's shared block, each (unfold all, fold all))
+    seconds, and what was built."""
     from netbuilder.gui.main_window import MainWindow  # the window only for this case
 
     graph, shared = resnet50_blocks()
@@ -279,9 +284,31 @@ def blocks_case(app: QApplication) -> tuple[float, list[float], str]:
             edits.append(time.perf_counter() - start)
             counts = {window.scene.node_item(card).detail_lines()[1] for card in sharing}
             assert len(counts) == 1 and counts == {f"{document.analysis.info[sharing[0]].params:,} params"}, counts
+        unfolds = time_unfolding(window)
         window.document.undo_stack.setClean()
         window.close()
-    return opened, edits, f"{built}; the first open of an empty project, importing torch, took {first_open:.1f} s"
+    return opened, edits, unfolds, f"{built}; the first open of an empty project, importing torch, took {first_open:.1f} s"
+
+
+def time_unfolding(window) -> list[tuple[float, float]]:
+    """(unfold, fold) seconds of every block card of the window's network, selected together, each
+    to the repainted canvas, for each of UNFOLD_ROUNDS rounds."""
+    scene = window.scene
+    cards = [node.id for node in window.document.graph.nodes.values() if node.type_id == INSTANCE]
+    scene.select_nodes(cards)
+    rounds = []
+    for _ in range(UNFOLD_ROUNDS):
+        start = time.perf_counter()
+        scene.toggle_unfolded()
+        window.view.viewport().repaint()
+        unfolded = time.perf_counter() - start
+        assert all(scene.unfolded_view(card) is not None for card in cards)
+        start = time.perf_counter()
+        scene.toggle_unfolded()
+        window.view.viewport().repaint()
+        rounds.append((unfolded, time.perf_counter() - start))
+        assert all(scene.unfolded_view(card) is None for card in cards)
+    return rounds
 
 
 def main() -> None:
@@ -290,19 +317,24 @@ def main() -> None:
     parser.add_argument("--blocks-only", action="store_true", help="only the ResNet-50-sized network of blocks")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    blocks_open, block_edits, built = blocks_case(app)
+    blocks_open, block_edits, unfolds, built = blocks_case(app)
     blocks_edit = statistics.median(block_edits)
+    blocks_unfold = statistics.median(unfold + fold for unfold, fold in unfolds)
     print(f"ResNet-50 from blocks ({built}), window {VIEW_SIZE[0]}x{VIEW_SIZE[1]}:")
     print(f"  open in the window to the first painted canvas: {blocks_open * 1000:7.1f} ms   target "
           f"{BLOCKS_OPEN_TARGET_S * 1000:.0f} ms   ratio {blocks_open / BLOCKS_OPEN_TARGET_S:.2f}")
     print(f"  one edit inside the block 5 cards share (median): {blocks_edit * 1000:7.1f} ms   target "
           f"{BLOCKS_EDIT_TARGET_S * 1000:.0f} ms   ratio {blocks_edit / BLOCKS_EDIT_TARGET_S:.2f}   "
           f"(max {max(block_edits) * 1000:.1f} ms over {BLOCK_EDITS} edits)")
+    print(f"  unfold every block card and fold them again (median of {UNFOLD_ROUNDS}): {blocks_unfold * 1000:7.1f} ms "
+          f"(unfold {statistics.median(u for u, _ in unfolds) * 1000:.1f} ms, "
+          f"fold {statistics.median(f for _, f in unfolds) * 1000:.1f} ms)")
     graph, _ = resnet50_blocks()
     shared, unshared = analysis_sharing(graph)
     print(f"  of which one analysis (median): {shared * 1000:.1f} ms with the cards of a block fed the same shapes "
           f"sharing its insides, {unshared * 1000:.1f} ms analysing each card's again (ratio {shared / unshared:.2f})")
-    blocks_line = f"blocks_open_ms={blocks_open * 1000:.1f} blocks_edit_ms={blocks_edit * 1000:.1f}"
+    blocks_line = (f"blocks_open_ms={blocks_open * 1000:.1f} blocks_edit_ms={blocks_edit * 1000:.1f} "
+                   f"blocks_unfold_ms={blocks_unfold * 1000:.1f}")
     if args.blocks_only:
         print(blocks_line)
         return

@@ -5,7 +5,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from .graph import Graph, Node, name_clash
+from .graph import Edge, Graph, Node, name_clash
 from .layers import Fix, ParamError, Shape, ShapeError, format_shape
 from .layers.block_nodes import BlockInstance
 from .layers.recurrent import Embedding
@@ -46,10 +46,44 @@ class Problem:
 @dataclass(frozen=True)
 class NodeInfo:
     in_shapes: tuple[Shape, ...]
-    shape: Shape
+    shape: Shape  # of its output, or its first output (a block card with several)
     params: int
     flops: int
     token_ids: bool  # the output holds integer token ids, not floats
+    # a block card with several outputs: the shape and token_ids of each after the first
+    other_outputs: tuple[tuple[Shape, bool], ...] = ()
+
+    @property
+    def output_count(self) -> int:
+        return 1 + len(self.other_outputs)
+
+    @property
+    def output_shapes(self) -> tuple[Shape, ...]:
+        return (self.shape, *(shape for shape, _ in self.other_outputs))
+
+    def output(self, port: int) -> NodeInfo:
+        """What leaves output `port`: this info, with that output's shape for a later one."""
+        if port == 0:
+            return self
+        shape, token_ids = self.other_outputs[port - 1]
+        return replace(self, shape=shape, token_ids=token_ids)
+
+
+def wire_info(graph: Graph, analysis: Analysis, edge: Edge) -> NodeInfo:
+    """What flows along `edge`: its source's info for the output it leaves (ShapeError, for the
+    layer it feeds, when the source's block no longer has that output)."""
+    info = analysis.info[edge.source]
+    if edge.port >= info.output_count:
+        source = graph.nodes[edge.source]
+        raise ShapeError(f'is wired to output {edge.port + 1} of "{source.name}", whose block has '
+                         f'{info.output_count} output{"s" * (info.output_count != 1)}',
+                         "connect it to one of the block's outputs")
+    return info.output(edge.port)
+
+
+def upstream_of(graph: Graph, analysis: Analysis, node_id: str) -> list[NodeInfo]:
+    """What enters node `node_id` along each of its wires, in order (its sources are analysed)."""
+    return [wire_info(graph, analysis, edge) for edge in graph.input_edges(node_id)]
 
 
 @dataclass
@@ -184,7 +218,7 @@ def _analyze_node(graph: Graph, node: Node, result: Analysis, training: bool, wi
     if any(s not in result.info for s in sources):
         return  # an upstream node already has a problem; one message per cause is enough
     try:
-        upstream = [result.info[s] for s in sources]
+        upstream = upstream_of(graph, result, node.id)
         if node.type_id == BlockInstance.type_id:
             info, result.inner[node.id] = _infer_instance(graph, node, upstream, within, shared)
         else:
@@ -287,18 +321,24 @@ def _infer_instance(graph: Graph, node: Node, upstream: list[NodeInfo],
         more = f" (and {len(inner.errors) - 1} more problems inside)" if len(inner.errors) > 1 else ""
         raise _ProblemInside(f'has a problem inside: {first.subject} inside block "{definition.name}" {first.cause}'
                              f'{more}', first.remedy, first.location)
-    output = definition.output_port
-    if output is None or output not in inner.info:
+    outputs = definition.output_ports
+    if not outputs or any(output not in inner.info for output in outputs):
         raise ShapeError(f'block "{definition.name}" has no output', "connect a layer to its output port")
-    shape, token_ids = inner.info[output].shape, inner.info[output].token_ids
+    shape, token_ids = inner.info[outputs[0]].shape, inner.info[outputs[0]].token_ids
     repeat = node.params["repeat"]
     in_shapes = tuple(info.shape for info in upstream)
+    if repeat > 1 and len(outputs) > 1:
+        raise ShapeError(f'repeats ×{repeat}, but block "{definition.name}" has {len(outputs)} outputs: only a '
+                         "block with one output can feed itself", "set repeat to 1",
+                         Fix("Set repeat to 1", "set_params", params=(("repeat", 1),)))
     if repeat > 1 and (in_shapes != (shape,) or upstream[0].token_ids != token_ids):
         raise ShapeError(f"repeats ×{repeat}, but the block's output {format_shape(shape)} does not fit its "
                          f"input {', '.join(format_shape(s) for s in in_shapes)}",
                          "set repeat to 1, or make the block's output the shape of its input",
                          Fix("Set repeat to 1", "set_params", params=(("repeat", 1),)))
-    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids), inner
+    others = tuple((inner.info[output].shape, inner.info[output].token_ids) for output in outputs[1:])
+    return NodeInfo(in_shapes, shape, inner.total_params * repeat, inner.total_flops * repeat, token_ids,
+                    others), inner
 
 
 def _add_source_warning(graph: Graph, node: Node, source: Node, result: Analysis) -> None:
@@ -315,13 +355,16 @@ def class_count_problem(graph: Graph, analysis: Analysis, classes: int) -> Probl
     is one. Too few scores is an error (training cannot run); spare ones a warning: training runs,
     but it trains a wider classifier than the data has classes, whose extra scores only waste."""
     output = next((node for node in graph.nodes.values() if node.spec.is_sink), None)
-    sources = graph.inputs_of(output.id) if output else []
-    if len(sources) != 1 or sources[0] not in analysis.info or output.params.get("task") != "classification":
+    wires = graph.input_edges(output.id) if output else []
+    if len(wires) != 1 or wires[0].source not in analysis.info or output.params.get("task") != "classification":
         return None
-    scores = analysis.info[sources[0]].shape
+    try:
+        scores = wire_info(graph, analysis, wires[0]).shape
+    except ShapeError:  # the Output has that problem already
+        return None
     if scores == (classes,):
         return None
-    maker = _units_layer(graph, analysis, sources[0])
+    maker = _units_layer(graph, analysis, wires[0].source)
     fix = Fix(f"Set units to {classes}", "set_params", maker, params=(("units", classes),)) if maker else None
     where = f"the units of {describe(graph.nodes[maker])}" if maker else "the last layer's size"
     severity = "warning" if len(scores) == 1 and scores[0] > classes else "error"
@@ -338,6 +381,7 @@ def _units_layer(graph: Graph, analysis: Analysis, node_id: str) -> str | None:
         if "units" in node.params:
             return node_id
         sources = graph.inputs_of(node_id)
-        if len(sources) != 1 or analysis.info[sources[0]].shape != shape:
+        # a block's output width is decided inside it, not by a layer before it
+        if len(sources) != 1 or node.type_id == BlockInstance.type_id or analysis.info[sources[0]].shape != shape:
             return None
         node_id = sources[0]

@@ -143,8 +143,9 @@ class _Planned(Command):
 class GroupIntoBlock(_Planned):
     """Replaces the layers `node_ids` with one instance of a new block holding them (named `name`,
     or block1, block2, ...). The wires that entered the selection become the block's input ports
-    (one per layer outside feeding it, in wire order), the wire leaving it its output. Refused
-    with GraphError, saying why, for a selection that cannot become a block."""
+    (one per output outside feeding it, in wire order), the wires leaving it its output ports (one
+    per output inside that they leave, in wire order). Refused with GraphError, saying why, for a
+    selection that cannot become a block."""
 
     node_ids: list[str]
     name: str | None = None
@@ -211,27 +212,28 @@ def _group_plan(graph: Graph, node_ids: list[str], name: str | None) -> Group:
     instance_name = _instance_name(graph, block_name)
     position = (sum(n.position[0] for n in members) / len(members), sum(n.position[1] for n in members) / len(members))
     instance = Node(graph.new_id(), INSTANCE, instance_name, {"block": definition.id, "repeat": 1}, position)
-    first_wire_in = {}  # each layer feeding the selection: its first wire in, which becomes its port's wire
+    first_wire_in = {}  # each output feeding the selection: its first wire in, which becomes its port's wire
     for edge in graph.edges:
         if edge.target in chosen and edge.source not in chosen:
-            first_wire_in.setdefault(edge.source, edge)
+            first_wire_in.setdefault((edge.source, edge.port), edge)
+    output_of = {leaves: port for port, leaves in enumerate(leaving)}
     kept, final = [], []
     for edge in graph.edges:
         if edge.source not in chosen and edge.target not in chosen:
             kept.append(edge)
             final.append(edge)
-        elif edge.source not in chosen and first_wire_in[edge.source] == edge:
-            final.append(Edge(edge.source, instance.id))
+        elif edge.source not in chosen and first_wire_in[edge.source, edge.port] == edge:
+            final.append(Edge(edge.source, instance.id, edge.port))
         elif edge.target not in chosen:
-            final.append(Edge(instance.id, edge.target))
+            final.append(Edge(instance.id, edge.target, output_of[edge.source, edge.port]))
     new_edges, indices = _placed(kept, final)
     return Group([AddDefinition(definition), RemoveNodes([n.id for n in members]),
                   AddNode(INSTANCE, node=instance), ConnectAt(new_edges, indices)], "Group into block")
 
 
-def _ports_of_selection(graph: Graph, chosen: set[str]) -> tuple[list[str], list[str]]:
-    """The layers outside feeding the selection `chosen`, in wire order, and the one layer inside
-    whose output leaves it; GraphError, saying why, when the selection cannot be a block."""
+def _ports_of_selection(graph: Graph, chosen: set[str]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The outputs (node, port) outside feeding the selection `chosen` and those inside whose wires
+    leave it, each in wire order; GraphError, saying why, when the selection cannot be a block."""
     if not chosen or not chosen <= set(graph.nodes):
         raise GraphError("select the layers to group into a block")
     for node_id in chosen:
@@ -240,38 +242,40 @@ def _ports_of_selection(graph: Graph, chosen: set[str]) -> tuple[list[str], list
             raise GraphError(f'{node.spec.title} "{node.name}" cannot go inside a block: its data enters and '
                              "leaves through ports; select the layers between them")
     outgoing = [edge for edge in graph.edges if edge.source in chosen and edge.target not in chosen]
-    sources = list(dict.fromkeys(edge.source for edge in graph.edges
+    sources = list(dict.fromkeys((edge.source, edge.port) for edge in graph.edges
                                  if edge.target in chosen and edge.source not in chosen))
-    leaving = list(dict.fromkeys(edge.source for edge in outgoing))
+    leaving = list(dict.fromkeys((edge.source, edge.port) for edge in outgoing))
     comes_back = _reentry(graph, chosen, [edge.target for edge in outgoing])
     if comes_back:
         raise GraphError(f'data leaves the selection and comes back in through "{graph.nodes[comes_back].name}": '
                          "select it too, or fewer layers")
     if not sources:
         raise GraphError("no wire enters the selection: a block needs an input")
-    if len(leaving) != 1:
-        raise GraphError("no wire leaves the selection: a block needs an output" if not leaving else
-                         "a block has one output, but wires leave the selection from " +
-                         ", ".join(f'"{graph.nodes[node_id].name}"' for node_id in leaving))
+    if not leaving:
+        raise GraphError("no wire leaves the selection: a block needs an output")
     return sources, leaving
 
 
-def _inside_graph(graph: Graph, members: list[Node], sources: list[str], leaving: list[str]) -> Graph:
+def _inside_graph(graph: Graph, members: list[Node], sources: list[tuple[str, int]],
+                  leaving: list[tuple[str, int]]) -> Graph:
     """A block's graph: copies of `members` (same ids and names) with their wires among them, an
-    input port per layer of `sources` in its place, and the output port fed by `leaving`; laid out
+    input port per output of `sources` in its place, and an output port fed by each of `leaving`; laid out
     left to right in data-flow order (the members' places were the network's, often in wrapped
     bands, which read as a tangle once the block is opened)."""
     chosen = {node.id for node in members}
     inside = Graph(blocks=graph.blocks)
     inside.insert_nodes([Node(n.id, n.type_id, n.name, dict(n.params)) for n in members])
-    port_ids = inside.new_ids(len(sources) + 1)
-    ports = [Node(port_id, INPUT_PORT, inside.unique_name("x"), {}) for port_id in port_ids[:-1]]
+    port_ids = inside.new_ids(len(sources) + len(leaving))
+    ports = [Node(port_id, INPUT_PORT, name, {})
+             for port_id, name in zip(port_ids, inside.unique_names(["x"] * len(sources)))]
     inside.insert_nodes(ports)
-    output = Node(port_ids[-1], OUTPUT_PORT, inside.unique_name("out"), {})
-    inside.insert_node(output)
+    outputs = [Node(port_id, OUTPUT_PORT, name, {})
+               for port_id, name in zip(port_ids[len(sources):], inside.unique_names(["out"] * len(leaving)))]
+    inside.insert_nodes(outputs)
     port_of = {source: port.id for source, port in zip(sources, ports)}
-    inside.insert_edges([*(Edge(port_of.get(e.source, e.source), e.target) for e in graph.edges
-                           if e.target in chosen), Edge(leaving[0], output.id)])
+    inside.insert_edges([*(e if e.source in chosen else Edge(port_of[e.source, e.port], e.target)
+                           for e in graph.edges if e.target in chosen),
+                         *(Edge(source, output.id, port) for (source, port), output in zip(leaving, outputs))])
     for node_id, position in layered_layout(inside, max_columns=len(inside.nodes)).items():
         inside.nodes[node_id].position = position
     return inside
@@ -302,13 +306,15 @@ def _block_instance(graph: Graph, node_id: str) -> tuple[Node, BlockDefinition]:
 def _ungroup_plan(graph: Graph, node_id: str) -> Group:
     instance, definition = _block_instance(graph, node_id)
     inside, repeat = definition.graph, instance.params["repeat"]
-    ports = definition.input_ports
-    output = definition.output_port
+    ports, outputs = definition.input_ports, definition.output_ports
     layers = [node for node in inside.nodes.values() if node.type_id not in (INPUT_PORT, OUTPUT_PORT)]
-    outer_sources = graph.inputs_of(node_id)
-    last_inner = next((edge.source for edge in inside.edges if edge.target == output), None)
-    if last_inner not in {node.id for node in layers} or len(outer_sources) != len(ports) \
-            or (repeat > 1 and len(ports) != 1):  # (an empty block, or one whose input is its output, too)
+    wires_in = graph.input_edges(node_id)
+    results = [next(iter(inside.input_edges(output)), None) for output in outputs]  # the wire into each output
+    layer_ids = {node.id for node in layers}
+    unfed = not results or any(result is None or result.source not in layer_ids for result in results)
+    wired_to_none = any(edge.port >= len(outputs) for edge in graph.edges if edge.source == node_id)
+    if unfed or wired_to_none or len(wires_in) != len(ports) \
+            or (repeat > 1 and (len(ports) != 1 or len(outputs) != 1)):  # (an empty block, or one whose input is its output, too)
         raise GraphError(f'block "{instance.name}" has a problem to fix before it can be ungrouped: '
                          "see its card")
     new_ids = iter(graph.new_ids(len(layers) * repeat))
@@ -328,13 +334,15 @@ def _ungroup_plan(graph: Graph, node_id: str) -> Group:
         copies.append(mapping)
     inner_edges: list[Edge] = []
     for repetition, mapping in enumerate(copies):
-        feeding = dict(zip(ports, outer_sources)) if repetition == 0 else \
-            {ports[0]: copies[repetition - 1][last_inner]}
-        inner_edges.extend(Edge(feeding[e.source] if e.source in feeding else mapping[e.source], mapping[e.target])
-                           for e in inside.edges if e.target != output)
-    kept = [edge for edge in graph.edges if node_id not in edge]
-    final = [Edge(copies[-1][last_inner], edge.target) if edge.source == node_id else edge
-             for edge in graph.edges if edge.target != node_id] + inner_edges
+        feeding = {port: (wire.source, wire.port) for port, wire in zip(ports, wires_in)} if repetition == 0 else \
+            {ports[0]: (copies[repetition - 1][results[0].source], results[0].port)}
+        for e in inside.edges:
+            if e.target not in outputs:
+                source, port = feeding.get(e.source, (mapping.get(e.source), e.port))
+                inner_edges.append(Edge(source, mapping[e.target], port))
+    kept = [edge for edge in graph.edges if node_id not in (edge.source, edge.target)]
+    final = [Edge(copies[-1][results[edge.port].source], edge.target, results[edge.port].port)
+             if edge.source == node_id else edge for edge in graph.edges if edge.target != node_id] + inner_edges
     new_edges, indices = _placed(kept, final)
     return Group([RemoveNodes([node_id]), AddNodes(nodes), ConnectAt(new_edges, indices)], "Ungroup block")
 

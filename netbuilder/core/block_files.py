@@ -22,7 +22,7 @@ from .graph import NAME_LIMIT, BlockLibrary, Graph, Node
 from .project import MAX_PROJECT_BYTES, ProjectFileError, block_library_from_dict, blocks_to_list, format_version
 
 FORMAT = "netbuilder-block"
-VERSION = 1
+VERSION = 2  # 2: an edge may name its source's output port (a block with several outputs)
 SUFFIX = ".nbblock"
 
 

@@ -1,4 +1,4 @@
-"""Blocks: a definition (a small graph of layers with named input ports and one output port) kept
+"""Blocks: a definition (a small graph of layers with named input and output ports) kept
 in the project's library, and instances in a graph that refer to it by id and may repeat it N
 times, like a class and its objects (docs/decisions.md, "Blocks").
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .graph import Graph, GraphError
+from .graph import Edge, Graph, GraphError
 from .layers.block_nodes import BlockInput, BlockInstance, BlockOutput
 
 INSTANCE = BlockInstance.type_id
@@ -22,7 +22,8 @@ OUTPUT_PORT = BlockOutput.type_id
 @dataclass
 class BlockDefinition:
     """One block of the library: its graph holds the layers and the port nodes where wires enter
-    (one per input, in the order an instance takes its inputs) and where the result leaves."""
+    (one per input, in the order an instance takes its inputs) and where results leave (one per
+    output, in the order of an instance's outputs)."""
 
     id: str
     name: str
@@ -34,8 +35,13 @@ class BlockDefinition:
         return [node_id for node_id, node in self.graph.nodes.items() if node.type_id == INPUT_PORT]
 
     @property
-    def output_port(self) -> str | None:
-        return next((node_id for node_id, node in self.graph.nodes.items() if node.type_id == OUTPUT_PORT), None)
+    def output_ports(self) -> list[str]:
+        """The output port node ids, in the order of an instance's outputs (the node order)."""
+        return [node_id for node_id, node in self.graph.nodes.items() if node.type_id == OUTPUT_PORT]
+
+    def results(self) -> list[Edge]:
+        """The wire into each output port, in port order (a valid block has one into each)."""
+        return [self.graph.input_edges(port)[0] for port in self.output_ports]
 
     def port_names(self) -> list[str]:
         return [self.graph.nodes[port].name for port in self.input_ports]

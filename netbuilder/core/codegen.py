@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..common.text import shown
-from .analysis import Analysis, analyze, inside_instance
+from .analysis import Analysis, analyze, inside_instance, upstream_of
 from .blocks import INSTANCE, class_name
 from .compile import CompileError, input_nodes, output_node
-from .graph import Graph
+from .graph import Edge, Graph
 from .layers import format_shape
 
 
@@ -33,7 +33,7 @@ def to_python(graph: Graph, analysis: Analysis | None = None, title: str = "Net"
     names = {node_id: node.name for node_id, node in graph.nodes.items()}
     classes = _Classes()
     shapes = ", ".join(f"{names[i]}: N×{format_shape(analysis.info[i].shape)}" for i in inputs)
-    net = classes.body(graph, analysis, "Net", inputs, graph.inputs_of(output_node(graph))[0],
+    net = classes.body(graph, analysis, "Net", inputs, graph.input_edges(output_node(graph)),
                        [f"        # {shapes} (N = batch size)"])
     example_inputs = example_inputs_code(graph, analysis)
     return "\n".join([
@@ -60,18 +60,24 @@ class _Classes:
         self.lines: list[str] = []
         self.names: dict[tuple, str] = {}
 
-    def body(self, graph: Graph, analysis: Analysis, name: str, inputs: list[str], result: str,
+    def body(self, graph: Graph, analysis: Analysis, name: str, inputs: list[str], results: list[Edge],
              comment: Sequence[str] = ()) -> list[str]:
-        """The class `name` computing node `result` from the nodes `inputs` (its forward begins with
-        the lines `comment`), with its blocks' classes added to `lines` first."""
+        """The class `name` computing what flows along the wires `results` (a tuple for several)
+        from the nodes `inputs` (its forward begins with the lines `comment`), with its blocks'
+        classes added to `lines` first."""
         init_lines, forward_lines = [], []
+
+        def value(edge: Edge) -> str:  # a block card with several outputs is a tuple: pick its output
+            multiple = analysis.info[edge.source].output_count > 1
+            return f"{graph.nodes[edge.source].name}[{edge.port}]" if multiple else graph.nodes[edge.source].name
+
         for node_id in analysis.order:
             node, info = graph.nodes[node_id], analysis.info[node_id]
             if node_id in inputs or node.spec.is_sink:
                 continue
-            sources = [graph.nodes[s].name for s in graph.inputs_of(node_id)]
+            sources = [value(edge) for edge in graph.input_edges(node_id)]
             if node.type_id == INSTANCE:
-                block = self.block_class(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)])
+                block = self.block_class(graph, node, upstream_of(graph, analysis, node_id))
                 repeat = node.params["repeat"]
                 init_lines.append(f"        self.{node.name} = {block}()" if repeat == 1 else
                                   f"        self.{node.name} = nn.Sequential(*({block}() for _ in range({repeat})))")
@@ -81,7 +87,8 @@ class _Classes:
                 if constructor is not None:
                     init_lines.append(f"        self.{node.name} = {constructor}")
                 expression = node.spec.forward_code(node.params, f"self.{node.name}", sources)
-            forward_lines.append(f"        {node.name} = {expression}  # {format_shape(info.shape)}")
+            shapes = ", ".join(format_shape(shape) for shape in info.output_shapes)
+            forward_lines.append(f"        {node.name} = {expression}  # {shapes}")
         return [
             f"class {name}(nn.Module):",
             "    def __init__(self):",
@@ -91,7 +98,7 @@ class _Classes:
             f"    def forward(self, {', '.join(graph.nodes[i].name for i in inputs)}):",
             *comment,
             *forward_lines,
-            f"        return {graph.nodes[result].name}",
+            f"        return {', '.join(value(edge) for edge in results)}",
         ]
 
     def block_class(self, graph: Graph, node, upstream) -> str:
@@ -104,8 +111,8 @@ class _Classes:
             while name in taken:
                 name, number = f"{class_name(definition.name)}{number}", number + 1
             self.names[key] = name
-            result = definition.graph.inputs_of(definition.output_port)[0]
-            self.lines.extend([*self.body(definition.graph, inner, name, definition.input_ports, result), "", ""])
+            self.lines.extend([*self.body(definition.graph, inner, name, definition.input_ports, definition.results()),
+                               "", ""])
         return self.names[key]
 
 

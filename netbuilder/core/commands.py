@@ -87,13 +87,14 @@ class RemoveNodes(Command):
 class Connect(Command):
     source: str
     target: str
+    port: int = 0  # which output of the source (a block card with several outputs)
     text: str = "Connect"
 
     def do(self, graph: Graph) -> None:
-        graph.insert_edge(Edge(self.source, self.target))
+        graph.insert_edge(Edge(self.source, self.target, self.port))
 
     def undo(self, graph: Graph) -> None:
-        graph.delete_edge(Edge(self.source, self.target))
+        graph.delete_edge(Edge(self.source, self.target, self.port))
 
 
 @dataclass
@@ -247,11 +248,11 @@ class Splice(Command):
     def do(self, graph: Graph) -> None:
         self.index = graph.delete_edge(self.edge)
         try:
-            graph.insert_edge(Edge(self.edge.source, self.node_id), self.index)
+            graph.insert_edge(Edge(self.edge.source, self.node_id, self.edge.port), self.index)
             try:
                 graph.insert_edge(Edge(self.node_id, self.edge.target), self.index + 1)
             except GraphError:
-                graph.delete_edge(Edge(self.edge.source, self.node_id))
+                graph.delete_edge(Edge(self.edge.source, self.node_id, self.edge.port))
                 raise
         except GraphError:
             graph.insert_edge(self.edge, self.index)
@@ -259,7 +260,7 @@ class Splice(Command):
 
     def undo(self, graph: Graph) -> None:
         graph.delete_edge(Edge(self.node_id, self.edge.target))
-        graph.delete_edge(Edge(self.edge.source, self.node_id))
+        graph.delete_edge(Edge(self.edge.source, self.node_id, self.edge.port))
         graph.insert_edge(self.edge, self.index)
 
 
@@ -272,7 +273,8 @@ def copy_fragment(graph: Graph, node_ids: list[str]) -> dict[str, Any]:
     fragment: dict[str, Any] = {
         "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": dict(n.params),
                    "position": list(n.position)} for n in nodes],
-        "edges": [[e.source, e.target] for e in graph.edges if e.source in chosen and e.target in chosen],
+        "edges": [list(e) if e.port else [e.source, e.target]  # [source, target, port] off a block's 2nd output
+                  for e in graph.edges if e.source in chosen and e.target in chosen],
     }
     used = {node.params["block"] for node in nodes if node.type_id == INSTANCE}
     if used:
@@ -289,7 +291,7 @@ def paste_fragment(graph: Graph, fragment: dict[str, Any], offset: tuple[float, 
     nodes = [Node(new_ids[item["id"]], spec.type_id, name, spec.normalize_params(item["params"]),
                   (item["position"][0] + offset[0], item["position"][1] + offset[1]))
              for item, spec, name in zip(items, specs, names)]
-    return Group([AddNodes(nodes), ConnectAll([Edge(new_ids[s], new_ids[t]) for s, t in fragment["edges"]])], "Paste")
+    return Group([AddNodes(nodes), ConnectAll([Edge(new_ids[s], new_ids[t], *port) for s, t, *port in fragment["edges"]])], "Paste")
 
 
 def pasted_ids(command: Group) -> list[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import memory
-from .analysis import Analysis, NodeInfo, Problem, analyze, inside_instance
+from .analysis import Analysis, NodeInfo, Problem, analyze, inside_instance, upstream_of
 from .blocks import INSTANCE, class_name
-from .graph import Graph, Node
+from .graph import Edge, Graph, Node
 
 if TYPE_CHECKING:
     import torch.fx
@@ -54,37 +54,42 @@ def compile_graph(graph: Graph, analysis: Analysis | None = None) -> "torch.fx.G
     too_large = memory.building_problem(analysis, memory.available_memory())
     if too_large:
         raise NotEnoughMemory(too_large)
-    return _build(graph, analysis, input_nodes(graph, analysis), graph.inputs_of(output_node(graph))[0], "Net")
+    return _build(graph, analysis, input_nodes(graph, analysis), graph.input_edges(output_node(graph)), "Net")
 
 
-def _build(graph: Graph, analysis: Analysis, inputs: list[str], result: str, class_name: str) -> "torch.fx.GraphModule":
-    """The module computing node `result` of `graph` from the nodes `inputs` (its arguments, in
-    order), for a valid `analysis`: each block instance becomes a nested module of its own."""
+def _build(graph: Graph, analysis: Analysis, inputs: list[str], results: list[Edge],
+           class_name: str) -> "torch.fx.GraphModule":
+    """The module computing what flows along the wires `results` of `graph` (a tuple for several)
+    from the nodes `inputs` (its arguments, in order), for a valid `analysis`: each block instance
+    becomes a nested module of its own."""
     import torch
     import torch.fx
 
     root = torch.nn.Module()
     fx_graph = torch.fx.Graph()
     tracer = torch.fx.proxy.GraphAppendingTracer(fx_graph)
-    values: dict[str, torch.fx.Proxy] = {}
+    values: dict[tuple[str, int], torch.fx.Proxy] = {}  # by node and output port
     for node_id in inputs:
-        values[node_id] = torch.fx.Proxy(fx_graph.placeholder(graph.nodes[node_id].name), tracer)
+        values[node_id, 0] = torch.fx.Proxy(fx_graph.placeholder(graph.nodes[node_id].name), tracer)
     for node_id in analysis.order:
         node, info = graph.nodes[node_id], analysis.info[node_id]
-        if node_id in values or node.spec.is_sink:
+        if (node_id, 0) in values or node.spec.is_sink:
             continue
-        sources = [values[source] for source in graph.inputs_of(node_id)]
+        sources = [values[edge.source, edge.port] for edge in graph.input_edges(node_id)]
         if node.type_id == INSTANCE:
-            root.add_module(node.name, _block_module(graph, node, [analysis.info[s] for s in graph.inputs_of(node_id)]))
-            values[node_id] = _ModuleCaller(tracer, node.name)(*sources)
+            root.add_module(node.name, _block_module(graph, node, upstream_of(graph, analysis, node_id)))
+            value = _ModuleCaller(tracer, node.name)(*sources)
+            for port in range(info.output_count):  # a block with several outputs returns a tuple
+                values[node_id, port] = value[port] if info.output_count > 1 else value
             continue
         module = node.spec.build(node.params, info.in_shapes)
         call = None
         if module is not None:
             root.add_module(node.name, module)
             call = _ModuleCaller(tracer, node.name)
-        values[node_id] = node.spec.apply(node.params, call, sources)
-    fx_graph.output(values[result].node)
+        values[node_id, 0] = node.spec.apply(node.params, call, sources)
+    returned = [values[edge.source, edge.port].node for edge in results]
+    fx_graph.output(returned[0] if len(returned) == 1 else tuple(returned))
     model = torch.fx.GraphModule(root, fx_graph, class_name=class_name)
     model.eval()
     return model
@@ -112,8 +117,8 @@ def _block_module(graph: Graph, node: Node, upstream: list[NodeInfo]) -> "torch.
     import torch
 
     definition, inner = inside_instance(graph, node, upstream)
-    result = definition.graph.inputs_of(definition.output_port)[0]
     name = class_name(definition.name)
-    copies = [_build(definition.graph, inner, definition.input_ports, result, name) for _ in range(node.params["repeat"])]
+    copies = [_build(definition.graph, inner, definition.input_ports, definition.results(), name)
+              for _ in range(node.params["repeat"])]
     return copies[0] if len(copies) == 1 else torch.nn.Sequential(*copies)
 

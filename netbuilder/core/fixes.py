@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .commands import Command, Connect, Group, RemoveNodes, Rename, SetParams, insert_on_edge
-from .graph import Edge, Graph
+from .graph import Graph
 from .layers import Fix
 from .layout import free_spot
 
@@ -16,12 +16,13 @@ def fix_command(graph: Graph, fix: Fix) -> Command:
         return Group([RemoveNodes([node.id])], fix.title)
     if fix.action == "rename":
         return Group([Rename(node.id, dict(fix.params)["name"])], fix.title)
-    sources, targets = graph.inputs_of(node.id), graph.outputs_of(node.id)
+    wires_in, targets = graph.input_edges(node.id), graph.outputs_of(node.id)
     if fix.action == "bypass":
-        return Group([RemoveNodes([node.id]), *(Connect(s, t) for s in sources for t in targets)], fix.title)
+        return Group([RemoveNodes([node.id]), *(Connect(wire.source, target, wire.port)
+                                                for wire in wires_in for target in targets)], fix.title)
     if fix.action == "insert_before":
-        (source,) = sources
-        x, y = graph.nodes[source].position
+        (wire,) = wires_in
+        x, y = graph.nodes[wire.source].position
         position = free_spot(graph, ((x + node.position[0]) / 2, (y + node.position[1]) / 2))
-        return insert_on_edge(graph, fix.type_id, Edge(source, node.id), position, fix.title)
+        return insert_on_edge(graph, fix.type_id, wire, position, fix.title)
     raise ValueError(f"unknown fix action {fix.action!r}")

@@ -87,10 +87,12 @@ class Node:
 
 class Edge(NamedTuple):
     """Data flowing from `source`'s output into `target`'s input (merge nodes take several, in order).
+    `port` is which of the source's outputs: 0 but for a card of a block with several outputs.
     A tuple, so that the edge sets and lists a large graph is checked with hash and compare in C."""
 
     source: str
     target: str
+    port: int = 0
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,9 @@ class Graph:
     # the project's block definitions by id (core.blocks.BlockDefinition), one dict shared by the
     # network's graph and every definition's graph, so that an instance anywhere finds its block
     blocks: BlockLibrary = field(default_factory=BlockLibrary, repr=False, compare=False)
-    _sources: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _targets: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # each node's edges in and out, in edge order
+    _sources: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _targets: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _edge_set: set[Edge] = field(default_factory=set, init=False, repr=False, compare=False)
     _ids_by_name: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     # per name prefix, a number below which every name is taken (forgotten when a name is freed)
@@ -232,24 +235,28 @@ class Graph:
             self._sources[node_id], self._targets[node_id] = [], []
         for edge in self.edges:
             if edge.target in ids:
-                self._sources[edge.target].append(edge.source)
+                self._sources[edge.target].append(edge)
             if edge.source in ids:
-                self._targets[edge.source].append(edge.target)
+                self._targets[edge.source].append(edge)
 
     # --- queries ---------------------------------------------------------------------------------
     def inputs_of(self, node_id: str) -> list[str]:
         """The nodes feeding `node_id`, in edge order (the order of a merge node's inputs)."""
+        return [edge.source for edge in self._sources[node_id]]
+
+    def input_edges(self, node_id: str) -> list[Edge]:
+        """The edges into `node_id`, in edge order: its inputs with the output port each comes from."""
         return list(self._sources[node_id])
 
     def outputs_of(self, node_id: str) -> list[str]:
-        return list(self._targets[node_id])
+        return [edge.target for edge in self._targets[node_id]]
 
     def edges_of(self, node_ids: Iterable[str]) -> list[Edge]:
         """The edges touching any of `node_ids`, in edge order."""
         touching = set()
         for node_id in node_ids:
-            touching.update(Edge(source, node_id) for source in self._sources[node_id])
-            touching.update(Edge(node_id, target) for target in self._targets[node_id])
+            touching.update(self._sources[node_id])
+            touching.update(self._targets[node_id])
         return [edge for edge in self.edges if edge in touching]
 
     def node_named(self, name: str) -> Node | None:
@@ -300,17 +307,18 @@ class Graph:
             current = stack.pop()
             if current == goal:
                 return True
-            for target in self._targets[current]:
+            for target in self.outputs_of(current):
                 if target not in seen:
                     seen.add(target)
                     stack.append(target)
         return False
 
-    def connection_problem(self, source: str, target: str) -> str | None:
-        """Why source -> target cannot be connected, or None when it can."""
-        return self._local_problem(source, target) or self._cycle_problem(source, target)
+    def connection_problem(self, source: str, target: str, port: int = 0) -> str | None:
+        """Why output `port` of source -> target cannot be connected, or None when it can. Whether a
+        block card has that output depends on its block, which may change: analysis checks that."""
+        return self._local_problem(source, target, port) or self._cycle_problem(source, target)
 
-    def _local_problem(self, source: str, target: str) -> str | None:
+    def _local_problem(self, source: str, target: str, port: int = 0) -> str | None:
         """Every reason but a cycle, each found in constant time."""
         if source not in self.nodes or target not in self.nodes:
             return "both ends must be nodes of this graph"
@@ -321,7 +329,9 @@ class Graph:
             return f'{src.spec.title} "{src.name}" has no output to connect'
         if dst.spec.max_inputs == 0:
             return f'{dst.spec.title} "{dst.name}" takes no input'
-        if Edge(source, target) in self._edge_set:
+        if port and src.type_id != block_nodes.BlockInstance.type_id:
+            return f'{src.spec.title} "{src.name}" has one output'
+        if Edge(source, target, port) in self._edge_set:
             return f'"{src.name}" is already connected to "{dst.name}"'
         if dst.spec.max_inputs is not None and len(self._sources[target]) >= dst.spec.max_inputs:
             return f'{dst.spec.title} "{dst.name}" already has its input: disconnect it first'
@@ -401,7 +411,7 @@ class Graph:
         return removed
 
     def insert_edge(self, edge: Edge, index: int | None = None) -> None:
-        problem = self.connection_problem(edge.source, edge.target)
+        problem = self.connection_problem(*edge)
         if problem:
             raise GraphError(problem)
         self._add_edges([edge], None if index is None else [index])
@@ -416,12 +426,12 @@ class Graph:
         refused: EdgeListError | None = None
         try:
             for position, edge in enumerate(edges):
-                problem = self._local_problem(edge.source, edge.target)
+                problem = self._local_problem(edge.source, edge.target, edge.port)
                 if problem:
                     refused = EdgeListError(position, problem)
                     break
                 self._edge_set.add(edge)  # the local checks of later edges see this one
-                self._sources[edge.target].append(edge.source)
+                self._sources[edge.target].append(edge)
                 added.append(edge)
             if not self._acyclic([*self.edges, *added]):  # a cycle before the first local refusal comes first
                 first = self._first_cycle(added)
@@ -454,8 +464,8 @@ class Graph:
         if indices is None:
             self.edges.extend(edges)
             for edge in edges:
-                self._sources[edge.target].append(edge.source)
-                self._targets[edge.source].append(edge.target)
+                self._sources[edge.target].append(edge)
+                self._targets[edge.source].append(edge)
         else:
             self.edges = _merged(self.edges, indices, edges)
             self._reindex({node_id for edge in edges for node_id in (edge.source, edge.target)})

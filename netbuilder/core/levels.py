@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .analysis import Analysis, analyze, inside_instance
+from .analysis import Analysis, analyze, inside_instance, upstream_of
 from .block_commands import InsideBlock
 from .blocks import INSTANCE, BlockDefinition
 from .commands import Command
@@ -92,7 +92,7 @@ def analysis_at(root: Graph, root_analysis: Analysis, level: Level) -> Analysis:
         try:
             if any(source not in analysis.info for source in sources):
                 raise ShapeError("has an input without a shape", "fix the network before it")
-            _, analysis = inside_instance(graph, node, [analysis.info[source] for source in sources], within[:-1])
+            _, analysis = inside_instance(graph, node, upstream_of(graph, analysis, instance_id), within[:-1])
         except ShapeError:
             analysis = analyze(definition.graph, ports={}, within=within)
         graph = definition.graph

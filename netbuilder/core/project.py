@@ -21,7 +21,7 @@ from .layers import ParamError, canonical_type, get_spec
 from .settings import TrainingSettings
 
 FORMAT = "netbuilder-project"
-VERSION = 2
+VERSION = 3
 SUFFIX = ".nbproj"
 # A 20,000-layer network saves as about 6 MB; a larger file is not a project (or is /dev/zero).
 MAX_PROJECT_BYTES = 64 * MB
@@ -45,9 +45,14 @@ def _add_block_library(data: dict) -> dict:
     return {**data, "version": 2, "blocks": []}
 
 
+def _add_output_ports(data: dict) -> dict:
+    """Version 2's edges all left their source's only output, which an edge without "port" means."""
+    return {**data, "version": 3}
+
+
 # Each migration turns version N's data into version N+1's; the loader applies them in order so
 # old files keep opening when the format changes.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_block_library}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_block_library, 2: _add_output_ports}
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -73,7 +78,8 @@ def _graph_to_dict(graph: Graph) -> dict[str, Any]:
         "nodes": [{"id": n.id, "type": n.type_id, "name": n.name, "params": _jsonable(n.params),
                    "position": [round(n.position[0], 2), round(n.position[1], 2)]}
                   for n in graph.nodes.values()],
-        "edges": [{"source": e.source, "target": e.target} for e in graph.edges],
+        "edges": [{"source": e.source, "target": e.target, **({"port": e.port} if e.port else {})}
+                  for e in graph.edges],
     }
 
 
@@ -235,7 +241,8 @@ class _Reader:
     def edge(self, item: Any, where: str) -> Edge:
         if not isinstance(item, dict):
             raise self.fail(where, "is not an object")
-        return Edge(self.get(item, "source", "text", where), self.get(item, "target", "text", where))
+        return Edge(self.get(item, "source", "text", where), self.get(item, "target", "text", where),
+                    self.get(item, "port", "count", where, default=0))
 
 
 # --- templates ----------------------------------------------------------------------------------

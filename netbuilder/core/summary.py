@@ -61,8 +61,9 @@ def summary_rows(graph: Graph, analysis: Analysis) -> list[tuple[str, str, str, 
     while pending:
         row = pending.pop()
         info = row.info
-        rows.append(("  " * row.depth + row.node.name, row.kind, format_shape(info.shape) if info else "?",
-                     info.params if info else None, info.flops if info else None))
+        shapes = ", ".join(map(format_shape, info.output_shapes)) if info else "?"  # a block's outputs, each
+        rows.append(("  " * row.depth + row.node.name, row.kind, shapes, info.params if info else None,
+                     info.flops if info else None))
         pending.extend(reversed(row.children))
     return rows
 

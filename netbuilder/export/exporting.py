@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from netbuilder.core.analysis import Analysis, analyze
+from netbuilder.core.analysis import Analysis, analyze, upstream_of
 from netbuilder.core.compile import CompileError, compile_graph, input_nodes
 from netbuilder.core.project import Project
 from netbuilder.data.recipe import Recipe
@@ -163,7 +163,7 @@ def _unexpressible(source: ExportSource, label: str, conversion: Callable[[torch
         module = getattr(source.model, node.name, None)
         if not isinstance(module, torch.nn.Module):
             continue
-        upstream = [source.analysis.info[input_id] for input_id in graph.inputs_of(node_id)]
+        upstream = upstream_of(graph, source.analysis, node_id)
         inputs = tuple(example_input(shape, info.token_ids, EXAMPLE_BATCH)
                        for shape, info in zip(source.analysis.info[node_id].in_shapes, upstream))
         try:

@@ -848,7 +848,7 @@ def _check_fragment(fragment: object, library: dict) -> None:
     if not isinstance(fragment, dict) or not isinstance(fragment.get("nodes"), list) \
             or not isinstance(fragment.get("edges"), list):
         raise ValueError("the clipboard data is not a set of layers")
-    edges = [{"source": e[0], "target": e[1]} if isinstance(e, list) and len(e) == 2 else e
+    edges = [dict(zip(("source", "target", "port"), e)) if isinstance(e, list) and len(e) in (2, 3) else e
              for e in fragment["edges"]]
     project_from_dict({"format": FORMAT, "version": VERSION, "nodes": fragment["nodes"], "edges": edges,
                        "blocks": blocks_to_list(library)}, "clipboard")

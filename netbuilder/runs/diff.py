@@ -147,6 +147,12 @@ def _ref(node: Node, block: str) -> LayerRef:
     return LayerRef(node.id, node.name, node.type_id, node.spec.title, block)
 
 
+def _wire_name(graph: Graph, edge) -> str:
+    """The layer a wire comes from, with the output of a block card with several ("block1 output 2")."""
+    name = graph.nodes[edge.source].name
+    return f"{name} output {edge.port + 1}" if edge.port else name
+
+
 class _GraphDiff:
     def __init__(self, before: Graph, after: Graph, block: str):
         matches = self._match(before, after)  # before id -> after id
@@ -162,12 +168,11 @@ class _GraphDiff:
                         if _plain(old.params.get(key)) != _plain(new.params.get(key))]
             if changes:
                 self.changed.append(LayerChanged(_ref(old, block), _ref(new, block), tuple(changes)))
-            inputs_before = [matches.get(source) for source in before.inputs_of(old_id)]
-            inputs_after = after.inputs_of(new_id)
-            if inputs_before != inputs_after:
+            wires_before, wires_after = before.input_edges(old_id), after.input_edges(new_id)
+            if [(matches.get(e.source), e.port) for e in wires_before] != [(e.source, e.port) for e in wires_after]:
                 self.rewired.append(LayerRewired(_ref(old, block), _ref(new, block),
-                                                 tuple(before.nodes[i].name for i in before.inputs_of(old_id)),
-                                                 tuple(after.nodes[i].name for i in inputs_after)))
+                                                 tuple(_wire_name(before, e) for e in wires_before),
+                                                 tuple(_wire_name(after, e) for e in wires_after)))
 
     @staticmethod
     def _match(before: Graph, after: Graph) -> dict[str, str]:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from netbuilder.core.analysis import analyze
 from netbuilder.core.block_commands import GroupIntoBlock, InsideBlock, RemoveDefinition, RenameBlock, Ungroup
-from netbuilder.core.block_files import (block_file_dict, bring_fragment_blocks, load_block_file, load_blocks,
+from netbuilder.core.block_files import (VERSION, block_file_dict, bring_fragment_blocks, load_block_file, load_blocks,
                                          save_block)
 from netbuilder.core.commands import (AddNode, Connect, Group, Rename, SetParams, copy_fragment, paste_fragment,
                                      pasted_ids)
@@ -82,7 +82,7 @@ def test_saving_a_block_writes_only_it_and_the_blocks_inside_it():
     graph = nested_project()
     data = block_file_dict(graph.blocks, block_named(graph, "inner").id)
     assert [block["name"] for block in data["blocks"]] == ["inner"]
-    assert data["format"] == "netbuilder-block" and data["version"] == 1
+    assert data["format"] == "netbuilder-block" and data["version"] == VERSION
 
 
 def test_library_changes_reach_its_listeners_as_typed_events():

@@ -55,6 +55,32 @@ def test_a_network_of_repeated_blocks_exports_with_the_compiled_outputs(name, su
             np.testing.assert_allclose(exported(inputs).numpy(), source.model(inputs).numpy(), atol=TOLERANCE, rtol=0)
 
 
+def two_output_project() -> Project:
+    """input 1×28×28 -> [conv1 -> relu1 -> conv2] whose relu1 and conv2 both feed layers outside:
+    a block with two outputs, each pooled, flattened and concatenated into a dense 10."""
+    graph = Graph()
+    x, conv1, relu = graph.add("input"), graph.add("conv2d", filters=4, padding="same"), graph.add("relu")
+    conv2 = graph.add("conv2d", filters=2, padding="same")
+    pool_a, pool_b, flat_a, flat_b = graph.add("maxpool2d"), graph.add("maxpool2d"), graph.add("flatten"), graph.add("flatten")
+    concat, dense, out = graph.add("concat"), graph.add("dense", units=10), graph.add("output")
+    graph.chain(x, conv1, relu, conv2, pool_b, flat_b)
+    graph.chain(relu, pool_a, flat_a, concat)
+    graph.chain(flat_b, concat, dense, out)
+    GroupIntoBlock([conv1.id, relu.id, conv2.id], "branches").do(graph)
+    return Project(graph=graph, name="two outputs")
+
+
+@pytest.mark.parametrize(("name", "suffix"), [("onnx", ".onnx"), ("torchscript", ".pt"), ("pt2", ".pt2")])
+def test_a_block_with_two_outputs_exports_with_the_compiled_outputs(name, suffix, tmp_path):
+    project = two_output_project()
+    export_project(project, None, name, tmp_path / f"net{suffix}")
+    source = export_source(project, None)
+    exported = run_export(name, tmp_path / f"net{suffix}")
+    (inputs,) = source.example_inputs(3)
+    with torch.no_grad():
+        np.testing.assert_allclose(exported(inputs).numpy(), source.model(inputs).numpy(), atol=TOLERANCE, rtol=0)
+
+
 @pytest.mark.parametrize("name", ["6-resnet", "7-mobilenet"])
 def test_the_code_export_of_a_block_template_writes_one_class_per_block_and_gives_its_outputs(name, tmp_path):
     project = load_template(name)

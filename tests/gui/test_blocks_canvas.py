@@ -6,11 +6,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from netbuilder.core.graph import Graph
+from netbuilder.core.graph import Edge, Graph
 from netbuilder.core.project import Project
 from netbuilder.gui.document import Document
 
-from test_editor import header_of
+from test_editor import drag, header_of, input_of
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 - the window's fixtures
 
 Key, Modifier = Qt.Key, Qt.KeyboardModifier
@@ -110,3 +110,49 @@ def test_a_pasted_block_card_shares_its_block_and_another_project_gets_a_copy(ma
     assert card.params["block"] in other.document.graph.blocks
     other.document.undo_stack.undo()  # the card and its block, one step
     assert not other.document.graph.nodes and not other.document.graph.blocks
+
+
+def test_a_block_with_two_outputs_shows_two_ports_whose_wires_leave_from_their_own(qtbot, make_window):
+    """conv1 -> relu1 -> conv2 grouped: relu1 and conv2 both feed layers outside, so the card has two
+    output ports, each wire leaves from its own, and a wire dragged from the second carries its shape."""
+    graph = Graph()
+    source = graph.add("input", shape=(4, 8, 8), position=(0, 100))
+    conv1 = graph.add("conv2d", filters=4, padding="same", position=(230, 100))
+    relu = graph.add("relu", position=(460, 100))
+    conv2 = graph.add("conv2d", filters=8, padding="same", position=(690, 100))
+    flatten2, flatten1 = graph.add("flatten", position=(920, 0)), graph.add("flatten", position=(920, 200))
+    concat, fc = graph.add("concat", position=(1150, 100)), graph.add("dense", units=10, position=(1380, 100))
+    output, loose = graph.add("output", position=(1610, 100)), graph.add("relu", position=(920, 400))
+    graph.chain(source, conv1, relu, conv2, flatten2)
+    graph.chain(relu, flatten1)
+    graph.chain(flatten1, concat)
+    graph.chain(flatten2, concat, fc, output)
+    window = make_window(Document(Project(graph=graph)))
+    window.view.zoom_to_fit()
+    click_card(qtbot, window, conv1)
+    for node in (relu, conv2):
+        click_card(qtbot, window, node, Modifier.ControlModifier)
+
+    qtbot.keyClick(window.view, Key.Key_G, Modifier.ControlModifier)
+
+    (block,) = [node for node in graph.nodes.values() if node.type_id == "block"]
+    card = window.scene.node_item(block.id)
+    first, second = card.output_ports
+    assert first.scenePos().y() < second.scenePos().y()
+    assert card.detail_lines()[0] == "block1 → 2 outputs"
+    assert "4×8×8 → 8×8×8, 4×8×8" in card.tooltip_text()
+    for target, port, label in ((flatten2, first, "8×8×8"), (flatten1, second, "4×8×8")):
+        (edge,) = [e for e in graph.edges if e.target == target.id]
+        wire = window.scene.edge_item(edge)
+        start = wire.curve.elementAt(0)
+        assert (edge.port, (start.x, start.y), wire.label) == (port.index, (port.scenePos().x(), port.scenePos().y()), label)
+
+    drag(qtbot, window.view, second.scenePos(), input_of(window.scene, loose))
+
+    assert Edge(block.id, loose.id, 1) in graph.edges
+    assert window.scene.edge_item(Edge(block.id, loose.id, 1)).label == "4×8×8"
+    qtbot.keyClick(window.view, Key.Key_Z, Modifier.ControlModifier)
+    qtbot.keyClick(window.view, Key.Key_Z, Modifier.ControlModifier)
+    assert block.id not in graph.nodes and [graph.nodes[s].name for s in graph.inputs_of(flatten1.id)] == ["relu1"]
+    assert window.scene.edge_item(Edge(conv2.id, flatten2.id)).label == "8×8×8"
+    assert [p.node_id for p in window.document.analysis.errors] == [loose.id]  # the loose ReLU, unwired again

@@ -5,9 +5,14 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.core.project import project_from_dict, project_to_dict
+from netbuilder.core.block_commands import GroupIntoBlock
+from netbuilder.core.commands import Connect, Disconnect, Group
+from netbuilder.core.graph import Edge
+from netbuilder.core.project import Project, project_from_dict, project_to_dict
 from netbuilder.runs import diff_projects
 from netbuilder.runs.diff import show_value
+
+from tests.core.test_block_outputs import two_branch_net
 
 
 def chain(layers, learning_rate=0.001, **extra):
@@ -140,9 +145,6 @@ def test_a_network_saved_and_read_again_has_no_changes(case):
 
 
 def test_a_change_inside_a_block_names_the_block():
-    from netbuilder.core.block_commands import GroupIntoBlock
-    from netbuilder.core.project import Project
-
     from tests.core.test_blocks import residual_net
 
     graph, chosen = residual_net()
@@ -155,3 +157,14 @@ def test_a_change_inside_a_block_names_the_block():
     diff = diff_projects(before, after)
     assert diff.summary == f"{definition.name}/conv2 filters 4 → 8"
     assert diff.changed[0].after.block == definition.name and diff.changed[0].after.node_id == conv.id
+
+
+def test_a_wire_moved_to_another_output_of_a_block_card_is_a_rewiring_naming_the_output():
+    graph, chosen = two_branch_net()
+    GroupIntoBlock(chosen).do(graph)
+    before = Project(graph=graph)
+    after = project_from_dict(project_to_dict(before))
+    card, flatten = after.graph.node_named("block1"), after.graph.node_named("flatten1")
+    Group([Disconnect(Edge(card.id, flatten.id, 1)), Connect(card.id, flatten.id, 0)]).do(after.graph)
+    (rewired,) = diff_projects(before, after).rewired
+    assert (rewired.after.name, rewired.inputs_before, rewired.inputs_after) == ("flatten1", ("block1 output 2",), ("block1",))

@@ -141,7 +141,7 @@ class EdgeItem(QGraphicsItem):
     def update_path(self) -> None:
         """Follow the ports after either node moved."""
         self.prepareGeometryChange()
-        start = self.source.output_port.scenePos()
+        start = self.source.output_port_at(self.edge.port).scenePos()
         end = self.target.input_port.scenePos()
         self._path = wire_path(start, end, self._obstacles(start, end))
         self._spots = {}  # label spot -> its point on this path, computed when first needed

@@ -83,7 +83,7 @@ class NodeItem(QGraphicsItem):
         spec = node.spec
         self.edges: list[EdgeItem] = []
         self.input_port = PortItem(self, "input", QPointF(0, NODE_HEIGHT / 2)) if spec.max_inputs != 0 else None
-        self.output_port = PortItem(self, "output", QPointF(NODE_WIDTH, NODE_HEIGHT / 2)) if spec.has_output else None
+        self.output_ports = [PortItem(self, "output", QPointF(NODE_WIDTH, NODE_HEIGHT / 2))] if spec.has_output else []
         self._header_colour = QColor(style.category_colour(spec.category))
         self._title = _static_text(spec.title)
         self._name = _static_text("")
@@ -97,10 +97,52 @@ class NodeItem(QGraphicsItem):
         self.setZValue(1)
         self.setPos(QPointF(*node.position))
         self.show_node()
+        self.show_outputs()
 
     @property
     def ports(self) -> list[PortItem]:
-        return [port for port in (self.input_port, self.output_port) if port is not None]
+        return [port for port in (self.input_port, *self.output_ports) if port is not None]
+
+    @property
+    def output_port(self) -> PortItem | None:
+        """The first output port (a layer's only one)."""
+        return self.output_ports[0] if self.output_ports else None
+
+    def output_port_at(self, index: int) -> PortItem:
+        """Output port `index`; a wire from an output the block no longer has leaves its last port
+        (the layer it feeds shows that problem)."""
+        return self.output_ports[min(index, len(self.output_ports) - 1)]
+
+    def show_outputs(self) -> None:
+        """A block card's output ports, one per output port of its block, spread down the card's
+        right side (an edit inside the block may add or remove some); then its wires follow."""
+        if self.node.type_id != INSTANCE:
+            return
+        definition = self.blocks.get(self.node.params["block"])
+        names = [definition.graph.nodes[port].name for port in definition.output_ports] if definition else []
+        count = max(1, len(names))
+        if count != len(self.output_ports):
+            for port in self.output_ports[count:]:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.output_ports = self.output_ports[:count] + [PortItem(self, "output", QPointF(), index)
+                                                             for index in range(len(self.output_ports), count)]
+            for index, port in enumerate(self.output_ports):
+                port.setPos(NODE_WIDTH, NODE_HEIGHT * (index + 1) / (count + 1))
+            for edge in self.edges:
+                edge.update_path()
+            self.show_connected()
+        if count > 1:
+            for index, (port, name) in enumerate(zip(self.output_ports, names)):
+                port.setToolTip(f'Output {index + 1} ("{name}"): drag to an input port to connect')
+
+    def show_connected(self) -> None:
+        """Mark the ports that wires are attached to."""
+        for port in self.output_ports:
+            port.set_connected(any(e.source is self and e.edge.port == port.index for e in self.edges))
+        if self.input_port is not None:
+            self.input_port.set_connected(any(e.target is self for e in self.edges))
 
     # --- content ---------------------------------------------------------------------------------
     def show_node(self) -> None:
@@ -111,6 +153,7 @@ class NodeItem(QGraphicsItem):
     def show_analysis(self, info: NodeInfo | None, problems: list[Problem]) -> None:
         """Parameter count and problems; repaints only when what is drawn changed."""
         self.info, self.problems = info, problems
+        self.show_outputs()
         severities = {p.severity for p in problems}
         state = next((severity for severity in ("error", "warning", "hint") if severity in severities), "ok")
         if len(problems) == 1:
@@ -161,12 +204,14 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def summary_text(self) -> str:
-        """The key parameters; for a block, its name, repeat count and output shape ("res ×3 → 16×28×28")."""
+        """The key parameters; for a block, its name, repeat count and output shape ("res ×3 → 16×28×28"),
+        or its number of outputs."""
         summary = self.node.spec.summary(self.node.params)
         if self.node.type_id != INSTANCE:
             return summary
         definition = self.blocks.get(self.node.params["block"])
-        shape = f" → {format_shape(self.info.shape)}" if self.info is not None else ""
+        outputs = self.info.output_count if self.info is not None else 1  # several: their wires' labels give each shape
+        shape = "" if self.info is None else f" → {outputs} outputs" if outputs > 1 else f" → {format_shape(self.info.shape)}"
         return " ".join(filter(None, (definition.name if definition else "", summary))) + shape
 
     def _repeat(self) -> int:
@@ -182,7 +227,7 @@ class NodeItem(QGraphicsItem):
         lines = [f'{self.node.spec.title} "{self.node.name}"']
         if self.info is not None:
             inputs = ", ".join(format_shape(s) for s in self.info.in_shapes)
-            lines.append(f"{inputs} → " * bool(inputs) + format_shape(self.info.shape))
+            lines.append(f"{inputs} → " * bool(inputs) + ", ".join(format_shape(s) for s in self.info.output_shapes))
             lines.append(f"{_param_count_text(self.info.params)}, {self.info.flops:,} FLOPs")
             if self._repeat() > 1:
                 lines.append(f"each of the {self._repeat()} repetitions: {_param_count_text(self.info.params // self._repeat())}, "

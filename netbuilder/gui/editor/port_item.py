@@ -31,10 +31,11 @@ class PortItem(QGraphicsItem):
     (`drop_state` True, a green halo) or refusing it (False, greyed out).
     """
 
-    def __init__(self, node_item: NodeItem, kind: PortKind, position: QPointF):
+    def __init__(self, node_item: NodeItem, kind: PortKind, position: QPointF, index: int = 0):
         super().__init__(node_item)
         self.node_item = node_item
         self.kind: PortKind = kind
+        self.index = index  # which output (a block card has one per output port of its block)
         self.connected = False
         self.drop_state: bool | None = None
         self.setPos(position)

@@ -45,11 +45,11 @@ class _WireDrag:
     detached: Edge | None  # an existing edge whose input end was picked up, or None for a new wire
     rubber: QGraphicsPathItem
 
-    def ends(self, port: PortItem) -> tuple[str, str]:
-        """(source, target) node ids of the connection that dropping on `port` would make."""
+    def ends(self, port: PortItem) -> Edge:
+        """The connection that dropping on `port` would make."""
         if self.anchor.kind == "output":
-            return self.anchor.node_id, port.node_id
-        return port.node_id, self.anchor.node_id
+            return Edge(self.anchor.node_id, port.node_id, self.anchor.index)
+        return Edge(port.node_id, self.anchor.node_id, port.index)
 
 
 class GraphScene(QGraphicsScene):
@@ -241,7 +241,7 @@ class GraphScene(QGraphicsScene):
             command = add
             if port is not None:
                 node_id = add.node.id
-                wire = Connect(port.node_id, node_id) if port.kind == "output" else Connect(node_id, port.node_id)
+                wire = Connect(port.node_id, node_id, port.index) if port.kind == "output" else Connect(node_id, port.node_id)
                 command = Group([add, wire], add.text)
         try:
             self.document.edit(command)
@@ -402,7 +402,7 @@ class GraphScene(QGraphicsScene):
             incoming = [edge for edge in graph.edges if edge.target == port.node_id]
             if incoming:
                 detached = incoming[-1]
-                anchor = self._nodes[detached.source].output_port
+                anchor = self._nodes[detached.source].output_port_at(detached.port)
                 self._edges[detached].hide()
         rubber = QGraphicsPathItem()
         rubber.setPen(_WIRE_PEN)
@@ -437,14 +437,14 @@ class GraphScene(QGraphicsScene):
                 self._loose_wire_end = wire.anchor
                 self.wire_dropped_in_space.emit(scene_pos)
             return
-        source, target = wire.ends(target_port)
-        if wire.detached == Edge(source, target):
+        edge = wire.ends(target_port)
+        if wire.detached == edge:
             return
-        problem = self._wire_problem(source, target)
+        problem = self._wire_problem(*edge)
         if problem:
             self.message.emit(f"Cannot connect: {problem}")
             return
-        connect = Connect(source, target)
+        connect = Connect(*edge)
         try:
             self.document.edit(connect if wire.detached is None
                                else Group([Disconnect(wire.detached), connect], "Reconnect"))
@@ -464,21 +464,25 @@ class GraphScene(QGraphicsScene):
             self._edges[wire.detached].show()
         return wire
 
-    def _wire_problem(self, source: str, target: str) -> str | None:
-        if self._wire is not None and self._wire.detached == Edge(source, target):
+    def _wire_problem(self, source: str, target: str, port: int = 0) -> str | None:
+        if self._wire is not None and self._wire.detached == Edge(source, target, port):
             return None  # putting the picked-up end back where it was
-        return self._graph.connection_problem(source, target)
+        return self._graph.connection_problem(source, target, port)
 
     def _port_at(self, scene_pos: QPointF, kind: str, skip: NodeItem) -> PortItem | None:
         """The port of `kind` under `scene_pos`, not on `skip` (the node the wire comes from, so a
-        plain click on a port does nothing); dropping anywhere on a node's card counts as its port."""
+        plain click on a port does nothing); dropping anywhere on a node's card counts as its port
+        (of a block card's outputs, the nearest)."""
         for item in self.items(scene_pos):
             node_item = item.node_item if isinstance(item, PortItem) else item
             if not isinstance(node_item, NodeItem) or node_item is skip:
                 continue
-            port = node_item.input_port if kind == "input" else node_item.output_port
-            if port is not None:
-                return port
+            if isinstance(item, PortItem) and item.kind == kind:
+                return item
+            if kind == "input" and node_item.input_port is not None:
+                return node_item.input_port
+            if kind == "output" and node_item.output_ports:
+                return min(node_item.output_ports, key=lambda port: abs(port.scenePos().y() - scene_pos.y()))
         return None
 
     def helpEvent(self, event) -> None:
@@ -607,7 +611,7 @@ class GraphScene(QGraphicsScene):
         self._edges[edge] = item
         source.edges.append(item)
         target.edges.append(item)
-        source.output_port.set_connected(True)
+        source.output_port_at(edge.port).set_connected(True)
         target.input_port.set_connected(True)
         self.addItem(item)
         item.update_path()  # now that it is in the scene, around the cards in its way
@@ -617,8 +621,8 @@ class GraphScene(QGraphicsScene):
         source, target = item.source, item.target
         source.edges.remove(item)
         target.edges.remove(item)
-        source.output_port.set_connected(any(e.source is source for e in source.edges))
-        target.input_port.set_connected(any(e.target is target for e in target.edges))
+        source.show_connected()
+        target.show_connected()
         self._remove_item(item)
 
     def _remove_item(self, item) -> None:
@@ -648,7 +652,7 @@ class GraphScene(QGraphicsScene):
             item.show_analysis(analysis.info.get(node_id), problems.get(node_id, []))
         for edge, item in self._edges.items():
             info = analysis.info.get(edge.source)
-            item.set_label(format_shape(info.shape) if info else "")
+            item.set_label(format_shape(info.output(edge.port).shape) if info and edge.port < info.output_count else "")
         self._place_moved_labels()
         self._show_unfolded()
 

@@ -142,7 +142,7 @@ class SummaryPanel(QWidget):
         info = row.info
         marker = ("▾ " if row.path in self._unfolded else "▸ ") if row.children else ""
         cells = ["    " * row.depth + marker + row.node.name, row.kind,
-                 format_shape(info.shape) if info else "—",
+                 ", ".join(map(format_shape, info.output_shapes)) if info else "—",
                  f"{info.params:,}" if info else "—",
                  human_count(info.flops) if info else "—",
                  byte_size(activation_bytes(info, batch)) if info else "—"]
