@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from netbuilder.core.analysis import analyze
-from netbuilder.core.compile import output_node
+from netbuilder.core.compile import input_nodes, output_node
 from netbuilder.core.project import save_project
 from netbuilder.data.recipe import PADDING, UNKNOWN, ImageRecipe, Recipe, TableRecipe, TextRecipe
 from netbuilder.model.checkpoint import save_checkpoint
@@ -26,7 +26,8 @@ def imported_recipe(imported: ImportedModel) -> Recipe:
     was fitted on data; training fits its own."""
     graph = imported.project.graph
     analysis = analyze(graph)
-    shape = next(node.params["shape"] for node in graph.nodes.values() if node.type_id == "input")
+    (first_input, *_) = input_nodes(graph, analysis)
+    shape = graph.nodes[first_input].params["shape"]
     output = output_node(graph)
     task = graph.nodes[output].params["task"]
     classes = tuple(str(index) for index in range(math.prod(analysis.info[output].shape))) \
