@@ -6,6 +6,7 @@ against. Reading ONNX is reading a protobuf message: nothing in the file runs.""
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -113,6 +114,59 @@ def _reduce_mean(node: _Node, x):
     return torch.mean, (x, tuple(axes or ()), keep)
 
 
+# torch's LSTM gates in its order (i,f,g,o), each as where its rows are in ONNX's (i,o,f,c)
+_LSTM_GATES = (0, 2, 3, 1)
+
+
+def _lstm(nodes: list[_Node], zeros: set[str]) -> nn.Module:
+    """Transpose -> LSTM -> Transpose, Reshape, Transpose: how torch's exporter writes a batch-first
+    LSTM's output sequence; the nn.LSTM computing it, with its weights. (The exporter writes GRU and
+    RNN layers, and an LSTM over several layers, as many small operators: those stay refused.)"""
+    node = nodes[1]
+    inputs = list(node.proto.input) + [""] * 8
+    if inputs[4] or any(inputs[i] and inputs[i] not in zeros and
+                        (node.constant(i) is None or node.constant(i).any()) for i in (5, 6, 7)):
+        raise ValueError("sequence lengths, an initial state or peepholes: netbuilder's LSTM runs every step "
+                         "from zeros")
+    direction = node.attributes.get("direction", b"forward")
+    activations = [a.decode() if isinstance(a, bytes) else a for a in node.attributes.get("activations", [])]
+    if direction not in (b"forward", "forward") or node.attributes.get("clip") is not None or \
+            node.attributes.get("input_forget", 0) or node.attributes.get("layout", 0) or \
+            activations not in ([], ["Sigmoid", "Tanh", "Tanh"]):
+        raise ValueError("another direction than forward, clipping, coupled gates or other activations: "
+                         "netbuilder reads torch's one-directional LSTM")
+    weight, recurrence, bias = node.constant(1), node.constant(2), node.constant(3)
+    if weight is None or recurrence is None:
+        raise ValueError("weights computed while running")
+    module = nn.LSTM(weight.shape[2], recurrence.shape[2], batch_first=True, bias=bias is not None)
+    values = {"weight_ih_l0": weight[0], "weight_hh_l0": recurrence[0]}
+    if bias is not None:
+        values.update(zip(("bias_ih_l0", "bias_hh_l0"), bias[0].chunk(2)))
+    for name, value in values.items():
+        gates = value.reshape(4, -1, *value.shape[1:])
+        getattr(module, name).data.copy_(torch.cat([gates[index] for index in _LSTM_GATES]))
+    return module
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """ONNX operators one after another on the data path (each with the attributes it must have),
+    the middle ones read by nothing else, that together compute one torch module call; `build`
+    makes that module from the operators (an ONNX node each) and the values known to be zeros."""
+
+    operators: tuple[tuple[str, dict], ...]
+    what: str
+    build: Callable[[list[_Node], set[str]], nn.Module]
+    part: int | None  # the part of the module's tuple result the pattern's output is
+
+
+_BATCH_FIRST = ("Transpose", {"perm": [1, 0, 2]})
+PATTERNS: tuple[_Pattern, ...] = (
+    _Pattern((_BATCH_FIRST, ("LSTM", {}), ("Transpose", {"perm": [0, 2, 1, 3]}), ("Reshape", {}), _BATCH_FIRST),
+             "ONNX LSTM", _lstm, part=0),
+)
+
+
 # ONNX operator -> how it is called in torch: a module built from its initialisers (with the index
 # of its data input), or a function of its data inputs (`x` the first, `xs` all of them).
 _MODULES: dict[str, Callable[[_Node], nn.Module]] = {"Conv": _conv, "Gemm": _gemm, "BatchNormalization": _batchnorm}
@@ -135,8 +189,10 @@ _FUNCTIONS: dict[str, Callable] = {
 }
 _MERGES = {"Add": operator.add, "Mul": operator.mul}
 # inputs that carry data (the others are weights or shapes)
-_DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "Reshape": (0,), "Gather": (1,),
-                "ReduceMean": (0,)}
+_DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "Reshape": (0,), "ReduceMean": (0,),
+                "LSTM": (0,)}  # (an LSTM's initial states must be zeros)
+# operators whose result is all zeros when their first input is (how an initial state is written)
+_KEEPING_ZEROS = {"Expand", "Slice", "Reshape", "Unsqueeze", "Squeeze", "Transpose"}
 
 
 def import_onnx(path: str | Path) -> ImportedModel:
@@ -154,6 +210,7 @@ def import_onnx(path: str | Path) -> ImportedModel:
     for node in graph.node:
         if node.op_type == "Constant":
             constants[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    _fold_constants(graph, constants)
     inputs = [value for value in graph.input if value.name not in constants]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ImportFailure(f"{shown(path.name)} has {len(inputs)} inputs and {len(graph.output)} outputs; "
@@ -184,6 +241,68 @@ def import_onnx(path: str | Path) -> ImportedModel:
                          original, parameters)
 
 
+def _fold_constants(graph, constants: dict[str, np.ndarray]) -> None:
+    """Values computed from initialisers alone, computed now: the exporter leaves some of a weight's
+    slicing and reordering in the graph (a recurrent layer's recurrence weights)."""
+    from onnx.reference import ReferenceEvaluator
+
+    for node in graph.node:
+        inputs = [name for name in node.input if name]
+        if inputs and node.output[0] not in constants and all(name in constants for name in inputs):
+            results = ReferenceEvaluator(node).run(None, {name: constants[name] for name in inputs})
+            constants.update(zip(node.output, results))
+
+
+def _zeros(graph, constants: dict[str, np.ndarray]) -> set[str]:
+    """The values that are all zeros whatever the input (a zero constant expanded to the batch's size)."""
+    zeros: set[str] = set()
+    for node in graph.node:
+        first = node.input[0] if node.input else ""
+        zero_first = first in zeros or (first in constants and not np.any(constants[first]))
+        if node.op_type in _KEEPING_ZEROS and zero_first:
+            zeros.add(node.output[0])
+    return zeros
+
+
+def _consumers(graph) -> dict[str, list[tuple[object, int]]]:
+    """Each value's readers of its values (not of its shape alone), with the input index at which each
+    reads it (the graph's output a reader too)."""
+    readers: dict[str, list[tuple[object, int]]] = {output.name: [(None, 0)] for output in graph.output}
+    for node in graph.node:
+        for index, name in enumerate(() if node.op_type == "Shape" else node.input):
+            readers.setdefault(name, []).append((node, index))
+    return readers
+
+
+def _matches(proto, operator_type: str, attributes: dict) -> bool:
+    import onnx
+
+    values = {a.name: onnx.helper.get_attribute_value(a) for a in proto.attribute}
+    return proto.op_type == operator_type and all(list(values.get(k, ())) == v for k, v in attributes.items())
+
+
+def _chains(graph) -> dict[str, tuple[_Pattern, list]]:
+    """The pattern matches, by the first node's output: each node after the first reads the one
+    before it (its input 0) as that one's only reader, and nothing reads the others' other outputs."""
+    readers = _consumers(graph)
+    found = {}
+    for start in graph.node:
+        for pattern in PATTERNS:
+            chain, proto = [], start
+            for step, (operator_type, attributes) in enumerate(pattern.operators):
+                if proto is None or not _matches(proto, operator_type, attributes):
+                    break
+                chain.append(proto)
+                if step == len(pattern.operators) - 1:
+                    found[start.output[0]] = (pattern, chain)
+                    break
+                after = readers.get(proto.output[0], [])
+                if len(after) != 1 or after[0][1] != 0 or any(readers.get(o) for o in proto.output[1:] if o):
+                    break
+                proto = after[0][0]
+    return found
+
+
 def _needed(graph, constants) -> set[str]:
     """The nodes (by their first output) that the output's data flows through; shape arithmetic is left out."""
     producer = {output: node for node in graph.node for output in node.output}
@@ -204,11 +323,26 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
     values = {input_name: fx_graph.placeholder(input_name if input_name.isidentifier() else "x")}
     unsupported: list[Unsupported] = []
     needed = _needed(graph, constants)
+    chains, zeros = _chains(graph), _zeros(graph, constants)
+    inside = {proto.output[0] for _, chain in chains.values() for proto in chain[1:]}
     for proto in graph.node:
-        if proto.output[0] not in needed:
+        if proto.output[0] not in needed or proto.output[0] in inside:
             continue
         node = _Node(proto, constants)
         where = proto.name or proto.output[0]
+        if proto.output[0] in chains:
+            pattern, chain = chains[proto.output[0]]
+            source = values.get(proto.input[0])
+            try:
+                if source is None:
+                    raise ValueError("its input is not the model's data")
+                value = _pattern_call(pattern, [_Node(p, constants) for p in chain], zeros, source, root, fx_graph)
+            except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+                unsupported.append(Unsupported(pattern.what, where, one_line(shown(error, 120))))
+                continue
+            value.meta.update(netbuilder_calls=(), netbuilder_where=f"ONNX node {where}")
+            values[chain[-1].output[0]] = value
+            continue
         data = [values.get(name) for name in proto.input if name and name not in constants]
         if any(value is None for value in data) or not data:
             unsupported.append(Unsupported(f"ONNX {proto.op_type}", where, "its inputs are not the model's data"))
@@ -236,6 +370,18 @@ def _module_name(proto, root: nn.Module) -> str:
     return name
 
 
+def _pattern_call(pattern: _Pattern, nodes: list[_Node], zeros: set[str], source: fx.Node, root: nn.Module,
+                  fx_graph: fx.Graph) -> fx.Node:
+    module = pattern.build(nodes, zeros)
+    name = _module_name(nodes[1].proto, root)
+    root.add_module(name, module)
+    value = fx_graph.call_module(name, (source,))
+    if pattern.part is not None:
+        value.meta.update(netbuilder_calls=(), netbuilder_where="")
+        value = fx_graph.call_function(operator.getitem, (value, pattern.part))
+    return value
+
+
 def _call(proto, node: _Node, data: list, root: nn.Module, fx_graph: fx.Graph, shapes: dict) -> fx.Node:
     op = proto.op_type
     if op in _MODULES or (op == "Gather" and node.constant(0) is not None):
@@ -243,6 +389,11 @@ def _call(proto, node: _Node, data: list, root: nn.Module, fx_graph: fx.Graph, s
         name = _module_name(proto, root)
         root.add_module(name, module)
         return fx_graph.call_module(name, (data[0],))
+    if op == "Gather" and node.constant(1) is not None and node.constant(1).dim() == 0:  # x[:, i]
+        axis, index = node.attributes.get("axis", 0), int(node.constant(1))
+        size = (shapes.get(proto.input[0]) or [0] * (axis + 1))[axis]
+        index = -1 if index == size - 1 and size > 0 else index  # the last step, as PyTorch's out[:, -1] writes it
+        return fx_graph.call_function(operator.getitem, (data[0], (*[slice(None)] * axis, index)))
     if op in _FUNCTIONS:
         function, args = _FUNCTIONS[op](node, data[0])
         return fx_graph.call_function(function, args)

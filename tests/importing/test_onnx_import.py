@@ -15,7 +15,7 @@ from netbuilder.importing.report import ImportFailure
 
 from .test_python_import import imported, one_thread, random_input  # noqa: F401 - fixtures
 
-ROUND_TRIPS = ["keras_cnn", "mnist_mlp", "resnet18", "mobilenet_v3"]
+ROUND_TRIPS = ["keras_cnn", "mnist_mlp", "lstm_text", "resnet18", "mobilenet_v3"]
 
 
 def exported_onnx(result, folder):
@@ -35,13 +35,30 @@ def test_an_exported_onnx_file_imports_with_the_same_outputs(imported, name, tmp
     with torch.no_grad():
         assert torch.allclose(again.model(x), model(x), atol=1e-4, rtol=0)
     assert again.largest_difference <= 1e-4
+    if not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):  # (the exporter folds those into convolutions)
+        assert again.parameters == sum(p.numel() for p in model.parameters())
 
 
-def test_an_onnx_recurrent_layer_is_reported_not_dropped(imported, tmp_path):
-    _, _, result = imported["lstm_text"]
+class BidirectionalText(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(50, 8)
+        self.lstm = torch.nn.LSTM(8, 6, batch_first=True, bidirectional=True)
+
+    def forward(self, tokens):
+        return self.lstm(self.embedding(tokens))[0]
+
+
+def test_an_onnx_lstm_netbuilder_cannot_compute_is_reported_not_dropped(tmp_path):
+    tokens = torch.randint(0, 50, (2, 7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(BidirectionalText().eval(), (tokens,), dynamo=True,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},)).save(tmp_path / "model.onnx")
     with pytest.raises(ImportFailure) as failure:
-        import_onnx(exported_onnx(result, tmp_path))
-    assert failure.value.unsupported and all(item.where.startswith("node_") for item in failure.value.unsupported)
+        import_onnx(tmp_path / "model.onnx")
+    assert [item.operation for item in failure.value.unsupported] == ["ONNX LSTM"]
+    assert "forward" in failure.value.unsupported[0].reason
 
 
 def test_a_file_that_is_no_onnx_model_is_refused_in_one_line(tmp_path):
