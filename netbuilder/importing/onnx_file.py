@@ -6,7 +6,7 @@ against. Reading ONNX is reading a protobuf message: nothing in the file runs.""
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -84,6 +84,19 @@ def _batchnorm(node: _Node) -> nn.Module:
     return module
 
 
+def _layernorm(node: _Node) -> nn.Module:
+    scale, shift = node.constant(1), node.constant(2)
+    if node.attributes.get("axis", -1) != -1 or scale is None or scale.dim() != 1:
+        raise ValueError("a normalisation over several axes")
+    # ONNX keeps eps as a float32 (9.99999974e-06); the layer shows it as written (1e-05)
+    module = nn.LayerNorm(scale.shape[0], eps=float(f"{node.attributes.get('epsilon', 1e-5):.6g}"),
+                          bias=shift is not None)
+    module.weight.data.copy_(scale)
+    if shift is not None:
+        module.bias.data.copy_(shift)
+    return module
+
+
 def _embedding(node: _Node) -> nn.Module:
     table = node.constant(0)
     module = nn.Embedding(*table.shape)
@@ -148,28 +161,80 @@ def _lstm(nodes: list[_Node], zeros: set[str]) -> nn.Module:
     return module
 
 
+def _linear(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
+    """MatMul by a stored matrix, then Add of a stored vector: torch's exporter's nn.Linear on a sequence."""
+    weight, bias = nodes[0].constant(1), nodes[1].constant(1)
+    if weight.dim() != 2 or bias.dim() != 1 or bias.shape[0] != weight.shape[1]:
+        raise ValueError(f"a {tuple(weight.shape)} matrix and a {tuple(bias.shape)} sum: no x·Wᵀ + b")
+    module = nn.Linear(*weight.shape)
+    module.weight.data.copy_(weight.T)
+    module.bias.data.copy_(bias)
+    return module
+
+
+def _attention(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
+    """Batch-first self-attention as torch's exporter writes nn.MultiheadAttention: the input projection
+    (MatMul, Add) split into query, key and value per head, scaled, Softmax, the output projection
+    (Gemm); the module computing it, with the projections repacked into PyTorch's in_proj layout."""
+    by_type: dict[str, list[_Node]] = {}
+    for node in nodes:
+        by_type.setdefault(node.proto.op_type, []).append(node)
+    in_weight, in_bias = by_type["MatMul"][0].constant(1), by_type["Add"][0].constant(1)
+    out = by_type["Gemm"][0]
+    out_weight, out_bias = out.constant(1), out.constant(2)
+    softmax = by_type["Softmax"][0]
+    if in_weight is None or in_bias is None or out_weight is None or out.attributes.get("transB", 0) != 1 or \
+            softmax.attributes.get("axis", -1) not in (-1, 3):
+        raise ValueError("projections computed while running, or a softmax over other steps")
+    features = in_weight.shape[0]
+    heads = (shapes.get(softmax.proto.input[0]) or [0, 0])[1]
+    scales = [mul.constant(1) for mul in by_type["Mul"]]
+    if heads <= 0 or features % heads or any(scale is None for scale in scales) or \
+            abs(float(np.prod([float(scale) for scale in scales])) - (heads / features) ** 0.5) > 1e-6:
+        raise ValueError("heads not known before running, or scores scaled otherwise than by 1/√(size per head)")
+    module = nn.MultiheadAttention(features, heads, batch_first=True)
+    module.in_proj_weight.data.copy_(in_weight.T)
+    module.in_proj_bias.data.copy_(in_bias)
+    module.out_proj.weight.data.copy_(out_weight)
+    # the exporter leaves out a bias of zeros (a freshly made layer's)
+    module.out_proj.bias.data.copy_(out_bias if out_bias is not None else torch.zeros(features))
+    return module
+
+
 @dataclass(frozen=True)
 class _Pattern:
-    """ONNX operators one after another on the data path (each with the attributes it must have),
-    the middle ones read by nothing else, that together compute one torch module call; `build`
-    makes that module from the operators (an ONNX node each) and the values known to be zeros."""
+    """ONNX operators that together compute one torch module call; `build` makes that module from
+    the operators (an ONNX node each, in the file's order), the values known to be zeros and the
+    values' shapes. A chain pattern's `operators` follow one another on the data path, each with the
+    attributes it must have and the inputs that must be stored tensors, the middle ones read by
+    nothing else; a region pattern's `operators` are what the region between its first and last
+    operator holds, each operator type as often as listed."""
 
-    operators: tuple[tuple[str, dict], ...]
+    operators: tuple[tuple[str, dict, tuple[int, ...]], ...]
     what: str
-    build: Callable[[list[_Node], set[str]], nn.Module]
-    part: int | None  # the part of the module's tuple result the pattern's output is
+    build: Callable[[list[_Node], set[str], dict], nn.Module]
+    part: int | None = None  # the part of the module's tuple result the pattern's output is
+    arguments: int = 1  # how many times the module takes the data (3 for self-attention's query, key, value)
+    counts: dict[str, int] = field(default_factory=dict)  # a region pattern's operators
+    module_name: str = ""  # the layer's name, where its weights' names say nothing
 
 
-_BATCH_FIRST = ("Transpose", {"perm": [1, 0, 2]})
+_BATCH_FIRST = ("Transpose", {"perm": [1, 0, 2]}, ())
 PATTERNS: tuple[_Pattern, ...] = (
-    _Pattern((_BATCH_FIRST, ("LSTM", {}), ("Transpose", {"perm": [0, 2, 1, 3]}), ("Reshape", {}), _BATCH_FIRST),
-             "ONNX LSTM", _lstm, part=0),
+    _Pattern((_BATCH_FIRST, ("LSTM", {}, ()), ("Transpose", {"perm": [0, 2, 1, 3]}, ()), ("Reshape", {}, ()),
+              _BATCH_FIRST), "ONNX LSTM", lambda nodes, zeros, shapes: _lstm(nodes, zeros), part=0),
+    _Pattern((("MatMul", {}, (1,)), ("Add", {}, (1,))), "ONNX MatMul and Add", _linear),
 )
+# from the batch-first Transpose before the input projection to the one after the output projection
+ATTENTION = _Pattern((), "ONNX attention", _attention, part=0, arguments=3, module_name="self_attn", counts={
+    "Transpose": 8, "MatMul": 3, "Add": 1, "Reshape": 11, "Unsqueeze": 1, "Squeeze": 1, "Gather": 3, "Mul": 2,
+    "Softmax": 1, "Gemm": 1})
 
 
 # ONNX operator -> how it is called in torch: a module built from its initialisers (with the index
 # of its data input), or a function of its data inputs (`x` the first, `xs` all of them).
-_MODULES: dict[str, Callable[[_Node], nn.Module]] = {"Conv": _conv, "Gemm": _gemm, "BatchNormalization": _batchnorm}
+_MODULES: dict[str, Callable[[_Node], nn.Module]] = {"Conv": _conv, "Gemm": _gemm, "BatchNormalization": _batchnorm,
+                                                     "LayerNormalization": _layernorm}
 _FUNCTIONS: dict[str, Callable] = {
     "Relu": lambda node, x: (torch.relu, (x,)),
     "Sigmoid": lambda node, x: (torch.sigmoid, (x,)),
@@ -189,7 +254,8 @@ _FUNCTIONS: dict[str, Callable] = {
 }
 _MERGES = {"Add": operator.add, "Mul": operator.mul}
 # inputs that carry data (the others are weights or shapes)
-_DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "Reshape": (0,), "ReduceMean": (0,),
+_DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "LayerNormalization": (0,), "Reshape": (0,),
+                "ReduceMean": (0,),
                 "LSTM": (0,)}  # (an LSTM's initial states must be zeros)
 # operators whose result is all zeros when their first input is (how an initial state is written)
 _KEEPING_ZEROS = {"Expand", "Slice", "Reshape", "Unsqueeze", "Squeeze", "Transpose"}
@@ -274,23 +340,29 @@ def _consumers(graph) -> dict[str, list[tuple[object, int]]]:
     return readers
 
 
-def _matches(proto, operator_type: str, attributes: dict) -> bool:
+def _matches(proto, operator_type: str, attributes: dict, stored: tuple[int, ...], constants: dict) -> bool:
     import onnx
 
     values = {a.name: onnx.helper.get_attribute_value(a) for a in proto.attribute}
-    return proto.op_type == operator_type and all(list(values.get(k, ())) == v for k, v in attributes.items())
+    return proto.op_type == operator_type and all(list(values.get(k, ())) == v for k, v in attributes.items()) \
+        and all(index < len(proto.input) and proto.input[index] in constants for index in stored)
 
 
-def _chains(graph) -> dict[str, tuple[_Pattern, list]]:
-    """The pattern matches, by the first node's output: each node after the first reads the one
-    before it (its input 0) as that one's only reader, and nothing reads the others' other outputs."""
+def _recognised(graph, constants: dict) -> dict[str, tuple[_Pattern, list]]:
+    """The pattern matches, by the first node's output: for a chain, each node after the first reads
+    the one before it (its input 0) as that one's only reader, and nothing reads the others' other
+    outputs; for the attention region, see _attention_region."""
     readers = _consumers(graph)
     found = {}
     for start in graph.node:
+        region = _attention_region(graph, start, readers, constants)
+        if region:
+            found[start.output[0]] = (ATTENTION, region)
+            continue
         for pattern in PATTERNS:
             chain, proto = [], start
-            for step, (operator_type, attributes) in enumerate(pattern.operators):
-                if proto is None or not _matches(proto, operator_type, attributes):
+            for step, (operator_type, attributes, stored) in enumerate(pattern.operators):
+                if proto is None or not _matches(proto, operator_type, attributes, stored, constants):
                     break
                 chain.append(proto)
                 if step == len(pattern.operators) - 1:
@@ -300,7 +372,51 @@ def _chains(graph) -> dict[str, tuple[_Pattern, list]]:
                 if len(after) != 1 or after[0][1] != 0 or any(readers.get(o) for o in proto.output[1:] if o):
                     break
                 proto = after[0][0]
+            if start.output[0] in found:
+                break
     return found
+
+
+def _attention_region(graph, start, readers: dict, constants: dict) -> list:
+    """The operators from `start`, a batch-first Transpose read only by a MatMul with a stored matrix,
+    to the batch-first Transpose after the Reshape after the first Gemm reached, in the file's order;
+    empty unless they hold exactly ATTENTION's operators, nothing outside reads their values and each
+    takes only stored tensors, their own values and shapes (a Reshape's second input)."""
+    after = readers.get(start.output[0], [])
+    if not _matches(start, "Transpose", {"perm": [1, 0, 2]}, (), constants) or len(after) != 1 or \
+            after[0][0] is None or not _matches(after[0][0], "MatMul", {}, (1,), constants):
+        return []
+    producer = {output: node for node in graph.node for output in node.output}
+    region, stack = {start.output[0]: start}, [after[0][0]]
+    while stack and len(region) <= sum(ATTENTION.counts.values()):
+        node = stack.pop()
+        if node is None:  # the graph's output
+            return []
+        if node.output[0] in region:
+            continue
+        region[node.output[0]] = node
+        source = producer.get(node.input[0])
+        is_end = _matches(node, "Transpose", {"perm": [1, 0, 2]}, (), constants) and source is not None and \
+            source.op_type == "Reshape" and producer.get(source.input[0]) is not None and \
+            producer[source.input[0]].op_type == "Gemm"
+        if not is_end:
+            stack += [reader for output in node.output for reader, _ in readers.get(output, [])]
+    nodes = [node for node in graph.node if node.output[0] in region]
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    if stack or counts != ATTENTION.counts or nodes[0] is not start or nodes[-1].op_type != "Transpose":
+        return []
+    outputs = {output for node in nodes for output in node.output}
+    for node in nodes[1:]:
+        taken = node.input[:1] if node.op_type == "Reshape" else node.input
+        if any(name and name not in outputs and name not in constants for name in taken):
+            return []
+    for node in nodes[:-1]:
+        if any(reader is None or reader.output[0] not in region
+               for output in node.output for reader, _ in readers.get(output, [])):
+            return []
+    return nodes
 
 
 def _needed(graph, constants) -> set[str]:
@@ -323,7 +439,7 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
     values = {input_name: fx_graph.placeholder(input_name if input_name.isidentifier() else "x")}
     unsupported: list[Unsupported] = []
     needed = _needed(graph, constants)
-    chains, zeros = _chains(graph), _zeros(graph, constants)
+    chains, zeros = _recognised(graph, constants), _zeros(graph, constants)
     inside = {proto.output[0] for _, chain in chains.values() for proto in chain[1:]}
     for proto in graph.node:
         if proto.output[0] not in needed or proto.output[0] in inside:
@@ -336,7 +452,8 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
             try:
                 if source is None:
                     raise ValueError("its input is not the model's data")
-                value = _pattern_call(pattern, [_Node(p, constants) for p in chain], zeros, source, root, fx_graph)
+                value = _pattern_call(pattern, [_Node(p, constants) for p in chain], zeros, shapes, source, root,
+                                      fx_graph)
             except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
                 unsupported.append(Unsupported(pattern.what, where, one_line(shown(error, 120))))
                 continue
@@ -361,8 +478,12 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
 
 def _module_name(proto, root: nn.Module) -> str:
     """The layer's name from its weights' (layer1.0.conv1.weight -> layer1_0_conv1), free in `root`."""
-    source = proto.input[1] if proto.op_type != "Gather" else proto.input[0]
-    base = source.rsplit(".", 1)[0].replace(".", "_") if "." in source else proto.op_type.lower()
+    return _free_name(proto.input[1] if proto.op_type != "Gather" else proto.input[0], root, proto.op_type.lower())
+
+
+def _free_name(weights: str, root: nn.Module, otherwise: str) -> str:
+    """A name from a stored tensor's (layer1.0.conv1.weight -> layer1_0_conv1), else `otherwise`, free in `root`."""
+    base = weights.rsplit(".", 1)[0].replace(".", "_") if "." in weights else otherwise
     base = base if base.isidentifier() else "layer"
     name, number = base, 2
     while hasattr(root, name):
@@ -370,12 +491,12 @@ def _module_name(proto, root: nn.Module) -> str:
     return name
 
 
-def _pattern_call(pattern: _Pattern, nodes: list[_Node], zeros: set[str], source: fx.Node, root: nn.Module,
-                  fx_graph: fx.Graph) -> fx.Node:
-    module = pattern.build(nodes, zeros)
-    name = _module_name(nodes[1].proto, root)
+def _pattern_call(pattern: _Pattern, nodes: list[_Node], zeros: set[str], shapes: dict, source: fx.Node,
+                  root: nn.Module, fx_graph: fx.Graph) -> fx.Node:
+    module = pattern.build(nodes, zeros, shapes)
+    name = _free_name("", root, pattern.module_name) if pattern.module_name else _module_name(nodes[1].proto, root)
     root.add_module(name, module)
-    value = fx_graph.call_module(name, (source,))
+    value = fx_graph.call_module(name, (source,) * pattern.arguments)
     if pattern.part is not None:
         value.meta.update(netbuilder_calls=(), netbuilder_where="")
         value = fx_graph.call_function(operator.getitem, (value, pattern.part))
@@ -399,6 +520,11 @@ def _call(proto, node: _Node, data: list, root: nn.Module, fx_graph: fx.Graph, s
         return fx_graph.call_function(function, args)
     if op in _MERGES and len(data) == 2:
         return fx_graph.call_function(_MERGES[op], tuple(data))
+    stored = [name for name in proto.input if name in node.constants]
+    if op == "Add" and len(data) == 1 and len(stored) == 1:  # x + a learned tensor (the rules decide what it is)
+        name = _free_name(stored[0].removesuffix(".weight") + ".", root, "added")
+        root.register_parameter(name, nn.Parameter(torch.from_numpy(np.array(node.constants[stored[0]]))))
+        return fx_graph.call_function(operator.add, (data[0], fx_graph.get_attr(name)))
     if op == "Concat":
         return fx_graph.call_function(torch.cat, (tuple(data), node.attributes["axis"]))
     if op == "Reshape":

@@ -13,9 +13,9 @@ from netbuilder.importing.onnx_file import import_onnx
 from netbuilder.importing.project_file import save_imported
 from netbuilder.importing.report import ImportFailure
 
-from .test_python_import import imported, one_thread, random_input  # noqa: F401 - fixtures
+from .test_python_import import MODELS, imported, one_thread, random_input  # noqa: F401 - fixtures
 
-ROUND_TRIPS = ["keras_cnn", "mnist_mlp", "lstm_text", "resnet18", "mobilenet_v3"]
+ROUND_TRIPS = ["keras_cnn", "mnist_mlp", "lstm_text", "resnet18", "mobilenet_v3", "transformer"]
 
 
 def exported_onnx(result, folder):
@@ -37,6 +37,27 @@ def test_an_exported_onnx_file_imports_with_the_same_outputs(imported, name, tmp
     assert again.largest_difference <= 1e-4
     if not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):  # (the exporter folds those into convolutions)
         assert again.parameters == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["lstm_text", "transformer"])
+def test_trained_recurrent_and_attention_weights_come_back_from_onnx(name, tmp_path):
+    """Weights all different and biases not zero, as after training: torch's exporter then shares no
+    initialiser between layers and leaves out no bias of zeros."""
+    make, shape = MODELS[name]
+    torch.manual_seed(2)
+    model = make().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.2)
+    x = random_input(model, shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), dynamo=True,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},)).save(tmp_path / "model.onnx")
+    again = import_onnx(tmp_path / "model.onnx")
+    with torch.no_grad():
+        assert torch.allclose(again.model(x), model(x), atol=1e-4, rtol=0)
+    assert again.parameters == sum(p.numel() for p in model.parameters())
 
 
 class BidirectionalText(torch.nn.Module):
