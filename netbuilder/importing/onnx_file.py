@@ -473,7 +473,58 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
             unsupported.append(Unsupported(f"ONNX {proto.op_type}", where))
     if not unsupported:
         fx_graph.output(values[graph.output[0].name])
+        _fold_encoder_layers(root, fx_graph)
     return root, fx_graph, unsupported
+
+
+def _only_user(node: fx.Node, target, root: nn.Module) -> fx.Node | None:
+    """The one node reading `node`, if it calls `target` (a module class or a function)."""
+    users = list(node.users)
+    return users[0] if len(users) == 1 and _calls_target(users[0], target, root) else None
+
+
+def _calls_target(node: fx.Node, target, root: nn.Module) -> bool:
+    if node.op == "call_module":
+        return isinstance(target, type) and type(root.get_submodule(node.target)) is target
+    return node.op == "call_function" and node.target is target
+
+
+def _fold_encoder_layers(root: nn.Module, fx_graph: fx.Graph) -> None:
+    """Self-attention, add, LayerNorm, Linear, ReLU, Linear, add, LayerNorm, each read only by the next
+    (the first LayerNorm also by the second add): a post-norm nn.TransformerEncoderLayer, which it
+    becomes (netbuilder's TransformerEncoder layer), with the parts' weights."""
+    for attention in [n for n in fx_graph.nodes if _calls_target(n, nn.MultiheadAttention, root)]:
+        x = attention.args[0]
+        part = _only_user(attention, operator.getitem, root)
+        first_add = part and part.args[1] == 0 and _only_user(part, operator.add, root)
+        norm1 = first_add and set(first_add.args) == {x, part} and _only_user(first_add, nn.LayerNorm, root)
+        readers = list(norm1.users) if norm1 else []
+        linear1 = next((r for r in readers if _calls_target(r, nn.Linear, root)), None)
+        relu = linear1 and len(readers) == 2 and _only_user(linear1, torch.relu, root)
+        linear2 = relu and _only_user(relu, nn.Linear, root)
+        second_add = linear2 and _only_user(linear2, operator.add, root)
+        norm2 = second_add and set(second_add.args) == {norm1, linear2} and _only_user(second_add, nn.LayerNorm, root)
+        if not norm2:
+            continue
+        parts = {name: root.get_submodule(node.target) for name, node in (
+            ("self_attn", attention), ("norm1", norm1), ("linear1", linear1), ("linear2", linear2), ("norm2", norm2))}
+        if parts["norm1"].eps != parts["norm2"].eps:
+            continue
+        layer = nn.TransformerEncoderLayer(parts["linear1"].in_features, parts["self_attn"].num_heads,
+                                           parts["linear1"].out_features, dropout=0.0,
+                                           layer_norm_eps=parts["norm1"].eps, batch_first=True)
+        for name, module in parts.items():
+            getattr(layer, name).load_state_dict(module.state_dict())
+        name = _free_name("", root, "encoder_layer")
+        root.add_module(name, layer)
+        with fx_graph.inserting_after(norm2):
+            folded = fx_graph.call_module(name, (x,))
+        folded.meta.update(norm2.meta)
+        norm2.replace_all_uses_with(folded)
+        for node in (norm2, second_add, linear2, relu, linear1, norm1, first_add, part, attention):
+            fx_graph.erase_node(node)
+            if node.op == "call_module":
+                delattr(root, node.target)
 
 
 def _module_name(proto, root: nn.Module) -> str:

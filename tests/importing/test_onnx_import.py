@@ -39,6 +39,12 @@ def test_an_exported_onnx_file_imports_with_the_same_outputs(imported, name, tmp
         assert again.parameters == sum(p.numel() for p in model.parameters())
 
 
+# the layers the ONNX operators are read back as (a Transformer layer's 36 operators one layer)
+LAYERS = {"lstm_text": ["embedding", "lstm", "dense"],
+          "transformer": ["embedding", "positional_embedding", "transformer_encoder", "transformer_encoder",
+                          "layernorm", "flatten", "dense"]}
+
+
 @pytest.mark.parametrize("name", ["lstm_text", "transformer"])
 def test_trained_recurrent_and_attention_weights_come_back_from_onnx(name, tmp_path):
     """Weights all different and biases not zero, as after training: torch's exporter then shares no
@@ -58,6 +64,8 @@ def test_trained_recurrent_and_attention_weights_come_back_from_onnx(name, tmp_p
     with torch.no_grad():
         assert torch.allclose(again.model(x), model(x), atol=1e-4, rtol=0)
     assert again.parameters == sum(p.numel() for p in model.parameters())
+    graph = again.project.graph
+    assert [node.type_id for node in graph.nodes.values() if node.type_id not in ("input", "output")] == LAYERS[name]
 
 
 class BidirectionalText(torch.nn.Module):
