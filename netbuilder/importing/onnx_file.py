@@ -131,7 +131,7 @@ def _reduce_mean(node: _Node, x):
 _LSTM_GATES = (0, 2, 3, 1)
 
 
-def _lstm(nodes: list[_Node], zeros: set[str]) -> nn.Module:
+def _lstm(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
     """Transpose -> LSTM -> Transpose, Reshape, Transpose: how torch's exporter writes a batch-first
     LSTM's output sequence; the nn.LSTM computing it, with its weights. (The exporter writes GRU and
     RNN layers, and an LSTM over several layers, as many small operators: those stay refused.)"""
@@ -142,22 +142,25 @@ def _lstm(nodes: list[_Node], zeros: set[str]) -> nn.Module:
         raise ValueError("sequence lengths, an initial state or peepholes: netbuilder's LSTM runs every step "
                          "from zeros")
     direction = node.attributes.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
     activations = [a.decode() if isinstance(a, bytes) else a for a in node.attributes.get("activations", [])]
-    if direction not in (b"forward", "forward") or node.attributes.get("clip") is not None or \
-            node.attributes.get("input_forget", 0) or node.attributes.get("layout", 0) or \
-            activations not in ([], ["Sigmoid", "Tanh", "Tanh"]):
-        raise ValueError("another direction than forward, clipping, coupled gates or other activations: "
-                         "netbuilder reads torch's one-directional LSTM")
+    directions = {"forward": 1, "bidirectional": 2}.get(direction)
+    if directions is None or node.attributes.get("clip") is not None or node.attributes.get("input_forget", 0) or \
+            node.attributes.get("layout", 0) or activations not in ([], ["Sigmoid", "Tanh", "Tanh"] * directions):
+        raise ValueError("the reverse direction alone, clipping, coupled gates or other activations: "
+                         "netbuilder reads torch's LSTM")
     weight, recurrence, bias = node.constant(1), node.constant(2), node.constant(3)
     if weight is None or recurrence is None:
         raise ValueError("weights computed while running")
-    module = nn.LSTM(weight.shape[2], recurrence.shape[2], batch_first=True, bias=bias is not None)
-    values = {"weight_ih_l0": weight[0], "weight_hh_l0": recurrence[0]}
-    if bias is not None:
-        values.update(zip(("bias_ih_l0", "bias_hh_l0"), bias[0].chunk(2)))
-    for name, value in values.items():
-        gates = value.reshape(4, -1, *value.shape[1:])
-        getattr(module, name).data.copy_(torch.cat([gates[index] for index in _LSTM_GATES]))
+    module = nn.LSTM(weight.shape[2], recurrence.shape[2], batch_first=True, bias=bias is not None,
+                     bidirectional=directions == 2)
+    for index, suffix in enumerate(("_l0", "_l0_reverse")[:directions]):
+        values = {"weight_ih": weight[index], "weight_hh": recurrence[index]}
+        if bias is not None:
+            values.update(zip(("bias_ih", "bias_hh"), bias[index].chunk(2)))
+        for name, value in values.items():
+            gates = value.reshape(4, -1, *value.shape[1:])
+            getattr(module, name + suffix).data.copy_(torch.cat([gates[i] for i in _LSTM_GATES]))
     return module
 
 
@@ -190,7 +193,7 @@ def _attention(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
     heads = (shapes.get(softmax.proto.input[0]) or [0, 0])[1]
     scales = [mul.constant(1) for mul in by_type["Mul"]]
     if heads <= 0 or features % heads or any(scale is None for scale in scales) or \
-            abs(float(np.prod([float(scale) for scale in scales])) - (heads / features) ** 0.5) > 1e-6:
+            abs(float(np.prod([float(scale) for scale in scales])) - (heads / features) ** 0.5) > 1e-5:
         raise ValueError("heads not known before running, or scores scaled otherwise than by 1/√(size per head)")
     module = nn.MultiheadAttention(features, heads, batch_first=True)
     module.in_proj_weight.data.copy_(in_weight.T)
@@ -207,8 +210,8 @@ class _Pattern:
     the operators (an ONNX node each, in the file's order), the values known to be zeros and the
     values' shapes. A chain pattern's `operators` follow one another on the data path, each with the
     attributes it must have and the inputs that must be stored tensors, the middle ones read by
-    nothing else; a region pattern's `operators` are what the region between its first and last
-    operator holds, each operator type as often as listed."""
+    nothing else; a region pattern's `counts` are the operators the region from its first to its
+    last operator holds, nothing outside reading its values."""
 
     operators: tuple[tuple[str, dict, tuple[int, ...]], ...]
     what: str
@@ -222,7 +225,7 @@ class _Pattern:
 _BATCH_FIRST = ("Transpose", {"perm": [1, 0, 2]}, ())
 PATTERNS: tuple[_Pattern, ...] = (
     _Pattern((_BATCH_FIRST, ("LSTM", {}, ()), ("Transpose", {"perm": [0, 2, 1, 3]}, ()), ("Reshape", {}, ()),
-              _BATCH_FIRST), "ONNX LSTM", lambda nodes, zeros, shapes: _lstm(nodes, zeros), part=0),
+              _BATCH_FIRST), "ONNX LSTM", _lstm, part=0),
     _Pattern((("MatMul", {}, (1,)), ("Add", {}, (1,))), "ONNX MatMul and Add", _linear),
 )
 # from the batch-first Transpose before the input projection to the one after the output projection
