@@ -104,6 +104,11 @@ def _embedding(node: _Node) -> nn.Module:
     return module
 
 
+def _text(value: str | bytes) -> str:
+    """An ONNX string attribute (bytes in the protobuf message) as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _pool(function: Callable) -> Callable:
     def call(node: _Node, x):
         kernel = node.square("kernel_shape", 1)
@@ -115,6 +120,12 @@ def _hardsigmoid(node: _Node, x):
     if abs(node.attributes.get("alpha", 0.2) - 1 / 6) > 1e-6 or node.attributes.get("beta", 0.5) != 0.5:
         raise ValueError("a HardSigmoid other than ReLU6(x + 3) / 6")
     return F.hardsigmoid, (x,)
+
+
+def _gelu(node: _Node, x):
+    if _text(node.attributes.get("approximate", "none")) != "none":
+        raise ValueError("the tanh approximation: netbuilder's GELU is exact")
+    return F.gelu, (x,)
 
 
 def _reduce_mean(node: _Node, x):
@@ -141,9 +152,8 @@ def _lstm(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
                         (node.constant(i) is None or node.constant(i).any()) for i in (5, 6, 7)):
         raise ValueError("sequence lengths, an initial state or peepholes: netbuilder's LSTM runs every step "
                          "from zeros")
-    direction = node.attributes.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else direction
-    activations = [a.decode() if isinstance(a, bytes) else a for a in node.attributes.get("activations", [])]
+    direction = _text(node.attributes.get("direction", "forward"))
+    activations = [_text(a) for a in node.attributes.get("activations", [])]
     directions = {"forward": 1, "bidirectional": 2}.get(direction)
     if directions is None or node.attributes.get("clip") is not None or node.attributes.get("input_forget", 0) or \
             node.attributes.get("layout", 0) or activations not in ([], ["Sigmoid", "Tanh", "Tanh"] * directions):
@@ -242,6 +252,7 @@ _FUNCTIONS: dict[str, Callable] = {
     "Relu": lambda node, x: (torch.relu, (x,)),
     "Sigmoid": lambda node, x: (torch.sigmoid, (x,)),
     "Tanh": lambda node, x: (torch.tanh, (x,)),
+    "Gelu": _gelu,
     "HardSwish": lambda node, x: (F.hardswish, (x,)),
     "HardSigmoid": _hardsigmoid,
     "LeakyRelu": lambda node, x: (F.leaky_relu, (x, node.attributes.get("alpha", 0.01))),
@@ -480,10 +491,15 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
     return root, fx_graph, unsupported
 
 
-def _only_user(node: fx.Node, target, root: nn.Module) -> fx.Node | None:
-    """The one node reading `node`, if it calls `target` (a module class or a function)."""
+# a Transformer feed-forward's activations, as netbuilder's TransformerEncoder layer names them
+_ENCODER_ACTIVATIONS = {torch.relu: "relu", F.gelu: "gelu"}
+_ENCODER_EPS = 1e-5  # netbuilder's TransformerEncoder layer's LayerNorms have PyTorch's default
+
+
+def _user(node: fx.Node, targets: tuple, root: nn.Module) -> fx.Node | None:
+    """The one node reading `node`, if it calls one of `targets` (module classes or functions)."""
     users = list(node.users)
-    return users[0] if len(users) == 1 and _calls_target(users[0], target, root) else None
+    return users[0] if len(users) == 1 and any(_calls_target(users[0], t, root) for t in targets) else None
 
 
 def _calls_target(node: fx.Node, target, root: nn.Module) -> bool:
@@ -492,39 +508,68 @@ def _calls_target(node: fx.Node, target, root: nn.Module) -> bool:
     return node.op == "call_function" and node.target is target
 
 
-def _fold_encoder_layers(root: nn.Module, fx_graph: fx.Graph) -> None:
-    """Self-attention, add, LayerNorm, Linear, ReLU, Linear, add, LayerNorm, each read only by the next
-    (the first LayerNorm also by the second add): a post-norm nn.TransformerEncoderLayer, which it
-    becomes (netbuilder's TransformerEncoder layer), with the parts' weights."""
-    for attention in [n for n in fx_graph.nodes if _calls_target(n, nn.MultiheadAttention, root)]:
-        x = attention.args[0]
-        part = _only_user(attention, operator.getitem, root)
-        first_add = part and part.args[1] == 0 and _only_user(part, operator.add, root)
-        norm1 = first_add and set(first_add.args) == {x, part} and _only_user(first_add, nn.LayerNorm, root)
-        readers = list(norm1.users) if norm1 else []
-        linear1 = next((r for r in readers if _calls_target(r, nn.Linear, root)), None)
-        relu = linear1 and len(readers) == 2 and _only_user(linear1, torch.relu, root)
-        linear2 = relu and _only_user(relu, nn.Linear, root)
-        second_add = linear2 and _only_user(linear2, operator.add, root)
-        norm2 = second_add and set(second_add.args) == {norm1, linear2} and _only_user(second_add, nn.LayerNorm, root)
+def _feed_forward(source: fx.Node, root: nn.Module) -> list[fx.Node] | None:
+    """Linear, activation, Linear, the first reading `source` and each read only by the next."""
+    linear1 = next((user for user in source.users if _calls_target(user, nn.Linear, root)), None)
+    activation = linear1 and _user(linear1, tuple(_ENCODER_ACTIVATIONS), root)
+    linear2 = activation and _user(activation, (nn.Linear,), root)
+    return [linear1, activation, linear2] if linear2 else None
+
+
+def _encoder_layer(attention: fx.Node, root: nn.Module) -> tuple | None:
+    """The nodes of the encoder layer around a self-attention, in order: post-norm (attention, add,
+    LayerNorm, feed-forward, add, LayerNorm) or pre-norm (LayerNorm, attention, add, LayerNorm,
+    feed-forward, add), each read only inside the layer but the last; with the layer's input, its
+    parts by nn.TransformerEncoderLayer's names and norm_first. None for anything else."""
+    source = attention.args[0]
+    part = _user(attention, (operator.getitem,), root)
+    first_add = part is not None and part.args[1] == 0 and _user(part, (operator.add,), root)
+    if not first_add:
+        return None
+    if _calls_target(source, nn.LayerNorm, root) and len(source.users) == 1:
+        x, norm1 = source.args[0], source
+        norm2 = next((user for user in first_add.users if _calls_target(user, nn.LayerNorm, root)), None)
+        ff = norm2 is not None and len(first_add.users) == 2 and len(norm2.users) == 1 and _feed_forward(norm2, root)
+        last = ff and _user(ff[2], (operator.add,), root)
+        if not last or set(first_add.args) != {x, part} or set(last.args) != {first_add, ff[2]}:
+            return None
+        nodes, norm_first = [norm1, attention, part, first_add, norm2, *ff, last], True
+    else:
+        x = source
+        norm1 = set(first_add.args) == {x, part} and _user(first_add, (nn.LayerNorm,), root)
+        ff = norm1 and len(norm1.users) == 2 and _feed_forward(norm1, root)
+        second_add = ff and _user(ff[2], (operator.add,), root)
+        norm2 = second_add and set(second_add.args) == {norm1, ff[2]} and _user(second_add, (nn.LayerNorm,), root)
         if not norm2:
+            return None
+        nodes, norm_first = [attention, part, first_add, norm1, *ff, second_add, norm2], False
+    parts = {"self_attn": attention, "norm1": norm1, "linear1": ff[0], "linear2": ff[2], "norm2": norm2}
+    return x, nodes, parts, _ENCODER_ACTIVATIONS[ff[1].target], norm_first
+
+
+def _fold_encoder_layers(root: nn.Module, fx_graph: fx.Graph) -> None:
+    """A self-attention with its adds, LayerNorms and feed-forward (see _encoder_layer) becomes one
+    nn.TransformerEncoderLayer (netbuilder's TransformerEncoder layer), with the parts' weights."""
+    for attention in [n for n in fx_graph.nodes if _calls_target(n, nn.MultiheadAttention, root)]:
+        found = _encoder_layer(attention, root)
+        if found is None:
             continue
-        parts = {name: root.get_submodule(node.target) for name, node in (
-            ("self_attn", attention), ("norm1", norm1), ("linear1", linear1), ("linear2", linear2), ("norm2", norm2))}
-        if parts["norm1"].eps != parts["norm2"].eps:
+        x, nodes, parts, activation, norm_first = found
+        modules = {name: root.get_submodule(node.target) for name, node in parts.items()}
+        if {modules["norm1"].eps, modules["norm2"].eps} != {_ENCODER_EPS}:
             continue
-        layer = nn.TransformerEncoderLayer(parts["linear1"].in_features, parts["self_attn"].num_heads,
-                                           parts["linear1"].out_features, dropout=0.0,
-                                           layer_norm_eps=parts["norm1"].eps, batch_first=True)
-        for name, module in parts.items():
+        layer = nn.TransformerEncoderLayer(modules["linear1"].in_features, modules["self_attn"].num_heads,
+                                           modules["linear1"].out_features, dropout=0.0, activation=activation,
+                                           batch_first=True, norm_first=norm_first)
+        for name, module in modules.items():
             getattr(layer, name).load_state_dict(module.state_dict())
         name = _free_name("", root, "encoder_layer")
         root.add_module(name, layer)
-        with fx_graph.inserting_after(norm2):
+        with fx_graph.inserting_after(nodes[-1]):
             folded = fx_graph.call_module(name, (x,))
-        folded.meta.update(norm2.meta)
-        norm2.replace_all_uses_with(folded)
-        for node in (norm2, second_add, linear2, relu, linear1, norm1, first_add, part, attention):
+        folded.meta.update(nodes[-1].meta)
+        nodes[-1].replace_all_uses_with(folded)
+        for node in reversed(nodes):
             fx_graph.erase_node(node)
             if node.op == "call_module":
                 delattr(root, node.target)

@@ -101,6 +101,30 @@ def test_an_onnx_lstm_netbuilder_cannot_read_is_reported_not_dropped(tmp_path):
     assert [item.operation for item in failure.value.unsupported].count("ONNX LSTM") == 2
 
 
+class TokensEncoder(torch.nn.Module):
+    """Token ids -> embedding -> one batch-first Transformer encoder layer -> classes."""
+
+    def __init__(self, **layer):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(50, 16)
+        self.encoder = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, **layer)
+        self.head = torch.nn.Linear(16 * 6, 3)
+
+    def forward(self, tokens):
+        return self.head(self.encoder(self.embedding(tokens)).flatten(1))
+
+
+def test_a_pre_norm_gelu_encoder_layer_comes_back_as_one_layer(tmp_path):
+    torch.manual_seed(3)
+    model, tokens = TokensEncoder(norm_first=True, activation="gelu").eval(), torch.randint(0, 50, (2, 6))
+    again = import_onnx(torch_onnx(model, tokens, tmp_path / "model.onnx"))
+    with torch.no_grad():
+        assert torch.allclose(again.model(tokens), model(tokens), atol=1e-4, rtol=0)
+    assert again.parameters == sum(p.numel() for p in model.parameters())
+    encoders = [node.params for node in again.project.graph.nodes.values() if node.type_id == "transformer_encoder"]
+    assert encoders == [{"heads": 2, "feedforward": 32, "dropout": 0.0, "activation": "gelu", "norm_first": True}]
+
+
 def test_a_file_that_is_no_onnx_model_is_refused_in_one_line(tmp_path):
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x00\x01 not protobuf")
