@@ -138,23 +138,41 @@ def _reduce_mean(node: _Node, x):
     return torch.mean, (x, tuple(axes or ()), keep)
 
 
+MAX_LSTM_LAYERS = 16  # as many as netbuilder's LSTM layer stacks
 # torch's LSTM gates in its order (i,f,g,o), each as where its rows are in ONNX's (i,o,f,c)
 _LSTM_GATES = (0, 2, 3, 1)
 
 
 def _lstm(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
-    """Transpose -> LSTM -> Transpose, Reshape, Transpose: how torch's exporter writes a batch-first
-    LSTM's output sequence; the nn.LSTM computing it, with its weights. (The exporter writes GRU and
-    RNN layers, and an LSTM over several layers, as many small operators: those stay refused.)"""
-    node = nodes[1]
+    """Transpose, then per layer LSTM -> Transpose, Reshape, then Transpose: how torch's exporter writes
+    a batch-first LSTM's output sequence; the nn.LSTM computing it, with its weights. (The exporter
+    writes GRU and RNN layers as many small operators: those stay refused.)"""
+    layers = [_lstm_layer(node, zeros) for node in nodes[1:-1:3]]
+    directions, weight, recurrence, bias = layers[0]
+    if any((d, r.shape, b is None) != (directions, recurrence.shape, bias is None) for d, _, r, b in layers):
+        raise ValueError("layers of different sizes or directions")
+    module = nn.LSTM(weight.shape[2], recurrence.shape[2], len(layers), batch_first=True, bias=bias is not None,
+                     bidirectional=directions == 2)
+    for layer, (_, weight, recurrence, bias) in enumerate(layers):
+        for index, suffix in enumerate(("", "_reverse")[:directions]):
+            values = {"weight_ih": weight[index], "weight_hh": recurrence[index]}
+            if bias is not None:
+                values.update(zip(("bias_ih", "bias_hh"), bias[index].chunk(2)))
+            for name, value in values.items():
+                gates = value.reshape(4, -1, *value.shape[1:])
+                getattr(module, f"{name}_l{layer}{suffix}").data.copy_(torch.cat([gates[i] for i in _LSTM_GATES]))
+    return module
+
+
+def _lstm_layer(node: _Node, zeros: set[str]) -> tuple:
+    """One ONNX LSTM's directions and weights W, R, B, if torch's nn.LSTM computes it."""
     inputs = list(node.proto.input) + [""] * 8
     if inputs[4] or any(inputs[i] and inputs[i] not in zeros and
                         (node.constant(i) is None or node.constant(i).any()) for i in (5, 6, 7)):
         raise ValueError("sequence lengths, an initial state or peepholes: netbuilder's LSTM runs every step "
                          "from zeros")
-    direction = _text(node.attributes.get("direction", "forward"))
+    directions = {"forward": 1, "bidirectional": 2}.get(_text(node.attributes.get("direction", "forward")))
     activations = [_text(a) for a in node.attributes.get("activations", [])]
-    directions = {"forward": 1, "bidirectional": 2}.get(direction)
     if directions is None or node.attributes.get("clip") is not None or node.attributes.get("input_forget", 0) or \
             node.attributes.get("layout", 0) or activations not in ([], ["Sigmoid", "Tanh", "Tanh"] * directions):
         raise ValueError("the reverse direction alone, clipping, coupled gates or other activations: "
@@ -162,16 +180,7 @@ def _lstm(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
     weight, recurrence, bias = node.constant(1), node.constant(2), node.constant(3)
     if weight is None or recurrence is None:
         raise ValueError("weights computed while running")
-    module = nn.LSTM(weight.shape[2], recurrence.shape[2], batch_first=True, bias=bias is not None,
-                     bidirectional=directions == 2)
-    for index, suffix in enumerate(("_l0", "_l0_reverse")[:directions]):
-        values = {"weight_ih": weight[index], "weight_hh": recurrence[index]}
-        if bias is not None:
-            values.update(zip(("bias_ih", "bias_hh"), bias[index].chunk(2)))
-        for name, value in values.items():
-            gates = value.reshape(4, -1, *value.shape[1:])
-            getattr(module, name + suffix).data.copy_(torch.cat([gates[i] for i in _LSTM_GATES]))
-    return module
+    return directions, weight, recurrence, bias
 
 
 def _linear(nodes: list[_Node], zeros: set[str], shapes: dict) -> nn.Module:
@@ -233,9 +242,10 @@ class _Pattern:
 
 
 _BATCH_FIRST = ("Transpose", {"perm": [1, 0, 2]}, ())
+_LSTM_LAYER = (("LSTM", {}, ()), ("Transpose", {"perm": [0, 2, 1, 3]}, ()), ("Reshape", {}, ()))
 PATTERNS: tuple[_Pattern, ...] = (
-    _Pattern((_BATCH_FIRST, ("LSTM", {}, ()), ("Transpose", {"perm": [0, 2, 1, 3]}, ()), ("Reshape", {}, ()),
-              _BATCH_FIRST), "ONNX LSTM", _lstm, part=0),
+    *(_Pattern((_BATCH_FIRST, *_LSTM_LAYER * layers, _BATCH_FIRST), "ONNX LSTM", _lstm, part=0)
+      for layers in range(1, MAX_LSTM_LAYERS + 1)),
     _Pattern((("MatMul", {}, (1,)), ("Add", {}, (1,))), "ONNX MatMul and Add", _linear),
 )
 # from the batch-first Transpose before the input projection to the one after the output projection
@@ -462,6 +472,8 @@ def _calls(graph, constants: dict, shapes: dict, input_name: str):
         where = proto.name or proto.output[0]
         if proto.output[0] in chains:
             pattern, chain = chains[proto.output[0]]
+            named = next((p for p in chain if f" {p.op_type}" in pattern.what), proto)  # the LSTM, not its Transpose
+            where = named.name or named.output[0]
             source = values.get(proto.input[0])
             try:
                 if source is None:
