@@ -278,9 +278,9 @@ _FUNCTIONS: dict[str, Callable] = {
 }
 _MERGES = {"Add": operator.add, "Mul": operator.mul}
 # inputs that carry data (the others are weights or shapes)
+# (an LSTM's initial states are checked to be zeros)
 _DATA_INPUTS = {"Conv": (0,), "Gemm": (0,), "BatchNormalization": (0,), "LayerNormalization": (0,), "Reshape": (0,),
-                "ReduceMean": (0,),
-                "LSTM": (0,)}  # (an LSTM's initial states must be zeros)
+                "ReduceMean": (0,), "LSTM": (0,)}
 # operators whose result is all zeros when their first input is (how an initial state is written)
 _KEEPING_ZEROS = {"Expand", "Slice", "Reshape", "Unsqueeze", "Squeeze", "Transpose"}
 
@@ -633,7 +633,7 @@ def _call(proto, node: _Node, data: list, root: nn.Module, fx_graph: fx.Graph, s
         return fx_graph.call_function(_MERGES[op], tuple(data))
     stored = [name for name in proto.input if name in node.constants]
     if op == "Add" and len(data) == 1 and len(stored) == 1:  # x + a learned tensor (the rules decide what it is)
-        name = _free_name(stored[0].removesuffix(".weight") + ".", root, "added")
+        name = _free_name(stored[0], root, "added")
         root.register_parameter(name, nn.Parameter(torch.from_numpy(np.array(node.constants[stored[0]]))))
         return fx_graph.call_function(operator.add, (data[0], fx_graph.get_attr(name)))
     if op == "Concat":
