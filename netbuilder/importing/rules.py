@@ -189,8 +189,11 @@ _LAST_STEP = (":", -1)
 
 
 def _recurrent_parts(m: nn.RNNBase) -> dict[tuple, dict]:
-    parts = {(0,): {"return_sequences": True}, (0, _LAST_STEP): {"return_sequences": False}}
-    if not m.bidirectional:  # the last layer's final state is the output's last step
+    parts = {(0,): {"return_sequences": True}}
+    # one direction's last step is its final state; a bidirectional layer's summary (netbuilder's
+    # return_sequences=False) is both final states, the backward one at step 0, not out[:, -1]
+    if not m.bidirectional:
+        parts[(0, _LAST_STEP)] = {"return_sequences": False}
         parts[(1, 0, -1) if isinstance(m, nn.LSTM) else (1, -1)] = {"return_sequences": False}
     return parts
 
