@@ -291,6 +291,20 @@ def test_augmentation_changes_image_batches_and_is_skipped_for_vectors(make_blob
 
 
 
+def test_colour_photos_are_mirrored_in_training_and_grey_images_never():
+    """A mirrored 2 is no 2, but a mirrored photo of a cat is still a cat."""
+    from netbuilder.training.trainer import training_augmentation
+
+    generator = torch.Generator().manual_seed(0)
+    for channels, some_mirrored in ((1, False), (3, True)):
+        images = torch.zeros(64, channels, 32, 32)
+        images[..., 8] = 1.0  # a bright column left of the middle: rotating, shifting or zooming keeps it there
+        changed = training_augmentation(channels)(images, generator)
+        on_the_right = changed.mean(dim=(1, 2)).argmax(dim=-1) >= 16  # where the brightest column went
+        assert bool(on_the_right.any()) == some_mirrored
+        assert not on_the_right.all()  # half of them, not all
+
+
 def test_label_smoothing_holds_confidence_at_its_target_and_only_the_training_loss_carries_it(
         make_blobs, make_mlp, settings):
     data = make_blobs(val_count=60)  # 3 classes
