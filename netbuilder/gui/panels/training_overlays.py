@@ -3,7 +3,6 @@ run on all three plots, a legend naming each run in its colour, and each run's v
 hover readout. Overlaid curves sit below the current run's, which stays on top."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel
 
 from ...common.text import shown
-from .training_plots import RunCurves, TrainingPlots
+from .training_plots import RunCurves, TrainingPlots, float_array, nearest_epoch, validation_values
 
 # Apart from the current run's blue, amber and green, and from each other on the dark background.
 RUN_COLOURS = ("#c678dd", "#e06c75", "#56b6c2", "#d19a66", "#98c379", "#ff79c6", "#e5c07b", "#8be9fd")
@@ -72,15 +71,15 @@ class RunOverlays:
         plots = self.plots
         line = pg.mkPen(color=colour, width=1.5)
         dashed = pg.mkPen(color=colour, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
-        batch_x, epoch_x = _array(curves.batch_x), _array(curves.epoch_x)
-        smoothed = _array(curves.smoothed_loss)
-        loss = smoothed if np.isfinite(smoothed).any() else _array(curves.batch_loss)
-        rates = _array(curves.learning_rate)
-        rate_x, rate = (batch_x, rates) if np.isfinite(rates).any() else (epoch_x, _array(curves.epoch_rate))
+        batch_x, epoch_x = float_array(curves.batch_x), float_array(curves.epoch_x)
+        smoothed = float_array(curves.smoothed_loss)
+        loss = smoothed if np.isfinite(smoothed).any() else float_array(curves.batch_loss)
+        rates = float_array(curves.learning_rate)
+        rate_x, rate = (batch_x, rates) if np.isfinite(rates).any() else (epoch_x, float_array(curves.epoch_rate))
         parts = [
             (plots.loss_plot, batch_x[:len(loss)], loss, line, None),
-            (plots.loss_plot, epoch_x, _array(curves.val_loss), dashed, "o"),
-            (plots.accuracy_plot, epoch_x, _array(curves.val_accuracy), line, "o"),
+            (plots.loss_plot, epoch_x, float_array(curves.val_loss), dashed, "o"),
+            (plots.accuracy_plot, epoch_x, float_array(curves.val_accuracy), line, "o"),
             (plots.rate_plot, rate_x, rate, line, None),
         ]
         items = []
@@ -98,18 +97,10 @@ class RunOverlays:
             curves = run.curves
             if not curves.epoch_x:
                 continue
-            j = int(np.argmin(np.abs(_array(curves.epoch_x) - x)))
-            parts = [f"loss {curves.train_loss[j]:.4g}"]
-            if math.isfinite(curves.val_loss[j]):
-                parts.append(f"val loss {curves.val_loss[j]:.4g}")
-            if math.isfinite(curves.val_accuracy[j]):
-                parts.append(f"val accuracy {100 * curves.val_accuracy[j]:.2f}%")
+            j = nearest_epoch(curves, x)
+            parts = [f"loss {curves.train_loss[j]:.4g}", *validation_values(curves, j)]
             texts.append(f"{shown(run.name, 40)} after epoch {curves.epoch_x[j]:g}: {' '.join(parts)}")
         return texts
-
-
-def _array(values: list[float]) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64)
 
 
 def _html(text: str) -> str:

@@ -116,7 +116,7 @@ def _title(name: str, *curves: tuple[str, str]) -> str:
     return f'{name} <span style="font-size:8pt">{keys}</span>'
 
 
-def _array(values: list[float]) -> np.ndarray:
+def float_array(values: list[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
@@ -241,26 +241,26 @@ class TrainingPlots(QWidget):
     def _redraw(self) -> None:
         self._dirty = False
         run = self.current
-        batch_x, epoch_x = _array(run.batch_x), _array(run.epoch_x)
-        self.curves["batch_loss"].setData(batch_x, _array(run.batch_loss))
-        smoothed = _array(run.smoothed_loss)
+        batch_x, epoch_x = float_array(run.batch_x), float_array(run.epoch_x)
+        self.curves["batch_loss"].setData(batch_x, float_array(run.batch_loss))
+        smoothed = float_array(run.smoothed_loss)
         self.curves["smoothed_loss"].setData(batch_x[:len(smoothed)], smoothed, connect="finite")
-        self.curves["val_loss"].setData(epoch_x, _array(run.val_loss), connect="finite")
-        self.curves["train_accuracy"].setData(epoch_x, _array(run.train_accuracy), connect="finite")
-        self.curves["val_accuracy"].setData(epoch_x, _array(run.val_accuracy), connect="finite")
-        rates = _array(run.learning_rate)
+        self.curves["val_loss"].setData(epoch_x, float_array(run.val_loss), connect="finite")
+        self.curves["train_accuracy"].setData(epoch_x, float_array(run.train_accuracy), connect="finite")
+        self.curves["val_accuracy"].setData(epoch_x, float_array(run.val_accuracy), connect="finite")
+        rates = float_array(run.learning_rate)
         if np.isfinite(rates).any():
             self.curves["learning_rate"].setData(batch_x, rates)
         else:  # a run saved by a netbuilder before history version 2 kept the rate per epoch only
-            self.curves["learning_rate"].setData(epoch_x, _array(run.epoch_rate))
+            self.curves["learning_rate"].setData(epoch_x, float_array(run.epoch_rate))
 
     def _draw_previous(self) -> None:
         run = self.previous
-        self.previous_curves["batch_loss"].setData(_array(run.batch_x), _array(run.batch_loss))
-        epoch_x = _array(run.epoch_x)
-        self.previous_curves["val_loss"].setData(epoch_x, _array(run.val_loss), connect="finite")
-        self.previous_curves["val_accuracy"].setData(epoch_x, _array(run.val_accuracy), connect="finite")
-        self.previous_curves["epoch_rate"].setData(epoch_x, _array(run.epoch_rate))
+        self.previous_curves["batch_loss"].setData(float_array(run.batch_x), float_array(run.batch_loss))
+        epoch_x = float_array(run.epoch_x)
+        self.previous_curves["val_loss"].setData(epoch_x, float_array(run.val_loss), connect="finite")
+        self.previous_curves["val_accuracy"].setData(epoch_x, float_array(run.val_accuracy), connect="finite")
+        self.previous_curves["epoch_rate"].setData(epoch_x, float_array(run.epoch_rate))
 
     def _draw_markers(self) -> None:
         for plot, line in self.markers:
@@ -297,18 +297,29 @@ class TrainingPlots(QWidget):
         """What the curves show nearest to `x` epochs, for the readout under the plots."""
         run, parts = self.current, []
         if run.batch_x:
-            i = int(np.argmin(np.abs(_array(run.batch_x) - x)))
+            i = int(np.argmin(np.abs(float_array(run.batch_x) - x)))
             parts.append(f"epoch {run.batch_x[i]:.2f}: loss {run.batch_loss[i]:.4g}")
             if i < len(run.smoothed_loss) and math.isfinite(run.smoothed_loss[i]):
                 parts.append(f"smoothed {run.smoothed_loss[i]:.4g}")
             if i < len(run.learning_rate) and math.isfinite(run.learning_rate[i]):
                 parts.append(f"lr {run.learning_rate[i]:.3g}")
         if run.epoch_x:
-            j = int(np.argmin(np.abs(_array(run.epoch_x) - x)))
-            epoch = [f"after epoch {run.epoch_x[j]:g}: train loss {run.train_loss[j]:.4g}"]
-            if math.isfinite(run.val_loss[j]):
-                epoch.append(f"val loss {run.val_loss[j]:.4g}")
-            if math.isfinite(run.val_accuracy[j]):
-                epoch.append(f"val accuracy {100 * run.val_accuracy[j]:.2f}%")
+            j = nearest_epoch(run, x)
+            epoch = [f"after epoch {run.epoch_x[j]:g}: train loss {run.train_loss[j]:.4g}", *validation_values(run, j)]
             parts.append(" · ".join(epoch))
         return " · ".join(parts)
+
+
+def nearest_epoch(curves: RunCurves, x: float) -> int:
+    """The index of the epoch end of `curves` nearest to `x` epochs."""
+    return int(np.argmin(np.abs(float_array(curves.epoch_x) - x)))
+
+
+def validation_values(curves: RunCurves, j: int) -> list[str]:
+    """The validation loss and accuracy after epoch end `j`, where the run measured them."""
+    values = []
+    if math.isfinite(curves.val_loss[j]):
+        values.append(f"val loss {curves.val_loss[j]:.4g}")
+    if math.isfinite(curves.val_accuracy[j]):
+        values.append(f"val accuracy {100 * curves.val_accuracy[j]:.2f}%")
+    return values
