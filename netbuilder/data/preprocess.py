@@ -22,6 +22,9 @@ INK_THRESHOLD = 0.1
 # (a sum of up to 400 pixels) is off by at most 399·2⁻²⁴·19 < 5e-4 pixels and `normalize_digits`' (column
 # sums of up to 20 pixels, then float64) by at most 2·19·2⁻²⁴·19 < 5e-5.
 _TIE_MARGIN = 1e-3
+# `deslant_digits` shears a digit by at most this slope (pixels sideways per pixel down, 45°): ink that
+# leans further is a digit lying on its side or a scribble, and shearing it more would smear it flat.
+_MAX_SLANT = 1.0
 
 
 def normalize_digit(image: np.ndarray) -> np.ndarray:
@@ -86,6 +89,45 @@ def normalize_digits(images: np.ndarray) -> np.ndarray:
     for index in np.flatnonzero(~placed & ~blank):
         result[index] = normalize_digit(ink[index])
     return result
+
+
+def deslant_digits(digits: np.ndarray) -> np.ndarray:
+    """Normalised digits (N, 28, 28) -> the same digits stood upright, then fitted and centred again.
+
+    Writers lean their digits anywhere from upright to far right (and some left), which a model
+    taught on other writers must otherwise learn for every shape. As LeCun et al. deskewed MNIST
+    for their classifiers, each digit's lean is measured from its ink's second moments (the slope
+    mu11 / mu02: how far the ink moves sideways per row down) and taken away by sliding each row
+    sideways in proportion to its height above or below the centre of mass (linear interpolation
+    between pixels). The upright digit may be narrower or wider than before, so `normalize_digits`
+    fits it to the 20×20 box and centres it again. A blank image stays blank.
+    """
+    digits = np.asarray(digits, np.float32)
+    count, height, width = digits.shape
+    rows = np.arange(height, dtype=np.float64)
+    row_mass = digits.sum(axis=2, dtype=np.float64)
+    row_moment = (digits @ np.arange(width, dtype=np.float32)).astype(np.float64)  # Σx·ink of each row
+    mass = row_mass.sum(axis=1)
+    mass[mass <= 0] = 1.0
+    centre_y = row_mass @ rows / mass
+    centre_x = row_moment.sum(axis=1) / mass
+    below = rows[None, :] - centre_y[:, None]
+    spread_y = (row_mass * below**2).sum(axis=1) / mass
+    covariance = (below * (row_moment - centre_x[:, None] * row_mass)).sum(axis=1) / mass
+    slope = np.clip(covariance / np.maximum(spread_y, 1e-6), -_MAX_SLANT, _MAX_SLANT)
+    # Row y of the upright digit is row y of the digit moved `shift` pixels left, on a canvas with a
+    # margin of the image's height each side, wider than any shift: nothing slides off it. A shift
+    # between pixels splits each pixel's ink between the two columns it falls between.
+    margin = height
+    shift = slope[:, None] * below  # (N, H)
+    whole = np.floor(shift)
+    between = (shift - whole).astype(np.float32)[:, :, None]
+    row_starts = (np.arange(count * height) * (width + 2 * margin)).reshape(count, height) + margin - whole.astype(np.intp)
+    columns = row_starts[:, :, None] + np.arange(width)
+    upright = np.zeros(count * height * (width + 2 * margin), np.float32)
+    upright[columns] += digits * (1 - between)
+    upright[columns - 1] += digits * between
+    return normalize_digits(upright.reshape(count, height, width + 2 * margin))
 
 
 def _placement(centre: np.ndarray | float, size: np.ndarray | int) -> np.ndarray:

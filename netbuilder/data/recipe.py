@@ -24,7 +24,7 @@ from netbuilder.common.fields import FieldError, Kind, read_field, is_count
 from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
-from .preprocess import IMAGE_SIZE, normalize_digits, resize_image
+from .preprocess import IMAGE_SIZE, deslant_digits, normalize_digits, resize_image
 from .strokes import Drawing, ink_polyline
 
 RECIPE_FORMAT = "netbuilder-recipe"
@@ -81,6 +81,8 @@ class ImageRecipe:
     # of 28×28 (white ink on black; dark ink on a light background is inverted first)
     digits: bool = False
     resize: str = "area"  # one of RESIZE_METHODS
+    # digits only: each digit stood upright (`deslant_digits`) after it is fitted and centred
+    deslant: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ class Recipe:
         if self.image:
             document["image"] = {"height": self.image.height, "width": self.image.width,
                                  "channels": self.image.channels, "mean": self.image.mean,
-                                 "std": self.image.std, "digits": self.image.digits, "resize": self.image.resize}
+                                 "std": self.image.std, "digits": self.image.digits, "resize": self.image.resize,
+                                 "deslant": self.image.deslant}
         if self.table:
             document["table"] = {"columns": list(self.table.columns), "label_column": self.table.label_column,
                                  "scaling": self.table.scaling, "offset": list(self.table.offset),
@@ -170,17 +173,18 @@ class Recipe:
 
 
 def image_recipe(class_names: Sequence[str], height: int, width: int, channels: int = 1, *,
-                 digits: bool = False, resize: str = "area") -> Recipe:
+                 digits: bool = False, resize: str = "area", deslant: bool = False) -> Recipe:
     """The recipe of a classification image dataset as its loader reads it."""
     if resize not in RESIZE_METHODS:
         raise DataError(f'Images are resized by one of {", ".join(RESIZE_METHODS)}, not "{shown(resize)}".')
     return Recipe("image", (channels, height, width), "classification", tuple(class_names),
-                  image=ImageRecipe(height, width, channels, digits=digits, resize=resize))
+                  image=ImageRecipe(height, width, channels, digits=digits, resize=resize, deslant=deslant))
 
 
 def digit_recipe(class_names: Sequence[str]) -> Recipe:
-    """MNIST, the built-in digits and anything made like them: 28×28 grey, digit-normalised."""
-    return image_recipe(class_names, IMAGE_SIZE, IMAGE_SIZE, digits=True)
+    """MNIST, the built-in digits and anything made like them: 28×28 grey, digit-normalised and
+    stood upright (models read real handwriting better that way: docs/decisions.md, "Digits stood upright")."""
+    return image_recipe(class_names, IMAGE_SIZE, IMAGE_SIZE, digits=True, deslant=True)
 
 
 # --- the one way in --------------------------------------------------------------------------------------
@@ -280,7 +284,8 @@ def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
     batch = np.empty((len(samples), 1, image.height, image.width), np.float32)
     for start, group in _groups(samples):
         pixels = _opaque(_unit_pixels(group, start))
-        batch[start:start + len(group), 0] = normalize_digits(_ink_on_black(_grey(pixels)))
+        digits = normalize_digits(_ink_on_black(_grey(pixels)))
+        batch[start:start + len(group), 0] = deslant_digits(digits) if image.deslant else digits
     return torch.from_numpy(batch).sub_(image.mean).div_(image.std)
 
 
@@ -514,10 +519,12 @@ def _image_from(reader: _Reader | None) -> ImageRecipe | None:
     channels = reader.integer("channels")
     if channels not in (1, 3):
         raise RecipeError(f"the recipe's image part has {channels} channels; images have 1 (grey) or 3 (colour)")
-    # recipes saved before the resize method was a setting were all read by "area"
+    # recipes saved before the resize method was a setting were all read by "area", and before
+    # digits were stood upright, not: a model reads as it was taught
     resize = reader.choice("resize", RESIZE_METHODS) if "resize" in reader.document else "area"
+    deslant = reader.flag("deslant") if "deslant" in reader.document else False
     return ImageRecipe(reader.integer("height"), reader.integer("width"), channels, reader.number("mean"),
-                       reader.number("std", positive=True), reader.flag("digits"), resize)
+                       reader.number("std", positive=True), reader.flag("digits"), resize, deslant)
 
 
 def _table_from(reader: _Reader | None) -> TableRecipe | None:
@@ -564,6 +571,8 @@ def _inconsistency(recipe: Recipe) -> str | None:
                     f"{format_shape(recipe.input_shape)} input")
         if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
             return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
+        if image.deslant and not image.digits:
+            return "only digits are stood upright: the recipe's image part has deslant without digits"
         return None
     table = recipe.table
     if not len(table.columns) == len(table.offset) == len(table.spread) == values:

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.preprocess import DIGIT_BOX, normalize_digit, normalize_digits
+from netbuilder.data.preprocess import DIGIT_BOX, deslant_digits, normalize_digit, normalize_digits
 from netbuilder.data.recipe import MNIST_BACKGROUND, MNIST_MEAN, MNIST_STD, digit_recipe, model_inputs
 
 
@@ -153,11 +153,12 @@ def test_a_stack_of_digits_normalises_exactly_as_each_digit_alone(stack):
 @given(digit_stacks([np.uint8, np.uint16, np.float32], dark_last_row_and_column=True))
 def test_a_stack_of_images_reads_exactly_as_each_image_normalised_alone(stack):
     """The digit recipe's input for a loader's stack equals the per-image path: each image as 0-1
-    values (16-bit ones divided by 65,535), `normalize_digit`, then MNIST's scaling. (The blank
-    last row and column keep the background dark, so nothing is inverted.)"""
+    values (16-bit ones divided by 65,535), `normalize_digit`, stood upright alone, then MNIST's
+    scaling. (The blank last row and column keep the background dark, so nothing is inverted.)"""
     recipe = digit_recipe(list("0123456789"))
     unit = stack.astype(np.float32) / np.float32(65535) if stack.dtype == np.uint16 else stack
-    expected = (torch.from_numpy(np.stack([normalize_digit(image) for image in unit]))[:, None] - MNIST_MEAN) / MNIST_STD
+    upright = np.concatenate([deslant_digits(normalize_digit(image)[None]) for image in unit])
+    expected = (torch.from_numpy(upright)[:, None] - MNIST_MEAN) / MNIST_STD
     assert torch.equal(model_inputs(recipe, stack), expected)
     assert torch.equal(model_inputs(recipe, list(stack)), expected)
 
@@ -170,3 +171,55 @@ def test_a_stack_longer_than_a_chunk_reads_as_its_images_one_by_one():
     stack[::97] = 255 - stack[::97]  # some dark ink on paper among them
     recipe = digit_recipe(list("0123456789"))
     assert torch.equal(model_inputs(recipe, stack), model_inputs(recipe, list(stack)))
+
+
+def _slanted_digit(slope: float, shape: str) -> np.ndarray:
+    """A digit-like figure (a "1" stroke or a "0" ring) on a 280×280 canvas, its rows slid sideways by
+    `slope` pixels per pixel down: the same figure written leaning right (slope < 0) or left."""
+    canvas = np.zeros((280, 280), np.uint8)
+    if shape == "1":
+        cv2.line(canvas, (140, 40), (140, 240), 255, 18, cv2.LINE_AA)
+        cv2.line(canvas, (140, 40), (105, 80), 255, 18, cv2.LINE_AA)
+    else:
+        cv2.ellipse(canvas, (140, 140), (55, 100), 0, 0, 360, 255, 18, cv2.LINE_AA)
+    shear = np.array([[1.0, slope, -slope * 140], [0.0, 1.0, 0.0]])
+    return cv2.warpAffine(canvas, shear, (280, 280), flags=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize("shape", ["1", "0"])
+def test_a_digit_written_leaning_reads_as_the_same_digit_written_upright(shape):
+    """Writers lean their digits; the digit recipe stands each one upright, so a figure written
+    leaning right, upright or leaning left becomes nearly the same model input: closer together than
+    half as far as the leaning figures are, and never more than 0.05 apart on average."""
+    leaning = np.stack([normalize_digit(_slanted_digit(slope, shape)) for slope in (-0.45, -0.2, 0.0, 0.3)])
+    stood_up = deslant_digits(leaning)
+    pairs = [(a, b) for a in range(len(leaning)) for b in range(a + 1, len(leaning))]
+    apart_leaning = [np.abs(leaning[a] - leaning[b]).mean() for a, b in pairs]
+    apart_upright = [np.abs(stood_up[a] - stood_up[b]).mean() for a, b in pairs]
+    assert np.mean(apart_upright) < 0.5 * np.mean(apart_leaning)
+    assert max(apart_upright) < 0.05
+
+
+def test_standing_digits_upright_keeps_them_fitted_centred_and_blank_ones_blank():
+    rng = np.random.default_rng(11)
+    figures = [normalize_digit(_slanted_digit(slope, shape)) for slope in rng.uniform(-0.8, 0.8, 6)
+               for shape in ("1", "0")]
+    stack = np.stack(figures + [np.zeros((28, 28), np.float32)])
+    result = deslant_digits(stack)
+    assert result.shape == (len(stack), 28, 28) and result.dtype == np.float32
+    assert result.min() >= 0.0 and result.max() <= 1.0
+    assert not result[-1].any()
+    for digit in result[:-1]:
+        rows, columns = np.nonzero(digit > 0.1)
+        assert max(rows.max() - rows.min(), columns.max() - columns.min()) + 1 == DIGIT_BOX
+        mass = digit.sum()
+        assert abs(digit.sum(axis=1) @ np.arange(28) / mass - 14) <= 1
+        assert abs(digit.sum(axis=0) @ np.arange(28) / mass - 14) <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(digit_stacks([np.float32]))
+def test_a_stack_stands_upright_exactly_as_each_digit_alone(stack):
+    """How many digits are read together (a loader's chunk or one drawing) never changes one."""
+    digits = normalize_digits(stack)
+    assert np.array_equal(deslant_digits(digits), np.concatenate([deslant_digits(digit[None]) for digit in digits]))

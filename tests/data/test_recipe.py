@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netbuilder.data.base import DataError
-from netbuilder.data.preprocess import normalize_digit
+from netbuilder.data.preprocess import deslant_digits, normalize_digit
 from netbuilder.data.recipe import (MNIST_MEAN, MNIST_STD, Recipe, RecipeError, TableRecipe, TextRecipe,
                                     class_indices, digit_recipe, image_recipe, input_pictures, model_inputs,
                                     predictions)
@@ -81,7 +81,7 @@ def test_a_big_drawing_is_digit_normalised_like_training_digits():
     cv2.putText(canvas, "3", (60, 240), cv2.FONT_HERSHEY_SIMPLEX, 7, 255, 20, cv2.LINE_AA)
     batch = model_inputs(digit_recipe(list("0123456789")), [canvas])
     assert batch.shape == (1, 1, 28, 28) and batch.dtype == torch.float32
-    expected = (torch.from_numpy(normalize_digit(canvas)) - MNIST_MEAN) / MNIST_STD
+    expected = (torch.from_numpy(deslant_digits(normalize_digit(canvas)[None])[0]) - MNIST_MEAN) / MNIST_STD
     assert torch.equal(batch[0, 0], expected)
 
 
@@ -182,3 +182,24 @@ def test_any_image_becomes_one_input_of_the_recipes_shape(recipe, shapes):
     assert torch.isfinite(inputs).all()
     lowest, highest = -recipe.image.mean / recipe.image.std, (1 - recipe.image.mean) / recipe.image.std
     assert inputs.min() >= lowest - 1e-5 and inputs.max() <= highest + 1e-5
+
+
+def test_a_model_saved_before_digits_were_stood_upright_reads_them_as_it_was_taught():
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.line(canvas, (180, 40), (100, 240), 255, 18, cv2.LINE_AA)  # a "1" leaning right
+    today = digit_recipe(list("0123456789"))
+    document = today.to_dict()
+    assert document["image"]["deslant"] is True
+    del document["image"]["deslant"]
+    older = Recipe.from_dict(document)
+    assert not older.image.deslant
+    expected = (torch.from_numpy(normalize_digit(canvas)) - MNIST_MEAN) / MNIST_STD
+    assert torch.equal(model_inputs(older, [canvas])[0, 0], expected)
+    assert not torch.equal(model_inputs(today, [canvas])[0, 0], expected)
+
+
+def test_only_digits_are_stood_upright():
+    document = image_recipe(["cat", "dog"], 32, 24, 3).to_dict()
+    document["image"]["deslant"] = True
+    with pytest.raises(RecipeError, match="only digits"):
+        Recipe.from_dict(document)
