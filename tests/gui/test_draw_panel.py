@@ -2,6 +2,7 @@
 personal handwriting set and the drawing flowing through the graph."""
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,6 +68,28 @@ def test_a_drawn_digit_reaches_the_model_centred_in_the_central_20x20(qtbot, pan
     assert abs(centre[0] - 14) <= 1 and abs(centre[1] - 14) <= 1
     ink_rows, ink_cols = np.flatnonzero(picture.max(axis=1) > 0.05), np.flatnonzero(picture.max(axis=0) > 0.05)
     assert ink_rows[0] >= 4 and ink_rows[-1] <= 23 and ink_cols[0] >= 4 and ink_cols[-1] <= 23
+
+
+def test_a_leaning_digit_reaches_the_model_upright_and_the_preview_says_so(qtbot, panel, trained_mlp):
+    """A model trained today reads digits stood upright, and the preview's tooltip says so; a model
+    saved before that keeps reading them as it was taught, leaning."""
+    leaning_one = [(0.7 - 0.3 * t / 20, 0.15 + 0.7 * t / 20) for t in range(21)]
+
+    def ink_width(picture):
+        columns = np.flatnonzero(picture.max(axis=0) > 0.3)
+        return columns[-1] - columns[0] + 1
+
+    widths = {}
+    older_recipe = replace(trained_mlp.recipe, image=replace(trained_mlp.recipe.image, deslant=False))
+    for name, trained in (("today", trained_mlp),
+                          ("older", TrainedModel(trained_mlp.model, older_recipe, trained_mlp.history))):
+        panel.set_trained_model(trained)
+        panel.canvas.clear()
+        drag(qtbot, panel.canvas, leaning_one)
+        qtbot.waitUntil(lambda: panel.reading is not None)
+        widths[name] = ink_width(panel.reading.picture)
+        assert ("stood upright" in panel.preview.toolTip()) == (name == "today")
+    assert widths["today"] <= 6 < widths["older"]
 
 
 def test_the_bars_are_probabilities_and_follow_each_stroke(qtbot, panel, trained_mlp):

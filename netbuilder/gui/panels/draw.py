@@ -34,6 +34,7 @@ from .. import style
 from ..editor.activation_view import grey_pixmap, layer_picture, tile_maps, unit_range
 
 if TYPE_CHECKING:
+    from ...data.recipe import ImageRecipe
     from ...model.checkpoint import TrainedModel
     from ...inference.live import DrawingReader, Reading
 
@@ -413,12 +414,9 @@ class DrawPanel(QWidget):
         self.top_probability.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview = QLabel()
         self.preview.setFixedSize(_PREVIEW_SIDE, _PREVIEW_SIDE)
-        self.preview.setToolTip("Exactly what the model receives: the drawing cropped, fitted into 20×20 and "
-                                "centred by its centre of mass in 28×28, as the training digits were")
-        preview_caption = QLabel("Model's input")
-        preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        preview_caption.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
-        preview_caption.setToolTip(self.preview.toolTip())
+        self.preview_caption = QLabel("Model's input")
+        self.preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_caption.setStyleSheet(f"color: {style.TEXT_SECONDARY.name()}")
         answer = QVBoxLayout()
         answer.addStretch(1)
         answer.addWidget(self.top_class)
@@ -427,7 +425,7 @@ class DrawPanel(QWidget):
         model_input = QVBoxLayout()
         model_input.setSpacing(2)
         model_input.addWidget(self.preview)
-        model_input.addWidget(preview_caption)
+        model_input.addWidget(self.preview_caption)
         answer_row = QHBoxLayout()
         answer_row.addLayout(answer, 1)
         answer_row.addLayout(model_input)
@@ -450,6 +448,7 @@ class DrawPanel(QWidget):
             self._show_message(problem, offer_training=False)
             return
         self.reader = DrawingReader(trained.model, trained.recipe)
+        self._explain_preview(trained.recipe.image)
         self.plot.setVisible(not self.reader.reconstructs)
         self.reconstruction_view.setVisible(self.reader.reconstructs)
         self.why.setVisible(not self.reader.reconstructs)  # saliency explains a top class
@@ -571,6 +570,18 @@ class DrawPanel(QWidget):
             self.layer_view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
 
     # --- layout ----------------------------------------------------------------------------------------
+    def _explain_preview(self, image: ImageRecipe) -> None:
+        """The preview's tooltip names the steps this model's recipe takes from a drawing to its input."""
+        if image.digits:
+            steps = "the drawing cropped, fitted into 20×20 and centred by its centre of mass in 28×28"
+            if image.deslant:
+                steps += ", then stood upright (its slant taken away)"
+        else:
+            steps = f"the drawing resized to {image.width}×{image.height}"
+        text = f"Exactly what the model receives: {steps}, as its training images were"
+        self.preview.setToolTip(text)
+        self.preview_caption.setToolTip(text)
+
     def _show_drawing_side(self, shown: bool) -> None:
         self.drawing_side.setVisible(shown)
         self.handwriting_side.setVisible(shown)
