@@ -38,7 +38,7 @@ from netbuilder.data.strokes import Drawing, ink_polyline
 from netbuilder.common.files import write_atomic
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
-GENERATOR_VERSION = 11
+GENERATOR_VERSION = 12
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 Progress = Callable[[int, int], None]  # (samples done, samples in all)
@@ -134,6 +134,7 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (10, [[(-0.3, 0.3), (-0.14, 0.14), (0.0, 0.0), (0.0, 0.0), (0.0, 0.5), (0.0, 1.0)],
               [(-0.26, 1.0), (0.26, 1.0)]]),  # long flag and a foot
         (6, [[(-0.26, 0.42), (-0.12, 0.16), (0.02, 0.0), (0.02, 0.0), (0.0, 0.5), (-0.02, 1.0)]]),  # long upstroke
+        (6, [[(-0.34, 0.5), (-0.16, 0.24), (0.02, 0.0), (0.02, 0.0), (0.0, 0.5), (-0.02, 1.0)]]),  # upstroke to mid-height
     ],
     2: [
         (15, [[(-0.32, 0.22), (-0.15, 0.03), (0.1, 0.0), (0.32, 0.15), (0.3, 0.38), (0.04, 0.66),
@@ -241,6 +242,8 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (8, [[(-0.34, 0.12), (-0.16, 0.0), (0.04, 0.06), (0.34, 0.0), (0.34, 0.0), (0.12, 0.5), (-0.04, 1.0)]]),  # wavy top
         (6, [[(-0.32, 0.12), (-0.08, 0.0), (0.22, 0.0), (0.32, 0.06), (0.18, 0.4), (0.04, 1.0)],
              [(-0.12, 0.52), (0.3, 0.5)]]),  # arched top and a bar
+        (6, [[(-0.34, 0.02), (0.34, 0.0), (0.34, 0.0), (0.12, 0.4), (0.04, 0.7), (0.02, 1.0)],
+             [(-0.04, 0.62), (0.4, 0.6)]]),  # curved stem, a long bar low across it
     ],
     8: [
         (42, [[(0.2, 0.08), (0.0, 0.0), (-0.2, 0.1), (-0.18, 0.3), (0.0, 0.45), (0.2, 0.62),
@@ -259,6 +262,8 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
         (6, [[(-0.12, 0.34), (-0.06, 0.1), (0.1, 0.0), (0.22, 0.08), (0.18, 0.3), (0.0, 0.55), (-0.18, 0.84),
               (-0.1, 1.0), (0.1, 0.94), (0.2, 0.74), (0.06, 0.52), (-0.14, 0.42), (-0.34, 0.4)]]),  # begun inside
               # the top loop, closed by a stroke out to the left across the waist
+        (6, [[(-0.24, 0.0), (-0.1, 0.3), (0.14, 0.62), (0.2, 0.84), (0.0, 1.0), (-0.2, 0.86), (-0.14, 0.64),
+              (0.1, 0.32), (0.24, 0.02)]]),  # as a γ: the top open as a V, a loop at the bottom
     ],
     9: [
         (40, [[(0.22, 0.15), (0.0, 0.0), (-0.22, 0.12), (-0.25, 0.35), (-0.02, 0.5), (0.2, 0.38),
@@ -277,6 +282,9 @@ _ALLOGRAPHS: dict[int, list[tuple[int, list[Stroke]]]] = {
               (0.22, 0.5), (0.08, 0.85), (-0.16, 1.0)]]),  # small loop flowing into a curved tail
         (6, [[(0.16, 0.2), (0.14, 0.04), (-0.04, 0.0), (-0.2, 0.1), (-0.18, 0.28), (0.0, 0.34), (0.18, 0.3),
               (0.22, 0.55), (0.12, 0.84), (-0.1, 1.0), (-0.3, 0.94)]]),  # loop begun mid-side, long curling tail
+        (8, [[(0.12, 0.07), (-0.04, 0.0), (-0.17, 0.09), (-0.15, 0.25), (0.0, 0.3), (0.12, 0.2), (0.12, 0.02),
+              (0.12, 0.02), (0.22, 0.38), (0.28, 0.64), (0.16, 0.88), (-0.06, 1.0), (-0.28, 0.9)]]),  # small loop on a
+              # tail that bows right and hooks back far to the left, as a J
     ],
 }
 
