@@ -39,7 +39,7 @@ from netbuilder.data.base import Dataset  # noqa: E402
 from netbuilder.data.digits import CLASS_NAMES, generate_digits, load_digits  # noqa: E402
 from netbuilder.data.fit import fit_to_input  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
-from netbuilder.data.recipe import digit_recipe, model_inputs  # noqa: E402
+from netbuilder.data.recipe import digit_recipe, input_pictures, model_inputs  # noqa: E402
 from netbuilder.training.events import Finished  # noqa: E402
 from netbuilder.training.metrics import evaluate  # noqa: E402
 from netbuilder.training.trainer import Trainer, prepare  # noqa: E402
@@ -113,6 +113,22 @@ def preview_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 16, zo
     return grid
 
 
+def upright_rows(images: np.ndarray, labels: np.ndarray, zoom: int = 3) -> np.ndarray:
+    """Two digits of each class as the generator drew them (top row), and below each the same digit
+    as the digit recipe hands it to a model, stood upright; dark ink on paper."""
+    chosen = np.concatenate([np.flatnonzero(labels == digit)[:2] for digit in range(10)])
+    recipe = digit_recipe(CLASS_NAMES)
+    read = np.round(input_pictures(recipe, model_inputs(recipe, images[chosen])) * 255).astype(np.uint8)
+    gap, side = 4, 28 * zoom
+    sheet = np.full((2 * (side + gap) + gap, len(chosen) * (side + gap) + gap), 255, np.uint8)
+    for row, pictures in enumerate((images[chosen], read)):
+        for column, picture in enumerate(pictures):
+            top, left = gap + row * (side + gap), gap + column * (side + gap)
+            sheet[top:top + side, left:left + side] = cv2.resize(255 - picture, (side, side),
+                                                                 interpolation=cv2.INTER_NEAREST)
+    return sheet
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
@@ -161,6 +177,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the built-in digits (default 0, "
                         "the app's); figures move by a few tenths of a point between seeds, so compare means")
     parser.add_argument("--preview", type=Path, metavar="PNG", help="also draw 10 rows × 16 digits into this file")
+    parser.add_argument("--upright", type=Path, metavar="PNG", help="also draw 20 digits as drawn and as a model "
+                        "reads them, stood upright, into this file")
     parser.add_argument("--compare-with", type=Path, metavar="DIGITS_PY",
                         help="also time an older copy of netbuilder/data/digits.py against this one")
     args = parser.parse_args()
@@ -178,6 +196,9 @@ def main() -> None:
     if args.preview:
         write_png(args.preview, preview_grid(images, labels))
         print(f"preview: {args.preview}")
+    if args.upright:
+        write_png(args.upright, upright_rows(images, labels))
+        print(f"upright: {args.upright}")
 
     real = real_digits()
     keys = [key for key in args.models.split(",") if key]
