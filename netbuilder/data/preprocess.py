@@ -8,8 +8,6 @@ stack of images with `normalize_digits`, the same values computed all at once wh
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import cv2
 import numpy as np
 
@@ -128,24 +126,18 @@ def deslant_digits(digits: np.ndarray) -> np.ndarray:
     canvas_width = width + 2 * margin
     source_columns = np.arange(canvas_width, dtype=np.float32) - margin
     upright = np.empty((count, height, canvas_width), np.float32)
+    # Row r of the stacked rows is read from row r: only the sideways position changes.
+    row_numbers = np.repeat(np.arange(min(count, _REMAP_CHUNK) * height, dtype=np.float32)[:, None], canvas_width,
+                            axis=1)
     for start in range(0, count, _REMAP_CHUNK):
         part = slice(start, start + _REMAP_CHUNK)
         from_x = source_columns + shift[part].reshape(-1, 1).astype(np.float32)
-        upright[part] = cv2.remap(digits[part].reshape(-1, width), from_x, _row_numbers(len(from_x), canvas_width),
+        upright[part] = cv2.remap(digits[part].reshape(-1, width), from_x, row_numbers[:len(from_x)],
                                   cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                   borderValue=0).reshape(-1, height, canvas_width)
     # Fitting reads the ink wherever it lies, so only the columns holding any are handed on.
     inked = np.flatnonzero(np.ones(count * height, np.float32) @ upright.reshape(count * height, canvas_width))
     return normalize_digits(upright[:, :, inked[0]:inked[-1] + 1] if len(inked) else upright[:, :, :width])
-
-
-@lru_cache(maxsize=4)
-def _row_numbers(rows: int, width: int) -> np.ndarray:
-    """(rows, width) float32 whose row r holds r: where each pixel of a stack of rows is read from,
-    vertically, when each row is only moved sideways. (Each call to deslant_digits needs one or two.)"""
-    numbers = np.repeat(np.arange(rows, dtype=np.float32)[:, None], width, axis=1)
-    numbers.flags.writeable = False
-    return numbers
 
 
 def _placement(centre: np.ndarray | float, size: np.ndarray | int) -> np.ndarray | int:

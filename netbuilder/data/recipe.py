@@ -543,6 +543,18 @@ def _text_from(reader: _Reader | None) -> TextRecipe | None:
                       reader.choice("padding", ("front",)))
 
 
+def _image_inconsistency(image: ImageRecipe, input_shape: tuple[int, ...]) -> str | None:
+    """What makes a well-typed image part unusable for this input, or None."""
+    if image.height * image.width * image.channels != math.prod(input_shape):
+        return (f"the recipe's {image.channels}×{image.height}×{image.width} images do not fill its "
+                f"{format_shape(input_shape)} input")
+    if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
+        return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
+    if image.deslant and not image.digits:
+        return "only digits are stood upright: the recipe's image part has deslant without digits"
+    return None
+
+
 def _inconsistency(recipe: Recipe) -> str | None:
     """What makes a well-typed recipe unusable, or None."""
     parts = [part for part in (recipe.image, recipe.table, recipe.text) if part is not None]
@@ -565,15 +577,7 @@ def _inconsistency(recipe: Recipe) -> str | None:
     if kind.token_ids:
         return "only text feeds a tokens input"
     if recipe.image:
-        image = recipe.image
-        if image.height * image.width * image.channels != values:
-            return (f"the recipe's {image.channels}×{image.height}×{image.width} images do not fill its "
-                    f"{format_shape(recipe.input_shape)} input")
-        if image.digits and (image.channels, image.height, image.width) != (1, IMAGE_SIZE, IMAGE_SIZE):
-            return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
-        if image.deslant and not image.digits:
-            return "only digits are stood upright: the recipe's image part has deslant without digits"
-        return None
+        return _image_inconsistency(recipe.image, recipe.input_shape)
     table = recipe.table
     if not len(table.columns) == len(table.offset) == len(table.spread) == values:
         return (f"the recipe's table has {len(table.columns)} columns, {len(table.offset)} offsets and "
