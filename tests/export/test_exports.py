@@ -72,9 +72,17 @@ def model_outputs(source, batch: int):
         return inputs, source.model(*inputs)
 
 
+# The text template reads 200 tokens, and its two LSTMs export to ONNX in half a minute at that length;
+# the same layers export alike at 20.
+SHORTER_INPUTS = {"3-lstm-text": (20,)}
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda path: path.stem)
 def test_onnx_gives_torchs_outputs_at_batch_1_and_7(path, tmp_path):
     project = load_project(path)
+    if path.stem in SHORTER_INPUTS:
+        (input_node,) = [node for node in project.graph.nodes.values() if node.type_id == "input"]
+        project.graph.replace_params(input_node.id, {**input_node.params, "shape": SHORTER_INPUTS[path.stem]})
     export_project(project, None, "onnx", tmp_path / "net.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "net.onnx"), providers=["CPUExecutionProvider"])
     source = export_source(project, None)
