@@ -117,7 +117,8 @@ def _sample(info, batch=2):
     return torch.randn(batch, *info.shape)
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Thousands of graphs, as the random-graph issue asked: 2,000 take about 30 s on 2 cores.
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_random_graphs_compile_to_the_inferred_shapes_or_report_problems(graph):
     analysis = analyze(graph)
