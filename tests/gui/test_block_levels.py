@@ -23,6 +23,7 @@ from netbuilder.gui.editor.node_item import NodeItem
 from netbuilder.gui.editor.unfolded_block import UnfoldedBlock
 
 from test_blocks_canvas import click_card
+from test_editor import chooser
 from test_main_window import dialogs, make_window, settings_dir  # noqa: F401 - the window's fixtures
 
 Key, Modifier = Qt.Key, Qt.KeyboardModifier
@@ -196,11 +197,7 @@ def test_the_canvas_shows_the_level_it_is_at_through_any_edits_undos_and_moves_b
     graph, *_ = nested_blocks()
     document = Document(Project(graph=graph))
     scene = GraphScene(document)
-    pick = iter(picks)
-
-    def some(items):
-        items = list(items)
-        return items[next(pick) % len(items)] if items else None
+    some = chooser(iter(picks))
 
     for edit in edits:
         level_edit(edit, scene, document, some)

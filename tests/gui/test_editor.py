@@ -424,6 +424,14 @@ def test_middle_button_drag_pans(qtbot):
 
 # --- the scene mirrors the graph through any sequence of edits, undos and redos ------------------
 
+def chooser(numbers):
+    """Picks one of some items by the next of hypothesis's numbers, or None when there are none."""
+    def some(items):
+        items = list(items)
+        return items[next(numbers) % len(items)] if items else None
+    return some
+
+
 EDITS = st.lists(st.sampled_from(["add", "connect", "delete", "undo", "redo", "params", "paste"]), max_size=14)
 
 
@@ -434,10 +442,7 @@ def test_scene_mirrors_the_graph_after_any_edits(qapp, edits, picks):
     document = Document(Project(graph=graph))
     scene = GraphScene(document)
     pick = iter(picks)
-
-    def some(items):
-        items = list(items)
-        return items[next(pick) % len(items)] if items else None
+    some = chooser(pick)
 
     for edit in edits:
         ids = list(graph.nodes)
