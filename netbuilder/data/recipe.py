@@ -24,7 +24,7 @@ from netbuilder.common.fields import FieldError, Kind, read_field, is_count
 from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
-from .preprocess import IMAGE_SIZE, deslant_digits, normalize_digits, resize_image
+from .preprocess import DIGIT_BOX, IMAGE_SIZE, deslant_digits, normalize_digits, resize_image
 from .strokes import Drawing, ink_polyline
 
 RECIPE_FORMAT = "netbuilder-recipe"
@@ -225,6 +225,15 @@ def drawing_inputs(recipe: Recipe, drawings: Sequence[Drawing], pen_factor: floa
     wide a pen do not change what the model sees: only the shape of the strokes does.
     `pen_factor` widens or narrows that pen, for training on one drawing at several pens."""
     return model_inputs(recipe, [drawing_picture(drawing, pen_factor) for drawing in drawings])
+
+
+def drawing_steps(image: ImageRecipe) -> str:
+    """In words, what `drawing_inputs` does to a drawing for a model with this image recipe."""
+    if not image.digits:
+        return f"the drawing resized to {image.width}×{image.height}"
+    steps = (f"the drawing cropped, fitted into {DIGIT_BOX}×{DIGIT_BOX} and centred by its centre of mass in "
+             f"{IMAGE_SIZE}×{IMAGE_SIZE}")
+    return steps + ", then stood upright (its slant taken away)" if image.deslant else steps
 
 
 def drawing_picture(drawing: Drawing, pen_factor: float = 1.0) -> np.ndarray:

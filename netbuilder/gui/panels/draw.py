@@ -572,13 +572,9 @@ class DrawPanel(QWidget):
     # --- layout ----------------------------------------------------------------------------------------
     def _explain_preview(self, image: ImageRecipe) -> None:
         """The preview's tooltip names the steps this model's recipe takes from a drawing to its input."""
-        if image.digits:
-            steps = "the drawing cropped, fitted into 20×20 and centred by its centre of mass in 28×28"
-            if image.deslant:
-                steps += ", then stood upright (its slant taken away)"
-        else:
-            steps = f"the drawing resized to {image.width}×{image.height}"
-        text = f"Exactly what the model receives: {steps}, as its training images were"
+        from ...data.recipe import drawing_steps
+
+        text = f"Exactly what the model receives: {drawing_steps(image)}, as its training images were"
         self.preview.setToolTip(text)
         self.preview_caption.setToolTip(text)
 
