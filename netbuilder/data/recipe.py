@@ -51,12 +51,13 @@ RESIZE_METHODS = ("area", "linear", "nearest")
 # the processor's cache, where the whole of MNIST at once (220 MB) made every step a trip through memory.
 _STACK_CHUNK = 512
 # A drawing is read at one size and one pen: its strokes' box fitted to this many pixels on its
-# longer side, inked with a pen this share of it. The share is the canvas's own proportion (its
-# default pen, 20, on a digit drawn across 200 of its 280 pixels) and the built-in digits' median
-# pen; 4 pixels of box per pixel of the model's 20-pixel digit box leave the shrinking to
-# normalize_digit's anti-aliasing, as with any image.
+# longer side, inked with a pen this share of it (6 pixels, 1.5 of the model's 20-pixel digit box).
+# Thinner than the canvas's own proportion (a tenth): a thin line keeps small loops and near
+# strokes apart, and models trained on the built-in digits read pen handwriting better with it
+# (docs/decisions.md, "A thinner pen"). 4 pixels of box per pixel of the model's digit box leave
+# the shrinking to normalize_digit's anti-aliasing, as with any image.
 _DRAWING_BOX = 80
-_DRAWING_PEN_SHARE = 0.1
+_DRAWING_PEN_SHARE = 0.075
 
 
 class RecipeError(ValueError):
