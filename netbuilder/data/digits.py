@@ -17,7 +17,6 @@ import contextlib
 import io
 import math
 import multiprocessing
-import os
 import signal
 import threading
 import zipfile
@@ -36,6 +35,7 @@ from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
 from netbuilder.common.files import write_atomic
+from netbuilder.common.machine import usable_cores
 
 # Bump whenever the pictures change, so caches of older versions are not reused.
 GENERATOR_VERSION = 12
@@ -528,7 +528,7 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
     labels = label_rng.permutation(np.arange(count, dtype=np.int64) % 10)
     chunks = [labels[start:start + _CHUNK_SIZE] for start in range(0, count, _CHUNK_SIZE)]
     images = np.zeros((count, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    workers = min(workers or os.cpu_count() or 1, len(chunks))
+    workers = min(workers or usable_cores(), len(chunks))
     done = 0
 
     def store(index: int, rendered: np.ndarray) -> None:

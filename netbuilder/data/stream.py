@@ -24,6 +24,7 @@ import torch
 
 from netbuilder.common.app_dirs import cache_dir
 from netbuilder.common.files import write_atomic
+from netbuilder.common.machine import usable_cores
 from netbuilder.common.text import byte_size
 
 from .base import DataError, Progress
@@ -169,7 +170,7 @@ def decode_into(target: np.ndarray, paths: Sequence[Path], image: ImageRecipe, p
     With `workers` (default: the CPUs, for WORKER_MIN_IMAGES or more images) the decoding runs in
     that many processes."""
     if workers is None:
-        workers = (os.cpu_count() or 1) if len(paths) >= WORKER_MIN_IMAGES else 0
+        workers = usable_cores() if len(paths) >= WORKER_MIN_IMAGES else 0
     chunks = [(start, [str(path) for path in paths[start:start + _CHUNK_IMAGES]])
               for start in range(0, len(paths), _CHUNK_IMAGES)]
     problems: list[str | None] = [None] * len(paths)

@@ -10,10 +10,11 @@ batches are training batches.
 """
 from __future__ import annotations
 
-import os
 import statistics
 
 import torch
+
+from netbuilder.common.machine import usable_cores
 
 from .events import ThreadsChosen
 
@@ -40,14 +41,6 @@ MAX_DRIFT_WINDOWS = 8  # so a real change is noticed within 8 windows (about 4 s
 # recheck that keeps it, up to MAX_RECHECK_WINDOWS.
 RECHECK_WINDOWS = 8
 MAX_RECHECK_WINDOWS = 64
-
-
-def usable_cores() -> int:
-    """CPUs this process may run on (a container or taskset may allow fewer than the machine has)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def candidate_counts(cores: int) -> list[int]:
