@@ -100,33 +100,31 @@ def score(model, dataset: Dataset, real: Dataset, task) -> dict[str, float]:
             "real": correct.mean(), "real_a": correct[:half].mean(), "real_b": correct[half:].mean()}
 
 
-def preview_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 16, zoom: int = 3) -> np.ndarray:
-    """Rows 0-9 of `per_class` digits each, dark ink on paper, each pixel drawn zoom×zoom."""
-    gap = 4
-    cell = 28 * zoom + gap
-    grid = np.full((10 * cell + gap, per_class * cell + gap), 255, np.uint8)
-    for digit in range(10):
-        for column, image in enumerate(images[labels == digit][:per_class]):
-            big = cv2.resize(255 - image, (28 * zoom, 28 * zoom), interpolation=cv2.INTER_NEAREST)
-            top, left = gap + digit * cell, gap + column * cell
-            grid[top:top + 28 * zoom, left:left + 28 * zoom] = big
-    return grid
-
-
-def upright_rows(images: np.ndarray, labels: np.ndarray, zoom: int = 3) -> np.ndarray:
-    """Two digits of each class as the generator drew them (top row), and below each the same digit
-    as the digit recipe hands it to a model, stood upright; dark ink on paper."""
-    chosen = np.concatenate([np.flatnonzero(labels == digit)[:2] for digit in range(10)])
-    recipe = digit_recipe(CLASS_NAMES)
-    read = np.round(input_pictures(recipe, model_inputs(recipe, images[chosen])) * 255).astype(np.uint8)
+def picture_sheet(rows: list[np.ndarray], columns: int, zoom: int = 3) -> np.ndarray:
+    """Rows of up to `columns` 28×28 pictures (white ink on black), drawn as dark ink on paper with
+    each pixel zoom×zoom."""
     gap, side = 4, 28 * zoom
-    sheet = np.full((2 * (side + gap) + gap, len(chosen) * (side + gap) + gap), 255, np.uint8)
-    for row, pictures in enumerate((images[chosen], read)):
-        for column, picture in enumerate(pictures):
+    sheet = np.full((len(rows) * (side + gap) + gap, columns * (side + gap) + gap), 255, np.uint8)
+    for row, pictures in enumerate(rows):
+        for column, picture in enumerate(pictures[:columns]):
             top, left = gap + row * (side + gap), gap + column * (side + gap)
             sheet[top:top + side, left:left + side] = cv2.resize(255 - picture, (side, side),
                                                                  interpolation=cv2.INTER_NEAREST)
     return sheet
+
+
+def preview_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 16) -> np.ndarray:
+    """Rows 0-9 of `per_class` digits each."""
+    return picture_sheet([images[labels == digit] for digit in range(10)], per_class)
+
+
+def upright_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Two digits of each class as the generator drew them (top row), and below each the same digit
+    as the digit recipe hands it to a model, stood upright."""
+    chosen = np.concatenate([np.flatnonzero(labels == digit)[:2] for digit in range(10)])
+    recipe = digit_recipe(CLASS_NAMES)
+    read = np.round(input_pictures(recipe, model_inputs(recipe, images[chosen])) * 255).astype(np.uint8)
+    return picture_sheet([images[chosen], read], len(chosen))
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
