@@ -522,7 +522,7 @@ def generate_digits(count: int, seed: int = 0, progress: Progress | None = None,
     """`count` handwritten digits: uint8 images (count, 28, 28) and int64 labels (count,).
 
     Every class gets count // 10 samples or one more, in shuffled order. The same `count` and
-    `seed` always give the same bytes, whatever `workers` (processes; default: one per CPU).
+    `seed` always give the same bytes, whatever `workers` (processes; default: one per usable core).
     `progress(done, count)` is also called every _STOP_POLL_SECONDS while the workers draw: when
     it raises (the user stopped), the workers stop within a digit and have exited when this raises.
     """

@@ -167,8 +167,8 @@ def decode_into(target: np.ndarray, paths: Sequence[Path], image: ImageRecipe, p
                 message: str, workers: int | None = None) -> list[str | None]:
     """Every image of `paths` read and put in `stored_pixels` form into `target`'s rows (left as
     zeros for an unreadable one); why each unreadable one could not be read, None for the others.
-    With `workers` (default: the CPUs, for WORKER_MIN_IMAGES or more images) the decoding runs in
-    that many processes."""
+    With `workers` (default: one per usable core, for WORKER_MIN_IMAGES or more images) the
+    decoding runs in that many processes."""
     if workers is None:
         workers = usable_cores() if len(paths) >= WORKER_MIN_IMAGES else 0
     chunks = [(start, [str(path) for path in paths[start:start + _CHUNK_IMAGES]])
