@@ -1,7 +1,7 @@
 """Does a model trained on the built-in digits read real pen handwriting through the canvas?
 
-Trains the CNN template exactly as the app does (its own settings, 3 epochs, on the built-in
-digits; `real_digits.train_template`), then reads every drawing of ../shared/data/pen-dev (7,494
+Trains the CNN template exactly as the app does (its own settings, 3 epochs, each on 60,000 built-in
+digits no earlier epoch saw; `real_digits.train_template`), then reads every drawing of ../shared/data/pen-dev (7,494
 digits drawn with a pen on a tablet by 30 people, in the app's drawing format) through the
 canvas's own path, `DrawingReader.classify`: the code behind the Draw panel and `netbuilder
 predict --strokes`. Prints accuracy overall, per writer and per digit, the ten most common
@@ -11,7 +11,8 @@ confirmed on), and the same model on the 5,000 real MNIST digits of ../shared/da
 Pen-dev: "Pen-Based Recognition of Handwritten Digits", E. Alpaydin and F. Alimoglu (Bogazici
 University), UCI Machine Learning Repository, CC BY 4.0.
 
-    python bench/pen_digits.py                         # the app's digits (cached), 60,000, 3 epochs
+    python bench/pen_digits.py                         # the app's digits (cached): 3 epochs of 60,000 new digits
+    python bench/pen_digits.py --fresh-epochs 1        # as before generator v13's round: 3 epochs of the same 60,000
     python bench/pen_digits.py --picture misread.png   # and a contact sheet of the misread drawings
     python bench/pen_digits.py --fresh --train 20000 --epochs 2 --seeds 0,1   # quick A/B of a generator change
     python bench/pen_digits.py --seeds 0,1 --weights /tmp/cnn.pt   # and keep seed 0's model for the other benches
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from real_digits import TEMPLATES, real_digits, score, shared_data, train_template, write_png  # noqa: E402
 
+from netbuilder.common.contracts import DIGITS_FRESH_EPOCHS, DIGITS_PER_EPOCH  # noqa: E402
 from netbuilder.data.digits import load_digits  # noqa: E402
 from netbuilder.data.strokes import Drawing, render  # noqa: E402
 from netbuilder.inference.live import DrawingReader  # noqa: E402
@@ -94,7 +96,11 @@ def report(labels: np.ndarray, writers: np.ndarray, read: np.ndarray) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", type=int, help="train on only the first N built-in digits (default: 60,000)")
+    parser.add_argument("--train", type=int, default=DIGITS_PER_EPOCH,
+                        help="built-in digits an epoch trains on (default: %(default)s, the app's)")
+    parser.add_argument("--fresh-epochs", type=int, default=DIGITS_FRESH_EPOCHS,
+                        help="epochs of digits generated, each epoch training on new ones (default: %(default)s, "
+                        "the app's; 1: every epoch on the same digits)")
     parser.add_argument("--epochs", type=int, help="epochs (default: the template's, 3)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the built-in digits (default 0, "
                         "the app's); with several, each is reported and the last line has their means")
@@ -121,9 +127,10 @@ def run(args: argparse.Namespace) -> None:
     totals = []
     for seed in (int(seed) for seed in args.seeds.split(",")):
         started = time.perf_counter()
-        digits = load_digits(train_size=args.train or 60000, val_size=min(10000, (args.train or 60000) // 5),
-                             seed=seed)
-        print(f"seed {seed}: {len(digits.train_x):,} built-in digits in {time.perf_counter() - started:.1f} s")
+        digits = load_digits(train_size=args.train, val_size=min(10000, args.train // 5), seed=seed,
+                             fresh_epochs=args.fresh_epochs)
+        print(f"seed {seed}: {len(digits.train_x):,} built-in digits ({args.fresh_epochs} epoch(s) of {args.train:,}) "
+              f"in {time.perf_counter() - started:.1f} s")
         model, dataset, task, seconds, epochs = train_template(TEMPLATES["cnn"], None, None, args.epochs, digits)
         print(f"trained the CNN template, {epochs} epoch(s), in {seconds:.0f} s")
         if args.weights and not totals:

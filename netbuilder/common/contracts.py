@@ -51,3 +51,10 @@ TASKS: dict[str, TaskContract] = {
     "reconstruction": TaskContract("mse", "mean squared error", "mse", "none", has_classes=False,
                                    target_is_input=True),
 }
+
+
+# The built-in digits: the training digits of one epoch, how many epochs of them are generated (each
+# epoch trains on digits no earlier epoch saw) and the validation digits.
+DIGITS_PER_EPOCH = 60_000
+DIGITS_FRESH_EPOCHS = 3
+DIGITS_VALIDATION = 10_000

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..common.contracts import DIGITS_FRESH_EPOCHS, DIGITS_PER_EPOCH, DIGITS_VALIDATION
 from ..common.text import byte_size
 from .analysis import Analysis, NodeInfo, Problem
 from .blocks import INPUT_PORT, INSTANCE, OUTPUT_PORT
@@ -37,7 +38,7 @@ RUNTIME_BYTES = 128 * 2**20
 # so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
 # Training and validation samples of the built-in datasets, held in memory as the Input's values.
-BUILTIN_SAMPLES = {"digits": (60_000, 10_000), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
+BUILTIN_SAMPLES = {"digits": (DIGITS_PER_EPOCH * DIGITS_FRESH_EPOCHS, DIGITS_VALIDATION), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
                    "cifar-10": (50_000, 10_000)}
 # Image data whose float tensors would take more than this share of the free memory is streamed:
 # the rest of the run (weights, activations, torch) then keeps most of what is free.
@@ -147,6 +148,15 @@ def builtin_samples(dataset: str) -> int | None:
     """Training plus validation samples of a built-in dataset; None for the user's own data."""
     counts = BUILTIN_SAMPLES.get(dataset.strip().lower())
     return None if counts is None else sum(counts)
+
+
+def builtin_epoch_samples(dataset: str) -> int | None:
+    """The training samples an epoch of a built-in dataset takes; None for the user's own data."""
+    name = dataset.strip().lower()
+    if name == "digits":
+        return DIGITS_PER_EPOCH
+    counts = BUILTIN_SAMPLES.get(name)
+    return None if counts is None else counts[0]
 
 
 def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings,

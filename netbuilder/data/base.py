@@ -48,6 +48,9 @@ class Dataset:
     # Why no validation figure would be honest, when the training samples are augmented copies of
     # each other and none was held out: training must then not hold out a share of them either.
     no_validation: str = ""
+    # Training samples an epoch takes, each epoch the next ones in turn (0: all of them each epoch):
+    # a generated set holds several epochs of samples so that a network never sees one twice.
+    samples_per_epoch: int = 0
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -82,6 +85,7 @@ class RawDataset:
     source: str = ""
     notes: list[str] = field(default_factory=list)
     no_validation: str = ""  # as Dataset.no_validation
+    samples_per_epoch: int = 0  # as Dataset.samples_per_epoch
 
     @property
     def float_bytes(self) -> int:
@@ -114,7 +118,7 @@ class RawDataset:
                        val_x=val_x, val_y=torch.from_numpy(self.val_y),
                        class_names=list(self.recipe.class_names), task=self.recipe.task, source=self.source,
                        notes=notes, recipe=self.recipe,
-                       no_validation=self.no_validation)
+                       no_validation=self.no_validation, samples_per_epoch=self.samples_per_epoch)
 
 
 

@@ -1,9 +1,11 @@
 """The built-in datasets by name, torch-free: the window lists them when it opens, long before
 anything is loaded (`catalog.load_dataset` loads them)."""
+from netbuilder.common.contracts import DIGITS_FRESH_EPOCHS, DIGITS_PER_EPOCH
 
 # (name, description) for the dataset chooser; each name is a valid `load_dataset` spec.
 BUILTIN_DATASETS: list[tuple[str, str]] = [
-    ("digits", "Handwritten digits 0–9, 28×28, generated on this computer. Works offline."),
+    ("digits", f"Handwritten digits 0–9, 28×28, generated on this computer. Works offline. Each of the first "
+               f"{DIGITS_FRESH_EPOCHS} epochs trains on {DIGITS_PER_EPOCH:,} digits no epoch before saw."),
     ("mnist", "MNIST: 70,000 scanned handwritten digits 0–9, 28×28. Downloaded once (11 MB)."),
     ("fashion-mnist", "Fashion-MNIST: 70,000 pictures of clothes and shoes in 10 classes, 28×28. "
                       "Downloaded once (30 MB)."),

@@ -34,6 +34,7 @@ from netbuilder.data.base import Dataset, DataError, RawDataset
 from netbuilder.data.preprocess import IMAGE_SIZE, normalize_digit
 from netbuilder.data.recipe import digit_recipe
 from netbuilder.data.strokes import Drawing, ink_polyline
+from netbuilder.common.contracts import DIGITS_FRESH_EPOCHS, DIGITS_PER_EPOCH, DIGITS_VALIDATION
 from netbuilder.common.files import write_atomic
 from netbuilder.common.machine import usable_cores
 
@@ -616,34 +617,38 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def load_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
-                progress: Progress | None = None) -> Dataset:
+def load_digits(train_size: int = DIGITS_PER_EPOCH, val_size: int = DIGITS_VALIDATION, seed: int = 0,
+                progress: Progress | None = None, fresh_epochs: int = DIGITS_FRESH_EPOCHS) -> Dataset:
     """The built-in digits as tensors (N, 1, 28, 28), read through the digit recipe."""
-    return read_digits(train_size, val_size, seed, progress).build()
+    return read_digits(train_size, val_size, seed, progress, fresh_epochs).build()
 
 
-def read_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
-                progress: Progress | None = None) -> RawDataset:
+def read_digits(train_size: int = DIGITS_PER_EPOCH, val_size: int = DIGITS_VALIDATION, seed: int = 0,
+                progress: Progress | None = None, fresh_epochs: int = DIGITS_FRESH_EPOCHS) -> RawDataset:
     """The built-in digits as uint8 28×28 images, generated once and then read from the cache.
 
-    The training set uses seed 2·seed and the validation set 2·seed + 1, so they never share a sample.
+    `train_size` digits make an epoch, and the training set holds `fresh_epochs` epochs of them,
+    each epoch training on the next (`Dataset.samples_per_epoch`), so that many epochs see no digit
+    twice. The training set uses seed 2·seed and the validation set 2·seed + 1, so they never share
+    a sample.
     """
-    if train_size < 1 or val_size < 0:
-        raise DataError(f"The built-in digits need at least 1 training sample and no negative validation "
-                        f"size, not {train_size} and {val_size}.")
+    if train_size < 1 or val_size < 0 or fresh_epochs < 1:
+        raise DataError(f"The built-in digits need at least 1 training sample, at least 1 epoch of them and no "
+                        f"negative validation size, not {train_size}, {fresh_epochs} and {val_size}.")
     if seed < 0:
         raise DataError(f"The seed of the built-in digits must be 0 or more, not {seed}.")
-    path = cache_dir() / f"digits-v{GENERATOR_VERSION}-{train_size}-{val_size}-seed{seed}.npz"
-    arrays = _read_cache(path, train_size, val_size)
+    held = train_size * fresh_epochs
+    path = cache_dir() / f"digits-v{GENERATOR_VERSION}-{held}-{val_size}-seed{seed}.npz"
+    arrays = _read_cache(path, held, val_size)
     notes = []
     if arrays is None:
         def report(done: int, _total: int, before: int = 0) -> None:
             if progress is not None:
-                progress(before + done, train_size + val_size)
+                progress(before + done, held + val_size)
 
-        train_images, train_labels = generate_digits(train_size, 2 * seed, progress=report)
+        train_images, train_labels = generate_digits(held, 2 * seed, progress=report)
         val_images, val_labels = generate_digits(
-            val_size, 2 * seed + 1, progress=lambda done, total: report(done, total, train_size))
+            val_size, 2 * seed + 1, progress=lambda done, total: report(done, total, held))
         arrays = {"train_images": train_images, "train_labels": train_labels,
                   "val_images": val_images, "val_labels": val_labels}
         try:
@@ -652,10 +657,13 @@ def read_digits(train_size: int = 60000, val_size: int = 10000, seed: int = 0,
         except OSError as error:
             notes.append(f"The generated digits could not be kept in {path} ({error.strerror or error}); "
                          "they will be generated again next time.")
+    if fresh_epochs > 1:
+        notes.append(f"Each epoch trains on {train_size:,} new built-in digits, the next of the {held:,} generated: "
+                     f"the first {fresh_epochs} epochs see no digit twice.")
     return RawDataset("digits", digit_recipe(CLASS_NAMES), arrays["train_images"], arrays["train_labels"],
                       arrays["val_images"], arrays["val_labels"],
                       source=f"built-in handwriting digits (generator version {GENERATOR_VERSION}, seed {seed})",
-                      notes=notes)
+                      notes=notes, samples_per_epoch=train_size if fresh_epochs > 1 else 0)
 
 
 def _read_cache(path: Path, train_size: int, val_size: int) -> dict[str, np.ndarray] | None:

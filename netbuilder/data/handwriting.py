@@ -148,7 +148,7 @@ def read_handwriting(*, mix_with_digits: bool = False, val_fraction: float = DEF
     source = f"your handwriting ({len(samples)} drawings, {len(val_index)} held out)"
     if mix_with_digits:
         digits_size = digits_size or MIX_DIGITS
-        digits = read_digits(train_size=digits_size, val_size=0, seed=seed)
+        digits = read_digits(train_size=digits_size, val_size=0, seed=seed, fresh_epochs=1)
         train_samples = [*digits.train_samples, *train_samples]
         train_labels = np.concatenate([digits.train_y, train_labels])
         source += f" mixed with {digits_size:,} built-in digits"

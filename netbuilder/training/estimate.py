@@ -133,5 +133,5 @@ def _in_unit(seconds: float, name: str, scale: float, decimals: int) -> str:
 def epoch_seconds(dataset: str, batch_size: int, batch_seconds: float) -> float | None:
     """An epoch's training time on a built-in dataset; None for the user's own data, whose size
     is known only once it is loaded."""
-    samples = memory.BUILTIN_SAMPLES.get(dataset.strip().lower())  # (training, validation)
-    return None if samples is None else math.ceil(samples[0] / batch_size) * batch_seconds
+    samples = memory.builtin_epoch_samples(dataset)
+    return None if samples is None else math.ceil(samples / batch_size) * batch_seconds

@@ -106,6 +106,7 @@ class _Loop:
     tuner: ThreadTuner
     best: _Best
     order_generator: torch.Generator
+    samples_per_epoch: int  # of train_x, each epoch the next ones in turn (Dataset.samples_per_epoch)
     stale_epochs: int = 0
     samples_seen: int = 0
     train_seconds: float = 0.0
@@ -218,7 +219,7 @@ class Trainer:
         loop = self._setup()
         self.control.training()
         loop.tuner.start()
-        yield Started(loop.device.type, loop.precision, len(loop.train_x), len(loop.val_x), loop.batches, loop.notes,
+        yield Started(loop.device.type, loop.precision, loop.samples_per_epoch, len(loop.val_x), loop.batches, loop.notes,
                       loop.epochs, loop.tuner.threads, tuple(self.dataset.class_names),
                       _validation_samples(self.dataset, loop.val_x, loop.val_y))
         loop.run_started = time.perf_counter()
@@ -244,7 +245,8 @@ class Trainer:
         val_x, val_y = _place(val_x, device), _place(val_y, device)
         self._check_fit(train_x, train_y, device)
         optimizer = build_optimizer(model, self.settings)
-        batches, last_end = self._batches(len(train_x), self.settings.batch_size)
+        samples_per_epoch = min(self.dataset.samples_per_epoch or len(train_x), len(train_x))
+        batches, last_end = self._batches(samples_per_epoch, self.settings.batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(self.settings.batch_size, 256)
         precision, precision_notes = self._choose_precision(train_x[:check], train_y[:check], device)
@@ -262,7 +264,7 @@ class Trainer:
         best = self._best = _Best(_snapshot(model))
         self._loop = _Loop(device, train_x, train_y, val_x, val_y, optimizer, schedules, self.settings.epochs, batches,
                            last_end, precision, notes, autocast, augment, world.wrap(model, device), tuner, best,
-                           torch.Generator().manual_seed(self.settings.seed))
+                           torch.Generator().manual_seed(self.settings.seed), samples_per_epoch)
         return self._loop
 
     def _epoch(self, loop: _Loop, epoch: int) -> Generator[TrainingEvent, None, Finished | None]:
@@ -271,7 +273,7 @@ class Trainer:
         model, world, batches, batch_size = self.model, self.world, loop.batches, self.settings.batch_size
         loop.epoch_started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(loop.train_x), generator=loop.order_generator).to(loop.train_x.device)
+        order = self._epoch_order(loop, epoch).to(loop.train_x.device)
         loop.correct = torch.zeros((), dtype=torch.int64, device=loop.device)
         loop.epoch_loss_sum, loop.epoch_samples = 0.0, 0
         loop.last_report = loop_started = time.perf_counter()
@@ -360,7 +362,7 @@ class Trainer:
         loop.epoch_samples += reported
         training_time = loop.train_seconds + now - loop_started
         elapsed = now - loop.run_started - loop.paused_seconds
-        progress = loop.samples_seen / (loop.epochs * len(loop.train_x))
+        progress = loop.samples_seen / (loop.epochs * loop.samples_per_epoch)
         smoothed_loss = loop.smoothed.add(mean_loss)
         self.reports.append(Report(position, mean_loss, smoothed_loss, loop.learning_rate))
         loop.pending_losses, loop.pending_sizes = [], []  # `sizes` may be the list held until now
@@ -439,6 +441,14 @@ class Trainer:
         for group in optimizer.param_groups:
             group["lr"] = rate
         return optimizer, schedules
+
+    @staticmethod
+    def _epoch_order(loop: _Loop, epoch: int) -> torch.Tensor:
+        """The rows of train_x that `epoch` trains on, shuffled: all of them, or with
+        samples_per_epoch the next that many after the previous epoch's, wrapping round to the start."""
+        count, per_epoch = len(loop.train_x), loop.samples_per_epoch
+        shuffled = torch.randperm(per_epoch, generator=loop.order_generator)
+        return shuffled if per_epoch == count else (shuffled + (epoch - 1) * per_epoch) % count
 
     def _batches(self, size: int, batch_size: int) -> tuple[int, int]:
         """The number of batches per epoch and where the last one ends.

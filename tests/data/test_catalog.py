@@ -75,7 +75,7 @@ def test_the_built_in_digits_report_progress_in_the_common_form():
     reports = []
     dataset = load_dataset("digits", train_size=20, val_size=10, progress=lambda *report: reports.append(report))
     assert dataset.kind == "image" and dataset.sample_shape == (1, 28, 28) and len(dataset.val_x) == 10
-    assert reports[-1] == (30, 30, "Generating the built-in digits")
+    assert reports[-1] == (70, 70, "Generating the built-in digits")  # three epochs of 20 new digits, 10 to validate
 
 
 def test_every_builtin_name_is_a_spec_the_catalog_knows(tmp_path, unreachable_url):

@@ -116,27 +116,32 @@ def test_a_script_without_a_main_guard_still_gets_the_same_digits(tmp_path):
     assert result.stdout.split() == [str(int(images.sum())), str(int(labels.sum()))]
 
 
-def test_load_digits_gives_a_standardised_image_dataset(cache):
-    dataset = load_digits(train_size=300, val_size=100, seed=0)
+def test_load_digits_gives_a_standardised_image_dataset_of_several_epochs_of_new_digits(cache):
+    dataset = load_digits(train_size=100, val_size=100, seed=0, fresh_epochs=3)
     assert dataset.name == "digits" and dataset.kind == "image"
     assert dataset.class_names == [str(digit) for digit in range(10)]
     assert dataset.train_x.shape == (300, 1, 28, 28) and dataset.train_x.dtype == torch.float32
+    assert dataset.samples_per_epoch == 100
+    assert any("Each epoch trains on 100 new built-in digits" in note for note in dataset.notes)
+    assert len({sample.numpy().tobytes() for sample in dataset.train_x}) == 300  # no digit drawn twice
     assert dataset.val_x.shape == (100, 1, 28, 28)
     assert dataset.train_y.dtype == torch.int64 and set(dataset.train_y.tolist()) == set(range(10))
     assert dataset.train_x.min().item() == pytest.approx(MNIST_BACKGROUND)
     train_set = {sample.numpy().tobytes() for sample in dataset.train_x}
     assert not any(sample.numpy().tobytes() in train_set for sample in dataset.val_x)
+    one_epoch = load_digits(train_size=100, val_size=100, seed=0, fresh_epochs=1)
+    assert len(one_epoch.train_x) == 100 and one_epoch.samples_per_epoch == 0 and not one_epoch.notes
 
 
 def test_a_second_load_reads_the_cache(cache, monkeypatch):
-    first = load_digits(train_size=200, val_size=50, seed=1)
+    first = load_digits(train_size=200, val_size=50, seed=1, fresh_epochs=1)
     assert len(list(cache.glob("digits-*.npz"))) == 1
 
     def no_generation(*args, **kwargs):
         raise AssertionError("the digits were generated again instead of read from the cache")
 
     monkeypatch.setattr(digits, "generate_digits", no_generation)
-    second = load_digits(train_size=200, val_size=50, seed=1)
+    second = load_digits(train_size=200, val_size=50, seed=1, fresh_epochs=1)
     assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_y, second.val_y)
 
 
@@ -157,8 +162,8 @@ def test_generating_new_digits_deletes_those_of_older_generator_versions(cache):
     unrelated = cache / "mnist-train-images-idx3-ubyte.gz"
     for path in [*older, unrelated]:
         path.write_bytes(b"old")
-    load_digits(train_size=200, val_size=50, seed=1)
-    load_digits(train_size=100, val_size=10, seed=1)
+    load_digits(train_size=200, val_size=50, seed=1, fresh_epochs=1)
+    load_digits(train_size=100, val_size=10, seed=1, fresh_epochs=1)
     assert sorted(path.name for path in cache.iterdir()) == sorted([
         unrelated.name, f"digits-v{digits.GENERATOR_VERSION}-200-50-seed1.npz",
         f"digits-v{digits.GENERATOR_VERSION}-100-10-seed1.npz"])
@@ -166,7 +171,7 @@ def test_generating_new_digits_deletes_those_of_older_generator_versions(cache):
 
 @pytest.mark.parametrize("damage", ["garbage", "cut short", "wrong arrays"])
 def test_a_damaged_cache_file_is_generated_again(cache, damage):
-    first = load_digits(train_size=200, val_size=50, seed=2)
+    first = load_digits(train_size=200, val_size=50, seed=2, fresh_epochs=1)
     [path] = cache.glob("digits-*.npz")
     if damage == "garbage":
         path.write_bytes(b"not a numpy archive at all")
@@ -174,7 +179,7 @@ def test_a_damaged_cache_file_is_generated_again(cache, damage):
         path.write_bytes(path.read_bytes()[:5000])
     else:
         np.savez(path, train_images=np.zeros((3, 5, 5), np.uint8))
-    second = load_digits(train_size=200, val_size=50, seed=2)
+    second = load_digits(train_size=200, val_size=50, seed=2, fresh_epochs=1)
     assert torch.equal(first.train_x, second.train_x) and torch.equal(first.val_x, second.val_x)
     with np.load(path, allow_pickle=False) as repaired:
         assert repaired["train_images"].shape == (200, 28, 28)
@@ -185,19 +190,19 @@ def test_a_cache_that_cannot_be_written_leaves_a_note_not_an_error(cache, monkey
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(digits, "_write_cache", disk_full)
-    dataset = load_digits(train_size=100, val_size=20, seed=3)
+    dataset = load_digits(train_size=100, val_size=20, seed=3, fresh_epochs=1)
     assert len(dataset.train_x) == 100
     assert any("No space left on device" in note and str(cache) in note for note in dataset.notes)
 
 
 def test_load_reports_progress_over_both_sets(cache):
     reports = []
-    load_digits(train_size=600, val_size=100, seed=4, progress=lambda done, total: reports.append((done, total)))
-    assert reports[-1] == (700, 700)
+    load_digits(train_size=200, val_size=100, seed=4, progress=lambda done, total: reports.append((done, total)))
+    assert reports[-1] == (700, 700)  # three epochs of 200 and the validation digits
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
 
 
-@pytest.mark.parametrize("sizes", [dict(train_size=0), dict(val_size=-1), dict(seed=-1)])
+@pytest.mark.parametrize("sizes", [dict(train_size=0), dict(val_size=-1), dict(seed=-1), dict(fresh_epochs=0)])
 def test_impossible_sizes_or_seeds_are_refused_with_a_message(cache, sizes):
     with pytest.raises(DataError, match="built-in digits"):
         load_digits(**sizes)

@@ -45,8 +45,8 @@ def test_mnist_and_fashion_mnist_train_on_their_recipe_of_the_stored_images(tmp_
 
 
 def test_the_built_in_digits_train_on_their_recipe_of_the_generated_images(fresh_cache):
-    dataset = load_digits(train_size=40, val_size=10, seed=3)
-    train_images, train_labels = generate_digits(40, seed=6)
+    dataset = load_digits(train_size=40, val_size=10, seed=3)  # three epochs of 40 digits each
+    train_images, train_labels = generate_digits(120, seed=6)
     val_images, _ = generate_digits(10, seed=7)
     assert torch.equal(dataset.train_x, model_inputs(dataset.recipe, train_images))
     assert torch.equal(dataset.val_x, model_inputs(dataset.recipe, val_images))

@@ -35,7 +35,7 @@ def test_a_network_with_problems_is_not_timed():
 
 
 def test_an_epoch_is_the_batches_of_the_training_set_and_unknown_for_the_users_own_data():
-    assert epoch_seconds("digits", 64, 0.01) == pytest.approx(math.ceil(60_000 / 64) * 0.01)
+    assert epoch_seconds("digits", 64, 0.01) == pytest.approx(math.ceil(60_000 / 64) * 0.01)  # of the 180,000 held
     assert epoch_seconds(" MNIST ", 100, 0.5) == pytest.approx(600 * 0.5)
     assert epoch_seconds("/home/me/flowers.csv", 64, 0.01) is None
 

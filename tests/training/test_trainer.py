@@ -53,6 +53,35 @@ def test_holds_out_a_validation_share_only_when_the_dataset_has_none(make_blobs,
     assert (started.train_samples, started.val_samples) == (200, 30)
 
 
+def test_a_set_of_several_epochs_trains_each_epoch_on_the_next_part_and_never_twice_on_a_sample(
+        make_blobs, settings):
+    """The built-in digits hold three epochs of digits: each epoch must take new ones, every one of
+    them once, and a fourth epoch starts over."""
+    data = make_blobs(count=90, val_count=20, features=4)
+    data.train_x[:, 0] = torch.arange(90, dtype=torch.float32)  # each sample says which row it is
+    data.samples_per_epoch = 30
+    seen: list[set[int]] = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scores = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            if self.training:
+                if not seen or len(seen[-1]) == 30:
+                    seen.append(set())
+                seen[-1].update(int(row) for row in x[:, 0])
+            return self.scores(x * 0)  # the row number must not blow up the loss
+
+    events = run_all(Trainer(Recording(), data, settings.replace(epochs=4, batch_size=8), "classification"))
+
+    assert events[0].train_samples == 30 and len(of_type(events, BatchEnded)) > 0
+    assert events[-1].reason == "completed"
+    assert seen == [set(range(0, 30)), set(range(30, 60)), set(range(60, 90)), set(range(0, 30))]
+    assert of_type(events, BatchEnded)[-1].samples_seen == 4 * 30
+
+
 def test_without_validation_the_epoch_reports_no_validation_figures(make_blobs, make_mlp, settings):
     events = run_all(Trainer(make_mlp(), make_blobs(), settings.replace(validation_split=0.0), "classification"))
     assert events[0].val_samples == 0
