@@ -7,8 +7,8 @@
     (upsampled to the canvas size) and read through the canvas's path (the recipe's
     model_inputs); predictions must agree with those on the original 28×28 digits.
 Target: >= 99% agreement for each. Also reports the model's accuracy on the canvas-rendered
-digits. The CNN template is trained here as the app trains it (60,000 built-in digits, its own
-settings), unless a trained one is given.
+digits. The CNN template is trained here as the app trains it (3 epochs of 60,000 new built-in
+digits, its own settings), unless a trained one is given.
 
     QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py            # trains as the app does, all tests
     QT_QPA_PLATFORM=offscreen python bench/canvas_fidelity.py --quick    # checks it runs (a weak model: agrees less)

@@ -1,7 +1,7 @@
 """What the pen-dev benchmarks share: the CNN template trained as the app trains it, and the pen digits.
 
-The model is the CNN template trained 3 epochs on the built-in digits with `real_digits.train_template`
-(the app's own trainer and settings). Training takes minutes on a small machine, so `--weights FILE`
+The model is the CNN template trained 3 epochs on the built-in digits (each epoch on new ones) with
+`real_digits.train_template` (the app's own trainer and settings). Training takes minutes on a small machine, so `--weights FILE`
 keeps the trained weights: a later run with the same file loads them instead of training (a file this
 benchmark wrote itself; delete it after the digits or the template change).
 """
@@ -61,8 +61,8 @@ def trained_cnn(weights: Path | None = None, train_size: int | None = None, epoc
         print(f"CNN template: weights from {weights}")
     else:
         model, dataset, _, seconds, trained_epochs = train_template(CNN_TEMPLATE, train_size, 1000, epochs)
-        print(f"CNN template trained {trained_epochs} epochs on {len(dataset.train_x):,} built-in digits "
-              f"in {seconds:.0f} s")
+        print(f"CNN template trained {trained_epochs} epochs of {dataset.samples_per_epoch or len(dataset.train_x):,} "
+              f"built-in digits in {seconds:.0f} s")
         if weights is not None:
             torch.save(model.state_dict(), weights)
     return TrainedModel(model.eval(), dataset.recipe, None)

@@ -9,7 +9,7 @@ two halves (the first 2,500 and the last 2,500): the generator was tuned looking
 first half, so a gap between the halves would show overfitting. Also times the generator and
 can draw the preview grid of the README.
 
-    python bench/real_digits.py                  # full run: 60,000 training digits, 3 epochs
+    python bench/real_digits.py                  # full run: 3 epochs, each on 60,000 new training digits
     python bench/real_digits.py --quick          # smoke run: 5,000 training digits, 1 epoch
     python bench/real_digits.py --seeds 0,1,2    # the same on three sets of built-in digits, and the mean
     python bench/real_digits.py --preview docs/digits-preview.png --models ""
