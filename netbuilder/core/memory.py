@@ -190,14 +190,25 @@ def inference_bytes(analysis: Analysis, batch_size: int) -> int:
     return weight_bytes(analysis) + _evaluation_bytes(analysis, batch_size)
 
 
+def will_stream(graph: Graph, analysis: Analysis, samples: int | None, available: int | None) -> bool:
+    """Whether a built-in dataset of `samples` images, not loaded yet, will be streamed once it is:
+    its float tensors would take more than IN_MEMORY_SHARE of the `available` memory, the loader's
+    rule (`in_memory_limit`)."""
+    if samples is None or available is None:
+        return False
+    return data_bytes(analysis, graph, samples) - 8 * samples > int(IN_MEMORY_SHARE * available)
+
+
 def training_problem(graph: Graph, analysis: Analysis, settings: TrainingSettings, available: int | None,
                      samples: int | None = None, processes: int = 1, where: str = "this computer",
                      loaded: bool = False, streamed: bool = False) -> Problem | None:
     """The refusal when training needs more than is `available` (None: unknown, never refused);
     the arguments are training_memory's. `loaded`: the network is built and the data loaded
-    already, so only the rest must still fit (the message counts them in what was free)."""
+    already, so only the rest must still fit (the message counts them in what was free); before
+    that, data the loader will stream counts as streamed."""
     if available is None:
         return None
+    streamed = streamed or (not loaded and will_stream(graph, analysis, samples, available))
     needed = training_memory(graph, analysis, settings, samples, processes, streamed)
     in_memory = needed.weights + (0 if streamed else needed.data or 0) if loaded else 0
     if needed.total - in_memory <= available:

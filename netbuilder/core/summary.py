@@ -113,11 +113,13 @@ def memory_text(graph: Graph, analysis: Analysis, settings: TrainingSettings, da
     """What training the (valid) network on `dataset` needs, beside the `available` memory of this
     computer, for `netbuilder summary` and the Summary panel alike; and whether it fits (True when
     unknown, and for training on a GPU, whose free memory is checked when the run starts)."""
-    needed = memory.training_memory(graph, analysis, settings, memory.builtin_samples(dataset))
+    samples = memory.builtin_samples(dataset)
+    needed = memory.training_memory(graph, analysis, settings, samples,
+                                    streamed=memory.will_stream(graph, analysis, samples, available))
     text = f"Training memory: {needed.describe()}"
     if available is None or settings.device == "cuda":
         return text, True
-    fits = memory.training_problem(graph, analysis, settings, available, memory.builtin_samples(dataset)) is None
+    fits = memory.training_problem(graph, analysis, settings, available, samples) is None
     free = f"this computer has {byte_size(available)} free"
     return f"{text}; {free}" + ("" if fits else f", too little: {memory.REMEDY}"), fits
 

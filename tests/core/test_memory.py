@@ -64,6 +64,23 @@ def test_the_built_in_datasets_count_and_the_users_own_data_is_unknown_until_loa
     assert digits.total - own.total == digits.data
 
 
+def test_the_built_in_digits_count_as_streamed_where_their_loader_will_stream_them():
+    """190,000 digits take 570 MB as floats: with 800 MB free the loader streams them (more than a
+    quarter of what is free), so the Summary must not call the CNN too big for this computer."""
+    graph = load_template("2-cnn").graph
+    analysis = analyze(graph)
+    settings = TrainingSettings()
+    digits = memory.builtin_samples("digits")
+    assert not memory.will_stream(graph, analysis, digits, 4 * 1024**3)
+    assert memory.will_stream(graph, analysis, digits, 800 * 1024**2)
+    assert memory.training_memory(graph, analysis, settings, digits).total > 800 * 1024**2
+    assert memory.training_problem(graph, analysis, settings, 800 * 1024**2, digits) is None
+    text, fits = memory_text(graph, analysis, settings, "digits", 800 * 1024**2)
+    assert fits and " streamed" in text
+    text, fits = memory_text(graph, analysis, settings, "digits", 4 * 1024**3)
+    assert fits and " streamed" not in text
+
+
 def test_a_streamed_dataset_counts_its_labels_and_the_batches_being_built_not_its_samples():
     graph = load_template("7-cifar-cnn").graph  # 3×32×32 values a sample
     analysis = analyze(graph)
@@ -74,9 +91,12 @@ def test_a_streamed_dataset_counts_its_labels_and_the_batches_being_built_not_it
     assert in_memory.data == 1_000_000 * (sample + 8)
     assert streamed.data == 1_000_000 * 8 + (128 + 512) * sample * 9 // 4  # a batch and a validation chunk
     assert "data 24.5 MB streamed" in streamed.describe()
-    # 12 GB of images in memory do not fit in 4 GB; streamed they do
+    # 12 GB of images in memory do not fit in 4 GB; streamed they do, and a built-in dataset that
+    # large is streamed by its loader, so before loading it counts as streamed
     free = 4 * 1024**3
-    assert memory.training_problem(graph, analysis, settings, free, 1_000_000) is not None
+    assert memory.training_memory(graph, analysis, settings, 1_000_000).total > free
+    assert memory.will_stream(graph, analysis, 1_000_000, free)
+    assert memory.training_problem(graph, analysis, settings, free, 1_000_000) is None
     assert memory.training_problem(graph, analysis, settings, free, 1_000_000, streamed=True) is None
     # once loaded, a streamed dataset's batches are still to come: they count in what must fit
     assert memory.training_problem(graph, analysis, settings, streamed.total - streamed.weights - 1, 1_000_000,
