@@ -201,7 +201,7 @@ def main() -> None:
     real = real_digits()
     keys = [key for key in args.models.split(",") if key]
     if keys:
-        print(f"{'model':20} {'params':>8} {'train':>6} {'epochs':>6} {'train s':>8} {'own val':>8} "
+        print(f"{'model':20} {'params':>8} {'epoch of':>8} {'epochs':>6} {'train s':>8} {'own val':>8} "
               f"{'real 5k':>8} {'first':>7} {'second':>7}")
     seeds = [int(seed) for seed in args.seeds.split(",")]
     for key in keys:
@@ -213,11 +213,12 @@ def main() -> None:
             results.append(score(model, dataset, real, task))
             params = sum(parameter.numel() for parameter in model.parameters())
             name = load_template(TEMPLATES[key]).name + (f", seed {seed}" if len(seeds) > 1 else "")
-            print(f"{name:20} {params:>8,} {len(dataset.train_x):>6} {trained_epochs:>6} {seconds:>8.0f} "
+            per_epoch = min(dataset.samples_per_epoch or len(dataset.train_x), len(dataset.train_x))
+            print(f"{name:20} {params:>8,} {per_epoch:>8} {trained_epochs:>6} {seconds:>8.0f} "
                   + row(results[-1]), flush=True)
         if len(seeds) > 1:
             mean = {name: float(np.mean([result[name] for result in results])) for name in results[0]}
-            print(f"{'  mean':20} {'':>8} {'':>6} {'':>6} {'':>8} " + row(mean), flush=True)
+            print(f"{'  mean':20} {'':>8} {'':>8} {'':>6} {'':>8} " + row(mean), flush=True)
 
 
 if __name__ == "__main__":
