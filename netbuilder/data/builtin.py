@@ -18,8 +18,17 @@ BUILTIN_DATASETS: list[tuple[str, str]] = [
 
 # Their class counts, known before loading, so the window can check the Output against them.
 BUILTIN_CLASS_COUNTS: dict[str, int] = {name: 10 for name, _ in BUILTIN_DATASETS}
+# Their images' shapes, known before loading, so that an Input they cannot feed is refused before
+# they are generated or downloaded.
+BUILTIN_SAMPLE_SHAPES: dict[str, tuple[int, int, int]] = {
+    name: (3, 32, 32) if name == "cifar-10" else (1, 28, 28) for name, _ in BUILTIN_DATASETS}
 
 
 def known_class_count(spec: str) -> int | None:
     """The class count of a built-in dataset; None for a folder or file, known only once loaded."""
     return BUILTIN_CLASS_COUNTS.get(spec.strip().lower())
+
+
+def known_sample_shape(spec: str) -> tuple[int, int, int] | None:
+    """The image shape of a built-in dataset; None for a folder or file, known only once loaded."""
+    return BUILTIN_SAMPLE_SHAPES.get(spec.strip().lower())

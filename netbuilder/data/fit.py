@@ -19,14 +19,9 @@ def fit_to_input(dataset: Dataset, input_shape: tuple[int, ...], token_ids: bool
     data is shaped the same way.
     """
     input_shape = tuple(int(size) for size in input_shape)
-    sample_shape = dataset.sample_shape
-    input_kind: InputKind = "tokens" if token_ids else value_kind_of_rank(len(input_shape))
-    if token_ids or dataset.kind == "tokens":
-        if token_ids and dataset.kind == "tokens" and input_shape == sample_shape:
-            return dataset
-        raise _mismatch(dataset, input_shape, input_kind)
-    if input_shape != sample_shape and not _reshapes(sample_shape, input_shape):
-        raise _mismatch(dataset, input_shape, input_kind)
+    input_kind = refuse_mismatch(dataset.name, dataset.kind, dataset.sample_shape, input_shape, token_ids)
+    if token_ids:  # token ids of the Input's length, used as they are
+        return dataset
     recipe = dataset.recipe.for_input(input_kind, input_shape) if dataset.recipe else None
     return replace(dataset, kind=input_kind, recipe=recipe,
                    train_x=dataset.train_x.reshape(-1, *input_shape),
@@ -62,16 +57,33 @@ def _without_single_channel(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
 
 
-def _mismatch(dataset: Dataset, input_shape: tuple[int, ...], input_kind: InputKind) -> DataError:
+def refuse_mismatch(name: str, kind: InputKind, sample_shape: tuple[int, ...], input_shape: tuple[int, ...],
+                    token_ids: bool) -> InputKind:
+    """The kind of the Input of `input_shape`, once samples of `kind` and `sample_shape` (of the
+    dataset `name`) can feed it; else a DataError saying how to set the Input. Also asked before a
+    built-in dataset is loaded (its shape is known), so a wrong Input does not wait for its data."""
+    input_shape = tuple(int(size) for size in input_shape)
+    input_kind: InputKind = "tokens" if token_ids else value_kind_of_rank(len(input_shape))
+    if token_ids or kind == "tokens":
+        if token_ids and kind == "tokens" and input_shape == sample_shape:
+            return input_kind
+        raise _mismatch(name, kind, sample_shape, input_shape, input_kind)
+    if input_shape != sample_shape and not _reshapes(sample_shape, input_shape):
+        raise _mismatch(name, kind, sample_shape, input_shape, input_kind)
+    return input_kind
+
+
+def _mismatch(name: str, kind: InputKind, sample_shape: tuple[int, ...], input_shape: tuple[int, ...],
+              input_kind: InputKind) -> DataError:
     expects = _describe(input_kind, input_shape)
-    gives = _describe(dataset.kind, dataset.sample_shape)
-    if dataset.kind == input_kind:
-        fix = f"Set the Input's shape to {format_shape(dataset.sample_shape)}"
+    gives = _describe(kind, sample_shape)
+    if kind == input_kind:
+        fix = f"Set the Input's shape to {format_shape(sample_shape)}"
     else:
-        fix = f"Set the Input's kind to {dataset.kind} and its shape to {format_shape(dataset.sample_shape)}"
-    if dataset.kind == "image" and input_kind == "vector":
-        fix += f" (or keep a vector Input, of {math.prod(dataset.sample_shape)} features)"
-    return DataError(f'The Input expects {expects} but "{dataset.name}" gives {gives}. {fix}.')
+        fix = f"Set the Input's kind to {kind} and its shape to {format_shape(sample_shape)}"
+    if kind == "image" and input_kind == "vector":
+        fix += f" (or keep a vector Input, of {math.prod(sample_shape)} features)"
+    return DataError(f'The Input expects {expects} but "{name}" gives {gives}. {fix}.')
 
 
 def _describe(kind: str, shape: tuple[int, ...]) -> str:

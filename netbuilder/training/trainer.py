@@ -792,10 +792,13 @@ def prepare(project: Project, dataset_spec: str | None = None, progress: Progres
     if dataset is None and not spec.strip():
         raise DataError("No dataset is chosen: choose one (for example the built-in digits) before training.")
     from netbuilder.data.catalog import load_dataset  # pulls in every loader; only when training
-    from netbuilder.data.fit import fit_to_input, targets_for_task
+    from netbuilder.data.builtin import known_sample_shape
+    from netbuilder.data.fit import fit_to_input, refuse_mismatch, targets_for_task
 
     task = graph.nodes[output_node(graph)].params["task"]  # the Output decides; the data is never asked
     input_info = analysis.info[inputs[0]]
+    if dataset is None and (shape := known_sample_shape(spec)) is not None:  # before generating or downloading it
+        refuse_mismatch(spec.strip(), "image", shape, input_info.shape, input_info.token_ids)
     loaded = dataset if dataset is not None else \
         load_dataset(spec, progress=progress, task=task, input_shape=input_info.shape,
                      in_memory_limit=in_memory_limit())

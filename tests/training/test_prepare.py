@@ -49,6 +49,21 @@ def test_data_of_another_shape_is_explained(csv_file):
         prepare(project(input_shape=(7,), dataset=str(csv_file)))
 
 
+@pytest.mark.parametrize("spec, gives", [("digits", "1×28×28 images"), (" CIFAR-10 ", "3×32×32 images")])
+def test_an_input_a_built_in_dataset_cannot_feed_is_refused_before_the_data_is_made(monkeypatch, spec, gives):
+    """Generating 190,000 digits (or downloading CIFAR-10) only to refuse the Input afterwards
+    would keep the user waiting minutes for a one-line answer."""
+    import netbuilder.data.catalog as catalog
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before the Input was checked")
+
+    monkeypatch.setattr(catalog, "load_dataset", no_loading)
+    with pytest.raises(DataError, match=f'The Input expects 4 features but "{spec.strip()}" gives {gives}. Set the '
+                                        "Input's kind to image"):
+        prepare(project(dataset=spec))
+
+
 def test_two_inputs_are_refused(csv_file):
     with pytest.raises(TrainingError, match="this network has 2: remove the others"):
         prepare(project(dataset=str(csv_file), extra_input=True))

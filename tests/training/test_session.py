@@ -14,8 +14,8 @@ from netbuilder.training.threads import candidate_counts, usable_cores
 FINISH_WITHIN = 20  # seconds; only reached when something hangs
 
 
-def project(dataset="", hidden=16, epochs=2, **training):
-    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [4]}},
+def project(dataset="", hidden=16, epochs=2, features=4, **training):
+    nodes = [{"id": "a", "type": "input", "name": "input1", "params": {"kind": "vector", "shape": [features]}},
              {"id": "b", "type": "dense", "name": "fc1", "params": {"units": hidden}},
              {"id": "r", "type": "relu", "name": "relu1", "params": {}},
              {"id": "c", "type": "dense", "name": "fc2", "params": {"units": 3}},
@@ -68,7 +68,7 @@ def test_preparation_errors_become_a_failed_finish(make_blobs):
 
 def test_stop_during_data_generation_abandons_it(tmp_path, monkeypatch):
     monkeypatch.setenv("NETBUILDER_CACHE_DIR", str(tmp_path))
-    session = TrainingSession(project(dataset="digits"))  # 70,000 digits: a minute of work
+    session = TrainingSession(project(dataset="digits", features=784))  # 190,000 digits: minutes of work
     events = []
     for event in session.events():
         events.append(event)
