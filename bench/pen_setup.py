@@ -61,8 +61,8 @@ def trained_cnn(weights: Path | None = None, train_size: int | None = None, epoc
         print(f"CNN template: weights from {weights}")
     else:
         model, dataset, _, seconds, trained_epochs = train_template(CNN_TEMPLATE, train_size, 1000, epochs)
-        print(f"CNN template trained {trained_epochs} epochs of {dataset.samples_per_epoch or len(dataset.train_x):,} "
-              f"built-in digits in {seconds:.0f} s")
+        print(f"CNN template trained {trained_epochs} epochs of {dataset.epoch_size():,} built-in digits "
+              f"in {seconds:.0f} s")
         if weights is not None:
             torch.save(model.state_dict(), weights)
     return TrainedModel(model.eval(), dataset.recipe, None)

@@ -213,8 +213,7 @@ def main() -> None:
             results.append(score(model, dataset, real, task))
             params = sum(parameter.numel() for parameter in model.parameters())
             name = load_template(TEMPLATES[key]).name + (f", seed {seed}" if len(seeds) > 1 else "")
-            per_epoch = min(dataset.samples_per_epoch or len(dataset.train_x), len(dataset.train_x))
-            print(f"{name:20} {params:>8,} {per_epoch:>8} {trained_epochs:>6} {seconds:>8.0f} "
+            print(f"{name:20} {params:>8,} {dataset.epoch_size():>8} {trained_epochs:>6} {seconds:>8.0f} "
                   + row(results[-1]), flush=True)
         if len(seeds) > 1:
             mean = {name: float(np.mean([result[name] for result in results])) for name in results[0]}

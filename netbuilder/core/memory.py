@@ -37,9 +37,25 @@ RUNTIME_BYTES = 128 * 2**20
 # batches this size or the training batch size, whichever is larger); they run without autograd,
 # so only a few of a layer's values are alive at a time.
 EVALUATION_BATCH = 512
-# Training and validation samples of the built-in datasets, held in memory as the Input's values.
-BUILTIN_SAMPLES = {"digits": (DIGITS_PER_EPOCH * DIGITS_FRESH_EPOCHS, DIGITS_VALIDATION), "mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000),
-                   "cifar-10": (50_000, 10_000)}
+
+
+@dataclass(frozen=True)
+class BuiltinCounts:
+    """The samples of a built-in dataset, held in memory as the Input's values."""
+
+    per_epoch: int  # training samples an epoch takes
+    validation: int
+    epochs_held: int = 1  # epochs of training samples held, each epoch taking the next (the digits)
+
+    @property
+    def held(self) -> int:
+        return self.per_epoch * self.epochs_held + self.validation
+
+
+BUILTIN_SAMPLES = {"digits": BuiltinCounts(DIGITS_PER_EPOCH, DIGITS_VALIDATION, DIGITS_FRESH_EPOCHS),
+                   "mnist": BuiltinCounts(60_000, 10_000), "fashion-mnist": BuiltinCounts(60_000, 10_000),
+                   "cifar-10": BuiltinCounts(50_000, 10_000)}
+
 # Image data whose float tensors would take more than this share of the free memory is streamed:
 # the rest of the run (weights, activations, torch) then keeps most of what is free.
 IN_MEMORY_SHARE = 0.25
@@ -123,9 +139,13 @@ def _evaluation_bytes(analysis: Analysis, batch_size: int) -> int:
 
 def data_bytes(analysis: Analysis, graph: Graph, samples: int) -> int:
     """`samples` samples of the Input's shape, with their labels (int64 or float32 each)."""
+    return (_input_bytes(analysis, graph) + 8) * samples
+
+
+def _input_bytes(analysis: Analysis, graph: Graph) -> int:
+    """One sample's float values, as the Input layers take them."""
     inputs = [analysis.info[n] for n in analysis.order if graph.nodes[n].spec.is_source and n in analysis.info]
-    per_sample = sum(activation_bytes(info, 1) for info in inputs) + 8
-    return per_sample * samples
+    return sum(activation_bytes(info, 1) for info in inputs)
 
 
 def in_memory_limit() -> int | None:
@@ -140,23 +160,20 @@ def stream_bytes(analysis: Analysis, graph: Graph, samples: int, batch_size: int
     the inputs being built: a training batch and a validation chunk, each read as uint8 pixels
     (a quarter of the floats; these pages of the cache count, the rest is the system's file cache,
     given back under pressure), their floats and the copy put back in the batch's order."""
-    per_sample = data_bytes(analysis, graph, 1) - 8
+    per_sample = _input_bytes(analysis, graph)
     return samples * 8 + (batch_size + max(batch_size, EVALUATION_BATCH)) * per_sample * 9 // 4
 
 
 def builtin_samples(dataset: str) -> int | None:
     """Training plus validation samples of a built-in dataset; None for the user's own data."""
     counts = BUILTIN_SAMPLES.get(dataset.strip().lower())
-    return None if counts is None else sum(counts)
+    return None if counts is None else counts.held
 
 
 def builtin_epoch_samples(dataset: str) -> int | None:
     """The training samples an epoch of a built-in dataset takes; None for the user's own data."""
-    name = dataset.strip().lower()
-    if name == "digits":
-        return DIGITS_PER_EPOCH
-    counts = BUILTIN_SAMPLES.get(name)
-    return None if counts is None else counts[0]
+    counts = BUILTIN_SAMPLES.get(dataset.strip().lower())
+    return None if counts is None else counts.per_epoch
 
 
 def training_memory(graph: Graph, analysis: Analysis, settings: TrainingSettings,
@@ -196,7 +213,7 @@ def will_stream(graph: Graph, analysis: Analysis, samples: int | None, available
     rule (`in_memory_limit`)."""
     if samples is None or available is None:
         return False
-    return data_bytes(analysis, graph, samples) - 8 * samples > int(IN_MEMORY_SHARE * available)
+    return _input_bytes(analysis, graph) * samples > int(IN_MEMORY_SHARE * available)
 
 
 def training_problem(graph: Graph, analysis: Analysis, settings: TrainingSettings, available: int | None,

@@ -56,6 +56,12 @@ class Dataset:
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
 
+    def epoch_size(self, held: int | None = None) -> int:
+        """The training samples an epoch takes of the `held` ones (default: all of train_x; fewer once
+        a validation share is split off): samples_per_epoch, or all of them when that is 0 or more."""
+        held = len(self.train_x) if held is None else held
+        return min(self.samples_per_epoch or held, held)
+
     @property
     def vocabulary(self) -> list[str] | None:
         """Token id -> word, for text datasets (the recipe's vocabulary)."""

@@ -245,7 +245,7 @@ class Trainer:
         val_x, val_y = _place(val_x, device), _place(val_y, device)
         self._check_fit(train_x, train_y, device)
         optimizer = build_optimizer(model, self.settings)
-        samples_per_epoch = min(self.dataset.samples_per_epoch or len(train_x), len(train_x))
+        samples_per_epoch = self.dataset.epoch_size(len(train_x))
         batches, last_end = self._batches(samples_per_epoch, self.settings.batch_size)
         schedules = build_schedule(optimizer, self.settings, batches)
         check = min(self.settings.batch_size, 256)
