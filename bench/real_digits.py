@@ -120,7 +120,7 @@ def preview_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 16) ->
 
 def upright_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Two digits of each class as the generator drew them (top row), and below each the same digit
-    as the digit recipe hands it to a model, stood upright."""
+    as the digit recipe hands it to a model, stood upright and softened."""
     chosen = np.concatenate([np.flatnonzero(labels == digit)[:2] for digit in range(10)])
     recipe = digit_recipe(CLASS_NAMES)
     read = np.round(input_pictures(recipe, model_inputs(recipe, images[chosen])) * 255).astype(np.uint8)
@@ -176,7 +176,7 @@ def main() -> None:
                         "the app's); figures move by a few tenths of a point between seeds, so compare means")
     parser.add_argument("--preview", type=Path, metavar="PNG", help="also draw 10 rows × 16 digits into this file")
     parser.add_argument("--upright", type=Path, metavar="PNG", help="also draw 20 digits as drawn and as a model "
-                        "reads them, stood upright, into this file")
+                        "reads them, stood upright and softened, into this file")
     parser.add_argument("--compare-with", type=Path, metavar="DIGITS_PY",
                         help="also time an older copy of netbuilder/data/digits.py against this one")
     args = parser.parse_args()

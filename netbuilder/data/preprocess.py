@@ -26,6 +26,10 @@ _TIE_MARGIN = 1e-3
 # leans further is a digit lying on its side or a scribble, and shearing it more would smear it flat.
 _MAX_SLANT = 1.0
 _REMAP_CHUNK = 1024  # digits stood upright in one OpenCV call: 28,672 rows, under its 32,767
+# How far, in pixels of the 28×28 digit, `smooth_digits` softens a digit recipe's digits (the deviation
+# of the Gaussian blur): taught and read so, the CNN template reads real MNIST and pen digits best
+# (docs/decisions.md, "Digits softened").
+DIGIT_SMOOTHING = 0.8
 
 
 def normalize_digit(image: np.ndarray) -> np.ndarray:
@@ -138,6 +142,36 @@ def deslant_digits(digits: np.ndarray) -> np.ndarray:
     # Fitting reads the ink wherever it lies, so only the columns holding any are handed on.
     inked = np.flatnonzero(np.ones(count * height, np.float32) @ upright.reshape(count * height, canvas_width))
     return normalize_digits(upright[:, :, inked[0]:inked[-1] + 1] if len(inked) else upright[:, :, :width])
+
+
+def smooth_digits(digits: np.ndarray, deviation: float) -> np.ndarray:
+    """Digits (N, H, W) -> the same digits blurred by a Gaussian of this deviation (in pixels), each
+    on its own with nothing but paper around it.
+
+    A generated digit, a scanned one and a drawing differ most in what a blur takes away: the
+    exact edge of a stroke, a one-pixel gap or spur, the stair-steps of a shrunk line. Softened
+    alike, they differ in shape only, which is what a model should read. The blur is separable:
+    a banded matrix of the Gaussian's weights (cut at four deviations, as OpenCV cuts it) blurs
+    the columns from the left and the rows from the right. Each image is blurred alone, ink near
+    an edge fading out over it as if the paper went on, and a blank image stays blank.
+    """
+    digits = np.asarray(digits, np.float32)
+    if deviation <= 0 or digits.size == 0:
+        return digits
+    _, height, width = digits.shape
+    return _blur_matrix(height, deviation).T @ digits @ _blur_matrix(width, deviation)
+
+
+def _blur_matrix(size: int, deviation: float) -> np.ndarray:
+    """(size, size) float32: a row of pixels times it is that row blurred by a Gaussian of this
+    deviation, whose weights sum to 1 over its reach of round(4 · deviation) pixels each side."""
+    reach = max(1, round(4 * deviation))
+    offsets = np.arange(-reach, reach + 1)
+    weights = np.exp(-offsets**2 / (2 * deviation**2))
+    weights /= weights.sum()
+    positions = np.arange(size)
+    gap = positions[None, :] - positions[:, None]  # [source, target]
+    return np.where(np.abs(gap) <= reach, weights[np.clip(gap + reach, 0, 2 * reach)], 0.0).astype(np.float32)
 
 
 def _placement(centre: np.ndarray | float, size: np.ndarray | int) -> np.ndarray | int:

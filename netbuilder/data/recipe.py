@@ -24,7 +24,7 @@ from netbuilder.common.fields import FieldError, Kind, read_field, is_count
 from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
-from .preprocess import DIGIT_BOX, IMAGE_SIZE, deslant_digits, normalize_digits, resize_image
+from .preprocess import DIGIT_BOX, DIGIT_SMOOTHING, IMAGE_SIZE, deslant_digits, normalize_digits, resize_image, smooth_digits
 from .strokes import Drawing, ink_polyline
 
 RECIPE_FORMAT = "netbuilder-recipe"
@@ -58,6 +58,8 @@ _STACK_CHUNK = 512
 # the shrinking to normalize_digit's anti-aliasing, as with any image.
 _DRAWING_BOX = 80
 _DRAWING_PEN_SHARE = 0.075
+# The widest blur a recipe may soften digits by, in pixels: a wider one smears a 20-pixel digit into a blob.
+_MOST_SMOOTHING = 3.0
 
 
 class RecipeError(ValueError):
@@ -84,6 +86,9 @@ class ImageRecipe:
     resize: str = "area"  # one of RESIZE_METHODS
     # digits only: each digit stood upright (`deslant_digits`) after it is fitted and centred
     deslant: bool = False
+    # digits only: the deviation, in pixels, of the Gaussian blur that softens each digit last
+    # (`smooth_digits`); 0: none
+    smooth: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class Recipe:
             document["image"] = {"height": self.image.height, "width": self.image.width,
                                  "channels": self.image.channels, "mean": self.image.mean,
                                  "std": self.image.std, "digits": self.image.digits, "resize": self.image.resize,
-                                 "deslant": self.image.deslant}
+                                 "deslant": self.image.deslant, "smooth": self.image.smooth}
         if self.table:
             document["table"] = {"columns": list(self.table.columns), "label_column": self.table.label_column,
                                  "scaling": self.table.scaling, "offset": list(self.table.offset),
@@ -174,18 +179,21 @@ class Recipe:
 
 
 def image_recipe(class_names: Sequence[str], height: int, width: int, channels: int = 1, *,
-                 digits: bool = False, resize: str = "area", deslant: bool = False) -> Recipe:
+                 digits: bool = False, resize: str = "area", deslant: bool = False,
+                 smooth: float = 0.0) -> Recipe:
     """The recipe of a classification image dataset as its loader reads it."""
     if resize not in RESIZE_METHODS:
         raise DataError(f'Images are resized by one of {", ".join(RESIZE_METHODS)}, not "{shown(resize)}".')
     return Recipe("image", (channels, height, width), "classification", tuple(class_names),
-                  image=ImageRecipe(height, width, channels, digits=digits, resize=resize, deslant=deslant))
+                  image=ImageRecipe(height, width, channels, digits=digits, resize=resize, deslant=deslant,
+                                    smooth=smooth))
 
 
 def digit_recipe(class_names: Sequence[str]) -> Recipe:
-    """MNIST, the built-in digits and anything made like them: 28×28 grey, digit-normalised and
-    stood upright (models read real handwriting better that way: docs/decisions.md, "Digits stood upright")."""
-    return image_recipe(class_names, IMAGE_SIZE, IMAGE_SIZE, digits=True, deslant=True)
+    """MNIST, the built-in digits and anything made like them: 28×28 grey, digit-normalised, stood
+    upright and softened (models read real handwriting better that way: docs/decisions.md, "Digits
+    stood upright" and "Digits softened")."""
+    return image_recipe(class_names, IMAGE_SIZE, IMAGE_SIZE, digits=True, deslant=True, smooth=DIGIT_SMOOTHING)
 
 
 # --- the one way in --------------------------------------------------------------------------------------
@@ -234,7 +242,11 @@ def drawing_steps(image: ImageRecipe) -> str:
         return f"the drawing resized to {image.width}×{image.height}"
     steps = (f"the drawing cropped, fitted into {DIGIT_BOX}×{DIGIT_BOX} and centred by its centre of mass in "
              f"{IMAGE_SIZE}×{IMAGE_SIZE}")
-    return steps + ", then stood upright (its slant taken away)" if image.deslant else steps
+    if image.deslant:
+        steps += ", then stood upright (its slant taken away)"
+    if image.smooth:
+        steps += f", then softened (a blur of {image.smooth:g} pixels)"
+    return steps
 
 
 def drawing_picture(drawing: Drawing, pen_factor: float = 1.0) -> np.ndarray:
@@ -295,7 +307,9 @@ def _image_inputs(image: ImageRecipe, samples: Sequence) -> torch.Tensor:
     for start, group in _groups(samples):
         pixels = _opaque(_unit_pixels(group, start))
         digits = normalize_digits(_ink_on_black(_grey(pixels)))
-        batch[start:start + len(group), 0] = deslant_digits(digits) if image.deslant else digits
+        if image.deslant:
+            digits = deslant_digits(digits)
+        batch[start:start + len(group), 0] = smooth_digits(digits, image.smooth)
     return torch.from_numpy(batch).sub_(image.mean).div_(image.std)
 
 
@@ -530,11 +544,12 @@ def _image_from(reader: _Reader | None) -> ImageRecipe | None:
     if channels not in (1, 3):
         raise RecipeError(f"the recipe's image part has {channels} channels; images have 1 (grey) or 3 (colour)")
     # recipes saved before the resize method was a setting were all read by "area", and before
-    # digits were stood upright, not: a model reads as it was taught
+    # digits were stood upright or softened, not: a model reads as it was taught
     resize = reader.choice("resize", RESIZE_METHODS) if "resize" in reader.document else "area"
     deslant = reader.flag("deslant") if "deslant" in reader.document else False
+    smooth = reader.number("smooth") if "smooth" in reader.document else 0.0
     return ImageRecipe(reader.integer("height"), reader.integer("width"), channels, reader.number("mean"),
-                       reader.number("std", positive=True), reader.flag("digits"), resize, deslant)
+                       reader.number("std", positive=True), reader.flag("digits"), resize, deslant, smooth)
 
 
 def _table_from(reader: _Reader | None) -> TableRecipe | None:
@@ -562,6 +577,11 @@ def _image_inconsistency(image: ImageRecipe, input_shape: tuple[int, ...]) -> st
         return f"digit normalisation makes 1×{IMAGE_SIZE}×{IMAGE_SIZE} images"
     if image.deslant and not image.digits:
         return "only digits are stood upright: the recipe's image part has deslant without digits"
+    if image.smooth and not image.digits:
+        return "only digits are softened: the recipe's image part has smooth without digits"
+    if not 0 <= image.smooth <= _MOST_SMOOTHING:
+        return (f"the recipe softens digits by a blur of {image.smooth:g} pixels; a blur is 0 to "
+                f"{_MOST_SMOOTHING:g} pixels")
     return None
 
 

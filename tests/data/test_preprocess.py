@@ -5,7 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.data.preprocess import DIGIT_BOX, deslant_digits, normalize_digit, normalize_digits
+from netbuilder.data.preprocess import (DIGIT_BOX, DIGIT_SMOOTHING, deslant_digits, normalize_digit, normalize_digits,
+                                        smooth_digits)
 from netbuilder.data.recipe import MNIST_BACKGROUND, MNIST_MEAN, MNIST_STD, digit_recipe, model_inputs
 
 
@@ -153,11 +154,12 @@ def test_a_stack_of_digits_normalises_exactly_as_each_digit_alone(stack):
 @given(digit_stacks([np.uint8, np.uint16, np.float32], dark_last_row_and_column=True))
 def test_a_stack_of_images_reads_exactly_as_each_image_normalised_alone(stack):
     """The digit recipe's input for a loader's stack equals the per-image path: each image as 0-1
-    values (16-bit ones divided by 65,535), `normalize_digit`, stood upright alone, then MNIST's
+    values (16-bit ones divided by 65,535), `normalize_digit`, stood upright and softened alone, then MNIST's
     scaling. (The blank last row and column keep the background dark, so nothing is inverted.)"""
     recipe = digit_recipe(list("0123456789"))
     unit = stack.astype(np.float32) / np.float32(65535) if stack.dtype == np.uint16 else stack
-    upright = np.concatenate([deslant_digits(normalize_digit(image)[None]) for image in unit])
+    upright = np.concatenate([smooth_digits(deslant_digits(normalize_digit(image)[None]), DIGIT_SMOOTHING)
+                              for image in unit])
     expected = (torch.from_numpy(upright)[:, None] - MNIST_MEAN) / MNIST_STD
     assert torch.equal(model_inputs(recipe, stack), expected)
     assert torch.equal(model_inputs(recipe, list(stack)), expected)
@@ -223,3 +225,34 @@ def test_a_stack_stands_upright_exactly_as_each_digit_alone(stack):
     """How many digits are read together (a loader's chunk or one drawing) never changes one."""
     digits = normalize_digits(stack)
     assert np.array_equal(deslant_digits(digits), np.concatenate([deslant_digits(digit[None]) for digit in digits]))
+
+
+def test_softening_blurs_each_digit_as_opencv_does_and_keeps_its_ink_where_it_was():
+    """The digit recipe's blur is OpenCV's Gaussian blur of each digit alone, with paper around it:
+    a fitted digit keeps its ink and its centre of mass, loses its hard edges, and a blank one stays blank."""
+    rng = np.random.default_rng(3)
+    figures = [normalize_digit(_slanted_digit(slope, shape)) for slope in rng.uniform(-0.5, 0.5, 3) for shape in ("1", "0")]
+    stack = np.stack(figures + [np.zeros((28, 28), np.float32)])
+    softened = smooth_digits(stack, DIGIT_SMOOTHING)
+    assert softened.shape == stack.shape and softened.dtype == np.float32
+    assert not softened[-1].any()
+    for digit, soft in zip(stack, softened):
+        assert np.allclose(soft, cv2.GaussianBlur(digit, (0, 0), DIGIT_SMOOTHING, borderType=cv2.BORDER_CONSTANT),
+                           atol=1e-6)
+    for digit, soft in zip(stack[:-1], softened[:-1]):
+        assert soft.sum() == pytest.approx(digit.sum(), rel=1e-3)  # only a faint fringe may fall off the image
+        for axis in (0, 1):
+            profile, soft_profile = digit.sum(axis=axis), soft.sum(axis=axis)
+            assert soft_profile @ np.arange(28) / soft.sum() == pytest.approx(profile @ np.arange(28) / digit.sum(), abs=1e-3)
+        hard_edges = ((digit > 0.05) & (digit < 0.95)).sum() / (digit > 0.05).sum()
+        assert ((soft > 0.05) & (soft < 0.95)).sum() / (soft > 0.05).sum() > hard_edges
+    assert np.array_equal(smooth_digits(stack, 0.0), stack)
+
+
+@settings(max_examples=100, deadline=None)
+@given(digit_stacks([np.float32]))
+def test_a_stack_softens_exactly_as_each_digit_alone(stack):
+    """How many digits are read together never changes one: no ink crosses from a digit to the next."""
+    digits = normalize_digits(stack)
+    assert np.array_equal(smooth_digits(digits, DIGIT_SMOOTHING),
+                          np.concatenate([smooth_digits(digit[None], DIGIT_SMOOTHING) for digit in digits]))

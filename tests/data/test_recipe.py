@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netbuilder.data.base import DataError
-from netbuilder.data.preprocess import deslant_digits, normalize_digit
+from netbuilder.data.preprocess import DIGIT_SMOOTHING, deslant_digits, normalize_digit, smooth_digits
 from netbuilder.data.recipe import (MNIST_MEAN, MNIST_STD, Recipe, RecipeError, TableRecipe, TextRecipe,
                                     class_indices, digit_recipe, image_recipe, input_pictures, model_inputs,
                                     predictions)
@@ -81,7 +81,8 @@ def test_a_big_drawing_is_digit_normalised_like_training_digits():
     cv2.putText(canvas, "3", (60, 240), cv2.FONT_HERSHEY_SIMPLEX, 7, 255, 20, cv2.LINE_AA)
     batch = model_inputs(digit_recipe(list("0123456789")), [canvas])
     assert batch.shape == (1, 1, 28, 28) and batch.dtype == torch.float32
-    expected = (torch.from_numpy(deslant_digits(normalize_digit(canvas)[None])[0]) - MNIST_MEAN) / MNIST_STD
+    reading = smooth_digits(deslant_digits(normalize_digit(canvas)[None]), DIGIT_SMOOTHING)[0]
+    expected = (torch.from_numpy(reading) - MNIST_MEAN) / MNIST_STD
     assert torch.equal(batch[0, 0], expected)
 
 
@@ -190,12 +191,42 @@ def test_a_model_saved_before_digits_were_stood_upright_reads_them_as_it_was_tau
     today = digit_recipe(list("0123456789"))
     document = today.to_dict()
     assert document["image"]["deslant"] is True
-    del document["image"]["deslant"]
+    del document["image"]["deslant"], document["image"]["smooth"]  # both came later
     older = Recipe.from_dict(document)
-    assert not older.image.deslant
+    assert not older.image.deslant and not older.image.smooth
     expected = (torch.from_numpy(normalize_digit(canvas)) - MNIST_MEAN) / MNIST_STD
     assert torch.equal(model_inputs(older, [canvas])[0, 0], expected)
     assert not torch.equal(model_inputs(today, [canvas])[0, 0], expected)
+
+
+def test_a_model_saved_before_digits_were_softened_reads_them_as_it_was_taught():
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.circle(canvas, (140, 140), 90, 255, 18, cv2.LINE_AA)
+    today = digit_recipe(list("0123456789"))
+    document = today.to_dict()
+    assert document["image"]["smooth"] == DIGIT_SMOOTHING > 0
+    del document["image"]["smooth"]
+    older = Recipe.from_dict(document)
+    assert older.image.smooth == 0 and older.image.deslant
+    expected = (torch.from_numpy(deslant_digits(normalize_digit(canvas)[None])[0]) - MNIST_MEAN) / MNIST_STD
+    assert torch.equal(model_inputs(older, [canvas])[0, 0], expected)
+    assert not torch.equal(model_inputs(today, [canvas])[0, 0], expected)
+    assert Recipe.from_dict(today.to_dict()) == today
+
+
+@pytest.mark.parametrize("smooth", [-0.5, 3.5, float("nan"), float("inf")])
+def test_a_recipe_softening_digits_by_an_impossible_blur_is_refused(smooth):
+    document = digit_recipe(list("0123456789")).to_dict()
+    document["image"]["smooth"] = smooth
+    with pytest.raises(RecipeError, match="blur|smooth must be a number"):
+        Recipe.from_dict(document)
+
+
+def test_only_digits_are_softened():
+    document = image_recipe(["cat", "dog"], 32, 24, 3).to_dict()
+    document["image"]["smooth"] = 0.8
+    with pytest.raises(RecipeError, match="only digits"):
+        Recipe.from_dict(document)
 
 
 def test_only_digits_are_stood_upright():

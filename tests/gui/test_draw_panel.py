@@ -66,7 +66,8 @@ def test_a_drawn_digit_reaches_the_model_centred_in_the_central_20x20(qtbot, pan
     rows, cols = np.indices(picture.shape)
     centre = ((rows * picture).sum() / picture.sum(), (cols * picture).sum() / picture.sum())
     assert abs(centre[0] - 14) <= 1 and abs(centre[1] - 14) <= 1
-    ink_rows, ink_cols = np.flatnonzero(picture.max(axis=1) > 0.05), np.flatnonzero(picture.max(axis=0) > 0.05)
+    # (the softened edge's faint fringe reaches a pixel further; the ink itself stays inside)
+    ink_rows, ink_cols = np.flatnonzero(picture.max(axis=1) > 0.3), np.flatnonzero(picture.max(axis=0) > 0.3)
     assert ink_rows[0] >= 4 and ink_rows[-1] <= 23 and ink_cols[0] >= 4 and ink_cols[-1] <= 23
 
 
@@ -326,8 +327,9 @@ def test_the_pen_width_slider_sets_the_pen_drawn_with_and_the_model_reads_the_sh
     thin = panel.reading.picture.copy()
     panel.pen_slider.setValue(35)
     assert panel.canvas.drawing().pen_width == 35
-    # The model reads every drawing with one pen in proportion to its size, as it was taught.
-    assert np.array_equal(panel.reading.picture, thin) and thin.max() > 0.9
+    # The model reads every drawing with one pen in proportion to its size, as it was taught (a
+    # thin stroke, softened, peaks below full ink but is plainly there).
+    assert np.array_equal(panel.reading.picture, thin) and thin.max() > 0.5
 
 
 @pytest.mark.parametrize("margin", [0.0, 1.01])
