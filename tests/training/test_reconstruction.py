@@ -142,7 +142,7 @@ def test_an_autoencoder_gives_a_drawing_back():
     reader = DrawingReader(model, recipe)
     seven = Drawing((280, 280), 20.0, (((60.0, 50.0), (220.0, 50.0), (120.0, 240.0)),))
     reading = reader.read(seven, activations=True, saliency=True)
-    assert reading.picture.max() > 0.9 and reading.saliency is None
+    assert reading.picture.max() > 0.6 and reading.saliency is None  # a stroke, softened
     np.testing.assert_allclose(reading.reconstruction, reading.picture, atol=1e-6)
     assert reading.prediction.errors[0] < 1e-10 and "copy" in reading.activations
     one = Drawing((280, 280), 20.0, (((140.0, 40.0), (140.0, 240.0)),))
