@@ -82,8 +82,8 @@ class _Variation:
     overshoot: tuple[float, float] = (0.12, 0.15)  # mean and deviation, as a share of the end segment
     # Median and deviation of its log, and the thinnest and boldest pen: real digits run from thin
     # to bold strokes, with a long tail of bold ones. No pen is thinner than 1.1 pixels: since the
-    # recipe softens every digit, a model needs no hairlines to read thin drawn strokes, and without them MNIST
-    # and pen-dev read better (docs/decisions.md, "No hairline pens").
+    # recipe softens every digit, a model needs no hairlines to read thin drawn strokes, and without
+    # them MNIST reads better (docs/decisions.md, "Digits softened": "Generator v14").
     pen_width: tuple[float, float] = (1.3, 0.42)
     pen_width_range: tuple[float, float] = (1.1, 6.0)
     pressure: float = 0.35  # largest relative swing of the pen width along a stroke

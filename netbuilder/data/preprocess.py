@@ -151,7 +151,7 @@ def smooth_digits(digits: np.ndarray, deviation: float) -> np.ndarray:
     A generated digit, a scanned one and a drawing differ most in what a blur takes away: the
     exact edge of a stroke, a one-pixel gap or spur, the stair-steps of a shrunk line. Softened
     alike, they differ in shape only, which is what a model should read. The blur is separable:
-    a banded matrix of the Gaussian's weights (cut at four deviations, as OpenCV cuts it) blurs
+    a banded matrix of OpenCV's Gaussian weights (cut at four deviations, as OpenCV cuts it) blurs
     the columns from the left and the rows from the right. Each image is blurred alone, ink near
     an edge fading out over it as if the paper went on, and a blank image stays blank.
     """
@@ -163,15 +163,12 @@ def smooth_digits(digits: np.ndarray, deviation: float) -> np.ndarray:
 
 
 def _blur_matrix(size: int, deviation: float) -> np.ndarray:
-    """(size, size) float32: a row of pixels times it is that row blurred by a Gaussian of this
-    deviation, whose weights sum to 1 over its reach of round(4 · deviation) pixels each side."""
+    """(size, size) float32: a row of pixels times it is that row blurred by OpenCV's Gaussian kernel
+    of this deviation, which reaches round(4 · deviation) pixels each side."""
     reach = max(1, round(4 * deviation))
-    offsets = np.arange(-reach, reach + 1)
-    weights = np.exp(-offsets**2 / (2 * deviation**2))
-    weights /= weights.sum()
-    positions = np.arange(size)
-    gap = positions[None, :] - positions[:, None]  # [source, target]
-    return np.where(np.abs(gap) <= reach, weights[np.clip(gap + reach, 0, 2 * reach)], 0.0).astype(np.float32)
+    weights = cv2.getGaussianKernel(2 * reach + 1, deviation, cv2.CV_32F)[:, 0]
+    return sum(weight * np.eye(size, k=offset, dtype=np.float32)
+               for offset, weight in zip(range(-reach, reach + 1), weights))
 
 
 def _placement(centre: np.ndarray | float, size: np.ndarray | int) -> np.ndarray | int:
