@@ -70,7 +70,7 @@ def rank_processes(run_folder: str) -> list[int]:
     return found
 
 
-def test_a_two_process_run_fills_the_curves_and_loads_its_saved_weights(qtbot, panel):
+def test_a_two_process_run_fills_the_curves_loads_its_saved_weights_and_the_next_starts_from_them(qtbot, panel):
     trained = []
     panel.model_trained.connect(trained.append)
     panel.start()
@@ -84,6 +84,12 @@ def test_a_two_process_run_fills_the_curves_and_loads_its_saved_weights(qtbot, p
     assert panel.last_epoch.train_accuracy > 0.9  # the two ranks together learned the stripes
     assert len(trained) == 1 and trained[0].recipe.class_names == ("0", "1", "2")
     assert (panel.document.path.with_suffix(".safetensors")).exists()
+    # one run's weights are where the next run on two processes starts, when asked
+    panel.settings.fields["start_from_weights"].widget.click()
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
+    log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
+    assert any(line.startswith("Starting from the model's weights: all ") for line in log), log
 
 
 def test_stop_ends_every_process_within_seconds(qtbot, panel):
@@ -105,14 +111,3 @@ def test_a_run_that_fails_in_the_processes_says_why_in_one_line(qtbot, panel, tm
     qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
     assert "missing.csv" in panel.run_box.message.text() and "Traceback" not in panel.run_box.message.text()
     assert not panel.document.path.with_suffix(".safetensors").exists()
-
-
-def test_a_two_process_run_starts_from_the_models_weights_when_asked(qtbot, panel):
-    panel.start()
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
-    assert panel.document.path.with_suffix(".safetensors").exists()
-    panel.settings.fields["start_from_weights"].widget.click()
-    panel.start()
-    qtbot.waitUntil(lambda: panel.state == "idle", timeout=60_000)
-    log = [panel.run_box.run_log.item(row).text() for row in range(panel.run_box.run_log.count())]
-    assert any(line.startswith("Starting from the model's weights: all ") for line in log), log
