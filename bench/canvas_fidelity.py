@@ -38,7 +38,8 @@ from real_digits import shared_data  # noqa: E402
 from netbuilder.data.digits import pen_traces  # noqa: E402
 from netbuilder.data.idx import read_idx  # noqa: E402
 from netbuilder.data.recipe import model_inputs  # noqa: E402
-from netbuilder.gui.panels.draw import CANVAS_SIDE, DrawPanel  # noqa: E402
+from netbuilder.gui.panels.draw import DrawPanel  # noqa: E402
+from netbuilder.gui.panels.draw_canvas import CANVAS_SIDE  # noqa: E402
 
 REAL_DIGITS = shared_data("mnist-dev")
 BATCH = 500
@@ -111,7 +112,7 @@ def main() -> None:
     panel.resize(900, 600)
     panel.show()
     app.processEvents()
-    panel.flow.setChecked(False)  # the answer only: no layer views to fill
+    panel.reading_view.flow.setChecked(False)  # the answer only: no layer views to fill
     panel.set_trained_model(trained)
     print(f"canvas widget {panel.canvas.square().width():.0f} px square, {CANVAS_SIDE} canvas units")
     agreement_a, accuracy_a = replayed_traces(panel, trained.model, trained.recipe, traces)

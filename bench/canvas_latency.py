@@ -39,7 +39,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.digits import pen_traces  # noqa: E402
 from netbuilder.gui.main_window import MainWindow  # noqa: E402
-from netbuilder.gui.panels.draw import CANVAS_SIDE  # noqa: E402
+from netbuilder.gui.panels.draw_canvas import CANVAS_SIDE  # noqa: E402
 
 
 class PaintClock:
@@ -65,7 +65,7 @@ class PaintClock:
 def stroke_latencies(app: QApplication, window: MainWindow, count: int) -> tuple[list[float], list[float]]:
     """Milliseconds from each stroke's mouse release to the bars' paint, and to the end of the work it caused."""
     bars, done = [], []
-    with PaintClock(window.draw_panel.plot) as clock:
+    with PaintClock(window.draw_panel.reading_view.plot) as clock:
         _draw_all(app, window, count, clock, bars, done)
     return bars, done
 
@@ -128,9 +128,9 @@ def main() -> None:
 
     stroke_latencies(app, window, 10)  # warm-up: first calls allocate
     bars_on, done_on = stroke_latencies(app, window, count)
-    window.draw_panel.flow.setChecked(False)
+    window.draw_panel.reading_view.flow.setChecked(False)
     bars_off, done_off = stroke_latencies(app, window, count)
-    window.draw_panel.flow.setChecked(True)
+    window.draw_panel.reading_view.flow.setChecked(True)
     reader, drawing = window.draw_panel.reader, window.draw_panel.canvas.drawing()
     forward = []
     for _ in range(200):

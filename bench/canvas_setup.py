@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from netbuilder.core.project import load_template  # noqa: E402
 from netbuilder.data.digits import load_digits  # noqa: E402
 from netbuilder.data.strokes import Drawing  # noqa: E402
-from netbuilder.gui.panels.draw import CANVAS_SIDE, DrawingCanvas  # noqa: E402
+from netbuilder.gui.panels.draw_canvas import CANVAS_SIDE, DrawingCanvas  # noqa: E402
 from netbuilder.model.checkpoint import TrainedModel  # noqa: E402
 from netbuilder.training.events import EpochEnded, Finished  # noqa: E402
 from netbuilder.training.session import TrainingSession  # noqa: E402

@@ -89,19 +89,20 @@ def test_a_leaning_digit_reaches_the_model_upright_and_the_preview_says_so(qtbot
         drag(qtbot, panel.canvas, leaning_one)
         qtbot.waitUntil(lambda: panel.reading is not None)
         widths[name] = ink_width(panel.reading.picture)
-        assert ("stood upright" in panel.preview.toolTip()) == (name == "today")
+        assert ("stood upright" in panel.reading_view.preview.toolTip()) == (name == "today")
     assert widths["today"] <= 6 < widths["older"]
 
 
 def test_the_bars_are_probabilities_and_follow_each_stroke(qtbot, panel, trained_mlp):
     panel.set_trained_model(trained_mlp)
     drag(qtbot, panel.canvas, one())
-    first = panel.bars.opts["height"].copy()
+    first = panel.reading_view.bars.opts["height"].copy()
     assert first.sum() == pytest.approx(1.0, abs=1e-5)
     top = trained_mlp.recipe.class_names[int(first.argmax())]
-    assert panel.top_class.text() == top or panel.top_class.text().startswith(f"{top} or ")  # or a close call
+    answer = panel.reading_view.top_class.text()
+    assert answer == top or answer.startswith(f"{top} or ")  # or a close call
     drag(qtbot, panel.canvas, [(0.4, 0.3), (0.8, 0.3)])
-    second = panel.bars.opts["height"]
+    second = panel.reading_view.bars.opts["height"]
     assert second.sum() == pytest.approx(1.0, abs=1e-5) and not np.allclose(first, second)
 
 
@@ -117,7 +118,7 @@ def test_clear_by_button_right_click_and_esc_empties_the_canvas(qtbot, panel, tr
         canvas.setFocus()
         do_clear()
         assert canvas.drawing().is_empty and panel.reading is None
-        assert not panel.bars.opts["height"].any()
+        assert not panel.reading_view.bars.opts["height"].any()
 
 
 def test_ctrl_z_on_the_canvas_undoes_the_last_stroke(qtbot, panel):
@@ -187,10 +188,10 @@ def test_the_layer_views_appear_and_disappear_with_the_draw_panel(qtbot, mlp_win
     qtbot.waitUntil(lambda: not window.activation_views.pending)  # the views come after the bars
     assert {graph.nodes[node_id].name for node_id in window.activation_views.node_ids} >= {"input1", "fc1", "output1"}
     window.scene.select_nodes([graph.node_named("fc1").id])
-    assert window.draw_panel.layer_title.text().startswith("fc1: 128 values")
-    window.draw_panel.flow.setChecked(False)
+    assert window.draw_panel.reading_view.layer_title.text().startswith("fc1: 128 values")
+    window.draw_panel.reading_view.flow.setChecked(False)
     assert window.activation_views.node_ids == []
-    window.draw_panel.flow.setChecked(True)
+    window.draw_panel.reading_view.flow.setChecked(True)
     qtbot.waitUntil(lambda: not window.activation_views.pending)
     assert window.activation_views.node_ids
     window.draw_dock.hide()
@@ -203,7 +204,7 @@ def test_the_bars_answer_before_the_views_are_drawn_and_an_unchanged_reading_red
     views = window.activation_views
     drag(qtbot, window.draw_panel.canvas, one())
     # the stroke has ended: the answer is there, the views wait for the event loop's next turns
-    assert window.draw_panel.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert window.draw_panel.reading_view.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
     assert views.pending
     qtbot.waitUntil(lambda: not views.pending)
     shown = views.node_ids
@@ -253,7 +254,7 @@ def test_predict_strokes_on_a_saved_drawing_gives_the_panels_probabilities(qtbot
     drag(qtbot, panel.canvas, zero())
     drag(qtbot, panel.canvas, one(offset=0.1))
     panel.canvas.drawing().save(tmp_path / "drawn.json")
-    shown = dict(zip(trained_mlp.recipe.class_names, panel.bars.opts["height"]))
+    shown = dict(zip(trained_mlp.recipe.class_names, panel.reading_view.bars.opts["height"]))
 
     assert main(["predict", str(project_path), "--strokes", str(tmp_path / "drawn.json"), "--json", "--top", "10"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
@@ -291,7 +292,7 @@ def test_while_a_stroke_is_drawn_the_answer_follows_it_throttled(qtbot, panel, t
     assert panel.reading is None  # not once per mouse move: at most every LIVE_INTERVAL_MS
     qtbot.waitUntil(lambda: panel.reading is not None, timeout=2000)
     assert len(panel.reading.prediction) == 1 and not canvas.drawing().is_empty
-    assert panel.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert panel.reading_view.bars.opts["height"].sum() == pytest.approx(1.0, abs=1e-5)
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[-1])
     assert len(canvas.drawing().strokes) == 1
 
@@ -299,7 +300,7 @@ def test_while_a_stroke_is_drawn_the_answer_follows_it_throttled(qtbot, panel, t
 def test_the_gallery_shows_the_set_by_digit_and_deletes_after_asking(qtbot, panel, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from netbuilder.gui.panels.draw import HandwritingGallery
+    from netbuilder.gui.panels.draw_gallery import HandwritingGallery
 
     for label in (1, 1, 7):
         drag(qtbot, panel.canvas, one())
@@ -339,13 +340,14 @@ def test_when_the_two_top_classes_are_close_the_panel_asks_instead_of_answering(
     monkeypatch.setattr("netbuilder.data.certainty.CLOSE_CALL_MARGIN", margin)
     panel.set_trained_model(trained_mlp)
     drag(qtbot, panel.canvas, one())
-    probabilities = panel.bars.opts["height"]
+    probabilities = panel.reading_view.bars.opts["height"]
     first, second = (trained_mlp.recipe.class_names[index] for index in np.argsort(-probabilities, kind="stable")[:2])
     if margin:
-        assert panel.top_class.text() == f"{first} or {second}?"
-        assert panel.top_probability.text().startswith(f"Not sure: {first} ")
+        assert panel.reading_view.top_class.text() == f"{first} or {second}?"
+        assert panel.reading_view.top_probability.text().startswith(f"Not sure: {first} ")
     else:
-        assert panel.top_class.text() == first and panel.top_probability.text().endswith("% sure")
+        assert panel.reading_view.top_class.text() == first
+        assert panel.reading_view.top_probability.text().endswith("% sure")
 
 
 def test_a_blank_canvas_is_nothing_drawn_in_the_panel_and_in_predict(qtbot, panel, trained_mlp, tmp_path, capsys):
@@ -356,8 +358,9 @@ def test_a_blank_canvas_is_nothing_drawn_in_the_panel_and_in_predict(qtbot, pane
     panel.set_trained_model(trained_mlp)
     drag(qtbot, panel.canvas, one())
     panel.canvas.clear()
-    assert panel.reading is None and panel.top_class.text() == "–"
-    assert panel.top_probability.text().startswith("Nothing drawn") and not panel.bars.opts["height"].any()
+    assert panel.reading is None and panel.reading_view.top_class.text() == "–"
+    assert panel.reading_view.top_probability.text().startswith("Nothing drawn")
+    assert not panel.reading_view.bars.opts["height"].any()
 
     project_path = tmp_path / "mlp.nbproj"
     save_project(load_template("1-mlp"), project_path)
@@ -393,18 +396,19 @@ def test_the_panel_is_side_by_side_when_wide_and_stacks_when_narrow_without_hidi
     def all_in_sight():
         viewport = scroll.viewport()
         return all(viewport.rect().contains(QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size()))
-                   for widget in (panel.canvas, panel.top_class, panel.plot, *panel.findChildren(QPushButton))
+                   for widget in (panel.canvas, panel.reading_view.top_class, panel.reading_view.plot,
+                                  *panel.findChildren(QPushButton))
                    if widget.isVisible())
 
     scroll.resize(950, 560)
     qtbot.waitUntil(lambda: panel.width() == scroll.viewport().width() and panel.is_side_by_side())
-    assert top_left(panel.plot).x() > top_left(panel.canvas).x() + panel.canvas.width() - 1
+    assert top_left(panel.reading_view.plot).x() > top_left(panel.canvas).x() + panel.canvas.width() - 1
     assert top_left(panel.fine_tune_button).y() == top_left(panel.label_choice).y()  # one row
     assert all_in_sight()
 
     scroll.resize(380, 760)
     qtbot.waitUntil(lambda: not panel.is_side_by_side() and panel.width() == scroll.viewport().width())
-    assert top_left(panel.plot).y() > top_left(panel.canvas).y() + panel.canvas.height() - 1
+    assert top_left(panel.reading_view.plot).y() > top_left(panel.canvas).y() + panel.canvas.height() - 1
     assert top_left(panel.fine_tune_button).y() > top_left(panel.label_choice).y()  # two rows
     assert not scroll.horizontalScrollBar().isVisible() and all_in_sight()
 

@@ -19,7 +19,7 @@ from PySide6.QtGui import QGuiApplication, QMouseEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QMessageBox
 
 import netbuilder.data.strokes as strokes_module
-import netbuilder.gui.panels.draw as draw_module
+import netbuilder.gui.panels.draw_canvas as canvas_module
 from netbuilder.core.commands import AddNode
 from netbuilder.core.layers.registry import all_specs
 from netbuilder.core.project import load_template
@@ -173,7 +173,7 @@ def test_the_error_dialog_quotes_a_bounded_printable_message(monkeypatch, tmp_pa
 def draw_panel(panel, monkeypatch):
     """The Draw panel with small drawing limits, reached in a few events (the checks are the same
     for any limit)."""
-    for module in (strokes_module, draw_module):
+    for module in (strokes_module, canvas_module):
         monkeypatch.setattr(module, "MAX_STROKES", 5)
         monkeypatch.setattr(module, "MAX_POINTS", 40)
     return panel

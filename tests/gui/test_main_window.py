@@ -611,8 +611,9 @@ def test_at_1280_by_800_the_draw_panel_is_a_tab_showing_everything_without_scrol
     assert not window.draw_dock.isFloating() and window.draw_dock in window.tabifiedDockWidgets(window.inspector_dock)
     assert panel.is_side_by_side() and panel.results.x() >= panel.canvas.mapTo(panel, QPoint(0, 0)).x() + 160
     assert not scroll.verticalScrollBar().isVisible() and not scroll.horizontalScrollBar().isVisible()
-    for widget in (panel.canvas, panel.top_class, panel.top_probability, panel.plot, panel.preview, panel.why,
-                   panel.flow, *panel.findChildren(QPushButton)):
+    view = panel.reading_view
+    for widget in (panel.canvas, view.top_class, view.top_probability, view.plot, view.preview, view.why, view.flow,
+                   *panel.findChildren(QPushButton)):
         if widget is not panel.train_button:  # on the page shown before training
             assert in_sight(widget, scroll), widget.objectName() or getattr(widget, "text", lambda: widget)()
     assert window.view.width() >= 340 and (window.width(), window.height()) == (1280, 800)

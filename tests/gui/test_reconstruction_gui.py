@@ -63,7 +63,8 @@ def test_the_draw_panel_and_the_cards_show_the_drawing_an_autoencoder_gives_back
     window.draw_dock.show()
     panel = window.draw_panel
     panel.set_trained_model(TrainedModel(session.model, session.dataset.recipe, session.history()))
-    assert panel.reconstruction_view.isVisible() and not panel.plot.isVisible() and not panel.why.isVisible()
+    view = panel.reading_view
+    assert view.reconstruction_view.isVisible() and not view.plot.isVisible() and not view.why.isVisible()
     assert not panel.fine_tune_button.isEnabled()
     square = panel.canvas.square()
     points = [QPoint(round(square.left() + 0.6 * square.width()), round(square.top() + (0.15 + 0.035 * t) * square.height()))
@@ -73,10 +74,10 @@ def test_the_draw_panel_and_the_cards_show_the_drawing_an_autoencoder_gives_back
         qtbot.mouseMove(panel.canvas, point)
     qtbot.mouseRelease(panel.canvas, Qt.MouseButton.LeftButton, pos=points[-1])
     qtbot.waitUntil(lambda: panel.reading is not None)
-    assert panel.top_class.text() == "Given back"
+    assert view.top_class.text() == "Given back"
     error = panel.reading.prediction.errors[0]
-    assert panel.top_probability.text().startswith(f"reconstruction error {error:.3g}")
-    assert panel.reading.reconstruction.shape == (28, 28) and not panel.reconstruction_view.pixmap().isNull()
+    assert view.top_probability.text().startswith(f"reconstruction error {error:.3g}")
+    assert panel.reading.reconstruction.shape == (28, 28) and not view.reconstruction_view.pixmap().isNull()
     qtbot.waitUntil(lambda: not window.activation_views.pending)  # the views come after the answer
     shown = {window.document.graph.nodes[node_id].name for node_id in window.activation_views.node_ids}
     assert layers <= shown
