@@ -15,7 +15,7 @@ from ...training.control import CHANGEABLE_WHILE_PAUSED
 from ...training.events import BatchEnded
 from ...training.run_text import progress_text
 from .. import style
-from .inspector import ParamField, make_param_field
+from .param_fields import ParamField, make_param_field
 
 PROGRESS_STEPS = 1000
 ERROR_STYLE = f"color: {style.ERROR.name()};"

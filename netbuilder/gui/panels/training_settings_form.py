@@ -11,7 +11,7 @@ from ...core.settings import SCHEDULE_HELP, SETTING_LIMITS, unused_settings
 from ...model.checkpoint_files import checkpoint_path
 from .. import style
 from ..document import Document
-from .inspector import ParamField, make_param_field
+from .param_fields import ParamField, make_param_field
 
 _ERROR_STYLE = f"color: {style.ERROR.name()};"
 _START_FROM_WEIGHTS = "start_from_weights"
