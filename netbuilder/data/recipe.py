@@ -24,7 +24,8 @@ from netbuilder.common.fields import FieldError, Kind, read_field, is_count
 from netbuilder.common.text import format_shape, shown
 
 from .base import DataError
-from .preprocess import DIGIT_BOX, DIGIT_SMOOTHING, IMAGE_SIZE, deslant_digits, normalize_digits, resize_image, smooth_digits
+from .preprocess import (DIGIT_BOX, DIGIT_SMOOTHING, IMAGE_SIZE, deslant_digits, normalize_digits, resize_image,
+                         smooth_digits)
 from .strokes import Drawing, ink_polyline
 
 RECIPE_FORMAT = "netbuilder-recipe"

@@ -11,6 +11,10 @@ answer and the preview at once, and what is only illustration (the selected laye
 here, the views under the cards in the editor) is drawn on later turns of the event loop, after
 the bars have been painted. A drawing with no ink is "nothing drawn", never a class; two classes
 too close to choose between are said as such ("7 or 2?"); both decided in `data.certainty`.
+
+The panel decides when to read and wires its parts: the canvas (`draw_canvas`), the reading side
+(`draw_reading.ReadingView`, which shows the Reading it is given) and the handwriting gallery
+(`draw_gallery`).
 """
 from __future__ import annotations
 
